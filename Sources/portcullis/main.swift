@@ -1,1 +1,8 @@
-print("x")
+import Foundation
+import PortcullisCommands
+
+let io = CommandIO(stdin: { Array(FileHandle.standardInput.readDataToEndOfFile()) })
+let status = await PortcullisCLI.run(arguments: Array(CommandLine.arguments.dropFirst()), io: io)
+FileHandle.standardOutput.write(Data(io.stdout.utf8))
+FileHandle.standardError.write(Data(io.stderr.utf8))
+exit(status)

@@ -267,11 +267,16 @@ public struct CredentialPublicKey: Sendable {
             let node = try DER.parse(bytes)  // strict DER: definite, minimal lengths, no trailing bytes
             try DER.sequence(node, identifier: .sequence) { nodes in
                 for _ in 0..<2 {
-                    let integer = try ArraySlice<UInt8>(derEncoded: &nodes)  // minimal INTEGER encoding
-                    guard let first = integer.first, first & 0x80 == 0 else {
-                        throw WebAuthnError(.badSignature, "ECDSA r or s is negative")
+                    guard let integer = nodes.next(), integer.identifier == .integer, case .primitive(let content) = integer.content else {
+                        throw WebAuthnError(.badSignature, "ECDSA r or s is not an INTEGER")
                     }
-                    let magnitude = integer.drop(while: { $0 == 0 })
+                    guard let first = content.first else { throw WebAuthnError(.badSignature, "ECDSA r or s is empty") }
+                    // DER: minimal two's complement, and r, s must be positive.
+                    if content.count > 1, first == 0, content[content.startIndex + 1] & 0x80 == 0 {
+                        throw WebAuthnError(.badSignature, "ECDSA r or s is not minimally encoded")
+                    }
+                    guard first & 0x80 == 0 else { throw WebAuthnError(.badSignature, "ECDSA r or s is negative") }
+                    let magnitude = content.drop(while: { $0 == 0 })
                     guard !magnitude.isEmpty, magnitude.count <= coordinateLength else {
                         throw WebAuthnError(.badSignature, "ECDSA r or s is zero or too long")
                     }

@@ -1,0 +1,72 @@
+import ArgumentParser
+import Foundation
+import WebAuthn
+
+/// A command that runs against a ``CommandIO`` and returns its exit status.
+protocol IOCommand {
+    func run(io: CommandIO) async throws -> Int32
+}
+
+/// The `portcullis` command line.
+public enum PortcullisCLI {
+    /// Runs `portcullis` with `arguments` (without the program name).
+    /// - Returns: the exit status. 0 success; for `webauthn verify-*`: 1 rejected, 2 usage error.
+    public static func run(arguments: [String], io: CommandIO) async -> Int32 {
+        let command: any ParsableCommand
+        do {
+            command = try Portcullis.parseAsRoot(arguments)
+        } catch {
+            let code = Portcullis.exitCode(for: error)
+            if code == .success {
+                io.out(Portcullis.fullMessage(for: error) + "\n")
+                return 0
+            }
+            return usage(Portcullis.message(for: error), arguments: arguments, io: io)
+        }
+        guard let runnable = command as? any IOCommand else {
+            // Command groups and the built-in help command: their run() asks for help.
+            do {
+                var other = command
+                try other.run()
+                return 0
+            } catch {
+                io.out(Portcullis.fullMessage(for: error) + "\n")
+                return Portcullis.exitCode(for: error).rawValue
+            }
+        }
+        do {
+            return try await runnable.run(io: io)
+        } catch let error as UsageError {
+            return usage(error.description, arguments: arguments, io: io)
+        } catch {
+            io.err("error: \(error)\n")
+            return 1
+        }
+    }
+
+    static func usage(_ message: String, arguments: [String], io: CommandIO) -> Int32 {
+        io.err("usage error: \(message)\n")
+        if arguments.first == "webauthn" {
+            io.out(StrictJSON.serialize(.object(["verified": .bool(false), "error": .string("usage"), "detail": .string(message)])) + "\n")
+        }
+        return 2
+    }
+}
+
+/// The root command.
+struct Portcullis: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "portcullis",
+        abstract: "A passkey-only identity server.",
+        subcommands: [WebAuthnCommand.self]
+    )
+}
+
+/// `portcullis webauthn ...`
+struct WebAuthnCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "webauthn",
+        abstract: "Inspect and verify WebAuthn responses (RegistrationResponseJSON / AuthenticationResponseJSON).",
+        subcommands: [VerifyRegistrationCommand.self, VerifyAuthenticationCommand.self, DecodeCommand.self]
+    )
+}

@@ -36,7 +36,8 @@ public struct AttestationFixture: Sendable {
         self.make = make
     }
 
-    func statement(for input: AttestationInput) -> CBORValue { make(input) }
+    /// The statement this fixture makes for `input`.
+    public func statement(for input: AttestationInput) -> CBORValue { make(input) }
 
     /// `none`, with an empty statement.
     public static let none = AttestationFixture(format: "none") { _ in .map(CBORMap()) }
@@ -140,6 +141,14 @@ public struct AttestationFixture: Sendable {
         }
     }
 
+    /// Public initialiser for the input, for tests that build statements over altered inputs.
+    public static func input(_ base: AttestationInput, credentialKey: TestKey? = nil, credentialID: [UInt8]? = nil) -> AttestationInput {
+        AttestationInput(
+            authenticatorData: base.authenticatorData, clientDataHash: base.clientDataHash,
+            credentialKey: credentialKey ?? base.credentialKey, credentialID: credentialID ?? base.credentialID,
+            aaguid: base.aaguid, rpIDHash: base.rpIDHash)
+    }
+
     /// Knobs for android-key fixtures.
     public struct AndroidKeyOptions: Sendable {
         /// Puts allApplications in the TEE list.
@@ -207,6 +216,8 @@ public struct AttestationFixture: Sendable {
         public var sanCritical = true
         /// The AIK certificate's AAGUID extension.
         public var aaguidExtension: AAGUID?
+        /// Writes another RSA exponent into pubArea.
+        public var rsaExponentOverride: UInt32?
         public init() {}
     }
 
@@ -223,7 +234,7 @@ public struct AttestationFixture: Sendable {
             if let (n, e) = keyForPubArea.rsaPrimitives {
                 let exponent = e.reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
                 pubArea = be16(0x0001) + be16(nameAlg) + be32(0x0006_0472) + sized([])
-                    + be16(0x0010) + be16(0x0010) + be16(2048) + be32(exponent == 65537 ? 0 : exponent) + sized(n)
+                    + be16(0x0010) + be16(0x0010) + be16(2048) + be32(options.rsaExponentOverride ?? (exponent == 65537 ? 0 : exponent)) + sized(n)
             } else {
                 let (x, y) = keyForPubArea.ecCoordinates ?? ([], [])
                 let curve: UInt16 = switch keyForPubArea.algorithm {

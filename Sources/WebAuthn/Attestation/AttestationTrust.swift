@@ -53,6 +53,11 @@ public struct AttestationTrust: Sendable {
 
     /// RFC 5280 path validation of `leaf` through `intermediates` to one of `anchors`, at `now`.
     static func validate(leaf: X509CertificateBox, intermediates: [X509CertificateBox], anchors: [X509CertificateBox], at now: Date) async -> Bool {
+        // An anchor that is the attestation certificate itself pins it: it is trusted while valid.
+        // (RFC 5280 path validation would demand that a one-certificate path's anchor be a CA.)
+        if anchors.contains(where: { $0.der == leaf.der }) {
+            return leaf.certificate.notValidBefore <= now && now <= leaf.certificate.notValidAfter
+        }
         var verifier = Verifier(rootCertificates: CertificateStore(anchors.map(\.certificate))) {
             RFC5280Policy(validationTime: now)
             AttestationChainPolicy()

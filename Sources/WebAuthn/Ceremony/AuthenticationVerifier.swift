@@ -13,14 +13,18 @@ public struct StoredCredential: Sendable {
     public var backupEligible: Bool?
     /// The user handle of the account the credential belongs to.
     public var userHandle: [UInt8]
+    /// `uvInitialized`: the credential has been used with user verification, so an assertion without
+    /// UV is a downgrade and is refused whatever the ceremony's requirement.
+    public var uvInitialized: Bool
 
     /// Creates a record.
-    public init(id: [UInt8], publicKey: CredentialPublicKey, signCount: UInt32, backupEligible: Bool?, userHandle: [UInt8]) {
+    public init(id: [UInt8], publicKey: CredentialPublicKey, signCount: UInt32, backupEligible: Bool?, userHandle: [UInt8], uvInitialized: Bool = false) {
         self.id = id
         self.publicKey = publicKey
         self.signCount = signCount
         self.backupEligible = backupEligible
         self.userHandle = userHandle
+        self.uvInitialized = uvInitialized
     }
 }
 
@@ -112,6 +116,10 @@ public struct AuthenticationVerifier: Sendable {
         }
         // §7.2 steps 15–18.
         try ClientDataChecks.verifyFlags(authData, relyingParty: rp, userVerification: expectations.userVerification)
+        // No UV downgrade: a credential whose record says uvInitialized must keep asserting UV.
+        if credential.uvInitialized, !authData.flags.contains(.userVerified) {
+            throw WebAuthnError(.userVerificationMissing, "the credential was used with user verification before; UV is now missing")
+        }
         // §7.2 step 19: BE must not change from the recorded value.
         let backupEligible = authData.flags.contains(.backupEligible)
         let changed = credential.backupEligible.map { $0 != backupEligible } ?? false

@@ -91,6 +91,10 @@ public struct CredentialEnvelope: Sendable {
         guard Base64URL.encode(rawID) == id else {
             throw WebAuthnError(.credentialIDMismatch, "credential.id is not base64url(credential.rawId)")
         }
+        // §7.1 step 26 bounds credential IDs to 1023 bytes; nothing longer names a credential here.
+        guard (1...AuthenticatorData.maximumCredentialIDLength).contains(rawID.count) else {
+            throw WebAuthnError(.credentialIDLengthInvalid, "credential.rawId is \(rawID.count) bytes, outside 1...1023")
+        }
         self.rawID = rawID
         self.authenticatorAttachment = try reader.optionalString("authenticatorAttachment")
         switch reader.object["clientExtensionResults"] {
@@ -121,7 +125,7 @@ public struct RegistrationResponse: Sendable {
     /// Decodes an already parsed RegistrationResponseJSON value.
     public init(value: JSONValue) throws {
         let reader = try EnvelopeReader(value, path: "credential")
-        credential = try CredentialEnvelope(reader: reader, rawIDLimit: AuthenticatorData.maximumCredentialIDLength)
+        credential = try CredentialEnvelope(reader: reader, rawIDLimit: 4096)
         let response = try reader.child("response")
         clientDataJSON = try response.bytes("clientDataJSON", limit: ResponseLimits.maximumClientDataBytes)
         attestationObject = try response.bytes("attestationObject", limit: ResponseLimits.maximumAttestationObjectBytes)
@@ -160,7 +164,7 @@ public struct AuthenticationResponse: Sendable {
     /// Decodes an already parsed AuthenticationResponseJSON value.
     public init(value: JSONValue) throws {
         let reader = try EnvelopeReader(value, path: "credential")
-        credential = try CredentialEnvelope(reader: reader, rawIDLimit: AuthenticatorData.maximumCredentialIDLength)
+        credential = try CredentialEnvelope(reader: reader, rawIDLimit: 4096)
         let response = try reader.child("response")
         clientDataJSON = try response.bytes("clientDataJSON", limit: ResponseLimits.maximumClientDataBytes)
         authenticatorData = try response.bytes("authenticatorData", limit: ResponseLimits.maximumAuthenticatorDataBytes)

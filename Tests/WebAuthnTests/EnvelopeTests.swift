@@ -1,0 +1,141 @@
+import CBOR
+import Foundation
+import PortcullisTesting
+import Testing
+import WebAuthn
+
+@Suite struct EnvelopeTests {
+    static func registrationJSON(_ edit: (inout JSONObject) -> Void) -> [UInt8] {
+        editJSON(Fixtures.authenticator.registration(challenge: Fixtures.challenge), edit)
+    }
+
+    static func responseMember(_ key: String, _ value: JSONValue?) -> (inout JSONObject) -> Void {
+        { object in
+            var response = object["response"]?.object ?? [:]
+            response[key] = value
+            object["response"] = .object(response)
+        }
+    }
+
+    static let cases: [(Int, String, WebAuthnError.Code, [UInt8])] = [
+        (1, "id is not base64url(rawId)", .credentialIDMismatch, registrationJSON { $0["id"] = .string("AAAA") }),
+        (1, "rawId missing", .malformedResponse, registrationJSON { $0["rawId"] = nil }),
+        (2, "type is not public-key", .malformedResponse, registrationJSON { $0["type"] = .string("password") }),
+        (4, "clientDataJSON as a number", .malformedResponse, registrationJSON(responseMember("clientDataJSON", .int(5)))),
+        (4, "attestationObject as a boolean", .malformedResponse, registrationJSON(responseMember("attestationObject", .bool(true)))),
+        (4, "clientDataJSON with padding", .malformedResponse, registrationJSON { object in
+            let value = object["response"]?.object?["clientDataJSON"]?.string ?? ""
+            responseMember("clientDataJSON", .string(value + "="))(&object)
+        }),
+        (4, "clientDataJSON in the standard alphabet", .malformedResponse, registrationJSON(responseMember("clientDataJSON", .string("ab+/")))),
+        (4, "clientDataJSON with white space", .malformedResponse, registrationJSON(responseMember("clientDataJSON", .string("ab cd")))),
+        (5, "clientDataJSON over its cap", .responseTooLarge, registrationJSON(responseMember("clientDataJSON", .string(String(repeating: "A", count: 12_000))))),
+        (5, "whole body over 64 KiB", .responseTooLarge, Array(repeating: UInt8(ascii: " "), count: 70_000)),
+        (6, "not JSON", .malformedResponse, Array("{not json".utf8)),
+        (6, "JSON array", .malformedResponse, Array("[]".utf8)),
+        (6, "response missing", .malformedResponse, registrationJSON { $0["response"] = nil }),
+        (6, "duplicate keys in the envelope", .malformedResponse, Array(#"{"id":"AA","id":"AA"}"#.utf8)),
+        (6, "clientExtensionResults not an object", .malformedResponse, registrationJSON { $0["clientExtensionResults"] = .array([]) }),
+        (6, "transports not an array", .malformedResponse, registrationJSON(responseMember("transports", .string("usb")))),
+    ]
+
+    @Test(arguments: 0..<cases.count)
+    func envelopeIsStrict(index: Int) {
+        let (row, name, code, json) = Self.cases[index]
+        #expect(throws: WebAuthnError.self, "#\(row) \(name)") { try RegistrationResponse(json: json) }
+        do {
+            _ = try RegistrationResponse(json: json)
+        } catch let error as WebAuthnError {
+            #expect(error.code == code, "#\(row) \(name): \(error.debugDescription)")
+        } catch {
+            Issue.record("#\(row) \(name): \(error)")
+        }
+    }
+
+    @Test func unknownClientDataMembersAreTolerated() async throws {  // row 25
+        var fixture = Fixtures.authenticator.registration(challenge: Fixtures.challenge)
+        fixture.clientData.extra = [("other_keys_can_be_added_here", .string("x")), ("androidPackageName", .string("com.example"))]
+        _ = try await Fixtures.verifyRegistration(fixture)
+    }
+
+    @Test func aLeadingBOMIsStripped() async throws {  // row 7
+        var fixture = Fixtures.authenticator.registration(challenge: Fixtures.challenge)
+        fixture.clientData.rawOverride = [0xEF, 0xBB, 0xBF] + fixture.clientData.bytes
+        _ = try await Fixtures.verifyRegistration(fixture)
+    }
+
+    @Test func tokenBindingOtherThanPresentIsIgnored() async throws {  // row 24
+        var fixture = Fixtures.authenticator.registration(challenge: Fixtures.challenge)
+        fixture.clientData.extra = [("tokenBinding", .object(["status": .string("supported")]))]
+        _ = try await Fixtures.verifyRegistration(fixture)
+    }
+
+    @Test func theExactClientDataBytesAreHashed() async throws {  // row 27
+        // Insignificant white space changes the hash; a verifier that re-serialized would still pass.
+        let registration = Fixtures.authenticator.registration(challenge: Fixtures.challenge)
+        var assertion = Fixtures.authenticator.assertion(challenge: Fixtures.challenge, credential: registration)
+        let original = assertion.clientData.bytes
+        let signature = assertion.signature
+        assertion.clientData.rawOverride = Array(String(decoding: original, as: UTF8.self).replacingOccurrences(of: ",", with: ", ").utf8)
+        assertion.signatureTransform = { _ in signature }
+        await expectCode(.badSignature) { _ = try Fixtures.verifyAssertion(assertion, credential: try Fixtures.stored(registration)) }
+    }
+
+    @Test func crossOriginIsAcceptedWhenEmbeddingIsConfigured() async throws {  // rows 21, 23
+        var fixture = Fixtures.authenticator.registration(challenge: Fixtures.challenge)
+        fixture.clientData.crossOrigin = true
+        fixture.clientData.topOrigin = "https://partner.example"
+        _ = try await Fixtures.verifyRegistration(fixture, expectations: Fixtures.registrationExpectations(topOrigins: ["https://partner.example"]))
+    }
+
+    @Test func reservedFlagBitsAreIgnored() async throws {  // row 46
+        var fixture = Fixtures.authenticator.registration(challenge: Fixtures.challenge)
+        fixture.authenticatorData.flags.formUnion(.reserved)
+        _ = try await Fixtures.verifyRegistration(fixture)
+    }
+
+    @Test func authenticatorAttachmentIsNotASecurityInput() async throws {  // row 116
+        let fixture = Fixtures.authenticator.registration(challenge: Fixtures.challenge)
+        let json = editJSON(fixture) { $0["authenticatorAttachment"] = .string("cross-platform") }
+        let response = try RegistrationResponse(json: json)
+        _ = try await RegistrationVerifier().verify(response, expecting: Fixtures.registrationExpectations(), at: FixedClock.now)
+    }
+}
+
+@Suite struct TruncationTests {
+    static let formats: [AttestationFixture] = [.none, .packed(pki: Fixtures.pki), .tpm(pki: Fixtures.pki), .androidKey(pki: Fixtures.pki)]
+
+    @Test(arguments: 0..<formats.count)
+    func everyPrefixOfAnAttestationObjectIsRefused(index: Int) throws {
+        let fixture = Fixtures.authenticator.registration(challenge: Fixtures.challenge, attestation: Self.formats[index])
+        let bytes = fixture.attestationObject
+        _ = try AttestationObject(bytes: bytes)
+        for length in 0..<bytes.count {
+            #expect(throws: WebAuthnError.self, "prefix \(length)") { try AttestationObject(bytes: Array(bytes.prefix(length))) }
+        }
+    }
+
+    @Test(arguments: [COSEAlgorithm.es256, .edDSA, .rs256, .es512])
+    func everyPrefixOfAuthenticatorDataAndCOSEKeyIsRefused(algorithm: COSEAlgorithm) throws {
+        var fixture = Fixtures.authenticator.registration(challenge: Fixtures.challenge, algorithm: algorithm)
+        fixture.authenticatorData.flags.insert(.extensionData)
+        fixture.authenticatorData.extensions = CBOREncoder.encode(.map(CBORMap([(.text("credProtect"), .unsigned(2))])))
+        let authData = fixture.authenticatorData.bytes
+        _ = try AuthenticatorData(bytes: authData)
+        for length in 0..<authData.count {
+            #expect(throws: WebAuthnError.self, "prefix \(length)") { try AuthenticatorData(bytes: Array(authData.prefix(length))) }
+        }
+        let key = fixture.key.coseBytes
+        _ = try CredentialPublicKey(coseBytes: key)
+        for length in 0..<key.count {
+            #expect(throws: WebAuthnError.self, "prefix \(length)") { try CredentialPublicKey(coseBytes: key.prefix(length)) }
+        }
+    }
+
+    @Test func everyPrefixOfAResponseJSONIsRefused() throws {
+        let json = Fixtures.authenticator.registration(challenge: Fixtures.challenge).json()
+        for length in 0..<json.count {
+            #expect(throws: WebAuthnError.self) { try RegistrationResponse(json: json.prefix(length)) }
+        }
+    }
+}

@@ -1,0 +1,42 @@
+import Testing
+import WebAuthn
+
+@Suite struct RelyingPartyTests {
+    @Test(arguments: [
+        ("https://example.org", "https://example.org"),
+        ("HTTPS://EXAMPLE.ORG:443", "https://example.org"),  // row 18
+        ("https://Login.Example.org:8443/", "https://login.example.org:8443"),
+        ("http://localhost:8080", "http://localhost:8080"),
+        ("http://localhost:80", "http://localhost"),
+        ("android:apk-key-hash:Abc-_123", "android:apk-key-hash:Abc-_123"),  // row 20: opaque, case kept
+    ])
+    func configuredOriginsAreNormalizedOnce(input: String, expected: String) throws {
+        #expect(try RelyingParty.normalize(origin: input) == expected)
+    }
+
+    @Test(arguments: [
+        "example.org", "https://example.org/path", "https://user@example.org", "ftp://example.org",
+        "https://example.org?x", "http://example.org", "https://exämple.org", "https://example.org:0", "android:apk-key-hash:",
+    ])
+    func badOriginsAreRefusedAtConfiguration(input: String) {
+        #expect(throws: WebAuthnError.self) { try RelyingParty.normalize(origin: input) }
+    }
+
+    @Test(arguments: [
+        ("127.0.0.1", ["https://127.0.0.1"]),  // row 117: IP address
+        ("org", ["https://example.org"]),  // single-label public suffix
+        ("example.org", ["https://example.com"]),  // origin outside the RP ID
+        ("example.org", ["https://badexample.org"]),  // suffix without a label boundary
+        ("", ["https://example.org"]),
+        ("example.org", []),
+    ])
+    func rpIDMustBeARegistrableSuffixOfEveryOrigin(rpID: String, origins: [String]) {
+        #expect(throws: WebAuthnError.self) { try RelyingParty(id: rpID, origins: origins) }
+    }
+
+    @Test func subdomainsAndNativeAppsWorkWhenConfigured() throws {  // rows 19, 20
+        let rp = try RelyingParty(id: "example.org", origins: ["https://login.example.org", "android:apk-key-hash:abc"])
+        #expect(rp.origins == ["https://login.example.org", "android:apk-key-hash:abc"])
+        #expect(!rp.origins.contains("android:apk-key-hash:ABC"))
+    }
+}

@@ -7,8 +7,8 @@
 //
 // * CBOR has no dependencies at all, so it can be audited and fuzzed alone.
 // * WebAuthn is pure: no I/O, no clock and no randomness reads. Time and trust anchors are passed in.
-// * PortcullisTesting holds the shared fixtures (virtual authenticator, test PKI, fixed clock) and is
-//   never shipped in a product.
+// * PortcullisTesting holds the shared fixtures (virtual authenticator, test PKI, fixed clock). Tests
+//   use it, and so does `portcullis bench`, whose load generator needs a software authenticator.
 // * Later layers (Accounts, SQLStore, OIDC, PortcullisServer) slot in between WebAuthn and the
 //   commands without changing the layers below them.
 import PackageDescription
@@ -55,6 +55,7 @@ let package = Package(
             dependencies: [
                 "CBOR",
                 "WebAuthn",
+                "PortcullisTesting",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
@@ -70,7 +71,22 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
-        // Shared test fixtures: virtual authenticator, test PKI, fixed clock. Not in any product.
+        // The fuzz harness: a corpus replayer normally; a libFuzzer target when built with
+        // -sanitize=fuzzer -DFUZZING (see README "Fuzzing").
+        .executableTarget(
+            name: "portcullis-fuzz",
+            dependencies: [
+                "CBOR", "WebAuthn", "PortcullisTesting", "CFuzzerDriver",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            path: "Sources/PortcullisFuzz",
+            swiftSettings: swiftSettings
+        ),
+
+        // Declares libFuzzer's driver for the fuzz harness.
+        .target(name: "CFuzzerDriver"),
+
+        // Shared fixtures: virtual authenticator, test PKI, fixed clock. Used by tests and by `bench`.
         .target(
             name: "PortcullisTesting",
             dependencies: [

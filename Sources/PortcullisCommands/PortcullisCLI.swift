@@ -58,7 +58,7 @@ struct Portcullis: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "portcullis",
         abstract: "A passkey-only identity server.",
-        subcommands: [WebAuthnCommand.self]
+        subcommands: [WebAuthnCommand.self, BenchCommand.self]
     )
 }
 

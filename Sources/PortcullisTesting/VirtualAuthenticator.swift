@@ -83,6 +83,13 @@ public struct ClientDataFixture: Sendable {
     /// Replaces the whole JSON text when set.
     public var rawOverride: [UInt8]?
 
+    /// Client data of `type` for `challenge` (base64url text) from `origin`.
+    public init(type: String, challenge: String, origin: String) {
+        self.type = type
+        self.challenge = challenge
+        self.origin = origin
+    }
+
     /// The JSON bytes, members in the order browsers write them.
     public var bytes: [UInt8] {
         if let rawOverride { return rawOverride }

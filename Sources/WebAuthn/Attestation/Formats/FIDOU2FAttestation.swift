@@ -14,10 +14,8 @@ enum FIDOU2FAttestation {
         guard P256.Signing.PublicKey(chain[0].certificate.publicKey) != nil else {
             throw WebAuthnError(.attestationInvalid, "fido-u2f attestation key is not P-256")
         }
-        // U2F authenticators have no AAGUID.
-        guard context.attestedCredential.aaguid == .zero else {
-            throw WebAuthnError(.attestationInvalid, "fido-u2f authenticator data carries a non-zero AAGUID")
-        }
+        // §8.6 does not constrain the AAGUID (the specification's own fido-u2f test vector carries a
+        // non-zero one), so none is required here; a U2F statement's AAGUID is never evidence of a model.
         // The credential key must be an EC2 P-256 key; publicKeyU2F = 0x04 || x || y.
         guard context.credentialKey.algorithm == .es256, let x = context.credentialKey.components["x"], let y = context.credentialKey.components["y"] else {
             throw WebAuthnError(.attestationInvalid, "fido-u2f credential key is not ES256")

@@ -79,6 +79,8 @@ public struct AttestationFixture: Sendable {
         public var notValidAfter = FixedClock.certificatesValidUntil
         /// Adds an ecdaaKeyId member.
         public var ecdaaKeyID = false
+        /// Writes basicConstraints as SEQUENCE { BOOLEAN FALSE }, as Chrome's virtual authenticator does.
+        public var explicitDefaultBasicConstraints = false
         public init() {}
     }
 
@@ -96,6 +98,9 @@ public struct AttestationFixture: Sendable {
                 extensions.append(Certificate.Extension(
                     oid: [1, 3, 6, 1, 4, 1, 45724, 1, 1, 4], critical: options.aaguidExtensionCritical,
                     value: DERBuilder.octetString(aaguid.bytes)[...]))
+            }
+            if options.explicitDefaultBasicConstraints {
+                extensions.append(Certificate.Extension(oid: .X509ExtensionID.basicConstraints, critical: true, value: [0x30, 0x03, 0x01, 0x01, 0x00]))
             }
             let leaf = pki.issue(
                 subject: options.subject, publicKey: attestationKey.certificatePublicKey, extensions: extensions,

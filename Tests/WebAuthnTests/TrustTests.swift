@@ -28,6 +28,22 @@ import X509
         #expect(try await Fixtures.verifyRegistration(fixture, trust: AttestationTrust(anchors: [TestPKI().root])).trusted == false)
     }
 
+    @Test func chromesExplicitDefaultBasicConstraintsAreToleratedForTheCAFlagOnly() async throws {  // row 85
+        var options = AttestationFixture.PackedOptions()
+        options.explicitDefaultBasicConstraints = true
+        let result = try await Fixtures.verifyRegistration(packed(options))
+        #expect(result.attestationType == .basic)
+        // Any other malformed basicConstraints is still refused.
+        let malformed = Fixtures.authenticator.registration(challenge: Fixtures.challenge, attestation: AttestationFixture(format: "packed") { input in
+            let key = TestKey(.es256)
+            let leaf = Fixtures.pki.issue(
+                subject: TestPKI.attestationSubject(), publicKey: key.certificatePublicKey,
+                extensions: [Certificate.Extension(oid: .X509ExtensionID.basicConstraints, critical: true, value: [0x30, 0x03, 0x01, 0x01, 0x01, 0x00])])
+            return .map(CBORMap([(.text("alg"), .int(-7)), (.text("sig"), .bytes(key.sign(input.signedData))), (.text("x5c"), .array([.bytes(leaf.der)]))]))
+        })
+        await expectCode(.attestationInvalid) { _ = try await Fixtures.verifyRegistration(malformed) }
+    }
+
     @Test func aChainWithoutItsRootReachesAConfiguredRoot() async throws {  // row 73
         var options = AttestationFixture.PackedOptions()
         options.includeIntermediate = true

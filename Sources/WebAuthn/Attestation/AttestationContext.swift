@@ -74,6 +74,12 @@ enum CertificateChecks {
     }
 
     static func requireNotCA(_ certificate: Certificate, format: String) throws {
+        // Chrome's virtual authenticator writes basicConstraints as SEQUENCE { BOOLEAN FALSE }, spelling
+        // out the DEFAULT that DER forbids encoding. Strict DER refuses it; it is tolerated here, and only
+        // here, because what it says (not a CA) is exactly what is required.
+        if let ext = certificate.extensions[oid: .X509ExtensionID.basicConstraints], Array(ext.value) == [0x30, 0x03, 0x01, 0x01, 0x00] {
+            return
+        }
         do {
             if case .isCertificateAuthority? = try certificate.extensions.basicConstraints {
                 throw WebAuthnError(.attestationInvalid, "\(format) attestation certificate has CA=true")

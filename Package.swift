@@ -3,14 +3,15 @@
 //
 // This manifest is the architecture diagram. Dependencies point one way:
 //
-//   CBOR  ->  WebAuthn  ->  PortcullisCommands  ->  portcullis (executable)
+//   CBOR -> WebAuthn -> Accounts -> SQLStore -> PortcullisServer -> PortcullisCommands -> portcullis
 //
 // * CBOR has no dependencies at all, so it can be audited and fuzzed alone.
 // * WebAuthn is pure: no I/O, no clock and no randomness reads. Time and trust anchors are passed in.
 // * PortcullisTesting holds the shared fixtures (virtual authenticator, test PKI, fixed clock). Tests
 //   use it, and so does `portcullis bench`, whose load generator needs a software authenticator.
-// * Later layers (Accounts, SQLStore, OIDC, PortcullisServer) slot in between WebAuthn and the
-//   commands without changing the layers below them.
+// * Accounts is the domain (users, passkeys, ceremonies, sessions, events) with the store protocol;
+//   SQLStore implements it on SQLite and PostgreSQL; PortcullisServer maps HTTP onto it. An OIDC
+//   target slots in beside SQLStore, on Accounts, without changing the layers below.
 import PackageDescription
 
 let swiftSettings: [SwiftSetting] = [
@@ -31,6 +32,14 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.3.0"),
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.15.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.20.0"),
+        .package(url: "https://github.com/vapor/sql-kit.git", from: "3.32.0"),
+        .package(url: "https://github.com/vapor/sqlite-kit.git", from: "4.5.0"),
+        .package(url: "https://github.com/vapor/postgres-kit.git", from: "2.14.0"),
+        .package(url: "https://github.com/apple/swift-configuration.git", from: "1.0.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-system.git", from: "1.5.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
     ],
     targets: [
         // Strict, bounded CBOR (RFC 8949, CTAP2 canonical subset). Zero dependencies.
@@ -49,6 +58,44 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // The account domain: users, passkeys, ceremonies, sessions, security events, and the store
+        // protocol with an in-memory implementation. No I/O of its own; clock and randomness injected.
+        .target(
+            name: "Accounts",
+            dependencies: [
+                "WebAuthn",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // The SQL store: one sql-kit implementation over SQLite (embedded default) and PostgreSQL.
+        .target(
+            name: "SQLStore",
+            dependencies: [
+                "Accounts",
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "SQLiteKit", package: "sqlite-kit"),
+                .product(name: "PostgresKit", package: "postgres-kit"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // The HTTP server (Hummingbird 2): the JSON API and, later, the pages.
+        .target(
+            name: "PortcullisServer",
+            dependencies: [
+                "Accounts", "SQLStore", "WebAuthn",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         // The logic of every `portcullis` command, kept out of the executable so it is testable.
         .target(
             name: "PortcullisCommands",
@@ -56,6 +103,13 @@ let package = Package(
                 "CBOR",
                 "WebAuthn",
                 "PortcullisTesting",
+                "PortcullisServer",
+                "SQLStore",
+                "Accounts",
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
@@ -111,6 +165,20 @@ let package = Package(
                 .product(name: "X509", package: "swift-certificates"),
             ],
             resources: [.copy("Vectors")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "AccountsTests",
+            dependencies: ["Accounts", "SQLStore", "PortcullisTesting", "WebAuthn"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "PortcullisServerTests",
+            dependencies: [
+                "PortcullisServer", "Accounts", "SQLStore", "PortcullisTesting", "WebAuthn",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Configuration", package: "swift-configuration"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -58,7 +58,7 @@ struct Portcullis: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "portcullis",
         abstract: "A passkey-only identity server.",
-        subcommands: [WebAuthnCommand.self, BenchCommand.self]
+        subcommands: [ServeCommand.self, MigrateCommand.self, WebAuthnCommand.self, BenchCommand.self]
     )
 }
 

@@ -1,0 +1,102 @@
+import Foundation
+
+/// Why a store refused a write. Nothing was changed when one of these is thrown.
+public struct StoreError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// The stable reason.
+    public let code: String
+    private init(_ code: String) { self.code = code }
+
+    /// The username is taken.
+    public static let usernameTaken = StoreError("username_taken")
+    /// The credential ID is already registered (to anyone).
+    public static let credentialExists = StoreError("credential_exists")
+    /// The invite is unknown, used or expired.
+    public static let inviteInvalid = StoreError("invite_invalid")
+    /// The record does not exist (or is not the caller's).
+    public static let notFound = StoreError("not_found")
+    /// Deleting it would leave the account with no passkey.
+    public static let lastPasskey = StoreError("last_passkey")
+    /// Another request changed the record first (a signature counter race).
+    public static let conflict = StoreError("conflict")
+    /// The ceremony's challenge was already used, expired, or is of another kind.
+    public static let challengeGone = StoreError("challenge_gone")
+
+    public var description: String { "StoreError.\(code)" }
+}
+
+/// Persistence for accounts. Every method is one transaction: it changes everything it names or
+/// nothing. Implementations: ``MemoryAccountStore`` (tests) and `SQLAccountStore` (SQLite, PostgreSQL).
+public protocol AccountStore: Sendable {
+    /// Whether the store answers (readiness).
+    func ping() async throws
+
+    // MARK: Challenges
+
+    /// Stores a new challenge.
+    func saveChallenge(_ challenge: CeremonyChallenge) async throws
+    /// Reads a challenge without using it up. Completing a ceremony uses it up, in the same
+    /// transaction as the ceremony's writes: two concurrent completions, exactly one succeeds, and a
+    /// refused completion leaves it in place.
+    func challenge(_ challenge: String) async throws -> CeremonyChallenge?
+    /// Deletes challenges that expired before `now`; returns how many.
+    func sweepExpiredChallenges(now: Date) async throws -> Int
+
+    // MARK: Users and passkeys
+
+    func user(id: UUID) async throws -> User?
+    func user(username: String) async throws -> User?
+    func user(handle: [UInt8]) async throws -> User?
+    func listUsers(limit: Int) async throws -> [User]
+    /// Uses up the sign-up `challenge`, creates a user with their first passkey and first session,
+    /// records the event and consumes the invite when given. Throws ``StoreError/challengeGone``,
+    /// ``StoreError/usernameTaken``, ``StoreError/credentialExists`` or ``StoreError/inviteInvalid``.
+    func createUser(_ user: User, passkey: Passkey, session: Session, event: SecurityEvent, inviteHash: [UInt8]?, challenge: String, now: Date) async throws
+    /// Sets a user's disabled flag; disabling also deletes their sessions.
+    func setDisabled(userID: UUID, disabled: Bool) async throws
+    /// Deletes a user and everything of theirs.
+    func deleteUser(id: UUID) async throws
+
+    func passkeys(userID: UUID) async throws -> [Passkey]
+    func passkey(credentialID: [UInt8]) async throws -> Passkey?
+    /// Uses up the `add` challenge and adds a passkey. Throws ``StoreError/challengeGone`` or
+    /// ``StoreError/credentialExists``.
+    func addPasskey(_ passkey: Passkey, event: SecurityEvent, challenge: String, now: Date) async throws
+    /// Renames one of the user's passkeys. Throws ``StoreError/notFound``.
+    func renamePasskey(credentialID: [UInt8], userID: UUID, name: String, event: SecurityEvent) async throws
+    /// Deletes one of the user's passkeys, unless it is the last. Throws ``StoreError/notFound`` or
+    /// ``StoreError/lastPasskey``.
+    func deletePasskey(credentialID: [UInt8], userID: UUID, event: SecurityEvent) async throws
+    /// Records a verified assertion: uses up the challenge (of `kind`), stores the asserted counter and
+    /// flags only if the stored counter is still `expectedSignCount` (else ``StoreError/conflict``), and
+    /// creates `newSession`, or marks `reauthenticatedSession` as freshly authenticated under a new token.
+    func recordAssertion(
+        credentialID: [UInt8], expectedSignCount: UInt32, newSignCount: UInt32, backedUp: Bool, uvInitialized: Bool,
+        newSession: Session?, reauthenticatedSession: (id: UUID, newTokenHash: [UInt8])?, event: SecurityEvent,
+        challenge: String, kind: CeremonyKind, now: Date
+    ) async throws
+
+    // MARK: Sessions
+
+    func session(tokenHash: [UInt8]) async throws -> Session?
+    func sessions(userID: UUID) async throws -> [Session]
+    /// Moves the idle clock of a session forward.
+    func touchSession(id: UUID, at: Date) async throws
+    /// Replaces a session's token (on a privilege change).
+    func rotateSession(id: UUID, newTokenHash: [UInt8]) async throws
+    /// Deletes one of a user's sessions. Throws ``StoreError/notFound``.
+    func deleteSession(id: UUID, userID: UUID, event: SecurityEvent?) async throws
+    /// Deletes sessions whose absolute or idle expiry passed.
+    func sweepExpiredSessions(now: Date, idleTimeout: TimeInterval) async throws -> Int
+    /// How many sessions are live.
+    func countSessions() async throws -> Int
+
+    // MARK: Events and invites
+
+    func appendEvent(_ event: SecurityEvent) async throws
+    func events(userID: UUID, limit: Int) async throws -> [SecurityEvent]
+    func createInvite(_ invite: Invite) async throws
+
+    /// The server secret named `name`: the stored one, or `candidate` stored now if there is none.
+    /// Every node of a deployment gets the same secret this way.
+    func secret(named name: String, candidate: [UInt8]) async throws -> [UInt8]
+}

@@ -1,0 +1,53 @@
+import WebAuthn
+
+/// A refusal from the account domain, with a stable code that is safe to show a client.
+///
+/// The WebAuthn reason of a failed ceremony is kept in ``underlying`` for logs; clients get only
+/// `verification_failed`.
+public struct AccountsError: Error, Sendable, CustomStringConvertible {
+    /// The broad class, which the server maps to an HTTP status.
+    public enum Category: Sendable { case badRequest, unauthorized, forbidden, notFound, conflict }
+
+    /// The stable, snake_case code.
+    public let code: String
+    /// The HTTP-facing class.
+    public let category: Category
+    /// A short text for the client.
+    public let title: String
+    /// Extra members for the client (for example the unknown credential's ID).
+    public let extra: [String: String]
+    /// The underlying reason, for logs only.
+    public let underlying: String?
+
+    init(_ code: String, _ category: Category, _ title: String, extra: [String: String] = [:], underlying: String? = nil) {
+        self.code = code
+        self.category = category
+        self.title = title
+        self.extra = extra
+        self.underlying = underlying
+    }
+
+    public var description: String { "AccountsError.\(code)" + (underlying.map { " (\($0))" } ?? "") }
+
+    static func invalid(_ title: String) -> AccountsError { AccountsError("invalid_request", .badRequest, title) }
+    static let usernameTaken = AccountsError("username_taken", .conflict, "That username is taken.")
+    static let signupClosed = AccountsError("invite_required", .forbidden, "Sign-up needs a valid invite.")
+    static let challengeGone = AccountsError("challenge_invalid", .badRequest, "The ceremony expired or was already completed; start again.")
+    static func verificationFailed(_ error: any Error) -> AccountsError {
+        AccountsError("verification_failed", .badRequest, "The passkey response could not be verified.", underlying: "\(error)")
+    }
+    static func unknownCredential(_ id: String) -> AccountsError {
+        AccountsError("unknown_credential", .unauthorized, "This passkey is not registered here.", extra: ["credentialId": id])
+    }
+    static let credentialExists = AccountsError("credential_exists", .conflict, "This passkey is already registered.")
+    static let authenticatorNotAllowed = AccountsError("authenticator_not_allowed", .forbidden, "This kind of authenticator is not allowed here.")
+    static let unauthenticated = AccountsError("unauthenticated", .unauthorized, "Sign in first.")
+    /// No valid session.
+    public static var unauthenticatedError: AccountsError { unauthenticated }
+    static let reauthenticationRequired = AccountsError("reauthentication_required", .forbidden, "Confirm with your passkey first.")
+    static let sessionNotAllowed = AccountsError("session_not_allowed", .forbidden, "This session may not do that.")
+    static let notFound = AccountsError("not_found", .notFound, "Not found.")
+    static let lastPasskey = AccountsError("last_passkey", .conflict, "You cannot delete your only passkey.")
+    static let userDisabled = AccountsError("user_disabled", .forbidden, "This account is disabled.")
+    static let conflict = AccountsError("conflict", .conflict, "Another request changed this first; try again.")
+}

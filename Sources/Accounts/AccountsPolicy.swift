@@ -1,0 +1,110 @@
+import Foundation
+import WebAuthn
+
+/// The operator's policy, as the account domain needs it.
+public struct AccountsPolicy: Sendable {
+    /// Who may create accounts.
+    public struct SignupMode: Hashable, Sendable, CustomStringConvertible {
+        public let rawValue: String
+        private init(_ rawValue: String) { self.rawValue = rawValue }
+        public init?(rawValue: String) {
+            guard ["open", "invite-only"].contains(rawValue) else { return nil }
+            self.rawValue = rawValue
+        }
+        /// Anyone may sign up.
+        public static let open = SignupMode("open")
+        /// Sign-up needs an invite from an operator.
+        public static let inviteOnly = SignupMode("invite-only")
+        public var description: String { rawValue }
+    }
+
+    /// The relying party (RP ID and allowed origins).
+    public var relyingParty: RelyingParty
+    /// The RP name shown by authenticators.
+    public var relyingPartyName: String
+    /// User verification, required by default.
+    public var userVerification: UserVerificationRequirement
+    /// Who may sign up.
+    public var signupMode: SignupMode
+    /// `none` (the default) or `direct` attestation.
+    public var attestationConveyance: String
+    /// Trust anchors and metadata for direct attestation.
+    public var attestationTrust: AttestationTrust
+    /// Refuse registrations whose attestation is not trusted (only with direct attestation).
+    public var requireTrustedAttestation: Bool
+    /// When non-empty, only these AAGUIDs may register.
+    public var allowedAAGUIDs: Set<String>
+    /// These AAGUIDs may never register.
+    public var deniedAAGUIDs: Set<String>
+    /// Sessions end after this much inactivity.
+    public var sessionIdleTimeout: TimeInterval
+    /// Sessions end this long after they began, whatever the activity.
+    public var sessionAbsoluteLifetime: TimeInterval
+    /// Challenges expire after this long.
+    public var challengeLifetime: TimeInterval
+    /// How recent a passkey assertion must be for a sensitive action.
+    public var reauthenticationWindow: TimeInterval
+    /// WebAuthn `hints` put in options.
+    public var hints: [String]
+    /// Algorithms offered in pubKeyCredParams, in order of preference.
+    public var algorithms: [COSEAlgorithm]
+
+    public init(
+        relyingParty: RelyingParty,
+        relyingPartyName: String,
+        userVerification: UserVerificationRequirement = .required,
+        signupMode: SignupMode = .open,
+        attestationConveyance: String = "none",
+        attestationTrust: AttestationTrust = .none,
+        requireTrustedAttestation: Bool = false,
+        allowedAAGUIDs: Set<String> = [],
+        deniedAAGUIDs: Set<String> = [],
+        sessionIdleTimeout: TimeInterval = 7 * 86400,
+        sessionAbsoluteLifetime: TimeInterval = 30 * 86400,
+        challengeLifetime: TimeInterval = 300,
+        reauthenticationWindow: TimeInterval = 300,
+        hints: [String] = [],
+        algorithms: [COSEAlgorithm] = [.edDSA, .es256, .rs256]
+    ) {
+        self.relyingParty = relyingParty
+        self.relyingPartyName = relyingPartyName
+        self.userVerification = userVerification
+        self.signupMode = signupMode
+        self.attestationConveyance = attestationConveyance
+        self.attestationTrust = attestationTrust
+        self.requireTrustedAttestation = requireTrustedAttestation
+        self.allowedAAGUIDs = allowedAAGUIDs
+        self.deniedAAGUIDs = deniedAAGUIDs
+        self.sessionIdleTimeout = sessionIdleTimeout
+        self.sessionAbsoluteLifetime = sessionAbsoluteLifetime
+        self.challengeLifetime = challengeLifetime
+        self.reauthenticationWindow = reauthenticationWindow
+        self.hints = hints
+        self.algorithms = algorithms
+    }
+}
+
+/// Where random bytes come from. Injected, so tests are deterministic where they need to be.
+public protocol RandomSource: Sendable {
+    /// `count` random bytes.
+    func bytes(_ count: Int) -> [UInt8]
+}
+
+/// The operating system's cryptographically secure generator.
+public struct SystemRandomSource: RandomSource {
+    public init() {}
+    public func bytes(_ count: Int) -> [UInt8] {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<count).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
+    }
+}
+
+/// Who is asking: recorded on sessions and in the security timeline.
+public struct RequestInfo: Sendable, Hashable {
+    public var ip: String
+    public var userAgent: String
+    public init(ip: String, userAgent: String) {
+        self.ip = ip
+        self.userAgent = String(userAgent.prefix(512))
+    }
+}

@@ -1,0 +1,148 @@
+import Foundation
+
+/// An in-memory ``AccountStore`` for unit tests. Each method is atomic (an actor).
+public actor MemoryAccountStore: AccountStore {
+    var challenges: [String: CeremonyChallenge] = [:]
+    var users: [UUID: User] = [:]
+    var passkeysByID: [[UInt8]: Passkey] = [:]
+    var sessionsByID: [UUID: Session] = [:]
+    var eventLog: [SecurityEvent] = []
+    var invites: [[UInt8]: Invite] = [:]
+
+    public init() {}
+
+    public func ping() async throws {}
+
+    public func saveChallenge(_ challenge: CeremonyChallenge) async throws { challenges[challenge.challenge] = challenge }
+
+    public func challenge(_ challenge: String) async throws -> CeremonyChallenge? { challenges[challenge] }
+
+    /// Checks that the challenge can be used up; the caller removes it once every other check passed.
+    func checkChallenge(_ challenge: String, kind: CeremonyKind, now: Date) throws {
+        guard let stored = challenges[challenge], stored.kind == kind, stored.expiresAt > now else { throw StoreError.challengeGone }
+    }
+
+    public func sweepExpiredChallenges(now: Date) async throws -> Int {
+        let expired = challenges.filter { $0.value.expiresAt <= now }.map(\.key)
+        for key in expired { challenges[key] = nil }
+        return expired.count
+    }
+
+    public func user(id: UUID) async throws -> User? { users[id] }
+    public func user(username: String) async throws -> User? { users.values.first { $0.username == username.lowercased() } }
+    public func user(handle: [UInt8]) async throws -> User? { users.values.first { $0.handle == handle } }
+    public func listUsers(limit: Int) async throws -> [User] { Array(users.values.sorted { $0.createdAt < $1.createdAt }.prefix(limit)) }
+
+    public func createUser(_ user: User, passkey: Passkey, session: Session, event: SecurityEvent, inviteHash: [UInt8]?, challenge: String, now: Date) async throws {
+        try checkChallenge(challenge, kind: .signup, now: now)
+        if users.values.contains(where: { $0.username == user.username }) { throw StoreError.usernameTaken }
+        if passkeysByID[passkey.credentialID] != nil { throw StoreError.credentialExists }
+        if let inviteHash {
+            guard let invite = invites[inviteHash], invite.usedAt == nil, invite.expiresAt > now else { throw StoreError.inviteInvalid }
+            invites[inviteHash]?.usedAt = now
+        }
+        challenges[challenge] = nil
+        users[user.id] = user
+        passkeysByID[passkey.credentialID] = passkey
+        sessionsByID[session.id] = session
+        eventLog.append(event)
+    }
+
+    public func setDisabled(userID: UUID, disabled: Bool) async throws {
+        guard users[userID] != nil else { throw StoreError.notFound }
+        users[userID]?.disabled = disabled
+        if disabled { sessionsByID = sessionsByID.filter { $0.value.userID != userID } }
+    }
+
+    public func deleteUser(id: UUID) async throws {
+        guard users.removeValue(forKey: id) != nil else { throw StoreError.notFound }
+        passkeysByID = passkeysByID.filter { $0.value.userID != id }
+        sessionsByID = sessionsByID.filter { $0.value.userID != id }
+        eventLog.removeAll { $0.userID == id }
+        challenges = challenges.filter { $0.value.userID != id }
+    }
+
+    public func passkeys(userID: UUID) async throws -> [Passkey] {
+        passkeysByID.values.filter { $0.userID == userID }.sorted { $0.createdAt < $1.createdAt }
+    }
+    public func passkey(credentialID: [UInt8]) async throws -> Passkey? { passkeysByID[credentialID] }
+
+    public func addPasskey(_ passkey: Passkey, event: SecurityEvent, challenge: String, now: Date) async throws {
+        try checkChallenge(challenge, kind: .add, now: now)
+        guard passkeysByID[passkey.credentialID] == nil else { throw StoreError.credentialExists }
+        guard users[passkey.userID] != nil else { throw StoreError.notFound }
+        challenges[challenge] = nil
+        passkeysByID[passkey.credentialID] = passkey
+        eventLog.append(event)
+    }
+
+    public func renamePasskey(credentialID: [UInt8], userID: UUID, name: String, event: SecurityEvent) async throws {
+        guard passkeysByID[credentialID]?.userID == userID else { throw StoreError.notFound }
+        passkeysByID[credentialID]?.name = name
+        eventLog.append(event)
+    }
+
+    public func deletePasskey(credentialID: [UInt8], userID: UUID, event: SecurityEvent) async throws {
+        guard passkeysByID[credentialID]?.userID == userID else { throw StoreError.notFound }
+        guard passkeysByID.values.filter({ $0.userID == userID }).count > 1 else { throw StoreError.lastPasskey }
+        passkeysByID[credentialID] = nil
+        eventLog.append(event)
+    }
+
+    public func recordAssertion(
+        credentialID: [UInt8], expectedSignCount: UInt32, newSignCount: UInt32, backedUp: Bool, uvInitialized: Bool,
+        newSession: Session?, reauthenticatedSession: (id: UUID, newTokenHash: [UInt8])?, event: SecurityEvent,
+        challenge: String, kind: CeremonyKind, now: Date
+    ) async throws {
+        try checkChallenge(challenge, kind: kind, now: now)
+        guard var passkey = passkeysByID[credentialID] else { throw StoreError.notFound }
+        guard passkey.signCount == expectedSignCount else { throw StoreError.conflict }
+        if let reauthenticatedSession, sessionsByID[reauthenticatedSession.id] == nil { throw StoreError.notFound }
+        challenges[challenge] = nil
+        passkey.signCount = newSignCount
+        passkey.backedUp = backedUp
+        passkey.uvInitialized = passkey.uvInitialized || uvInitialized
+        passkey.lastUsedAt = now
+        passkeysByID[credentialID] = passkey
+        if let newSession { sessionsByID[newSession.id] = newSession }
+        if let reauthenticatedSession {
+            sessionsByID[reauthenticatedSession.id]?.authenticatedAt = now
+            sessionsByID[reauthenticatedSession.id]?.tokenHash = reauthenticatedSession.newTokenHash
+        }
+        eventLog.append(event)
+    }
+
+    public func session(tokenHash: [UInt8]) async throws -> Session? { sessionsByID.values.first { $0.tokenHash == tokenHash } }
+    public func sessions(userID: UUID) async throws -> [Session] {
+        sessionsByID.values.filter { $0.userID == userID }.sorted { $0.createdAt < $1.createdAt }
+    }
+    public func touchSession(id: UUID, at: Date) async throws { sessionsByID[id]?.lastSeenAt = at }
+    public func rotateSession(id: UUID, newTokenHash: [UInt8]) async throws {
+        guard sessionsByID[id] != nil else { throw StoreError.notFound }
+        sessionsByID[id]?.tokenHash = newTokenHash
+    }
+    public func deleteSession(id: UUID, userID: UUID, event: SecurityEvent?) async throws {
+        guard sessionsByID[id]?.userID == userID else { throw StoreError.notFound }
+        sessionsByID[id] = nil
+        if let event { eventLog.append(event) }
+    }
+    public func sweepExpiredSessions(now: Date, idleTimeout: TimeInterval) async throws -> Int {
+        let expired = sessionsByID.values.filter { $0.expiresAt <= now || $0.lastSeenAt.addingTimeInterval(idleTimeout) <= now }.map(\.id)
+        for id in expired { sessionsByID[id] = nil }
+        return expired.count
+    }
+    public func countSessions() async throws -> Int { sessionsByID.count }
+
+    public func appendEvent(_ event: SecurityEvent) async throws { eventLog.append(event) }
+    public func events(userID: UUID, limit: Int) async throws -> [SecurityEvent] {
+        Array(eventLog.filter { $0.userID == userID }.sorted { $0.at > $1.at }.prefix(limit))
+    }
+    public func createInvite(_ invite: Invite) async throws { invites[invite.codeHash] = invite }
+
+    var secrets: [String: [UInt8]] = [:]
+    public func secret(named name: String, candidate: [UInt8]) async throws -> [UInt8] {
+        if let stored = secrets[name] { return stored }
+        secrets[name] = candidate
+        return candidate
+    }
+}

@@ -1,0 +1,432 @@
+import Crypto
+import Foundation
+import WebAuthn
+
+/// A session token handed to the browser once; only its hash is stored.
+public struct IssuedSession: Sendable {
+    /// The token for the cookie.
+    public let token: String
+    /// The stored session.
+    public let session: Session
+}
+
+/// An authenticated request: the user and the session that carries them.
+public struct Authenticated: Sendable {
+    public let user: User
+    public let session: Session
+}
+
+/// The passkey ceremonies and sessions of Portcullis. Every session is born here, from a passkey
+/// ceremony this service verified.
+public struct PasskeyService: Sendable {
+    public let store: any AccountStore
+    public let policy: AccountsPolicy
+    let random: any RandomSource
+    let clock: @Sendable () -> Date
+    /// Keys the fake credential IDs shown for unknown usernames (no account enumeration).
+    var enumerationSecret: SecretBox
+
+    /// - Parameters:
+    ///   - enumerationSecret: a server secret shared by every node, so an unknown username gets the
+    ///     same fake credentials from any node.
+    public init(store: any AccountStore, policy: AccountsPolicy, random: any RandomSource = SystemRandomSource(),
+                enumerationSecret: [UInt8], clock: @escaping @Sendable () -> Date = { Date() }) {
+        self.store = store
+        self.policy = policy
+        self.random = random
+        self.clock = clock
+        self.enumerationSecret = SecretBox(enumerationSecret)
+    }
+
+    /// The same service reading its enumeration secret from `box`, which is filled in later (after the
+    /// store is migrated and the deployment's shared secret is read from it).
+    public func withSecret(_ box: SecretBox) -> PasskeyService {
+        var copy = self
+        copy.enumerationSecret = box
+        return copy
+    }
+
+    // MARK: - Usernames
+
+    /// Normalizes and validates a username: 1 to 64 characters of letters, digits, `.`, `_`, `-`, `@`.
+    public static func normalize(username: String) throws -> String {
+        let lowered = username.trimmingCharacters(in: .whitespaces).lowercased()
+        guard (1...64).contains(lowered.count),
+              lowered.unicodeScalars.allSatisfy({ CharacterSet.alphanumerics.contains($0) || "._-@".unicodeScalars.contains($0) })
+        else {
+            throw AccountsError.invalid("A username is 1 to 64 letters, digits, '.', '_', '-' or '@'.")
+        }
+        return lowered
+    }
+
+    // MARK: - Sign-up
+
+    /// Options for creating an account: `{"publicKey": PublicKeyCredentialCreationOptionsJSON}`.
+    public func signupOptions(username rawUsername: String, displayName: String?, invite: String?) async throws -> JSONValue {
+        let username = try Self.normalize(username: rawUsername)
+        let display = String((displayName?.trimmingCharacters(in: .whitespacesAndNewlines)).flatMap { $0.isEmpty ? nil : $0 } ?? username).prefix(64)
+        var inviteHash: [UInt8]?
+        if policy.signupMode == .inviteOnly {
+            guard let invite, !invite.isEmpty else { throw AccountsError.signupClosed }
+            inviteHash = Self.hash(invite)
+        }
+        // The user chose the name: say so here, and only here.
+        if try await store.user(username: username) != nil { throw AccountsError.usernameTaken }
+        let handle = random.bytes(32)
+        let challenge = random.bytes(32)
+        let now = clock()
+        try await store.saveChallenge(CeremonyChallenge(
+            challenge: Base64URL.encode(challenge), kind: .signup,
+            pendingUser: PendingUser(username: username, displayName: String(display), handle: handle, inviteHash: inviteHash),
+            expiresAt: now.addingTimeInterval(policy.challengeLifetime)))
+        return creationOptions(challenge: challenge, handle: handle, username: username, displayName: String(display), exclude: [])
+    }
+
+    /// Verifies a sign-up response and creates the account, its passkey and its first session.
+    public func signupVerify(credential: JSONValue, name: String?, info: RequestInfo) async throws -> (user: User, passkey: Passkey, issued: IssuedSession) {
+        let response = try decodeRegistration(credential)
+        let stored = try await challenge(for: response.clientDataJSON, kind: .signup)
+        guard let pending = stored.pendingUser else { throw AccountsError.challengeGone }
+        let now = clock()
+        let verified = try await verifyRegistration(response, challenge: stored.challenge, excluded: [], now: now)
+        let user = User(id: UUID(), username: pending.username, displayName: pending.displayName, handle: pending.handle, createdAt: now)
+        let passkey = makePasskey(verified, userID: user.id, name: name, now: now)
+        let issued = newSession(userID: user.id, passkey: passkey, userVerified: verified.userVerified, info: info, now: now)
+        let event = SecurityEvent(id: UUID(), userID: user.id, kind: "signup", at: now, ip: info.ip, userAgent: info.userAgent,
+                                  detail: ["passkey": passkey.name])
+        do {
+            try await store.createUser(user, passkey: passkey, session: issued.session, event: event, inviteHash: pending.inviteHash,
+                                       challenge: stored.challenge, now: now)
+        } catch let error as StoreError {
+            throw map(error)
+        }
+        return (user, passkey, issued)
+    }
+
+    // MARK: - Sign-in
+
+    /// Options for signing in. Without a username: discoverable (empty allowCredentials), which also
+    /// serves conditional UI. For an unknown username the answer looks like a known one's.
+    public func loginOptions(username rawUsername: String?) async throws -> JSONValue {
+        let challenge = random.bytes(32)
+        let now = clock()
+        var allow: [(id: [UInt8], transports: [String])] = []
+        var boundUser: UUID?
+        if let rawUsername, !rawUsername.isEmpty {
+            let username = try Self.normalize(username: rawUsername)
+            if let user = try await store.user(username: username), !user.disabled {
+                boundUser = user.id
+                allow = try await store.passkeys(userID: user.id).map { ($0.credentialID, $0.transports) }
+            } else {
+                // Bind the challenge to no account at all: nothing can complete it, and the answer is
+                // shaped like a real one (credential IDs derived from the username, stable across nodes).
+                boundUser = UUID()
+                allow = fakeCredentials(for: username)
+            }
+        }
+        try await store.saveChallenge(CeremonyChallenge(
+            challenge: Base64URL.encode(challenge), kind: .login, userID: boundUser,
+            expiresAt: now.addingTimeInterval(policy.challengeLifetime)))
+        return requestOptions(challenge: challenge, allow: allow)
+    }
+
+    /// Verifies a sign-in response and starts a session born `passkey`.
+    public func loginVerify(credential: JSONValue, info: RequestInfo) async throws -> (user: User, issued: IssuedSession) {
+        let response = try decodeAuthentication(credential)
+        let stored = try await challenge(for: response.clientDataJSON, kind: .login)
+        let (user, passkey, verified) = try await verifyAssertion(response, stored: stored, requireUserHandle: stored.userID == nil)
+        let now = clock()
+        let issued = newSession(userID: user.id, passkey: passkey, userVerified: verified.userVerified, info: info, now: now)
+        let event = SecurityEvent(id: UUID(), userID: user.id, kind: "signin", at: now, ip: info.ip, userAgent: info.userAgent,
+                                  detail: ["passkey": passkey.name, "provider": providerName(passkey.aaguid) ?? "unknown"])
+        try await record(verified, passkey: passkey, newSession: issued.session, reauth: nil, event: event, challenge: stored, now: now)
+        return (user, issued)
+    }
+
+    // MARK: - Signed-in actions
+
+    /// Resolves a session token: the session must exist, be within its idle and absolute lifetimes, and
+    /// belong to an enabled user. Moves the idle clock forward.
+    public func authenticate(token: String) async throws -> Authenticated? {
+        guard let tokenBytes = Base64URL.decode(token), tokenBytes.count == 32 else { return nil }
+        let now = clock()
+        guard let session = try await store.session(tokenHash: Self.hash(token)),
+              session.expiresAt > now, session.lastSeenAt.addingTimeInterval(policy.sessionIdleTimeout) > now,
+              let user = try await store.user(id: session.userID), !user.disabled
+        else { return nil }
+        if now.timeIntervalSince(session.lastSeenAt) > 60 { try await store.touchSession(id: session.id, at: now) }
+        return Authenticated(user: user, session: session)
+    }
+
+    /// Refuses sensitive actions to sessions born other than from a passkey, and to sessions whose
+    /// last passkey assertion is older than the re-authentication window.
+    public func requireFresh(_ auth: Authenticated) throws {
+        guard auth.session.birth.kind == .passkey else { throw AccountsError.sessionNotAllowed }
+        guard clock().timeIntervalSince(auth.session.authenticatedAt) <= policy.reauthenticationWindow else {
+            throw AccountsError.reauthenticationRequired
+        }
+    }
+
+    /// Options to add a passkey (needs a fresh assertion); excludeCredentials lists the user's passkeys.
+    public func addOptions(_ auth: Authenticated) async throws -> JSONValue {
+        try requireFresh(auth)
+        let challenge = random.bytes(32)
+        let existing = try await store.passkeys(userID: auth.user.id)
+        try await store.saveChallenge(CeremonyChallenge(
+            challenge: Base64URL.encode(challenge), kind: .add, userID: auth.user.id, sessionID: auth.session.id,
+            expiresAt: clock().addingTimeInterval(policy.challengeLifetime)))
+        return creationOptions(challenge: challenge, handle: auth.user.handle, username: auth.user.username,
+                               displayName: auth.user.displayName, exclude: existing.map { ($0.credentialID, $0.transports) })
+    }
+
+    /// Verifies and stores an added passkey.
+    public func addVerify(_ auth: Authenticated, credential: JSONValue, name: String?, info: RequestInfo) async throws -> Passkey {
+        try requireFresh(auth)
+        let response = try decodeRegistration(credential)
+        let stored = try await challenge(for: response.clientDataJSON, kind: .add)
+        guard stored.userID == auth.user.id, stored.sessionID == auth.session.id else { throw AccountsError.challengeGone }
+        let now = clock()
+        let existing = Set(try await store.passkeys(userID: auth.user.id).map(\.credentialID))
+        let verified = try await verifyRegistration(response, challenge: stored.challenge, excluded: existing, now: now)
+        let passkey = makePasskey(verified, userID: auth.user.id, name: name, now: now)
+        let event = SecurityEvent(id: UUID(), userID: auth.user.id, kind: "passkey_added", at: now, ip: info.ip, userAgent: info.userAgent,
+                                  detail: ["passkey": passkey.name])
+        do { try await store.addPasskey(passkey, event: event, challenge: stored.challenge, now: now) } catch let error as StoreError {
+            throw map(error)
+        }
+        return passkey
+    }
+
+    /// Options to re-authenticate this session: only this user's passkeys.
+    public func reauthOptions(_ auth: Authenticated) async throws -> JSONValue {
+        let challenge = random.bytes(32)
+        let passkeys = try await store.passkeys(userID: auth.user.id)
+        try await store.saveChallenge(CeremonyChallenge(
+            challenge: Base64URL.encode(challenge), kind: .reauth, userID: auth.user.id, sessionID: auth.session.id,
+            expiresAt: clock().addingTimeInterval(policy.challengeLifetime)))
+        return requestOptions(challenge: challenge, allow: passkeys.map { ($0.credentialID, $0.transports) })
+    }
+
+    /// Verifies a re-authentication; the session gets a new token (its rights just changed).
+    public func reauthVerify(_ auth: Authenticated, credential: JSONValue, info: RequestInfo) async throws -> String {
+        let response = try decodeAuthentication(credential)
+        let stored = try await challenge(for: response.clientDataJSON, kind: .reauth)
+        guard stored.userID == auth.user.id, stored.sessionID == auth.session.id else { throw AccountsError.challengeGone }
+        let (_, passkey, verified) = try await verifyAssertion(response, stored: stored, requireUserHandle: false)
+        let now = clock()
+        let token = Base64URL.encode(random.bytes(32))
+        let event = SecurityEvent(id: UUID(), userID: auth.user.id, kind: "reauthenticated", at: now, ip: info.ip, userAgent: info.userAgent,
+                                  detail: ["passkey": passkey.name])
+        try await record(verified, passkey: passkey, newSession: nil, reauth: (auth.session.id, Self.hash(token)), event: event, challenge: stored, now: now)
+        return token
+    }
+
+    /// Renames one of the user's passkeys.
+    public func renamePasskey(_ auth: Authenticated, credentialID: [UInt8], name: String, info: RequestInfo) async throws {
+        guard auth.session.birth.kind == .passkey else { throw AccountsError.sessionNotAllowed }
+        let trimmed = name.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard (1...64).contains(trimmed.count) else { throw AccountsError.invalid("A passkey name is 1 to 64 characters.") }
+        let event = SecurityEvent(id: UUID(), userID: auth.user.id, kind: "passkey_renamed", at: clock(), ip: info.ip, userAgent: info.userAgent,
+                                  detail: ["passkey": trimmed])
+        do { try await store.renamePasskey(credentialID: credentialID, userID: auth.user.id, name: trimmed, event: event) } catch let error as StoreError {
+            throw map(error)
+        }
+    }
+
+    /// Deletes one of the user's passkeys (fresh assertion needed; never the last one).
+    public func deletePasskey(_ auth: Authenticated, credentialID: [UInt8], info: RequestInfo) async throws {
+        try requireFresh(auth)
+        let name = try await store.passkey(credentialID: credentialID).flatMap { $0.userID == auth.user.id ? $0.name : nil }
+        guard let name else { throw AccountsError.notFound }
+        let event = SecurityEvent(id: UUID(), userID: auth.user.id, kind: "passkey_removed", at: clock(), ip: info.ip, userAgent: info.userAgent,
+                                  detail: ["passkey": name])
+        do { try await store.deletePasskey(credentialID: credentialID, userID: auth.user.id, event: event) } catch let error as StoreError {
+            throw map(error)
+        }
+    }
+
+    /// Revokes one of the user's sessions (fresh assertion needed, unless it is the current one).
+    public func revokeSession(_ auth: Authenticated, sessionID: UUID, info: RequestInfo) async throws {
+        if sessionID != auth.session.id { try requireFresh(auth) }
+        let event = SecurityEvent(id: UUID(), userID: auth.user.id, kind: sessionID == auth.session.id ? "logout" : "session_revoked",
+                                  at: clock(), ip: info.ip, userAgent: info.userAgent, detail: ["session": sessionID.uuidString])
+        do { try await store.deleteSession(id: sessionID, userID: auth.user.id, event: event) } catch let error as StoreError {
+            throw map(error)
+        }
+    }
+
+    // MARK: - Helpers
+
+    static func hash(_ text: String) -> [UInt8] { Array(SHA256.hash(data: Array(text.utf8))) }
+
+    /// The display name of a passkey provider, when its AAGUID is known.
+    public func providerName(_ aaguid: String) -> String? {
+        guard let id = AAGUID(string: aaguid) else { return nil }
+        return policy.attestationTrust.metadata?.entries[id]?.description ?? KnownAuthenticators.name(for: id)
+    }
+
+    func newSession(userID: UUID, passkey: Passkey, userVerified: Bool, info: RequestInfo, now: Date) -> IssuedSession {
+        let token = Base64URL.encode(random.bytes(32))
+        let session = Session(
+            id: UUID(), tokenHash: Self.hash(token), userID: userID,
+            birth: SessionBirth(kind: .passkey, credentialID: passkey.credentialID, userVerified: userVerified, deviceBound: passkey.isDeviceBound),
+            createdAt: now, lastSeenAt: now, expiresAt: now.addingTimeInterval(policy.sessionAbsoluteLifetime),
+            authenticatedAt: now, ip: info.ip, userAgent: info.userAgent)
+        return IssuedSession(token: token, session: session)
+    }
+
+    func decodeRegistration(_ credential: JSONValue) throws -> RegistrationResponse {
+        do { return try RegistrationResponse(value: credential) } catch { throw AccountsError.verificationFailed(error) }
+    }
+
+    func decodeAuthentication(_ credential: JSONValue) throws -> AuthenticationResponse {
+        do { return try AuthenticationResponse(value: credential) } catch { throw AccountsError.verificationFailed(error) }
+    }
+
+    /// Finds the stored challenge a response answers, by the challenge its client data names. The
+    /// verifier then checks that the client data really carries exactly that challenge.
+    func challenge(for clientDataJSON: [UInt8], kind: CeremonyKind) async throws -> CeremonyChallenge {
+        guard let clientData = try? CollectedClientData(bytes: clientDataJSON), clientData.challenge.utf8.count <= 128,
+              let stored = try await store.challenge(clientData.challenge), stored.kind == kind, stored.expiresAt > clock()
+        else { throw AccountsError.challengeGone }
+        return stored
+    }
+
+    func verifyRegistration(_ response: RegistrationResponse, challenge: String, excluded: Set<[UInt8]>, now: Date) async throws -> VerifiedRegistration {
+        guard let challengeBytes = Base64URL.decode(challenge) else { throw AccountsError.challengeGone }
+        let expectations = RegistrationExpectations(
+            challenge: challengeBytes, relyingParty: policy.relyingParty, userVerification: policy.userVerification,
+            allowedAlgorithms: policy.algorithms, excludedCredentialIDs: excluded,
+            requireTrustedAttestation: policy.requireTrustedAttestation)
+        let verified: VerifiedRegistration
+        do {
+            verified = try await RegistrationVerifier(trust: policy.attestationTrust).verify(response, expecting: expectations, at: now)
+        } catch {
+            throw AccountsError.verificationFailed(error)
+        }
+        let aaguid = verified.aaguid.description
+        if policy.deniedAAGUIDs.contains(aaguid) || (!policy.allowedAAGUIDs.isEmpty && !policy.allowedAAGUIDs.contains(aaguid)) {
+            throw AccountsError.authenticatorNotAllowed
+        }
+        if try await store.passkey(credentialID: verified.credentialID) != nil { throw AccountsError.credentialExists }
+        return verified
+    }
+
+    func verifyAssertion(_ response: AuthenticationResponse, stored: CeremonyChallenge, requireUserHandle: Bool) async throws
+        -> (User, Passkey, VerifiedAuthentication)
+    {
+        guard let passkey = try await store.passkey(credentialID: response.credential.rawID) else {
+            throw AccountsError.unknownCredential(Base64URL.encode(response.credential.rawID))
+        }
+        // §7.2 step 6: a challenge bound to a user is completed only by that user's passkey.
+        if let bound = stored.userID, bound != passkey.userID {
+            throw AccountsError.verificationFailed(WebAuthnError(.credentialIDMismatch, "the passkey belongs to another account"))
+        }
+        guard let user = try await store.user(id: passkey.userID) else {
+            throw AccountsError.unknownCredential(Base64URL.encode(response.credential.rawID))
+        }
+        if user.disabled { throw AccountsError.userDisabled }
+        guard let challengeBytes = Base64URL.decode(stored.challenge) else { throw AccountsError.challengeGone }
+        do {
+            let key = try CredentialPublicKey(coseBytes: passkey.publicKey)
+            let record = StoredCredential(
+                id: passkey.credentialID, publicKey: key, signCount: passkey.signCount, backupEligible: passkey.backupEligible,
+                userHandle: user.handle, uvInitialized: passkey.uvInitialized)
+            let verified = try AuthenticationVerifier().verify(
+                response, credential: record,
+                expecting: AuthenticationExpectations(
+                    challenge: challengeBytes, relyingParty: policy.relyingParty, userVerification: policy.userVerification,
+                    requireUserHandle: requireUserHandle))
+            return (user, passkey, verified)
+        } catch {
+            throw AccountsError.verificationFailed(error)
+        }
+    }
+
+    func record(_ verified: VerifiedAuthentication, passkey: Passkey, newSession: Session?, reauth: (id: UUID, newTokenHash: [UInt8])?,
+                event: SecurityEvent, challenge: CeremonyChallenge, now: Date) async throws {
+        do {
+            try await store.recordAssertion(
+                credentialID: passkey.credentialID, expectedSignCount: passkey.signCount, newSignCount: verified.newSignCount,
+                backedUp: verified.backedUp, uvInitialized: verified.userVerified, newSession: newSession, reauthenticatedSession: reauth,
+                event: event, challenge: challenge.challenge, kind: challenge.kind, now: now)
+        } catch let error as StoreError {
+            throw map(error)
+        }
+    }
+
+    func makePasskey(_ verified: VerifiedRegistration, userID: UUID, name: String?, now: Date) -> Passkey {
+        let aaguid = verified.aaguid.description
+        let trimmed = name?.trimmingCharacters(in: .whitespacesAndNewlines).prefix(64)
+        let defaultName = providerName(aaguid) ?? "Passkey"
+        return Passkey(
+            credentialID: verified.credentialID, userID: userID, publicKey: verified.publicKeyBytes, algorithm: verified.algorithm.rawValue,
+            signCount: verified.signCount, aaguid: aaguid, name: trimmed.map(String.init).flatMap { $0.isEmpty ? nil : $0 } ?? defaultName,
+            transports: verified.transports, backupEligible: verified.backupEligible, backedUp: verified.backedUp,
+            uvInitialized: verified.userVerified, attestationFormat: verified.attestationFormat, attestationTrusted: verified.trusted,
+            createdAt: now)
+    }
+
+    func map(_ error: StoreError) -> AccountsError {
+        switch error {
+        case .usernameTaken: AccountsError.usernameTaken
+        case .credentialExists: AccountsError.credentialExists
+        case .inviteInvalid: AccountsError.signupClosed
+        case .lastPasskey: AccountsError.lastPasskey
+        case .challengeGone: AccountsError.challengeGone
+        case .conflict: AccountsError.conflict
+        default: AccountsError.notFound
+        }
+    }
+
+    /// One or two credential IDs of 16 to 64 bytes derived from the username: stable, unguessable
+    /// without the server secret, and shaped like real ones.
+    func fakeCredentials(for username: String) -> [(id: [UInt8], transports: [String])] {
+        let enumerationKey = SymmetricKey(data: enumerationSecret.value)
+        let mac = Array(HMAC<SHA256>.authenticationCode(for: Array(("portcullis-fake-credential:" + username).utf8), using: enumerationKey))
+        let count = 1 + Int(mac[0] & 1)
+        return (0..<count).map { index in
+            let block = Array(HMAC<SHA256>.authenticationCode(for: mac + [UInt8(index)], using: enumerationKey))
+            let length = 16 + Int(block[0] % 17)
+            return (Array((block + mac).prefix(length)), ["internal", "hybrid"])
+        }
+    }
+
+    func creationOptions(challenge: [UInt8], handle: [UInt8], username: String, displayName: String,
+                         exclude: [(id: [UInt8], transports: [String])]) -> JSONValue {
+        var options: JSONObject = [
+            "rp": .object(["id": .string(policy.relyingParty.id), "name": .string(policy.relyingPartyName)]),
+            "user": .object(["id": .string(Base64URL.encode(handle)), "name": .string(username), "displayName": .string(displayName)]),
+            "challenge": .string(Base64URL.encode(challenge)),
+            "pubKeyCredParams": .array(policy.algorithms.map { .object(["type": .string("public-key"), "alg": .int($0.rawValue)]) }),
+            "timeout": .int(Int(policy.challengeLifetime * 1000)),
+            "excludeCredentials": .array(exclude.map(Self.descriptor)),
+            "authenticatorSelection": .object([
+                "residentKey": .string("required"), "requireResidentKey": .bool(true),
+                "userVerification": .string(policy.userVerification.rawValue),
+            ]),
+            "attestation": .string(policy.attestationConveyance),
+            "extensions": .object(["credProps": .bool(true)]),
+        ]
+        if !policy.hints.isEmpty { options["hints"] = .array(policy.hints.map(JSONValue.string)) }
+        return .object(["publicKey": .object(options)])
+    }
+
+    func requestOptions(challenge: [UInt8], allow: [(id: [UInt8], transports: [String])]) -> JSONValue {
+        var options: JSONObject = [
+            "challenge": .string(Base64URL.encode(challenge)),
+            "timeout": .int(Int(policy.challengeLifetime * 1000)),
+            "rpId": .string(policy.relyingParty.id),
+            "allowCredentials": .array(allow.map(Self.descriptor)),
+            "userVerification": .string(policy.userVerification.rawValue),
+        ]
+        if !policy.hints.isEmpty { options["hints"] = .array(policy.hints.map(JSONValue.string)) }
+        return .object(["publicKey": .object(options)])
+    }
+
+    static func descriptor(_ credential: (id: [UInt8], transports: [String])) -> JSONValue {
+        var object: JSONObject = ["type": .string("public-key"), "id": .string(Base64URL.encode(credential.id))]
+        if !credential.transports.isEmpty { object["transports"] = .array(credential.transports.map(JSONValue.string)) }
+        return .object(object)
+    }
+}

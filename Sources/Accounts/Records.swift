@@ -1,0 +1,259 @@
+import Foundation
+
+/// A person's account. Usernames are unique (compared lower-cased); the user handle is the
+/// WebAuthn `user.id`: 32 random bytes that say nothing about the person.
+public struct User: Sendable, Hashable {
+    /// Stable identifier.
+    public var id: UUID
+    /// The normalized (lower-case) username.
+    public var username: String
+    /// The name shown to people.
+    public var displayName: String
+    /// The WebAuthn user handle.
+    public var handle: [UInt8]
+    /// When the account was made.
+    public var createdAt: Date
+    /// A disabled user cannot sign in, and their sessions end.
+    public var disabled: Bool
+
+    public init(id: UUID, username: String, displayName: String, handle: [UInt8], createdAt: Date, disabled: Bool = false) {
+        self.id = id
+        self.username = username
+        self.displayName = displayName
+        self.handle = handle
+        self.createdAt = createdAt
+        self.disabled = disabled
+    }
+}
+
+/// A registered passkey: the WebAuthn credential record (§4) plus what people see.
+public struct Passkey: Sendable, Hashable {
+    /// The credential ID, unique across all users.
+    public var credentialID: [UInt8]
+    /// The owner.
+    public var userID: UUID
+    /// The COSE_Key bytes exactly as registered.
+    public var publicKey: [UInt8]
+    /// The key's COSE algorithm.
+    public var algorithm: Int
+    /// The last asserted signature counter.
+    public var signCount: UInt32
+    /// The authenticator model, lower-case 8-4-4-4-12.
+    public var aaguid: String
+    /// A name the owner chose, or a default from the provider.
+    public var name: String
+    /// Transports the client reported.
+    public var transports: [String]
+    /// BE: may be synced. Fixed at registration.
+    public var backupEligible: Bool
+    /// BS as last seen.
+    public var backedUp: Bool
+    /// The credential has been used with user verification.
+    public var uvInitialized: Bool
+    /// The attestation statement format.
+    public var attestationFormat: String
+    /// Whether the attestation chained to a trust anchor.
+    public var attestationTrusted: Bool
+    /// When it was registered.
+    public var createdAt: Date
+    /// When it last signed in.
+    public var lastUsedAt: Date?
+
+    public init(
+        credentialID: [UInt8], userID: UUID, publicKey: [UInt8], algorithm: Int, signCount: UInt32, aaguid: String, name: String,
+        transports: [String], backupEligible: Bool, backedUp: Bool, uvInitialized: Bool, attestationFormat: String,
+        attestationTrusted: Bool, createdAt: Date, lastUsedAt: Date? = nil
+    ) {
+        self.credentialID = credentialID
+        self.userID = userID
+        self.publicKey = publicKey
+        self.algorithm = algorithm
+        self.signCount = signCount
+        self.aaguid = aaguid
+        self.name = name
+        self.transports = transports
+        self.backupEligible = backupEligible
+        self.backedUp = backedUp
+        self.uvInitialized = uvInitialized
+        self.attestationFormat = attestationFormat
+        self.attestationTrusted = attestationTrusted
+        self.createdAt = createdAt
+        self.lastUsedAt = lastUsedAt
+    }
+
+    /// A passkey that cannot be synced lives on one device.
+    public var isDeviceBound: Bool { !backupEligible }
+}
+
+/// What a ceremony challenge is for. A challenge of one kind never completes another.
+public struct CeremonyKind: Hashable, Sendable, CustomStringConvertible {
+    /// The stored spelling.
+    public let rawValue: String
+    private init(_ rawValue: String) { self.rawValue = rawValue }
+    /// Parses the stored spelling.
+    public init?(rawValue: String) {
+        guard ["signup", "login", "add", "reauth"].contains(rawValue) else { return nil }
+        self.rawValue = rawValue
+    }
+
+    /// Creating an account.
+    public static let signup = CeremonyKind("signup")
+    /// Signing in.
+    public static let login = CeremonyKind("login")
+    /// Adding a passkey to a signed-in account.
+    public static let add = CeremonyKind("add")
+    /// Re-authenticating a signed-in session for a sensitive action.
+    public static let reauth = CeremonyKind("reauth")
+
+    public var description: String { rawValue }
+}
+
+/// A challenge the server issued and has not yet seen answered.
+///
+/// Stored server-side (any node can finish what another began), single-use, bound to its kind and,
+/// where known, to the user, and expiring.
+public struct CeremonyChallenge: Sendable, Hashable {
+    /// The challenge bytes, base64url: the key it is found by.
+    public var challenge: String
+    /// What the challenge is for.
+    public var kind: CeremonyKind
+    /// The user it is bound to (add, reauth; login with a username).
+    public var userID: UUID?
+    /// For sign-up: the account to create when the ceremony completes.
+    public var pendingUser: PendingUser?
+    /// For add and reauth: the session that asked.
+    public var sessionID: UUID?
+    /// When it stops being accepted.
+    public var expiresAt: Date
+
+    public init(challenge: String, kind: CeremonyKind, userID: UUID? = nil, pendingUser: PendingUser? = nil, sessionID: UUID? = nil, expiresAt: Date) {
+        self.challenge = challenge
+        self.kind = kind
+        self.userID = userID
+        self.pendingUser = pendingUser
+        self.sessionID = sessionID
+        self.expiresAt = expiresAt
+    }
+}
+
+/// The account a sign-up ceremony will create.
+public struct PendingUser: Sendable, Hashable, Codable {
+    public var username: String
+    public var displayName: String
+    public var handle: [UInt8]
+    /// The hash of the invite that allowed it, in invite-only mode.
+    public var inviteHash: [UInt8]?
+
+    public init(username: String, displayName: String, handle: [UInt8], inviteHash: [UInt8]?) {
+        self.username = username
+        self.displayName = displayName
+        self.handle = handle
+        self.inviteHash = inviteHash
+    }
+}
+
+/// How a session came to be. Every authorization check reads it.
+public struct SessionBirth: Sendable, Hashable {
+    /// The stored spelling of the kind.
+    public struct Kind: Hashable, Sendable, CustomStringConvertible {
+        public let rawValue: String
+        private init(_ rawValue: String) { self.rawValue = rawValue }
+        public init?(rawValue: String) {
+            guard ["passkey", "device-approval", "recovered"].contains(rawValue) else { return nil }
+            self.rawValue = rawValue
+        }
+        /// A passkey assertion (or registration) this server verified.
+        public static let passkey = Kind("passkey")
+        /// Approved from another device that signed in with a passkey (fewer rights).
+        public static let deviceApproval = Kind("device-approval")
+        /// The first session after an account recovery (fewer rights during a cooling period).
+        public static let recovered = Kind("recovered")
+        public var description: String { rawValue }
+    }
+
+    /// How.
+    public var kind: Kind
+    /// The passkey whose ceremony created it.
+    public var credentialID: [UInt8]
+    /// Whether user verification was done.
+    public var userVerified: Bool
+    /// Whether that passkey is device-bound.
+    public var deviceBound: Bool
+
+    public init(kind: Kind, credentialID: [UInt8], userVerified: Bool, deviceBound: Bool) {
+        self.kind = kind
+        self.credentialID = credentialID
+        self.userVerified = userVerified
+        self.deviceBound = deviceBound
+    }
+}
+
+/// A signed-in session. The token itself is never stored, only its SHA-256.
+public struct Session: Sendable, Hashable {
+    public var id: UUID
+    public var tokenHash: [UInt8]
+    public var userID: UUID
+    public var birth: SessionBirth
+    public var createdAt: Date
+    public var lastSeenAt: Date
+    /// The absolute end, whatever the activity.
+    public var expiresAt: Date
+    /// The last passkey assertion on this session (sign-in or reauth).
+    public var authenticatedAt: Date
+    public var ip: String
+    public var userAgent: String
+
+    public init(
+        id: UUID, tokenHash: [UInt8], userID: UUID, birth: SessionBirth, createdAt: Date, lastSeenAt: Date, expiresAt: Date,
+        authenticatedAt: Date, ip: String, userAgent: String
+    ) {
+        self.id = id
+        self.tokenHash = tokenHash
+        self.userID = userID
+        self.birth = birth
+        self.createdAt = createdAt
+        self.lastSeenAt = lastSeenAt
+        self.expiresAt = expiresAt
+        self.authenticatedAt = authenticatedAt
+        self.ip = ip
+        self.userAgent = userAgent
+    }
+}
+
+/// One entry of an account's security timeline.
+public struct SecurityEvent: Sendable, Hashable {
+    public var id: UUID
+    public var userID: UUID
+    /// `signup`, `signin`, `passkey_added`, `passkey_renamed`, `passkey_removed`, `session_revoked`, `logout`, ...
+    public var kind: String
+    public var at: Date
+    public var ip: String
+    public var userAgent: String
+    /// Small, non-secret details (for example the passkey's provider name).
+    public var detail: [String: String]
+
+    public init(id: UUID, userID: UUID, kind: String, at: Date, ip: String, userAgent: String, detail: [String: String] = [:]) {
+        self.id = id
+        self.userID = userID
+        self.kind = kind
+        self.at = at
+        self.ip = ip
+        self.userAgent = userAgent
+        self.detail = detail
+    }
+}
+
+/// An invitation to sign up in invite-only mode. Only its hash is stored.
+public struct Invite: Sendable, Hashable {
+    public var codeHash: [UInt8]
+    public var createdAt: Date
+    public var expiresAt: Date
+    public var usedAt: Date?
+
+    public init(codeHash: [UInt8], createdAt: Date, expiresAt: Date, usedAt: Date? = nil) {
+        self.codeHash = codeHash
+        self.createdAt = createdAt
+        self.expiresAt = expiresAt
+        self.usedAt = usedAt
+    }
+}

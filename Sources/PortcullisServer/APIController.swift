@@ -1,0 +1,266 @@
+import Accounts
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import WebAuthn
+
+/// The JSON API under `/api/v1`.
+struct APIController: Sendable {
+    let service: PasskeyService
+    let configuration: ServerConfiguration
+    let ipLimiter: RateLimiter
+    let accountLimiter: RateLimiter
+
+    /// The session cookie's name: `__Host-` prefixed when the origin is https.
+    var cookieName: String { configuration.secureCookies ? "__Host-portcullis" : "portcullis_session" }
+
+    func register(on router: Router<AppRequestContext>) {
+        let api = router.group("api/v1")
+        api.post("signup/options", use: signupOptions)
+        api.post("signup/verify", use: signupVerify)
+        api.post("login/options", use: loginOptions)
+        api.post("login/verify", use: loginVerify)
+        api.post("logout", use: logout)
+        api.get("me", use: me)
+        api.post("me/passkeys/options", use: addOptions)
+        api.post("me/passkeys/verify", use: addVerify)
+        api.patch("me/passkeys/:id", use: renamePasskey)
+        api.delete("me/passkeys/:id", use: deletePasskey)
+        api.post("me/reauth/options", use: reauthOptions)
+        api.post("me/reauth/verify", use: reauthVerify)
+        api.get("me/sessions", use: sessions)
+        api.delete("me/sessions/:id", use: revokeSession)
+        api.get("me/events", use: events)
+    }
+
+    // MARK: Helpers
+
+    func body(_ request: Request) async throws -> JSONObject {
+        let buffer = try await request.body.collect(upTo: 64 * 1024)
+        guard let object = (try? StrictJSON.parse(buffer.readableBytesView))?.object else { throw Problem.malformedJSON }
+        return object
+    }
+
+    func optionalString(_ object: JSONObject, _ key: String) throws -> String? {
+        switch object[key] {
+        case nil, .null?: return nil
+        case .string(let s)?: return s
+        default: throw Problem.invalid("\(key) must be a string.")
+        }
+    }
+
+    func info(_ request: Request, _ context: AppRequestContext) -> RequestInfo {
+        var ip = context.remoteAddress
+        if configuration.trustForwardedFor, let forwarded = request.headers[.init("X-Forwarded-For")!]?.split(separator: ",").first {
+            ip = forwarded.trimmingCharacters(in: .whitespaces)
+        }
+        return RequestInfo(ip: ip, userAgent: request.headers[.userAgent] ?? "")
+    }
+
+    func limit(ip: String, account: String? = nil) throws {
+        if let wait = ipLimiter.hit("ip:" + ip) { throw Problem.rateLimited(retryAfter: wait) }
+        if let account, let wait = accountLimiter.hit("account:" + account) { throw Problem.rateLimited(retryAfter: wait) }
+    }
+
+    func json(_ value: JSONValue, status: HTTPResponse.Status = .ok) -> Response {
+        Response(
+            status: status, headers: [.contentType: "application/json", .cacheControl: "no-store"],
+            body: .init(byteBuffer: ByteBuffer(string: StrictJSON.serialize(value))))
+    }
+
+    func sessionCookie(_ token: String) -> Cookie {
+        Cookie(name: cookieName, value: token, maxAge: Int(configuration.sessionLifetime), path: "/",
+               secure: configuration.secureCookies, httpOnly: true, sameSite: .lax)
+    }
+
+    func expiredCookie() -> Cookie {
+        Cookie(name: cookieName, value: "", maxAge: 0, path: "/", secure: configuration.secureCookies, httpOnly: true, sameSite: .lax)
+    }
+
+    func authenticated(_ request: Request) async throws -> Authenticated {
+        guard let token = request.cookies[cookieName]?.value, let auth = try await service.authenticate(token: token) else {
+            throw Problem.from(AccountsError.unauthenticatedError)
+        }
+        return auth
+    }
+
+    static func iso(_ date: Date) -> JSONValue { .string(ISO8601DateFormatter().string(from: date)) }
+
+    func userJSON(_ user: User) -> JSONValue {
+        .object(["id": .string(user.id.uuidString.lowercased()), "username": .string(user.username), "displayName": .string(user.displayName)])
+    }
+
+    func passkeyJSON(_ passkey: Passkey) -> JSONValue {
+        .object([
+            "id": .string(Base64URL.encode(passkey.credentialID)),
+            "name": .string(passkey.name),
+            "provider": service.providerName(passkey.aaguid).map(JSONValue.string) ?? .null,
+            "aaguid": .string(passkey.aaguid),
+            "createdAt": Self.iso(passkey.createdAt),
+            "lastUsedAt": passkey.lastUsedAt.map(Self.iso) ?? .null,
+            "backedUp": .bool(passkey.backedUp),
+            "backupEligible": .bool(passkey.backupEligible),
+            "deviceBound": .bool(passkey.isDeviceBound),
+            "transports": .array(passkey.transports.map(JSONValue.string)),
+        ])
+    }
+
+    func sessionJSON(_ session: Session, current: UUID) -> JSONValue {
+        .object([
+            "id": .string(session.id.uuidString.lowercased()),
+            "current": .bool(session.id == current),
+            "createdAt": Self.iso(session.createdAt),
+            "lastSeenAt": Self.iso(session.lastSeenAt),
+            "authenticatedAt": Self.iso(session.authenticatedAt),
+            "expiresAt": Self.iso(session.expiresAt),
+            "ip": .string(session.ip),
+            "userAgent": .string(session.userAgent),
+            "birth": .object([
+                "kind": .string(session.birth.kind.rawValue),
+                "credentialId": .string(Base64URL.encode(session.birth.credentialID)),
+                "userVerified": .bool(session.birth.userVerified),
+                "deviceBound": .bool(session.birth.deviceBound),
+            ]),
+        ])
+    }
+
+    // MARK: Sign-up and sign-in
+
+    @Sendable func signupOptions(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let object = try await body(request)
+        guard let username = try optionalString(object, "username") else { throw Problem.invalid("username is required.") }
+        try limit(ip: info(request, context).ip, account: username.lowercased())
+        return json(try await service.signupOptions(
+            username: username, displayName: try optionalString(object, "displayName"), invite: try optionalString(object, "invite")))
+    }
+
+    @Sendable func signupVerify(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let object = try await body(request)
+        let who = info(request, context)
+        try limit(ip: who.ip)
+        guard let credential = object["credential"] else { throw Problem.invalid("credential is required.") }
+        let (user, passkey, issued) = try await service.signupVerify(credential: credential, name: try optionalString(object, "name"), info: who)
+        var response = json(.object(["user": userJSON(user), "passkey": passkeyJSON(passkey)]), status: .created)
+        response.setCookie(sessionCookie(issued.token))
+        return response
+    }
+
+    @Sendable func loginOptions(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let object = try await body(request)
+        let username = try optionalString(object, "username")
+        try limit(ip: info(request, context).ip, account: username?.lowercased())
+        return json(try await service.loginOptions(username: username))
+    }
+
+    @Sendable func loginVerify(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let object = try await body(request)
+        let who = info(request, context)
+        try limit(ip: who.ip)
+        guard let credential = object["credential"] else { throw Problem.invalid("credential is required.") }
+        let (user, issued) = try await service.loginVerify(credential: credential, info: who)
+        var response = json(.object(["user": userJSON(user)]))
+        response.setCookie(sessionCookie(issued.token))
+        return response
+    }
+
+    @Sendable func logout(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let auth = try await authenticated(request)
+        try await service.revokeSession(auth, sessionID: auth.session.id, info: info(request, context))
+        var response = Response(status: .noContent)
+        response.setCookie(expiredCookie())
+        return response
+    }
+
+    // MARK: The signed-in user
+
+    @Sendable func me(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let auth = try await authenticated(request)
+        let passkeys = try await service.store.passkeys(userID: auth.user.id)
+        return json(.object([
+            "user": userJSON(auth.user),
+            "passkeys": .array(passkeys.map(passkeyJSON)),
+            "acceptedCredentialIds": .array(passkeys.map { .string(Base64URL.encode($0.credentialID)) }),
+            "userHandle": .string(Base64URL.encode(auth.user.handle)),
+            "rpId": .string(service.policy.relyingParty.id),
+            "session": sessionJSON(auth.session, current: auth.session.id),
+        ]))
+    }
+
+    @Sendable func addOptions(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let auth = try await authenticated(request)
+        try limit(ip: info(request, context).ip, account: auth.user.username)
+        return json(try await service.addOptions(auth))
+    }
+
+    @Sendable func addVerify(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let auth = try await authenticated(request)
+        let object = try await body(request)
+        guard let credential = object["credential"] else { throw Problem.invalid("credential is required.") }
+        let passkey = try await service.addVerify(auth, credential: credential, name: try optionalString(object, "name"), info: info(request, context))
+        return json(.object(["passkey": passkeyJSON(passkey)]), status: .created)
+    }
+
+    func credentialID(_ context: AppRequestContext) throws -> [UInt8] {
+        guard let text = context.parameters.get("id"), let id = Base64URL.decode(text), !id.isEmpty else { throw Problem.notFound }
+        return id
+    }
+
+    @Sendable func renamePasskey(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let auth = try await authenticated(request)
+        let object = try await body(request)
+        guard let name = try optionalString(object, "name") else { throw Problem.invalid("name is required.") }
+        try await service.renamePasskey(auth, credentialID: try credentialID(context), name: name, info: info(request, context))
+        return Response(status: .noContent)
+    }
+
+    @Sendable func deletePasskey(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let auth = try await authenticated(request)
+        try await service.deletePasskey(auth, credentialID: try credentialID(context), info: info(request, context))
+        return Response(status: .noContent)
+    }
+
+    @Sendable func reauthOptions(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let auth = try await authenticated(request)
+        try limit(ip: info(request, context).ip, account: auth.user.username)
+        return json(try await service.reauthOptions(auth))
+    }
+
+    @Sendable func reauthVerify(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let auth = try await authenticated(request)
+        let object = try await body(request)
+        guard let credential = object["credential"] else { throw Problem.invalid("credential is required.") }
+        let token = try await service.reauthVerify(auth, credential: credential, info: info(request, context))
+        var response = json(.object(["reauthenticated": .bool(true)]))
+        response.setCookie(sessionCookie(token))
+        return response
+    }
+
+    @Sendable func sessions(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let auth = try await authenticated(request)
+        let sessions = try await service.store.sessions(userID: auth.user.id)
+        return json(.object(["sessions": .array(sessions.map { sessionJSON($0, current: auth.session.id) })]))
+    }
+
+    @Sendable func revokeSession(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let auth = try await authenticated(request)
+        guard let text = context.parameters.get("id"), let id = UUID(uuidString: text) else { throw Problem.notFound }
+        try await service.revokeSession(auth, sessionID: id, info: info(request, context))
+        var response = Response(status: .noContent)
+        if id == auth.session.id { response.setCookie(expiredCookie()) }
+        return response
+    }
+
+    @Sendable func events(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let auth = try await authenticated(request)
+        let events = try await service.store.events(userID: auth.user.id, limit: 200)
+        return json(.object(["events": .array(events.map { event in
+            var object: JSONObject = [
+                "id": .string(event.id.uuidString.lowercased()), "kind": .string(event.kind), "at": Self.iso(event.at),
+                "ip": .string(event.ip), "userAgent": .string(event.userAgent),
+            ]
+            for (key, value) in event.detail.sorted(by: { $0.key < $1.key }) { object[key] = .string(value) }
+            return .object(object)
+        })]))
+    }
+}

@@ -1,0 +1,183 @@
+import Accounts
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import SQLStore
+import ServiceLifecycle
+import WebAuthn
+
+/// The store a configuration names, opened, and whatever must run beside it.
+public struct OpenedStore: Sendable {
+    public let store: any AccountStore
+    /// Services to run in the application's service group (the PostgreSQL pool).
+    public let services: [any Service]
+    /// Applies migrations.
+    public let migrate: @Sendable () async throws -> Void
+    /// Where the data lives, for people.
+    public let location: String
+}
+
+/// Opens the store named by `url`: `sqlite:PATH` or `postgres://...`.
+public func openStore(url: String, logger: Logger) async throws -> OpenedStore {
+    if url.hasPrefix("sqlite:") {
+        let path = String(url.dropFirst("sqlite:".count))
+        let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        let backend = try await SQLiteBackend.open(path: absolute, logger: logger)
+        let store = SQLAccountStore(backend: backend)
+        return OpenedStore(store: store, services: [], migrate: { try await store.migrate() }, location: absolute)
+    }
+    let backend = try PostgresBackend(url: url, logger: logger)
+    let store = SQLAccountStore(backend: backend)
+    var redacted = url
+    if let components = URLComponents(string: url), let password = components.password {
+        redacted = url.replacingOccurrences(of: ":" + password + "@", with: ":***@")
+    }
+    return OpenedStore(store: store, services: [PostgresClientService(backend: backend)], migrate: { try await store.migrate() }, location: redacted)
+}
+
+/// Opens the store and runs `body` with it, running what the store needs (the PostgreSQL pool)
+/// meanwhile: for commands that have no server.
+public func withOpenedStore<R: Sendable>(url: String, logger: Logger, _ body: @escaping @Sendable (OpenedStore) async throws -> R) async throws -> R {
+    let opened = try await openStore(url: url, logger: logger)
+    return try await withThrowingTaskGroup(of: R?.self) { group in
+        for service in opened.services {
+            group.addTask {
+                try await service.run()
+                return nil
+            }
+        }
+        group.addTask { try await body(opened) }
+        while let next = try await group.next() {
+            if let next {
+                group.cancelAll()
+                return next
+            }
+        }
+        throw CancellationError()
+    }
+}
+
+/// Runs the PostgreSQL pool as a service.
+struct PostgresClientService: Service {
+    let backend: PostgresBackend
+    func run() async throws { await backend.runClient() }
+}
+
+/// Refuses state-changing requests that do not come from an allowed web origin (CSRF defence):
+/// `Origin` must be present and be one of the configured origins.
+struct OriginCheckMiddleware<Context: RequestContext>: RouterMiddleware {
+    let allowed: Set<String>
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        switch request.method {
+        case .get, .head, .options:
+            return try await next(request, context)
+        default:
+            guard let origin = request.headers[.origin], allowed.contains(origin) else { throw Problem.originRefused }
+            return try await next(request, context)
+        }
+    }
+}
+
+/// Headers on every response.
+struct SecurityHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var response = try await next(request, context)
+        response.headers[.init("X-Content-Type-Options")!] = "nosniff"
+        response.headers[.init("Referrer-Policy")!] = "no-referrer"
+        response.headers[.init("X-Frame-Options")!] = "DENY"
+        return response
+    }
+}
+
+/// Builds the router for a configured service.
+public func buildRouter(service: PasskeyService, configuration: ServerConfiguration) -> Router<AppRequestContext> {
+    let router = Router(context: AppRequestContext.self)
+    router.add(middleware: SecurityHeadersMiddleware())
+    router.add(middleware: ProblemMiddleware())
+    router.add(middleware: OriginCheckMiddleware(allowed: service.policy.relyingParty.origins.filter { !$0.hasPrefix("android:") }))
+
+    router.get("healthz") { _, _ in
+        Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"status":"ok"}"#)))
+    }
+    router.get("readyz") { _, _ in
+        do {
+            try await service.store.ping()
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"status":"ready"}"#)))
+        } catch {
+            throw Problem.unavailable
+        }
+    }
+    WellKnown(configuration: configuration).register(on: router)
+    APIController(
+        service: service, configuration: configuration,
+        ipLimiter: RateLimiter(limit: configuration.ipRequestsPerMinute),
+        accountLimiter: RateLimiter(limit: configuration.accountRequestsPerMinute)
+    ).register(on: router)
+    return router
+}
+
+/// The files native apps and browsers fetch from the RP ID's origin.
+struct WellKnown: Sendable {
+    let configuration: ServerConfiguration
+
+    static func json(_ value: JSONValue) -> Response {
+        Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: StrictJSON.serialize(value))))
+    }
+
+    func register(on router: Router<AppRequestContext>) {
+        let relatedOrigins = configuration.relatedOrigins
+        let appleApps = configuration.appleAppIDs
+        let androidApps = configuration.androidApps
+        // Related Origin Requests (WebAuthn L3 §5.11).
+        router.get(".well-known/webauthn") { _, _ in Self.json(.object(["origins": .array(relatedOrigins.map(JSONValue.string))])) }
+        router.get(".well-known/apple-app-site-association") { _, _ in
+            Self.json(.object(["webcredentials": .object(["apps": .array(appleApps.map(JSONValue.string))])]))
+        }
+        router.get(".well-known/assetlinks.json") { _, _ in
+            Self.json(.array(androidApps.map { app in
+                let parts = app.split(separator: ":", maxSplits: 1).map(String.init)
+                return .object([
+                    "relation": .array([.string("delegate_permission/common.handle_all_urls"), .string("delegate_permission/common.get_login_creds")]),
+                    "target": .object([
+                        "namespace": .string("android_app"), "package_name": .string(parts.first ?? ""),
+                        "sha256_cert_fingerprints": .array([.string(parts.count > 1 ? parts[1] : "")]),
+                    ]),
+                ])
+            }))
+        }
+    }
+}
+
+/// Builds the whole application for `configuration`: opens the store, runs migrations before the
+/// server starts, and schedules the expiry sweep.
+public func buildApplication(
+    configuration: ServerConfiguration, logger: Logger, onServerRunning: @escaping @Sendable (String) async -> Void = { _ in }
+) async throws -> some ApplicationProtocol {
+    let opened = try await openStore(url: configuration.databaseURL, logger: logger)
+    let policy = try await configuration.accountsPolicy(now: Date())
+    // Migrations must run before the secret is read; for PostgreSQL the pool must be running, so both
+    // happen in beforeServerStarts, and the service reads the secret lazily through the store.
+    let secretBox = SecretBox()
+    var app = Application(
+        router: buildRouter(
+            service: PasskeyService(store: opened.store, policy: policy, enumerationSecret: [], clock: { Date() }).withSecret(secretBox),
+            configuration: configuration),
+        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "Portcullis"),
+        services: opened.services + [SweepService(store: opened.store, idleTimeout: configuration.sessionIdleTimeout, logger: logger)],
+        onServerRunning: { channel in
+            let address = channel.localAddress
+            await onServerRunning("http://\(address?.ipAddress ?? configuration.host):\(address?.port ?? configuration.port)")
+        },
+        logger: logger)
+    let location = opened.location
+    app.beforeServerStarts {
+        try await opened.migrate()
+        let secret = try await opened.store.secret(named: "enumeration", candidate: SystemRandomSource().bytes(32))
+        secretBox.set(secret)
+        FileHandle.standardOutput.write(Data("Portcullis data: \(location)\n".utf8))
+    }
+    return app
+}

@@ -1,0 +1,84 @@
+import Accounts
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import WebAuthn
+
+/// An RFC 9457 problem: `application/problem+json` with a stable `code`. It never carries a stack
+/// trace, SQL, or the reason a WebAuthn verification failed.
+public struct Problem: HTTPResponseError {
+    public let status: HTTPResponse.Status
+    public let code: String
+    public let title: String
+    public let extra: [String: String]
+    public var headers: HTTPFields = [:]
+
+    public init(_ status: HTTPResponse.Status, code: String, title: String, extra: [String: String] = [:]) {
+        self.status = status
+        self.code = code
+        self.title = title
+        self.extra = extra
+    }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        var object: JSONObject = [
+            "type": .string("about:blank"), "title": .string(title), "status": .int(Int(status.code)), "code": .string(code),
+        ]
+        for (key, value) in extra.sorted(by: { $0.key < $1.key }) { object[key] = .string(value) }
+        var fields = headers
+        fields[.contentType] = "application/problem+json"
+        fields[.cacheControl] = "no-store"
+        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(string: StrictJSON.serialize(.object(object)))))
+    }
+
+    static func from(_ error: AccountsError) -> Problem {
+        let status: HTTPResponse.Status = switch error.category {
+        case .badRequest: .badRequest
+        case .unauthorized: .unauthorized
+        case .forbidden: .forbidden
+        case .notFound: .notFound
+        case .conflict: .conflict
+        }
+        return Problem(status, code: error.code, title: error.title, extra: error.extra)
+    }
+
+    static let malformedJSON = Problem(.badRequest, code: "malformed_json", title: "The body is not a JSON object.")
+    static let notFound = Problem(.notFound, code: "not_found", title: "Not found.")
+    static let tooLarge = Problem(.contentTooLarge, code: "body_too_large", title: "The body is over 64 KiB.")
+    static let originRefused = Problem(.forbidden, code: "origin_not_allowed", title: "This request must come from an allowed origin.")
+    static let internalError = Problem(.internalServerError, code: "internal_error", title: "Something went wrong on our side.")
+    static let unavailable = Problem(.serviceUnavailable, code: "unavailable", title: "The database is not reachable.")
+    static func invalid(_ title: String) -> Problem { Problem(.badRequest, code: "invalid_request", title: title) }
+    static func rateLimited(retryAfter: Int) -> Problem {
+        var problem = Problem(.tooManyRequests, code: "rate_limited", title: "Too many requests; try again later.")
+        problem.headers[.retryAfter] = String(retryAfter)
+        return problem
+    }
+}
+
+/// Turns every error into a problem response, and logs what the client is not told.
+struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let problem as Problem {
+            throw problem
+        } catch let error as AccountsError {
+            if let underlying = error.underlying { context.logger.info("refused: \(error.code): \(underlying)") }
+            throw Problem.from(error)
+        } catch let error as HTTPError {
+            switch error.status {
+            case .notFound: throw Problem.notFound
+            case .contentTooLarge: throw Problem.tooLarge
+            case .methodNotAllowed: throw Problem(.methodNotAllowed, code: "method_not_allowed", title: "Method not allowed.")
+            default:
+                throw Problem(error.status, code: "http_error", title: error.status.reasonPhrase)
+            }
+        } catch {
+            context.logger.error("internal error: \(String(reflecting: error))")
+            throw Problem.internalError
+        }
+    }
+}

@@ -1,0 +1,175 @@
+import Accounts
+import Configuration
+import Foundation
+import WebAuthn
+
+/// Everything `portcullis serve` is configured with. Every field has a documented default, so the
+/// server starts with no configuration at all (http://localhost:8080 on an embedded SQLite file).
+///
+/// Keys (environment variables are the upper-case forms: `rp.id` is `RP_ID`):
+/// `rp.id`, `rp.name`, `rp.origins` (list; web origins and `android:apk-key-hash:` origins),
+/// `http.host`, `http.port`, `http.trust_forwarded_for`, `database.url` (`sqlite:PATH` or
+/// `postgres://user:password@host:port/db`), `signup.mode` (`open` | `invite-only`),
+/// `session.idle_timeout` and `session.lifetime` (seconds), `webauthn.user_verification`
+/// (`required` | `preferred` | `discouraged`), `webauthn.hints` (list), `attestation.conveyance`
+/// (`none` | `direct`), `attestation.trust_anchors` (list of PEM files), `attestation.mds_blob`,
+/// `attestation.mds_root`, `attestation.require_trusted`, `aaguids.allowed`, `aaguids.denied` (lists),
+/// `wellknown.related_origins`, `wellknown.apple_app_ids`, `wellknown.android_apps`
+/// (`package:SHA256_FINGERPRINT` entries), `ratelimit.ip_per_minute`, `ratelimit.account_per_minute`.
+public struct ServerConfiguration: Sendable {
+    /// Why a configuration was refused: names the key.
+    public struct Invalid: Error, CustomStringConvertible {
+        public let key: String
+        public let reason: String
+        public var description: String { "invalid configuration: \(key): \(reason)" }
+    }
+
+    public var rpID = "localhost"
+    public var rpName = "Portcullis"
+    public var origins: [String] = []
+    public var host = "127.0.0.1"
+    public var port = 8080
+    public var trustForwardedFor = false
+    public var databaseURL = "sqlite:portcullis.sqlite"
+    public var signupMode = AccountsPolicy.SignupMode.open
+    public var sessionIdleTimeout: TimeInterval = 7 * 86400
+    public var sessionLifetime: TimeInterval = 30 * 86400
+    public var userVerification = UserVerificationRequirement.required
+    public var hints: [String] = []
+    public var attestationConveyance = "none"
+    public var trustAnchorFiles: [String] = []
+    public var mdsBLOBFile: String?
+    public var mdsRootFile: String?
+    public var requireTrustedAttestation = false
+    public var allowedAAGUIDs: [String] = []
+    public var deniedAAGUIDs: [String] = []
+    public var relatedOrigins: [String] = []
+    public var appleAppIDs: [String] = []
+    public var androidApps: [String] = []
+    public var ipRequestsPerMinute = 120
+    public var accountRequestsPerMinute = 30
+
+    /// Defaults only.
+    public init() {}
+
+    /// Reads every key from `reader`, refusing invalid values with the key's name.
+    public init(reader: ConfigReader) throws {
+        func string(_ key: String) -> String? { reader.string(forKey: ConfigKey(key)).flatMap { $0.isEmpty ? nil : $0 } }
+        func list(_ key: String) -> [String]? {
+            if let array = reader.stringArray(forKey: ConfigKey(key)) { return array.filter { !$0.isEmpty } }
+            return string(key).map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty } }
+        }
+        func int(_ key: String, _ range: ClosedRange<Int>) throws -> Int? {
+            guard let text = string(key) ?? reader.int(forKey: ConfigKey(key)).map(String.init) else { return nil }
+            guard let value = Int(text), range.contains(value) else { throw Invalid(key: key, reason: "\"\(text)\" is not an integer in \(range)") }
+            return value
+        }
+        func bool(_ key: String) throws -> Bool? {
+            if let value = reader.bool(forKey: ConfigKey(key)) { return value }
+            guard let text = string(key) else { return nil }
+            switch text.lowercased() {
+            case "true", "1", "yes": return true
+            case "false", "0", "no": return false
+            default: throw Invalid(key: key, reason: "\"\(text)\" is not true or false")
+            }
+        }
+        func oneOf(_ key: String, _ allowed: [String]) throws -> String? {
+            guard let text = string(key) else { return nil }
+            guard allowed.contains(text) else { throw Invalid(key: key, reason: "\"\(text)\" is not one of \(allowed.joined(separator: ", "))") }
+            return text
+        }
+
+        if let v = string("rp.id") { rpID = v }
+        if let v = string("rp.name") { rpName = v }
+        if let v = list("rp.origins") { origins = v }
+        if let v = string("http.host") { host = v }
+        if let v = try int("http.port", 0...65535) { port = v }
+        if let v = try bool("http.trust_forwarded_for") { trustForwardedFor = v }
+        if let v = string("database.url") { databaseURL = v }
+        if let v = try oneOf("signup.mode", ["open", "invite-only"]) { signupMode = AccountsPolicy.SignupMode(rawValue: v) ?? .open }
+        if let v = try int("session.idle_timeout", 60...(366 * 86400)) { sessionIdleTimeout = TimeInterval(v) }
+        if let v = try int("session.lifetime", 60...(366 * 86400)) { sessionLifetime = TimeInterval(v) }
+        if let v = try oneOf("webauthn.user_verification", ["required", "preferred", "discouraged"]) {
+            userVerification = UserVerificationRequirement(rawValue: v) ?? .required
+        }
+        if let v = list("webauthn.hints") {
+            guard v.allSatisfy(["security-key", "client-device", "hybrid"].contains) else {
+                throw Invalid(key: "webauthn.hints", reason: "hints are security-key, client-device and hybrid")
+            }
+            hints = v
+        }
+        if let v = try oneOf("attestation.conveyance", ["none", "direct"]) { attestationConveyance = v }
+        if let v = list("attestation.trust_anchors") { trustAnchorFiles = v }
+        mdsBLOBFile = string("attestation.mds_blob")
+        mdsRootFile = string("attestation.mds_root")
+        if let v = try bool("attestation.require_trusted") { requireTrustedAttestation = v }
+        if let v = list("aaguids.allowed") { allowedAAGUIDs = v }
+        if let v = list("aaguids.denied") { deniedAAGUIDs = v }
+        if let v = list("wellknown.related_origins") { relatedOrigins = v }
+        if let v = list("wellknown.apple_app_ids") { appleAppIDs = v }
+        if let v = list("wellknown.android_apps") { androidApps = v }
+        if let v = try int("ratelimit.ip_per_minute", 1...1_000_000) { ipRequestsPerMinute = v }
+        if let v = try int("ratelimit.account_per_minute", 1...1_000_000) { accountRequestsPerMinute = v }
+        try validate()
+    }
+
+    /// The allowed origins, defaulting to this server's own address on localhost.
+    public var effectiveOrigins: [String] {
+        if !origins.isEmpty { return origins }
+        return port == 80 ? ["http://\(rpID)"] : ["http://\(rpID):\(port)"]
+    }
+
+    /// Whether the session cookie must be `Secure` with the `__Host-` prefix.
+    public var secureCookies: Bool { effectiveOrigins.contains { $0.hasPrefix("https://") } }
+
+    /// Checks the values that can be checked without I/O.
+    public func validate() throws {
+        do { _ = try relyingParty() } catch let error as WebAuthnError {
+            throw Invalid(key: origins.isEmpty ? "rp.id" : "rp.origins", reason: error.detail)
+        }
+        guard databaseURL.hasPrefix("sqlite:") || databaseURL.hasPrefix("postgres://") || databaseURL.hasPrefix("postgresql://") else {
+            throw Invalid(key: "database.url", reason: "must be sqlite:PATH or postgres://user:password@host:port/database")
+        }
+        for aaguid in allowedAAGUIDs + deniedAAGUIDs where AAGUID(string: aaguid) == nil {
+            throw Invalid(key: allowedAAGUIDs.contains(aaguid) ? "aaguids.allowed" : "aaguids.denied", reason: "\"\(aaguid)\" is not an AAGUID")
+        }
+        if (mdsBLOBFile == nil) != (mdsRootFile == nil) {
+            throw Invalid(key: "attestation.mds_root", reason: "attestation.mds_blob and attestation.mds_root go together")
+        }
+        for app in androidApps where app.split(separator: ":", maxSplits: 1).count != 2 {
+            throw Invalid(key: "wellknown.android_apps", reason: "\"\(app)\" is not package:SHA256_FINGERPRINT")
+        }
+    }
+
+    /// The relying party this configuration describes.
+    public func relyingParty() throws -> RelyingParty {
+        try RelyingParty(id: rpID, origins: effectiveOrigins)
+    }
+
+    /// The account policy, loading trust anchors and metadata from their files.
+    public func accountsPolicy(now: Date) async throws -> AccountsPolicy {
+        var anchors: [X509CertificateBox] = []
+        for file in trustAnchorFiles {
+            guard let data = FileManager.default.contents(atPath: file) else { throw Invalid(key: "attestation.trust_anchors", reason: "cannot read \(file)") }
+            do { anchors += try X509CertificateBox.certificates(pem: String(decoding: data, as: UTF8.self)) } catch {
+                throw Invalid(key: "attestation.trust_anchors", reason: "\(file) holds no PEM certificate")
+            }
+        }
+        var metadata: MetadataBLOB?
+        if let blobFile = mdsBLOBFile, let rootFile = mdsRootFile {
+            guard let blob = FileManager.default.contents(atPath: blobFile) else { throw Invalid(key: "attestation.mds_blob", reason: "cannot read \(blobFile)") }
+            guard let root = FileManager.default.contents(atPath: rootFile),
+                  let roots = try? X509CertificateBox.certificates(pem: String(decoding: root, as: UTF8.self))
+            else { throw Invalid(key: "attestation.mds_root", reason: "cannot read a PEM certificate from \(rootFile)") }
+            do { metadata = try await MetadataBLOB(jws: Array(blob), roots: roots, at: now) } catch let error as WebAuthnError {
+                throw Invalid(key: "attestation.mds_blob", reason: error.detail)
+            }
+        }
+        return AccountsPolicy(
+            relyingParty: try relyingParty(), relyingPartyName: rpName, userVerification: userVerification, signupMode: signupMode,
+            attestationConveyance: attestationConveyance, attestationTrust: AttestationTrust(anchors: anchors, metadata: metadata),
+            requireTrustedAttestation: requireTrustedAttestation, allowedAAGUIDs: Set(allowedAAGUIDs.map { $0.lowercased() }),
+            deniedAAGUIDs: Set(deniedAAGUIDs.map { $0.lowercased() }), sessionIdleTimeout: sessionIdleTimeout,
+            sessionAbsoluteLifetime: sessionLifetime, hints: hints)
+    }
+}

@@ -1,0 +1,28 @@
+import Accounts
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// Deletes expired challenges and sessions every minute, until graceful shutdown.
+struct SweepService: Service {
+    let store: any AccountStore
+    let idleTimeout: TimeInterval
+    let logger: Logger
+
+    func run() async throws {
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            // Sleep first: migrations run as the server starts.
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(60)) }
+            if Task.isCancelled || Task.isShuttingDownGracefully { break }
+            do {
+                let now = Date()
+                let challenges = try await store.sweepExpiredChallenges(now: now)
+                let sessions = try await store.sweepExpiredSessions(now: now, idleTimeout: idleTimeout)
+                if challenges + sessions > 0 { logger.debug("swept \(challenges) challenges and \(sessions) sessions") }
+            } catch {
+                logger.warning("sweep failed: \(String(reflecting: error))")
+            }
+        }
+    }
+}
+

@@ -1,0 +1,52 @@
+import SQLKit
+
+/// Versioned schema migrations. Each version runs once, in its own transaction, recorded in
+/// `schema_migrations`. Never edit a released migration: add the next version.
+enum Migrations {
+    static func all(binary: String) -> [(version: Int64, statements: [String])] {
+        [
+            (1, [
+                """
+                CREATE TABLE users (
+                    id TEXT PRIMARY KEY, username TEXT NOT NULL UNIQUE, display_name TEXT NOT NULL,
+                    handle \(binary) NOT NULL UNIQUE, created_at BIGINT NOT NULL, disabled BIGINT NOT NULL DEFAULT 0)
+                """,
+                """
+                CREATE TABLE passkeys (
+                    credential_id \(binary) PRIMARY KEY, user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                    public_key \(binary) NOT NULL, algorithm BIGINT NOT NULL, sign_count BIGINT NOT NULL, aaguid TEXT NOT NULL,
+                    name TEXT NOT NULL, transports TEXT NOT NULL, backup_eligible BIGINT NOT NULL, backed_up BIGINT NOT NULL,
+                    uv_initialized BIGINT NOT NULL, attestation_format TEXT NOT NULL, attestation_trusted BIGINT NOT NULL,
+                    created_at BIGINT NOT NULL, last_used_at BIGINT)
+                """,
+                "CREATE INDEX passkeys_user ON passkeys (user_id)",
+                """
+                CREATE TABLE challenges (
+                    challenge TEXT PRIMARY KEY, kind TEXT NOT NULL, user_id TEXT, session_id TEXT,
+                    pending_username TEXT, pending_display_name TEXT, pending_handle \(binary), pending_invite_hash \(binary),
+                    expires_at BIGINT NOT NULL)
+                """,
+                "CREATE INDEX challenges_expiry ON challenges (expires_at)",
+                """
+                CREATE TABLE sessions (
+                    id TEXT PRIMARY KEY, token_hash \(binary) NOT NULL UNIQUE, user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                    birth_kind TEXT NOT NULL, birth_credential_id \(binary) NOT NULL, birth_user_verified BIGINT NOT NULL,
+                    birth_device_bound BIGINT NOT NULL, created_at BIGINT NOT NULL, last_seen_at BIGINT NOT NULL,
+                    expires_at BIGINT NOT NULL, authenticated_at BIGINT NOT NULL, ip TEXT NOT NULL, user_agent TEXT NOT NULL)
+                """,
+                "CREATE INDEX sessions_user ON sessions (user_id)",
+                """
+                CREATE TABLE events (
+                    id TEXT PRIMARY KEY, user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE, kind TEXT NOT NULL,
+                    at BIGINT NOT NULL, ip TEXT NOT NULL, user_agent TEXT NOT NULL, detail TEXT NOT NULL)
+                """,
+                "CREATE INDEX events_user_time ON events (user_id, at)",
+                "CREATE TABLE settings (name TEXT PRIMARY KEY, value \(binary) NOT NULL)",
+                """
+                CREATE TABLE invites (
+                    code_hash \(binary) PRIMARY KEY, created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL, used_at BIGINT)
+                """,
+            ])
+        ]
+    }
+}

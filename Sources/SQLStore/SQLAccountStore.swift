@@ -1,0 +1,427 @@
+import Accounts
+import Foundation
+import SQLKit
+
+/// The ``AccountStore`` on SQL: SQLite (the embedded default) and PostgreSQL, through one
+/// implementation. Every statement binds its values; no value is ever spliced into SQL text.
+public struct SQLAccountStore: AccountStore {
+    public let backend: any SQLBackend
+
+    public init(backend: any SQLBackend) { self.backend = backend }
+
+    // MARK: Migrations
+
+    /// Applies the migrations not yet applied. Safe to run from several nodes at once.
+    public func migrate() async throws {
+        let binary = backend.binaryType
+        let postgres = backend.isPostgres
+        try await backend.transaction { db in
+            if postgres { try await db.raw("SELECT pg_advisory_xact_lock(7041970)").run() }
+            try await db.raw("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)").run()
+        }
+        for migration in Migrations.all(binary: binary) {
+            try await backend.transaction { db in
+                if postgres { try await db.raw("SELECT pg_advisory_xact_lock(7041970)").run() }
+                let applied = try await db.raw("SELECT version FROM schema_migrations WHERE version = \(bind: migration.version)").all()
+                guard applied.isEmpty else { return }
+                for statement in migration.statements { try await db.raw(SQLQueryString(statement)).run() }
+                try await db.raw("INSERT INTO schema_migrations (version, applied_at) VALUES (\(bind: migration.version), \(bind: Self.ms(Date())))").run()
+            }
+        }
+    }
+
+    /// The applied migration versions.
+    public func appliedMigrations() async throws -> [Int64] {
+        try await backend.read { db in
+            try await db.raw("SELECT version FROM schema_migrations ORDER BY version").all().map { try $0.decode(column: "version", as: Int64.self) }
+        }
+    }
+
+    // MARK: Encoding helpers
+
+    static func ms(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded()) }
+    static func date(_ ms: Int64) -> Date { Date(timeIntervalSince1970: TimeInterval(ms) / 1000) }
+    static func data(_ bytes: [UInt8]) -> Data { Data(bytes) }
+    static func flag(_ value: Bool) -> Int64 { value ? 1 : 0 }
+    static func id(_ uuid: UUID) -> String { uuid.uuidString.lowercased() }
+
+    static func user(_ row: any SQLRow) throws -> User {
+        User(
+            id: UUID(uuidString: try row.decode(column: "id", as: String.self)) ?? UUID(),
+            username: try row.decode(column: "username", as: String.self),
+            displayName: try row.decode(column: "display_name", as: String.self),
+            handle: Array(try row.decode(column: "handle", as: Data.self)),
+            createdAt: date(try row.decode(column: "created_at", as: Int64.self)),
+            disabled: try row.decode(column: "disabled", as: Int64.self) != 0)
+    }
+
+    static func passkey(_ row: any SQLRow) throws -> Passkey {
+        let transports = try row.decode(column: "transports", as: String.self)
+        return Passkey(
+            credentialID: Array(try row.decode(column: "credential_id", as: Data.self)),
+            userID: UUID(uuidString: try row.decode(column: "user_id", as: String.self)) ?? UUID(),
+            publicKey: Array(try row.decode(column: "public_key", as: Data.self)),
+            algorithm: Int(try row.decode(column: "algorithm", as: Int64.self)),
+            signCount: UInt32(clamping: try row.decode(column: "sign_count", as: Int64.self)),
+            aaguid: try row.decode(column: "aaguid", as: String.self),
+            name: try row.decode(column: "name", as: String.self),
+            transports: transports.isEmpty ? [] : transports.split(separator: ",").map(String.init),
+            backupEligible: try row.decode(column: "backup_eligible", as: Int64.self) != 0,
+            backedUp: try row.decode(column: "backed_up", as: Int64.self) != 0,
+            uvInitialized: try row.decode(column: "uv_initialized", as: Int64.self) != 0,
+            attestationFormat: try row.decode(column: "attestation_format", as: String.self),
+            attestationTrusted: try row.decode(column: "attestation_trusted", as: Int64.self) != 0,
+            createdAt: date(try row.decode(column: "created_at", as: Int64.self)),
+            lastUsedAt: try row.decode(column: "last_used_at", as: Int64?.self).map(date))
+    }
+
+    static func session(_ row: any SQLRow) throws -> Session {
+        Session(
+            id: UUID(uuidString: try row.decode(column: "id", as: String.self)) ?? UUID(),
+            tokenHash: Array(try row.decode(column: "token_hash", as: Data.self)),
+            userID: UUID(uuidString: try row.decode(column: "user_id", as: String.self)) ?? UUID(),
+            birth: SessionBirth(
+                kind: SessionBirth.Kind(rawValue: try row.decode(column: "birth_kind", as: String.self)) ?? .passkey,
+                credentialID: Array(try row.decode(column: "birth_credential_id", as: Data.self)),
+                userVerified: try row.decode(column: "birth_user_verified", as: Int64.self) != 0,
+                deviceBound: try row.decode(column: "birth_device_bound", as: Int64.self) != 0),
+            createdAt: date(try row.decode(column: "created_at", as: Int64.self)),
+            lastSeenAt: date(try row.decode(column: "last_seen_at", as: Int64.self)),
+            expiresAt: date(try row.decode(column: "expires_at", as: Int64.self)),
+            authenticatedAt: date(try row.decode(column: "authenticated_at", as: Int64.self)),
+            ip: try row.decode(column: "ip", as: String.self),
+            userAgent: try row.decode(column: "user_agent", as: String.self))
+    }
+
+    static func challenge(_ row: any SQLRow) throws -> CeremonyChallenge {
+        var pending: PendingUser?
+        if let username = try row.decode(column: "pending_username", as: String?.self) {
+            pending = PendingUser(
+                username: username,
+                displayName: try row.decode(column: "pending_display_name", as: String?.self) ?? username,
+                handle: Array(try row.decode(column: "pending_handle", as: Data?.self) ?? Data()),
+                inviteHash: try row.decode(column: "pending_invite_hash", as: Data?.self).map(Array.init))
+        }
+        return CeremonyChallenge(
+            challenge: try row.decode(column: "challenge", as: String.self),
+            kind: CeremonyKind(rawValue: try row.decode(column: "kind", as: String.self)) ?? .login,
+            userID: try row.decode(column: "user_id", as: String?.self).flatMap(UUID.init(uuidString:)),
+            pendingUser: pending,
+            sessionID: try row.decode(column: "session_id", as: String?.self).flatMap(UUID.init(uuidString:)),
+            expiresAt: date(try row.decode(column: "expires_at", as: Int64.self)))
+    }
+
+    static func event(_ row: any SQLRow) throws -> SecurityEvent {
+        let detailText = try row.decode(column: "detail", as: String.self)
+        let detail = (try? JSONDecoder().decode([String: String].self, from: Data(detailText.utf8))) ?? [:]
+        return SecurityEvent(
+            id: UUID(uuidString: try row.decode(column: "id", as: String.self)) ?? UUID(),
+            userID: UUID(uuidString: try row.decode(column: "user_id", as: String.self)) ?? UUID(),
+            kind: try row.decode(column: "kind", as: String.self),
+            at: date(try row.decode(column: "at", as: Int64.self)),
+            ip: try row.decode(column: "ip", as: String.self),
+            userAgent: try row.decode(column: "user_agent", as: String.self),
+            detail: detail)
+    }
+
+    static func insert(_ event: SecurityEvent, _ db: any SQLDatabase) async throws {
+        let detail = String(decoding: (try? JSONEncoder().encode(event.detail)) ?? Data("{}".utf8), as: UTF8.self)
+        try await db.raw("""
+            INSERT INTO events (id, user_id, kind, at, ip, user_agent, detail) VALUES
+            (\(bind: id(event.id)), \(bind: id(event.userID)), \(bind: event.kind), \(bind: ms(event.at)), \(bind: event.ip),
+             \(bind: event.userAgent), \(bind: detail))
+            """).run()
+    }
+
+    static func insert(_ passkey: Passkey, _ db: any SQLDatabase) async throws {
+        try await db.raw("""
+            INSERT INTO passkeys (credential_id, user_id, public_key, algorithm, sign_count, aaguid, name, transports, backup_eligible,
+              backed_up, uv_initialized, attestation_format, attestation_trusted, created_at, last_used_at) VALUES
+            (\(bind: data(passkey.credentialID)), \(bind: id(passkey.userID)), \(bind: data(passkey.publicKey)), \(bind: Int64(passkey.algorithm)),
+             \(bind: Int64(passkey.signCount)), \(bind: passkey.aaguid), \(bind: passkey.name), \(bind: passkey.transports.joined(separator: ",")),
+             \(bind: flag(passkey.backupEligible)), \(bind: flag(passkey.backedUp)), \(bind: flag(passkey.uvInitialized)),
+             \(bind: passkey.attestationFormat), \(bind: flag(passkey.attestationTrusted)), \(bind: ms(passkey.createdAt)),
+             \(bind: passkey.lastUsedAt.map(ms)))
+            """).run()
+    }
+
+    static func insert(_ session: Session, _ db: any SQLDatabase) async throws {
+        try await db.raw("""
+            INSERT INTO sessions (id, token_hash, user_id, birth_kind, birth_credential_id, birth_user_verified, birth_device_bound,
+              created_at, last_seen_at, expires_at, authenticated_at, ip, user_agent) VALUES
+            (\(bind: id(session.id)), \(bind: data(session.tokenHash)), \(bind: id(session.userID)), \(bind: session.birth.kind.rawValue),
+             \(bind: data(session.birth.credentialID)), \(bind: flag(session.birth.userVerified)), \(bind: flag(session.birth.deviceBound)),
+             \(bind: ms(session.createdAt)), \(bind: ms(session.lastSeenAt)), \(bind: ms(session.expiresAt)), \(bind: ms(session.authenticatedAt)),
+             \(bind: session.ip), \(bind: session.userAgent))
+            """).run()
+    }
+
+    /// Deletes a challenge of `kind` that has not expired; throws ``StoreError/challengeGone`` when none was deleted.
+    static func useUp(_ challenge: String, kind: CeremonyKind, now: Date, _ db: any SQLDatabase) async throws {
+        let rows = try await db.raw("""
+            DELETE FROM challenges WHERE challenge = \(bind: challenge) AND kind = \(bind: kind.rawValue) AND expires_at > \(bind: ms(now))
+            RETURNING challenge
+            """).all()
+        guard rows.count == 1 else { throw StoreError.challengeGone }
+    }
+
+    /// Maps a unique-constraint violation to a store error by looking again at what exists.
+    static func isUniqueViolation(_ error: any Error) -> Bool {
+        let text = String(reflecting: error)
+        return text.contains("23505") || text.contains("UNIQUE constraint") || text.contains("unique constraint")
+    }
+
+    // MARK: AccountStore
+
+    public func ping() async throws {
+        _ = try await backend.read { db in try await db.raw("SELECT 1 AS one").all().count }
+    }
+
+    public func saveChallenge(_ c: CeremonyChallenge) async throws {
+        try await backend.transaction { db in
+            try await db.raw("""
+                INSERT INTO challenges (challenge, kind, user_id, session_id, pending_username, pending_display_name, pending_handle,
+                  pending_invite_hash, expires_at) VALUES
+                (\(bind: c.challenge), \(bind: c.kind.rawValue), \(bind: c.userID.map(Self.id)), \(bind: c.sessionID.map(Self.id)),
+                 \(bind: c.pendingUser?.username), \(bind: c.pendingUser?.displayName), \(bind: c.pendingUser.map { Self.data($0.handle) }),
+                 \(bind: c.pendingUser?.inviteHash.map(Self.data)), \(bind: Self.ms(c.expiresAt)))
+                """).run()
+        }
+    }
+
+    public func challenge(_ challenge: String) async throws -> CeremonyChallenge? {
+        try await backend.read { db in
+            try await db.raw("SELECT * FROM challenges WHERE challenge = \(bind: challenge)").first().map(Self.challenge)
+        }
+    }
+
+    public func sweepExpiredChallenges(now: Date) async throws -> Int {
+        try await backend.transaction { db in
+            try await db.raw("DELETE FROM challenges WHERE expires_at <= \(bind: Self.ms(now)) RETURNING challenge").all().count
+        }
+    }
+
+    public func user(id: UUID) async throws -> User? {
+        try await backend.read { db in try await db.raw("SELECT * FROM users WHERE id = \(bind: Self.id(id))").first().map(Self.user) }
+    }
+
+    public func user(username: String) async throws -> User? {
+        try await backend.read { db in
+            try await db.raw("SELECT * FROM users WHERE username = \(bind: username.lowercased())").first().map(Self.user)
+        }
+    }
+
+    public func user(handle: [UInt8]) async throws -> User? {
+        try await backend.read { db in try await db.raw("SELECT * FROM users WHERE handle = \(bind: Self.data(handle))").first().map(Self.user) }
+    }
+
+    public func listUsers(limit: Int) async throws -> [User] {
+        try await backend.read { db in
+            try await db.raw("SELECT * FROM users ORDER BY created_at, id LIMIT \(bind: Int64(limit))").all().map(Self.user)
+        }
+    }
+
+    public func createUser(_ user: User, passkey: Passkey, session: Session, event: SecurityEvent, inviteHash: [UInt8]?, challenge: String, now: Date) async throws {
+        do {
+            try await backend.transaction { db in
+                try await Self.useUp(challenge, kind: .signup, now: now, db)
+                if try await db.raw("SELECT id FROM users WHERE username = \(bind: user.username)").first() != nil { throw StoreError.usernameTaken }
+                if try await db.raw("SELECT user_id FROM passkeys WHERE credential_id = \(bind: Self.data(passkey.credentialID))").first() != nil {
+                    throw StoreError.credentialExists
+                }
+                if let inviteHash {
+                    let used = try await db.raw("""
+                        UPDATE invites SET used_at = \(bind: Self.ms(now))
+                        WHERE code_hash = \(bind: Self.data(inviteHash)) AND used_at IS NULL AND expires_at > \(bind: Self.ms(now))
+                        RETURNING code_hash
+                        """).all()
+                    guard used.count == 1 else { throw StoreError.inviteInvalid }
+                }
+                try await db.raw("""
+                    INSERT INTO users (id, username, display_name, handle, created_at, disabled) VALUES
+                    (\(bind: Self.id(user.id)), \(bind: user.username), \(bind: user.displayName), \(bind: Self.data(user.handle)),
+                     \(bind: Self.ms(user.createdAt)), \(bind: Self.flag(user.disabled)))
+                    """).run()
+                try await Self.insert(passkey, db)
+                try await Self.insert(session, db)
+                try await Self.insert(event, db)
+            }
+        } catch let error where Self.isUniqueViolation(error) {
+            // A concurrent sign-up won the race; say which constraint it was.
+            if try await self.user(username: user.username) != nil { throw StoreError.usernameTaken }
+            throw StoreError.credentialExists
+        }
+    }
+
+    public func setDisabled(userID: UUID, disabled: Bool) async throws {
+        try await backend.transaction { db in
+            let rows = try await db.raw("UPDATE users SET disabled = \(bind: Self.flag(disabled)) WHERE id = \(bind: Self.id(userID)) RETURNING id").all()
+            guard rows.count == 1 else { throw StoreError.notFound }
+            if disabled { try await db.raw("DELETE FROM sessions WHERE user_id = \(bind: Self.id(userID))").run() }
+        }
+    }
+
+    public func deleteUser(id: UUID) async throws {
+        try await backend.transaction { db in
+            let key = Self.id(id)
+            try await db.raw("DELETE FROM challenges WHERE user_id = \(bind: key)").run()
+            try await db.raw("DELETE FROM events WHERE user_id = \(bind: key)").run()
+            try await db.raw("DELETE FROM sessions WHERE user_id = \(bind: key)").run()
+            try await db.raw("DELETE FROM passkeys WHERE user_id = \(bind: key)").run()
+            let rows = try await db.raw("DELETE FROM users WHERE id = \(bind: key) RETURNING id").all()
+            guard rows.count == 1 else { throw StoreError.notFound }
+        }
+    }
+
+    public func passkeys(userID: UUID) async throws -> [Passkey] {
+        try await backend.read { db in
+            try await db.raw("SELECT * FROM passkeys WHERE user_id = \(bind: Self.id(userID)) ORDER BY created_at").all().map(Self.passkey)
+        }
+    }
+
+    public func passkey(credentialID: [UInt8]) async throws -> Passkey? {
+        try await backend.read { db in
+            try await db.raw("SELECT * FROM passkeys WHERE credential_id = \(bind: Self.data(credentialID))").first().map(Self.passkey)
+        }
+    }
+
+    public func addPasskey(_ passkey: Passkey, event: SecurityEvent, challenge: String, now: Date) async throws {
+        do {
+            try await backend.transaction { db in
+                try await Self.useUp(challenge, kind: .add, now: now, db)
+                if try await db.raw("SELECT user_id FROM passkeys WHERE credential_id = \(bind: Self.data(passkey.credentialID))").first() != nil {
+                    throw StoreError.credentialExists
+                }
+                try await Self.insert(passkey, db)
+                try await Self.insert(event, db)
+            }
+        } catch let error where Self.isUniqueViolation(error) {
+            throw StoreError.credentialExists
+        }
+    }
+
+    public func renamePasskey(credentialID: [UInt8], userID: UUID, name: String, event: SecurityEvent) async throws {
+        try await backend.transaction { db in
+            let rows = try await db.raw("""
+                UPDATE passkeys SET name = \(bind: name)
+                WHERE credential_id = \(bind: Self.data(credentialID)) AND user_id = \(bind: Self.id(userID)) RETURNING user_id
+                """).all()
+            guard rows.count == 1 else { throw StoreError.notFound }
+            try await Self.insert(event, db)
+        }
+    }
+
+    public func deletePasskey(credentialID: [UInt8], userID: UUID, event: SecurityEvent) async throws {
+        try await backend.transaction { db in
+            let owned = try await db.raw("SELECT credential_id FROM passkeys WHERE user_id = \(bind: Self.id(userID))").all()
+                .map { Array(try $0.decode(column: "credential_id", as: Data.self)) }
+            guard owned.contains(credentialID) else { throw StoreError.notFound }
+            guard owned.count > 1 else { throw StoreError.lastPasskey }
+            try await db.raw("DELETE FROM passkeys WHERE credential_id = \(bind: Self.data(credentialID)) AND user_id = \(bind: Self.id(userID))").run()
+            try await Self.insert(event, db)
+        }
+    }
+
+    public func recordAssertion(
+        credentialID: [UInt8], expectedSignCount: UInt32, newSignCount: UInt32, backedUp: Bool, uvInitialized: Bool,
+        newSession: Session?, reauthenticatedSession: (id: UUID, newTokenHash: [UInt8])?, event: SecurityEvent,
+        challenge: String, kind: CeremonyKind, now: Date
+    ) async throws {
+        try await backend.transaction { db in
+            try await Self.useUp(challenge, kind: kind, now: now, db)
+            let updated = try await db.raw("""
+                UPDATE passkeys SET sign_count = \(bind: Int64(newSignCount)), backed_up = \(bind: Self.flag(backedUp)),
+                  uv_initialized = CASE WHEN uv_initialized = 1 THEN 1 ELSE \(bind: Self.flag(uvInitialized)) END,
+                  last_used_at = \(bind: Self.ms(now))
+                WHERE credential_id = \(bind: Self.data(credentialID)) AND sign_count = \(bind: Int64(expectedSignCount))
+                RETURNING user_id
+                """).all()
+            guard updated.count == 1 else { throw StoreError.conflict }
+            if let newSession { try await Self.insert(newSession, db) }
+            if let reauth = reauthenticatedSession {
+                let rows = try await db.raw("""
+                    UPDATE sessions SET authenticated_at = \(bind: Self.ms(now)), token_hash = \(bind: Self.data(reauth.newTokenHash))
+                    WHERE id = \(bind: Self.id(reauth.id)) RETURNING id
+                    """).all()
+                guard rows.count == 1 else { throw StoreError.notFound }
+            }
+            try await Self.insert(event, db)
+        }
+    }
+
+    public func session(tokenHash: [UInt8]) async throws -> Session? {
+        try await backend.read { db in
+            try await db.raw("SELECT * FROM sessions WHERE token_hash = \(bind: Self.data(tokenHash))").first().map(Self.session)
+        }
+    }
+
+    public func sessions(userID: UUID) async throws -> [Session] {
+        try await backend.read { db in
+            try await db.raw("SELECT * FROM sessions WHERE user_id = \(bind: Self.id(userID)) ORDER BY created_at").all().map(Self.session)
+        }
+    }
+
+    public func touchSession(id: UUID, at: Date) async throws {
+        try await backend.transaction { db in
+            try await db.raw("UPDATE sessions SET last_seen_at = \(bind: Self.ms(at)) WHERE id = \(bind: Self.id(id))").run()
+        }
+    }
+
+    public func rotateSession(id: UUID, newTokenHash: [UInt8]) async throws {
+        try await backend.transaction { db in
+            let rows = try await db.raw("UPDATE sessions SET token_hash = \(bind: Self.data(newTokenHash)) WHERE id = \(bind: Self.id(id)) RETURNING id").all()
+            guard rows.count == 1 else { throw StoreError.notFound }
+        }
+    }
+
+    public func deleteSession(id: UUID, userID: UUID, event: SecurityEvent?) async throws {
+        try await backend.transaction { db in
+            let rows = try await db.raw("DELETE FROM sessions WHERE id = \(bind: Self.id(id)) AND user_id = \(bind: Self.id(userID)) RETURNING id").all()
+            guard rows.count == 1 else { throw StoreError.notFound }
+            if let event { try await Self.insert(event, db) }
+        }
+    }
+
+    public func sweepExpiredSessions(now: Date, idleTimeout: TimeInterval) async throws -> Int {
+        try await backend.transaction { db in
+            try await db.raw("""
+                DELETE FROM sessions WHERE expires_at <= \(bind: Self.ms(now)) OR last_seen_at <= \(bind: Self.ms(now.addingTimeInterval(-idleTimeout)))
+                RETURNING id
+                """).all().count
+        }
+    }
+
+    public func countSessions() async throws -> Int {
+        try await backend.read { db in
+            Int(try await db.raw("SELECT COUNT(*) AS n FROM sessions").first()?.decode(column: "n", as: Int64.self) ?? 0)
+        }
+    }
+
+    public func appendEvent(_ event: SecurityEvent) async throws {
+        try await backend.transaction { db in try await Self.insert(event, db) }
+    }
+
+    public func events(userID: UUID, limit: Int) async throws -> [SecurityEvent] {
+        try await backend.read { db in
+            try await db.raw("SELECT * FROM events WHERE user_id = \(bind: Self.id(userID)) ORDER BY at DESC, id LIMIT \(bind: Int64(limit))")
+                .all().map(Self.event)
+        }
+    }
+
+    public func createInvite(_ invite: Invite) async throws {
+        try await backend.transaction { db in
+            try await db.raw("""
+                INSERT INTO invites (code_hash, created_at, expires_at, used_at) VALUES
+                (\(bind: Self.data(invite.codeHash)), \(bind: Self.ms(invite.createdAt)), \(bind: Self.ms(invite.expiresAt)), \(bind: invite.usedAt.map(Self.ms)))
+                """).run()
+        }
+    }
+
+    public func secret(named name: String, candidate: [UInt8]) async throws -> [UInt8] {
+        try await backend.transaction { db in
+            try await db.raw("INSERT INTO settings (name, value) VALUES (\(bind: name), \(bind: Self.data(candidate))) ON CONFLICT (name) DO NOTHING").run()
+            guard let row = try await db.raw("SELECT value FROM settings WHERE name = \(bind: name)").first() else { throw StoreError.notFound }
+            return Array(try row.decode(column: "value", as: Data.self))
+        }
+    }
+}

@@ -1,0 +1,158 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import PostgresKit
+import PostgresNIO
+import SQLKit
+import SQLiteKit
+import SQLiteNIO
+
+/// Where the SQL store runs its statements: one connection per transaction.
+public protocol SQLBackend: Sendable {
+    /// The SQL dialect's name for binary columns.
+    var binaryType: String { get }
+    /// Whether this is PostgreSQL (advisory locks, `BEGIN` semantics).
+    var isPostgres: Bool { get }
+    /// Runs `body` inside one transaction on one connection: committed if it returns, rolled back if it throws.
+    func transaction<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R
+    /// Runs `body` on one connection without a transaction (single reads).
+    func read<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R
+}
+
+/// Embedded SQLite: one connection (SQLite serializes writers anyway), WAL, a busy timeout, foreign keys.
+public actor SQLiteBackend: SQLBackend {
+    let connection: SQLiteConnection
+    let logger: Logger
+    private var busy = false
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+
+    public nonisolated let binaryType = "BLOB"
+    public nonisolated let isPostgres = false
+
+    /// Opens (creating if needed) the database file at `path`.
+    public static func open(path: String, logger: Logger) async throws -> SQLiteBackend {
+        let connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+        let backend = SQLiteBackend(connection: connection, logger: logger)
+        let db = connection.sql(queryLogLevel: .trace)
+        try await db.raw("PRAGMA journal_mode = WAL").run()
+        try await db.raw("PRAGMA synchronous = NORMAL").run()
+        try await db.raw("PRAGMA busy_timeout = 5000").run()
+        try await db.raw("PRAGMA foreign_keys = ON").run()
+        return backend
+    }
+
+    init(connection: SQLiteConnection, logger: Logger) {
+        self.connection = connection
+        self.logger = logger
+    }
+
+    private func acquire() async {
+        if !busy {
+            busy = true
+            return
+        }
+        await withCheckedContinuation { waiters.append($0) }
+    }
+
+    private func release() {
+        if waiters.isEmpty { busy = false } else { waiters.removeFirst().resume() }
+    }
+
+    public func transaction<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
+        await acquire()
+        defer { release() }
+        let db = connection.sql(queryLogLevel: .trace)
+        try await db.raw("BEGIN IMMEDIATE").run()
+        do {
+            let result = try await body(db)
+            try await db.raw("COMMIT").run()
+            return result
+        } catch {
+            try? await db.raw("ROLLBACK").run()
+            throw error
+        }
+    }
+
+    public func read<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
+        await acquire()
+        defer { release() }
+        return try await body(connection.sql(queryLogLevel: .trace))
+    }
+
+    /// Closes the connection.
+    public func close() async throws { try await connection.close() }
+}
+
+/// PostgreSQL through a postgres-nio connection pool. The client is a `Service`: run it in the
+/// application's service group (or ``withRunningClient(_:)``).
+public struct PostgresBackend: SQLBackend {
+    /// The pool; it must be running for queries to proceed.
+    public let client: PostgresClient
+    public let binaryType = "BYTEA"
+    public let isPostgres = true
+
+    /// A backend for a `postgres://user:password@host:port/database` URL.
+    public init(url: String, logger: Logger) throws {
+        guard let components = URLComponents(string: url), ["postgres", "postgresql"].contains(components.scheme ?? ""),
+              let host = components.host, let user = components.user
+        else {
+            throw SQLStoreError.invalidURL
+        }
+        let database = components.path.hasPrefix("/") ? String(components.path.dropFirst()) : components.path
+        var configuration = PostgresClient.Configuration(
+            host: host, port: components.port ?? 5432, username: user,
+            password: components.password?.removingPercentEncoding, database: database.isEmpty ? nil : database, tls: .disable)
+        configuration.options.maximumConnections = 20
+        client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+    }
+
+    public func transaction<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
+        try await client.withConnection { connection in
+            let db = connection.sql(queryLogLevel: .trace)
+            try await db.raw("BEGIN").run()
+            do {
+                let result = try await body(db)
+                try await db.raw("COMMIT").run()
+                return result
+            } catch {
+                try? await db.raw("ROLLBACK").run()
+                throw error
+            }
+        }
+    }
+
+    public func read<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
+        try await client.withConnection { connection in try await body(connection.sql(queryLogLevel: .trace)) }
+    }
+
+    /// Runs the pool until cancelled (as a service).
+    public func runClient() async { await client.run() }
+
+    /// Runs `body` while the pool runs, for commands that have no service group (migrate, admin).
+    public func withRunningClient<R: Sendable>(_ body: @escaping @Sendable () async throws -> R) async throws -> R {
+        try await withThrowingTaskGroup(of: R?.self) { group in
+            group.addTask {
+                await client.run()
+                return nil
+            }
+            group.addTask { try await body() }
+            var result: R?
+            while let next = try await group.next() {
+                if let next {
+                    result = next
+                    group.cancelAll()
+                }
+            }
+            guard let result else { throw SQLStoreError.invalidURL }
+            return result
+        }
+    }
+}
+
+/// Errors of the SQL store's set-up.
+public enum SQLStoreError: Error, CustomStringConvertible {
+    /// The database URL is neither `sqlite:PATH` nor `postgres://...`.
+    case invalidURL
+    public var description: String { "the database must be sqlite:PATH or postgres://user:password@host:port/database" }
+}

@@ -146,6 +146,7 @@ let package = Package(
             dependencies: [
                 "CBOR",
                 "WebAuthn",
+                "Accounts",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),

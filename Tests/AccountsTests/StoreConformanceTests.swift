@@ -1,0 +1,255 @@
+import Accounts
+import Foundation
+import Logging
+import PortcullisTesting
+import SQLStore
+import Testing
+
+/// The same tests on every store: in memory, SQLite, and PostgreSQL when
+/// `PORTCULLIS_TEST_POSTGRES_URL` names a database (scripts/test starts a throwaway cluster).
+@Suite(.serialized) struct StoreConformanceTests {
+    enum Kind: String, CaseIterable, CustomTestStringConvertible {
+        case memory, sqlite, postgres
+        var testDescription: String { rawValue }
+    }
+
+    static var kinds: [Kind] {
+        ProcessInfo.processInfo.environment["PORTCULLIS_TEST_POSTGRES_URL"] == nil ? [.memory, .sqlite] : Kind.allCases
+    }
+
+    /// Runs `body` against a fresh, migrated store of `kind`.
+    static func withStore(_ kind: Kind, _ body: @escaping @Sendable (any AccountStore) async throws -> Void) async throws {
+        switch kind {
+        case .memory:
+            try await body(MemoryAccountStore())
+        case .sqlite:
+            let path = NSTemporaryDirectory() + "portcullis-store-\(UUID().uuidString).sqlite"
+            let backend = try await SQLiteBackend.open(path: path, logger: Logger(label: "test"))
+            let store = SQLAccountStore(backend: backend)
+            try await store.migrate()
+            try await store.migrate()  // idempotent
+            try await body(store)
+            try await backend.close()
+            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+        case .postgres:
+            guard let url = ProcessInfo.processInfo.environment["PORTCULLIS_TEST_POSTGRES_URL"] else { return }
+            let backend = try PostgresBackend(url: url, logger: Logger(label: "test"))
+            try await backend.withRunningClient {
+                let store = SQLAccountStore(backend: backend)
+                try await store.migrate()
+                try await store.migrate()
+                try await body(store)
+            }
+        }
+    }
+
+    static let now = FixedClock.now
+
+    /// Creates a user with a passkey and session through a sign-up challenge.
+    static func signUp(_ store: any AccountStore, _ name: String = "user-\(UUID().uuidString.prefix(8))") async throws -> (User, Passkey, Session) {
+        let user = StoreFixtures.user(name.lowercased())
+        let passkey = StoreFixtures.passkey(for: user)
+        let session = StoreFixtures.session(for: user, passkey: passkey)
+        let challenge = StoreFixtures.challenge(.signup, pending: user)
+        try await store.saveChallenge(challenge)
+        try await store.createUser(user, passkey: passkey, session: session, event: StoreFixtures.event("signup", for: user),
+                                   inviteHash: nil, challenge: challenge.challenge, now: now)
+        return (user, passkey, session)
+    }
+
+    @Test(arguments: kinds)
+    func signUpCreatesEverythingOrNothing(kind: Kind) async throws {
+        try await Self.withStore(kind) { store in
+            let (user, passkey, session) = try await Self.signUp(store, "Alice")
+            #expect(try await store.user(username: "ALICE")?.id == user.id)
+            #expect(try await store.user(id: user.id)?.handle == user.handle)
+            #expect(try await store.user(handle: user.handle)?.username == "alice")
+            #expect(try await store.passkey(credentialID: passkey.credentialID) == passkey)
+            #expect(try await store.session(tokenHash: session.tokenHash) == session)
+            #expect(try await store.events(userID: user.id, limit: 10).map(\.kind) == ["signup"])
+
+            // A taken username: nothing of the second account exists afterwards, and its challenge remains.
+            let twin = StoreFixtures.user("alice")
+            let twinKey = StoreFixtures.passkey(for: twin)
+            let challenge = StoreFixtures.challenge(.signup, pending: twin)
+            try await store.saveChallenge(challenge)
+            await #expect(throws: StoreError.usernameTaken) {
+                try await store.createUser(twin, passkey: twinKey, session: StoreFixtures.session(for: twin, passkey: twinKey),
+                                           event: StoreFixtures.event("signup", for: twin), inviteHash: nil, challenge: challenge.challenge, now: Self.now)
+            }
+            #expect(try await store.passkey(credentialID: twinKey.credentialID) == nil)
+            #expect(try await store.user(id: twin.id) == nil)
+            #expect(try await store.challenge(challenge.challenge) != nil)
+
+            // A credential ID that is registered already (to anyone).
+            let other = StoreFixtures.user("bob")
+            let stolen = StoreFixtures.passkey(for: other, id: passkey.credentialID)
+            let challenge2 = StoreFixtures.challenge(.signup, pending: other)
+            try await store.saveChallenge(challenge2)
+            await #expect(throws: StoreError.credentialExists) {
+                try await store.createUser(other, passkey: stolen, session: StoreFixtures.session(for: other, passkey: stolen),
+                                           event: StoreFixtures.event("signup", for: other), inviteHash: nil, challenge: challenge2.challenge, now: Self.now)
+            }
+            #expect(try await store.user(username: "bob") == nil)
+        }
+    }
+
+    @Test(arguments: kinds)
+    func challengesAreSingleUseKindBoundAndExpire(kind: Kind) async throws {
+        try await Self.withStore(kind) { store in
+            let (user, passkey, _) = try await Self.signUp(store)
+            // Reusing the sign-up challenge fails.
+            let login = StoreFixtures.challenge(.login, user: user)
+            try await store.saveChallenge(login)
+            #expect(try await store.challenge(login.challenge) == login)
+            func record(_ challenge: String, kind: CeremonyKind, expected: UInt32, new: UInt32, now: Date = Self.now) async throws {
+                let session = StoreFixtures.session(for: user, passkey: passkey)
+                try await store.recordAssertion(credentialID: passkey.credentialID, expectedSignCount: expected, newSignCount: new,
+                                                backedUp: true, uvInitialized: true, newSession: session, reauthenticatedSession: nil,
+                                                event: StoreFixtures.event("signin", for: user), challenge: challenge, kind: kind, now: now)
+            }
+            await #expect(throws: StoreError.challengeGone) { try await record(login.challenge, kind: .reauth, expected: 0, new: 1) }
+            try await record(login.challenge, kind: .login, expected: 0, new: 1)
+            await #expect(throws: StoreError.challengeGone) { try await record(login.challenge, kind: .login, expected: 1, new: 2) }
+            #expect(try await store.passkey(credentialID: passkey.credentialID)?.signCount == 1)
+
+            let expired = StoreFixtures.challenge(.login, user: user, expiresAt: Self.now.addingTimeInterval(-1))
+            try await store.saveChallenge(expired)
+            await #expect(throws: StoreError.challengeGone) { try await record(expired.challenge, kind: .login, expected: 1, new: 2) }
+            #expect(try await store.sweepExpiredChallenges(now: Self.now) == 1)
+            #expect(try await store.challenge(expired.challenge) == nil)
+
+            // A stale counter: refused, and the challenge is left as it was.
+            let another = StoreFixtures.challenge(.login, user: user)
+            try await store.saveChallenge(another)
+            await #expect(throws: StoreError.conflict) { try await record(another.challenge, kind: .login, expected: 0, new: 5) }
+            #expect(try await store.challenge(another.challenge) != nil)
+        }
+    }
+
+    @Test(arguments: kinds)
+    func twoConcurrentCompletionsOfOneChallengeExactlyOneSucceeds(kind: Kind) async throws {
+        try await Self.withStore(kind) { store in
+            let (user, passkey, _) = try await Self.signUp(store)
+            let login = StoreFixtures.challenge(.login, user: user)
+            try await store.saveChallenge(login)
+            let outcomes = try await withThrowingTaskGroup(of: Bool.self) { group in
+                for _ in 0..<8 {
+                    group.addTask {
+                        do {
+                            try await store.recordAssertion(
+                                credentialID: passkey.credentialID, expectedSignCount: 0, newSignCount: 1, backedUp: true, uvInitialized: true,
+                                newSession: StoreFixtures.session(for: user, passkey: passkey), reauthenticatedSession: nil,
+                                event: StoreFixtures.event("signin", for: user), challenge: login.challenge, kind: .login, now: Self.now)
+                            return true
+                        } catch is StoreError {
+                            return false
+                        }
+                    }
+                }
+                return try await group.reduce(into: [Bool]()) { $0.append($1) }
+            }
+            #expect(outcomes.filter { $0 }.count == 1)
+            #expect(try await store.sessions(userID: user.id).count == 2)
+        }
+    }
+
+    @Test(arguments: kinds)
+    func passkeysCanBeRenamedAddedAndDeletedButNeverTheLast(kind: Kind) async throws {
+        try await Self.withStore(kind) { store in
+            let (user, passkey, _) = try await Self.signUp(store)
+            let (mallory, _, _) = try await Self.signUp(store)
+            await #expect(throws: StoreError.lastPasskey) {
+                try await store.deletePasskey(credentialID: passkey.credentialID, userID: user.id, event: StoreFixtures.event("passkey_removed", for: user))
+            }
+            await #expect(throws: StoreError.notFound) {
+                try await store.renamePasskey(credentialID: passkey.credentialID, userID: mallory.id, name: "x", event: StoreFixtures.event("passkey_renamed", for: mallory))
+            }
+            try await store.renamePasskey(credentialID: passkey.credentialID, userID: user.id, name: "Laptop", event: StoreFixtures.event("passkey_renamed", for: user))
+            #expect(try await store.passkey(credentialID: passkey.credentialID)?.name == "Laptop")
+
+            let second = StoreFixtures.passkey(for: user)
+            let add = StoreFixtures.challenge(.add, user: user)
+            try await store.saveChallenge(add)
+            try await store.addPasskey(second, event: StoreFixtures.event("passkey_added", for: user), challenge: add.challenge, now: Self.now)
+            #expect(try await store.passkeys(userID: user.id).count == 2)
+            let add2 = StoreFixtures.challenge(.add, user: user)
+            try await store.saveChallenge(add2)
+            await #expect(throws: StoreError.credentialExists) {
+                try await store.addPasskey(second, event: StoreFixtures.event("passkey_added", for: user), challenge: add2.challenge, now: Self.now)
+            }
+            await #expect(throws: StoreError.notFound) {
+                try await store.deletePasskey(credentialID: second.credentialID, userID: mallory.id, event: StoreFixtures.event("passkey_removed", for: mallory))
+            }
+            try await store.deletePasskey(credentialID: passkey.credentialID, userID: user.id, event: StoreFixtures.event("passkey_removed", for: user))
+            #expect(try await store.passkeys(userID: user.id).map(\.credentialID) == [second.credentialID])
+        }
+    }
+
+    @Test(arguments: kinds)
+    func sessionsAreFoundByTokenHashRevokedAndSwept(kind: Kind) async throws {
+        try await Self.withStore(kind) { store in
+            let (user, passkey, session) = try await Self.signUp(store)
+            let (mallory, _, _) = try await Self.signUp(store)
+            await #expect(throws: StoreError.notFound) { try await store.deleteSession(id: session.id, userID: mallory.id, event: nil) }
+            try await store.touchSession(id: session.id, at: Self.now.addingTimeInterval(30))
+            #expect(try await store.session(tokenHash: session.tokenHash)?.lastSeenAt == Self.now.addingTimeInterval(30))
+            try await store.rotateSession(id: session.id, newTokenHash: Array("rotated".utf8))
+            #expect(try await store.session(tokenHash: session.tokenHash) == nil)
+            #expect(try await store.session(tokenHash: Array("rotated".utf8))?.id == session.id)
+
+            let reauth = StoreFixtures.challenge(.reauth, user: user)
+            try await store.saveChallenge(reauth)
+            try await store.recordAssertion(
+                credentialID: passkey.credentialID, expectedSignCount: 0, newSignCount: 3, backedUp: false, uvInitialized: true,
+                newSession: nil, reauthenticatedSession: (session.id, Array("fresh".utf8)), event: StoreFixtures.event("reauthenticated", for: user),
+                challenge: reauth.challenge, kind: .reauth, now: Self.now.addingTimeInterval(60))
+            let fresh = try #require(try await store.session(tokenHash: Array("fresh".utf8)))
+            #expect(fresh.authenticatedAt == Self.now.addingTimeInterval(60))
+            #expect(try await store.countSessions() >= 2)
+            #expect(try await store.sweepExpiredSessions(now: Self.now.addingTimeInterval(7200), idleTimeout: 86400) >= 2)
+            #expect(try await store.sessions(userID: user.id).isEmpty)
+        }
+    }
+
+    @Test(arguments: kinds)
+    func disablingEndsSessionsAndDeletingRemovesEverything(kind: Kind) async throws {
+        try await Self.withStore(kind) { store in
+            let (user, passkey, _) = try await Self.signUp(store)
+            try await store.setDisabled(userID: user.id, disabled: true)
+            #expect(try await store.user(id: user.id)?.disabled == true)
+            #expect(try await store.sessions(userID: user.id).isEmpty)
+            try await store.setDisabled(userID: user.id, disabled: false)
+            try await store.deleteUser(id: user.id)
+            #expect(try await store.user(id: user.id) == nil)
+            #expect(try await store.passkey(credentialID: passkey.credentialID) == nil)
+            #expect(try await store.events(userID: user.id, limit: 10).isEmpty)
+            await #expect(throws: StoreError.notFound) { try await store.deleteUser(id: user.id) }
+        }
+    }
+
+    @Test(arguments: kinds)
+    func invitesWorkOnceAndSecretsAreStable(kind: Kind) async throws {
+        try await Self.withStore(kind) { store in
+            let hash = Array("invite-hash".utf8)
+            try await store.createInvite(Invite(codeHash: hash, createdAt: Self.now, expiresAt: Self.now.addingTimeInterval(3600)))
+            for (index, expected) in [nil, StoreError.inviteInvalid].enumerated() {
+                let user = StoreFixtures.user("invited-\(index)")
+                let passkey = StoreFixtures.passkey(for: user)
+                let challenge = StoreFixtures.challenge(.signup, pending: user)
+                try await store.saveChallenge(challenge)
+                let attempt = {
+                    try await store.createUser(user, passkey: passkey, session: StoreFixtures.session(for: user, passkey: passkey),
+                                               event: StoreFixtures.event("signup", for: user), inviteHash: hash, challenge: challenge.challenge, now: Self.now)
+                }
+                if let expected { await #expect(throws: expected) { try await attempt() } } else { try await attempt() }
+            }
+            let first = try await store.secret(named: "enumeration", candidate: [1, 2, 3])
+            let second = try await store.secret(named: "enumeration", candidate: [4, 5, 6])
+            #expect(first == second)
+            try await store.ping()
+            #expect(try await store.listUsers(limit: 1000).contains { $0.username == "invited-0" })
+            #expect(try await store.listUsers(limit: 1000).contains { $0.username == "invited-1" } == false)
+        }
+    }
+}

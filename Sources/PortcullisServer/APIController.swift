@@ -37,7 +37,8 @@ struct APIController: Sendable {
     // MARK: Helpers
 
     func body(_ request: Request) async throws -> JSONObject {
-        let buffer = try await request.body.collect(upTo: 64 * 1024)
+        let buffer: ByteBuffer
+        do { buffer = try await request.body.collect(upTo: 64 * 1024) } catch is NIOTooManyBytesError { throw Problem.tooLarge }
         guard let object = (try? StrictJSON.parse(buffer.readableBytesView))?.object else { throw Problem.malformedJSON }
         return object
     }

@@ -1,0 +1,263 @@
+import Accounts
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import PortcullisServer
+import PortcullisTesting
+import Testing
+import WebAuthn
+
+@Suite struct APITests {
+    typealias H = ServerHarness
+
+    @Test func signUpSignInAndTheAccountView() async throws {
+        let harness = try H()
+        try await harness.run { client in
+            var alice = try await H.signUp(client, "Alice")
+            let me = try await H.send(client, .get, "/api/v1/me", token: alice.token)
+            #expect(me.status == .ok)
+            #expect(me.object["user"]?.object?["username"] == .string("alice"))
+            let passkeys = try #require(me.object["passkeys"]?.array)
+            #expect(passkeys.count == 1)
+            #expect(passkeys.first?.object?["name"] == .string("Test key"))
+            #expect(me.object["acceptedCredentialIds"] == .array([.string(Base64URL.encode(alice.credential.credentialID))]))
+            let birth = me.object["session"]?.object?["birth"]?.object
+            #expect(birth?["kind"] == .string("passkey"))
+            #expect(birth?["userVerified"] == .bool(true))
+
+            // Discoverable sign-in: no username, empty allowCredentials, the user handle names the account.
+            let options = try await H.send(client, .post, "/api/v1/login/options", json: .object([:]))
+            #expect(options.object["publicKey"]?.object?["allowCredentials"] == .array([]))
+            #expect(options.object["publicKey"]?.object?["userVerification"] == .string("required"))
+            let signIn = try await H.send(client, .post, "/api/v1/login/verify", json: .object(["credential": try H.assertion(&alice, options: options)]))
+            #expect(signIn.status == .ok)
+            let token = try #require(signIn.sessionToken)
+            #expect(signIn.headers[.setCookie]?.contains("HttpOnly") == true)
+            #expect(signIn.headers[.setCookie]?.contains("SameSite=Lax") == true)
+            #expect(signIn.headers[.setCookie]?.contains("Path=/") == true)
+
+            let sessions = try await H.send(client, .get, "/api/v1/me/sessions", token: token)
+            #expect(sessions.object["sessions"]?.array?.count == 2)
+            let events = try await H.send(client, .get, "/api/v1/me/events", token: token)
+            let kinds = events.object["events"]?.array?.compactMap { $0.object?["kind"]?.string } ?? []
+            #expect(kinds.contains("signup") && kinds.contains("signin"))
+
+            let logout = try await H.send(client, .post, "/api/v1/logout", token: token)
+            #expect(logout.status == .noContent)
+            #expect(try await H.send(client, .get, "/api/v1/me", token: token).status == .unauthorized)
+            #expect(try await H.send(client, .get, "/api/v1/me", token: alice.token).status == .ok)
+        }
+    }
+
+    @Test func signInWithAUsernameAndNoEnumeration() async throws {
+        let harness = try H()
+        try await harness.run { client in
+            var alice = try await H.signUp(client, "alice")
+            let known = try await H.send(client, .post, "/api/v1/login/options", json: .object(["username": .string("alice")]))
+            let allowed = known.object["publicKey"]?.object?["allowCredentials"]?.array ?? []
+            #expect(allowed.first?.object?["id"] == .string(Base64URL.encode(alice.credential.credentialID)))
+            let signIn = try await H.send(client, .post, "/api/v1/login/verify", json: .object(["credential": try H.assertion(&alice, options: known)]))
+            #expect(signIn.status == .ok)
+
+            // An unknown username gets an answer of the same shape, stable for that name.
+            let unknown1 = try await H.send(client, .post, "/api/v1/login/options", json: .object(["username": .string("nobody")]))
+            let unknown2 = try await H.send(client, .post, "/api/v1/login/options", json: .object(["username": .string("nobody")]))
+            #expect(unknown1.status == .ok)
+            let fake1 = unknown1.object["publicKey"]?.object?["allowCredentials"]?.array ?? []
+            #expect(!fake1.isEmpty)
+            #expect(fake1 == unknown2.object["publicKey"]?.object?["allowCredentials"]?.array)
+            #expect(fake1.first?.object?.members.map(\.key) == allowed.first?.object?.members.map(\.key))
+
+            // Alice's passkey cannot complete a ceremony begun for another (unknown) username.
+            let stolen = try await H.send(client, .post, "/api/v1/login/verify", json: .object(["credential": try H.assertion(&alice, options: unknown1)]))
+            #expect(stolen.status == .badRequest)
+            #expect(stolen.object["code"] == .string("verification_failed"))
+        }
+    }
+
+    @Test func refusalsAreProblemsWithStableCodes() async throws {
+        let harness = try H()
+        try await harness.run { client in
+            var alice = try await H.signUp(client, "alice")
+            let taken = try await H.send(client, .post, "/api/v1/signup/options", json: .object(["username": .string("ALICE")]))
+            #expect(taken.status == .conflict)
+            #expect(taken.object["code"] == .string("username_taken"))
+            #expect(taken.headers[.contentType] == "application/problem+json")
+
+            let malformed = try await H.send(client, .post, "/api/v1/login/options", rawBody: Array("{not json".utf8))
+            #expect(malformed.status == .badRequest)
+            #expect(malformed.object["code"] == .string("malformed_json"))
+
+            let huge = try await H.send(client, .post, "/api/v1/login/options", rawBody: Array(repeating: UInt8(ascii: " "), count: 70_000))
+            #expect(huge.status == .contentTooLarge)
+            #expect(huge.object["code"] == .string("body_too_large"))
+
+            let missing = try await H.send(client, .get, "/api/v1/nothing-here")
+            #expect(missing.status == .notFound)
+            #expect(missing.object["code"] == .string("not_found"))
+
+            let noOrigin = try await H.send(client, .post, "/api/v1/login/options", json: .object([:]), origin: nil)
+            #expect(noOrigin.status == .forbidden)
+            #expect(noOrigin.object["code"] == .string("origin_not_allowed"))
+            let evilOrigin = try await H.send(client, .post, "/api/v1/login/options", json: .object([:]), origin: "https://evil.example")
+            #expect(evilOrigin.status == .forbidden)
+
+            // A credential the server does not know: 401 with its ID, for signalUnknownCredential.
+            let options = try await H.send(client, .post, "/api/v1/login/options", json: .object([:]))
+            let stranger = H.authenticator.registration(challenge: Array(repeating: 1, count: 32))
+            let unknown = H.authenticator.assertion(challenge: try H.challenge(options), credential: stranger, userHandle: alice.handle)
+            let reply = try await H.send(client, .post, "/api/v1/login/verify", json: .object(["credential": unknown.jsonValue]))
+            #expect(reply.status == .unauthorized)
+            #expect(reply.object["code"] == .string("unknown_credential"))
+            #expect(reply.object["credentialId"] == .string(Base64URL.encode(stranger.credentialID)))
+
+            // Nothing about the WebAuthn failure reaches the client.
+            var bad = H.authenticator.assertion(challenge: try H.challenge(options), credential: alice.credential, signCount: 9, userHandle: alice.handle)
+            bad.clientData.origin = "https://evil.example"
+            let refused = try await H.send(client, .post, "/api/v1/login/verify", json: .object(["credential": bad.jsonValue]))
+            #expect(refused.status == .badRequest)
+            #expect(refused.object["code"] == .string("verification_failed") || refused.object["code"] == .string("challenge_invalid"))
+            #expect(refused.json.map(StrictJSON.serialize)?.contains("origin") == false)
+            _ = try await H.signIn(client, &alice)
+        }
+    }
+
+    @Test func aResponseCannotBeReplayedNorUsedForAnotherCeremony() async throws {
+        let harness = try H()
+        try await harness.run { client in
+            var alice = try await H.signUp(client, "alice")
+            let options = try await H.send(client, .post, "/api/v1/login/options", json: .object([:]))
+            let credential = try H.assertion(&alice, options: options)
+            let first = try await H.send(client, .post, "/api/v1/login/verify", json: .object(["credential": credential]))
+            #expect(first.status == .ok)
+            let replay = try await H.send(client, .post, "/api/v1/login/verify", json: .object(["credential": credential]))
+            #expect(replay.status == .badRequest)
+            #expect(replay.object["code"] == .string("challenge_invalid"))
+
+            // A sign-up challenge does not complete a sign-in.
+            let signupOptions = try await H.send(client, .post, "/api/v1/signup/options", json: .object(["username": .string("bob")]))
+            let crossed = try H.assertion(&alice, options: signupOptions)
+            let reply = try await H.send(client, .post, "/api/v1/login/verify", json: .object(["credential": crossed]))
+            #expect(reply.object["code"] == .string("challenge_invalid"))
+
+            // An expired challenge.
+            let late = try await H.send(client, .post, "/api/v1/login/options", json: .object([:]))
+            harness.clock.advance(by: 301)
+            let expired = try await H.send(client, .post, "/api/v1/login/verify", json: .object(["credential": try H.assertion(&alice, options: late)]))
+            #expect(expired.object["code"] == .string("challenge_invalid"))
+        }
+    }
+
+    @Test func aRefusedSignUpChangesNothing() async throws {
+        let harness = try H()
+        try await harness.run { client in
+            let options = try await H.send(client, .post, "/api/v1/signup/options", json: .object(["username": .string("carol")]))
+            var credential = H.authenticator.registration(challenge: try H.challenge(options))
+            credential.authenticatorData.flags.remove(.userVerified)
+            let refused = try await H.send(client, .post, "/api/v1/signup/verify", json: .object(["credential": credential.jsonValue]))
+            #expect(refused.status == .badRequest)
+            #expect(try await harness.store.user(username: "carol") == nil)
+            #expect(try await harness.store.passkey(credentialID: credential.credentialID) == nil)
+            // The challenge is still there: the same ceremony can still succeed.
+            let good = H.authenticator.registration(challenge: try H.challenge(options))
+            let accepted = try await H.send(client, .post, "/api/v1/signup/verify", json: .object(["credential": good.jsonValue]))
+            #expect(accepted.status == .created)
+        }
+    }
+
+    @Test func sensitiveActionsNeedAFreshAssertion() async throws {
+        let harness = try H()
+        try await harness.run { client in
+            var alice = try await H.signUp(client, "alice")
+            // Fresh after sign-up: a second passkey can be added.
+            let addOptions = try await H.send(client, .post, "/api/v1/me/passkeys/options", token: alice.token)
+            #expect(addOptions.status == .ok)
+            let excluded = addOptions.object["publicKey"]?.object?["excludeCredentials"]?.array ?? []
+            #expect(excluded.count == 1)
+            let second = H.authenticator.registration(challenge: try H.challenge(addOptions), algorithm: .edDSA)
+            let added = try await H.send(client, .post, "/api/v1/me/passkeys/verify", json: .object(["credential": second.jsonValue, "name": .string("Phone")]), token: alice.token)
+            #expect(added.status == .created)
+
+            // Six minutes later, deleting needs re-authentication.
+            harness.clock.advance(by: 360)
+            let secondID = Base64URL.encode(second.credentialID)
+            let stale = try await H.send(client, .delete, "/api/v1/me/passkeys/\(secondID)", token: alice.token)
+            #expect(stale.status == .forbidden)
+            #expect(stale.object["code"] == .string("reauthentication_required"))
+            // Renaming is not sensitive.
+            #expect(try await H.send(client, .patch, "/api/v1/me/passkeys/\(secondID)", json: .object(["name": .string("My phone")]), token: alice.token).status == .noContent)
+
+            let reauthOptions = try await H.send(client, .post, "/api/v1/me/reauth/options", token: alice.token)
+            let reauth = try await H.send(client, .post, "/api/v1/me/reauth/verify", json: .object(["credential": try H.assertion(&alice, options: reauthOptions)]), token: alice.token)
+            #expect(reauth.status == .ok)
+            let fresh = try #require(reauth.sessionToken)
+            // The old token stops working: privileges changed, so the token did.
+            #expect(try await H.send(client, .get, "/api/v1/me", token: alice.token).status == .unauthorized)
+            alice.token = fresh
+            #expect(try await H.send(client, .delete, "/api/v1/me/passkeys/\(secondID)", token: fresh).status == .noContent)
+            let last = try await H.send(client, .delete, "/api/v1/me/passkeys/\(Base64URL.encode(alice.credential.credentialID))", token: fresh)
+            #expect(last.status == .conflict)
+            #expect(last.object["code"] == .string("last_passkey"))
+            #expect(try await H.send(client, .delete, "/api/v1/me/passkeys/AAAA", token: fresh).status == .notFound)
+        }
+    }
+
+    @Test func sessionsCanBeRevokedAndExpire() async throws {
+        let harness = try H { $0.sessionIdleTimeout = 3600 }
+        try await harness.run { client in
+            var alice = try await H.signUp(client, "alice")
+            let firstToken = alice.token
+            _ = try await H.signIn(client, &alice)
+            let list = try await H.send(client, .get, "/api/v1/me/sessions", token: alice.token)
+            let other = try #require(list.object["sessions"]?.array?.first { $0.object?["current"] == .bool(false) }?.object?["id"]?.string)
+            #expect(try await H.send(client, .delete, "/api/v1/me/sessions/\(other)", token: alice.token).status == .noContent)
+            #expect(try await H.send(client, .get, "/api/v1/me", token: firstToken).status == .unauthorized)
+            // Idle expiry.
+            harness.clock.advance(by: 3601)
+            #expect(try await H.send(client, .get, "/api/v1/me", token: alice.token).status == .unauthorized)
+        }
+    }
+
+    @Test func inviteOnlySignUp() async throws {
+        let harness = try H { $0.signupMode = .inviteOnly }
+        try await harness.run { client in
+            let closed = try await H.send(client, .post, "/api/v1/signup/options", json: .object(["username": .string("dave")]))
+            #expect(closed.status == .forbidden)
+            #expect(closed.object["code"] == .string("invite_required"))
+        }
+    }
+
+    @Test func rateLimitsAnswer429WithRetryAfter() async throws {
+        let harness = try H { $0.ipRequestsPerMinute = 5 }
+        try await harness.run { client in
+            var statuses: [HTTPResponse.Status] = []
+            var retryAfter: String?
+            for _ in 0..<7 {
+                let reply = try await H.send(client, .post, "/api/v1/login/options", json: .object([:]))
+                statuses.append(reply.status)
+                if reply.status == .tooManyRequests { retryAfter = reply.headers[.retryAfter] }
+            }
+            #expect(statuses.prefix(5).allSatisfy { $0 == .ok })
+            #expect(statuses.suffix(2).allSatisfy { $0 == .tooManyRequests })
+            #expect(Int(retryAfter ?? "") ?? 0 >= 1)
+        }
+    }
+
+    @Test func wellKnownFilesAndHealth() async throws {
+        let harness = try H {
+            $0.relatedOrigins = ["https://example.co.uk"]
+            $0.appleAppIDs = ["ABCDE12345.com.example.app"]
+            $0.androidApps = ["com.example.app:AA:BB:CC"]
+        }
+        try await harness.run { client in
+            #expect(try await H.send(client, .get, "/.well-known/webauthn").object["origins"] == .array([.string("https://example.co.uk")]))
+            let aasa = try await H.send(client, .get, "/.well-known/apple-app-site-association")
+            #expect(aasa.object["webcredentials"]?.object?["apps"] == .array([.string("ABCDE12345.com.example.app")]))
+            let links = try await H.send(client, .get, "/.well-known/assetlinks.json")
+            #expect(links.json?.array?.first?.object?["target"]?.object?["package_name"] == .string("com.example.app"))
+            #expect(try await H.send(client, .get, "/healthz").status == .ok)
+            #expect(try await H.send(client, .get, "/readyz").status == .ok)
+        }
+    }
+}

@@ -1,0 +1,103 @@
+import Accounts
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import PortcullisServer
+import PortcullisTesting
+import Testing
+import WebAuthn
+
+/// A Portcullis router on an in-memory store, with a clock the test controls, and helpers that play
+/// the browser's part with the virtual authenticator.
+struct ServerHarness: Sendable {
+    let store = MemoryAccountStore()
+    let clock = MutableClock()
+    let configuration: ServerConfiguration
+    let service: PasskeyService
+    static let origin = "http://localhost:8080"
+
+    init(configure: (inout ServerConfiguration) -> Void = { _ in }) throws {
+        var configuration = ServerConfiguration()
+        configure(&configuration)
+        self.configuration = configuration
+        let policy = AccountsPolicy(
+            relyingParty: try configuration.relyingParty(), relyingPartyName: "Portcullis Test", signupMode: configuration.signupMode,
+            sessionIdleTimeout: configuration.sessionIdleTimeout, sessionAbsoluteLifetime: configuration.sessionLifetime)
+        let clock = self.clock
+        service = PasskeyService(store: store, policy: policy, enumerationSecret: Array(repeating: 7, count: 32), clock: { clock.now })
+    }
+
+    func run(_ body: @escaping @Sendable (any TestClientProtocol) async throws -> Void) async throws {
+        let app = Application(router: buildRouter(service: service, configuration: configuration))
+        try await app.test(.router) { client in try await body(client) }
+    }
+
+    struct Reply {
+        let status: HTTPResponse.Status
+        let json: JSONValue?
+        let headers: HTTPFields
+        var object: JSONObject { json?.object ?? [:] }
+        /// The session token a Set-Cookie header carries, if any.
+        var sessionToken: String? {
+            guard let header = headers[.setCookie], let pair = header.split(separator: ";").first else { return nil }
+            let parts = pair.split(separator: "=", maxSplits: 1)
+            return parts.count == 2 ? String(parts[1]) : ""
+        }
+    }
+
+    static func send(_ client: any TestClientProtocol, _ method: HTTPRequest.Method, _ path: String, json: JSONValue? = nil,
+                     rawBody: [UInt8]? = nil, token: String? = nil, origin: String? = origin, ip: String? = nil) async throws -> Reply {
+        var headers: HTTPFields = [.userAgent: "PortcullisTests/1.0"]
+        if let origin { headers[.origin] = origin }
+        if let token { headers[.cookie] = "portcullis_session=\(token)" }
+        if json != nil || rawBody != nil { headers[.contentType] = "application/json" }
+        let bytes = rawBody ?? json.map { Array(StrictJSON.serialize($0).utf8) }
+        return try await client.execute(uri: path, method: method, headers: headers, body: bytes.map { ByteBuffer(bytes: $0) }) { response in
+            let body = Array(response.body.readableBytesView)
+            return Reply(status: response.status, json: body.isEmpty ? nil : try? StrictJSON.parse(body), headers: response.headers)
+        }
+    }
+
+    static func challenge(_ reply: Reply) throws -> [UInt8] {
+        let text = try #require(reply.object["publicKey"]?.object?["challenge"]?.string)
+        return try #require(Base64URL.decode(text))
+    }
+
+    /// A signed-up user: the authenticator's credential, the user handle and a session token.
+    struct Account {
+        let username: String
+        let credential: RegistrationFixture
+        let handle: [UInt8]
+        var token: String
+        var signCount: UInt32 = 0
+    }
+
+    static let authenticator = VirtualAuthenticator(rpID: "localhost", origin: origin)
+
+    static func signUp(_ client: any TestClientProtocol, _ username: String, algorithm: COSEAlgorithm = .es256) async throws -> Account {
+        let options = try await send(client, .post, "/api/v1/signup/options", json: .object(["username": .string(username)]))
+        #expect(options.status == .ok)
+        let handleText = try #require(options.object["publicKey"]?.object?["user"]?.object?["id"]?.string)
+        let handle = try #require(Base64URL.decode(handleText))
+        let credential = authenticator.registration(challenge: try challenge(options), algorithm: algorithm)
+        let verify = try await send(client, .post, "/api/v1/signup/verify", json: .object(["credential": credential.jsonValue, "name": .string("Test key")]))
+        #expect(verify.status == .created, "\(String(describing: verify.json))")
+        return Account(username: username, credential: credential, handle: handle, token: try #require(verify.sessionToken))
+    }
+
+    /// An assertion for `account` answering `options`.
+    static func assertion(_ account: inout Account, options: Reply) throws -> JSONValue {
+        account.signCount += 1
+        return authenticator.assertion(challenge: try challenge(options), credential: account.credential, signCount: account.signCount,
+                                       userHandle: account.handle).jsonValue
+    }
+
+    static func signIn(_ client: any TestClientProtocol, _ account: inout Account, username: String? = nil) async throws -> Reply {
+        let options = try await send(client, .post, "/api/v1/login/options", json: .object(username.map { ["username": .string($0)] } ?? [:]))
+        let verify = try await send(client, .post, "/api/v1/login/verify", json: .object(["credential": try assertion(&account, options: options)]))
+        if let token = verify.sessionToken { account.token = token }
+        return verify
+    }
+}

@@ -185,7 +185,8 @@ let package = Package(
         .testTarget(
             name: "PortcullisCommandsTests",
             dependencies: [
-                "PortcullisCommands", "PortcullisTesting", "WebAuthn", "CBOR",
+                "PortcullisCommands", "PortcullisTesting", "WebAuthn", "CBOR", "Accounts", "SQLStore",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings

@@ -1,0 +1,154 @@
+import Accounts
+import ArgumentParser
+import Crypto
+import Foundation
+import Logging
+import PortcullisServer
+import WebAuthn
+
+/// Options every operator command shares.
+struct StoreOptions: ParsableArguments {
+    @Option(name: .customLong("config"), help: "A JSON configuration file (environment variables override it).")
+    var configFile: String?
+
+    /// Runs `body` on the configured, migrated store.
+    func withStore<R: Sendable>(_ body: @escaping @Sendable (any AccountStore) async throws -> R) async throws -> R {
+        let configuration = try await ConfigurationLoader.load(file: configFile)
+        return try await withOpenedStore(url: configuration.databaseURL, logger: Logger(label: "portcullis")) { opened in
+            try await opened.migrate()
+            return try await body(opened.store)
+        }
+    }
+}
+
+enum OperatorOutput {
+    static func user(_ user: User, passkeys: [Passkey]? = nil, sessions: Int? = nil) -> JSONValue {
+        var object: JSONObject = [
+            "id": .string(user.id.uuidString.lowercased()), "username": .string(user.username), "displayName": .string(user.displayName),
+            "createdAt": .string(ISO8601DateFormatter().string(from: user.createdAt)), "disabled": .bool(user.disabled),
+        ]
+        if let passkeys {
+            object["passkeys"] = .array(passkeys.map { passkey in
+                .object([
+                    "id": .string(Base64URL.encode(passkey.credentialID)), "name": .string(passkey.name), "aaguid": .string(passkey.aaguid),
+                    "provider": KnownAuthenticators.name(for: AAGUID(string: passkey.aaguid) ?? .zero).map(JSONValue.string) ?? .null,
+                    "backedUp": .bool(passkey.backedUp), "deviceBound": .bool(passkey.isDeviceBound),
+                    "createdAt": .string(ISO8601DateFormatter().string(from: passkey.createdAt)),
+                    "lastUsedAt": passkey.lastUsedAt.map { .string(ISO8601DateFormatter().string(from: $0)) } ?? .null,
+                ])
+            })
+        }
+        if let sessions { object["sessions"] = .int(sessions) }
+        return .object(object)
+    }
+
+    static func find(_ username: String, in store: any AccountStore) async throws -> User {
+        guard let user = try await store.user(username: username.lowercased()) else { throw UsageError("no user named \(username)") }
+        return user
+    }
+}
+
+/// `portcullis user ...`
+struct UserCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "user", abstract: "List, inspect, disable, enable and delete users.",
+        subcommands: [List.self, Show.self, Disable.self, Enable.self, Delete.self])
+
+    struct List: AsyncParsableCommand, IOCommand {
+        static let configuration = CommandConfiguration(abstract: "List users, oldest first, one JSON object a line.")
+        @OptionGroup var store: StoreOptions
+        @Option(help: "At most this many.") var limit = 1000
+
+        func run(io: CommandIO) async throws -> Int32 {
+            let users = try await store.withStore { try await $0.listUsers(limit: limit) }
+            for user in users { io.out(StrictJSON.serialize(OperatorOutput.user(user)) + "\n") }
+            return 0
+        }
+    }
+
+    struct Show: AsyncParsableCommand, IOCommand {
+        static let configuration = CommandConfiguration(abstract: "Show a user with their passkeys.")
+        @OptionGroup var store: StoreOptions
+        @Argument var username: String
+
+        func run(io: CommandIO) async throws -> Int32 {
+            let username = self.username
+            let json = try await store.withStore { store in
+                let user = try await OperatorOutput.find(username, in: store)
+                return OperatorOutput.user(user, passkeys: try await store.passkeys(userID: user.id), sessions: try await store.sessions(userID: user.id).count)
+            }
+            io.out(StrictJSON.serialize(json) + "\n")
+            return 0
+        }
+    }
+
+    struct Disable: AsyncParsableCommand, IOCommand {
+        static let configuration = CommandConfiguration(abstract: "Disable a user: they cannot sign in, and their sessions end.")
+        @OptionGroup var store: StoreOptions
+        @Argument var username: String
+
+        func run(io: CommandIO) async throws -> Int32 {
+            let username = self.username
+            try await store.withStore { store in
+                let user = try await OperatorOutput.find(username, in: store)
+                try await store.setDisabled(userID: user.id, disabled: true)
+                try await store.appendEvent(SecurityEvent(id: UUID(), userID: user.id, kind: "admin_disabled", at: Date(), ip: "cli", userAgent: "portcullis user disable"))
+            }
+            io.out("disabled \(username)\n")
+            return 0
+        }
+    }
+
+    struct Enable: AsyncParsableCommand, IOCommand {
+        static let configuration = CommandConfiguration(abstract: "Enable a disabled user.")
+        @OptionGroup var store: StoreOptions
+        @Argument var username: String
+
+        func run(io: CommandIO) async throws -> Int32 {
+            let username = self.username
+            try await store.withStore { store in
+                let user = try await OperatorOutput.find(username, in: store)
+                try await store.setDisabled(userID: user.id, disabled: false)
+                try await store.appendEvent(SecurityEvent(id: UUID(), userID: user.id, kind: "admin_enabled", at: Date(), ip: "cli", userAgent: "portcullis user enable"))
+            }
+            io.out("enabled \(username)\n")
+            return 0
+        }
+    }
+
+    struct Delete: AsyncParsableCommand, IOCommand {
+        static let configuration = CommandConfiguration(abstract: "Delete a user and everything of theirs.")
+        @OptionGroup var store: StoreOptions
+        @Argument var username: String
+        @Flag(help: "Confirm the deletion.") var yes = false
+
+        func run(io: CommandIO) async throws -> Int32 {
+            guard yes else { throw UsageError("deleting \(username) cannot be undone; add --yes") }
+            let username = self.username
+            try await store.withStore { store in try await store.deleteUser(id: try await OperatorOutput.find(username, in: store).id) }
+            io.out("deleted \(username)\n")
+            return 0
+        }
+    }
+}
+
+/// `portcullis invite create`
+struct InviteCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "invite", abstract: "Invites for invite-only sign-up.", subcommands: [Create.self])
+
+    struct Create: AsyncParsableCommand, IOCommand {
+        static let configuration = CommandConfiguration(abstract: "Create a single-use invite and print its code (shown once).")
+        @OptionGroup var store: StoreOptions
+        @Option(name: .customLong("expires-in"), help: "Seconds until it expires.") var expiresIn = 7 * 86400
+
+        func run(io: CommandIO) async throws -> Int32 {
+            guard (60...(366 * 86400)).contains(expiresIn) else { throw UsageError("--expires-in must be 60 to 31622400 seconds") }
+            let code = Base64URL.encode(SystemRandomSource().bytes(18))
+            let now = Date()
+            let invite = Invite(codeHash: Array(SHA256.hash(data: Array(code.utf8))), createdAt: now, expiresAt: now.addingTimeInterval(TimeInterval(expiresIn)))
+            try await store.withStore { try await $0.createInvite(invite) }
+            io.out(code + "\n")
+            return 0
+        }
+    }
+}

@@ -11,30 +11,55 @@ struct APIController: Sendable {
     let configuration: ServerConfiguration
     let ipLimiter: RateLimiter
     let accountLimiter: RateLimiter
+    let metrics: ServerMetrics
 
     /// The session cookie's name: `__Host-` prefixed when the origin is https.
     var cookieName: String { configuration.secureCookies ? "__Host-portcullis" : "portcullis_session" }
 
     func register(on router: Router<AppRequestContext>) {
         let api = router.group("api/v1")
-        api.post("signup/options", use: signupOptions)
-        api.post("signup/verify", use: signupVerify)
-        api.post("login/options", use: loginOptions)
-        api.post("login/verify", use: loginVerify)
+        api.post("signup/options", use: measured("signup_options", signupOptions))
+        api.post("signup/verify", use: measured("signup_verify", signupVerify))
+        api.post("login/options", use: measured("login_options", loginOptions))
+        api.post("login/verify", use: measured("login_verify", loginVerify))
         api.post("logout", use: logout)
         api.get("me", use: me)
-        api.post("me/passkeys/options", use: addOptions)
-        api.post("me/passkeys/verify", use: addVerify)
+        api.post("me/passkeys/options", use: measured("add_options", addOptions))
+        api.post("me/passkeys/verify", use: measured("add_verify", addVerify))
         api.patch("me/passkeys/:id", use: renamePasskey)
         api.delete("me/passkeys/:id", use: deletePasskey)
-        api.post("me/reauth/options", use: reauthOptions)
-        api.post("me/reauth/verify", use: reauthVerify)
+        api.post("me/reauth/options", use: measured("reauth_options", reauthOptions))
+        api.post("me/reauth/verify", use: measured("reauth_verify", reauthVerify))
         api.get("me/sessions", use: sessions)
         api.delete("me/sessions/:id", use: revokeSession)
         api.get("me/events", use: events)
     }
 
     // MARK: Helpers
+
+    /// Wraps a ceremony handler to count its outcome and time it.
+    func measured(
+        _ kind: String, _ handler: @escaping @Sendable (Request, AppRequestContext) async throws -> Response
+    ) -> @Sendable (Request, AppRequestContext) async throws -> Response {
+        let metrics = self.metrics
+        return { request, context in
+            let start = ContinuousClock.now
+            do {
+                let response = try await handler(request, context)
+                metrics.record(kind: kind, outcome: "success", duration: ContinuousClock.now - start)
+                return response
+            } catch let problem as Problem {
+                metrics.record(kind: kind, outcome: problem.code, duration: ContinuousClock.now - start)
+                throw problem
+            } catch let error as AccountsError {
+                metrics.record(kind: kind, outcome: error.code, duration: ContinuousClock.now - start)
+                throw error
+            } catch {
+                metrics.record(kind: kind, outcome: "error", duration: ContinuousClock.now - start)
+                throw error
+            }
+        }
+    }
 
     func body(_ request: Request) async throws -> JSONObject {
         let buffer: ByteBuffer

@@ -93,7 +93,7 @@ struct SecurityHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
 }
 
 /// Builds the router for a configured service.
-public func buildRouter(service: PasskeyService, configuration: ServerConfiguration) -> Router<AppRequestContext> {
+public func buildRouter(service: PasskeyService, configuration: ServerConfiguration, metrics: ServerMetrics = ServerMetrics()) -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
     router.add(middleware: SecurityHeadersMiddleware())
     router.add(middleware: ProblemMiddleware())
@@ -110,11 +110,17 @@ public func buildRouter(service: PasskeyService, configuration: ServerConfigurat
             throw Problem.unavailable
         }
     }
+    router.get("metrics") { _, _ in
+        let sessions = try? await service.store.countSessions()
+        return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                        body: .init(byteBuffer: ByteBuffer(string: metrics.exposition(sessions: sessions))))
+    }
     WellKnown(configuration: configuration).register(on: router)
     APIController(
         service: service, configuration: configuration,
         ipLimiter: RateLimiter(limit: configuration.ipRequestsPerMinute),
-        accountLimiter: RateLimiter(limit: configuration.accountRequestsPerMinute)
+        accountLimiter: RateLimiter(limit: configuration.accountRequestsPerMinute),
+        metrics: metrics
     ).register(on: router)
     return router
 }

@@ -260,4 +260,19 @@ import WebAuthn
             #expect(try await H.send(client, .get, "/readyz").status == .ok)
         }
     }
+
+    @Test func metricsCountCeremoniesByKindAndOutcome() async throws {
+        let harness = try H()
+        try await harness.run { client in
+            var alice = try await H.signUp(client, "alice")
+            _ = try await H.signIn(client, &alice)
+            _ = try await H.send(client, .post, "/api/v1/login/verify", json: .object(["credential": .object([:])]))
+            let reply = try await client.execute(uri: "/metrics", method: .get) { response in String(buffer: response.body) }
+            #expect(reply.contains(#"portcullis_ceremonies_total{kind="login_verify",outcome="success"} 1"#))
+            #expect(reply.contains(#"portcullis_ceremonies_total{kind="signup_verify",outcome="success"} 1"#))
+            #expect(reply.contains(#"outcome="verification_failed"} 1"#))
+            #expect(reply.contains("portcullis_ceremony_duration_seconds_bucket"))
+            #expect(reply.contains("portcullis_sessions 2"))
+        }
+    }
 }

@@ -17,6 +17,8 @@ public struct OpenedStore: Sendable {
     public let migrate: @Sendable () async throws -> Void
     /// Where the data lives, for people.
     public let location: String
+    /// Closes what was opened (the SQLite connection).
+    public let close: @Sendable () async throws -> Void
 }
 
 /// Opens the store named by `url`: `sqlite:PATH` or `postgres://...`.
@@ -26,7 +28,7 @@ public func openStore(url: String, logger: Logger) async throws -> OpenedStore {
         let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
         let backend = try await SQLiteBackend.open(path: absolute, logger: logger)
         let store = SQLAccountStore(backend: backend)
-        return OpenedStore(store: store, services: [], migrate: { try await store.migrate() }, location: absolute)
+        return OpenedStore(store: store, services: [], migrate: { try await store.migrate() }, location: absolute, close: { try await backend.close() })
     }
     let backend = try PostgresBackend(url: url, logger: logger)
     let store = SQLAccountStore(backend: backend)
@@ -34,14 +36,25 @@ public func openStore(url: String, logger: Logger) async throws -> OpenedStore {
     if let components = URLComponents(string: url), let password = components.password {
         redacted = url.replacingOccurrences(of: ":" + password + "@", with: ":***@")
     }
-    return OpenedStore(store: store, services: [PostgresClientService(backend: backend)], migrate: { try await store.migrate() }, location: redacted)
+    return OpenedStore(store: store, services: [PostgresClientService(backend: backend)], migrate: { try await store.migrate() }, location: redacted, close: {})
 }
 
 /// Opens the store and runs `body` with it, running what the store needs (the PostgreSQL pool)
 /// meanwhile: for commands that have no server.
 public func withOpenedStore<R: Sendable>(url: String, logger: Logger, _ body: @escaping @Sendable (OpenedStore) async throws -> R) async throws -> R {
     let opened = try await openStore(url: url, logger: logger)
-    return try await withThrowingTaskGroup(of: R?.self) { group in
+    do {
+        let result = try await run(opened, body)
+        try await opened.close()
+        return result
+    } catch {
+        try? await opened.close()
+        throw error
+    }
+}
+
+private func run<R: Sendable>(_ opened: OpenedStore, _ body: @escaping @Sendable (OpenedStore) async throws -> R) async throws -> R {
+    try await withThrowingTaskGroup(of: R?.self) { group in
         for service in opened.services {
             group.addTask {
                 try await service.run()

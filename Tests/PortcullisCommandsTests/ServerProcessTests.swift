@@ -1,6 +1,7 @@
 import Accounts
 import Foundation
 import Logging
+import PortcullisCommands
 import PortcullisTesting
 import SQLStore
 import Synchronization
@@ -168,7 +169,6 @@ import FoundationNetworking
 
         // Restart on the same file: every acknowledged sign-up is there, with a working session.
         let restarted = try Node(database: database, directory: directory)
-        defer { restarted.kill(SIGTERM) }
         try await restarted.waitUntilReady()
         for (username, cookie) in survivors {
             let me = try await Self.send(restarted, "GET", "/api/v1/me", cookie: cookie)
@@ -185,6 +185,38 @@ import FoundationNetworking
             #expect(try await store.events(userID: user.id, limit: 10).contains { $0.kind == "signup" })
         }
         try await backend.close()
+
+        // SIGTERM drains and exits cleanly.
+        restarted.kill(SIGTERM)
+        #expect(restarted.process.terminationStatus == 0)
+
+        // The operator commands work on the same database.
+        let io = CommandIO(stdin: { [] })
+        let environment = ["DATABASE_URL": database]
+        let listed = await OperatorCLI.run(["user", "list"], environment: environment, io: io)
+        #expect(listed == 0)
+        #expect(io.stdout.split(separator: "\n").count == users.count)
+        let first = try #require(users.first?.username)
+        #expect(await OperatorCLI.run(["user", "disable", first], environment: environment, io: CommandIO(stdin: { [] })) == 0)
+        let shown = CommandIO(stdin: { [] })
+        #expect(await OperatorCLI.run(["user", "show", first], environment: environment, io: shown) == 0)
+        #expect(shown.stdout.contains("\"disabled\":true"))
+        #expect(shown.stdout.contains("\"sessions\":0"))
+        #expect(await OperatorCLI.run(["user", "delete", first], environment: environment, io: CommandIO(stdin: { [] })) == 2)
+        #expect(await OperatorCLI.run(["user", "delete", first, "--yes"], environment: environment, io: CommandIO(stdin: { [] })) == 0)
+        #expect(await OperatorCLI.run(["user", "show", first], environment: environment, io: CommandIO(stdin: { [] })) == 2)
+        let invite = CommandIO(stdin: { [] })
+        #expect(await OperatorCLI.run(["invite", "create"], environment: environment, io: invite) == 0)
+        #expect(invite.stdout.trimmingCharacters(in: .whitespacesAndNewlines).count == 24)
+    }
+}
+
+/// Runs operator commands in process against a database named through the environment.
+enum OperatorCLI {
+    static func run(_ arguments: [String], environment: [String: String], io: CommandIO) async -> Int32 {
+        for (key, value) in environment { setenv(key, value, 1) }
+        defer { for key in environment.keys { unsetenv(key) } }
+        return await PortcullisCLI.run(arguments: arguments, io: io)
     }
 }
 

@@ -1,0 +1,127 @@
+import ArgumentParser
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import PortcullisTesting
+import Synchronization
+import WebAuthn
+
+/// `portcullis bench login`: a load generator with its own software authenticator.
+struct BenchLoginCommand: AsyncParsableCommand, IOCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "login",
+        abstract: "Sign up N users, then run complete discoverable sign-ins (options + verify) against a running server."
+    )
+
+    @Option(help: "The server's base URL.") var url = "http://127.0.0.1:8080"
+    @Option(help: "The origin the server allows (what a browser would send).") var origin = "http://localhost:8080"
+    @Option(name: .customLong("rp-id"), help: "The server's RP ID.") var rpID = "localhost"
+    @Option(help: "Users to sign up first.") var users = 100
+    @Option(help: "Requests in flight at once.") var concurrency = 16
+    @Option(help: "Seconds of sign-ins to measure.") var duration = 10.0
+
+    struct Account: Sendable {
+        let credential: RegistrationFixture
+        let handle: [UInt8]
+    }
+
+    final class Results: Sendable {
+        let latencies = Mutex<[Double]>([])
+        let errors = Mutex<[String: Int]>([:])
+        func add(_ seconds: Double) { latencies.withLock { $0.append(seconds) } }
+        func fail(_ what: String) { errors.withLock { $0[what, default: 0] += 1 } }
+    }
+
+    func run(io: CommandIO) async throws -> Int32 {
+        guard users > 0, concurrency > 0, duration > 0 else { throw UsageError("--users, --concurrency and --duration must be positive") }
+        let client = HTTPClient.shared
+        let authenticator = VirtualAuthenticator(rpID: rpID, origin: origin)
+        let runID = UUID().uuidString.prefix(8).lowercased()
+
+        // Sign-ups.
+        let signUpStart = Date()
+        let accounts = try await withThrowingTaskGroup(of: [Account].self) { group in
+            for worker in 0..<concurrency {
+                group.addTask {
+                    var made: [Account] = []
+                    var index = worker
+                    while index < users {
+                        let options = try await post(client, "/api/v1/signup/options", .object(["username": .string("bench-\(runID)-\(index)")]))
+                        let publicKey = options.1?.object?["publicKey"]?.object
+                        guard options.0 == 200, let challenge = publicKey?["challenge"]?.string.flatMap(Base64URL.decode),
+                              let handle = publicKey?["user"]?.object?["id"]?.string.flatMap(Base64URL.decode)
+                        else { throw UsageError("sign-up options failed with status \(options.0)") }
+                        let credential = authenticator.registration(challenge: challenge)
+                        let verify = try await post(client, "/api/v1/signup/verify", .object(["credential": credential.jsonValue]))
+                        guard verify.0 == 201 else { throw UsageError("sign-up verify failed with status \(verify.0): \(verify.1.map(StrictJSON.serialize) ?? "")") }
+                        made.append(Account(credential: credential, handle: handle))
+                        index += concurrency
+                    }
+                    return made
+                }
+            }
+            return try await group.reduce(into: [Account]()) { $0 += $1 }
+        }
+        let signUpSeconds = Date().timeIntervalSince(signUpStart)
+
+        // Sign-ins: each worker signs in its own accounts in turn (counters stay in order per account).
+        let results = Results()
+        let deadline = Date().addingTimeInterval(duration)
+        let start = Date()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for worker in 0..<min(concurrency, accounts.count) {
+                let mine = stride(from: worker, to: accounts.count, by: concurrency).map { accounts[$0] }
+                group.addTask {
+                    var counters = [UInt32](repeating: 0, count: mine.count)
+                    var turn = 0
+                    while Date() < deadline {
+                        let slot = turn % mine.count
+                        turn += 1
+                        let began = ContinuousClock.now
+                        let options = try await post(client, "/api/v1/login/options", .object([:]))
+                        guard options.0 == 200, let challenge = options.1?.object?["publicKey"]?.object?["challenge"]?.string.flatMap(Base64URL.decode) else {
+                            results.fail("options \(options.0)")
+                            continue
+                        }
+                        counters[slot] += 1
+                        let assertion = authenticator.assertion(challenge: challenge, credential: mine[slot].credential, signCount: counters[slot], userHandle: mine[slot].handle)
+                        let verify = try await post(client, "/api/v1/login/verify", .object(["credential": assertion.jsonValue]))
+                        if verify.0 == 200 {
+                            let elapsed = ContinuousClock.now - began
+                            results.add(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+                        } else {
+                            results.fail("verify \(verify.0) \(verify.1?.object?["code"]?.string ?? "")")
+                        }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let elapsed = Date().timeIntervalSince(start)
+        let latencies = results.latencies.withLock { $0 }.sorted()
+        func percentile(_ p: Double) -> Double {
+            guard !latencies.isEmpty else { return 0 }
+            return latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))] * 1000
+        }
+        var out = "portcullis bench login: \(url), \(accounts.count) users, concurrency \(concurrency), \(duration) s\n"
+        out += String(format: "sign-ups: %d in %.1f s (%.0f /s)\n", accounts.count, signUpSeconds, Double(accounts.count) / signUpSeconds)
+        out += String(format: "sign-ins: %d complete in %.1f s = %.0f /s\n", latencies.count, elapsed, Double(latencies.count) / elapsed)
+        out += String(format: "latency of a complete sign-in (options + verify): p50 %.1f ms, p95 %.1f ms, p99 %.1f ms\n", percentile(0.5), percentile(0.95), percentile(0.99))
+        let errors = results.errors.withLock { $0 }
+        out += "errors: " + (errors.isEmpty ? "none" : errors.sorted { $0.key < $1.key }.map { "\($0.key) x\($0.value)" }.joined(separator: ", ")) + "\n"
+        io.out(out)
+        return errors.isEmpty ? 0 : 1
+    }
+
+    func post(_ client: HTTPClient, _ path: String, _ body: JSONValue) async throws -> (Int, JSONValue?) {
+        var request = HTTPClientRequest(url: url + path)
+        request.method = .POST
+        request.headers.add(name: "Origin", value: origin)
+        request.headers.add(name: "Content-Type", value: "application/json")
+        request.body = .bytes(ByteBuffer(string: StrictJSON.serialize(body)))
+        let response = try await client.execute(request, timeout: .seconds(30))
+        let bytes = try await response.body.collect(upTo: 1 << 20)
+        return (Int(response.status.code), try? StrictJSON.parse(bytes.readableBytesView))
+    }
+}

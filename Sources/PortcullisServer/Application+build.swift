@@ -72,6 +72,15 @@ private func run<R: Sendable>(_ opened: OpenedStore, _ body: @escaping @Sendable
     }
 }
 
+/// Closes the store once graceful shutdown has drained everything after it.
+struct StoreCloser: Service {
+    let close: @Sendable () async throws -> Void
+    func run() async throws {
+        try? await gracefulShutdown()
+        try await close()
+    }
+}
+
 /// Runs the PostgreSQL pool as a service.
 struct PostgresClientService: Service {
     let backend: PostgresBackend
@@ -185,7 +194,9 @@ public func buildApplication(
             service: PasskeyService(store: opened.store, policy: policy, enumerationSecret: [], clock: { Date() }).withSecret(secretBox),
             configuration: configuration),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "Portcullis"),
-        services: opened.services + [SweepService(store: opened.store, idleTimeout: configuration.sessionIdleTimeout, logger: logger)],
+        // Services shut down in reverse order: the HTTP server first, the store's connection last.
+        services: [StoreCloser(close: opened.close)] + opened.services
+            + [SweepService(store: opened.store, idleTimeout: configuration.sessionIdleTimeout, logger: logger)],
         onServerRunning: { channel in
             let address = channel.localAddress
             await onServerRunning("http://\(address?.ipAddress ?? configuration.host):\(address?.port ?? configuration.port)")

@@ -139,3 +139,31 @@ import WebAuthn
         }
     }
 }
+
+@Suite struct Base64URLTests {
+    @Test func roundTripsEveryLength() {
+        for length in 0..<70 {
+            let bytes = (0..<length).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 11) }
+            #expect(Base64URL.decode(Base64URL.encode(bytes)) == bytes)
+        }
+    }
+
+    @Test(arguments: ["A", "AB=", "AB==", "A+B/", "AB C", "AF", "AAB", "ABCDE", "AAAAAAA=", "é"])
+    func refusesNonCanonicalText(text: String) {
+        #expect(Base64URL.decode(text) == nil)
+    }
+
+    @Test func acceptsCanonicalText() {
+        #expect(Base64URL.decode("") == [])
+        #expect(Base64URL.decode("AA") == [0])
+        #expect(Base64URL.decode("AAE") == [0, 1])
+        #expect(Base64URL.decode("-_-_") == [0xFB, 0xFF, 0xBF])
+    }
+
+    @Test func duplicateKeysAreFoundInLargeObjectsToo() {
+        var members = (0..<40).map { "\"k\($0)\":\($0)" }
+        #expect((try? StrictJSON.parse(Array(("{" + members.joined(separator: ",") + "}").utf8))) != nil)
+        members.append("\"k3\":0")
+        #expect((try? StrictJSON.parse(Array(("{" + members.joined(separator: ",") + "}").utf8))) == nil)
+    }
+}

@@ -234,13 +234,13 @@ public struct CredentialPublicKey: Sendable {
         switch backing {
         case .p256(let key):
             let sig = try Self.strictECDSASignature(signature, coordinateLength: 32)
-            valid = (try? P256.Signing.ECDSASignature(derRepresentation: sig)).map { key.isValidSignature($0, for: data) } ?? false
+            valid = (try? P256.Signing.ECDSASignature(rawRepresentation: sig)).map { key.isValidSignature($0, for: data) } ?? false
         case .p384(let key):
             let sig = try Self.strictECDSASignature(signature, coordinateLength: 48)
-            valid = (try? P384.Signing.ECDSASignature(derRepresentation: sig)).map { key.isValidSignature($0, for: data) } ?? false
+            valid = (try? P384.Signing.ECDSASignature(rawRepresentation: sig)).map { key.isValidSignature($0, for: data) } ?? false
         case .p521(let key):
             let sig = try Self.strictECDSASignature(signature, coordinateLength: 66)
-            valid = (try? P521.Signing.ECDSASignature(derRepresentation: sig)).map { key.isValidSignature($0, for: data) } ?? false
+            valid = (try? P521.Signing.ECDSASignature(rawRepresentation: sig)).map { key.isValidSignature($0, for: data) } ?? false
         case .ed25519(let key):
             let sig = Array(signature)
             valid = sig.count == 64 && key.isValidSignature(sig, for: data)
@@ -260,33 +260,53 @@ public struct CredentialPublicKey: Sendable {
     }
 
     /// Checks that `signature` is exactly one DER `SEQUENCE { INTEGER r, INTEGER s }` with positive,
-    /// minimally encoded integers no longer than the curve order, and returns its bytes.
+    /// minimally encoded integers no longer than the curve order, and returns r || s, each left-padded
+    /// to `coordinateLength` (the raw form the crypto library takes without parsing DER again).
+    ///
+    /// Read by hand over the bytes: this runs on every sign-in.
     static func strictECDSASignature(_ signature: some Collection<UInt8>, coordinateLength: Int) throws -> [UInt8] {
         let bytes = Array(signature)
-        do {
-            let node = try DER.parse(bytes)  // strict DER: definite, minimal lengths, no trailing bytes
-            try DER.sequence(node, identifier: .sequence) { nodes in
-                for _ in 0..<2 {
-                    guard let integer = nodes.next(), integer.identifier == .integer, case .primitive(let content) = integer.content else {
-                        throw WebAuthnError(.badSignature, "ECDSA r or s is not an INTEGER")
-                    }
-                    guard let first = content.first else { throw WebAuthnError(.badSignature, "ECDSA r or s is empty") }
-                    // DER: minimal two's complement, and r, s must be positive.
-                    if content.count > 1, first == 0, content[content.startIndex + 1] & 0x80 == 0 {
-                        throw WebAuthnError(.badSignature, "ECDSA r or s is not minimally encoded")
-                    }
-                    guard first & 0x80 == 0 else { throw WebAuthnError(.badSignature, "ECDSA r or s is negative") }
-                    let magnitude = content.drop(while: { $0 == 0 })
-                    guard !magnitude.isEmpty, magnitude.count <= coordinateLength else {
-                        throw WebAuthnError(.badSignature, "ECDSA r or s is zero or too long")
-                    }
-                }
-            }
-        } catch let error as WebAuthnError {
-            throw error
-        } catch {
-            throw WebAuthnError(.badSignature, "the ECDSA signature is not strict DER")
+        func fail(_ why: String) -> WebAuthnError { WebAuthnError(.badSignature, "the ECDSA signature is not strict DER: \(why)") }
+        var index = 0
+        /// Reads a definite length in its minimal form.
+        func readLength() throws -> Int {
+            guard index < bytes.count else { throw fail("truncated length") }
+            let first = bytes[index]
+            index += 1
+            if first < 0x80 { return Int(first) }
+            guard first == 0x81 else { throw fail("length form") }  // ECDSA values never need more than one length byte
+            guard index < bytes.count else { throw fail("truncated length") }
+            let value = Int(bytes[index])
+            index += 1
+            guard value >= 0x80 else { throw fail("non-minimal length") }
+            return value
         }
-        return bytes
+        guard bytes.count >= 8, bytes[0] == 0x30 else { throw fail("not a SEQUENCE") }
+        var raw = [UInt8](repeating: 0, count: 2 * coordinateLength)
+        index = 1
+        let sequenceLength = try readLength()
+        guard sequenceLength == bytes.count - index else { throw fail("SEQUENCE length does not match, or trailing bytes") }
+        for part in 0..<2 {
+            guard index < bytes.count, bytes[index] == 0x02 else { throw fail("not an INTEGER") }
+            index += 1
+            let length = try readLength()
+            guard length >= 1, index + length <= bytes.count else { throw fail("INTEGER length") }
+            let first = bytes[index]
+            // DER: minimal two's complement; r and s must be positive.
+            if length > 1, first == 0, bytes[index + 1] & 0x80 == 0 { throw WebAuthnError(.badSignature, "ECDSA r or s is not minimally encoded") }
+            guard first & 0x80 == 0 else { throw WebAuthnError(.badSignature, "ECDSA r or s is negative") }
+            var magnitude = length
+            var cursor = index
+            while magnitude > 0, bytes[cursor] == 0 {
+                magnitude -= 1
+                cursor += 1
+            }
+            guard magnitude > 0, magnitude <= coordinateLength else { throw WebAuthnError(.badSignature, "ECDSA r or s is zero or too long") }
+            let destination = (part + 1) * coordinateLength - magnitude
+            for offset in 0..<magnitude { raw[destination + offset] = bytes[cursor + offset] }
+            index += length
+        }
+        guard index == bytes.count else { throw fail("more than two INTEGERs") }
+        return raw
     }
 }

@@ -30,24 +30,54 @@ public enum Base64URL {
     /// in the last character zero (so every byte string has exactly one accepted encoding).
     /// - Returns: `nil` for anything else.
     public static func decode(_ text: some StringProtocol) -> [UInt8]? {
-        let chars = Array(text.utf8)
-        if chars.count % 4 == 1 { return nil }
-        var out: [UInt8] = []
-        out.reserveCapacity(chars.count * 3 / 4)
-        var accumulator: UInt32 = 0
-        var bits = 0
-        for char in chars {
-            let value = decodeTable[Int(char)]
-            if value == 0xFF { return nil }
-            accumulator = accumulator << 6 | UInt32(value)
-            bits += 6
-            if bits >= 8 {
-                bits -= 8
-                out.append(UInt8((accumulator >> UInt32(bits)) & 0xFF))
+        var string = String(text)
+        return string.withUTF8 { decode(utf8: $0) }
+    }
+
+    /// Decodes strict base64url from UTF-8 code units.
+    static func decode(utf8 chars: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
+        let count = chars.count
+        if count % 4 == 1 { return nil }
+        return decodeTable.withUnsafeBufferPointer { table -> [UInt8]? in
+            let outputCount = count / 4 * 3 + (count % 4 == 0 ? 0 : count % 4 - 1)
+            var failed = false
+            let out = [UInt8](unsafeUninitializedCapacity: outputCount) { buffer, initialized in
+                var o = 0
+                var i = 0
+                while i + 4 <= count {
+                    let a = table[Int(chars[i])], b = table[Int(chars[i + 1])], c = table[Int(chars[i + 2])], d = table[Int(chars[i + 3])]
+                    if (a | b | c | d) & 0xC0 != 0 {
+                        failed = true
+                        break
+                    }
+                    let n = UInt32(a) << 18 | UInt32(b) << 12 | UInt32(c) << 6 | UInt32(d)
+                    buffer[o] = UInt8(truncatingIfNeeded: n >> 16)
+                    buffer[o + 1] = UInt8(truncatingIfNeeded: n >> 8)
+                    buffer[o + 2] = UInt8(truncatingIfNeeded: n)
+                    o += 3
+                    i += 4
+                }
+                if !failed, i < count {
+                    let rest = count - i
+                    let a = table[Int(chars[i])], b = table[Int(chars[i + 1])]
+                    let c = rest == 3 ? table[Int(chars[i + 2])] : 0
+                    if (a | b | c) & 0xC0 != 0 {
+                        failed = true
+                    } else if rest == 2 {
+                        // One byte; the low 4 bits of b must be zero.
+                        if b & 0x0F != 0 { failed = true } else { buffer[o] = a << 2 | b >> 4; o += 1 }
+                    } else {
+                        // Two bytes; the low 2 bits of c must be zero.
+                        if c & 0x03 != 0 { failed = true } else {
+                            buffer[o] = a << 2 | b >> 4
+                            buffer[o + 1] = (b & 0x0F) << 4 | c >> 2
+                            o += 2
+                        }
+                    }
+                }
+                initialized = failed ? 0 : o
             }
+            return failed ? nil : out
         }
-        // Leftover bits must be zero: "AB" and "AF" must not both decode to the same byte.
-        if bits > 0, accumulator & ((1 << UInt32(bits)) - 1) != 0 { return nil }
-        return out
     }
 }

@@ -124,6 +124,8 @@ public enum StrictJSON {
             guard depth <= StrictJSON.maximumDepth else { throw fail("nesting too deep") }
             index += 1
             var members: [(key: String, value: JSONValue)] = []
+            // Small objects (all of WebAuthn's) are checked for duplicate keys by a scan; large ones
+            // by a set.
             var keys = Set<String>()
             skipWhitespace()
             if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
@@ -135,7 +137,14 @@ public enum StrictJSON {
                 guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw fail("expected a key") }
                 let keyOffset = index
                 let key = try parseString()
-                guard keys.insert(key).inserted else {
+                let duplicate: Bool
+                if members.count < 16 {
+                    duplicate = members.contains { $0.key == key }
+                } else {
+                    if keys.isEmpty { keys = Set(members.map(\.key)) }
+                    duplicate = !keys.insert(key).inserted
+                }
+                guard !duplicate else {
                     throw ParseError(offset: keyOffset, reason: "duplicate key \"\(key)\"")
                 }
                 skipWhitespace()

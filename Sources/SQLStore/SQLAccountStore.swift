@@ -178,7 +178,7 @@ public struct SQLAccountStore: AccountStore {
     }
 
     public func saveChallenge(_ c: CeremonyChallenge) async throws {
-        try await backend.transaction { db in
+        try await backend.read { db in
             try await db.raw("""
                 INSERT INTO challenges (challenge, kind, user_id, session_id, pending_username, pending_display_name, pending_handle,
                   pending_invite_hash, expires_at) VALUES
@@ -362,7 +362,7 @@ public struct SQLAccountStore: AccountStore {
     }
 
     public func touchSession(id: UUID, at: Date) async throws {
-        try await backend.transaction { db in
+        try await backend.read { db in
             try await db.raw("UPDATE sessions SET last_seen_at = \(bind: Self.ms(at)) WHERE id = \(bind: Self.id(id))").run()
         }
     }
@@ -398,7 +398,7 @@ public struct SQLAccountStore: AccountStore {
     }
 
     public func appendEvent(_ event: SecurityEvent) async throws {
-        try await backend.transaction { db in try await Self.insert(event, db) }
+        try await backend.read { db in try await Self.insert(event, db) }
     }
 
     public func events(userID: UUID, limit: Int) async throws -> [SecurityEvent] {
@@ -409,7 +409,7 @@ public struct SQLAccountStore: AccountStore {
     }
 
     public func createInvite(_ invite: Invite) async throws {
-        try await backend.transaction { db in
+        try await backend.read { db in
             try await db.raw("""
                 INSERT INTO invites (code_hash, created_at, expires_at, used_at) VALUES
                 (\(bind: Self.data(invite.codeHash)), \(bind: Self.ms(invite.createdAt)), \(bind: Self.ms(invite.expiresAt)), \(bind: invite.usedAt.map(Self.ms)))

@@ -16,7 +16,8 @@ public protocol SQLBackend: Sendable {
     var isPostgres: Bool { get }
     /// Runs `body` inside one transaction on one connection: committed if it returns, rolled back if it throws.
     func transaction<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R
-    /// Runs `body` on one connection without a transaction (single reads).
+    /// Runs `body` on one connection without a transaction: reads, or one statement (which SQL
+    /// makes atomic by itself). Fewer round trips than ``transaction(_:)``.
     func read<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R
 }
 

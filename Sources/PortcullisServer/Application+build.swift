@@ -23,6 +23,10 @@ public struct OpenedStore: Sendable {
 
 /// Opens the store named by `url`: `sqlite:PATH` or `postgres://...`.
 public func openStore(url: String, logger: Logger) async throws -> OpenedStore {
+    if url == "memory:" {
+        // Nothing persists: for demonstrations and for measuring the server without a database.
+        return OpenedStore(store: MemoryAccountStore(), services: [], migrate: {}, location: "memory (nothing is kept)", close: {})
+    }
     if url.hasPrefix("sqlite:") {
         let path = String(url.dropFirst("sqlite:".count))
         let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path

@@ -127,8 +127,10 @@ public struct ServerConfiguration: Sendable {
         do { _ = try relyingParty() } catch let error as WebAuthnError {
             throw Invalid(key: origins.isEmpty ? "rp.id" : "rp.origins", reason: error.detail)
         }
-        guard databaseURL.hasPrefix("sqlite:") || databaseURL.hasPrefix("postgres://") || databaseURL.hasPrefix("postgresql://") else {
-            throw Invalid(key: "database.url", reason: "must be sqlite:PATH or postgres://user:password@host:port/database")
+        guard databaseURL == "memory:" || (databaseURL.hasPrefix("sqlite:") && databaseURL.count > 7) || databaseURL.hasPrefix("postgres://")
+                || databaseURL.hasPrefix("postgresql://")
+        else {
+            throw Invalid(key: "database.url", reason: "must be sqlite:PATH, postgres://user:password@host:port/database or memory:")
         }
         for aaguid in allowedAAGUIDs + deniedAAGUIDs where AAGUID(string: aaguid) == nil {
             throw Invalid(key: allowedAAGUIDs.contains(aaguid) ? "aaguids.allowed" : "aaguids.denied", reason: "\"\(aaguid)\" is not an AAGUID")

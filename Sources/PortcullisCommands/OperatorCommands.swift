@@ -87,16 +87,7 @@ struct UserCommand: ParsableCommand {
         @OptionGroup var store: StoreOptions
         @Argument var username: String
 
-        func run(io: CommandIO) async throws -> Int32 {
-            let username = self.username
-            try await store.withStore { store in
-                let user = try await OperatorOutput.find(username, in: store)
-                try await store.setDisabled(userID: user.id, disabled: true)
-                try await store.appendEvent(SecurityEvent(id: UUID(), userID: user.id, kind: "admin_disabled", at: Date(), ip: "cli", userAgent: "portcullis user disable"))
-            }
-            io.out("disabled \(username)\n")
-            return 0
-        }
+        func run(io: CommandIO) async throws -> Int32 { try await UserCommand.setDisabled(true, username: username, store: store, io: io) }
     }
 
     struct Enable: AsyncParsableCommand, IOCommand {
@@ -104,16 +95,19 @@ struct UserCommand: ParsableCommand {
         @OptionGroup var store: StoreOptions
         @Argument var username: String
 
-        func run(io: CommandIO) async throws -> Int32 {
-            let username = self.username
-            try await store.withStore { store in
-                let user = try await OperatorOutput.find(username, in: store)
-                try await store.setDisabled(userID: user.id, disabled: false)
-                try await store.appendEvent(SecurityEvent(id: UUID(), userID: user.id, kind: "admin_enabled", at: Date(), ip: "cli", userAgent: "portcullis user enable"))
-            }
-            io.out("enabled \(username)\n")
-            return 0
+        func run(io: CommandIO) async throws -> Int32 { try await UserCommand.setDisabled(false, username: username, store: store, io: io) }
+    }
+
+    /// Disables or enables a user, and puts the operator's action on their timeline.
+    static func setDisabled(_ disabled: Bool, username: String, store: StoreOptions, io: CommandIO) async throws -> Int32 {
+        let verb = disabled ? "disable" : "enable"
+        try await store.withStore { store in
+            let user = try await OperatorOutput.find(username, in: store)
+            try await store.setDisabled(userID: user.id, disabled: disabled)
+            try await store.appendEvent(SecurityEvent(id: UUID(), userID: user.id, kind: "admin_\(verb)d", at: Date(), ip: "cli", userAgent: "portcullis user \(verb)"))
         }
+        io.out("\(verb)d \(username)\n")
+        return 0
     }
 
     struct Delete: AsyncParsableCommand, IOCommand {

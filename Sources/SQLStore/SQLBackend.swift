@@ -63,16 +63,8 @@ public actor SQLiteBackend: SQLBackend {
     public func transaction<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
         await acquire()
         defer { release() }
-        let db = connection.sql(queryLogLevel: .trace)
-        try await db.raw("BEGIN IMMEDIATE").run()
-        do {
-            let result = try await body(db)
-            try await db.raw("COMMIT").run()
-            return result
-        } catch {
-            try? await db.raw("ROLLBACK").run()
-            throw error
-        }
+        // IMMEDIATE takes the write lock at once, so a transaction never fails half-way on a busy database.
+        return try await runTransaction(on: connection.sql(queryLogLevel: .trace), begin: "BEGIN IMMEDIATE", body)
     }
 
     public func read<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
@@ -110,16 +102,7 @@ public struct PostgresBackend: SQLBackend {
 
     public func transaction<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
         try await client.withConnection { connection in
-            let db = connection.sql(queryLogLevel: .trace)
-            try await db.raw("BEGIN").run()
-            do {
-                let result = try await body(db)
-                try await db.raw("COMMIT").run()
-                return result
-            } catch {
-                try? await db.raw("ROLLBACK").run()
-                throw error
-            }
+            try await runTransaction(on: connection.sql(queryLogLevel: .trace), begin: "BEGIN", body)
         }
     }
 
@@ -148,6 +131,19 @@ public struct PostgresBackend: SQLBackend {
             guard let result else { throw SQLStoreError.invalidURL }
             return result
         }
+    }
+}
+
+/// Runs `body` between `begin` and COMMIT on one connection; rolls back and rethrows if it throws.
+func runTransaction<R: Sendable>(on db: some SQLDatabase, begin: StaticString, _ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
+    try await db.raw(SQLQueryString(String(describing: begin))).run()
+    do {
+        let result = try await body(db)
+        try await db.raw("COMMIT").run()
+        return result
+    } catch {
+        try? await db.raw("ROLLBACK").run()
+        throw error
     }
 }
 

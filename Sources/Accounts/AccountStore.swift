@@ -96,6 +96,19 @@ public protocol AccountStore: Sendable {
     func events(userID: UUID, limit: Int) async throws -> [SecurityEvent]
     func createInvite(_ invite: Invite) async throws
 
+    // MARK: Device approval
+
+    /// Stores a new device request. Throws ``StoreError/conflict`` when its user code is in use.
+    func createDeviceRequest(_ request: DeviceRequest) async throws
+    func deviceRequest(userCode: String) async throws -> DeviceRequest?
+    func deviceRequest(deviceCodeHash: [UInt8]) async throws -> DeviceRequest?
+    /// Moves a request from `from` to `to` (compare-and-set: ``StoreError/conflict`` when it is not in
+    /// `from` or has expired at `now`), recording the decision, and creating `session` and `event` when given.
+    func transitionDeviceRequest(deviceCodeHash: [UInt8], from: DeviceRequest.Status, to: DeviceRequest.Status, decidedBy: UUID?,
+                                 approvingCredentialID: [UInt8]?, session: Session?, event: SecurityEvent?, now: Date) async throws
+    /// Records a poll.
+    func touchDeviceRequest(deviceCodeHash: [UInt8], polledAt: Date) async throws
+
     /// The server secret named `name`: the stored one, or `candidate` stored now if there is none.
     /// Every node of a deployment gets the same secret this way.
     func secret(named name: String, candidate: [UInt8]) async throws -> [UInt8]

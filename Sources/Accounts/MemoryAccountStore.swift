@@ -139,6 +139,26 @@ public actor MemoryAccountStore: AccountStore {
     }
     public func createInvite(_ invite: Invite) async throws { invites[invite.codeHash] = invite }
 
+    var deviceRequests: [[UInt8]: DeviceRequest] = [:]
+
+    public func createDeviceRequest(_ request: DeviceRequest) async throws {
+        guard !deviceRequests.values.contains(where: { $0.userCode == request.userCode }) else { throw StoreError.conflict }
+        deviceRequests[request.deviceCodeHash] = request
+    }
+    public func deviceRequest(userCode: String) async throws -> DeviceRequest? { deviceRequests.values.first { $0.userCode == userCode } }
+    public func deviceRequest(deviceCodeHash: [UInt8]) async throws -> DeviceRequest? { deviceRequests[deviceCodeHash] }
+    public func transitionDeviceRequest(deviceCodeHash: [UInt8], from: DeviceRequest.Status, to: DeviceRequest.Status, decidedBy: UUID?,
+                                        approvingCredentialID: [UInt8]?, session: Session?, event: SecurityEvent?, now: Date) async throws {
+        guard var request = deviceRequests[deviceCodeHash], request.status == from, request.expiresAt > now else { throw StoreError.conflict }
+        request.status = to
+        if let decidedBy { request.decidedBy = decidedBy }
+        if let approvingCredentialID { request.approvingCredentialID = approvingCredentialID }
+        deviceRequests[deviceCodeHash] = request
+        if let session { sessionsByID[session.id] = session }
+        if let event { eventLog.append(event) }
+    }
+    public func touchDeviceRequest(deviceCodeHash: [UInt8], polledAt: Date) async throws { deviceRequests[deviceCodeHash]?.lastPolledAt = polledAt }
+
     var secrets: [String: [UInt8]] = [:]
     public func secret(named name: String, candidate: [UInt8]) async throws -> [UInt8] {
         if let stored = secrets[name] { return stored }

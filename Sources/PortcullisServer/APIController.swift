@@ -95,8 +95,8 @@ struct APIController: Sendable {
             body: .init(byteBuffer: ByteBuffer(string: StrictJSON.serialize(value))))
     }
 
-    func sessionCookie(_ token: String) -> Cookie {
-        Cookie(name: cookieName, value: token, maxAge: Int(configuration.sessionLifetime), path: "/",
+    func sessionCookie(_ token: String, lifetime: TimeInterval? = nil) -> Cookie {
+        Cookie(name: cookieName, value: token, maxAge: Int(lifetime ?? configuration.sessionLifetime), path: "/",
                secure: configuration.secureCookies, httpOnly: true, sameSite: .lax)
     }
 

@@ -101,6 +101,7 @@ struct OriginCheckMiddleware<Context: RequestContext>: RouterMiddleware {
         case .get, .head, .options:
             return try await next(request, context)
         default:
+            if DeviceController.originExempt.contains(request.uri.path) { return try await next(request, context) }
             guard let origin = request.headers[.origin], allowed.contains(origin) else { throw Problem.originRefused }
             return try await next(request, context)
         }
@@ -142,12 +143,13 @@ public func buildRouter(service: PasskeyService, configuration: ServerConfigurat
                         body: .init(byteBuffer: ByteBuffer(string: metrics.exposition(sessions: sessions))))
     }
     WellKnown(configuration: configuration).register(on: router)
-    APIController(
+    let api = APIController(
         service: service, configuration: configuration,
         ipLimiter: RateLimiter(limit: configuration.ipRequestsPerMinute),
         accountLimiter: RateLimiter(limit: configuration.accountRequestsPerMinute),
-        metrics: metrics
-    ).register(on: router)
+        metrics: metrics)
+    api.register(on: router)
+    DeviceController(api: api, codeGuessesPerIP: RateLimiter(limit: 10), codeGuessesGlobal: RateLimiter(limit: 600)).register(on: router)
     return router
 }
 

@@ -46,7 +46,16 @@ enum Migrations {
                 CREATE TABLE invites (
                     code_hash \(binary) PRIMARY KEY, created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL, used_at BIGINT)
                 """,
-            ])
+            ]),
+            (2, [
+                """
+                CREATE TABLE device_requests (
+                    device_code_hash \(binary) PRIMARY KEY, user_code TEXT NOT NULL UNIQUE, status TEXT NOT NULL,
+                    created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL, interval_seconds BIGINT NOT NULL, last_polled_at BIGINT,
+                    ip TEXT NOT NULL, user_agent TEXT NOT NULL, decided_by TEXT, approving_credential_id \(binary))
+                """,
+                "CREATE INDEX device_requests_expiry ON device_requests (expires_at)",
+            ]),
         ]
     }
 }

@@ -197,7 +197,9 @@ public struct SQLAccountStore: AccountStore {
 
     public func sweepExpiredChallenges(now: Date) async throws -> Int {
         try await backend.transaction { db in
-            try await db.raw("DELETE FROM challenges WHERE expires_at <= \(bind: Self.ms(now)) RETURNING challenge").all().count
+            // Device requests are kept a day past expiry, so a late poll still hears expired_token.
+            try await db.raw("DELETE FROM device_requests WHERE expires_at <= \(bind: Self.ms(now.addingTimeInterval(-86400)))").run()
+            return try await db.raw("DELETE FROM challenges WHERE expires_at <= \(bind: Self.ms(now)) RETURNING challenge").all().count
         }
     }
 
@@ -422,6 +424,73 @@ public struct SQLAccountStore: AccountStore {
             try await db.raw("INSERT INTO settings (name, value) VALUES (\(bind: name), \(bind: Self.data(candidate))) ON CONFLICT (name) DO NOTHING").run()
             guard let row = try await db.raw("SELECT value FROM settings WHERE name = \(bind: name)").first() else { throw StoreError.notFound }
             return Array(try row.decode(column: "value", as: Data.self))
+        }
+    }
+
+    // MARK: Device approval
+
+    static func deviceRequest(_ row: any SQLRow) throws -> DeviceRequest {
+        DeviceRequest(
+            deviceCodeHash: Array(try row.decode(column: "device_code_hash", as: Data.self)),
+            userCode: try row.decode(column: "user_code", as: String.self),
+            status: DeviceRequest.Status(rawValue: try row.decode(column: "status", as: String.self)) ?? .denied,
+            createdAt: date(try row.decode(column: "created_at", as: Int64.self)),
+            expiresAt: date(try row.decode(column: "expires_at", as: Int64.self)),
+            interval: Int(try row.decode(column: "interval_seconds", as: Int64.self)),
+            lastPolledAt: try row.decode(column: "last_polled_at", as: Int64?.self).map(date),
+            ip: try row.decode(column: "ip", as: String.self),
+            userAgent: try row.decode(column: "user_agent", as: String.self),
+            decidedBy: try row.decode(column: "decided_by", as: String?.self).flatMap(UUID.init(uuidString:)),
+            approvingCredentialID: try row.decode(column: "approving_credential_id", as: Data?.self).map(Array.init))
+    }
+
+    public func createDeviceRequest(_ r: DeviceRequest) async throws {
+        do {
+            try await backend.read { db in
+                try await db.raw("""
+                    INSERT INTO device_requests (device_code_hash, user_code, status, created_at, expires_at, interval_seconds, last_polled_at,
+                      ip, user_agent, decided_by, approving_credential_id) VALUES
+                    (\(bind: Self.data(r.deviceCodeHash)), \(bind: r.userCode), \(bind: r.status.rawValue), \(bind: Self.ms(r.createdAt)),
+                     \(bind: Self.ms(r.expiresAt)), \(bind: Int64(r.interval)), \(bind: r.lastPolledAt.map(Self.ms)), \(bind: r.ip),
+                     \(bind: r.userAgent), \(bind: r.decidedBy.map(Self.id)), \(bind: r.approvingCredentialID.map(Self.data)))
+                    """).run()
+            }
+        } catch let error where Self.isUniqueViolation(error) {
+            throw StoreError.conflict
+        }
+    }
+
+    public func deviceRequest(userCode: String) async throws -> DeviceRequest? {
+        try await backend.read { db in
+            try await db.raw("SELECT * FROM device_requests WHERE user_code = \(bind: userCode)").first().map(Self.deviceRequest)
+        }
+    }
+
+    public func deviceRequest(deviceCodeHash: [UInt8]) async throws -> DeviceRequest? {
+        try await backend.read { db in
+            try await db.raw("SELECT * FROM device_requests WHERE device_code_hash = \(bind: Self.data(deviceCodeHash))").first().map(Self.deviceRequest)
+        }
+    }
+
+    public func transitionDeviceRequest(deviceCodeHash: [UInt8], from: DeviceRequest.Status, to: DeviceRequest.Status, decidedBy: UUID?,
+                                        approvingCredentialID: [UInt8]?, session: Session?, event: SecurityEvent?, now: Date) async throws {
+        try await backend.transaction { db in
+            let rows = try await db.raw("""
+                UPDATE device_requests SET status = \(bind: to.rawValue),
+                  decided_by = COALESCE(\(bind: decidedBy.map(Self.id)), decided_by),
+                  approving_credential_id = COALESCE(\(bind: approvingCredentialID.map(Self.data)), approving_credential_id)
+                WHERE device_code_hash = \(bind: Self.data(deviceCodeHash)) AND status = \(bind: from.rawValue) AND expires_at > \(bind: Self.ms(now))
+                RETURNING user_code
+                """).all()
+            guard rows.count == 1 else { throw StoreError.conflict }
+            if let session { try await Self.insert(session, db) }
+            if let event { try await Self.insert(event, db) }
+        }
+    }
+
+    public func touchDeviceRequest(deviceCodeHash: [UInt8], polledAt: Date) async throws {
+        try await backend.read { db in
+            try await db.raw("UPDATE device_requests SET last_polled_at = \(bind: Self.ms(polledAt)) WHERE device_code_hash = \(bind: Self.data(deviceCodeHash))").run()
         }
     }
 }

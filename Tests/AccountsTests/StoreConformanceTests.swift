@@ -253,3 +253,49 @@ import Testing
         }
     }
 }
+
+extension StoreConformanceTests {
+    @Test(arguments: kinds)
+    func deviceRequestsMoveOnlyForwardAndOnce(kind: Kind) async throws {
+        try await Self.withStore(kind) { store in
+            let (user, passkey, _) = try await Self.signUp(store)
+            let hash = Array(UUID().uuidString.utf8)
+            let code = UserCode.generate(using: SystemRandomSource())
+            let request = DeviceRequest(deviceCodeHash: hash, userCode: code, status: .pending, createdAt: Self.now,
+                                        expiresAt: Self.now.addingTimeInterval(600), interval: 5, ip: "10.0.0.1", userAgent: "TV")
+            try await store.createDeviceRequest(request)
+            var twin = request
+            twin.deviceCodeHash = Array(UUID().uuidString.utf8)
+            await #expect(throws: StoreError.conflict) { try await store.createDeviceRequest(twin) }
+            #expect(try await store.deviceRequest(userCode: code) == request)
+            try await store.touchDeviceRequest(deviceCodeHash: hash, polledAt: Self.now.addingTimeInterval(1))
+            #expect(try await store.deviceRequest(deviceCodeHash: hash)?.lastPolledAt == Self.now.addingTimeInterval(1))
+
+            try await store.transitionDeviceRequest(deviceCodeHash: hash, from: .pending, to: .approved, decidedBy: user.id,
+                                                    approvingCredentialID: passkey.credentialID, session: nil, event: nil, now: Self.now)
+            await #expect(throws: StoreError.conflict) {
+                try await store.transitionDeviceRequest(deviceCodeHash: hash, from: .pending, to: .denied, decidedBy: user.id,
+                                                        approvingCredentialID: nil, session: nil, event: nil, now: Self.now)
+            }
+            let approved = try #require(try await store.deviceRequest(deviceCodeHash: hash))
+            #expect(approved.status == .approved)
+            #expect(approved.decidedBy == user.id)
+            #expect(approved.approvingCredentialID == passkey.credentialID)
+            let session = StoreFixtures.session(for: user, passkey: passkey)
+            try await store.transitionDeviceRequest(deviceCodeHash: hash, from: .approved, to: .consumed, decidedBy: nil, approvingCredentialID: nil,
+                                                    session: session, event: StoreFixtures.event("signin_device_approval", for: user), now: Self.now)
+            #expect(try await store.session(tokenHash: session.tokenHash) != nil)
+            #expect(try await store.deviceRequest(deviceCodeHash: hash)?.decidedBy == user.id)
+            // Expired requests do not move.
+            var late = request
+            late.deviceCodeHash = Array(UUID().uuidString.utf8)
+            late.userCode = UserCode.generate(using: SystemRandomSource())
+            late.expiresAt = Self.now.addingTimeInterval(-1)
+            try await store.createDeviceRequest(late)
+            await #expect(throws: StoreError.conflict) {
+                try await store.transitionDeviceRequest(deviceCodeHash: late.deviceCodeHash, from: .pending, to: .approved, decidedBy: user.id,
+                                                        approvingCredentialID: nil, session: nil, event: nil, now: Self.now)
+            }
+        }
+    }
+}

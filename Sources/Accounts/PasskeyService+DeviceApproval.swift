@@ -1,0 +1,116 @@
+import Crypto
+import Foundation
+import WebAuthn
+
+/// What a device hears when it polls (RFC 8628 §3.5).
+public enum DevicePollOutcome: Sendable {
+    /// Not yet decided: poll again after the interval.
+    case authorizationPending
+    /// Polled too fast: add 5 seconds to the interval.
+    case slowDown
+    /// The person denied it.
+    case accessDenied
+    /// The request expired.
+    case expiredToken
+    /// Unknown or already used device code.
+    case invalidGrant
+    /// Approved: a session born `device-approval`.
+    case approved(user: User, issued: IssuedSession)
+}
+
+extension PasskeyService {
+    /// How long a device request lives.
+    public static let deviceRequestLifetime: TimeInterval = 600
+    /// The polling interval given to devices.
+    public static let devicePollInterval = 5
+    /// A device-approval session lives this long (12 hours).
+    public static let deviceSessionLifetime: TimeInterval = 12 * 3600
+    /// How recent the approver's passkey assertion must be.
+    public static let deviceApprovalWindow: TimeInterval = 60
+
+    /// Starts a request from a device without passkeys.
+    /// - Returns: the device code (secret, for the device only) and the user code (for a person).
+    public func startDeviceRequest(info: RequestInfo) async throws -> (deviceCode: String, userCode: String, expiresIn: Int, interval: Int) {
+        let now = clock()
+        for _ in 0..<5 {
+            let deviceCode = Base64URL.encode(random.bytes(32))
+            let userCode = UserCode.generate(using: random)
+            let request = DeviceRequest(
+                deviceCodeHash: Self.hash(deviceCode), userCode: userCode, status: .pending, createdAt: now,
+                expiresAt: now.addingTimeInterval(Self.deviceRequestLifetime), interval: Self.devicePollInterval, ip: info.ip, userAgent: info.userAgent)
+            do {
+                try await store.createDeviceRequest(request)
+                return (deviceCode, userCode, Int(Self.deviceRequestLifetime), Self.devicePollInterval)
+            } catch let error as StoreError where error == .conflict {
+                continue  // a user code collision: draw again
+            }
+        }
+        throw AccountsError.conflict
+    }
+
+    /// The approver must hold a session born from a passkey, with an assertion at most a minute old.
+    func requireFreshForDeviceApproval(_ auth: Authenticated) throws {
+        guard auth.session.birth.kind == .passkey else { throw AccountsError.sessionNotAllowed }
+        guard clock().timeIntervalSince(auth.session.authenticatedAt) <= Self.deviceApprovalWindow else {
+            throw AccountsError.reauthenticationRequired
+        }
+    }
+
+    /// Finds a pending request by its user code, for the approver to check the device's details.
+    public func lookupDeviceRequest(_ auth: Authenticated, userCode text: String) async throws -> DeviceRequest {
+        try requireFreshForDeviceApproval(auth)
+        guard let code = UserCode.normalize(text), let request = try await store.deviceRequest(userCode: code),
+              request.status == .pending, request.expiresAt > clock()
+        else { throw AccountsError.notFound }
+        return request
+    }
+
+    /// Approves or denies a pending request.
+    public func decideDeviceRequest(_ auth: Authenticated, userCode text: String, approve: Bool, info: RequestInfo) async throws {
+        let request = try await lookupDeviceRequest(auth, userCode: text)
+        let now = clock()
+        let event = SecurityEvent(
+            id: UUID(), userID: auth.user.id, kind: approve ? "device_approved" : "device_denied", at: now, ip: info.ip, userAgent: info.userAgent,
+            detail: ["device_ip": request.ip, "device_user_agent": String(request.userAgent.prefix(200))])
+        do {
+            try await store.transitionDeviceRequest(
+                deviceCodeHash: request.deviceCodeHash, from: .pending, to: approve ? .approved : .denied, decidedBy: auth.user.id,
+                approvingCredentialID: auth.session.birth.credentialID, session: nil, event: event, now: now)
+        } catch let error as StoreError where error == .conflict {
+            throw AccountsError.notFound
+        }
+    }
+
+    /// Answers a device's poll; an approved request yields its session exactly once.
+    public func pollDeviceRequest(deviceCode: String, info: RequestInfo) async throws -> DevicePollOutcome {
+        guard deviceCode.utf8.count <= 64, let request = try await store.deviceRequest(deviceCodeHash: Self.hash(deviceCode)) else {
+            return .invalidGrant
+        }
+        let now = clock()
+        if request.expiresAt <= now { return request.status == .consumed ? .invalidGrant : .expiredToken }
+        let tooFast = request.lastPolledAt.map { now.timeIntervalSince($0) < TimeInterval(request.interval) } ?? false
+        try await store.touchDeviceRequest(deviceCodeHash: request.deviceCodeHash, polledAt: now)
+        switch request.status {
+        case .pending: return tooFast ? .slowDown : .authorizationPending
+        case .denied: return .accessDenied
+        case .consumed: return .invalidGrant
+        default: break
+        }
+        guard let userID = request.decidedBy, let user = try await store.user(id: userID), !user.disabled else { return .accessDenied }
+        let token = Base64URL.encode(random.bytes(32))
+        let session = Session(
+            id: UUID(), tokenHash: Self.hash(token), userID: user.id,
+            birth: SessionBirth(kind: .deviceApproval, credentialID: request.approvingCredentialID ?? [], userVerified: false, deviceBound: false),
+            createdAt: now, lastSeenAt: now, expiresAt: now.addingTimeInterval(min(Self.deviceSessionLifetime, policy.sessionAbsoluteLifetime)),
+            authenticatedAt: now, ip: info.ip, userAgent: info.userAgent)
+        let event = SecurityEvent(id: UUID(), userID: user.id, kind: "signin_device_approval", at: now, ip: info.ip, userAgent: info.userAgent)
+        do {
+            try await store.transitionDeviceRequest(
+                deviceCodeHash: request.deviceCodeHash, from: .approved, to: .consumed, decidedBy: nil, approvingCredentialID: nil,
+                session: session, event: event, now: now)
+        } catch let error as StoreError where error == .conflict {
+            return .invalidGrant  // another poll took it first
+        }
+        return .approved(user: user, issued: IssuedSession(token: token, session: session))
+    }
+}

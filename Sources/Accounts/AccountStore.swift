@@ -109,6 +109,19 @@ public protocol AccountStore: Sendable {
     /// Records a poll.
     func touchDeviceRequest(deviceCodeHash: [UInt8], polledAt: Date) async throws
 
+    // MARK: Enrolment
+
+    func createEnrolment(_ enrolment: Enrolment, event: SecurityEvent) async throws
+    func enrolment(id: UUID) async throws -> Enrolment?
+    func enrolment(tokenHash: [UInt8]) async throws -> Enrolment?
+    /// Replaces an enrolment whose stored status is `from` and that has not expired at `now`
+    /// (else ``StoreError/conflict``), recording `event`.
+    func updateEnrolment(_ enrolment: Enrolment, from: Enrolment.Status, event: SecurityEvent?, now: Date) async throws
+    /// Uses up the `enrol` challenge, moves the enrolment from confirmed to used, adds the passkey and
+    /// creates the session, all at once. Throws ``StoreError/challengeGone``, ``StoreError/conflict`` or
+    /// ``StoreError/credentialExists``.
+    func completeEnrolment(id: UUID, passkey: Passkey, session: Session, event: SecurityEvent, challenge: String, now: Date) async throws
+
     /// The server secret named `name`: the stored one, or `candidate` stored now if there is none.
     /// Every node of a deployment gets the same secret this way.
     func secret(named name: String, candidate: [UInt8]) async throws -> [UInt8]

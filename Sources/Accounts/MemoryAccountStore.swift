@@ -159,6 +159,30 @@ public actor MemoryAccountStore: AccountStore {
     }
     public func touchDeviceRequest(deviceCodeHash: [UInt8], polledAt: Date) async throws { deviceRequests[deviceCodeHash]?.lastPolledAt = polledAt }
 
+    var enrolments: [UUID: Enrolment] = [:]
+
+    public func createEnrolment(_ enrolment: Enrolment, event: SecurityEvent) async throws {
+        enrolments[enrolment.id] = enrolment
+        eventLog.append(event)
+    }
+    public func enrolment(id: UUID) async throws -> Enrolment? { enrolments[id] }
+    public func enrolment(tokenHash: [UInt8]) async throws -> Enrolment? { enrolments.values.first { $0.tokenHash == tokenHash } }
+    public func updateEnrolment(_ enrolment: Enrolment, from: Enrolment.Status, event: SecurityEvent?, now: Date) async throws {
+        guard let stored = enrolments[enrolment.id], stored.status == from, stored.expiresAt > now else { throw StoreError.conflict }
+        enrolments[enrolment.id] = enrolment
+        if let event { eventLog.append(event) }
+    }
+    public func completeEnrolment(id: UUID, passkey: Passkey, session: Session, event: SecurityEvent, challenge: String, now: Date) async throws {
+        try checkChallenge(challenge, kind: .enrol, now: now)
+        guard let stored = enrolments[id], stored.status == .confirmed, stored.expiresAt > now else { throw StoreError.conflict }
+        guard passkeysByID[passkey.credentialID] == nil else { throw StoreError.credentialExists }
+        challenges[challenge] = nil
+        enrolments[id]?.status = .used
+        passkeysByID[passkey.credentialID] = passkey
+        sessionsByID[session.id] = session
+        eventLog.append(event)
+    }
+
     var secrets: [String: [UInt8]] = [:]
     public func secret(named name: String, candidate: [UInt8]) async throws -> [UInt8] {
         if let stored = secrets[name] { return stored }

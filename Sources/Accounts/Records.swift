@@ -92,7 +92,7 @@ public struct CeremonyKind: Hashable, Sendable, CustomStringConvertible {
     private init(_ rawValue: String) { self.rawValue = rawValue }
     /// Parses the stored spelling.
     public init?(rawValue: String) {
-        guard ["signup", "login", "add", "reauth"].contains(rawValue) else { return nil }
+        guard ["signup", "login", "add", "reauth", "enrol"].contains(rawValue) else { return nil }
         self.rawValue = rawValue
     }
 
@@ -104,6 +104,8 @@ public struct CeremonyKind: Hashable, Sendable, CustomStringConvertible {
     public static let add = CeremonyKind("add")
     /// Re-authenticating a signed-in session for a sensitive action.
     public static let reauth = CeremonyKind("reauth")
+    /// Registering a new device's own passkey through an enrolment link.
+    public static let enrol = CeremonyKind("enrol")
 
     public var description: String { rawValue }
 }
@@ -121,7 +123,7 @@ public struct CeremonyChallenge: Sendable, Hashable {
     public var userID: UUID?
     /// For sign-up: the account to create when the ceremony completes.
     public var pendingUser: PendingUser?
-    /// For add and reauth: the session that asked.
+    /// For add and reauth: the session that asked; for enrol: the enrolment.
     public var sessionID: UUID?
     /// When it stops being accepted.
     public var expiresAt: Date

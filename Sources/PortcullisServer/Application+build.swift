@@ -150,6 +150,7 @@ public func buildRouter(service: PasskeyService, configuration: ServerConfigurat
         metrics: metrics)
     api.register(on: router)
     DeviceController(api: api, codeGuessesPerIP: RateLimiter(limit: 10), codeGuessesGlobal: RateLimiter(limit: 600)).register(on: router)
+    EnrolmentController(api: api).register(on: router)
     return router
 }
 

@@ -56,6 +56,14 @@ enum Migrations {
                 """,
                 "CREATE INDEX device_requests_expiry ON device_requests (expires_at)",
             ]),
+            (3, [
+                """
+                CREATE TABLE enrolments (
+                    id TEXT PRIMARY KEY, token_hash \(binary) NOT NULL UNIQUE, user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                    status TEXT NOT NULL, created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL, confirmation_code TEXT,
+                    browser_secret_hash \(binary), opened_ip TEXT, opened_user_agent TEXT)
+                """,
+            ]),
         ]
     }
 }

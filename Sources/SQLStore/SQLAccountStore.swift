@@ -266,6 +266,7 @@ public struct SQLAccountStore: AccountStore {
     public func deleteUser(id: UUID) async throws {
         try await backend.transaction { db in
             let key = Self.id(id)
+            try await db.raw("DELETE FROM enrolments WHERE user_id = \(bind: key)").run()
             try await db.raw("DELETE FROM challenges WHERE user_id = \(bind: key)").run()
             try await db.raw("DELETE FROM events WHERE user_id = \(bind: key)").run()
             try await db.raw("DELETE FROM sessions WHERE user_id = \(bind: key)").run()
@@ -491,6 +492,80 @@ public struct SQLAccountStore: AccountStore {
     public func touchDeviceRequest(deviceCodeHash: [UInt8], polledAt: Date) async throws {
         try await backend.read { db in
             try await db.raw("UPDATE device_requests SET last_polled_at = \(bind: Self.ms(polledAt)) WHERE device_code_hash = \(bind: Self.data(deviceCodeHash))").run()
+        }
+    }
+
+    // MARK: Enrolment
+
+    static func enrolment(_ row: any SQLRow) throws -> Enrolment {
+        Enrolment(
+            id: UUID(uuidString: try row.decode(column: "id", as: String.self)) ?? UUID(),
+            tokenHash: Array(try row.decode(column: "token_hash", as: Data.self)),
+            userID: UUID(uuidString: try row.decode(column: "user_id", as: String.self)) ?? UUID(),
+            status: Enrolment.Status(rawValue: try row.decode(column: "status", as: String.self)) ?? .cancelled,
+            createdAt: date(try row.decode(column: "created_at", as: Int64.self)),
+            expiresAt: date(try row.decode(column: "expires_at", as: Int64.self)),
+            confirmationCode: try row.decode(column: "confirmation_code", as: String?.self),
+            browserSecretHash: try row.decode(column: "browser_secret_hash", as: Data?.self).map(Array.init),
+            openedIP: try row.decode(column: "opened_ip", as: String?.self),
+            openedUserAgent: try row.decode(column: "opened_user_agent", as: String?.self))
+    }
+
+    public func createEnrolment(_ e: Enrolment, event: SecurityEvent) async throws {
+        try await backend.transaction { db in
+            try await db.raw("""
+                INSERT INTO enrolments (id, token_hash, user_id, status, created_at, expires_at, confirmation_code, browser_secret_hash,
+                  opened_ip, opened_user_agent) VALUES
+                (\(bind: Self.id(e.id)), \(bind: Self.data(e.tokenHash)), \(bind: Self.id(e.userID)), \(bind: e.status.rawValue),
+                 \(bind: Self.ms(e.createdAt)), \(bind: Self.ms(e.expiresAt)), \(bind: e.confirmationCode), \(bind: e.browserSecretHash.map(Self.data)),
+                 \(bind: e.openedIP), \(bind: e.openedUserAgent))
+                """).run()
+            try await Self.insert(event, db)
+        }
+    }
+
+    public func enrolment(id: UUID) async throws -> Enrolment? {
+        try await backend.read { db in try await db.raw("SELECT * FROM enrolments WHERE id = \(bind: Self.id(id))").first().map(Self.enrolment) }
+    }
+
+    public func enrolment(tokenHash: [UInt8]) async throws -> Enrolment? {
+        try await backend.read { db in
+            try await db.raw("SELECT * FROM enrolments WHERE token_hash = \(bind: Self.data(tokenHash))").first().map(Self.enrolment)
+        }
+    }
+
+    public func updateEnrolment(_ e: Enrolment, from: Enrolment.Status, event: SecurityEvent?, now: Date) async throws {
+        try await backend.transaction { db in
+            let rows = try await db.raw("""
+                UPDATE enrolments SET status = \(bind: e.status.rawValue), confirmation_code = \(bind: e.confirmationCode),
+                  browser_secret_hash = \(bind: e.browserSecretHash.map(Self.data)), opened_ip = \(bind: e.openedIP),
+                  opened_user_agent = \(bind: e.openedUserAgent)
+                WHERE id = \(bind: Self.id(e.id)) AND status = \(bind: from.rawValue) AND expires_at > \(bind: Self.ms(now))
+                RETURNING id
+                """).all()
+            guard rows.count == 1 else { throw StoreError.conflict }
+            if let event { try await Self.insert(event, db) }
+        }
+    }
+
+    public func completeEnrolment(id: UUID, passkey: Passkey, session: Session, event: SecurityEvent, challenge: String, now: Date) async throws {
+        do {
+            try await backend.transaction { db in
+                try await Self.useUp(challenge, kind: .enrol, now: now, db)
+                let rows = try await db.raw("""
+                    UPDATE enrolments SET status = 'used'
+                    WHERE id = \(bind: Self.id(id)) AND status = 'confirmed' AND expires_at > \(bind: Self.ms(now)) RETURNING id
+                    """).all()
+                guard rows.count == 1 else { throw StoreError.conflict }
+                if try await db.raw("SELECT user_id FROM passkeys WHERE credential_id = \(bind: Self.data(passkey.credentialID))").first() != nil {
+                    throw StoreError.credentialExists
+                }
+                try await Self.insert(passkey, db)
+                try await Self.insert(session, db)
+                try await Self.insert(event, db)
+            }
+        } catch let error where Self.isUniqueViolation(error) {
+            throw StoreError.credentialExists
         }
     }
 }

@@ -299,3 +299,50 @@ extension StoreConformanceTests {
         }
     }
 }
+
+extension StoreConformanceTests {
+    @Test(arguments: kinds)
+    func enrolmentsMoveForwardAndCompleteAtomically(kind: Kind) async throws {
+        try await Self.withStore(kind) { store in
+            let (user, passkey, _) = try await Self.signUp(store)
+            var enrolment = Enrolment(id: UUID(), tokenHash: Array(UUID().uuidString.utf8), userID: user.id, status: .created,
+                                      createdAt: Self.now, expiresAt: Self.now.addingTimeInterval(600))
+            try await store.createEnrolment(enrolment, event: StoreFixtures.event("enrolment_created", for: user))
+            #expect(try await store.enrolment(tokenHash: enrolment.tokenHash) == enrolment)
+            enrolment.status = .opened
+            enrolment.confirmationCode = "123456"
+            enrolment.browserSecretHash = [1, 2, 3]
+            enrolment.openedIP = "10.0.0.2"
+            enrolment.openedUserAgent = "Laptop"
+            try await store.updateEnrolment(enrolment, from: .created, event: nil, now: Self.now)
+            await #expect(throws: StoreError.conflict) { try await store.updateEnrolment(enrolment, from: .created, event: nil, now: Self.now) }
+            #expect(try await store.enrolment(id: enrolment.id) == enrolment)
+
+            let newKey = StoreFixtures.passkey(for: user)
+            let session = StoreFixtures.session(for: user, passkey: newKey)
+            let challenge = StoreFixtures.challenge(.enrol, user: user)
+            try await store.saveChallenge(challenge)
+            // Not confirmed yet: nothing happens, the challenge stays.
+            await #expect(throws: StoreError.conflict) {
+                try await store.completeEnrolment(id: enrolment.id, passkey: newKey, session: session, event: StoreFixtures.event("passkey_added", for: user),
+                                                  challenge: challenge.challenge, now: Self.now)
+            }
+            #expect(try await store.passkey(credentialID: newKey.credentialID) == nil)
+            #expect(try await store.challenge(challenge.challenge) != nil)
+            enrolment.status = .confirmed
+            try await store.updateEnrolment(enrolment, from: .opened, event: nil, now: Self.now)
+            // A credential that exists already: refused, nothing changes.
+            let clash = StoreFixtures.passkey(for: user, id: passkey.credentialID)
+            await #expect(throws: StoreError.credentialExists) {
+                try await store.completeEnrolment(id: enrolment.id, passkey: clash, session: session, event: StoreFixtures.event("passkey_added", for: user),
+                                                  challenge: challenge.challenge, now: Self.now)
+            }
+            #expect(try await store.enrolment(id: enrolment.id)?.status == .confirmed)
+            try await store.completeEnrolment(id: enrolment.id, passkey: newKey, session: session, event: StoreFixtures.event("passkey_added", for: user),
+                                              challenge: challenge.challenge, now: Self.now)
+            #expect(try await store.enrolment(id: enrolment.id)?.status == .used)
+            #expect(try await store.passkeys(userID: user.id).count == 2)
+            #expect(try await store.session(tokenHash: session.tokenHash) != nil)
+        }
+    }
+}

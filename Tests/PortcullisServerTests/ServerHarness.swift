@@ -40,18 +40,26 @@ struct ServerHarness: Sendable {
         let headers: HTTPFields
         var object: JSONObject { json?.object ?? [:] }
         /// The session token a Set-Cookie header carries, if any.
-        var sessionToken: String? {
-            guard let header = headers[.setCookie], let pair = header.split(separator: ";").first else { return nil }
-            let parts = pair.split(separator: "=", maxSplits: 1)
-            return parts.count == 2 ? String(parts[1]) : ""
+        var sessionToken: String? { cookie(named: "portcullis_session") }
+
+        /// The value of the cookie `name` set by this response.
+        func cookie(named name: String) -> String? {
+            for header in headers[values: .setCookie] {
+                guard let pair = header.split(separator: ";").first else { continue }
+                let parts = pair.split(separator: "=", maxSplits: 1)
+                if parts.count == 2, parts[0] == name { return String(parts[1]) }
+            }
+            return nil
         }
     }
 
     static func send(_ client: any TestClientProtocol, _ method: HTTPRequest.Method, _ path: String, json: JSONValue? = nil,
-                     rawBody: [UInt8]? = nil, token: String? = nil, origin: String? = origin, ip: String? = nil) async throws -> Reply {
+                     rawBody: [UInt8]? = nil, token: String? = nil, origin: String? = origin, ip: String? = nil,
+                     cookie: String? = nil) async throws -> Reply {
         var headers: HTTPFields = [.userAgent: "PortcullisTests/1.0"]
         if let origin { headers[.origin] = origin }
         if let token { headers[.cookie] = "portcullis_session=\(token)" }
+        if let cookie { headers[.cookie] = cookie }
         if json != nil || rawBody != nil { headers[.contentType] = "application/json" }
         let bytes = rawBody ?? json.map { Array(StrictJSON.serialize($0).utf8) }
         return try await client.execute(uri: path, method: method, headers: headers, body: bytes.map { ByteBuffer(bytes: $0) }) { response in

@@ -1,0 +1,123 @@
+import Foundation
+import WebAuthn
+
+extension PasskeyService {
+    /// How long an enrolment link lives (at most 10 minutes).
+    public static let enrolmentLifetime: TimeInterval = 600
+
+    /// Creates an enrolment link for a new device (fresh passkey session needed).
+    /// - Returns: the enrolment and the link's token (shown once, as a link and a QR payload).
+    public func createEnrolment(_ auth: Authenticated, info: RequestInfo) async throws -> (enrolment: Enrolment, token: String) {
+        try requireFresh(auth)
+        let now = clock()
+        let token = Base64URL.encode(random.bytes(32))
+        let enrolment = Enrolment(id: UUID(), tokenHash: Self.hash(token), userID: auth.user.id, status: .created, createdAt: now,
+                                  expiresAt: now.addingTimeInterval(Self.enrolmentLifetime))
+        try await store.createEnrolment(enrolment, event: SecurityEvent(
+            id: UUID(), userID: auth.user.id, kind: "enrolment_created", at: now, ip: info.ip, userAgent: info.userAgent))
+        return (enrolment, token)
+    }
+
+    /// The new device opens the link: it gets a confirmation code to show, and a secret its browser keeps.
+    public func openEnrolment(token: String, info: RequestInfo) async throws -> (enrolment: Enrolment, confirmationCode: String, browserSecret: String) {
+        let now = clock()
+        guard token.utf8.count <= 64, var enrolment = try await store.enrolment(tokenHash: Self.hash(token)),
+              enrolment.status == .created, enrolment.expiresAt > now
+        else { throw AccountsError.notFound }
+        let code = String(format: "%06d", Int(random.bytes(4).reduce(UInt32(0)) { $0 << 8 | UInt32($1) } % 1_000_000))
+        let secret = Base64URL.encode(random.bytes(32))
+        enrolment.status = .opened
+        enrolment.confirmationCode = code
+        enrolment.browserSecretHash = Self.hash(secret)
+        enrolment.openedIP = info.ip
+        enrolment.openedUserAgent = info.userAgent
+        do {
+            try await store.updateEnrolment(enrolment, from: .created, event: SecurityEvent(
+                id: UUID(), userID: enrolment.userID, kind: "enrolment_opened", at: now, ip: info.ip, userAgent: info.userAgent), now: now)
+        } catch let error as StoreError where error == .conflict {
+            throw AccountsError.notFound
+        }
+        return (enrolment, code, secret)
+    }
+
+    /// One of the signed-in user's enrolments.
+    public func enrolment(_ auth: Authenticated, id: UUID) async throws -> Enrolment {
+        guard let enrolment = try await store.enrolment(id: id), enrolment.userID == auth.user.id else { throw AccountsError.notFound }
+        return enrolment
+    }
+
+    /// The signed-in device confirms the code the new device shows. A wrong code cancels the enrolment.
+    public func confirmEnrolment(_ auth: Authenticated, id: UUID, confirmationCode: String, info: RequestInfo) async throws {
+        try requireFresh(auth)
+        var enrolment = try await enrolment(auth, id: id)
+        let now = clock()
+        guard enrolment.status == .opened, enrolment.expiresAt > now, let expected = enrolment.confirmationCode else { throw AccountsError.notFound }
+        let matches = ClientCodeComparison.equal(confirmationCode.trimmingCharacters(in: .whitespaces), expected)
+        enrolment.status = matches ? .confirmed : .cancelled
+        do {
+            try await store.updateEnrolment(enrolment, from: .opened, event: SecurityEvent(
+                id: UUID(), userID: auth.user.id, kind: matches ? "enrolment_confirmed" : "enrolment_cancelled", at: now, ip: info.ip,
+                userAgent: info.userAgent, detail: ["device_ip": enrolment.openedIP ?? "", "device_user_agent": String((enrolment.openedUserAgent ?? "").prefix(200))]),
+                now: now)
+        } catch let error as StoreError where error == .conflict {
+            throw AccountsError.notFound
+        }
+        guard matches else { throw AccountsError.invalid("The confirmation code does not match; the enrolment is cancelled.") }
+    }
+
+    /// The enrolment the new device's browser may continue, checked against its secret.
+    func confirmedEnrolment(id: UUID, browserSecret: String) async throws -> Enrolment {
+        guard let enrolment = try await store.enrolment(id: id), enrolment.status == .confirmed, enrolment.expiresAt > clock(),
+              let hash = enrolment.browserSecretHash, ClientCodeComparison.equal(hash, Self.hash(browserSecret))
+        else { throw AccountsError.notFound }
+        return enrolment
+    }
+
+    /// Creation options for the new device's own passkey.
+    public func enrolmentOptions(id: UUID, browserSecret: String) async throws -> JSONValue {
+        let enrolment = try await confirmedEnrolment(id: id, browserSecret: browserSecret)
+        guard let user = try await store.user(id: enrolment.userID), !user.disabled else { throw AccountsError.notFound }
+        let challenge = random.bytes(32)
+        let existing = try await store.passkeys(userID: user.id)
+        try await store.saveChallenge(CeremonyChallenge(
+            challenge: Base64URL.encode(challenge), kind: .enrol, userID: user.id, sessionID: enrolment.id,
+            expiresAt: clock().addingTimeInterval(policy.challengeLifetime)))
+        return creationOptions(challenge: challenge, handle: user.handle, username: user.username, displayName: user.displayName,
+                               exclude: existing.map { ($0.credentialID, $0.transports) })
+    }
+
+    /// Registers the new device's passkey and signs it in with a `passkey` session.
+    public func enrolmentVerify(id: UUID, browserSecret: String, credential: JSONValue, name: String?, info: RequestInfo) async throws
+        -> (user: User, passkey: Passkey, issued: IssuedSession)
+    {
+        let enrolment = try await confirmedEnrolment(id: id, browserSecret: browserSecret)
+        guard let user = try await store.user(id: enrolment.userID), !user.disabled else { throw AccountsError.notFound }
+        let response = try decodeRegistration(credential)
+        let stored = try await challenge(for: response.clientDataJSON, kind: .enrol)
+        guard stored.userID == user.id, stored.sessionID == enrolment.id else { throw AccountsError.challengeGone }
+        let now = clock()
+        let existing = Set(try await store.passkeys(userID: user.id).map(\.credentialID))
+        let verified = try await verifyRegistration(response, challenge: stored.challenge, excluded: existing, now: now)
+        let passkey = makePasskey(verified, userID: user.id, name: name, now: now)
+        let issued = newSession(userID: user.id, passkey: passkey, userVerified: verified.userVerified, info: info, now: now)
+        let event = SecurityEvent(id: UUID(), userID: user.id, kind: "passkey_added", at: now, ip: info.ip, userAgent: info.userAgent,
+                                  detail: ["passkey": passkey.name, "via": "enrolment"])
+        do {
+            try await store.completeEnrolment(id: enrolment.id, passkey: passkey, session: issued.session, event: event, challenge: stored.challenge, now: now)
+        } catch let error as StoreError {
+            throw map(error)
+        }
+        return (user, passkey, issued)
+    }
+}
+
+/// Constant-time equality for codes and secrets.
+enum ClientCodeComparison {
+    static func equal(_ a: String, _ b: String) -> Bool { equal(Array(a.utf8), Array(b.utf8)) }
+    static func equal(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        guard a.count == b.count else { return false }
+        var difference: UInt8 = 0
+        for i in 0..<a.count { difference |= a[i] ^ b[i] }
+        return difference == 0
+    }
+}

@@ -122,6 +122,17 @@ public protocol AccountStore: Sendable {
     /// ``StoreError/credentialExists``.
     func completeEnrolment(id: UUID, passkey: Passkey, session: Session, event: SecurityEvent, challenge: String, now: Date) async throws
 
+    // MARK: Notification outbox
+
+    /// Every security event is also an outbox entry, written in the same transaction as the action it
+    /// records. This claims up to `limit` entries that are due at `now`, hiding them from other claims for
+    /// `lease` seconds (so several nodes do not send the same entry at once); delivery is at-least-once.
+    func claimUndeliveredEvents(now: Date, lease: TimeInterval, limit: Int) async throws -> [(event: SecurityEvent, attempts: Int)]
+    /// Records a delivered entry.
+    func markEventDelivered(id: UUID, at: Date) async throws
+    /// Records a failed attempt: retried at `nextAttempt`, or given up when it is `nil`.
+    func recordEventDeliveryFailure(id: UUID, attempts: Int, nextAttempt: Date?) async throws
+
     /// The server secret named `name`: the stored one, or `candidate` stored now if there is none.
     /// Every node of a deployment gets the same secret this way.
     func secret(named name: String, candidate: [UInt8]) async throws -> [UInt8]

@@ -183,6 +183,26 @@ public actor MemoryAccountStore: AccountStore {
         eventLog.append(event)
     }
 
+    struct Delivery { var attempts = 0; var next: Date?; var delivered: Date? }
+    var deliveries: [UUID: Delivery] = [:]
+
+    public func claimUndeliveredEvents(now: Date, lease: TimeInterval, limit: Int) async throws -> [(event: SecurityEvent, attempts: Int)] {
+        var claimed: [(event: SecurityEvent, attempts: Int)] = []
+        for event in eventLog.sorted(by: { $0.at < $1.at }) where claimed.count < limit {
+            var delivery = deliveries[event.id] ?? Delivery(next: event.at)
+            guard delivery.delivered == nil, let next = delivery.next, next <= now else { continue }
+            delivery.next = now.addingTimeInterval(lease)
+            deliveries[event.id] = delivery
+            claimed.append((event, delivery.attempts))
+        }
+        return claimed
+    }
+    public func markEventDelivered(id: UUID, at: Date) async throws { deliveries[id, default: Delivery()].delivered = at }
+    public func recordEventDeliveryFailure(id: UUID, attempts: Int, nextAttempt: Date?) async throws {
+        deliveries[id, default: Delivery()].attempts = attempts
+        deliveries[id, default: Delivery()].next = nextAttempt
+    }
+
     var secrets: [String: [UInt8]] = [:]
     public func secret(named name: String, candidate: [UInt8]) async throws -> [UInt8] {
         if let stored = secrets[name] { return stored }

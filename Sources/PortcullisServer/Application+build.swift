@@ -209,6 +209,9 @@ public func buildApplication(
             await onServerRunning("http://\(address?.ipAddress ?? configuration.host):\(address?.port ?? configuration.port)")
         },
         logger: logger)
+    if !configuration.webhookURLs.isEmpty, let secret = configuration.webhookSecret, let signer = WebhookSigner(secret: secret) {
+        app.addServices(NotificationDispatcher(store: opened.store, urls: configuration.webhookURLs, signer: signer, logger: logger))
+    }
     let location = opened.location
     app.beforeServerStarts {
         try await opened.migrate()

@@ -46,6 +46,9 @@ public struct ServerConfiguration: Sendable {
     public var relatedOrigins: [String] = []
     public var appleAppIDs: [String] = []
     public var androidApps: [String] = []
+    /// Webhook endpoints for the security timeline, and the `whsec_` secret that signs deliveries.
+    public var webhookURLs: [String] = []
+    public var webhookSecret: String?
     public var ipRequestsPerMinute = 120
     public var accountRequestsPerMinute = 30
 
@@ -108,6 +111,8 @@ public struct ServerConfiguration: Sendable {
         if let v = list("wellknown.related_origins") { relatedOrigins = v }
         if let v = list("wellknown.apple_app_ids") { appleAppIDs = v }
         if let v = list("wellknown.android_apps") { androidApps = v }
+        if let v = list("webhooks.urls") { webhookURLs = v }
+        webhookSecret = reader.string(forKey: "webhooks.secret", isSecret: true).flatMap { $0.isEmpty ? nil : $0 }
         if let v = try int("ratelimit.ip_per_minute", 1...1_000_000) { ipRequestsPerMinute = v }
         if let v = try int("ratelimit.account_per_minute", 1...1_000_000) { accountRequestsPerMinute = v }
         try validate()
@@ -137,6 +142,14 @@ public struct ServerConfiguration: Sendable {
         }
         if (mdsBLOBFile == nil) != (mdsRootFile == nil) {
             throw Invalid(key: "attestation.mds_root", reason: "attestation.mds_blob and attestation.mds_root go together")
+        }
+        if !webhookURLs.isEmpty {
+            guard let secret = webhookSecret, WebhookSigner(secret: secret) != nil else {
+                throw Invalid(key: "webhooks.secret", reason: "webhooks need a secret of the form whsec_BASE64 (24 bytes or more)")
+            }
+            for url in webhookURLs where !(url.hasPrefix("https://") || url.hasPrefix("http://")) {
+                throw Invalid(key: "webhooks.urls", reason: "\"\(url)\" is not an http(s) URL")
+            }
         }
         for app in androidApps where app.split(separator: ":", maxSplits: 1).count != 2 {
             throw Invalid(key: "wellknown.android_apps", reason: "\"\(app)\" is not package:SHA256_FINGERPRINT")

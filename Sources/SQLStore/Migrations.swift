@@ -64,6 +64,13 @@ enum Migrations {
                     browser_secret_hash \(binary), opened_ip TEXT, opened_user_agent TEXT)
                 """,
             ]),
+            (4, [
+                // Events are the notification outbox: written in the action's own transaction.
+                "ALTER TABLE events ADD COLUMN delivery_attempts BIGINT NOT NULL DEFAULT 0",
+                "ALTER TABLE events ADD COLUMN next_delivery_at BIGINT",
+                "ALTER TABLE events ADD COLUMN delivered_at BIGINT",
+                "CREATE INDEX events_delivery ON events (next_delivery_at)",
+            ]),
         ]
     }
 }

@@ -127,9 +127,9 @@ public struct SQLAccountStore: AccountStore {
     static func insert(_ event: SecurityEvent, _ db: any SQLDatabase) async throws {
         let detail = String(decoding: (try? JSONEncoder().encode(event.detail)) ?? Data("{}".utf8), as: UTF8.self)
         try await db.raw("""
-            INSERT INTO events (id, user_id, kind, at, ip, user_agent, detail) VALUES
+            INSERT INTO events (id, user_id, kind, at, ip, user_agent, detail, next_delivery_at) VALUES
             (\(bind: id(event.id)), \(bind: id(event.userID)), \(bind: event.kind), \(bind: ms(event.at)), \(bind: event.ip),
-             \(bind: event.userAgent), \(bind: detail))
+             \(bind: event.userAgent), \(bind: detail), \(bind: ms(event.at)))
             """).run()
     }
 
@@ -566,6 +566,38 @@ public struct SQLAccountStore: AccountStore {
             }
         } catch let error where Self.isUniqueViolation(error) {
             throw StoreError.credentialExists
+        }
+    }
+
+    // MARK: Notification outbox
+
+    public func claimUndeliveredEvents(now: Date, lease: TimeInterval, limit: Int) async throws -> [(event: SecurityEvent, attempts: Int)] {
+        try await backend.transaction { db in
+            let due = Self.ms(now)
+            // The outer conditions are checked again on each row as it is updated, so two nodes never
+            // both claim one entry inside a lease.
+            return try await db.raw("""
+                UPDATE events SET next_delivery_at = \(bind: Self.ms(now.addingTimeInterval(lease)))
+                WHERE id IN (SELECT id FROM events WHERE delivered_at IS NULL AND next_delivery_at IS NOT NULL AND next_delivery_at <= \(bind: due)
+                             ORDER BY next_delivery_at LIMIT \(bind: Int64(limit)))
+                  AND delivered_at IS NULL AND next_delivery_at <= \(bind: due)
+                RETURNING *
+                """).all().map { (try Self.event($0), Int(try $0.decode(column: "delivery_attempts", as: Int64.self))) }
+        }
+    }
+
+    public func markEventDelivered(id: UUID, at: Date) async throws {
+        try await backend.read { db in
+            try await db.raw("UPDATE events SET delivered_at = \(bind: Self.ms(at)), next_delivery_at = NULL WHERE id = \(bind: Self.id(id))").run()
+        }
+    }
+
+    public func recordEventDeliveryFailure(id: UUID, attempts: Int, nextAttempt: Date?) async throws {
+        try await backend.read { db in
+            try await db.raw("""
+                UPDATE events SET delivery_attempts = \(bind: Int64(attempts)), next_delivery_at = \(bind: nextAttempt.map(Self.ms))
+                WHERE id = \(bind: Self.id(id))
+                """).run()
         }
     }
 }

@@ -346,3 +346,28 @@ extension StoreConformanceTests {
         }
     }
 }
+
+extension StoreConformanceTests {
+    @Test(arguments: kinds)
+    func theOutboxHandsEachEventToOneClaimantAtATime(kind: Kind) async throws {
+        try await Self.withStore(kind) { store in
+            let (user, _, _) = try await Self.signUp(store)
+            try await store.appendEvent(StoreFixtures.event("passkey_added", for: user, at: Self.now.addingTimeInterval(1)))
+            let later = Self.now.addingTimeInterval(10)
+            let first = try await store.claimUndeliveredEvents(now: later, lease: 60, limit: 100).filter { $0.event.userID == user.id }
+            #expect(first.count == 2)
+            #expect(first.allSatisfy { $0.attempts == 0 })
+            // Leased: a second claimant gets nothing until the lease ends.
+            #expect(try await store.claimUndeliveredEvents(now: later, lease: 60, limit: 100).filter { $0.event.userID == user.id }.isEmpty)
+            let signup = try #require(first.first { $0.event.kind == "signup" })
+            try await store.markEventDelivered(id: signup.event.id, at: later)
+            let added = try #require(first.first { $0.event.kind == "passkey_added" })
+            try await store.recordEventDeliveryFailure(id: added.event.id, attempts: 1, nextAttempt: later.addingTimeInterval(2))
+            let retry = try await store.claimUndeliveredEvents(now: later.addingTimeInterval(3), lease: 60, limit: 100).filter { $0.event.userID == user.id }
+            #expect(retry.map(\.event.kind) == ["passkey_added"])
+            #expect(retry.first?.attempts == 1)
+            try await store.recordEventDeliveryFailure(id: added.event.id, attempts: 12, nextAttempt: nil)
+            #expect(try await store.claimUndeliveredEvents(now: later.addingTimeInterval(7200), lease: 60, limit: 100).filter { $0.event.userID == user.id }.isEmpty)
+        }
+    }
+}

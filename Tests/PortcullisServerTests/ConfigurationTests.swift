@@ -49,6 +49,8 @@ import Accounts
         (["attestation.mds_blob": "/tmp/blob.jwt"], "attestation.mds_root"),
         (["http.trust_forwarded_for": "maybe"], "http.trust_forwarded_for"),
         (["wellknown.android_apps": "com.example.app"], "wellknown.android_apps"),
+        (["webhooks.urls": "https://hooks.example/a"], "webhooks.secret"),
+        (["webhooks.urls": "ftp://hooks.example", "webhooks.secret": "whsec_KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio="], "webhooks.urls"),
     ])
     func invalidValuesNameTheirKey(values: [String: String], key: String) {
         do {

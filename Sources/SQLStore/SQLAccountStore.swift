@@ -178,7 +178,7 @@ public struct SQLAccountStore: AccountStore {
     }
 
     public func saveChallenge(_ c: CeremonyChallenge) async throws {
-        try await backend.read { db in
+        try await backend.write { db in
             try await db.raw("""
                 INSERT INTO challenges (challenge, kind, user_id, session_id, pending_username, pending_display_name, pending_handle,
                   pending_invite_hash, expires_at) VALUES
@@ -365,7 +365,7 @@ public struct SQLAccountStore: AccountStore {
     }
 
     public func touchSession(id: UUID, at: Date) async throws {
-        try await backend.read { db in
+        try await backend.write { db in
             try await db.raw("UPDATE sessions SET last_seen_at = \(bind: Self.ms(at)) WHERE id = \(bind: Self.id(id))").run()
         }
     }
@@ -401,7 +401,7 @@ public struct SQLAccountStore: AccountStore {
     }
 
     public func appendEvent(_ event: SecurityEvent) async throws {
-        try await backend.read { db in try await Self.insert(event, db) }
+        try await backend.write { db in try await Self.insert(event, db) }
     }
 
     public func events(userID: UUID, limit: Int) async throws -> [SecurityEvent] {
@@ -412,7 +412,7 @@ public struct SQLAccountStore: AccountStore {
     }
 
     public func createInvite(_ invite: Invite) async throws {
-        try await backend.read { db in
+        try await backend.write { db in
             try await db.raw("""
                 INSERT INTO invites (code_hash, created_at, expires_at, used_at) VALUES
                 (\(bind: Self.data(invite.codeHash)), \(bind: Self.ms(invite.createdAt)), \(bind: Self.ms(invite.expiresAt)), \(bind: invite.usedAt.map(Self.ms)))
@@ -447,7 +447,7 @@ public struct SQLAccountStore: AccountStore {
 
     public func createDeviceRequest(_ r: DeviceRequest) async throws {
         do {
-            try await backend.read { db in
+            try await backend.write { db in
                 try await db.raw("""
                     INSERT INTO device_requests (device_code_hash, user_code, status, created_at, expires_at, interval_seconds, last_polled_at,
                       ip, user_agent, decided_by, approving_credential_id) VALUES
@@ -490,7 +490,7 @@ public struct SQLAccountStore: AccountStore {
     }
 
     public func touchDeviceRequest(deviceCodeHash: [UInt8], polledAt: Date) async throws {
-        try await backend.read { db in
+        try await backend.write { db in
             try await db.raw("UPDATE device_requests SET last_polled_at = \(bind: Self.ms(polledAt)) WHERE device_code_hash = \(bind: Self.data(deviceCodeHash))").run()
         }
     }
@@ -587,13 +587,13 @@ public struct SQLAccountStore: AccountStore {
     }
 
     public func markEventDelivered(id: UUID, at: Date) async throws {
-        try await backend.read { db in
+        try await backend.write { db in
             try await db.raw("UPDATE events SET delivered_at = \(bind: Self.ms(at)), next_delivery_at = NULL WHERE id = \(bind: Self.id(id))").run()
         }
     }
 
     public func recordEventDeliveryFailure(id: UUID, attempts: Int, nextAttempt: Date?) async throws {
-        try await backend.read { db in
+        try await backend.write { db in
             try await db.raw("""
                 UPDATE events SET delivery_attempts = \(bind: Int64(attempts)), next_delivery_at = \(bind: nextAttempt.map(Self.ms))
                 WHERE id = \(bind: Self.id(id))

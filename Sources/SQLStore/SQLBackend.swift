@@ -7,6 +7,7 @@ import PostgresNIO
 import SQLKit
 import SQLiteKit
 import SQLiteNIO
+import Synchronization
 
 /// Where the SQL store runs its statements: one connection per transaction.
 public protocol SQLBackend: Sendable {
@@ -16,14 +17,19 @@ public protocol SQLBackend: Sendable {
     var isPostgres: Bool { get }
     /// Runs `body` inside one transaction on one connection: committed if it returns, rolled back if it throws.
     func transaction<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R
-    /// Runs `body` on one connection without a transaction: reads, or one statement (which SQL
-    /// makes atomic by itself). Fewer round trips than ``transaction(_:)``.
+    /// Runs reads in `body`, without a transaction.
     func read<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R
+    /// Runs one writing statement in `body`, without BEGIN/COMMIT (one statement is atomic by itself):
+    /// fewer round trips than ``transaction(_:)``.
+    func write<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R
 }
 
-/// Embedded SQLite: one connection (SQLite serializes writers anyway), WAL, a busy timeout, foreign keys.
+/// Embedded SQLite: one writing connection (SQLite serializes writers anyway) whose transactions this
+/// actor serializes, and reading connections that WAL lets run beside it; a busy timeout; foreign keys.
 public actor SQLiteBackend: SQLBackend {
     let connection: SQLiteConnection
+    nonisolated let readers: [SQLiteConnection]
+    nonisolated let nextReader = Atomic<Int>(0)
     let logger: Logger
     private var busy = false
     private var waiters: [CheckedContinuation<Void, Never>] = []
@@ -34,17 +40,24 @@ public actor SQLiteBackend: SQLBackend {
     /// Opens (creating if needed) the database file at `path`.
     public static func open(path: String, logger: Logger) async throws -> SQLiteBackend {
         let connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
-        let backend = SQLiteBackend(connection: connection, logger: logger)
         let db = connection.sql(queryLogLevel: .trace)
         try await db.raw("PRAGMA journal_mode = WAL").run()
         try await db.raw("PRAGMA synchronous = NORMAL").run()
         try await db.raw("PRAGMA busy_timeout = 5000").run()
         try await db.raw("PRAGMA foreign_keys = ON").run()
-        return backend
+        var readers: [SQLiteConnection] = []
+        for _ in 0..<2 {
+            let reader = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+            try await reader.sql(queryLogLevel: .trace).raw("PRAGMA busy_timeout = 5000").run()
+            try await reader.sql(queryLogLevel: .trace).raw("PRAGMA query_only = ON").run()
+            readers.append(reader)
+        }
+        return SQLiteBackend(connection: connection, readers: readers, logger: logger)
     }
 
-    init(connection: SQLiteConnection, logger: Logger) {
+    init(connection: SQLiteConnection, readers: [SQLiteConnection], logger: Logger) {
         self.connection = connection
+        self.readers = readers
         self.logger = logger
     }
 
@@ -67,14 +80,23 @@ public actor SQLiteBackend: SQLBackend {
         return try await runTransaction(on: connection.sql(queryLogLevel: .trace), begin: "BEGIN IMMEDIATE", body)
     }
 
-    public func read<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
+    /// Reads go to a reading connection, outside the writer's queue: WAL shows them the last commit.
+    public nonisolated func read<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
+        let index = nextReader.wrappingAdd(1, ordering: .relaxed).oldValue
+        return try await body(readers[index % readers.count].sql(queryLogLevel: .trace))
+    }
+
+    public func write<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
         await acquire()
         defer { release() }
         return try await body(connection.sql(queryLogLevel: .trace))
     }
 
-    /// Closes the connection.
-    public func close() async throws { try await connection.close() }
+    /// Closes the connections.
+    public func close() async throws {
+        for reader in readers { try await reader.close() }
+        try await connection.close()
+    }
 }
 
 /// PostgreSQL through a postgres-nio connection pool. The client is a `Service`: run it in the
@@ -108,6 +130,10 @@ public struct PostgresBackend: SQLBackend {
 
     public func read<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
         try await client.withConnection { connection in try await body(connection.sql(queryLogLevel: .trace)) }
+    }
+
+    public func write<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
+        try await read(body)
     }
 
     /// Runs the pool until cancelled (as a service).

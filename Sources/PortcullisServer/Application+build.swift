@@ -151,6 +151,7 @@ public func buildRouter(service: PasskeyService, configuration: ServerConfigurat
     api.register(on: router)
     DeviceController(api: api, codeGuessesPerIP: RateLimiter(limit: 10), codeGuessesGlobal: RateLimiter(limit: 600)).register(on: router)
     EnrolmentController(api: api).register(on: router)
+    Pages.register(on: router)
     return router
 }
 

@@ -182,8 +182,9 @@ struct APIController: Sendable {
     @Sendable func loginVerify(_ request: Request, context: AppRequestContext) async throws -> Response {
         let object = try await body(request)
         let who = info(request, context)
-        try limit(ip: who.ip)
         guard let credential = object["credential"] else { throw Problem.invalid("credential is required.") }
+        // The account is not known until the assertion verifies; the credential it names stands in for it.
+        try limit(ip: who.ip, account: credential.object?["rawId"]?.string.map { "credential:" + $0.prefix(256) })
         let (user, issued) = try await service.loginVerify(credential: credential, info: who)
         var response = json(.object(["user": userJSON(user)]))
         response.setCookie(sessionCookie(issued.token))

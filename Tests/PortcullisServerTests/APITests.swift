@@ -219,6 +219,29 @@ import WebAuthn
         }
     }
 
+    @Test func aDisabledUserCannotSignInAndTheirSessionsEnd() async throws {
+        let harness = try H()
+        try await harness.run { client in
+            var alice = try await H.signUp(client, "alice")
+            let user = try #require(try await harness.store.user(username: "alice"))
+            try await harness.store.setDisabled(userID: user.id, disabled: true)
+            #expect(try await H.send(client, .get, "/api/v1/me", token: alice.token).status == .unauthorized)
+            let refused = try await H.signIn(client, &alice)
+            #expect(refused.status == .forbidden)
+            #expect(refused.object["code"] == .string("user_disabled"))
+        }
+    }
+
+    @Test func signInVerificationIsLimitedPerCredential() async throws {
+        let harness = try H { $0.accountRequestsPerMinute = 3 }
+        try await harness.run { client in
+            var alice = try await H.signUp(client, "alice")
+            var statuses: [HTTPResponse.Status] = []
+            for _ in 0..<4 { statuses.append(try await H.signIn(client, &alice).status) }
+            #expect(statuses == [.ok, .ok, .ok, .tooManyRequests])
+        }
+    }
+
     @Test func inviteOnlySignUp() async throws {
         let harness = try H { $0.signupMode = .inviteOnly }
         try await harness.run { client in

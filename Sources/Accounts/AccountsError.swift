@@ -41,9 +41,8 @@ public struct AccountsError: Error, Sendable, CustomStringConvertible {
     }
     static let credentialExists = AccountsError("credential_exists", .conflict, "This passkey is already registered.")
     static let authenticatorNotAllowed = AccountsError("authenticator_not_allowed", .forbidden, "This kind of authenticator is not allowed here.")
-    static let unauthenticated = AccountsError("unauthenticated", .unauthorized, "Sign in first.")
     /// No valid session.
-    public static var unauthenticatedError: AccountsError { unauthenticated }
+    public static let unauthenticated = AccountsError("unauthenticated", .unauthorized, "Sign in first.")
     static let reauthenticationRequired = AccountsError("reauthentication_required", .forbidden, "Confirm with your passkey first.")
     static let sessionNotAllowed = AccountsError("session_not_allowed", .forbidden, "This session may not do that.")
     static let notFound = AccountsError("not_found", .notFound, "Not found.")

@@ -52,7 +52,7 @@ extension PasskeyService {
         var enrolment = try await enrolment(auth, id: id)
         let now = clock()
         guard enrolment.status == .opened, enrolment.expiresAt > now, let expected = enrolment.confirmationCode else { throw AccountsError.notFound }
-        let matches = ClientCodeComparison.equal(confirmationCode.trimmingCharacters(in: .whitespaces), expected)
+        let matches = ConstantTime.equal(confirmationCode.trimmingCharacters(in: .whitespaces), expected)
         enrolment.status = matches ? .confirmed : .cancelled
         do {
             try await store.updateEnrolment(enrolment, from: .opened, event: SecurityEvent(
@@ -68,7 +68,7 @@ extension PasskeyService {
     /// The enrolment the new device's browser may continue, checked against its secret.
     func confirmedEnrolment(id: UUID, browserSecret: String) async throws -> Enrolment {
         guard let enrolment = try await store.enrolment(id: id), enrolment.status == .confirmed, enrolment.expiresAt > clock(),
-              let hash = enrolment.browserSecretHash, ClientCodeComparison.equal(hash, Self.hash(browserSecret))
+              let hash = enrolment.browserSecretHash, ConstantTime.equal(hash, Self.hash(browserSecret))
         else { throw AccountsError.notFound }
         return enrolment
     }
@@ -108,16 +108,5 @@ extension PasskeyService {
             throw map(error)
         }
         return (user, passkey, issued)
-    }
-}
-
-/// Constant-time equality for codes and secrets.
-enum ClientCodeComparison {
-    static func equal(_ a: String, _ b: String) -> Bool { equal(Array(a.utf8), Array(b.utf8)) }
-    static func equal(_ a: [UInt8], _ b: [UInt8]) -> Bool {
-        guard a.count == b.count else { return false }
-        var difference: UInt8 = 0
-        for i in 0..<a.count { difference |= a[i] ^ b[i] }
-        return difference == 0
     }
 }

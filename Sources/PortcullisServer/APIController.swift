@@ -76,6 +76,12 @@ struct APIController: Sendable {
         }
     }
 
+    /// The `credential` member of a ceremony's verify request.
+    func credential(_ object: JSONObject) throws -> JSONValue {
+        guard let credential = object["credential"] else { throw Problem.invalid("credential is required.") }
+        return credential
+    }
+
     func info(_ request: Request, _ context: AppRequestContext) -> RequestInfo {
         var ip = context.remoteAddress
         if configuration.trustForwardedFor, let forwarded = request.headers[.init("X-Forwarded-For")!]?.split(separator: ",").first {
@@ -106,7 +112,7 @@ struct APIController: Sendable {
 
     func authenticated(_ request: Request) async throws -> Authenticated {
         guard let token = request.cookies[cookieName]?.value, let auth = try await service.authenticate(token: token) else {
-            throw Problem.from(AccountsError.unauthenticatedError)
+            throw Problem.from(AccountsError.unauthenticated)
         }
         return auth
     }
@@ -165,7 +171,7 @@ struct APIController: Sendable {
         let object = try await body(request)
         let who = info(request, context)
         try limit(ip: who.ip)
-        guard let credential = object["credential"] else { throw Problem.invalid("credential is required.") }
+        let credential = try self.credential(object)
         let (user, passkey, issued) = try await service.signupVerify(credential: credential, name: try optionalString(object, "name"), info: who)
         var response = json(.object(["user": userJSON(user), "passkey": passkeyJSON(passkey)]), status: .created)
         response.setCookie(sessionCookie(issued.token))
@@ -182,7 +188,7 @@ struct APIController: Sendable {
     @Sendable func loginVerify(_ request: Request, context: AppRequestContext) async throws -> Response {
         let object = try await body(request)
         let who = info(request, context)
-        guard let credential = object["credential"] else { throw Problem.invalid("credential is required.") }
+        let credential = try self.credential(object)
         // The account is not known until the assertion verifies; the credential it names stands in for it.
         try limit(ip: who.ip, account: credential.object?["rawId"]?.string.map { "credential:" + $0.prefix(256) })
         let (user, issued) = try await service.loginVerify(credential: credential, info: who)
@@ -223,7 +229,7 @@ struct APIController: Sendable {
     @Sendable func addVerify(_ request: Request, context: AppRequestContext) async throws -> Response {
         let auth = try await authenticated(request)
         let object = try await body(request)
-        guard let credential = object["credential"] else { throw Problem.invalid("credential is required.") }
+        let credential = try self.credential(object)
         let passkey = try await service.addVerify(auth, credential: credential, name: try optionalString(object, "name"), info: info(request, context))
         return json(.object(["passkey": passkeyJSON(passkey)]), status: .created)
     }
@@ -256,7 +262,7 @@ struct APIController: Sendable {
     @Sendable func reauthVerify(_ request: Request, context: AppRequestContext) async throws -> Response {
         let auth = try await authenticated(request)
         let object = try await body(request)
-        guard let credential = object["credential"] else { throw Problem.invalid("credential is required.") }
+        let credential = try self.credential(object)
         let token = try await service.reauthVerify(auth, credential: credential, info: info(request, context))
         var response = json(.object(["reauthenticated": .bool(true)]))
         response.setCookie(sessionCookie(token))

@@ -86,7 +86,7 @@ struct EnrolmentController: Sendable {
         let object = try await api.body(request)
         let who = api.info(request, context)
         try api.limit(ip: who.ip)
-        guard let credential = object["credential"] else { throw Problem.invalid("credential is required.") }
+        let credential = try api.credential(object)
         let (user, passkey, issued) = try await api.service.enrolmentVerify(
             id: try enrolmentID(object), browserSecret: try browserSecret(request), credential: credential,
             name: try api.optionalString(object, "name"), info: who)

@@ -14,6 +14,8 @@ public enum MetadataBLOBFixture {
         public var statuses: [String]
         /// The description.
         public var description: String
+        /// Replaces the roots' base64 text as written (for malformed BLOBs).
+        public var rawRoots: [String]?
 
         public init(aaguid: AAGUID, roots: [X509CertificateBox], statuses: [String] = ["FIDO_CERTIFIED"], description: String = "Portcullis Test Authenticator") {
             self.aaguid = aaguid
@@ -42,7 +44,7 @@ public enum MetadataBLOBFixture {
                     "aaguid": .string(entry.aaguid.description),
                     "metadataStatement": .object([
                         "description": .string(entry.description),
-                        "attestationRootCertificates": .array(entry.roots.map { .string(Data($0.der).base64EncodedString()) }),
+                        "attestationRootCertificates": .array((entry.rawRoots ?? entry.roots.map { Data($0.der).base64EncodedString() }).map(JSONValue.string)),
                     ]),
                     "statusReports": .array(entry.statuses.map { .object(["status": .string($0), "effectiveDate": .string("2025-01-01")]) }),
                     "timeOfLastStatusChange": .string("2025-01-01"),

@@ -93,6 +93,15 @@ import WebAuthn
             #expect(huge.status == .contentTooLarge)
             #expect(huge.object["code"] == .string("body_too_large"))
 
+            // The same on sign-up verify, with a real pending sign-up: nothing is stored.
+            let pending = try await H.send(client, .post, "/api/v1/signup/options", json: .object(["username": .string("frank")]))
+            let frank = H.authenticator.registration(challenge: try H.challenge(pending))
+            let bigCredential = Array(("{\"credential\":" + StrictJSON.serialize(frank.jsonValue) + ",\"pad\":\"" + String(repeating: "x", count: 70_000) + "\"}").utf8)
+            #expect(try await H.send(client, .post, "/api/v1/signup/verify", rawBody: bigCredential).status == .contentTooLarge)
+            #expect(try await H.send(client, .post, "/api/v1/signup/verify", rawBody: Array("{\"credential\":".utf8)).status == .badRequest)
+            #expect(try await harness.store.user(username: "frank") == nil)
+            #expect(try await harness.store.passkey(credentialID: frank.credentialID) == nil)
+
             let missing = try await H.send(client, .get, "/api/v1/nothing-here")
             #expect(missing.status == .notFound)
             #expect(missing.object["code"] == .string("not_found"))
@@ -107,8 +116,11 @@ import WebAuthn
             let options = try await H.send(client, .post, "/api/v1/login/options", json: .object([:]))
             let stranger = H.authenticator.registration(challenge: Array(repeating: 1, count: 32))
             let unknown = H.authenticator.assertion(challenge: try H.challenge(options), credential: stranger, userHandle: alice.handle)
+            let user = try #require(try await harness.store.user(username: "alice"))
+            let sessionsBefore = try await harness.store.sessions(userID: user.id).count
             let reply = try await H.send(client, .post, "/api/v1/login/verify", json: .object(["credential": unknown.jsonValue]))
             #expect(reply.status == .unauthorized)
+            #expect(reply.sessionToken == nil)
             #expect(reply.object["code"] == .string("unknown_credential"))
             #expect(reply.object["credentialId"] == .string(Base64URL.encode(stranger.credentialID)))
 
@@ -119,6 +131,8 @@ import WebAuthn
             #expect(refused.status == .badRequest)
             #expect(refused.object["code"] == .string("verification_failed") || refused.object["code"] == .string("challenge_invalid"))
             #expect(refused.json.map(StrictJSON.serialize)?.contains("origin") == false)
+            // Neither refusal made a session, and the challenge of the wrong-origin attempt is still usable.
+            #expect(try await harness.store.sessions(userID: user.id).count == sessionsBefore)
             _ = try await H.signIn(client, &alice)
         }
     }
@@ -131,9 +145,16 @@ import WebAuthn
             let credential = try H.assertion(&alice, options: options)
             let first = try await H.send(client, .post, "/api/v1/login/verify", json: .object(["credential": credential]))
             #expect(first.status == .ok)
+            let user = try #require(try await harness.store.user(username: "alice"))
+            let sessionsBefore = try await harness.store.sessions(userID: user.id).count
+            let counterBefore = try await harness.store.passkey(credentialID: alice.credential.credentialID)?.signCount
             let replay = try await H.send(client, .post, "/api/v1/login/verify", json: .object(["credential": credential]))
             #expect(replay.status == .badRequest)
             #expect(replay.object["code"] == .string("challenge_invalid"))
+            #expect(replay.sessionToken == nil)
+            // Nothing was written: no session, no counter change.
+            #expect(try await harness.store.sessions(userID: user.id).count == sessionsBefore)
+            #expect(try await harness.store.passkey(credentialID: alice.credential.credentialID)?.signCount == counterBefore)
 
             // A sign-up challenge does not complete a sign-in.
             let signupOptions = try await H.send(client, .post, "/api/v1/signup/options", json: .object(["username": .string("bob")]))

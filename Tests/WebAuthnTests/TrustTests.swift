@@ -143,6 +143,10 @@ import X509
         let forged = MetadataBLOBFixture.make(pki: Self.pki, entries: [], corruptSignature: true)
         await expectCode(.metadataInvalid) { _ = try await MetadataBLOB(jws: forged, roots: [Self.pki.root], at: FixedClock.now) }
         await expectCode(.metadataInvalid) { _ = try await MetadataBLOB(jws: Array("a.b".utf8), roots: [Self.pki.root], at: FixedClock.now) }
+        var badRoot = MetadataBLOBFixture.Entry(aaguid: Self.aaguid, roots: [])
+        badRoot.rawRoots = [Data("not a certificate".utf8).base64EncodedString()]
+        let withBadRoot = MetadataBLOBFixture.make(pki: Self.pki, entries: [badRoot])
+        await expectCode(.metadataInvalid) { _ = try await MetadataBLOB(jws: withBadRoot, roots: [Self.pki.root], at: FixedClock.now) }
         await expectCode(.metadataInvalid) {
             _ = try await MetadataBLOB(jws: good, roots: [Self.pki.root], at: FixedClock.certificatesValidUntil.addingTimeInterval(86400))
         }

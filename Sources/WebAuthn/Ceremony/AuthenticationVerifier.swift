@@ -99,7 +99,7 @@ public struct AuthenticationVerifier: Sendable {
         // §7.2 step 6: the user handle, when present, must be the credential owner's; a discoverable
         // sign-in must carry one (an empty one counts as absent).
         if let handle = response.userHandle, !handle.isEmpty {
-            guard ClientDataChecks.constantTimeEqual(handle, credential.userHandle) else {
+            guard ConstantTime.equal(handle, credential.userHandle) else {
                 throw WebAuthnError(.userHandleMismatch, "userHandle is not the credential owner's")
             }
         } else if expectations.requireUserHandle {

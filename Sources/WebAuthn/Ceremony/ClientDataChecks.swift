@@ -10,7 +10,7 @@ enum ClientDataChecks {
         // §7.1 step 8 / §7.2 step 11: the challenge must be the base64url encoding of the expected
         // bytes, compared as exact text in constant time: a padded or standard-alphabet spelling of the
         // same bytes is refused.
-        guard constantTimeEqual(Array(clientData.challenge.utf8), Array(Base64URL.encode(challenge).utf8)) else {
+        guard ConstantTime.equal(Array(clientData.challenge.utf8), Array(Base64URL.encode(challenge).utf8)) else {
             throw WebAuthnError(.challengeMismatch, "clientData.challenge is not the expected challenge")
         }
         // §7.1 step 9 / §7.2 step 12: the origin must be one the relying party allows, compared as an
@@ -34,18 +34,11 @@ enum ClientDataChecks {
         }
     }
 
-    /// Compares byte strings without an early exit on the first difference.
-    static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
-        guard a.count == b.count else { return false }
-        var difference: UInt8 = 0
-        for i in 0..<a.count { difference |= a[i] ^ b[i] }
-        return difference == 0
-    }
 
     /// §7.1 steps 14–17 / §7.2 steps 15–18: rpIdHash, UP, UV and BS ⇒ BE.
     static func verifyFlags(_ authData: AuthenticatorData, relyingParty: RelyingParty, userVerification: UserVerificationRequirement) throws {
         // §7.1 step 14 / §7.2 step 15.
-        guard constantTimeEqual(Array(authData.rpIDHash), relyingParty.idHash) else {
+        guard ConstantTime.equal(Array(authData.rpIDHash), relyingParty.idHash) else {
             throw WebAuthnError(.rpIDHashMismatch, "rpIdHash is not SHA-256(\"\(relyingParty.id)\")")
         }
         // §7.1 step 15 / §7.2 step 16: user presence, always.

@@ -85,7 +85,10 @@ public struct MetadataEntry: Sendable {
             guard let text = value.string, let der = Data(base64Encoded: text) else {
                 throw WebAuthnError(.metadataInvalid, "an MDS attestation root is not base64")
             }
-            roots.append(try X509CertificateBox(der: Array(der)))
+            guard let root = try? X509CertificateBox(der: Array(der)) else {
+                throw WebAuthnError(.metadataInvalid, "an MDS attestation root is not a certificate")
+            }
+            roots.append(root)
         }
         attestationRoots = roots
         statuses = (object["statusReports"]?.array ?? []).compactMap { $0.object?["status"]?.string }

@@ -133,6 +133,47 @@ public protocol AccountStore: Sendable {
     /// Records a failed attempt: retried at `nextAttempt`, or given up when it is `nil`.
     func recordEventDeliveryFailure(id: UUID, attempts: Int, nextAttempt: Date?) async throws
 
+    // MARK: Recovery
+
+    func recoverySettings(userID: UUID) async throws -> RecoverySettings?
+    /// Creates or replaces a user's recovery settings, recording `event`.
+    func saveRecoverySettings(_ settings: RecoverySettings, event: SecurityEvent) async throws
+    /// The contacts a user chose (invited and accepted).
+    func recoveryContacts(ownerID: UUID) async throws -> [RecoveryContact]
+    /// The users who chose `contactID` as a contact (invitations and accepted ones).
+    func recoveryContacts(contactID: UUID) async throws -> [RecoveryContact]
+    /// Invites a contact. Throws ``StoreError/conflict`` when that user is already one.
+    func addRecoveryContact(_ contact: RecoveryContact, event: SecurityEvent) async throws
+    /// The invited user accepts. Throws ``StoreError/notFound`` unless the invitation is theirs and not yet accepted.
+    func acceptRecoveryContact(id: UUID, contactID: UUID, event: SecurityEvent) async throws
+    /// Removes one of the owner's contacts. Throws ``StoreError/notFound``.
+    func deleteRecoveryContact(id: UUID, ownerID: UUID, event: SecurityEvent) async throws
+    /// Stores a new case (a decoy case has no user and no event).
+    func createRecoveryCase(_ recoveryCase: RecoveryCase, event: SecurityEvent?) async throws
+    func recoveryCase(id: UUID) async throws -> RecoveryCase?
+    /// A user's cases, newest first (at most 50).
+    func recoveryCases(userID: UUID) async throws -> [RecoveryCase]
+    /// Adds a proof to an open case that has not expired at `now`. Throws ``StoreError/conflict`` when
+    /// the case is not open or has expired, or already holds a proof of that kind from that actor (a replay).
+    func addRecoveryProof(caseID: UUID, proof: RecoveryProof, event: SecurityEvent, now: Date) async throws
+    /// Counts a wrong recovery code on an open case; returns the new count. Throws ``StoreError/conflict``
+    /// when the case is not open.
+    func recordRecoveryCodeFailure(caseID: UUID, event: SecurityEvent?) async throws -> Int
+    /// Moves an open case to cancelled and, with `blockUntil`, blocks new cases on its account until
+    /// then. Throws ``StoreError/conflict`` when the case is not open.
+    func cancelRecoveryCase(id: UUID, blockUntil: Date?, event: SecurityEvent?, now: Date) async throws
+    /// Uses up the `recover` challenge, moves the case from open (and unexpired) to completed, adds the
+    /// new passkey and creates the recovered session, all at once. Throws ``StoreError/challengeGone``,
+    /// ``StoreError/conflict`` or ``StoreError/credentialExists``.
+    func completeRecovery(caseID: UUID, passkey: Passkey, session: Session, event: SecurityEvent, challenge: String, now: Date) async throws
+
+    // MARK: Admins
+
+    /// Grants or revokes the admin role, recording `event` (which notifies the user). Throws ``StoreError/notFound``.
+    func setAdmin(userID: UUID, admin: Bool, event: SecurityEvent) async throws
+    /// The users who hold the admin role.
+    func admins() async throws -> [User]
+
     /// The server secret named `name`: the stored one, or `candidate` stored now if there is none.
     /// Every node of a deployment gets the same secret this way.
     func secret(named name: String, candidate: [UInt8]) async throws -> [UInt8]

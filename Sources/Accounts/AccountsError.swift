@@ -48,5 +48,16 @@ public struct AccountsError: Error, Sendable, CustomStringConvertible {
     static let notFound = AccountsError("not_found", .notFound, "Not found.")
     static let lastPasskey = AccountsError("last_passkey", .conflict, "You cannot delete your only passkey.")
     static let userDisabled = AccountsError("user_disabled", .forbidden, "This account is disabled.")
+    static let recoveryCodeDisabled = AccountsError("recovery_code_disabled", .forbidden, "Recovery codes are switched off here.")
+    static let recoveryCodeInvalid = AccountsError("recovery_code_invalid", .badRequest, "That recovery code is not right.")
+    static let tooManyAttempts = AccountsError("too_many_attempts", .forbidden, "Too many wrong codes on this case.")
+    static let comparisonCodeMismatch = AccountsError(
+        "comparison_code_mismatch", .badRequest, "That is not the code shown on the device asking for recovery.")
+    static func notReleased(_ at: String?) -> AccountsError {
+        AccountsError("recovery_not_released", .forbidden, "This recovery case is not released yet.", extra: at.map { ["releaseAt": $0] } ?? [:])
+    }
+    public static let adminRequired = AccountsError("admin_required", .forbidden, "Only an admin may do that.")
+    static let ownCase = AccountsError("own_case", .forbidden, "You cannot approve your own recovery.")
+    public static let linkInvalid = AccountsError("link_invalid", .forbidden, "This link is not valid.")
     static let conflict = AccountsError("conflict", .conflict, "Another request changed this first; try again.")
 }

@@ -48,6 +48,8 @@ public struct AccountsPolicy: Sendable {
     public var hints: [String]
     /// Algorithms offered in pubKeyCredParams, in order of preference.
     public var algorithms: [COSEAlgorithm]
+    /// Which proofs recover an account, after how long.
+    public var recovery: RecoveryPolicy
 
     public init(
         relyingParty: RelyingParty,
@@ -64,7 +66,8 @@ public struct AccountsPolicy: Sendable {
         challengeLifetime: TimeInterval = 300,
         reauthenticationWindow: TimeInterval = 300,
         hints: [String] = [],
-        algorithms: [COSEAlgorithm] = [.edDSA, .es256, .rs256]
+        algorithms: [COSEAlgorithm] = [.edDSA, .es256, .rs256],
+        recovery: RecoveryPolicy = RecoveryPolicy()
     ) {
         self.relyingParty = relyingParty
         self.relyingPartyName = relyingPartyName
@@ -81,6 +84,7 @@ public struct AccountsPolicy: Sendable {
         self.reauthenticationWindow = reauthenticationWindow
         self.hints = hints
         self.algorithms = algorithms
+        self.recovery = recovery
     }
 }
 

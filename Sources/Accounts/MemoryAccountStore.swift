@@ -56,6 +56,9 @@ public actor MemoryAccountStore: AccountStore {
 
     public func deleteUser(id: UUID) async throws {
         guard users.removeValue(forKey: id) != nil else { throw StoreError.notFound }
+        recoverySettingsByUser[id] = nil
+        contacts = contacts.filter { $0.value.ownerID != id && $0.value.contactID != id }
+        cases = cases.filter { $0.value.userID != id }
         passkeysByID = passkeysByID.filter { $0.value.userID != id }
         sessionsByID = sessionsByID.filter { $0.value.userID != id }
         eventLog.removeAll { $0.userID == id }
@@ -209,4 +212,87 @@ public actor MemoryAccountStore: AccountStore {
         secrets[name] = candidate
         return candidate
     }
+
+    // MARK: Recovery
+
+    var recoverySettingsByUser: [UUID: RecoverySettings] = [:]
+    var contacts: [UUID: RecoveryContact] = [:]
+    var cases: [UUID: RecoveryCase] = [:]
+
+    public func recoverySettings(userID: UUID) async throws -> RecoverySettings? { recoverySettingsByUser[userID] }
+    public func saveRecoverySettings(_ settings: RecoverySettings, event: SecurityEvent) async throws {
+        guard users[settings.userID] != nil else { throw StoreError.notFound }
+        recoverySettingsByUser[settings.userID] = settings
+        eventLog.append(event)
+    }
+    public func recoveryContacts(ownerID: UUID) async throws -> [RecoveryContact] {
+        contacts.values.filter { $0.ownerID == ownerID }.sorted { $0.createdAt < $1.createdAt }
+    }
+    public func recoveryContacts(contactID: UUID) async throws -> [RecoveryContact] {
+        contacts.values.filter { $0.contactID == contactID }.sorted { $0.createdAt < $1.createdAt }
+    }
+    public func addRecoveryContact(_ contact: RecoveryContact, event: SecurityEvent) async throws {
+        guard users[contact.ownerID] != nil, users[contact.contactID] != nil else { throw StoreError.notFound }
+        guard !contacts.values.contains(where: { $0.ownerID == contact.ownerID && $0.contactID == contact.contactID }) else { throw StoreError.conflict }
+        contacts[contact.id] = contact
+        eventLog.append(event)
+    }
+    public func acceptRecoveryContact(id: UUID, contactID: UUID, event: SecurityEvent) async throws {
+        guard let contact = contacts[id], contact.contactID == contactID, !contact.accepted else { throw StoreError.notFound }
+        contacts[id]?.accepted = true
+        eventLog.append(event)
+    }
+    public func deleteRecoveryContact(id: UUID, ownerID: UUID, event: SecurityEvent) async throws {
+        guard contacts[id]?.ownerID == ownerID else { throw StoreError.notFound }
+        contacts[id] = nil
+        eventLog.append(event)
+    }
+    public func createRecoveryCase(_ recoveryCase: RecoveryCase, event: SecurityEvent?) async throws {
+        cases[recoveryCase.id] = recoveryCase
+        if let event { eventLog.append(event) }
+    }
+    public func recoveryCase(id: UUID) async throws -> RecoveryCase? { cases[id] }
+    public func recoveryCases(userID: UUID) async throws -> [RecoveryCase] {
+        Array(cases.values.filter { $0.userID == userID }.sorted { $0.createdAt > $1.createdAt }.prefix(50))
+    }
+    public func addRecoveryProof(caseID: UUID, proof: RecoveryProof, event: SecurityEvent, now: Date) async throws {
+        guard let stored = cases[caseID], stored.status == .open, stored.expiresAt > now,
+              !stored.proofs.contains(where: { $0.kind == proof.kind && $0.actorID == proof.actorID })
+        else { throw StoreError.conflict }
+        cases[caseID]?.proofs.append(proof)
+        eventLog.append(event)
+    }
+    public func recordRecoveryCodeFailure(caseID: UUID, event: SecurityEvent?) async throws -> Int {
+        guard let stored = cases[caseID], stored.status == .open else { throw StoreError.conflict }
+        cases[caseID]?.codeAttempts += 1
+        if let event { eventLog.append(event) }
+        return stored.codeAttempts + 1
+    }
+    public func cancelRecoveryCase(id: UUID, blockUntil: Date?, event: SecurityEvent?, now: Date) async throws {
+        guard let stored = cases[id], stored.status == .open else { throw StoreError.conflict }
+        cases[id]?.status = .cancelled
+        if let blockUntil, let userID = stored.userID {
+            recoverySettingsByUser[userID, default: RecoverySettings(userID: userID)].blockedUntil = blockUntil
+        }
+        if let event { eventLog.append(event) }
+    }
+    public func completeRecovery(caseID: UUID, passkey: Passkey, session: Session, event: SecurityEvent, challenge: String, now: Date) async throws {
+        try checkChallenge(challenge, kind: .recover, now: now)
+        guard let stored = cases[caseID], stored.status == .open, stored.expiresAt > now, stored.userID == passkey.userID else { throw StoreError.conflict }
+        guard passkeysByID[passkey.credentialID] == nil else { throw StoreError.credentialExists }
+        challenges[challenge] = nil
+        cases[caseID]?.status = .completed
+        passkeysByID[passkey.credentialID] = passkey
+        sessionsByID[session.id] = session
+        eventLog.append(event)
+    }
+
+    // MARK: Admins
+
+    public func setAdmin(userID: UUID, admin: Bool, event: SecurityEvent) async throws {
+        guard users[userID] != nil else { throw StoreError.notFound }
+        users[userID]?.isAdmin = admin
+        eventLog.append(event)
+    }
+    public func admins() async throws -> [User] { users.values.filter(\.isAdmin).sorted { $0.username < $1.username } }
 }

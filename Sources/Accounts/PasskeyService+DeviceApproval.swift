@@ -50,7 +50,7 @@ extension PasskeyService {
 
     /// The approver must hold a session born from a passkey, with an assertion at most a minute old.
     func requireFreshForDeviceApproval(_ auth: Authenticated) throws {
-        guard auth.session.birth.kind == .passkey else { throw AccountsError.sessionNotAllowed }
+        try requireFullRights(auth)
         guard clock().timeIntervalSince(auth.session.authenticatedAt) <= Self.deviceApprovalWindow else {
             throw AccountsError.reauthenticationRequired
         }

@@ -24,7 +24,7 @@ extension PasskeyService {
         guard token.utf8.count <= 64, var enrolment = try await store.enrolment(tokenHash: Self.hash(token)),
               enrolment.status == .created, enrolment.expiresAt > now
         else { throw AccountsError.notFound }
-        let code = String(format: "%06d", Int(random.bytes(4).reduce(UInt32(0)) { $0 << 8 | UInt32($1) } % 1_000_000))
+        let code = ComparisonCode.generate(using: random)
         let secret = Base64URL.encode(random.bytes(32))
         enrolment.status = .opened
         enrolment.confirmationCode = code

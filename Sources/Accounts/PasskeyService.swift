@@ -161,10 +161,16 @@ public struct PasskeyService: Sendable {
     /// Refuses sensitive actions to sessions born other than from a passkey, and to sessions whose
     /// last passkey assertion is older than the re-authentication window.
     public func requireFresh(_ auth: Authenticated) throws {
-        guard auth.session.birth.kind == .passkey else { throw AccountsError.sessionNotAllowed }
+        try requireFullRights(auth)
         guard clock().timeIntervalSince(auth.session.authenticatedAt) <= policy.reauthenticationWindow else {
             throw AccountsError.reauthenticationRequired
         }
+    }
+
+    /// Refuses account changes to `device-approval` sessions and to `recovered` sessions in their
+    /// cooling period. The single check every account-changing action goes through.
+    public func requireFullRights(_ auth: Authenticated) throws {
+        guard auth.session.birth.hasFullRights(at: clock()) else { throw AccountsError.sessionNotAllowed }
     }
 
     /// Options to add a passkey (needs a fresh assertion); excludeCredentials lists the user's passkeys.
@@ -223,7 +229,7 @@ public struct PasskeyService: Sendable {
 
     /// Renames one of the user's passkeys.
     public func renamePasskey(_ auth: Authenticated, credentialID: [UInt8], name: String, info: RequestInfo) async throws {
-        guard auth.session.birth.kind == .passkey else { throw AccountsError.sessionNotAllowed }
+        try requireFullRights(auth)
         let trimmed = name.trimmingCharacters(in: .whitespacesAndNewlines)
         guard (1...64).contains(trimmed.count) else { throw AccountsError.invalid("A passkey name is 1 to 64 characters.") }
         let event = SecurityEvent(id: UUID(), userID: auth.user.id, kind: "passkey_renamed", at: clock(), ip: info.ip, userAgent: info.userAgent,
@@ -265,11 +271,17 @@ public struct PasskeyService: Sendable {
         return policy.attestationTrust.metadata?.entries[id]?.description ?? KnownAuthenticators.name(for: id)
     }
 
+    /// A session born from `passkey`. A passkey registered by a recovery gives `recovered` sessions
+    /// until its cooling period ends, however the session is started (so signing in again with it does
+    /// not shed the restriction).
     func newSession(userID: UUID, passkey: Passkey, userVerified: Bool, info: RequestInfo, now: Date) -> IssuedSession {
         let token = Base64URL.encode(random.bytes(32))
+        let coolingUntil = passkey.recoveredAt.map { $0.addingTimeInterval(policy.recovery.coolingPeriod) }
+        let cooling = coolingUntil.map { $0 > now } ?? false
         let session = Session(
             id: UUID(), tokenHash: Self.hash(token), userID: userID,
-            birth: SessionBirth(kind: .passkey, credentialID: passkey.credentialID, userVerified: userVerified, deviceBound: passkey.isDeviceBound),
+            birth: SessionBirth(kind: cooling ? .recovered : .passkey, credentialID: passkey.credentialID, userVerified: userVerified,
+                                deviceBound: passkey.isDeviceBound, coolingUntil: cooling ? coolingUntil : nil),
             createdAt: now, lastSeenAt: now, expiresAt: now.addingTimeInterval(policy.sessionAbsoluteLifetime),
             authenticatedAt: now, ip: info.ip, userAgent: info.userAgent)
         return IssuedSession(token: token, session: session)

@@ -15,14 +15,17 @@ public struct User: Sendable, Hashable {
     public var createdAt: Date
     /// A disabled user cannot sign in, and their sessions end.
     public var disabled: Bool
+    /// Admins may add an admin proof to other users' recovery cases. No admin action signs in as anyone.
+    public var isAdmin: Bool
 
-    public init(id: UUID, username: String, displayName: String, handle: [UInt8], createdAt: Date, disabled: Bool = false) {
+    public init(id: UUID, username: String, displayName: String, handle: [UInt8], createdAt: Date, disabled: Bool = false, isAdmin: Bool = false) {
         self.id = id
         self.username = username
         self.displayName = displayName
         self.handle = handle
         self.createdAt = createdAt
         self.disabled = disabled
+        self.isAdmin = isAdmin
     }
 }
 
@@ -58,11 +61,14 @@ public struct Passkey: Sendable, Hashable {
     public var createdAt: Date
     /// When it last signed in.
     public var lastUsedAt: Date?
+    /// Set when it was registered to complete an account recovery: its sessions have fewer rights
+    /// until the cooling period after this time has passed.
+    public var recoveredAt: Date?
 
     public init(
         credentialID: [UInt8], userID: UUID, publicKey: [UInt8], algorithm: Int, signCount: UInt32, aaguid: String, name: String,
         transports: [String], backupEligible: Bool, backedUp: Bool, uvInitialized: Bool, attestationFormat: String,
-        attestationTrusted: Bool, createdAt: Date, lastUsedAt: Date? = nil
+        attestationTrusted: Bool, createdAt: Date, lastUsedAt: Date? = nil, recoveredAt: Date? = nil
     ) {
         self.credentialID = credentialID
         self.userID = userID
@@ -79,6 +85,7 @@ public struct Passkey: Sendable, Hashable {
         self.attestationTrusted = attestationTrusted
         self.createdAt = createdAt
         self.lastUsedAt = lastUsedAt
+        self.recoveredAt = recoveredAt
     }
 
     /// A passkey that cannot be synced lives on one device.
@@ -92,7 +99,7 @@ public struct CeremonyKind: Hashable, Sendable, CustomStringConvertible {
     private init(_ rawValue: String) { self.rawValue = rawValue }
     /// Parses the stored spelling.
     public init?(rawValue: String) {
-        guard ["signup", "login", "add", "reauth", "enrol"].contains(rawValue) else { return nil }
+        guard ["signup", "login", "add", "reauth", "enrol", "recover"].contains(rawValue) else { return nil }
         self.rawValue = rawValue
     }
 
@@ -106,6 +113,8 @@ public struct CeremonyKind: Hashable, Sendable, CustomStringConvertible {
     public static let reauth = CeremonyKind("reauth")
     /// Registering a new device's own passkey through an enrolment link.
     public static let enrol = CeremonyKind("enrol")
+    /// Registering the new passkey that completes a recovery case.
+    public static let recover = CeremonyKind("recover")
 
     public var description: String { rawValue }
 }
@@ -123,7 +132,7 @@ public struct CeremonyChallenge: Sendable, Hashable {
     public var userID: UUID?
     /// For sign-up: the account to create when the ceremony completes.
     public var pendingUser: PendingUser?
-    /// For add and reauth: the session that asked; for enrol: the enrolment.
+    /// For add and reauth: the session that asked; for enrol: the enrolment; for recover: the case.
     public var sessionID: UUID?
     /// When it stops being accepted.
     public var expiresAt: Date
@@ -181,12 +190,25 @@ public struct SessionBirth: Sendable, Hashable {
     public var userVerified: Bool
     /// Whether that passkey is device-bound.
     public var deviceBound: Bool
+    /// For `recovered` sessions: until when the session has fewer rights.
+    public var coolingUntil: Date?
 
-    public init(kind: Kind, credentialID: [UInt8], userVerified: Bool, deviceBound: Bool) {
+    public init(kind: Kind, credentialID: [UInt8], userVerified: Bool, deviceBound: Bool, coolingUntil: Date? = nil) {
         self.kind = kind
         self.credentialID = credentialID
         self.userVerified = userVerified
         self.deviceBound = deviceBound
+        self.coolingUntil = coolingUntil
+    }
+
+    /// Whether the session may change the account (passkeys, recovery settings, approvals) at `now`:
+    /// born from a passkey, or recovered and past its cooling period. Device-approval sessions never may.
+    public func hasFullRights(at now: Date) -> Bool {
+        switch kind {
+        case .passkey: true
+        case .recovered: coolingUntil.map { now >= $0 } ?? false
+        default: false
+        }
     }
 }
 

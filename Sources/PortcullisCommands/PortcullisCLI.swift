@@ -58,7 +58,7 @@ struct Portcullis: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "portcullis",
         abstract: "A passkey-only identity server.",
-        subcommands: [ServeCommand.self, MigrateCommand.self, UserCommand.self, InviteCommand.self, WebAuthnCommand.self, BenchCommand.self]
+        subcommands: [ServeCommand.self, MigrateCommand.self, UserCommand.self, InviteCommand.self, AdminCommand.self, CheckConfigCommand.self, WebAuthnCommand.self, BenchCommand.self]
     )
 }
 

@@ -138,6 +138,15 @@ struct APIController: Sendable {
         ])
     }
 
+    /// An open recovery case as its owner sees it (never its comparison code), with where to cancel it.
+    func openCaseJSON(_ c: RecoveryCase) -> JSONValue {
+        .object([
+            "id": .string(c.id.uuidString.lowercased()), "createdAt": Self.iso(c.createdAt), "expiresAt": Self.iso(c.expiresAt),
+            "ip": .string(c.ip), "userAgent": .string(c.userAgent), "proofs": .int(c.proofs.count),
+            "cancel": .string("/api/v1/me/recovery-requests/\(c.id.uuidString.lowercased())/cancel"),
+        ])
+    }
+
     func sessionJSON(_ session: Session, current: UUID) -> JSONValue {
         .object([
             "id": .string(session.id.uuidString.lowercased()),
@@ -153,6 +162,7 @@ struct APIController: Sendable {
                 "credentialId": .string(Base64URL.encode(session.birth.credentialID)),
                 "userVerified": .bool(session.birth.userVerified),
                 "deviceBound": .bool(session.birth.deviceBound),
+                "coolingUntil": session.birth.coolingUntil.map(Self.iso) ?? .null,
             ]),
         ])
     }
@@ -192,7 +202,10 @@ struct APIController: Sendable {
         // The account is not known until the assertion verifies; the credential it names stands in for it.
         try limit(ip: who.ip, account: credential.object?["rawId"]?.string.map { "credential:" + $0.prefix(256) })
         let (user, issued) = try await service.loginVerify(credential: credential, info: who)
-        var response = json(.object(["user": userJSON(user)]))
+        var response = json(.object([
+            "user": userJSON(user),
+            "openRecoveryCases": .array(try await service.openCases(userID: user.id).map(openCaseJSON)),
+        ]))
         response.setCookie(sessionCookie(issued.token))
         return response
     }
@@ -217,6 +230,9 @@ struct APIController: Sendable {
             "userHandle": .string(Base64URL.encode(auth.user.handle)),
             "rpId": .string(service.policy.relyingParty.id),
             "session": sessionJSON(auth.session, current: auth.session.id),
+            "isAdmin": .bool(auth.user.isAdmin),
+            // Every live session shows the owner's open recovery cases, with the way to cancel them.
+            "openRecoveryCases": .array(try await service.openCases(userID: auth.user.id).map(openCaseJSON)),
         ]))
     }
 

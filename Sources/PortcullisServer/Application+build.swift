@@ -151,6 +151,7 @@ public func buildRouter(service: PasskeyService, configuration: ServerConfigurat
     api.register(on: router)
     DeviceController(api: api, codeGuessesPerIP: RateLimiter(limit: 10), codeGuessesGlobal: RateLimiter(limit: 600)).register(on: router)
     EnrolmentController(api: api).register(on: router)
+    RecoveryController(api: api, startsPerAccount: RateLimiter(limit: 5), codeAttemptsPerIP: RateLimiter(limit: 10)).register(on: router)
     Pages.register(on: router)
     return router
 }
@@ -192,15 +193,15 @@ struct WellKnown: Sendable {
 public func buildApplication(
     configuration: ServerConfiguration, logger: Logger, onServerRunning: @escaping @Sendable (String) async -> Void = { _ in }
 ) async throws -> some ApplicationProtocol {
+    try configuration.checkWaysInFloor()
     let opened = try await openStore(url: configuration.databaseURL, logger: logger)
     let policy = try await configuration.accountsPolicy(now: Date())
     // Migrations must run before the secret is read; for PostgreSQL the pool must be running, so both
     // happen in beforeServerStarts, and the service reads the secret lazily through the store.
     let secretBox = SecretBox()
+    let service = PasskeyService(store: opened.store, policy: policy, enumerationSecret: [], clock: { Date() }).withSecret(secretBox)
     var app = Application(
-        router: buildRouter(
-            service: PasskeyService(store: opened.store, policy: policy, enumerationSecret: [], clock: { Date() }).withSecret(secretBox),
-            configuration: configuration),
+        router: buildRouter(service: service, configuration: configuration),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "Portcullis"),
         // Services shut down in reverse order: the HTTP server first, the store's connection last.
         services: [StoreCloser(close: opened.close)] + opened.services
@@ -211,7 +212,10 @@ public func buildApplication(
         },
         logger: logger)
     if !configuration.webhookURLs.isEmpty, let secret = configuration.webhookSecret, let signer = WebhookSigner(secret: secret) {
-        app.addServices(NotificationDispatcher(store: opened.store, urls: configuration.webhookURLs, signer: signer, logger: logger))
+        let origin = configuration.effectiveOrigins.first { $0.hasPrefix("http") } ?? ""
+        app.addServices(NotificationDispatcher(
+            store: opened.store, urls: configuration.webhookURLs, signer: signer, logger: logger,
+            links: { event in recoveryLinks(event, service: service, origin: origin) }))
     }
     let location = opened.location
     app.beforeServerStarts {
@@ -221,4 +225,12 @@ public func buildApplication(
         FileHandle.standardOutput.write(Data("Portcullis data: \(location)\n".utf8))
     }
     return app
+}
+
+/// The "this wasn't me" link carried by every notification about an open recovery case.
+func recoveryLinks(_ event: SecurityEvent, service: PasskeyService, origin: String) -> [String: String] {
+    guard event.kind.hasPrefix("recovery_"), event.kind != "recovery_cancelled", event.kind != "recovery_completed",
+          let text = event.detail["case"], let caseID = UUID(uuidString: text)
+    else { return [:] }
+    return ["cancelUrl": RecoveryController.cancelLink(origin: origin, caseID: caseID, signature: service.cancelSignature(caseID: caseID))]
 }

@@ -59,11 +59,15 @@ public struct NotificationDispatcher: Service {
     let transport: any WebhookTransport
     let logger: Logger
     let clock: @Sendable () -> Date
+    /// Extra members for an event's payload (the "this wasn't me" link of a recovery case).
+    let links: @Sendable (SecurityEvent) -> [String: String]
     /// Give up after this many failed attempts.
     public static let maximumAttempts = 12
 
     public init(store: any AccountStore, urls: [String], signer: WebhookSigner, transport: any WebhookTransport = HTTPWebhookTransport(),
-                logger: Logger, clock: @escaping @Sendable () -> Date = { Date() }) {
+                logger: Logger, clock: @escaping @Sendable () -> Date = { Date() },
+                links: @escaping @Sendable (SecurityEvent) -> [String: String] = { _ in [:] }) {
+        self.links = links
         self.store = store
         self.urls = urls
         self.signer = signer
@@ -80,13 +84,14 @@ public struct NotificationDispatcher: Service {
     }
 
     /// The JSON body for one event.
-    static func payload(_ event: SecurityEvent, user: User?) -> [UInt8] {
+    static func payload(_ event: SecurityEvent, user: User?, links: [String: String] = [:]) -> [UInt8] {
         var data: JSONObject = [
             "userId": .string(event.userID.uuidString.lowercased()),
             "username": user.map { .string($0.username) } ?? .null,
             "ip": .string(event.ip), "userAgent": .string(event.userAgent),
         ]
         for (key, value) in event.detail.sorted(by: { $0.key < $1.key }) { data[key] = .string(value) }
+        for (key, value) in links { data[key] = .string(value) }
         let body: JSONValue = .object([
             "type": .string("portcullis." + event.kind),
             "timestamp": .string(ISO8601DateFormatter().string(from: event.at)),
@@ -101,7 +106,7 @@ public struct NotificationDispatcher: Service {
         let now = clock()
         let claimed = try await store.claimUndeliveredEvents(now: now, lease: 60, limit: 50)
         for (event, attempts) in claimed {
-            let body = Self.payload(event, user: try? await store.user(id: event.userID))
+            let body = Self.payload(event, user: try? await store.user(id: event.userID), links: links(event))
             let id = "evt_" + event.id.uuidString.lowercased()
             let headers = signer.headers(id: id, timestamp: Int(now.timeIntervalSince1970), body: body)
             var ok = true

@@ -15,7 +15,10 @@ import WebAuthn
 /// (`none` | `direct`), `attestation.trust_anchors` (list of PEM files), `attestation.mds_blob`,
 /// `attestation.mds_root`, `attestation.require_trusted`, `aaguids.allowed`, `aaguids.denied` (lists),
 /// `wellknown.related_origins`, `wellknown.apple_app_ids`, `wellknown.android_apps`
-/// (`package:SHA256_FINGERPRINT` entries), `ratelimit.ip_per_minute`, `ratelimit.account_per_minute`.
+/// (`package:SHA256_FINGERPRINT` entries), `ratelimit.ip_per_minute`, `ratelimit.account_per_minute`,
+/// `recovery.rules` (`PROOFS:WAIT` list, see ``RecoveryPolicy/parseRules(_:adminApprovals:)``),
+/// `recovery.admin_approvals` (distinct admins an admin rule needs, 2), `recovery.code_enabled`,
+/// `recovery.cooling_period` (seconds), `allow_weak_ways_in` (start even when a way in is below the floor).
 public struct ServerConfiguration: Sendable {
     /// Why a configuration was refused: names the key.
     public struct Invalid: Error, CustomStringConvertible {
@@ -51,6 +54,11 @@ public struct ServerConfiguration: Sendable {
     public var webhookSecret: String?
     public var ipRequestsPerMinute = 120
     public var accountRequestsPerMinute = 30
+    /// Which proofs recover an account, after how long.
+    public var recovery = RecoveryPolicy()
+    /// Start even when a way in is weaker than the floor (a single proof with neither a wait nor an
+    /// out-of-band notification).
+    public var allowWeakWaysIn = false
 
     /// Defaults only.
     public init() {}
@@ -115,6 +123,16 @@ public struct ServerConfiguration: Sendable {
         webhookSecret = reader.string(forKey: "webhooks.secret", isSecret: true).flatMap { $0.isEmpty ? nil : $0 }
         if let v = try int("ratelimit.ip_per_minute", 1...1_000_000) { ipRequestsPerMinute = v }
         if let v = try int("ratelimit.account_per_minute", 1...1_000_000) { accountRequestsPerMinute = v }
+        let adminApprovals = try int("recovery.admin_approvals", 1...10) ?? RecoveryPolicy.defaultAdminApprovals
+        recovery.rules = RecoveryPolicy.defaultRules(adminApprovals: adminApprovals)
+        if let v = string("recovery.rules") {
+            do { recovery.rules = try RecoveryPolicy.parseRules(v, adminApprovals: adminApprovals) } catch let error as RecoveryPolicy.RuleError {
+                throw Invalid(key: "recovery.rules", reason: error.description)
+            }
+        }
+        if let v = try bool("recovery.code_enabled") { recovery.codeEnabled = v }
+        if let v = try int("recovery.cooling_period", 0...(30 * 86400)) { recovery.coolingPeriod = TimeInterval(v) }
+        if let v = try bool("allow_weak_ways_in") { allowWeakWaysIn = v }
         try validate()
     }
 
@@ -151,10 +169,29 @@ public struct ServerConfiguration: Sendable {
                 throw Invalid(key: "webhooks.urls", reason: "\"\(url)\" is not an http(s) URL")
             }
         }
+        if recovery.effectiveRules.isEmpty {
+            throw Invalid(key: "recovery.rules", reason: "every rule needs a recovery code, and recovery.code_enabled is false")
+        }
         for app in androidApps where app.split(separator: ":", maxSplits: 1).count != 2 {
             throw Invalid(key: "wellknown.android_apps", reason: "\"\(app)\" is not package:SHA256_FINGERPRINT")
         }
     }
+
+    /// Refuses a configuration with a way in weaker than the floor (a single proof with neither a
+    /// waiting period nor an out-of-band notification), unless `allow_weak_ways_in` is set. `serve`
+    /// checks it before it starts; `check-config` reports it.
+    public func checkWaysInFloor() throws {
+        if !allowWeakWaysIn, let weak = waysIn.first(where: \.belowFloor) {
+            throw Invalid(key: "recovery.rules", reason: "\(weak.name) is a single proof with neither a waiting period nor an out-of-band notification; "
+                          + "add a wait or a webhook, or set allow_weak_ways_in = true")
+        }
+    }
+
+    /// The out-of-band channels that tell an owner about their account.
+    public var notificationChannels: [String] { webhookURLs.isEmpty ? [] : ["webhook"] }
+
+    /// Every way into an account under this configuration.
+    public var waysIn: [WayIn] { WaysIn.report(recovery: recovery, externalChannels: notificationChannels) }
 
     /// The relying party this configuration describes.
     public func relyingParty() throws -> RelyingParty {
@@ -185,6 +222,6 @@ public struct ServerConfiguration: Sendable {
             attestationConveyance: attestationConveyance, attestationTrust: AttestationTrust(anchors: anchors, metadata: metadata),
             requireTrustedAttestation: requireTrustedAttestation, allowedAAGUIDs: Set(allowedAAGUIDs.map { $0.lowercased() }),
             deniedAAGUIDs: Set(deniedAAGUIDs.map { $0.lowercased() }), sessionIdleTimeout: sessionIdleTimeout,
-            sessionAbsoluteLifetime: sessionLifetime, hints: hints)
+            sessionAbsoluteLifetime: sessionLifetime, hints: hints, recovery: recovery)
     }
 }

@@ -71,6 +71,37 @@ enum Migrations {
                 "ALTER TABLE events ADD COLUMN delivered_at BIGINT",
                 "CREATE INDEX events_delivery ON events (next_delivery_at)",
             ]),
+            (5, [
+                // Recovery, admins, and the cooling period of recovered passkeys and their sessions.
+                "ALTER TABLE users ADD COLUMN is_admin BIGINT NOT NULL DEFAULT 0",
+                "ALTER TABLE passkeys ADD COLUMN recovered_at BIGINT",
+                "ALTER TABLE sessions ADD COLUMN birth_cooling_until BIGINT",
+                """
+                CREATE TABLE recovery_settings (
+                    user_id TEXT PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE, threshold BIGINT NOT NULL, code_hash \(binary),
+                    code_created_at BIGINT, addresses TEXT NOT NULL, blocked_until BIGINT)
+                """,
+                """
+                CREATE TABLE recovery_contacts (
+                    id TEXT PRIMARY KEY, owner_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+                    contact_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE, accepted BIGINT NOT NULL, created_at BIGINT NOT NULL,
+                    UNIQUE (owner_id, contact_id))
+                """,
+                "CREATE INDEX recovery_contacts_contact ON recovery_contacts (contact_id)",
+                """
+                CREATE TABLE recovery_cases (
+                    id TEXT PRIMARY KEY, user_id TEXT REFERENCES users(id) ON DELETE CASCADE, secret_hash \(binary) NOT NULL,
+                    comparison_code TEXT NOT NULL, status TEXT NOT NULL, created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL,
+                    ip TEXT NOT NULL, user_agent TEXT NOT NULL, code_attempts BIGINT NOT NULL DEFAULT 0)
+                """,
+                "CREATE INDEX recovery_cases_user ON recovery_cases (user_id, created_at)",
+                // One proof per (case, kind, actor): a replayed approval is refused by the key itself.
+                """
+                CREATE TABLE recovery_proofs (
+                    case_id TEXT NOT NULL REFERENCES recovery_cases(id) ON DELETE CASCADE, kind TEXT NOT NULL, actor_id TEXT NOT NULL,
+                    via TEXT NOT NULL, at BIGINT NOT NULL, PRIMARY KEY (case_id, kind, actor_id))
+                """,
+            ]),
         ]
     }
 }

@@ -52,7 +52,8 @@ public struct SQLAccountStore: AccountStore {
             displayName: try row.decode(column: "display_name", as: String.self),
             handle: Array(try row.decode(column: "handle", as: Data.self)),
             createdAt: date(try row.decode(column: "created_at", as: Int64.self)),
-            disabled: try row.decode(column: "disabled", as: Int64.self) != 0)
+            disabled: try row.decode(column: "disabled", as: Int64.self) != 0,
+            isAdmin: try row.decode(column: "is_admin", as: Int64.self) != 0)
     }
 
     static func passkey(_ row: any SQLRow) throws -> Passkey {
@@ -72,7 +73,8 @@ public struct SQLAccountStore: AccountStore {
             attestationFormat: try row.decode(column: "attestation_format", as: String.self),
             attestationTrusted: try row.decode(column: "attestation_trusted", as: Int64.self) != 0,
             createdAt: date(try row.decode(column: "created_at", as: Int64.self)),
-            lastUsedAt: try row.decode(column: "last_used_at", as: Int64?.self).map(date))
+            lastUsedAt: try row.decode(column: "last_used_at", as: Int64?.self).map(date),
+            recoveredAt: try row.decode(column: "recovered_at", as: Int64?.self).map(date))
     }
 
     static func session(_ row: any SQLRow) throws -> Session {
@@ -84,7 +86,8 @@ public struct SQLAccountStore: AccountStore {
                 kind: SessionBirth.Kind(rawValue: try row.decode(column: "birth_kind", as: String.self)) ?? .passkey,
                 credentialID: Array(try row.decode(column: "birth_credential_id", as: Data.self)),
                 userVerified: try row.decode(column: "birth_user_verified", as: Int64.self) != 0,
-                deviceBound: try row.decode(column: "birth_device_bound", as: Int64.self) != 0),
+                deviceBound: try row.decode(column: "birth_device_bound", as: Int64.self) != 0,
+                coolingUntil: try row.decode(column: "birth_cooling_until", as: Int64?.self).map(date)),
             createdAt: date(try row.decode(column: "created_at", as: Int64.self)),
             lastSeenAt: date(try row.decode(column: "last_seen_at", as: Int64.self)),
             expiresAt: date(try row.decode(column: "expires_at", as: Int64.self)),
@@ -136,23 +139,23 @@ public struct SQLAccountStore: AccountStore {
     static func insert(_ passkey: Passkey, _ db: any SQLDatabase) async throws {
         try await db.raw("""
             INSERT INTO passkeys (credential_id, user_id, public_key, algorithm, sign_count, aaguid, name, transports, backup_eligible,
-              backed_up, uv_initialized, attestation_format, attestation_trusted, created_at, last_used_at) VALUES
+              backed_up, uv_initialized, attestation_format, attestation_trusted, created_at, last_used_at, recovered_at) VALUES
             (\(bind: data(passkey.credentialID)), \(bind: id(passkey.userID)), \(bind: data(passkey.publicKey)), \(bind: Int64(passkey.algorithm)),
              \(bind: Int64(passkey.signCount)), \(bind: passkey.aaguid), \(bind: passkey.name), \(bind: passkey.transports.joined(separator: ",")),
              \(bind: flag(passkey.backupEligible)), \(bind: flag(passkey.backedUp)), \(bind: flag(passkey.uvInitialized)),
              \(bind: passkey.attestationFormat), \(bind: flag(passkey.attestationTrusted)), \(bind: ms(passkey.createdAt)),
-             \(bind: passkey.lastUsedAt.map(ms)))
+             \(bind: passkey.lastUsedAt.map(ms)), \(bind: passkey.recoveredAt.map(ms)))
             """).run()
     }
 
     static func insert(_ session: Session, _ db: any SQLDatabase) async throws {
         try await db.raw("""
             INSERT INTO sessions (id, token_hash, user_id, birth_kind, birth_credential_id, birth_user_verified, birth_device_bound,
-              created_at, last_seen_at, expires_at, authenticated_at, ip, user_agent) VALUES
+              created_at, last_seen_at, expires_at, authenticated_at, ip, user_agent, birth_cooling_until) VALUES
             (\(bind: id(session.id)), \(bind: data(session.tokenHash)), \(bind: id(session.userID)), \(bind: session.birth.kind.rawValue),
              \(bind: data(session.birth.credentialID)), \(bind: flag(session.birth.userVerified)), \(bind: flag(session.birth.deviceBound)),
              \(bind: ms(session.createdAt)), \(bind: ms(session.lastSeenAt)), \(bind: ms(session.expiresAt)), \(bind: ms(session.authenticatedAt)),
-             \(bind: session.ip), \(bind: session.userAgent))
+             \(bind: session.ip), \(bind: session.userAgent), \(bind: session.birth.coolingUntil.map(ms)))
             """).run()
     }
 
@@ -240,9 +243,9 @@ public struct SQLAccountStore: AccountStore {
                     guard used.count == 1 else { throw StoreError.inviteInvalid }
                 }
                 try await db.raw("""
-                    INSERT INTO users (id, username, display_name, handle, created_at, disabled) VALUES
+                    INSERT INTO users (id, username, display_name, handle, created_at, disabled, is_admin) VALUES
                     (\(bind: Self.id(user.id)), \(bind: user.username), \(bind: user.displayName), \(bind: Self.data(user.handle)),
-                     \(bind: Self.ms(user.createdAt)), \(bind: Self.flag(user.disabled)))
+                     \(bind: Self.ms(user.createdAt)), \(bind: Self.flag(user.disabled)), \(bind: Self.flag(user.isAdmin)))
                     """).run()
                 try await Self.insert(passkey, db)
                 try await Self.insert(session, db)
@@ -267,6 +270,10 @@ public struct SQLAccountStore: AccountStore {
         try await backend.transaction { db in
             let key = Self.id(id)
             try await db.raw("DELETE FROM enrolments WHERE user_id = \(bind: key)").run()
+            try await db.raw("DELETE FROM recovery_proofs WHERE case_id IN (SELECT id FROM recovery_cases WHERE user_id = \(bind: key))").run()
+            try await db.raw("DELETE FROM recovery_cases WHERE user_id = \(bind: key)").run()
+            try await db.raw("DELETE FROM recovery_contacts WHERE owner_id = \(bind: key) OR contact_id = \(bind: key)").run()
+            try await db.raw("DELETE FROM recovery_settings WHERE user_id = \(bind: key)").run()
             try await db.raw("DELETE FROM challenges WHERE user_id = \(bind: key)").run()
             try await db.raw("DELETE FROM events WHERE user_id = \(bind: key)").run()
             try await db.raw("DELETE FROM sessions WHERE user_id = \(bind: key)").run()
@@ -598,6 +605,244 @@ public struct SQLAccountStore: AccountStore {
                 UPDATE events SET delivery_attempts = \(bind: Int64(attempts)), next_delivery_at = \(bind: nextAttempt.map(Self.ms))
                 WHERE id = \(bind: Self.id(id))
                 """).run()
+        }
+    }
+
+    // MARK: Recovery
+
+    static func recoverySettings(_ row: any SQLRow) throws -> RecoverySettings {
+        let addresses = try row.decode(column: "addresses", as: String.self)
+        return RecoverySettings(
+            userID: UUID(uuidString: try row.decode(column: "user_id", as: String.self)) ?? UUID(),
+            threshold: Int(try row.decode(column: "threshold", as: Int64.self)),
+            codeHash: try row.decode(column: "code_hash", as: Data?.self).map(Array.init),
+            codeCreatedAt: try row.decode(column: "code_created_at", as: Int64?.self).map(date),
+            addresses: (try? JSONDecoder().decode([String].self, from: Data(addresses.utf8))) ?? [],
+            blockedUntil: try row.decode(column: "blocked_until", as: Int64?.self).map(date))
+    }
+
+    static func contact(_ row: any SQLRow) throws -> RecoveryContact {
+        RecoveryContact(
+            id: UUID(uuidString: try row.decode(column: "id", as: String.self)) ?? UUID(),
+            ownerID: UUID(uuidString: try row.decode(column: "owner_id", as: String.self)) ?? UUID(),
+            contactID: UUID(uuidString: try row.decode(column: "contact_id", as: String.self)) ?? UUID(),
+            accepted: try row.decode(column: "accepted", as: Int64.self) != 0,
+            createdAt: date(try row.decode(column: "created_at", as: Int64.self)))
+    }
+
+    static func recoveryCase(_ row: any SQLRow, proofs: [RecoveryProof]) throws -> RecoveryCase {
+        RecoveryCase(
+            id: UUID(uuidString: try row.decode(column: "id", as: String.self)) ?? UUID(),
+            userID: try row.decode(column: "user_id", as: String?.self).flatMap(UUID.init(uuidString:)),
+            secretHash: Array(try row.decode(column: "secret_hash", as: Data.self)),
+            comparisonCode: try row.decode(column: "comparison_code", as: String.self),
+            status: RecoveryCase.Status(rawValue: try row.decode(column: "status", as: String.self)) ?? .cancelled,
+            createdAt: date(try row.decode(column: "created_at", as: Int64.self)),
+            expiresAt: date(try row.decode(column: "expires_at", as: Int64.self)),
+            ip: try row.decode(column: "ip", as: String.self),
+            userAgent: try row.decode(column: "user_agent", as: String.self),
+            proofs: proofs,
+            codeAttempts: Int(try row.decode(column: "code_attempts", as: Int64.self)))
+    }
+
+    static func proofs(caseID: String, _ db: any SQLDatabase) async throws -> [RecoveryProof] {
+        try await db.raw("SELECT * FROM recovery_proofs WHERE case_id = \(bind: caseID) ORDER BY at").all().map { row in
+            let actor = try row.decode(column: "actor_id", as: String.self)
+            return RecoveryProof(
+                kind: RecoveryProof.Kind(rawValue: try row.decode(column: "kind", as: String.self)) ?? .code,
+                actorID: actor.isEmpty ? nil : UUID(uuidString: actor),
+                via: try row.decode(column: "via", as: String.self),
+                at: date(try row.decode(column: "at", as: Int64.self)))
+        }
+    }
+
+    public func recoverySettings(userID: UUID) async throws -> RecoverySettings? {
+        try await backend.read { db in
+            try await db.raw("SELECT * FROM recovery_settings WHERE user_id = \(bind: Self.id(userID))").first().map(Self.recoverySettings)
+        }
+    }
+
+    public func saveRecoverySettings(_ settings: RecoverySettings, event: SecurityEvent) async throws {
+        let addresses = String(decoding: (try? JSONEncoder().encode(settings.addresses)) ?? Data("[]".utf8), as: UTF8.self)
+        try await backend.transaction { db in
+            guard try await db.raw("SELECT id FROM users WHERE id = \(bind: Self.id(settings.userID))").first() != nil else { throw StoreError.notFound }
+            try await db.raw("""
+                INSERT INTO recovery_settings (user_id, threshold, code_hash, code_created_at, addresses, blocked_until) VALUES
+                (\(bind: Self.id(settings.userID)), \(bind: Int64(settings.threshold)), \(bind: settings.codeHash.map(Self.data)),
+                 \(bind: settings.codeCreatedAt.map(Self.ms)), \(bind: addresses), \(bind: settings.blockedUntil.map(Self.ms)))
+                ON CONFLICT (user_id) DO UPDATE SET threshold = excluded.threshold, code_hash = excluded.code_hash,
+                  code_created_at = excluded.code_created_at, addresses = excluded.addresses, blocked_until = excluded.blocked_until
+                """).run()
+            try await Self.insert(event, db)
+        }
+    }
+
+    public func recoveryContacts(ownerID: UUID) async throws -> [RecoveryContact] {
+        try await backend.read { db in
+            try await db.raw("SELECT * FROM recovery_contacts WHERE owner_id = \(bind: Self.id(ownerID)) ORDER BY created_at, id").all().map(Self.contact)
+        }
+    }
+
+    public func recoveryContacts(contactID: UUID) async throws -> [RecoveryContact] {
+        try await backend.read { db in
+            try await db.raw("SELECT * FROM recovery_contacts WHERE contact_id = \(bind: Self.id(contactID)) ORDER BY created_at, id").all().map(Self.contact)
+        }
+    }
+
+    public func addRecoveryContact(_ contact: RecoveryContact, event: SecurityEvent) async throws {
+        do {
+            try await backend.transaction { db in
+                try await db.raw("""
+                    INSERT INTO recovery_contacts (id, owner_id, contact_id, accepted, created_at) VALUES
+                    (\(bind: Self.id(contact.id)), \(bind: Self.id(contact.ownerID)), \(bind: Self.id(contact.contactID)),
+                     \(bind: Self.flag(contact.accepted)), \(bind: Self.ms(contact.createdAt)))
+                    """).run()
+                try await Self.insert(event, db)
+            }
+        } catch let error where Self.isUniqueViolation(error) {
+            throw StoreError.conflict
+        }
+    }
+
+    public func acceptRecoveryContact(id: UUID, contactID: UUID, event: SecurityEvent) async throws {
+        try await backend.transaction { db in
+            let rows = try await db.raw("""
+                UPDATE recovery_contacts SET accepted = 1
+                WHERE id = \(bind: Self.id(id)) AND contact_id = \(bind: Self.id(contactID)) AND accepted = 0 RETURNING id
+                """).all()
+            guard rows.count == 1 else { throw StoreError.notFound }
+            try await Self.insert(event, db)
+        }
+    }
+
+    public func deleteRecoveryContact(id: UUID, ownerID: UUID, event: SecurityEvent) async throws {
+        try await backend.transaction { db in
+            let rows = try await db.raw("""
+                DELETE FROM recovery_contacts WHERE id = \(bind: Self.id(id)) AND owner_id = \(bind: Self.id(ownerID)) RETURNING id
+                """).all()
+            guard rows.count == 1 else { throw StoreError.notFound }
+            try await Self.insert(event, db)
+        }
+    }
+
+    public func createRecoveryCase(_ c: RecoveryCase, event: SecurityEvent?) async throws {
+        try await backend.transaction { db in
+            try await db.raw("""
+                INSERT INTO recovery_cases (id, user_id, secret_hash, comparison_code, status, created_at, expires_at, ip, user_agent, code_attempts) VALUES
+                (\(bind: Self.id(c.id)), \(bind: c.userID.map(Self.id)), \(bind: Self.data(c.secretHash)), \(bind: c.comparisonCode),
+                 \(bind: c.status.rawValue), \(bind: Self.ms(c.createdAt)), \(bind: Self.ms(c.expiresAt)), \(bind: c.ip), \(bind: c.userAgent),
+                 \(bind: Int64(c.codeAttempts)))
+                """).run()
+            if let event { try await Self.insert(event, db) }
+        }
+    }
+
+    public func recoveryCase(id: UUID) async throws -> RecoveryCase? {
+        try await backend.read { db in
+            guard let row = try await db.raw("SELECT * FROM recovery_cases WHERE id = \(bind: Self.id(id))").first() else { return nil }
+            return try Self.recoveryCase(row, proofs: try await Self.proofs(caseID: Self.id(id), db))
+        }
+    }
+
+    public func recoveryCases(userID: UUID) async throws -> [RecoveryCase] {
+        try await backend.read { db in
+            let rows = try await db.raw("""
+                SELECT * FROM recovery_cases WHERE user_id = \(bind: Self.id(userID)) ORDER BY created_at DESC LIMIT 50
+                """).all()
+            var cases: [RecoveryCase] = []
+            for row in rows {
+                let caseID = try row.decode(column: "id", as: String.self)
+                cases.append(try Self.recoveryCase(row, proofs: try await Self.proofs(caseID: caseID, db)))
+            }
+            return cases
+        }
+    }
+
+    public func addRecoveryProof(caseID: UUID, proof: RecoveryProof, event: SecurityEvent, now: Date) async throws {
+        do {
+            try await backend.transaction { db in
+                // Lock the case row (PostgreSQL) and check it is open and live in the same statement.
+                let open = try await db.raw("""
+                    UPDATE recovery_cases SET status = status
+                    WHERE id = \(bind: Self.id(caseID)) AND status = 'open' AND expires_at > \(bind: Self.ms(now)) RETURNING id
+                    """).all()
+                guard open.count == 1 else { throw StoreError.conflict }
+                try await db.raw("""
+                    INSERT INTO recovery_proofs (case_id, kind, actor_id, via, at) VALUES
+                    (\(bind: Self.id(caseID)), \(bind: proof.kind.rawValue), \(bind: proof.actorID.map(Self.id) ?? ""), \(bind: proof.via),
+                     \(bind: Self.ms(proof.at)))
+                    """).run()
+                try await Self.insert(event, db)
+            }
+        } catch let error where Self.isUniqueViolation(error) {
+            throw StoreError.conflict
+        }
+    }
+
+    public func recordRecoveryCodeFailure(caseID: UUID, event: SecurityEvent?) async throws -> Int {
+        try await backend.transaction { db in
+            let rows = try await db.raw("""
+                UPDATE recovery_cases SET code_attempts = code_attempts + 1
+                WHERE id = \(bind: Self.id(caseID)) AND status = 'open' RETURNING code_attempts
+                """).all()
+            guard let row = rows.first else { throw StoreError.conflict }
+            if let event { try await Self.insert(event, db) }
+            return Int(try row.decode(column: "code_attempts", as: Int64.self))
+        }
+    }
+
+    public func cancelRecoveryCase(id: UUID, blockUntil: Date?, event: SecurityEvent?, now: Date) async throws {
+        try await backend.transaction { db in
+            let rows = try await db.raw("""
+                UPDATE recovery_cases SET status = 'cancelled' WHERE id = \(bind: Self.id(id)) AND status = 'open' RETURNING user_id
+                """).all()
+            guard let row = rows.first else { throw StoreError.conflict }
+            if let blockUntil, let userID = try row.decode(column: "user_id", as: String?.self) {
+                try await db.raw("""
+                    INSERT INTO recovery_settings (user_id, threshold, addresses, blocked_until) VALUES
+                    (\(bind: userID), 2, '[]', \(bind: Self.ms(blockUntil)))
+                    ON CONFLICT (user_id) DO UPDATE SET blocked_until = excluded.blocked_until
+                    """).run()
+            }
+            if let event { try await Self.insert(event, db) }
+        }
+    }
+
+    public func completeRecovery(caseID: UUID, passkey: Passkey, session: Session, event: SecurityEvent, challenge: String, now: Date) async throws {
+        do {
+            try await backend.transaction { db in
+                try await Self.useUp(challenge, kind: .recover, now: now, db)
+                let rows = try await db.raw("""
+                    UPDATE recovery_cases SET status = 'completed'
+                    WHERE id = \(bind: Self.id(caseID)) AND user_id = \(bind: Self.id(passkey.userID)) AND status = 'open'
+                      AND expires_at > \(bind: Self.ms(now)) RETURNING id
+                    """).all()
+                guard rows.count == 1 else { throw StoreError.conflict }
+                if try await db.raw("SELECT user_id FROM passkeys WHERE credential_id = \(bind: Self.data(passkey.credentialID))").first() != nil {
+                    throw StoreError.credentialExists
+                }
+                try await Self.insert(passkey, db)
+                try await Self.insert(session, db)
+                try await Self.insert(event, db)
+            }
+        } catch let error where Self.isUniqueViolation(error) {
+            throw StoreError.credentialExists
+        }
+    }
+
+    // MARK: Admins
+
+    public func setAdmin(userID: UUID, admin: Bool, event: SecurityEvent) async throws {
+        try await backend.transaction { db in
+            let rows = try await db.raw("UPDATE users SET is_admin = \(bind: Self.flag(admin)) WHERE id = \(bind: Self.id(userID)) RETURNING id").all()
+            guard rows.count == 1 else { throw StoreError.notFound }
+            try await Self.insert(event, db)
+        }
+    }
+
+    public func admins() async throws -> [User] {
+        try await backend.read { db in
+            try await db.raw("SELECT * FROM users WHERE is_admin = 1 ORDER BY username").all().map(Self.user)
         }
     }
 }

@@ -1,0 +1,101 @@
+import Accounts
+import ArgumentParser
+import Foundation
+import Logging
+import PortcullisServer
+import WebAuthn
+
+/// `portcullis admin grant|revoke|enrol`
+struct AdminCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "admin", abstract: "Grant and revoke the admin role; add an admin proof to a user's recovery case.",
+        subcommands: [Grant.self, Revoke.self, Enrol.self])
+
+    /// Runs `body` with a service on the configured, migrated store.
+    static func withService<R: Sendable>(_ options: StoreOptions, _ body: @escaping @Sendable (PasskeyService) async throws -> R) async throws -> R {
+        let configuration = try await ConfigurationLoader.load(file: options.configFile)
+        let policy = try await configuration.accountsPolicy(now: Date())
+        return try await withOpenedStore(url: configuration.databaseURL, logger: Logger(label: "portcullis")) { opened in
+            try await opened.migrate()
+            let secret = try await opened.store.secret(named: "enumeration", candidate: SystemRandomSource().bytes(32))
+            return try await body(PasskeyService(store: opened.store, policy: policy, enumerationSecret: secret))
+        }
+    }
+
+    static func refusal(_ error: AccountsError) -> UsageError { UsageError(error.title) }
+
+    struct Grant: AsyncParsableCommand, IOCommand {
+        static let configuration = CommandConfiguration(abstract: "Make a user an admin (audited and notified to them).")
+        @OptionGroup var store: StoreOptions
+        @Argument var username: String
+
+        func run(io: CommandIO) async throws -> Int32 {
+            let username = self.username
+            do { try await AdminCommand.withService(store) { try await $0.setAdmin(username: username, admin: true) } } catch let error as AccountsError {
+                throw AdminCommand.refusal(error)
+            }
+            io.out("granted admin to \(username)\n")
+            return 0
+        }
+    }
+
+    struct Revoke: AsyncParsableCommand, IOCommand {
+        static let configuration = CommandConfiguration(abstract: "Take the admin role away (audited and notified).")
+        @OptionGroup var store: StoreOptions
+        @Argument var username: String
+
+        func run(io: CommandIO) async throws -> Int32 {
+            let username = self.username
+            do { try await AdminCommand.withService(store) { try await $0.setAdmin(username: username, admin: false) } } catch let error as AccountsError {
+                throw AdminCommand.refusal(error)
+            }
+            io.out("revoked admin from \(username)\n")
+            return 0
+        }
+    }
+
+    struct Enrol: AsyncParsableCommand, IOCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Add an admin proof, in the name of an admin, to the user's open recovery case with this comparison code.",
+            discussion: """
+                The user starts a case on their new device and reads its comparison code to the admin. One admin proof may come from \
+                here; with recovery.admin_approvals = 2 (the default) a second admin approves with their own passkey \
+                (POST /api/v1/admin/recovery-cases/{id}/approve). Nothing here signs anyone in: the case ends only in the user's new passkey.
+                """)
+        @OptionGroup var store: StoreOptions
+        @Argument(help: "The user whose account is being recovered.") var username: String
+        @Option(help: "The admin giving the proof (must hold the admin role).") var admin: String
+        @Option(name: .customLong("comparison-code"), help: "The code the user's device shows.") var comparisonCode: String
+
+        func run(io: CommandIO) async throws -> Int32 {
+            let (username, admin, code) = (self.username, self.admin, self.comparisonCode)
+            let target: RecoveryCase
+            do {
+                target = try await AdminCommand.withService(store) { try await $0.adminEnrol(admin: admin, username: username, comparisonCode: code) }
+            } catch let error as AccountsError {
+                throw AdminCommand.refusal(error)
+            }
+            io.out(StrictJSON.serialize(.object(["case": .string(target.id.uuidString.lowercased()), "proof": .string("admin"), "by": .string(admin)])) + "\n")
+            return 0
+        }
+    }
+}
+
+/// `portcullis check-config`: every way into an account under this configuration, and whether the
+/// server would start.
+struct CheckConfigCommand: AsyncParsableCommand, IOCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check-config", abstract: "List every way into an account, with its proofs, wait and notifications; exit 1 if one is below the floor.")
+    @Option(name: .customLong("config"), help: "A JSON configuration file (environment variables override it).")
+    var configFile: String?
+
+    func run(io: CommandIO) async throws -> Int32 {
+        let configuration = try await ConfigurationLoader.load(file: configFile)
+        io.out(StrictJSON.serialize(.object(["waysIn": WaysInReport.json(configuration), "allowWeakWaysIn": .bool(configuration.allowWeakWaysIn)])) + "\n")
+        do { try configuration.checkWaysInFloor() } catch {
+            io.err("error: \(error)\n")
+            return 1
+        }
+        return 0
+    }
+}

@@ -1,0 +1,389 @@
+import Accounts
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import WebAuthn
+
+/// Recovery as strong as a passkey: set-up, cases, proofs, cancels, completion, and admins.
+struct RecoveryController: Sendable {
+    let api: APIController
+    /// Cases started per username (whether or not it exists: the limit says nothing about accounts).
+    let startsPerAccount: RateLimiter
+    /// Recovery code attempts per IP.
+    let codeAttemptsPerIP: RateLimiter
+
+    static let caseCookie = "portcullis_recovery"
+
+    func register(on router: Router<AppRequestContext>) {
+        let me = router.group("api/v1/me")
+        me.get("recovery", use: settings)
+        me.patch("recovery", use: update)
+        me.post("recovery/code", use: newCode)
+        me.post("recovery/contacts", use: invite)
+        me.delete("recovery/contacts/:id", use: removeContact)
+        me.get("recovery/invitations", use: invitations)
+        me.post("recovery/invitations/:id/accept", use: accept)
+        me.get("recovery-requests", use: requests)
+        me.post("recovery-requests/:id/approve", use: approve)
+        me.post("recovery-requests/:id/cancel", use: cancel)
+
+        let recovery = router.group("api/v1/recovery")
+        recovery.post("", use: start)
+        recovery.get(":id", use: progress)
+        recovery.post(":id/code", use: code)
+        recovery.post(":id/passkey/options", use: passkeyOptions)
+        recovery.post(":id/passkey/verify", use: passkeyVerify)
+
+        router.get("recovery/cancel", use: cancelPage)
+        router.post("recovery/cancel", use: cancelByLink)
+
+        let admin = router.group("api/v1/admin")
+        admin.get("ways-in", use: waysIn)
+        admin.get("recovery-cases", use: adminCases)
+        admin.post("recovery-cases/:id/approve", use: adminApprove)
+        admin.get("unrecoverable", use: unrecoverable)
+    }
+
+    // MARK: Helpers
+
+    func id(_ context: AppRequestContext) throws -> UUID {
+        guard let text = context.parameters.get("id"), let id = UUID(uuidString: text) else { throw Problem.notFound }
+        return id
+    }
+
+    func caseSecret(_ request: Request) throws -> String {
+        guard let secret = request.cookies[Self.caseCookie]?.value, !secret.isEmpty else { throw Problem.notFound }
+        return secret
+    }
+
+    func comparisonCode(_ object: JSONObject) throws -> String {
+        guard let code = try api.optionalString(object, "comparisonCode") else { throw Problem.invalid("comparisonCode is required.") }
+        return code
+    }
+
+    func caseJSON(_ view: RecoveryCaseView) -> JSONValue {
+        let c = view.recoveryCase
+        return .object([
+            "id": .string(c.id.uuidString.lowercased()),
+            "status": .string(view.expired && c.status == .open ? "expired" : c.status.rawValue),
+            "createdAt": APIController.iso(c.createdAt),
+            "expiresAt": APIController.iso(c.expiresAt),
+            "proofs": .array(c.proofs.map { .object(["kind": .string($0.kind.rawValue), "at": APIController.iso($0.at)]) }),
+            "releaseAt": view.releaseAt.map(APIController.iso) ?? .null,
+            "released": .bool(view.released),
+        ])
+    }
+
+    /// A case as its owner or an approver sees it: never the comparison code (the requester reads it to them).
+    func ownerCaseJSON(_ c: RecoveryCase, owner: User? = nil) -> JSONValue {
+        var object: JSONObject = [
+            "id": .string(c.id.uuidString.lowercased()),
+            "createdAt": APIController.iso(c.createdAt),
+            "expiresAt": APIController.iso(c.expiresAt),
+            "ip": .string(c.ip),
+            "userAgent": .string(c.userAgent),
+            "proofs": .array(c.proofs.map { .object(["kind": .string($0.kind.rawValue), "at": APIController.iso($0.at)]) }),
+        ]
+        if let owner { object["user"] = api.userJSON(owner) }
+        return .object(object)
+    }
+
+    func ruleJSON(_ rule: RecoveryRule) -> JSONValue {
+        .object(["proofs": .string(rule.proofs), "wait": .string(RecoveryPolicy.format(rule.wait)), "waitSeconds": .int(Int(rule.wait))])
+    }
+
+    func readinessJSON(_ r: RecoveryReadiness) -> JSONValue {
+        .object([
+            "passkeys": .int(r.passkeys), "providers": .int(r.providers), "deviceBoundPasskey": .bool(r.hasDeviceBoundPasskey),
+            "acceptedContacts": .int(r.acceptedContacts), "invitedContacts": .int(r.invitedContacts), "threshold": .int(r.threshold),
+            "recoveryCode": .bool(r.hasCode), "notificationAddresses": .int(r.addresses),
+            "selfServiceRules": .array(r.selfServiceRules.map(ruleJSON)),
+            "canRecoverWithoutAdmins": .bool(r.canRecoverWithoutAdmins),
+            "next": .array(r.next.map(JSONValue.string)),
+        ])
+    }
+
+    // MARK: Set-up
+
+    @Sendable func settings(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let auth = try await api.authenticated(request)
+        let settings = try await api.service.recoverySettings(userID: auth.user.id)
+        let contacts = try await api.service.recoveryContacts(userID: auth.user.id)
+        let readiness = try await api.service.recoveryReadiness(userID: auth.user.id)
+        return api.json(.object([
+            "threshold": .int(settings.threshold),
+            "recoveryCode": .object([
+                "enabled": .bool(api.service.policy.recovery.codeEnabled), "set": .bool(settings.codeHash != nil),
+                "createdAt": settings.codeCreatedAt.map(APIController.iso) ?? .null,
+            ]),
+            "addresses": .array(settings.addresses.map(JSONValue.string)),
+            "contacts": .array(contacts.map { item in
+                .object(["id": .string(item.contact.id.uuidString.lowercased()), "user": api.userJSON(item.user),
+                         "accepted": .bool(item.contact.accepted), "createdAt": APIController.iso(item.contact.createdAt)])
+            }),
+            "rules": .array(api.service.policy.recovery.effectiveRules.map(ruleJSON)),
+            "readiness": readinessJSON(readiness),
+            "openCases": .array(try await api.service.openCases(userID: auth.user.id).map { ownerCaseJSON($0) }),
+        ]))
+    }
+
+    @Sendable func update(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let auth = try await api.authenticated(request)
+        let object = try await api.body(request)
+        var threshold: Int?
+        switch object["threshold"] {
+        case nil: break
+        case .number(let text)? where Int(text) != nil: threshold = Int(text)
+        default: throw Problem.invalid("threshold must be an integer.")
+        }
+        var addresses: [String]?
+        switch object["addresses"] {
+        case nil: break
+        case .array(let items)?:
+            addresses = try items.map { item in
+                guard case .string(let s) = item else { throw Problem.invalid("addresses must be strings.") }
+                return s
+            }
+        default: throw Problem.invalid("addresses must be an array of strings.")
+        }
+        guard threshold != nil || addresses != nil else { throw Problem.invalid("threshold or addresses is required.") }
+        let settings = try await api.service.updateRecovery(auth, threshold: threshold, addresses: addresses, info: api.info(request, context))
+        return api.json(.object(["threshold": .int(settings.threshold), "addresses": .array(settings.addresses.map(JSONValue.string))]))
+    }
+
+    @Sendable func newCode(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let auth = try await api.authenticated(request)
+        let code = try await api.service.newRecoveryCode(auth, info: api.info(request, context))
+        return api.json(.object(["code": .string(code)]), status: .created)
+    }
+
+    @Sendable func invite(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let auth = try await api.authenticated(request)
+        let object = try await api.body(request)
+        guard let username = try api.optionalString(object, "username") else { throw Problem.invalid("username is required.") }
+        try api.limit(ip: api.info(request, context).ip, account: auth.user.username)
+        let contact = try await api.service.inviteRecoveryContact(auth, username: username, info: api.info(request, context))
+        return api.json(.object(["id": .string(contact.id.uuidString.lowercased()), "accepted": .bool(false)]), status: .created)
+    }
+
+    @Sendable func removeContact(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let auth = try await api.authenticated(request)
+        try await api.service.removeRecoveryContact(auth, id: try id(context), info: api.info(request, context))
+        return Response(status: .noContent)
+    }
+
+    @Sendable func invitations(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let auth = try await api.authenticated(request)
+        let items = try await api.service.recoveryInvitations(auth)
+        return api.json(.object(["invitations": .array(items.map { item in
+            .object(["id": .string(item.contact.id.uuidString.lowercased()), "from": api.userJSON(item.owner),
+                     "accepted": .bool(item.contact.accepted), "createdAt": APIController.iso(item.contact.createdAt)])
+        })]))
+    }
+
+    @Sendable func accept(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let auth = try await api.authenticated(request)
+        try await api.service.acceptRecoveryInvitation(auth, id: try id(context), info: api.info(request, context))
+        return Response(status: .noContent)
+    }
+
+    // MARK: Approvals and cancels
+
+    @Sendable func requests(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let auth = try await api.authenticated(request)
+        let (approvable, own) = try await api.service.recoveryRequests(auth)
+        return api.json(.object([
+            "approvable": .array(approvable.map { ownerCaseJSON($0.recoveryCase, owner: $0.owner) }),
+            "own": .array(own.map { ownerCaseJSON($0) }),
+        ]))
+    }
+
+    @Sendable func approve(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let auth = try await api.authenticated(request)
+        let object = try await api.body(request)
+        try api.limit(ip: api.info(request, context).ip, account: auth.user.username)
+        try await api.service.approveRecovery(auth, caseID: try id(context), comparisonCode: try comparisonCode(object), info: api.info(request, context))
+        return Response(status: .noContent)
+    }
+
+    @Sendable func cancel(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let auth = try await api.authenticated(request)
+        try await api.service.cancelRecovery(auth, caseID: try id(context), info: api.info(request, context))
+        return Response(status: .noContent)
+    }
+
+    // MARK: The requesting browser
+
+    @Sendable func start(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let object = try await api.body(request)
+        guard let username = try api.optionalString(object, "username") else { throw Problem.invalid("username is required.") }
+        let who = api.info(request, context)
+        try api.limit(ip: who.ip)
+        let normalized = try PasskeyService.normalize(username: username)
+        if let wait = startsPerAccount.hit("recovery:" + normalized) { throw Problem.rateLimited(retryAfter: wait) }
+        let (recoveryCase, secret) = try await api.service.startRecovery(username: normalized, info: who)
+        var response = api.json(.object([
+            "id": .string(recoveryCase.id.uuidString.lowercased()),
+            "comparisonCode": .string(recoveryCase.comparisonCode),
+            "expiresAt": APIController.iso(recoveryCase.expiresAt),
+        ]), status: .created)
+        response.setCookie(Cookie(name: Self.caseCookie, value: secret, maxAge: Int(api.service.policy.recovery.caseLifetime),
+                                  path: "/api/v1/recovery", secure: api.configuration.secureCookies, httpOnly: true, sameSite: .strict))
+        return response
+    }
+
+    @Sendable func progress(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let view = try await api.service.recoveryCaseView(id: try id(context), secret: try caseSecret(request))
+        return api.json(caseJSON(view))
+    }
+
+    @Sendable func code(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let object = try await api.body(request)
+        let who = api.info(request, context)
+        let caseID = try id(context)
+        if let wait = codeAttemptsPerIP.hit("code:" + who.ip) { throw Problem.rateLimited(retryAfter: wait) }
+        guard let code = try api.optionalString(object, "code") else { throw Problem.invalid("code is required.") }
+        let view = try await api.service.enterRecoveryCode(id: caseID, secret: try caseSecret(request), code: code, info: who)
+        return api.json(caseJSON(view))
+    }
+
+    @Sendable func passkeyOptions(_ request: Request, context: AppRequestContext) async throws -> Response {
+        try api.limit(ip: api.info(request, context).ip)
+        return api.json(try await api.service.recoveryPasskeyOptions(id: try id(context), secret: try caseSecret(request)))
+    }
+
+    @Sendable func passkeyVerify(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let object = try await api.body(request)
+        let who = api.info(request, context)
+        try api.limit(ip: who.ip)
+        let credential = try api.credential(object)
+        let (user, passkey, issued) = try await api.service.recoveryPasskeyVerify(
+            id: try id(context), secret: try caseSecret(request), credential: credential, name: try api.optionalString(object, "name"), info: who)
+        var response = api.json(.object(["user": api.userJSON(user), "passkey": api.passkeyJSON(passkey)]), status: .created)
+        response.setCookie(api.sessionCookie(issued.token))
+        response.setCookie(Cookie(name: Self.caseCookie, value: "", maxAge: 0, path: "/api/v1/recovery",
+                                  secure: api.configuration.secureCookies, httpOnly: true, sameSite: .strict))
+        return response
+    }
+
+    // MARK: "This wasn't me"
+
+    /// The link in a notification, as `https://origin/recovery/cancel?case=ID&sig=SIG`.
+    static func cancelLink(origin: String, caseID: UUID, signature: String) -> String {
+        "\(origin)/recovery/cancel?case=\(caseID.uuidString.lowercased())&sig=\(signature)"
+    }
+
+    /// Opening the link only shows a page (mail scanners fetch links); the page's button POSTs.
+    @Sendable func cancelPage(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let query = request.uri.queryParameters
+        guard let caseText = query["case"].map(String.init), let caseID = UUID(uuidString: caseText),
+              let signature = query["sig"].map(String.init)
+        else { throw Problem.from(AccountsError.linkInvalid) }
+        let target = try await api.service.checkCancelLink(caseID: caseID, signature: signature)
+        let open = target.status == .open
+        let body = open
+            ? """
+              <p>Someone asked to recover your account on \(Self.escape(ISO8601DateFormatter().string(from: target.createdAt))) from \(Self.escape(target.ip)).</p>
+              <form method="post" action="/recovery/cancel">
+              <input type="hidden" name="case" value="\(Self.escape(caseText))"><input type="hidden" name="sig" value="\(Self.escape(signature))">
+              <button type="submit">This wasn't me: cancel it</button></form>
+              <p>Cancelling also blocks new recovery requests on your account for a day.</p>
+              """
+            : "<p>This recovery request is \(target.status.rawValue); nothing to do.</p>"
+        return Self.html(title: "Recovery request", body: body)
+    }
+
+    @Sendable func cancelByLink(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let buffer: ByteBuffer
+        do { buffer = try await request.body.collect(upTo: 4096) } catch is NIOTooManyBytesError { throw Problem.tooLarge }
+        let form = FormFields(String(buffer: buffer))
+        guard let caseText = form["case"], let caseID = UUID(uuidString: caseText), let signature = form["sig"] else {
+            throw Problem.from(AccountsError.linkInvalid)
+        }
+        try await api.service.cancelRecoveryByLink(caseID: caseID, signature: signature, info: api.info(request, context))
+        return Self.html(title: "Recovery cancelled", body: "<p>The recovery request is cancelled, and new ones are blocked for a day. Your passkeys still work.</p>")
+    }
+
+    static func escape(_ text: String) -> String {
+        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+            .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;").replacingOccurrences(of: "'", with: "&#39;")
+    }
+
+    static func html(title: String, body: String) -> Response {
+        let text = """
+            <!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+            <title>\(escape(title))</title></head><body><h1>\(escape(title))</h1>\(body)</body></html>
+            """
+        return Response(
+            status: .ok,
+            headers: [
+                .contentType: "text/html; charset=utf-8", .cacheControl: "no-store",
+                .init("Content-Security-Policy")!: "default-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+                .init("Referrer-Policy")!: "no-referrer",
+            ],
+            body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    // MARK: Admins
+
+    @Sendable func waysIn(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let auth = try await api.authenticated(request)
+        try api.service.requireFullRights(auth)
+        guard auth.user.isAdmin else { throw Problem.from(AccountsError.adminRequired) }
+        return api.json(.object(["waysIn": WaysInReport.json(api.configuration)]))
+    }
+
+    @Sendable func adminCases(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let auth = try await api.authenticated(request)
+        guard let username = request.uri.queryParameters["username"].map(String.init) else { throw Problem.invalid("username is required.") }
+        let cases = try await api.service.adminCases(auth, username: username)
+        return api.json(.object(["cases": .array(cases.map { ownerCaseJSON($0) })]))
+    }
+
+    @Sendable func adminApprove(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let auth = try await api.authenticated(request)
+        let object = try await api.body(request)
+        try await api.service.adminApproveRecovery(auth, caseID: try id(context), comparisonCode: try comparisonCode(object), info: api.info(request, context))
+        return Response(status: .noContent)
+    }
+
+    @Sendable func unrecoverable(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let auth = try await api.authenticated(request)
+        let accounts = try await api.service.unrecoverableAccounts(auth)
+        return api.json(.object(["accounts": .array(accounts.map { .object(["user": api.userJSON($0.user), "readiness": readinessJSON($0.readiness)]) })]))
+    }
+}
+
+/// `application/x-www-form-urlencoded` fields (the first of each name).
+struct FormFields {
+    private var fields: [String: String] = [:]
+    init(_ body: String) {
+        for pair in body.split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            let decode = { (s: Substring) in String(s).replacingOccurrences(of: "+", with: " ").removingPercentEncoding }
+            guard let name = decode(parts[0]), fields[name] == nil else { continue }
+            fields[name] = parts.count > 1 ? decode(parts[1]) ?? "" : ""
+        }
+    }
+    subscript(name: String) -> String? { fields[name] }
+}
+
+/// The ways-in report as JSON (the admin endpoint and `portcullis check-config`).
+public enum WaysInReport {
+    public static func json(_ configuration: ServerConfiguration) -> JSONValue {
+        .array(configuration.waysIn.map { way in
+            .object([
+                "name": .string(way.name),
+                "proofs": .array(way.proofs.map(JSONValue.string)),
+                "proofCount": .int(way.proofCount),
+                "wait": .string(RecoveryPolicy.format(way.wait)),
+                "waitSeconds": .int(Int(way.wait)),
+                "notified": .array(way.notified.map(JSONValue.string)),
+                "phishingResistant": .bool(way.phishingResistant),
+                "belowFloor": .bool(way.belowFloor),
+                "yields": .string(way.yields),
+            ])
+        })
+    }
+}

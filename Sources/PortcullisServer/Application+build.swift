@@ -151,7 +151,7 @@ public func buildRouter(service: PasskeyService, configuration: ServerConfigurat
     api.register(on: router)
     DeviceController(api: api, codeGuessesPerIP: RateLimiter(limit: 10), codeGuessesGlobal: RateLimiter(limit: 600)).register(on: router)
     EnrolmentController(api: api).register(on: router)
-    RecoveryController(api: api, startsPerAccount: RateLimiter(limit: 5), codeAttemptsPerIP: RateLimiter(limit: 10)).register(on: router)
+    RecoveryController(api: api, startsPerAccount: RateLimiter(limit: 5, window: 3600), codeAttemptsPerIP: RateLimiter(limit: 10, window: 600)).register(on: router)
     Pages.register(on: router)
     return router
 }

@@ -24,7 +24,8 @@ struct ServerHarness: Sendable {
         self.configuration = configuration
         let policy = AccountsPolicy(
             relyingParty: try configuration.relyingParty(), relyingPartyName: "Portcullis Test", signupMode: configuration.signupMode,
-            sessionIdleTimeout: configuration.sessionIdleTimeout, sessionAbsoluteLifetime: configuration.sessionLifetime)
+            sessionIdleTimeout: configuration.sessionIdleTimeout, sessionAbsoluteLifetime: configuration.sessionLifetime,
+            recovery: configuration.recovery)
         let clock = self.clock
         service = PasskeyService(store: store, policy: policy, enumerationSecret: Array(repeating: 7, count: 32), clock: { clock.now })
     }
@@ -107,5 +108,14 @@ struct ServerHarness: Sendable {
         let verify = try await send(client, .post, "/api/v1/login/verify", json: .object(["credential": try assertion(&account, options: options)]))
         if let token = verify.sessionToken { account.token = token }
         return verify
+    }
+
+    /// A fresh passkey assertion on the account's session (for sensitive actions); the token rotates.
+    static func reauth(_ client: any TestClientProtocol, _ account: inout Account) async throws {
+        let options = try await send(client, .post, "/api/v1/me/reauth/options", token: account.token)
+        let verify = try await send(client, .post, "/api/v1/me/reauth/verify", json: .object(["credential": try assertion(&account, options: options)]),
+                                    token: account.token)
+        #expect(verify.status == .ok)
+        account.token = try #require(verify.sessionToken)
     }
 }

@@ -1,0 +1,464 @@
+import Accounts
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import PortcullisServer
+import PortcullisTesting
+import Testing
+import WebAuthn
+
+@Suite struct RecoveryTests {
+    typealias H = ServerHarness
+
+    /// A case as the requesting browser holds it.
+    struct Held {
+        let id: String
+        let comparisonCode: String
+        let cookie: String
+    }
+
+    static func start(_ client: any TestClientProtocol, _ username: String) async throws -> Held {
+        let started = try await H.send(client, .post, "/api/v1/recovery", json: .object(["username": .string(username)]))
+        #expect(started.status == .created)
+        let secret = try #require(started.cookie(named: "portcullis_recovery"))
+        #expect(started.headers[values: .setCookie].contains { $0.contains("HttpOnly") && $0.contains("SameSite=Strict") && $0.contains("Path=/api/v1/recovery") })
+        return Held(id: try #require(started.object["id"]?.string), comparisonCode: try #require(started.object["comparisonCode"]?.string),
+                    cookie: "portcullis_recovery=\(secret)")
+    }
+
+    static func progress(_ client: any TestClientProtocol, _ held: Held) async throws -> H.Reply {
+        try await H.send(client, .get, "/api/v1/recovery/\(held.id)", cookie: held.cookie)
+    }
+
+    static func invite(_ client: any TestClientProtocol, owner: H.Account, contact: H.Account) async throws {
+        let invited = try await H.send(client, .post, "/api/v1/me/recovery/contacts", json: .object(["username": .string(contact.username)]), token: owner.token)
+        #expect(invited.status == .created)
+        let invitations = try await H.send(client, .get, "/api/v1/me/recovery/invitations", token: contact.token)
+        let id = try #require(invitations.object["invitations"]?.array?.first { $0.object?["from"]?.object?["username"] == .string(owner.username) }?.object?["id"]?.string)
+        #expect(try await H.send(client, .post, "/api/v1/me/recovery/invitations/\(id)/accept", token: contact.token).status == .noContent)
+    }
+
+    static func approve(_ client: any TestClientProtocol, _ held: Held, by contact: H.Account, code: String? = nil) async throws -> H.Reply {
+        try await H.send(client, .post, "/api/v1/me/recovery-requests/\(held.id)/approve",
+                         json: .object(["comparisonCode": .string(code ?? held.comparisonCode)]), token: contact.token)
+    }
+
+    /// Registers the new passkey that completes a released case.
+    static func complete(_ client: any TestClientProtocol, _ held: Held) async throws -> (reply: H.Reply, credential: RegistrationFixture?) {
+        let options = try await H.send(client, .post, "/api/v1/recovery/\(held.id)/passkey/options", cookie: held.cookie)
+        guard options.status == .ok else { return (options, nil) }
+        let credential = H.authenticator.registration(challenge: try H.challenge(options), algorithm: .es256)
+        let verify = try await H.send(client, .post, "/api/v1/recovery/\(held.id)/passkey/verify",
+                                      json: .object(["credential": credential.jsonValue, "name": .string("Recovered phone")]), cookie: held.cookie)
+        return (verify, credential)
+    }
+
+    /// What is stored about a user: events, passkeys, sessions and their cases' proofs.
+    static func snapshot(_ harness: H, _ username: String) async throws -> [Int] {
+        let user = try #require(try await harness.store.user(username: username))
+        let cases = try await harness.store.recoveryCases(userID: user.id)
+        return [try await harness.store.events(userID: user.id, limit: 10_000).count, try await harness.store.passkeys(userID: user.id).count,
+                try await harness.store.sessions(userID: user.id).count, cases.count, cases.map(\.proofs.count).reduce(0, +),
+                cases.filter { $0.status == .open }.count]
+    }
+
+    static func kinds(_ client: any TestClientProtocol, _ token: String) async throws -> [String] {
+        (try await H.send(client, .get, "/api/v1/me/events", token: token)).object["events"]?.array?.compactMap { $0.object?["kind"]?.string } ?? []
+    }
+
+    @Test func contactsReleaseACaseAfterTheWaitAndItEndsInANewPasskeyWithACoolingPeriod() async throws {
+        let harness = try H()
+        try await harness.run { client in
+            var alice = try await H.signUp(client, "alice")
+            let bob = try await H.signUp(client, "bob")
+            let carol = try await H.signUp(client, "carol")
+            let mallory = try await H.signUp(client, "mallory")
+            #expect(try await H.send(client, .patch, "/api/v1/me/recovery", json: .object(["threshold": .int(2), "addresses": .array([.string("alice@example.com"), .string("alice@example.org")])]), token: alice.token).status == .ok)
+            try await Self.invite(client, owner: alice, contact: bob)
+            try await Self.invite(client, owner: alice, contact: carol)
+            let settings = try await H.send(client, .get, "/api/v1/me/recovery", token: alice.token)
+            #expect(settings.object["contacts"]?.array?.count == 2)
+            #expect(settings.object["readiness"]?.object?["acceptedContacts"] == .int(2))
+            #expect(settings.object["readiness"]?.object?["selfServiceRules"]?.array?.contains { $0.object?["proofs"] == .string("contacts") } == true)
+
+            // Alice loses her phone and asks from a new browser.
+            let held = try await Self.start(client, "alice")
+            #expect(held.comparisonCode.count == 6)
+            // She is told at once in every live session, and on her timeline.
+            let me = try await H.send(client, .get, "/api/v1/me", token: alice.token)
+            #expect(me.object["openRecoveryCases"]?.array?.first?.object?["id"] == .string(held.id))
+            #expect(me.object["openRecoveryCases"]?.array?.first?.object?["comparisonCode"] == nil)
+            #expect(try await Self.kinds(client, alice.token).contains("recovery_started"))
+
+            // Bob sees the case; a wrong comparison code and a stranger are refused, and nothing changes.
+            let listed = try await H.send(client, .get, "/api/v1/me/recovery-requests", token: bob.token)
+            #expect(listed.object["approvable"]?.array?.first?.object?["id"] == .string(held.id))
+            let before = try await Self.snapshot(harness, "alice")
+            let wrong = held.comparisonCode == "000000" ? "111111" : "000000"
+            #expect(try await Self.approve(client, held, by: bob, code: wrong).object["code"] == .string("comparison_code_mismatch"))
+            #expect(try await Self.approve(client, held, by: mallory).status == .notFound)
+            #expect(try await Self.snapshot(harness, "alice") == before)
+
+            // One contact when M = 2 does not release the case; a replayed approval changes nothing.
+            #expect(try await Self.approve(client, held, by: bob).status == .noContent)
+            let afterOne = try await Self.snapshot(harness, "alice")
+            #expect(try await Self.approve(client, held, by: bob).status == .conflict)
+            #expect(try await Self.snapshot(harness, "alice") == afterOne)
+            #expect(try await Self.progress(client, held).object["releaseAt"] == .null)
+            #expect(try await Self.complete(client, held).reply.object["code"] == .string("recovery_not_released"))
+
+            // The second contact satisfies the rule; the case is released 24 hours later.
+            #expect(try await Self.approve(client, held, by: carol).status == .noContent)
+            let progress = try await Self.progress(client, held)
+            #expect(progress.object["released"] == .bool(false))
+            #expect(progress.object["releaseAt"] != .null)
+            #expect(try await Self.complete(client, held).reply.status == .forbidden)
+            // Another browser (without the case secret) learns nothing.
+            #expect(try await H.send(client, .get, "/api/v1/recovery/\(held.id)", cookie: "portcullis_recovery=guess").status == .notFound)
+
+            harness.clock.advance(by: 86400 + 1)
+            #expect(try await Self.progress(client, held).object["released"] == .bool(true))
+            let (completed, credential) = try await Self.complete(client, held)
+            #expect(completed.status == .created)
+            let recoveredToken = try #require(completed.sessionToken)
+            let recoveredMe = try await H.send(client, .get, "/api/v1/me", token: recoveredToken)
+            #expect(recoveredMe.object["session"]?.object?["birth"]?.object?["kind"] == .string("recovered"))
+            #expect(recoveredMe.object["passkeys"]?.array?.count == 2)
+            #expect(try await Self.kinds(client, recoveredToken).contains("recovery_completed"))
+            // The case completes once.
+            #expect(try await Self.complete(client, held).reply.status == .notFound)
+
+            // During the cooling period the recovered session may not change the account, and signing
+            // in again with the recovered passkey does not shed the restriction.
+            var recovered = H.Account(username: "alice", credential: try #require(credential), handle: alice.handle, token: recoveredToken)
+            for token in [recoveredToken, try #require(try await H.signIn(client, &recovered).sessionToken)] {
+                let oldKey = Base64URL.encode(alice.credential.credentialID)
+                let forbidden: [(HTTPRequest.Method, String, JSONValue?)] = [
+                    (.delete, "/api/v1/me/passkeys/\(oldKey)", nil),
+                    (.post, "/api/v1/me/passkeys/options", nil),
+                    (.patch, "/api/v1/me/recovery", .object(["threshold": .int(1)])),
+                    (.post, "/api/v1/me/recovery/code", nil),
+                    (.post, "/api/v1/me/recovery/contacts", .object(["username": .string("mallory")])),
+                    (.post, "/api/v1/me/enrolments", nil),
+                    (.get, "/api/v1/device/lookup?user_code=BCDFGHJKLM", nil),
+                ]
+                for (method, path, body) in forbidden {
+                    let reply = try await H.send(client, method, path, json: body, token: token)
+                    #expect(reply.object["code"] == .string("session_not_allowed"), "\(method) \(path)")
+                }
+            }
+            #expect(try await harness.store.passkeys(userID: try #require(try await harness.store.user(username: "alice")).id).count == 2)
+
+            // Alice's other passkey may revoke the recovered one at any time.
+            harness.clock.advance(by: 60)
+            try await H.reauth(client, &alice)
+            let recoveredKey = Base64URL.encode(try #require(credential).credentialID)
+            #expect(try await H.send(client, .delete, "/api/v1/me/passkeys/\(recoveredKey)", token: alice.token).status == .noContent)
+        }
+    }
+
+    @Test func theCoolingPeriodEnds() async throws {
+        let harness = try H()
+        try await harness.run { client in
+            let alice = try await H.signUp(client, "alice")
+            let code = try #require(try await H.send(client, .post, "/api/v1/me/recovery/code", token: alice.token).object["code"]?.string)
+            #expect(code.filter { $0 != "-" }.count == 26)
+            let held = try await Self.start(client, "alice")
+            #expect(try await H.send(client, .post, "/api/v1/recovery/\(held.id)/code", json: .object(["code": .string(code.lowercased())]), cookie: held.cookie).status == .ok)
+            harness.clock.advance(by: 72 * 3600 + 1)
+            let (completed, credential) = try await Self.complete(client, held)
+            #expect(completed.status == .created)
+            var recovered = H.Account(username: "alice", credential: try #require(credential), handle: alice.handle, token: try #require(completed.sessionToken))
+            harness.clock.advance(by: 86400 + 1)
+            try await H.reauth(client, &recovered)
+            #expect(try await H.send(client, .patch, "/api/v1/me/recovery", json: .object(["threshold": .int(1)]), token: recovered.token).status == .ok)
+            // A new sign-in with it is an ordinary passkey session now.
+            let signedIn = try await H.signIn(client, &recovered)
+            let me = try await H.send(client, .get, "/api/v1/me", token: try #require(signedIn.sessionToken))
+            #expect(me.object["session"]?.object?["birth"]?.object?["kind"] == .string("passkey"))
+        }
+    }
+
+    @Test func aStolenRecoveryCodeAloneIsCancelledByTheOwnersPasskey() async throws {
+        let harness = try H()
+        try await harness.run { client in
+            var alice = try await H.signUp(client, "alice")
+            let first = try #require(try await H.send(client, .post, "/api/v1/me/recovery/code", token: alice.token).object["code"]?.string)
+            let code = try #require(try await H.send(client, .post, "/api/v1/me/recovery/code", token: alice.token).object["code"]?.string)
+            #expect(first != code)
+
+            let held = try await Self.start(client, "alice")
+            // The replaced code no longer works; wrong codes are counted.
+            let wrong = try await H.send(client, .post, "/api/v1/recovery/\(held.id)/code", json: .object(["code": .string(first)]), cookie: held.cookie)
+            #expect(wrong.object["code"] == .string("recovery_code_invalid"))
+            #expect(try await H.send(client, .post, "/api/v1/recovery/\(held.id)/code", json: .object(["code": .string(code)]), cookie: held.cookie).status == .ok)
+            let release = try await Self.progress(client, held)
+            #expect(release.object["proofs"]?.array?.count == 1)
+            harness.clock.advance(by: 3600)
+            #expect(try await Self.complete(client, held).reply.status == .forbidden)
+
+            // Alice signs in with her passkey, sees the case, and cancels it.
+            let signIn = try await H.signIn(client, &alice)
+            #expect(signIn.object["openRecoveryCases"]?.array?.count == 1)
+            #expect(try await H.send(client, .post, "/api/v1/me/recovery-requests/\(held.id)/cancel", token: alice.token).status == .noContent)
+            harness.clock.advance(by: 72 * 3600)
+            #expect(try await Self.complete(client, held).reply.status == .notFound)
+            #expect(try await Self.progress(client, held).object["status"] == .string("cancelled"))
+            #expect(try await H.send(client, .post, "/api/v1/me/recovery-requests/\(held.id)/cancel", token: alice.token).status == .conflict)
+        }
+    }
+
+    @Test func codeGuessesAreLimitedPerCase() async throws {
+        let harness = try H()
+        try await harness.run { client in
+            let alice = try await H.signUp(client, "alice")
+            let code = try #require(try await H.send(client, .post, "/api/v1/me/recovery/code", token: alice.token).object["code"]?.string)
+            let held = try await Self.start(client, "alice")
+            for _ in 0..<5 {
+                let guess = try await H.send(client, .post, "/api/v1/recovery/\(held.id)/code", json: .object(["code": .string("AAAAA-AAAAA")]), cookie: held.cookie)
+                #expect(guess.object["code"] == .string("recovery_code_invalid"))
+            }
+            let before = try await Self.snapshot(harness, "alice")
+            // Even the right code is refused after five wrong ones on this case.
+            let blocked = try await H.send(client, .post, "/api/v1/recovery/\(held.id)/code", json: .object(["code": .string(code)]), cookie: held.cookie)
+            #expect(blocked.object["code"] == .string("too_many_attempts"))
+            #expect(try await Self.snapshot(harness, "alice") == before)
+            // And the IP is throttled across cases.
+            var statuses: [HTTPResponse.Status] = []
+            for _ in 0..<6 {
+                statuses.append(try await H.send(client, .post, "/api/v1/recovery/\(held.id)/code", json: .object(["code": .string(code)]), cookie: held.cookie).status)
+            }
+            #expect(statuses.last == .tooManyRequests)
+        }
+    }
+
+    @Test func theCancelLinkShowsAPageAndOnlyItsPostCancels() async throws {
+        let harness = try H()
+        try await harness.run { client in
+            let alice = try await H.signUp(client, "alice")
+            let held = try await Self.start(client, "alice")
+            let caseID = try #require(UUID(uuidString: held.id))
+            let signature = harness.service.cancelSignature(caseID: caseID)
+            let link = "/recovery/cancel?case=\(held.id)&sig=\(signature)"
+
+            // A mail scanner fetching the link changes nothing.
+            let page = try await H.send(client, .get, link, origin: nil)
+            #expect(page.status == .ok)
+            #expect(page.headers[.contentType]?.hasPrefix("text/html") == true)
+            #expect(try await harness.store.recoveryCase(id: caseID)?.status == .open)
+
+            // A forged or mismatched signature is refused, and nothing changes.
+            let other = try await Self.start(client, "alice")
+            let before = try await Self.snapshot(harness, "alice")
+            let forged = harness.service.cancelSignature(caseID: try #require(UUID(uuidString: other.id)))
+            for sig in [forged, "AAAA", String(signature.dropLast()) + (signature.hasSuffix("A") ? "B" : "A")] {
+                let refused = try await Self.postCancel(client, caseID: held.id, sig: sig)
+                #expect(refused.status == .forbidden)
+                #expect(refused.object["code"] == .string("link_invalid"))
+            }
+            #expect(try await H.send(client, .get, "/recovery/cancel?case=\(held.id)&sig=\(forged)", origin: nil).status == .forbidden)
+            #expect(try await Self.snapshot(harness, "alice") == before)
+            #expect(try await harness.store.recoveryCase(id: caseID)?.status == .open)
+
+            let cancelled = try await Self.postCancel(client, caseID: held.id, sig: signature)
+            #expect(cancelled.status == .ok)
+            #expect(try await harness.store.recoveryCase(id: caseID)?.status == .cancelled)
+            // A replayed POST changes nothing more.
+            #expect(try await Self.postCancel(client, caseID: held.id, sig: signature).status == .conflict)
+
+            // New cases are blocked for a day: they are decoys nobody can approve or complete.
+            let blocked = try await Self.start(client, "alice")
+            #expect(try await harness.store.recoveryCase(id: try #require(UUID(uuidString: blocked.id)))?.userID == nil)
+            #expect(try await Self.kinds(client, alice.token).filter { $0 == "recovery_started" }.count == 2)
+            harness.clock.advance(by: 86400 + 1)
+            let later = try await Self.start(client, "alice")
+            #expect(try await harness.store.recoveryCase(id: try #require(UUID(uuidString: later.id)))?.userID != nil)
+        }
+    }
+
+    static func postCancel(_ client: any TestClientProtocol, caseID: String, sig: String) async throws -> H.Reply {
+        let form = "case=\(caseID)&sig=\(sig.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? sig)"
+        return try await client.execute(
+            uri: "/recovery/cancel", method: .post,
+            headers: [.origin: H.origin, .contentType: "application/x-www-form-urlencoded"], body: ByteBuffer(string: form)
+        ) { response in
+            let body = Array(response.body.readableBytesView)
+            return H.Reply(status: response.status, json: try? StrictJSON.parse(body), headers: response.headers)
+        }
+    }
+
+    @Test func anUnknownUsernameGetsACaseThatLooksTheSame() async throws {
+        let harness = try H()
+        try await harness.run { client in
+            _ = try await H.signUp(client, "alice")
+            let real = try await H.send(client, .post, "/api/v1/recovery", json: .object(["username": .string("alice")]))
+            let decoy = try await H.send(client, .post, "/api/v1/recovery", json: .object(["username": .string("nobody")]))
+            #expect(real.status == decoy.status)
+            #expect(real.object.members.map(\.key) == decoy.object.members.map(\.key))
+            #expect(decoy.object["comparisonCode"]?.string?.count == 6)
+            let held = Held(id: try #require(decoy.object["id"]?.string), comparisonCode: "", cookie: "portcullis_recovery=\(try #require(decoy.cookie(named: "portcullis_recovery")))")
+            let realHeld = Held(id: try #require(real.object["id"]?.string), comparisonCode: "", cookie: "portcullis_recovery=\(try #require(real.cookie(named: "portcullis_recovery")))")
+            let a = try await Self.progress(client, held)
+            let b = try await Self.progress(client, realHeld)
+            #expect(a.status == .ok && b.status == .ok)
+            #expect(a.object.members.map(\.key) == b.object.members.map(\.key))
+            #expect(a.object["status"] == b.object["status"])
+            // A decoy never progresses.
+            let code = try await H.send(client, .post, "/api/v1/recovery/\(held.id)/code", json: .object(["code": .string("AAAAA")]), cookie: held.cookie)
+            #expect(code.object["code"] == .string("recovery_code_invalid"))
+            #expect(try await Self.complete(client, held).reply.object["code"] == .string("recovery_not_released"))
+            // Malformed usernames are refused before anything is stored.
+            #expect(try await H.send(client, .post, "/api/v1/recovery", json: .object(["username": .string("a b")])).status == .badRequest)
+        }
+    }
+
+    @Test func twoAdminsRecoverWithoutAWaitAndNoLoneAdminCan() async throws {
+        let harness = try H()
+        try await harness.run { client in
+            _ = try await H.signUp(client, "alice")
+            let dave = try await H.signUp(client, "dave")
+            let erin = try await H.signUp(client, "erin")
+            let frank = try await H.signUp(client, "frank")
+            for admin in ["dave", "erin", "frank"] { try await harness.service.setAdmin(username: admin, admin: true) }
+            let held = try await Self.start(client, "alice")
+            let path = "/api/v1/admin/recovery-cases/\(held.id)/approve"
+            let body: JSONValue = .object(["comparisonCode": .string(held.comparisonCode)])
+
+            // A non-admin is refused.
+            let bob = try await H.signUp(client, "bob")
+            #expect(try await H.send(client, .post, path, json: body, token: bob.token).object["code"] == .string("admin_required"))
+
+            // One admin from the command line, then the same admin again, then another from the command line: one proof counts.
+            _ = try await harness.service.adminEnrol(admin: "dave", username: "alice", comparisonCode: held.comparisonCode)
+            await #expect(throws: AccountsError.self) { _ = try await harness.service.adminEnrol(admin: "dave", username: "alice", comparisonCode: held.comparisonCode) }
+            _ = try await harness.service.adminEnrol(admin: "frank", username: "alice", comparisonCode: held.comparisonCode)
+            #expect(try await Self.progress(client, held).object["releaseAt"] == .null)
+            // A wrong comparison code on the command line is refused.
+            await #expect(throws: AccountsError.self) { _ = try await harness.service.adminEnrol(admin: "erin", username: "alice", comparisonCode: "999999x") }
+            // A non-admin on the command line is refused.
+            await #expect(throws: AccountsError.self) { _ = try await harness.service.adminEnrol(admin: "bob", username: "alice", comparisonCode: held.comparisonCode) }
+
+            // The second admin approves with their passkey: released at once.
+            let listed = try await H.send(client, .get, "/api/v1/admin/recovery-cases?username=alice", token: erin.token)
+            #expect(listed.object["cases"]?.array?.first?.object?["id"] == .string(held.id))
+            #expect(try await H.send(client, .post, path, json: body, token: erin.token).status == .noContent)
+            #expect(try await Self.progress(client, held).object["released"] == .bool(true))
+            #expect(try await Self.complete(client, held).reply.status == .created)
+            _ = dave
+            _ = frank
+        }
+    }
+
+    @Test func adminsCannotApproveTheirOwnCaseAndStaleAdminsMustReauthenticate() async throws {
+        let harness = try H()
+        try await harness.run { client in
+            var dave = try await H.signUp(client, "dave")
+            try await harness.service.setAdmin(username: "dave", admin: true)
+            let own = try await Self.start(client, "dave")
+            let reply = try await H.send(client, .post, "/api/v1/admin/recovery-cases/\(own.id)/approve",
+                                         json: .object(["comparisonCode": .string(own.comparisonCode)]), token: dave.token)
+            #expect(reply.object["code"] == .string("own_case"))
+            _ = try await H.signUp(client, "alice")
+            let held = try await Self.start(client, "alice")
+            harness.clock.advance(by: 600)
+            let stale = try await H.send(client, .post, "/api/v1/admin/recovery-cases/\(held.id)/approve",
+                                         json: .object(["comparisonCode": .string(held.comparisonCode)]), token: dave.token)
+            #expect(stale.object["code"] == .string("reauthentication_required"))
+            try await H.reauth(client, &dave)
+            #expect(try await H.send(client, .post, "/api/v1/admin/recovery-cases/\(held.id)/approve",
+                                     json: .object(["comparisonCode": .string(held.comparisonCode)]), token: dave.token).status == .noContent)
+            // The affected user is told about admin actions.
+            let alice = try #require(try await harness.store.user(username: "alice"))
+            #expect(try await harness.store.events(userID: alice.id, limit: 50).contains { $0.kind == "recovery_approved" && $0.detail["proof"] == "admin" })
+            let daveUser = try #require(try await harness.store.user(username: "dave"))
+            #expect(try await harness.store.events(userID: daveUser.id, limit: 50).contains { $0.kind == "admin_granted" })
+        }
+    }
+
+    @Test func deviceApprovalSessionsCannotTouchRecovery() async throws {
+        let harness = try H()
+        try await harness.run { client in
+            let alice = try await H.signUp(client, "alice")
+            let bob = try await H.signUp(client, "bob")
+            try await Self.invite(client, owner: bob, contact: alice)
+            let held = try await Self.start(client, "bob")
+            // A device-approval session for alice.
+            let (deviceCode, userCode) = try await DeviceApprovalTests.start(client)
+            #expect(try await H.send(client, .post, "/api/v1/device/approve", json: .object(["user_code": .string(userCode)]), token: alice.token).status == .noContent)
+            let token = try #require(try await DeviceApprovalTests.poll(client, deviceCode).sessionToken)
+            let before = try await Self.snapshot(harness, "bob")
+            for (method, path, body) in [
+                (HTTPRequest.Method.post, "/api/v1/me/recovery-requests/\(held.id)/approve", JSONValue.object(["comparisonCode": .string(held.comparisonCode)])),
+                (.patch, "/api/v1/me/recovery", .object(["threshold": .int(1)])),
+                (.post, "/api/v1/me/recovery/code", .object([:])),
+                (.post, "/api/v1/me/recovery/contacts", .object(["username": .string("bob")])),
+            ] {
+                #expect(try await H.send(client, method, path, json: body, token: token).object["code"] == .string("session_not_allowed"), "\(path)")
+            }
+            #expect(try await Self.snapshot(harness, "bob") == before)
+        }
+    }
+
+    @Test func readinessAndTheAccountsThatCouldNotRecover() async throws {
+        let harness = try H()
+        try await harness.run { client in
+            let alice = try await H.signUp(client, "alice")
+            let dave = try await H.signUp(client, "dave")
+            try await harness.service.setAdmin(username: "dave", admin: true)
+            let readiness = try await H.send(client, .get, "/api/v1/me/recovery", token: alice.token).object["readiness"]?.object
+            #expect(readiness?["canRecoverWithoutAdmins"] == .bool(false))
+            #expect((readiness?["next"]?.array?.count ?? 0) >= 3)
+            let listed = try await H.send(client, .get, "/api/v1/admin/unrecoverable", token: dave.token)
+            let names = listed.object["accounts"]?.array?.compactMap { $0.object?["user"]?.object?["username"]?.string } ?? []
+            #expect(names.contains("alice"))
+            #expect(try await H.send(client, .get, "/api/v1/admin/unrecoverable", token: alice.token).status == .forbidden)
+
+            // With a recovery code, alice could recover (the code alone, after 72 hours).
+            _ = try await H.send(client, .post, "/api/v1/me/recovery/code", token: alice.token)
+            let after = try await H.send(client, .get, "/api/v1/admin/unrecoverable", token: dave.token)
+            let stillListed = after.object["accounts"]?.array?.compactMap { $0.object?["user"]?.object?["username"]?.string } ?? []
+            #expect(!stillListed.contains("alice"))
+
+            let ways = try await H.send(client, .get, "/api/v1/admin/ways-in", token: dave.token)
+            let wayNames = ways.object["waysIn"]?.array?.compactMap { $0.object?["name"]?.string } ?? []
+            #expect(wayNames == ["passkey-sign-in", "device-approval", "enrolment", "recovery:contacts", "recovery:code", "recovery:contact+code", "recovery:admins"])
+            #expect(try await H.send(client, .get, "/api/v1/admin/ways-in", token: alice.token).status == .forbidden)
+        }
+    }
+
+    @Test func recoveryCodesCanBeSwitchedOff() async throws {
+        let harness = try H { $0.recovery.codeEnabled = false }
+        try await harness.run { client in
+            let alice = try await H.signUp(client, "alice")
+            #expect(try await H.send(client, .post, "/api/v1/me/recovery/code", token: alice.token).object["code"] == .string("recovery_code_disabled"))
+            let held = try await Self.start(client, "alice")
+            #expect(try await H.send(client, .post, "/api/v1/recovery/\(held.id)/code", json: .object(["code": .string("X")]), cookie: held.cookie)
+                .object["code"] == .string("recovery_code_disabled"))
+        }
+    }
+
+    @Test func badSetUpRequestsAreRefusedAndChangeNothing() async throws {
+        let harness = try H()
+        try await harness.run { client in
+            let alice = try await H.signUp(client, "alice")
+            let before = try await Self.snapshot(harness, "alice")
+            let cases: [(HTTPRequest.Method, String, JSONValue, HTTPResponse.Status)] = [
+                (.patch, "/api/v1/me/recovery", .object(["threshold": .int(0)]), .badRequest),
+                (.patch, "/api/v1/me/recovery", .object(["threshold": .string("2")]), .badRequest),
+                (.patch, "/api/v1/me/recovery", .object(["addresses": .array([.string("not-an-address")])]), .badRequest),
+                (.patch, "/api/v1/me/recovery", .object(["addresses": .array([.string("a@b.example"), .string("a@B.EXAMPLE")])]), .badRequest),
+                (.patch, "/api/v1/me/recovery", .object([:]), .badRequest),
+                (.post, "/api/v1/me/recovery/contacts", .object(["username": .string("alice")]), .badRequest),
+                (.post, "/api/v1/me/recovery/contacts", .object(["username": .string("nobody")]), .notFound),
+                (.post, "/api/v1/me/recovery/invitations/\(UUID().uuidString)/accept", .object([:]), .notFound),
+                (.delete, "/api/v1/me/recovery/contacts/\(UUID().uuidString)", .object([:]), .notFound),
+                (.post, "/api/v1/me/recovery-requests/not-a-uuid/approve", .object(["comparisonCode": .string("1")]), .notFound),
+            ]
+            for (method, path, body, status) in cases {
+                #expect(try await H.send(client, method, path, json: body, token: alice.token).status == status, "\(method) \(path) \(body)")
+            }
+            #expect(try await Self.snapshot(harness, "alice") == before)
+        }
+    }
+}

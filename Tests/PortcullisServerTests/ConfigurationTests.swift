@@ -51,6 +51,12 @@ import Accounts
         (["wellknown.android_apps": "com.example.app"], "wellknown.android_apps"),
         (["webhooks.urls": "https://hooks.example/a"], "webhooks.secret"),
         (["webhooks.urls": "ftp://hooks.example", "webhooks.secret": "whsec_KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio="], "webhooks.urls"),
+        (["recovery.rules": "passwords:1h"], "recovery.rules"),
+        (["recovery.rules": "code:soon"], "recovery.rules"),
+        (["recovery.rules": "code:1h", "recovery.code_enabled": "false"], "recovery.rules"),
+        (["recovery.admin_approvals": "0"], "recovery.admin_approvals"),
+        (["recovery.cooling_period": "-1"], "recovery.cooling_period"),
+        (["allow_weak_ways_in": "perhaps"], "allow_weak_ways_in"),
     ])
     func invalidValuesNameTheirKey(values: [String: String], key: String) {
         do {
@@ -61,6 +67,40 @@ import Accounts
             #expect(error.description.contains(key))
         } catch {
             Issue.record("unexpected \(error)")
+        }
+    }
+
+    @Test func recoveryPolicyIsRead() throws {
+        let configuration = try Self.read([
+            "recovery.rules": "3contacts:2d, code+contact:6h, admins:0", "recovery.admin_approvals": "3", "recovery.cooling_period": "172800",
+        ])
+        #expect(configuration.recovery.rules.map(\.description) == ["3contacts:2d", "contact+code:6h", "admins:0"])
+        #expect(configuration.recovery.rules.last?.admins == 3)
+        #expect(configuration.recovery.coolingPeriod == 172800)
+        #expect(try Self.read([:]).recovery.rules.map(\.description) == ["contacts:24h", "code:3d", "contact+code:1h", "admins:0"])
+    }
+
+    /// A way in below the floor (one proof, no wait, no out-of-band notification) stops the start,
+    /// unless the operator says so explicitly; a webhook or a wait lifts it above the floor.
+    @Test(arguments: [
+        (["recovery.rules": "code:0"], false),
+        (["recovery.rules": "admins:0", "recovery.admin_approvals": "1"], false),
+        (["recovery.rules": "code:0", "allow_weak_ways_in": "true"], true),
+        (["recovery.rules": "code:1m"], true),
+        (["recovery.rules": "code+contact:0"], true),
+        (["recovery.rules": "code:0", "webhooks.urls": "https://hooks.example/a", "webhooks.secret": "whsec_KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio="], true),
+        ([:], true),
+    ])
+    func theFloorStopsTheStart(values: [String: String], starts: Bool) throws {
+        let configuration = try Self.read(values)
+        if starts {
+            try configuration.checkWaysInFloor()
+        } else {
+            #expect(throws: ServerConfiguration.Invalid.self) { try configuration.checkWaysInFloor() }
+            do { try configuration.checkWaysInFloor() } catch let error as ServerConfiguration.Invalid {
+                #expect(error.key == "recovery.rules")
+                #expect(error.description.contains("allow_weak_ways_in"))
+            }
         }
     }
 

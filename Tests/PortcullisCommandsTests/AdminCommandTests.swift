@@ -1,0 +1,87 @@
+import Accounts
+import Foundation
+import Logging
+import PortcullisCommands
+import PortcullisTesting
+import SQLStore
+import Testing
+import WebAuthn
+
+/// `portcullis admin ...` and `portcullis check-config` in process, on an SQLite file.
+@Suite(.serialized) struct AdminCommandTests {
+    static func run(_ arguments: [String], _ environment: [String: String]) async -> (status: Int32, io: CommandIO) {
+        let io = CommandIO(stdin: { [] })
+        return (await OperatorCLI.run(arguments, environment: environment, io: io), io)
+    }
+
+    @Test func grantRevokeAndEnrolAdminProofs() async throws {
+        let path = NSTemporaryDirectory() + "portcullis-admin-\(UUID().uuidString).sqlite"
+        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
+        let environment = ["DATABASE_URL": "sqlite:" + path]
+
+        // Three users and an open case for alice, written straight to the database.
+        let backend = try await SQLiteBackend.open(path: path, logger: Logger(label: "test"))
+        let store = SQLAccountStore(backend: backend)
+        try await store.migrate()
+        var users: [String: User] = [:]
+        for name in ["alice", "dave", "erin"] {
+            let user = StoreFixtures.user(name, at: Date())
+            let passkey = StoreFixtures.passkey(for: user)
+            let challenge = StoreFixtures.challenge(.signup, pending: user, expiresAt: Date().addingTimeInterval(300))
+            try await store.saveChallenge(challenge)
+            try await store.createUser(user, passkey: passkey, session: StoreFixtures.session(for: user, passkey: passkey), event: StoreFixtures.event("signup", for: user),
+                                       inviteHash: nil, challenge: challenge.challenge, now: Date())
+            users[name] = user
+        }
+        let caseID = UUID()
+        let alice = try #require(users["alice"])
+        try await store.createRecoveryCase(RecoveryCase(
+            id: caseID, userID: alice.id, secretHash: Array(repeating: 1, count: 32), comparisonCode: "424242", status: .open, createdAt: Date(),
+            expiresAt: Date().addingTimeInterval(86400), ip: "192.0.2.9", userAgent: "new phone"), event: nil)
+        try await backend.close()
+
+        // Not an admin yet: refused, nothing added.
+        let early = await Self.run(["admin", "enrol", "alice", "--admin", "dave", "--comparison-code", "424 242"], environment)
+        #expect(early.status == 2)
+        #expect(early.io.stderr.contains("admin"))
+        #expect(await Self.run(["admin", "grant", "dave"], environment).status == 0)
+        #expect(await Self.run(["admin", "grant", "nobody"], environment).status == 2)
+        // A wrong comparison code finds no case.
+        #expect(await Self.run(["admin", "enrol", "alice", "--admin", "dave", "--comparison-code", "000000"], environment).status == 2)
+        let enrolled = await Self.run(["admin", "enrol", "alice", "--admin", "dave", "--comparison-code", "424 242"], environment)
+        #expect(enrolled.status == 0, "\(enrolled.io.stderr)")
+        #expect(enrolled.io.stdout.contains(caseID.uuidString.lowercased()))
+        // The same admin twice is a replay.
+        #expect(await Self.run(["admin", "enrol", "alice", "--admin", "dave", "--comparison-code", "424242"], environment).status == 2)
+        #expect(await Self.run(["admin", "revoke", "dave"], environment).status == 0)
+
+        let reopened = try await SQLiteBackend.open(path: path, logger: Logger(label: "test"))
+        let check = SQLAccountStore(backend: reopened)
+        let stored = try #require(try await check.recoveryCase(id: caseID))
+        #expect(stored.proofs.map(\.kind) == [.admin])
+        #expect(stored.proofs.first?.via == "cli")
+        // One command-line proof does not release a case under the default two-admin rule.
+        #expect(RecoveryPolicy().release(of: stored.proofs, threshold: 2) == nil)
+        #expect(try await check.user(username: "dave")?.isAdmin == false)
+        let daveEvents = try await check.events(userID: try #require(users["dave"]).id, limit: 10).map(\.kind)
+        #expect(daveEvents.contains("admin_granted") && daveEvents.contains("admin_revoked"))
+        #expect(try await check.events(userID: alice.id, limit: 10).contains { $0.kind == "recovery_approved" && $0.detail["via"] == "cli" })
+        try await reopened.close()
+    }
+
+    @Test func checkConfigReportsEveryWayInAndTheFloor() async throws {
+        let fine = await Self.run(["check-config"], [:])
+        #expect(fine.status == 0)
+        let report = try #require(try StrictJSON.parse(Array(fine.io.stdout.utf8)).object?["waysIn"]?.array)
+        #expect(report.count == 7)
+        #expect(report.allSatisfy { $0.object?["belowFloor"] == .bool(false) })
+        #expect(report.first?.object?["phishingResistant"] == .bool(true))
+
+        let weak = await Self.run(["check-config"], ["RECOVERY_RULES": "code:0"])
+        #expect(weak.status == 1)
+        #expect(weak.io.stdout.contains("\"belowFloor\":true"))
+        #expect(weak.io.stderr.contains("recovery.rules"))
+        #expect(await Self.run(["check-config"], ["RECOVERY_RULES": "code:0", "ALLOW_WEAK_WAYS_IN": "true"]).status == 0)
+        #expect(await Self.run(["check-config"], ["RECOVERY_RULES": "nonsense"]).status == 2)
+    }
+}

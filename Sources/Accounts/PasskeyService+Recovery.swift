@@ -91,6 +91,9 @@ extension PasskeyService {
     }
 
     /// An e-mail address: one `@`, a dotted domain, no spaces or control characters, at most 254 bytes.
+    /// Checks an e-mail address the way notification addresses are checked.
+    public static func validate(address: String) throws -> String { try normalize(address: address) }
+
     static func normalize(address: String) throws -> String {
         let trimmed = address.trimmingCharacters(in: .whitespaces)
         let parts = trimmed.split(separator: "@", omittingEmptySubsequences: false)

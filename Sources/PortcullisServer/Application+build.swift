@@ -211,10 +211,17 @@ public func buildApplication(
             await onServerRunning("http://\(address?.ipAddress ?? configuration.host):\(address?.port ?? configuration.port)")
         },
         logger: logger)
+    var channels: [any NotificationChannel] = []
     if !configuration.webhookURLs.isEmpty, let secret = configuration.webhookSecret, let signer = WebhookSigner(secret: secret) {
+        channels.append(WebhookChannel(urls: configuration.webhookURLs, signer: signer))
+    }
+    if let mailer = try configuration.mailer(), let from = configuration.smtpFrom {
+        channels.append(EmailChannel(store: opened.store, transport: mailer, from: from, serviceName: configuration.rpName, logger: logger))
+    }
+    if !channels.isEmpty {
         let origin = configuration.effectiveOrigins.first { $0.hasPrefix("http") } ?? ""
         app.addServices(NotificationDispatcher(
-            store: opened.store, urls: configuration.webhookURLs, signer: signer, logger: logger,
+            store: opened.store, channels: channels, logger: logger,
             links: { event in recoveryLinks(event, service: service, origin: origin) }))
     }
     let location = opened.location

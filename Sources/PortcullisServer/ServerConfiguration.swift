@@ -1,6 +1,7 @@
 import Accounts
 import Configuration
 import Foundation
+import NIOSSL
 import WebAuthn
 
 /// Everything `portcullis serve` is configured with. Every field has a documented default, so the
@@ -18,7 +19,9 @@ import WebAuthn
 /// (`package:SHA256_FINGERPRINT` entries), `ratelimit.ip_per_minute`, `ratelimit.account_per_minute`,
 /// `recovery.rules` (`PROOFS:WAIT` list, see ``RecoveryPolicy/parseRules(_:adminApprovals:)``),
 /// `recovery.admin_approvals` (distinct admins an admin rule needs, 2), `recovery.code_enabled`,
-/// `recovery.cooling_period` (seconds), `allow_weak_ways_in` (start even when a way in is below the floor).
+/// `recovery.cooling_period` (seconds), `allow_weak_ways_in` (start even when a way in is below the floor),
+/// `smtp.host`, `smtp.port`, `smtp.security` (`starttls` | `tls` | `none`), `smtp.username`, `smtp.password`,
+/// `smtp.from`, `smtp.ca_file` (e-mail to users' notification addresses).
 public struct ServerConfiguration: Sendable {
     /// Why a configuration was refused: names the key.
     public struct Invalid: Error, CustomStringConvertible {
@@ -59,6 +62,14 @@ public struct ServerConfiguration: Sendable {
     /// Start even when a way in is weaker than the floor (a single proof with neither a wait nor an
     /// out-of-band notification).
     public var allowWeakWaysIn = false
+    /// E-mail notifications: the SMTP server, how to reach it, and the sender.
+    public var smtpHost: String?
+    public var smtpPort: Int?
+    public var smtpSecurity = SMTPMailer.Security.starttls
+    public var smtpUsername: String?
+    public var smtpPassword: String?
+    public var smtpFrom: String?
+    public var smtpCAFile: String?
 
     /// Defaults only.
     public init() {}
@@ -133,6 +144,13 @@ public struct ServerConfiguration: Sendable {
         if let v = try bool("recovery.code_enabled") { recovery.codeEnabled = v }
         if let v = try int("recovery.cooling_period", 0...(30 * 86400)) { recovery.coolingPeriod = TimeInterval(v) }
         if let v = try bool("allow_weak_ways_in") { allowWeakWaysIn = v }
+        smtpHost = string("smtp.host")
+        smtpPort = try int("smtp.port", 1...65535)
+        if let v = try oneOf("smtp.security", ["starttls", "tls", "none"]) { smtpSecurity = SMTPMailer.Security(rawValue: v) ?? .starttls }
+        smtpUsername = string("smtp.username")
+        smtpPassword = reader.string(forKey: "smtp.password", isSecret: true).flatMap { $0.isEmpty ? nil : $0 }
+        smtpFrom = string("smtp.from")
+        smtpCAFile = string("smtp.ca_file")
         try validate()
     }
 
@@ -169,6 +187,15 @@ public struct ServerConfiguration: Sendable {
                 throw Invalid(key: "webhooks.urls", reason: "\"\(url)\" is not an http(s) URL")
             }
         }
+        if smtpHost != nil || smtpFrom != nil {
+            guard smtpHost != nil else { throw Invalid(key: "smtp.host", reason: "e-mail needs an SMTP host") }
+            guard let from = smtpFrom, (try? PasskeyService.validate(address: from)) != nil else {
+                throw Invalid(key: "smtp.from", reason: "e-mail needs a sender address")
+            }
+            if smtpUsername != nil, smtpSecurity == .none {
+                throw Invalid(key: "smtp.security", reason: "credentials are sent only over TLS (starttls or tls)")
+            }
+        }
         if recovery.effectiveRules.isEmpty {
             throw Invalid(key: "recovery.rules", reason: "every rule needs a recovery code, and recovery.code_enabled is false")
         }
@@ -188,7 +215,18 @@ public struct ServerConfiguration: Sendable {
     }
 
     /// The out-of-band channels that tell an owner about their account.
-    public var notificationChannels: [String] { webhookURLs.isEmpty ? [] : ["webhook"] }
+    public var notificationChannels: [String] { (webhookURLs.isEmpty ? [] : ["webhook"]) + (smtpHost == nil ? [] : ["email"]) }
+
+    /// The SMTP client this configuration describes, when e-mail is configured.
+    public func mailer() throws -> SMTPMailer? {
+        guard let host = smtpHost else { return nil }
+        var roots: [NIOSSLCertificate]?
+        if let file = smtpCAFile {
+            do { roots = try NIOSSLCertificate.fromPEMFile(file) } catch { throw Invalid(key: "smtp.ca_file", reason: "cannot read PEM certificates from \(file)") }
+        }
+        let port = smtpPort ?? (smtpSecurity == .tls ? 465 : smtpSecurity == .starttls ? 587 : 25)
+        return SMTPMailer(host: host, port: port, security: smtpSecurity, username: smtpUsername, password: smtpPassword, trustRoots: roots)
+    }
 
     /// Every way into an account under this configuration.
     public var waysIn: [WayIn] { WaysIn.report(recovery: recovery, externalChannels: notificationChannels) }

@@ -36,6 +36,12 @@ public struct TestKey: Sendable {
         (try? _RSA.Signing.PrivateKey(keySize: .bits2048)) ?? { fatalError("RSA key generation failed") }()
     }()
 
+    /// The private key as PKCS#8 PEM (P-256 keys only), for TLS test servers.
+    public var pemPrivateKey: String? {
+        if case .p256(let key) = backing { return key.pemRepresentation }
+        return nil
+    }
+
     /// The COSE_Key map, labels in CTAP2 canonical order.
     public var coseKey: CBORValue {
         func ec(_ crv: Int64, _ x963: Data) -> CBORValue {

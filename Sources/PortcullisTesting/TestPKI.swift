@@ -116,4 +116,17 @@ public struct TestPKI: Sendable {
         let b64 = Data(certificate.der).base64EncodedString(options: [.lineLength64Characters, .endLineWithLineFeed])
         return "-----BEGIN CERTIFICATE-----\n\(b64)\n-----END CERTIFICATE-----\n"
     }
+
+    /// A TLS server certificate for `hostname` (a DNS name in the subject alternative name, server
+    /// authentication usage), issued by the intermediate: the chain (leaf first) as PEM, and the key as PEM.
+    public func tlsServer(hostname: String) -> (chainPEM: String, keyPEM: String) {
+        let key = TestKey(.es256)
+        let subject = (try? DistinguishedName { CommonName(hostname) }) ?? DistinguishedName()
+        let extensions: [Certificate.Extension] = [
+            (try? Certificate.Extension(SubjectAlternativeNames([.dnsName(hostname)]), critical: false)),
+            (try? Certificate.Extension(ExtendedKeyUsage([.serverAuth]), critical: false)),
+        ].compactMap { $0 }
+        let leaf = issue(subject: subject, publicKey: key.certificatePublicKey, extensions: extensions)
+        return (Self.pem(leaf) + Self.pem(intermediate), key.pemPrivateKey ?? "")
+    }
 }

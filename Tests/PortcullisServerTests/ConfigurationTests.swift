@@ -57,6 +57,12 @@ import Accounts
         (["recovery.admin_approvals": "0"], "recovery.admin_approvals"),
         (["recovery.cooling_period": "-1"], "recovery.cooling_period"),
         (["allow_weak_ways_in": "perhaps"], "allow_weak_ways_in"),
+        (["smtp.host": "mail.example.org"], "smtp.from"),
+        (["smtp.host": "mail.example.org", "smtp.from": "not an address"], "smtp.from"),
+        (["smtp.from": "portcullis@example.org"], "smtp.host"),
+        (["smtp.host": "mail.example.org", "smtp.from": "p@example.org", "smtp.security": "none", "smtp.username": "u"], "smtp.security"),
+        (["smtp.security": "ssl"], "smtp.security"),
+        (["smtp.port": "0"], "smtp.port"),
     ])
     func invalidValuesNameTheirKey(values: [String: String], key: String) {
         do {
@@ -68,6 +74,16 @@ import Accounts
         } catch {
             Issue.record("unexpected \(error)")
         }
+    }
+
+    @Test func emailIsAChannel() throws {
+        let configuration = try Self.read(["smtp.host": "mail.example.org", "smtp.from": "portcullis@example.org", "smtp.security": "tls"])
+        #expect(configuration.notificationChannels == ["email"])
+        let mailer = try #require(try configuration.mailer())
+        #expect(mailer.port == 465)
+        #expect(try Self.read([:]).notificationChannels.isEmpty)
+        // E-mail lifts a single proof above the floor, as a webhook does.
+        try Self.read(["recovery.rules": "code:0", "smtp.host": "mail.example.org", "smtp.from": "p@example.org"]).checkWaysInFloor()
     }
 
     @Test func recoveryPolicyIsRead() throws {

@@ -2,6 +2,7 @@ import Accounts
 import Crypto
 import Foundation
 import Logging
+import NIOSSL
 import PortcullisServer
 import PortcullisTesting
 import SQLStore
@@ -108,5 +109,89 @@ final class RecordingTransport: WebhookTransport {
         #expect(WebhookSigner(secret: "whsec_short") == nil)
         #expect(WebhookSigner(secret: "plain-secret") == nil)
         #expect(WebhookSigner(secret: Self.secret) != nil)
+    }
+
+    static func caseEvent(for user: User) -> SecurityEvent {
+        SecurityEvent(id: UUID(), userID: user.id, kind: "recovery_started", at: FixedClock.now, ip: "198.51.100.7", userAgent: "Phone/1",
+                      detail: ["case": "c0ffee00-0000-0000-0000-000000000001"])
+    }
+
+    static func emailDispatcher(_ store: any AccountStore, mailer: SMTPMailer, clock: MutableClock) -> NotificationDispatcher {
+        NotificationDispatcher(
+            store: store,
+            channels: [EmailChannel(store: store, transport: mailer, from: "portcullis@example.org", serviceName: "Portcullis", logger: Logger(label: "test"))],
+            logger: Logger(label: "test"), clock: { clock.now },
+            links: { event in event.kind == "recovery_started" ? ["cancelUrl": "http://localhost:8080/recovery/cancel?case=x&sig=y"] : [:] })
+    }
+
+    @Test func emailGoesToTheNotificationAddressesThroughSMTP() async throws {
+        let sink = try await SMTPSink()
+        try await Self.withStores { name, store in
+            let before = sink.messages.count
+            let user = try await Self.signUp(store)
+            let quiet = try await Self.signUp(store)  // no addresses: delivered by sending nothing
+            try await store.saveRecoverySettings(RecoverySettings(userID: user.id, addresses: ["nora@example.com", "nora@example.net"]),
+                                                 event: Self.caseEvent(for: user))
+            let clock = MutableClock(FixedClock.now.addingTimeInterval(1))
+            let dispatcher = Self.emailDispatcher(store, mailer: SMTPMailer(host: "127.0.0.1", port: sink.port, security: .none), clock: clock)
+            #expect(try await dispatcher.deliverDue() == 3, "\(name)")
+            clock.advance(by: 3600)
+            #expect(try await dispatcher.deliverDue() == 0, "\(name): all delivered")
+            let received = Array(sink.messages.dropFirst(before))
+            #expect(received.count == 2)  // the user's sign-up and recovery notice; nothing for the quiet one
+            #expect(received.allSatisfy { $0.recipients == ["nora@example.com", "nora@example.net"] && $0.from == "portcullis@example.org" })
+            let notice = try #require(received.first { $0.data.contains("Subject: Portcullis: Someone asked to recover your account") })
+            #expect(notice.text.contains("http://localhost:8080/recovery/cancel?case=x&sig=y"))
+            #expect(notice.text.contains("198.51.100.7"))
+            #expect(notice.text.contains(user.username))
+            #expect(!notice.text.lowercased().contains("token"))
+            _ = quiet
+        }
+        try await sink.close()
+    }
+
+    @Test func refusedMailIsRetriedAndStartTLSIsRequiredWhenAsked() async throws {
+        let pki = TestPKI(name: "SMTP Test")
+        let tlsSink = try await SMTPSink(tls: pki.tlsServer(hostname: "localhost"))
+        let plainSink = try await SMTPSink()
+        let store = MemoryAccountStore()
+        let user = try await Self.signUp(store)
+        try await store.saveRecoverySettings(RecoverySettings(userID: user.id, addresses: ["nora@example.com"]), event: Self.caseEvent(for: user))
+        let clock = MutableClock(FixedClock.now.addingTimeInterval(1))
+        let roots = try NIOSSLCertificate.fromPEMBytes(Array(TestPKI.pem(pki.root).utf8))
+
+        // A server that cannot upgrade is refused, and the entries wait.
+        let downgrade = Self.emailDispatcher(store, mailer: SMTPMailer(host: "127.0.0.1", port: plainSink.port, security: .starttls, trustRoots: roots), clock: clock)
+        #expect(try await downgrade.deliverDue() == 2)
+        #expect(plainSink.messages.isEmpty)
+        // Credentials are never sent in the clear.
+        clock.advance(by: 3)
+        let cleartext = Self.emailDispatcher(store, mailer: SMTPMailer(host: "127.0.0.1", port: plainSink.port, security: .none, username: "u", password: "p"), clock: clock)
+        #expect(try await cleartext.deliverDue() == 2)
+        #expect(plainSink.messages.isEmpty)
+
+        // The recipient is refused: retried later.
+        tlsSink.refuseRecipients(true)
+        clock.advance(by: 5)
+        let secure = Self.emailDispatcher(
+            store, mailer: SMTPMailer(host: "localhost", port: tlsSink.port, security: .starttls, username: "portcullis", password: "s3cret", trustRoots: roots),
+            clock: clock)
+        #expect(try await secure.deliverDue() == 2)
+        #expect(tlsSink.messages.isEmpty)
+        tlsSink.refuseRecipients(false)
+        clock.advance(by: 10)
+        #expect(try await secure.deliverDue() == 2)
+        #expect(tlsSink.messages.count == 2)
+        #expect(tlsSink.messages.allSatisfy { $0.overTLS && $0.credentials?.username == "portcullis" && $0.credentials?.password == "s3cret" })
+
+        // A certificate from an unknown CA is refused.
+        let other = try NIOSSLCertificate.fromPEMBytes(Array(TestPKI.pem(TestPKI(name: "Other").root).utf8))
+        try await store.appendEvent(Self.caseEvent(for: user))
+        clock.advance(by: 1)
+        let untrusted = Self.emailDispatcher(store, mailer: SMTPMailer(host: "localhost", port: tlsSink.port, security: .starttls, trustRoots: other), clock: clock)
+        #expect(try await untrusted.deliverDue() == 1)
+        #expect(tlsSink.messages.count == 2)
+        try await tlsSink.close()
+        try await plainSink.close()
     }
 }

@@ -1,0 +1,218 @@
+import Foundation
+import NIOCore
+import NIOPosix
+import NIOSSL
+
+/// Where e-mail goes: an SMTP server in production, a sink in tests.
+public protocol MailTransport: Sendable {
+    /// Sends one message (`message` is the full RFC 5322 text with CRLF line ends) to `recipients`.
+    func send(from: String, to recipients: [String], message: [UInt8]) async throws
+}
+
+/// Why an SMTP exchange failed. Carries the server's reply for logs; never shown to clients.
+public struct SMTPError: Error, CustomStringConvertible {
+    public let description: String
+}
+
+/// A small SMTP client (RFC 5321): EHLO, optional STARTTLS (RFC 3207) or implicit TLS (RFC 8314),
+/// optional AUTH PLAIN (RFC 4954), one message per connection, a deadline on the whole exchange.
+public struct SMTPMailer: MailTransport {
+    /// How the connection is protected.
+    public enum Security: String, Sendable {
+        /// Plain text: only for a relay on the same host or network.
+        case none
+        /// Upgrade with STARTTLS before anything else is sent; refuse the server if it cannot.
+        case starttls
+        /// TLS from the first byte (submissions on port 465).
+        case tls
+    }
+
+    public var host: String
+    public var port: Int
+    public var security: Security
+    public var username: String?
+    public var password: String?
+    /// PEM certificates to trust instead of the system's roots (a private CA).
+    public var trustRoots: [NIOSSLCertificate]?
+    /// The name this client gives in EHLO.
+    public var clientName: String
+    public var timeout: Duration
+
+    public init(host: String, port: Int, security: Security, username: String? = nil, password: String? = nil,
+                trustRoots: [NIOSSLCertificate]? = nil, clientName: String = "portcullis", timeout: Duration = .seconds(20)) {
+        self.host = host
+        self.port = port
+        self.security = security
+        self.username = username
+        self.password = password
+        self.trustRoots = trustRoots
+        self.clientName = clientName
+        self.timeout = timeout
+    }
+
+    func tlsContext() throws -> NIOSSLContext {
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        configuration.minimumTLSVersion = .tlsv12
+        if let trustRoots { configuration.trustRoots = .certificates(trustRoots) }
+        return try NIOSSLContext(configuration: configuration)
+    }
+
+    public func send(from: String, to recipients: [String], message: [UInt8]) async throws {
+        for address in [from] + recipients where address.utf8.contains(where: { $0 < 0x21 || $0 == 0x7F || $0 == UInt8(ascii: "<") || $0 == UInt8(ascii: ">") }) {
+            throw SMTPError(description: "refusing an address with spaces, controls or brackets")
+        }
+        let context = try tlsContext()
+        let lines = SMTPLines()
+        let host = self.host
+        let implicitTLS = security == .tls
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connectTimeout(.seconds(10))
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    if implicitTLS { try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: context, serverHostname: host)) }
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(SMTPLineDecoder()))
+                    try channel.pipeline.syncOperations.addHandler(SMTPLineHandler(lines: lines))
+                }
+            }
+            .connect(host: host, port: port).get()
+        do {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await self.converse(channel: channel, lines: lines, context: context, from: from, to: recipients, message: message) }
+                group.addTask {
+                    try await Task.sleep(for: self.timeout)
+                    throw SMTPError(description: "no answer from \(host) within \(self.timeout)")
+                }
+                try await group.next()
+                group.cancelAll()
+            }
+        } catch {
+            try? await channel.close()
+            throw error
+        }
+        try? await channel.close()
+    }
+
+    func converse(channel: any Channel, lines: SMTPLines, context: NIOSSLContext, from: String, to recipients: [String], message: [UInt8]) async throws {
+        func write(_ text: String) async throws { try await channel.writeAndFlush(ByteBuffer(string: text + "\r\n")) }
+        func expect(_ codes: ClosedRange<Int>, after command: String) async throws -> [String] {
+            let reply = try await lines.reply()
+            guard codes.contains(reply.code) else { throw SMTPError(description: "\(command): \(reply.code) \(reply.text.joined(separator: " "))") }
+            return reply.text
+        }
+        _ = try await expect(220...220, after: "greeting")
+        try await write("EHLO \(clientName)")
+        var extensions = try await expect(250...250, after: "EHLO")
+        if security == .starttls {
+            guard extensions.contains(where: { $0.uppercased().hasPrefix("STARTTLS") }) else {
+                throw SMTPError(description: "the server does not offer STARTTLS")
+            }
+            try await write("STARTTLS")
+            _ = try await expect(220...220, after: "STARTTLS")
+            let host = self.host
+            try await channel.eventLoop.submit {
+                try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: context, serverHostname: host), position: .first)
+            }.get()
+            try await write("EHLO \(clientName)")
+            extensions = try await expect(250...250, after: "EHLO after STARTTLS")
+        }
+        if let username, let password {
+            guard security != .none else { throw SMTPError(description: "refusing to send credentials without TLS") }
+            let token = Data(([0] + Array(username.utf8) + [0] + Array(password.utf8))).base64EncodedString()
+            try await write("AUTH PLAIN \(token)")
+            _ = try await expect(235...235, after: "AUTH")
+        }
+        try await write("MAIL FROM:<\(from)>")
+        _ = try await expect(250...250, after: "MAIL FROM")
+        for recipient in recipients {
+            try await write("RCPT TO:<\(recipient)>")
+            _ = try await expect(250...251, after: "RCPT TO")
+        }
+        try await write("DATA")
+        _ = try await expect(354...354, after: "DATA")
+        // Dot-stuffing (RFC 5321 §4.5.2): a line that starts with "." gets another.
+        var body = ByteBuffer()
+        for line in String(decoding: message, as: UTF8.self).components(separatedBy: "\r\n") {
+            body.writeString((line.hasPrefix(".") ? "." : "") + line + "\r\n")
+        }
+        body.writeString(".\r\n")
+        try await channel.writeAndFlush(body)
+        _ = try await expect(250...250, after: "end of data")
+        try await write("QUIT")
+        _ = try? await lines.reply()
+    }
+}
+
+/// Lines from the server, read in order.
+final class SMTPLines: Sendable {
+    let stream: AsyncStream<String>
+    let continuation: AsyncStream<String>.Continuation
+    private let iterator: IteratorBox
+
+    final class IteratorBox: @unchecked Sendable {
+        // Only read from one task at a time (a conversation is sequential).
+        var iterator: AsyncStream<String>.AsyncIterator
+        init(_ iterator: AsyncStream<String>.AsyncIterator) { self.iterator = iterator }
+    }
+
+    init() {
+        let (stream, continuation) = AsyncStream<String>.makeStream()
+        self.stream = stream
+        self.continuation = continuation
+        iterator = IteratorBox(stream.makeAsyncIterator())
+    }
+
+    /// One reply: lines `NNN-text` continue it, `NNN text` ends it.
+    func reply() async throws -> (code: Int, text: [String]) {
+        var text: [String] = []
+        while true {
+            guard let line = await iterator.iterator.next() else { throw SMTPError(description: "the connection closed") }
+            let bytes = Array(line.utf8)
+            guard bytes.count >= 3, let code = Int(String(decoding: bytes[0..<3], as: UTF8.self)) else {
+                throw SMTPError(description: "not an SMTP reply: \(line.prefix(80))")
+            }
+            text.append(bytes.count > 4 ? String(decoding: bytes[4...], as: UTF8.self) : "")
+            if bytes.count == 3 || bytes[3] == UInt8(ascii: " ") { return (code, text) }
+            guard bytes[3] == UInt8(ascii: "-"), text.count < 100 else { throw SMTPError(description: "not an SMTP reply: \(line.prefix(80))") }
+        }
+    }
+}
+
+/// Hands decoded lines (without CR) to ``SMTPLines``.
+final class SMTPLineHandler: ChannelInboundHandler, Sendable {
+    typealias InboundIn = ByteBuffer
+    let lines: SMTPLines
+    init(lines: SMTPLines) { self.lines = lines }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var buffer = unwrapInboundIn(data)
+        lines.continuation.yield(buffer.readString(length: buffer.readableBytes) ?? "")
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        lines.continuation.finish()
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        lines.continuation.finish()
+        context.close(promise: nil)
+    }
+}
+
+/// Splits the server's bytes into lines at LF (dropping a CR before it); a line over 4 KiB is an error.
+struct SMTPLineDecoder: ByteToMessageDecoder {
+    typealias InboundOut = ByteBuffer
+
+    mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        guard let newline = buffer.readableBytesView.firstIndex(of: UInt8(ascii: "\n")) else {
+            if buffer.readableBytes > 4096 { throw SMTPError(description: "a reply line over 4 KiB") }
+            return .needMoreData
+        }
+        let length = newline - buffer.readerIndex
+        guard var line = buffer.readSlice(length: length) else { return .needMoreData }
+        buffer.moveReaderIndex(forwardBy: 1)
+        if line.readableBytesView.last == UInt8(ascii: "\r") { line = line.getSlice(at: line.readerIndex, length: line.readableBytes - 1) ?? line }
+        context.fireChannelRead(wrapInboundOut(line))
+        return .continue
+    }
+}

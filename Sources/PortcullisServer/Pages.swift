@@ -1,11 +1,15 @@
 import Hummingbird
 import NIOCore
 
-/// The first page for people: sign up, sign in (also through autofill), see the account, sign out.
-/// Plain HTML and one script, served with a strict Content-Security-Policy (no inline script).
+/// The pages for people: sign up, sign in (also through autofill, or by approval from another
+/// device), the account (passkeys, recovery set-up, approvals), approving a device (`/device`),
+/// enrolling a new device (`/enrol`) and recovering an account (`/recover`). Plain HTML and one
+/// script that shows the part a path asks for, served with a strict Content-Security-Policy.
 enum Pages {
     static func register(on router: Router<AppRequestContext>) {
-        router.get("/") { _, _ in page(index, type: "text/html; charset=utf-8") }
+        for path in ["/", "device", "enrol", "recover"] {
+            router.get(RouterPath(path)) { _, _ in page(index, type: "text/html; charset=utf-8") }
+        }
         router.get("app.js") { _, _ in page(script, type: "text/javascript; charset=utf-8") }
     }
 
@@ -27,26 +31,87 @@ enum Pages {
         <meta name="viewport" content="width=device-width, initial-scale=1">
         <title>Portcullis</title>
         <style>
-          body { font: 16px/1.5 system-ui, sans-serif; max-width: 32rem; margin: 3rem auto; padding: 0 1rem; color: #1b1b1b; }
-          h1 { font-size: 1.6rem; } input, button { font: inherit; padding: .5rem .75rem; margin: .25rem 0; }
+          body { font: 16px/1.5 system-ui, sans-serif; max-width: 36rem; margin: 3rem auto; padding: 0 1rem; color: #1b1b1b; }
+          h1 { font-size: 1.6rem; } h2 { font-size: 1.2rem; margin-top: 2rem; }
+          input, button { font: inherit; padding: .5rem .75rem; margin: .25rem 0; }
           input { width: 100%; box-sizing: border-box; } button { cursor: pointer; }
+          .code { font: 1.6rem/1.2 ui-monospace, monospace; letter-spacing: .1em; }
+          .notice { padding: .75rem; border: 2px solid #b00020; border-radius: .5rem; margin: 1rem 0; }
           #status { margin-top: 1rem; padding: .75rem; background: #f3f3f3; border-radius: .5rem; min-height: 1.5rem; }
           .hidden { display: none; }
         </style>
         </head>
         <body>
         <h1>Portcullis</h1>
-        <p>Sign in with a passkey. There is no password, and no code by email or text.</p>
-        <section id="signed-out">
+        <section id="signed-out" class="hidden">
+          <p>Sign in with a passkey. There is no password, and no code by email or text.</p>
           <label for="username">Username</label>
           <input id="username" name="username" autocomplete="username webauthn" autocapitalize="none" spellcheck="false">
           <p><button id="signup" type="button">Create an account with a passkey</button>
              <button id="signin" type="button">Sign in with a passkey</button></p>
+          <p><button id="other-device" type="button">Sign in with another device</button></p>
+          <div id="device-pending" class="hidden">
+            <p>On a device where you are signed in, open <strong id="verify-at"></strong> and enter</p>
+            <p class="code" id="user-code"></p>
+          </div>
+          <p><a href="/recover">Lost your passkeys?</a></p>
         </section>
         <section id="signed-in" class="hidden">
-          <p>Signed in as <strong id="who"></strong>.</p>
+          <p>Signed in as <strong id="who"></strong> <span id="birth"></span>.</p>
+          <div id="alerts"></div>
+          <h2>Passkeys</h2>
           <ul id="passkeys"></ul>
+          <p><button id="add-passkey" type="button">Add a passkey</button>
+             <button id="enrol-device" type="button">Enrol a new device</button></p>
+          <div id="enrolment" class="hidden">
+            <p>Open this link on the new device: <strong id="enrol-link"></strong></p>
+            <label for="enrol-code">The code the new device shows</label>
+            <input id="enrol-code" inputmode="numeric" autocomplete="off">
+            <p><button id="enrol-confirm" type="button">Confirm the new device</button></p>
+          </div>
+          <h2>Recovery</h2>
+          <p id="readiness"></p>
+          <ul id="next"></ul>
+          <p><button id="new-code" type="button">Create a recovery code</button></p>
+          <p class="code hidden" id="recovery-code"></p>
+          <label for="contact">Add a recovery contact (their username)</label>
+          <input id="contact" autocapitalize="none" spellcheck="false">
+          <p><button id="invite" type="button">Invite</button></p>
+          <ul id="invitations"></ul>
+          <ul id="requests"></ul>
           <p><button id="signout" type="button">Sign out</button></p>
+        </section>
+        <section id="device" class="hidden">
+          <h2>Approve a sign-in on another device</h2>
+          <label for="device-code">The code the other device shows</label>
+          <input id="device-code" autocapitalize="characters" autocomplete="off">
+          <p><button id="lookup" type="button">Check the device</button></p>
+          <div id="device-details" class="hidden">
+            <p id="device-info"></p>
+            <p><button id="approve" type="button">Approve</button> <button id="deny" type="button">Deny</button></p>
+          </div>
+        </section>
+        <section id="enrol" class="hidden">
+          <h2>Enrol this device</h2>
+          <p>On your signed-in device, enter this code:</p>
+          <p class="code" id="confirm-code"></p>
+        </section>
+        <section id="recover" class="hidden">
+          <h2>Recover your account</h2>
+          <div id="recover-start">
+            <label for="recover-username">Username</label>
+            <input id="recover-username" autocapitalize="none" spellcheck="false">
+            <p><button id="recover-begin" type="button">Ask to recover</button></p>
+          </div>
+          <div id="recover-case" class="hidden">
+            <p>Read this code to your recovery contacts or an admin when they ask for it:</p>
+            <p class="code" id="comparison-code"></p>
+            <p id="progress"></p>
+            <label for="recovery-code-input">Your recovery code, if you have it</label>
+            <input id="recovery-code-input" autocapitalize="characters" autocomplete="off" spellcheck="false">
+            <p><button id="enter-code" type="button">Enter the code</button></p>
+            <p><button id="new-passkey" type="button" class="hidden">Create your new passkey</button></p>
+          </div>
         </section>
         <div id="status" role="status" aria-live="polite"></div>
         <script src="/app.js"></script>
@@ -58,11 +123,14 @@ enum Pages {
         "use strict";
         const $ = (id) => document.getElementById(id);
         const say = (text) => { $("status").textContent = text; };
+        const show = (id, visible = true) => $(id).classList.toggle("hidden", !visible);
+        const item = (text, ...children) => { const li = document.createElement("li"); li.append(text, ...children); return li; };
+        const button = (text, onClick) => { const b = document.createElement("button"); b.type = "button"; b.textContent = text; b.addEventListener("click", onClick); return b; };
         let pending = null;
 
-        async function api(path, body) {
+        async function api(path, body, method) {
           const response = await fetch(path, {
-            method: body === undefined ? "GET" : "POST",
+            method: method || (body === undefined ? "GET" : "POST"),
             headers: { "Content-Type": "application/json" },
             body: body === undefined ? undefined : JSON.stringify(body),
             credentials: "same-origin",
@@ -73,35 +141,84 @@ enum Pages {
             if (json.code === "unknown_credential" && PublicKeyCredential.signalUnknownCredential) {
               PublicKeyCredential.signalUnknownCredential({ rpId: location.hostname, credentialId: json.credentialId }).catch(() => {});
             }
-            throw new Error(json.title || ("error " + response.status));
+            const error = new Error(json.title || ("error " + response.status));
+            error.code = json.code;
+            throw error;
           }
           return json;
         }
 
+        const create = async (options) => (await navigator.credentials.create({ publicKey: PublicKeyCredential.parseCreationOptionsFromJSON(options.publicKey) })).toJSON();
+        const get = async (options) => (await navigator.credentials.get({ publicKey: PublicKeyCredential.parseRequestOptionsFromJSON(options.publicKey) })).toJSON();
+        const reauth = async () => api("/api/v1/me/reauth/verify", { credential: await get(await api("/api/v1/me/reauth/options", {})) });
+        const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
         function abortPending() { if (pending) { pending.abort(); pending = null; } }
 
+        // The account page.
         async function showAccount() {
+          let me;
+          try { me = await api("/api/v1/me"); } catch { return false; }
+          $("who").textContent = me.user.username;
+          const birth = me.session.birth;
+          $("birth").textContent = birth.kind === "passkey" ? "" : "(" + birth.kind + (birth.coolingUntil ? ", limited until " + birth.coolingUntil : "") + ")";
+          if (PublicKeyCredential.signalAllAcceptedCredentials) {
+            PublicKeyCredential.signalAllAcceptedCredentials({ rpId: me.rpId, userId: me.userHandle, allAcceptedCredentialIds: me.acceptedCredentialIds }).catch(() => {});
+          }
+          $("alerts").replaceChildren(...me.openRecoveryCases.map((c) => {
+            const div = document.createElement("div");
+            div.className = "notice";
+            div.append("Someone asked to recover this account on " + c.createdAt + " from " + c.ip + ". If this wasn't you: ",
+              button("Cancel it", async () => { try { await api(c.cancel, {}); say("The recovery request is cancelled."); await showAccount(); } catch (e) { say("Cancel failed: " + e.message); } }));
+            return div;
+          }));
+          $("passkeys").replaceChildren(...me.passkeys.map((p) => item(p.name + (p.provider ? " (" + p.provider + ")" : ""))));
+          await showRecovery();
+          show("signed-out", false);
+          show("signed-in");
+          return true;
+        }
+
+        async function showRecovery() {
           try {
-            const me = await api("/api/v1/me");
-            $("who").textContent = me.user.username;
-            $("passkeys").replaceChildren(...me.passkeys.map((p) => {
-              const li = document.createElement("li");
-              li.textContent = p.name + (p.provider ? " (" + p.provider + ")" : "");
-              return li;
+            const r = await api("/api/v1/me/recovery");
+            const ready = r.readiness;
+            $("readiness").textContent = (ready.canRecoverWithoutAdmins ? "You can recover this account if you lose a device." : "You could not recover this account on your own today.")
+              + " Passkeys: " + ready.passkeys + ", contacts: " + ready.acceptedContacts + " of " + ready.threshold + ", recovery code: " + (ready.recoveryCode ? "yes" : "no") + ".";
+            $("next").replaceChildren(...ready.next.map((text) => item(text)));
+            const invitations = (await api("/api/v1/me/recovery/invitations")).invitations.filter((i) => !i.accepted);
+            $("invitations").replaceChildren(...invitations.map((i) => item(i.from.username + " asks you to be a recovery contact. ",
+              button("Accept", () => sensitive(() => api("/api/v1/me/recovery/invitations/" + i.id + "/accept", {}), "You are now a recovery contact.")))));
+            const requests = (await api("/api/v1/me/recovery-requests")).approvable;
+            $("requests").replaceChildren(...requests.map((c) => {
+              const input = document.createElement("input");
+              input.placeholder = "The code " + c.user.username + " reads to you";
+              return item(c.user.username + " asked to recover their account from " + c.ip + ". Only approve if they told you so in person or on a call. ", input,
+                button("Approve", () => sensitive(() => api("/api/v1/me/recovery-requests/" + c.id + "/approve", { comparisonCode: input.value }), "Approved.")));
             }));
-            $("signed-out").classList.add("hidden");
-            $("signed-in").classList.remove("hidden");
-            return true;
-          } catch { return false; }
+          } catch (error) { say(error.message); }
+        }
+
+        /// Runs a sensitive action, confirming with a passkey first when the server asks for it.
+        async function sensitive(action, done) {
+          try {
+            let result;
+            try { result = await action(); } catch (error) {
+              if (error.code !== "reauthentication_required") throw error;
+              await reauth();
+              result = await action();
+            }
+            if (done) say(done);
+            await showAccount();
+            return result;
+          } catch (error) { say("Refused: " + error.message); }
         }
 
         async function signUp() {
           abortPending();
           try {
             const username = $("username").value.trim();
-            const options = await api("/api/v1/signup/options", { username });
-            const credential = await navigator.credentials.create({ publicKey: PublicKeyCredential.parseCreationOptionsFromJSON(options.publicKey) });
-            const result = await api("/api/v1/signup/verify", { credential: credential.toJSON() });
+            const credential = await create(await api("/api/v1/signup/options", { username }));
+            const result = await api("/api/v1/signup/verify", { credential });
             say("Welcome, " + result.user.username + ".");
             await showAccount();
           } catch (error) { say("Sign-up failed: " + error.message); }
@@ -128,18 +245,164 @@ enum Pages {
           }
         }
 
+        async function signInWithAnotherDevice() {
+          abortPending();
+          try {
+            const started = await api("/api/v1/device/start", {});
+            $("verify-at").textContent = started.verification_uri;
+            $("user-code").textContent = started.user_code;
+            show("device-pending");
+            let interval = started.interval * 1000;
+            for (;;) {
+              await sleep(interval);
+              try {
+                const result = await api("/api/v1/device/poll", { device_code: started.device_code });
+                say("Signed in as " + result.user.username + ", approved from another device.");
+                show("device-pending", false);
+                await showAccount();
+                return;
+              } catch (error) {
+                if (error.code === "slow_down") interval += 5000;
+                else if (error.code !== "authorization_pending") { say("Not signed in: " + error.message); show("device-pending", false); return; }
+              }
+            }
+          } catch (error) { say(error.message); }
+        }
+
         async function signOut() {
           try { await api("/api/v1/logout", {}); } catch {}
           location.reload();
         }
 
+        // /device: approve a sign-in on a device without passkeys.
+        async function lookupDevice() {
+          try {
+            const code = $("device-code").value.trim();
+            await reauth();
+            const found = await api("/api/v1/device/lookup?user_code=" + encodeURIComponent(code));
+            $("device-info").textContent = "A device at " + found.ip + " (" + found.userAgent + ") asked at " + found.requestedAt + ". Approve only if it is yours.";
+            show("device-details");
+          } catch (error) { say("No such request: " + error.message); }
+        }
+
+        async function decideDevice(approve) {
+          try {
+            await api("/api/v1/device/" + (approve ? "approve" : "deny"), { user_code: $("device-code").value.trim() });
+            say(approve ? "Approved: the other device is signed in." : "Denied.");
+            show("device-details", false);
+          } catch (error) { say("Refused: " + error.message); }
+        }
+
+        // /enrol#TOKEN: this new device registers its own passkey once the signed-in one confirms.
+        async function enrolThisDevice() {
+          show("enrol");
+          try {
+            const token = location.hash.slice(1);
+            history.replaceState(null, "", "/enrol");
+            const opened = await api("/api/v1/enrol/open", { token });
+            $("confirm-code").textContent = opened.confirmationCode;
+            for (;;) {
+              await sleep(2000);
+              let options;
+              try { options = await api("/api/v1/enrol/passkey/options", { id: opened.id }); } catch (error) { if (error.code === "not_found") continue; throw error; }
+              const result = await api("/api/v1/enrol/passkey/verify", { id: opened.id, credential: await create(options) });
+              say("This device has its own passkey now. Signed in as " + result.user.username + ".");
+              return;
+            }
+          } catch (error) { say("Enrolment failed: " + error.message); }
+        }
+
+        async function startEnrolment() {
+          const created = await sensitive(() => api("/api/v1/me/enrolments", {}));
+          if (!created) return;
+          $("enrol-link").textContent = created.link;
+          $("enrol-confirm").dataset.id = created.id;
+          show("enrolment");
+        }
+
+        // /recover: a case bound to this browser; it ends only in a new passkey.
+        async function recoverProgress() {
+          const id = sessionStorage.getItem("recovery-case");
+          if (!id) return;
+          try {
+            const c = await api("/api/v1/recovery/" + id);
+            $("comparison-code").textContent = sessionStorage.getItem("recovery-comparison") || "";
+            show("recover-start", false);
+            show("recover-case");
+            if (c.status !== "open") { $("progress").textContent = "This request is " + c.status + "."; show("new-passkey", false); return; }
+            $("progress").textContent = c.released ? "Approved: create your new passkey." : c.releaseAt ? "Approved; for your safety it opens at " + c.releaseAt + "." : "Waiting for approval (" + c.proofs.length + " so far).";
+            show("new-passkey", c.released);
+          } catch (error) { say(error.message); }
+        }
+
+        async function recoverBegin() {
+          try {
+            const started = await api("/api/v1/recovery", { username: $("recover-username").value.trim() });
+            sessionStorage.setItem("recovery-case", started.id);
+            sessionStorage.setItem("recovery-comparison", started.comparisonCode);
+            say("Your account's owner is told at once on every device and address.");
+            await recoverProgress();
+          } catch (error) { say(error.message); }
+        }
+
+        async function recoverCode() {
+          try {
+            await api("/api/v1/recovery/" + sessionStorage.getItem("recovery-case") + "/code", { code: $("recovery-code-input").value });
+            say("Recovery code accepted.");
+            await recoverProgress();
+          } catch (error) { say(error.message); }
+        }
+
+        async function recoverPasskey() {
+          try {
+            const id = sessionStorage.getItem("recovery-case");
+            const options = await api("/api/v1/recovery/" + id + "/passkey/options", {});
+            const result = await api("/api/v1/recovery/" + id + "/passkey/verify", { credential: await create(options) });
+            sessionStorage.removeItem("recovery-case");
+            say("Recovered. Welcome back, " + result.user.username + ". For a day this session cannot change your account.");
+            show("recover", false);
+            await showAccount();
+          } catch (error) { say("Recovery failed: " + error.message); }
+        }
+
         $("signup").addEventListener("click", signUp);
         $("signin").addEventListener("click", () => signIn(false));
+        $("other-device").addEventListener("click", signInWithAnotherDevice);
         $("signout").addEventListener("click", signOut);
-        showAccount().then((signedIn) => {
-          if (!signedIn && window.PublicKeyCredential && PublicKeyCredential.isConditionalMediationAvailable) {
-            PublicKeyCredential.isConditionalMediationAvailable().then((ok) => { if (ok) signIn(true); });
-          }
+        $("add-passkey").addEventListener("click", () => sensitive(async () => api("/api/v1/me/passkeys/verify", { credential: await create(await api("/api/v1/me/passkeys/options", {})) }), "Passkey added."));
+        $("enrol-device").addEventListener("click", startEnrolment);
+        $("enrol-confirm").addEventListener("click", () => sensitive(() => api("/api/v1/me/enrolments/" + $("enrol-confirm").dataset.id + "/confirm", { confirmationCode: $("enrol-code").value.trim() }), "Confirmed: the new device can create its passkey."));
+        $("new-code").addEventListener("click", async () => {
+          const result = await sensitive(() => api("/api/v1/me/recovery/code", {}), "Write this code down and keep it safe. It is shown once.");
+          if (result) { $("recovery-code").textContent = result.code; show("recovery-code"); }
         });
+        $("invite").addEventListener("click", () => sensitive(() => api("/api/v1/me/recovery/contacts", { username: $("contact").value.trim() }), "Invited."));
+        $("lookup").addEventListener("click", lookupDevice);
+        $("approve").addEventListener("click", () => decideDevice(true));
+        $("deny").addEventListener("click", () => decideDevice(false));
+        $("recover-begin").addEventListener("click", recoverBegin);
+        $("enter-code").addEventListener("click", recoverCode);
+        $("new-passkey").addEventListener("click", recoverPasskey);
+
+        const path = location.pathname;
+        if (path === "/device") {
+          show("device");
+          const code = new URLSearchParams(location.search).get("user_code");
+          if (code) $("device-code").value = code;
+        } else if (path === "/enrol") {
+          enrolThisDevice();
+        } else if (path === "/recover") {
+          show("recover");
+          recoverProgress();
+          setInterval(recoverProgress, 3000);
+        } else {
+          showAccount().then((signedIn) => {
+            if (signedIn) return;
+            show("signed-out");
+            if (window.PublicKeyCredential && PublicKeyCredential.isConditionalMediationAvailable) {
+              PublicKeyCredential.isConditionalMediationAvailable().then((ok) => { if (ok) signIn(true); });
+            }
+          });
+        }
         """
 }

@@ -1,6 +1,6 @@
 """The page for people, in a real headless Chromium with its virtual authenticator, against a real
 `portcullis serve` (the debug build) on an embedded SQLite file."""
-import os, socket, subprocess, tempfile, time, urllib.request
+import json, os, socket, subprocess, tempfile, time, urllib.request
 
 import pytest
 from selenium import webdriver
@@ -25,7 +25,9 @@ def server():
     port = free_port()
     directory = tempfile.mkdtemp(prefix="portcullis-browser-")
     origin = f"http://localhost:{port}"
-    env = dict(os.environ, HTTP_PORT=str(port), RP_ORIGINS=origin, DATABASE_URL=f"sqlite:{directory}/portcullis.sqlite")
+    # The recovery code alone opens a case after 3 seconds here (72 hours by default), so a browser can finish one.
+    env = dict(os.environ, HTTP_PORT=str(port), RP_ORIGINS=origin, DATABASE_URL=f"sqlite:{directory}/portcullis.sqlite",
+               RECOVERY_RULES="contacts:24h, code:3s, contact+code:1h, admins:0")
     process = subprocess.Popen([BINARY, "serve"], env=env, cwd=directory, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(300):
         try:
@@ -117,3 +119,89 @@ def test_the_page_sends_a_strict_content_security_policy(server):
     policy = response.headers["Content-Security-Policy"]
     assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
     assert response.headers["X-Frame-Options"] == "DENY"
+
+
+def post_json(url, body, cookie=None):
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json", **({"Cookie": cookie} if cookie else {})})
+    try:
+        with urllib.request.urlopen(request) as response:
+            return response.status, json.loads(response.read() or b"{}"), response.headers
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}"), error.headers
+
+
+def sign_up(d, server, username):
+    d.get(server + "/")
+    wait_for(d, lambda: d.find_element(By.ID, "signup").is_displayed())
+    d.find_element(By.ID, "username").send_keys(username)
+    d.find_element(By.ID, "signup").click()
+    wait_for(d, lambda: status(d).startswith(("Welcome", "Sign-up failed")))
+    assert status(d) == f"Welcome, {username}."
+
+
+def test_a_device_without_passkeys_is_approved_from_the_device_page(passkey_browser, server):
+    d = passkey_browser
+    sign_up(d, server, "dora")
+    # The device without passkeys (no browser, no cookie) starts a request.
+    code, started, _ = post_json(server + "/api/v1/device/start", {})
+    assert code == 200
+    d.get(started["verification_uri_complete"])
+    assert d.find_element(By.ID, "device-code").get_attribute("value") == started["user_code"]
+    d.find_element(By.ID, "lookup").click()  # confirms with the passkey first, then shows the device
+    wait_for(d, lambda: d.find_element(By.ID, "device-details").is_displayed() or status(d))
+    assert "asked at" in d.find_element(By.ID, "device-info").text
+    d.find_element(By.ID, "approve").click()
+    wait_for(d, lambda: status(d).startswith(("Approved", "Refused")))
+    assert status(d) == "Approved: the other device is signed in."
+    code, result, headers = post_json(server + "/api/v1/device/poll", {"device_code": started["device_code"]})
+    assert code == 200 and result["user"]["username"] == "dora"
+    cookie = headers["Set-Cookie"].split(";")[0]
+    me = urllib.request.urlopen(urllib.request.Request(server + "/api/v1/me", headers={"Cookie": cookie}))
+    assert json.loads(me.read())["session"]["birth"]["kind"] == "device-approval"
+
+
+def test_a_lost_device_is_recovered_with_the_code_and_a_new_passkey(browser, server):
+    d = browser
+    options = VirtualAuthenticatorOptions(protocol="ctap2", transport="internal", has_resident_key=True,
+                                          has_user_verification=True, is_user_consenting=True, is_user_verified=True)
+    d.add_virtual_authenticator(options)
+    try:
+        sign_up(d, server, "rita")
+        d.find_element(By.ID, "new-code").click()
+        wait_for(d, lambda: d.find_element(By.ID, "recovery-code").is_displayed())
+        recovery_code = d.find_element(By.ID, "recovery-code").text
+        assert len(recovery_code.replace("-", "")) == 26
+        wait_for(d, lambda: "recovery code: yes" in d.find_element(By.ID, "readiness").text)
+    finally:
+        # The phone is lost: its passkey and its session are gone.
+        d.remove_virtual_authenticator()
+        d.delete_all_cookies()
+
+    d.add_virtual_authenticator(options)
+    try:
+        d.get(server + "/recover")
+        d.find_element(By.ID, "recover-username").send_keys("rita")
+        d.find_element(By.ID, "recover-begin").click()
+        wait_for(d, lambda: d.find_element(By.ID, "recover-case").is_displayed())
+        assert len(d.find_element(By.ID, "comparison-code").text) == 6
+        assert d.find_element(By.ID, "new-passkey").is_displayed() is False
+        d.find_element(By.ID, "recovery-code-input").send_keys(recovery_code.lower())
+        d.find_element(By.ID, "enter-code").click()
+        wait_for(d, lambda: status(d).startswith(("Recovery code accepted", "That recovery code")))
+        assert status(d) == "Recovery code accepted."
+        # Released only after the waiting period; then the only thing to do is create a new passkey.
+        wait_for(d, lambda: d.find_element(By.ID, "new-passkey").is_displayed(), timeout=20)
+        d.find_element(By.ID, "new-passkey").click()
+        wait_for(d, lambda: status(d).startswith(("Recovered", "Recovery failed")))
+        assert status(d).startswith("Recovered. Welcome back, rita.")
+        wait_for(d, lambda: d.find_element(By.ID, "signed-in").is_displayed())
+        assert "recovered" in d.find_element(By.ID, "birth").text
+        assert len(d.get_credentials()) == 1
+        # The recovered session cannot change the account during its cooling period.
+        d.find_element(By.ID, "new-code").click()
+        wait_for(d, lambda: status(d).startswith(("Refused", "Write")))
+        assert status(d) == "Refused: This session may not do that."
+    finally:
+        d.remove_virtual_authenticator()
+        d.delete_all_cookies()

@@ -97,20 +97,18 @@ extension PasskeyService {
         default: break
         }
         guard let userID = request.decidedBy, let user = try await store.user(id: userID), !user.disabled else { return .accessDenied }
-        let token = Base64URL.encode(random.bytes(32))
-        let session = Session(
-            id: UUID(), tokenHash: Self.hash(token), userID: user.id,
+        let issued = issue(
+            userID: user.id,
             birth: SessionBirth(kind: .deviceApproval, credentialID: request.approvingCredentialID ?? [], userVerified: false, deviceBound: false),
-            createdAt: now, lastSeenAt: now, expiresAt: now.addingTimeInterval(min(Self.deviceSessionLifetime, policy.sessionAbsoluteLifetime)),
-            authenticatedAt: now, ip: info.ip, userAgent: info.userAgent)
+            lifetime: Self.deviceSessionLifetime, info: info, now: now)
         let event = SecurityEvent(id: UUID(), userID: user.id, kind: "signin_device_approval", at: now, ip: info.ip, userAgent: info.userAgent)
         do {
             try await store.transitionDeviceRequest(
                 deviceCodeHash: request.deviceCodeHash, from: .approved, to: .consumed, decidedBy: nil, approvingCredentialID: nil,
-                session: session, event: event, now: now)
+                session: issued.session, event: event, now: now)
         } catch let error as StoreError where error == .conflict {
             return .invalidGrant  // another poll took it first
         }
-        return .approved(user: user, issued: IssuedSession(token: token, session: session))
+        return .approved(user: user, issued: issued)
     }
 }

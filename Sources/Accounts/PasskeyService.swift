@@ -275,15 +275,23 @@ public struct PasskeyService: Sendable {
     /// until its cooling period ends, however the session is started (so signing in again with it does
     /// not shed the restriction).
     func newSession(userID: UUID, passkey: Passkey, userVerified: Bool, info: RequestInfo, now: Date) -> IssuedSession {
-        let token = Base64URL.encode(random.bytes(32))
         let coolingUntil = passkey.recoveredAt.map { $0.addingTimeInterval(policy.recovery.coolingPeriod) }
         let cooling = coolingUntil.map { $0 > now } ?? false
-        let session = Session(
-            id: UUID(), tokenHash: Self.hash(token), userID: userID,
+        return issue(
+            userID: userID,
             birth: SessionBirth(kind: cooling ? .recovered : .passkey, credentialID: passkey.credentialID, userVerified: userVerified,
                                 deviceBound: passkey.isDeviceBound, coolingUntil: cooling ? coolingUntil : nil),
-            createdAt: now, lastSeenAt: now, expiresAt: now.addingTimeInterval(policy.sessionAbsoluteLifetime),
-            authenticatedAt: now, ip: info.ip, userAgent: info.userAgent)
+            lifetime: policy.sessionAbsoluteLifetime, info: info, now: now)
+    }
+
+    /// The one place a session is made. Its callers hold a passkey ceremony this service has just
+    /// verified: a registration or assertion of the user's own passkey, or (for `device-approval`) the
+    /// approver's fresh assertion. Nothing else in Portcullis creates a `Session`.
+    func issue(userID: UUID, birth: SessionBirth, lifetime: TimeInterval, info: RequestInfo, now: Date) -> IssuedSession {
+        let token = Base64URL.encode(random.bytes(32))
+        let session = Session(
+            id: UUID(), tokenHash: Self.hash(token), userID: userID, birth: birth, createdAt: now, lastSeenAt: now,
+            expiresAt: now.addingTimeInterval(min(lifetime, policy.sessionAbsoluteLifetime)), authenticatedAt: now, ip: info.ip, userAgent: info.userAgent)
         return IssuedSession(token: token, session: session)
     }
 

@@ -427,6 +427,25 @@ import WebAuthn
         }
     }
 
+    @Test func aCaseExpiresAfterSevenDays() async throws {
+        let harness = try H()
+        try await harness.run { client in
+            let alice = try await H.signUp(client, "alice")
+            var bob = try await H.signUp(client, "bob")
+            try await Self.invite(client, owner: alice, contact: bob)
+            let code = try #require(try await H.send(client, .post, "/api/v1/me/recovery/code", token: alice.token).object["code"]?.string)
+            let held = try await Self.start(client, "alice")
+            harness.clock.advance(by: 7 * 86400 + 1)
+            #expect(try await H.signIn(client, &bob).status == .ok)
+            let before = try await Self.snapshot(harness, "alice")
+            #expect(try await Self.approve(client, held, by: bob).status == .notFound)
+            #expect(try await H.send(client, .post, "/api/v1/recovery/\(held.id)/code", json: .object(["code": .string(code)]), cookie: held.cookie).status == .notFound)
+            #expect(try await Self.complete(client, held).reply.status == .notFound)
+            #expect(try await Self.progress(client, held).object["status"] == .string("expired"))
+            #expect(try await Self.snapshot(harness, "alice") == before)
+        }
+    }
+
     @Test func recoveryCodesCanBeSwitchedOff() async throws {
         let harness = try H { $0.recovery.codeEnabled = false }
         try await harness.run { client in

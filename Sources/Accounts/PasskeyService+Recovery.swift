@@ -79,8 +79,9 @@ extension PasskeyService {
         }
         if let addresses {
             let cleaned = try addresses.map(Self.normalize(address:))
-            guard cleaned.count <= 10, Set(cleaned).count == cleaned.count else {
-                throw AccountsError.invalid("Up to 10 distinct notification addresses.")
+            // Two or more, so that one lost or hijacked mailbox does not silence the alarms (or none at all).
+            guard cleaned.isEmpty || (2...10).contains(cleaned.count), Set(cleaned).count == cleaned.count else {
+                throw AccountsError.invalid("Give 2 to 10 distinct notification addresses (or none).")
             }
             settings.addresses = cleaned
         }

@@ -108,6 +108,33 @@ import WebAuthn
         }
     }
 
+    @Test func anApprovalAfterExpiryOrBySomeoneElseGivesNothingItShouldNot() async throws {
+        let harness = try H()
+        try await harness.run { client in
+            var alice = try await H.signUp(client, "alice")
+            let bob = try await H.signUp(client, "bob")
+
+            // After expiry an approval is refused and changes nothing; the device hears expired_token.
+            let (lateDevice, lateUser) = try await Self.start(client)
+            harness.clock.advance(by: 601)
+            #expect(try await H.signIn(client, &alice).status == .ok)
+            let sessions = try await harness.store.countSessions()
+            #expect(try await H.send(client, .post, "/api/v1/device/approve", json: .object(["user_code": .string(lateUser)]), token: alice.token).status == .notFound)
+            #expect(try await Self.poll(client, lateDevice).object["error"] == .string("expired_token"))
+            #expect(try await harness.store.countSessions() == sessions)
+
+            // The session goes to the account that approved, and a second approver cannot take it over.
+            harness.clock.advance(by: 6)
+            let (device, user) = try await Self.start(client)
+            let bobFresh = try await H.send(client, .post, "/api/v1/device/approve", json: .object(["user_code": .string(user)]), token: bob.token)
+            #expect(bobFresh.object["code"] == .string("reauthentication_required"))  // bob's assertion is over a minute old
+            #expect(try await H.send(client, .post, "/api/v1/device/approve", json: .object(["user_code": .string(user)]), token: alice.token).status == .noContent)
+            #expect(try await H.send(client, .post, "/api/v1/device/approve", json: .object(["user_code": .string(user)]), token: alice.token).status == .notFound)
+            let granted = try await Self.poll(client, device)
+            #expect(granted.object["user"]?.object?["username"] == .string("alice"))
+        }
+    }
+
     @Test func userCodeGuessesAreThrottled() async throws {
         let harness = try H()
         try await harness.run { client in

@@ -467,6 +467,7 @@ import WebAuthn
                 (.patch, "/api/v1/me/recovery", .object(["threshold": .string("2")]), .badRequest),
                 (.patch, "/api/v1/me/recovery", .object(["addresses": .array([.string("not-an-address")])]), .badRequest),
                 (.patch, "/api/v1/me/recovery", .object(["addresses": .array([.string("a@b.example"), .string("a@B.EXAMPLE")])]), .badRequest),
+                (.patch, "/api/v1/me/recovery", .object(["addresses": .array([.string("only@one.example")])]), .badRequest),
                 (.patch, "/api/v1/me/recovery", .object([:]), .badRequest),
                 (.post, "/api/v1/me/recovery/contacts", .object(["username": .string("alice")]), .badRequest),
                 (.post, "/api/v1/me/recovery/contacts", .object(["username": .string("nobody")]), .notFound),

@@ -77,13 +77,7 @@ extension PasskeyService {
     public func enrolmentOptions(id: UUID, browserSecret: String) async throws -> JSONValue {
         let enrolment = try await confirmedEnrolment(id: id, browserSecret: browserSecret)
         guard let user = try await store.user(id: enrolment.userID), !user.disabled else { throw AccountsError.notFound }
-        let challenge = random.bytes(32)
-        let existing = try await store.passkeys(userID: user.id)
-        try await store.saveChallenge(CeremonyChallenge(
-            challenge: Base64URL.encode(challenge), kind: .enrol, userID: user.id, sessionID: enrolment.id,
-            expiresAt: clock().addingTimeInterval(policy.challengeLifetime)))
-        return creationOptions(challenge: challenge, handle: user.handle, username: user.username, displayName: user.displayName,
-                               exclude: existing.map { ($0.credentialID, $0.transports) })
+        return try await newPasskeyOptions(for: user, kind: .enrol, boundTo: enrolment.id)
     }
 
     /// Registers the new device's passkey and signs it in with a `passkey` session.
@@ -92,18 +86,14 @@ extension PasskeyService {
     {
         let enrolment = try await confirmedEnrolment(id: id, browserSecret: browserSecret)
         guard let user = try await store.user(id: enrolment.userID), !user.disabled else { throw AccountsError.notFound }
-        let response = try decodeRegistration(credential)
-        let stored = try await challenge(for: response.clientDataJSON, kind: .enrol)
-        guard stored.userID == user.id, stored.sessionID == enrolment.id else { throw AccountsError.challengeGone }
         let now = clock()
-        let existing = Set(try await store.passkeys(userID: user.id).map(\.credentialID))
-        let verified = try await verifyRegistration(response, challenge: stored.challenge, excluded: existing, now: now)
-        let passkey = makePasskey(verified, userID: user.id, name: name, now: now)
+        let (passkey, verified, challenge) = try await verifyNewPasskey(
+            for: user, kind: .enrol, boundTo: enrolment.id, credential: credential, name: name, now: now)
         let issued = newSession(userID: user.id, passkey: passkey, userVerified: verified.userVerified, info: info, now: now)
         let event = SecurityEvent(id: UUID(), userID: user.id, kind: "passkey_added", at: now, ip: info.ip, userAgent: info.userAgent,
                                   detail: ["passkey": passkey.name, "via": "enrolment"])
         do {
-            try await store.completeEnrolment(id: enrolment.id, passkey: passkey, session: issued.session, event: event, challenge: stored.challenge, now: now)
+            try await store.completeEnrolment(id: enrolment.id, passkey: passkey, session: issued.session, event: event, challenge: challenge, now: now)
         } catch let error as StoreError {
             throw map(error)
         }

@@ -278,13 +278,7 @@ extension PasskeyService {
     /// Creation options for the new passkey that completes a released case.
     public func recoveryPasskeyOptions(id: UUID, secret: String) async throws -> JSONValue {
         let (held, user) = try await releasedCase(id: id, secret: secret)
-        let challenge = random.bytes(32)
-        let existing = try await store.passkeys(userID: user.id)
-        try await store.saveChallenge(CeremonyChallenge(
-            challenge: Base64URL.encode(challenge), kind: .recover, userID: user.id, sessionID: held.id,
-            expiresAt: clock().addingTimeInterval(policy.challengeLifetime)))
-        return creationOptions(challenge: challenge, handle: user.handle, username: user.username, displayName: user.displayName,
-                               exclude: existing.map { ($0.credentialID, $0.transports) })
+        return try await newPasskeyOptions(for: user, kind: .recover, boundTo: held.id)
     }
 
     /// Registers the new passkey, completes the case and starts a session born `recovered`.
@@ -292,19 +286,16 @@ extension PasskeyService {
         -> (user: User, passkey: Passkey, issued: IssuedSession)
     {
         let (held, user) = try await releasedCase(id: id, secret: secret)
-        let response = try decodeRegistration(credential)
-        let stored = try await challenge(for: response.clientDataJSON, kind: .recover)
-        guard stored.userID == user.id, stored.sessionID == held.id else { throw AccountsError.challengeGone }
         let now = clock()
-        let existing = Set(try await store.passkeys(userID: user.id).map(\.credentialID))
-        let verified = try await verifyRegistration(response, challenge: stored.challenge, excluded: existing, now: now)
-        var passkey = makePasskey(verified, userID: user.id, name: name, now: now)
+        let (registered, verified, challenge) = try await verifyNewPasskey(
+            for: user, kind: .recover, boundTo: held.id, credential: credential, name: name, now: now)
+        var passkey = registered
         passkey.recoveredAt = now
         let issued = newSession(userID: user.id, passkey: passkey, userVerified: verified.userVerified, info: info, now: now)
         let event = SecurityEvent(id: UUID(), userID: user.id, kind: "recovery_completed", at: now, ip: info.ip, userAgent: info.userAgent,
                                   detail: ["case": id.uuidString.lowercased(), "passkey": passkey.name])
         do {
-            try await store.completeRecovery(caseID: held.id, passkey: passkey, session: issued.session, event: event, challenge: stored.challenge, now: now)
+            try await store.completeRecovery(caseID: held.id, passkey: passkey, session: issued.session, event: event, challenge: challenge, now: now)
         } catch let error as StoreError {
             throw map(error)
         }

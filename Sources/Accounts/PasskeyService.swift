@@ -176,28 +176,43 @@ public struct PasskeyService: Sendable {
     /// Options to add a passkey (needs a fresh assertion); excludeCredentials lists the user's passkeys.
     public func addOptions(_ auth: Authenticated) async throws -> JSONValue {
         try requireFresh(auth)
+        return try await newPasskeyOptions(for: auth.user, kind: .add, boundTo: auth.session.id)
+    }
+
+    /// Creation options for another passkey of `user` (excluding the ones they have), the challenge
+    /// bound to `kind` and to `id` (the asking session, the enrolment or the recovery case).
+    func newPasskeyOptions(for user: User, kind: CeremonyKind, boundTo id: UUID) async throws -> JSONValue {
         let challenge = random.bytes(32)
-        let existing = try await store.passkeys(userID: auth.user.id)
+        let existing = try await store.passkeys(userID: user.id)
         try await store.saveChallenge(CeremonyChallenge(
-            challenge: Base64URL.encode(challenge), kind: .add, userID: auth.user.id, sessionID: auth.session.id,
+            challenge: Base64URL.encode(challenge), kind: kind, userID: user.id, sessionID: id,
             expiresAt: clock().addingTimeInterval(policy.challengeLifetime)))
-        return creationOptions(challenge: challenge, handle: auth.user.handle, username: auth.user.username,
-                               displayName: auth.user.displayName, exclude: existing.map { ($0.credentialID, $0.transports) })
+        return creationOptions(challenge: challenge, handle: user.handle, username: user.username, displayName: user.displayName,
+                               exclude: existing.map { ($0.credentialID, $0.transports) })
+    }
+
+    /// Verifies a registration answering a challenge from ``newPasskeyOptions(for:kind:boundTo:)``:
+    /// the new passkey (not yet stored) and the challenge to use up when it is.
+    func verifyNewPasskey(for user: User, kind: CeremonyKind, boundTo id: UUID, credential: JSONValue, name: String?, now: Date) async throws
+        -> (passkey: Passkey, verified: VerifiedRegistration, challenge: String)
+    {
+        let response = try decodeRegistration(credential)
+        let stored = try await challenge(for: response.clientDataJSON, kind: kind)
+        guard stored.userID == user.id, stored.sessionID == id else { throw AccountsError.challengeGone }
+        let existing = Set(try await store.passkeys(userID: user.id).map(\.credentialID))
+        let verified = try await verifyRegistration(response, challenge: stored.challenge, excluded: existing, now: now)
+        return (makePasskey(verified, userID: user.id, name: name, now: now), verified, stored.challenge)
     }
 
     /// Verifies and stores an added passkey.
     public func addVerify(_ auth: Authenticated, credential: JSONValue, name: String?, info: RequestInfo) async throws -> Passkey {
         try requireFresh(auth)
-        let response = try decodeRegistration(credential)
-        let stored = try await challenge(for: response.clientDataJSON, kind: .add)
-        guard stored.userID == auth.user.id, stored.sessionID == auth.session.id else { throw AccountsError.challengeGone }
         let now = clock()
-        let existing = Set(try await store.passkeys(userID: auth.user.id).map(\.credentialID))
-        let verified = try await verifyRegistration(response, challenge: stored.challenge, excluded: existing, now: now)
-        let passkey = makePasskey(verified, userID: auth.user.id, name: name, now: now)
+        let (passkey, _, challenge) = try await verifyNewPasskey(
+            for: auth.user, kind: .add, boundTo: auth.session.id, credential: credential, name: name, now: now)
         let event = SecurityEvent(id: UUID(), userID: auth.user.id, kind: "passkey_added", at: now, ip: info.ip, userAgent: info.userAgent,
                                   detail: ["passkey": passkey.name])
-        do { try await store.addPasskey(passkey, event: event, challenge: stored.challenge, now: now) } catch let error as StoreError {
+        do { try await store.addPasskey(passkey, event: event, challenge: challenge, now: now) } catch let error as StoreError {
             throw map(error)
         }
         return passkey

@@ -24,19 +24,21 @@ struct AdminCommand: ParsableCommand {
 
     static func refusal(_ error: AccountsError) -> UsageError { UsageError(error.title) }
 
+    /// Grants or revokes the role; the user's timeline (and notifications) say so.
+    static func setRole(_ admin: Bool, username: String, store: StoreOptions, io: CommandIO) async throws -> Int32 {
+        do { try await withService(store) { try await $0.setAdmin(username: username, admin: admin) } } catch let error as AccountsError {
+            throw refusal(error)
+        }
+        io.out(admin ? "granted admin to \(username)\n" : "revoked admin from \(username)\n")
+        return 0
+    }
+
     struct Grant: AsyncParsableCommand, IOCommand {
         static let configuration = CommandConfiguration(abstract: "Make a user an admin (audited and notified to them).")
         @OptionGroup var store: StoreOptions
         @Argument var username: String
 
-        func run(io: CommandIO) async throws -> Int32 {
-            let username = self.username
-            do { try await AdminCommand.withService(store) { try await $0.setAdmin(username: username, admin: true) } } catch let error as AccountsError {
-                throw AdminCommand.refusal(error)
-            }
-            io.out("granted admin to \(username)\n")
-            return 0
-        }
+        func run(io: CommandIO) async throws -> Int32 { try await AdminCommand.setRole(true, username: username, store: store, io: io) }
     }
 
     struct Revoke: AsyncParsableCommand, IOCommand {
@@ -44,14 +46,7 @@ struct AdminCommand: ParsableCommand {
         @OptionGroup var store: StoreOptions
         @Argument var username: String
 
-        func run(io: CommandIO) async throws -> Int32 {
-            let username = self.username
-            do { try await AdminCommand.withService(store) { try await $0.setAdmin(username: username, admin: false) } } catch let error as AccountsError {
-                throw AdminCommand.refusal(error)
-            }
-            io.out("revoked admin from \(username)\n")
-            return 0
-        }
+        func run(io: CommandIO) async throws -> Int32 { try await AdminCommand.setRole(false, username: username, store: store, io: io) }
     }
 
     struct Enrol: AsyncParsableCommand, IOCommand {

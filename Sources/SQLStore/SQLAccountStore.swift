@@ -556,14 +556,24 @@ public struct SQLAccountStore: AccountStore {
     }
 
     public func completeEnrolment(id: UUID, passkey: Passkey, session: Session, event: SecurityEvent, challenge: String, now: Date) async throws {
+        try await registerCompleting(challenge: challenge, kind: .enrol, passkey: passkey, session: session, event: event, now: now) { db in
+            try await db.raw("""
+                UPDATE enrolments SET status = 'used'
+                WHERE id = \(bind: Self.id(id)) AND status = 'confirmed' AND expires_at > \(bind: Self.ms(now)) RETURNING id
+                """).all()
+        }
+    }
+
+    /// One transaction that uses up the `kind` challenge, moves the record `claim` updates (it must
+    /// return exactly one row, else ``StoreError/conflict``), and adds the new passkey, its session and
+    /// the event. A credential ID in use is ``StoreError/credentialExists`` (also when a concurrent
+    /// registration wins the race).
+    func registerCompleting(challenge: String, kind: CeremonyKind, passkey: Passkey, session: Session, event: SecurityEvent, now: Date,
+                            claim: @escaping @Sendable (any SQLDatabase) async throws -> [any SQLRow]) async throws {
         do {
             try await backend.transaction { db in
-                try await Self.useUp(challenge, kind: .enrol, now: now, db)
-                let rows = try await db.raw("""
-                    UPDATE enrolments SET status = 'used'
-                    WHERE id = \(bind: Self.id(id)) AND status = 'confirmed' AND expires_at > \(bind: Self.ms(now)) RETURNING id
-                    """).all()
-                guard rows.count == 1 else { throw StoreError.conflict }
+                try await Self.useUp(challenge, kind: kind, now: now, db)
+                guard try await claim(db).count == 1 else { throw StoreError.conflict }
                 if try await db.raw("SELECT user_id FROM passkeys WHERE credential_id = \(bind: Self.data(passkey.credentialID))").first() != nil {
                     throw StoreError.credentialExists
                 }
@@ -809,24 +819,12 @@ public struct SQLAccountStore: AccountStore {
     }
 
     public func completeRecovery(caseID: UUID, passkey: Passkey, session: Session, event: SecurityEvent, challenge: String, now: Date) async throws {
-        do {
-            try await backend.transaction { db in
-                try await Self.useUp(challenge, kind: .recover, now: now, db)
-                let rows = try await db.raw("""
-                    UPDATE recovery_cases SET status = 'completed'
-                    WHERE id = \(bind: Self.id(caseID)) AND user_id = \(bind: Self.id(passkey.userID)) AND status = 'open'
-                      AND expires_at > \(bind: Self.ms(now)) RETURNING id
-                    """).all()
-                guard rows.count == 1 else { throw StoreError.conflict }
-                if try await db.raw("SELECT user_id FROM passkeys WHERE credential_id = \(bind: Self.data(passkey.credentialID))").first() != nil {
-                    throw StoreError.credentialExists
-                }
-                try await Self.insert(passkey, db)
-                try await Self.insert(session, db)
-                try await Self.insert(event, db)
-            }
-        } catch let error where Self.isUniqueViolation(error) {
-            throw StoreError.credentialExists
+        try await registerCompleting(challenge: challenge, kind: .recover, passkey: passkey, session: session, event: event, now: now) { db in
+            try await db.raw("""
+                UPDATE recovery_cases SET status = 'completed'
+                WHERE id = \(bind: Self.id(caseID)) AND user_id = \(bind: Self.id(passkey.userID)) AND status = 'open'
+                  AND expires_at > \(bind: Self.ms(now)) RETURNING id
+                """).all()
         }
     }
 

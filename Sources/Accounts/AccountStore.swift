@@ -24,6 +24,20 @@ public struct StoreError: Error, Hashable, Sendable, CustomStringConvertible {
     public var description: String { "StoreError.\(code)" }
 }
 
+/// A passkey, its owner, and what a sign-in must show the owner.
+public struct CredentialOwner: Sendable {
+    public var passkey: Passkey
+    public var user: User
+    /// Open, unexpired recovery cases on the account.
+    public var openRecoveryCases: Int
+
+    public init(passkey: Passkey, user: User, openRecoveryCases: Int) {
+        self.passkey = passkey
+        self.user = user
+        self.openRecoveryCases = openRecoveryCases
+    }
+}
+
 /// Persistence for accounts. Every method is one transaction: it changes everything it names or
 /// nothing. Implementations: ``MemoryAccountStore`` (tests) and `SQLAccountStore` (SQLite, PostgreSQL).
 public protocol AccountStore: Sendable {
@@ -58,6 +72,9 @@ public protocol AccountStore: Sendable {
 
     func passkeys(userID: UUID) async throws -> [Passkey]
     func passkey(credentialID: [UInt8]) async throws -> Passkey?
+    /// A passkey with its owner and how many of the owner's recovery cases are open at `now`, read at
+    /// once (the sign-in path).
+    func credential(id: [UInt8], now: Date) async throws -> CredentialOwner?
     /// Uses up the `add` challenge and adds a passkey. Throws ``StoreError/challengeGone`` or
     /// ``StoreError/credentialExists``.
     func addPasskey(_ passkey: Passkey, event: SecurityEvent, challenge: String, now: Date) async throws

@@ -69,6 +69,11 @@ public actor MemoryAccountStore: AccountStore {
         passkeysByID.values.filter { $0.userID == userID }.sorted { $0.createdAt < $1.createdAt }
     }
     public func passkey(credentialID: [UInt8]) async throws -> Passkey? { passkeysByID[credentialID] }
+    public func credential(id: [UInt8], now: Date) async throws -> CredentialOwner? {
+        guard let passkey = passkeysByID[id], let user = users[passkey.userID] else { return nil }
+        return CredentialOwner(passkey: passkey, user: user,
+                               openRecoveryCases: cases.values.filter { $0.userID == user.id && $0.status == .open && $0.expiresAt > now }.count)
+    }
 
     public func addPasskey(_ passkey: Passkey, event: SecurityEvent, challenge: String, now: Date) async throws {
         try checkChallenge(challenge, kind: .add, now: now)

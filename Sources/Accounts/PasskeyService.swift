@@ -131,16 +131,17 @@ public struct PasskeyService: Sendable {
     }
 
     /// Verifies a sign-in response and starts a session born `passkey`.
-    public func loginVerify(credential: JSONValue, info: RequestInfo) async throws -> (user: User, issued: IssuedSession) {
+    /// - Returns: also how many recovery cases are open on the account, which the sign-in must show.
+    public func loginVerify(credential: JSONValue, info: RequestInfo) async throws -> (user: User, issued: IssuedSession, openRecoveryCases: Int) {
         let response = try decodeAuthentication(credential)
         let stored = try await challenge(for: response.clientDataJSON, kind: .login)
-        let (user, passkey, verified) = try await verifyAssertion(response, stored: stored, requireUserHandle: stored.userID == nil)
+        let (user, passkey, verified, openRecoveryCases) = try await verifyAssertion(response, stored: stored, requireUserHandle: stored.userID == nil)
         let now = clock()
         let issued = newSession(userID: user.id, passkey: passkey, userVerified: verified.userVerified, info: info, now: now)
         let event = SecurityEvent(id: UUID(), userID: user.id, kind: "signin", at: now, ip: info.ip, userAgent: info.userAgent,
                                   detail: ["passkey": passkey.name, "provider": providerName(passkey.aaguid) ?? "unknown"])
         try await record(verified, passkey: passkey, newSession: issued.session, reauth: nil, event: event, challenge: stored, now: now)
-        return (user, issued)
+        return (user, issued, openRecoveryCases)
     }
 
     // MARK: - Signed-in actions
@@ -233,7 +234,7 @@ public struct PasskeyService: Sendable {
         let response = try decodeAuthentication(credential)
         let stored = try await challenge(for: response.clientDataJSON, kind: .reauth)
         guard stored.userID == auth.user.id, stored.sessionID == auth.session.id else { throw AccountsError.challengeGone }
-        let (_, passkey, verified) = try await verifyAssertion(response, stored: stored, requireUserHandle: false)
+        let (_, passkey, verified, _) = try await verifyAssertion(response, stored: stored, requireUserHandle: false)
         let now = clock()
         let token = Base64URL.encode(random.bytes(32))
         let event = SecurityEvent(id: UUID(), userID: auth.user.id, kind: "reauthenticated", at: now, ip: info.ip, userAgent: info.userAgent,
@@ -348,17 +349,15 @@ public struct PasskeyService: Sendable {
     }
 
     func verifyAssertion(_ response: AuthenticationResponse, stored: CeremonyChallenge, requireUserHandle: Bool) async throws
-        -> (User, Passkey, VerifiedAuthentication)
+        -> (User, Passkey, VerifiedAuthentication, openRecoveryCases: Int)
     {
-        guard let passkey = try await store.passkey(credentialID: response.credential.rawID) else {
+        guard let found = try await store.credential(id: response.credential.rawID, now: clock()) else {
             throw AccountsError.unknownCredential(Base64URL.encode(response.credential.rawID))
         }
+        let (passkey, user) = (found.passkey, found.user)
         // §7.2 step 6: a challenge bound to a user is completed only by that user's passkey.
         if let bound = stored.userID, bound != passkey.userID {
             throw AccountsError.verificationFailed(WebAuthnError(.credentialIDMismatch, "the passkey belongs to another account"))
-        }
-        guard let user = try await store.user(id: passkey.userID) else {
-            throw AccountsError.unknownCredential(Base64URL.encode(response.credential.rawID))
         }
         if user.disabled { throw AccountsError.userDisabled }
         guard let challengeBytes = Base64URL.decode(stored.challenge) else { throw AccountsError.challengeGone }
@@ -372,7 +371,7 @@ public struct PasskeyService: Sendable {
                 expecting: AuthenticationExpectations(
                     challenge: challengeBytes, relyingParty: policy.relyingParty, userVerification: policy.userVerification,
                     requireUserHandle: requireUserHandle))
-            return (user, passkey, verified)
+            return (user, passkey, verified, found.openRecoveryCases)
         } catch {
             throw AccountsError.verificationFailed(error)
         }

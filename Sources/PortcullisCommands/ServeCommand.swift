@@ -34,6 +34,8 @@ struct ServeCommand: AsyncParsableCommand, IOCommand {
 
     func run(io: CommandIO) async throws -> Int32 {
         let configuration = try await ConfigurationLoader.load(file: configFile)
+        // A way in below the floor stops the start (see `portcullis check-config`).
+        do { try configuration.checkWaysInFloor() } catch let error as ServerConfiguration.Invalid { throw UsageError(error.description) }
         var logger = Logger(label: "portcullis")
         logger.logLevel = .info
         let origins = configuration.effectiveOrigins.joined(separator: ", ")

@@ -201,11 +201,10 @@ struct APIController: Sendable {
         let credential = try self.credential(object)
         // The account is not known until the assertion verifies; the credential it names stands in for it.
         try limit(ip: who.ip, account: credential.object?["rawId"]?.string.map { "credential:" + $0.prefix(256) })
-        let (user, issued) = try await service.loginVerify(credential: credential, info: who)
-        var response = json(.object([
-            "user": userJSON(user),
-            "openRecoveryCases": .array(try await service.openCases(userID: user.id).map(openCaseJSON)),
-        ]))
+        let (user, issued, openCount) = try await service.loginVerify(credential: credential, info: who)
+        // A sign-in shows the owner any recovery case open on their account (read only when there is one).
+        let open = openCount == 0 ? [] : try await service.openCases(userID: user.id)
+        var response = json(.object(["user": userJSON(user), "openRecoveryCases": .array(open.map(openCaseJSON))]))
         response.setCookie(sessionCookie(issued.token))
         return response
     }

@@ -295,6 +295,28 @@ public struct SQLAccountStore: AccountStore {
         }
     }
 
+    public func credential(id: [UInt8], now: Date) async throws -> CredentialOwner? {
+        try await backend.read { db in
+            // One statement: the passkey, its owner (user columns prefixed), and the owner's open cases.
+            let row = try await db.raw("""
+                SELECT p.*, u.id AS u_id, u.username AS u_username, u.display_name AS u_display_name, u.handle AS u_handle,
+                  u.created_at AS u_created_at, u.disabled AS u_disabled, u.is_admin AS u_is_admin,
+                  (SELECT COUNT(*) FROM recovery_cases c WHERE c.user_id = u.id AND c.status = 'open' AND c.expires_at > \(bind: Self.ms(now))) AS open_cases
+                FROM passkeys p JOIN users u ON u.id = p.user_id WHERE p.credential_id = \(bind: Self.data(id))
+                """).first()
+            guard let row else { return nil }
+            let user = User(
+                id: UUID(uuidString: try row.decode(column: "u_id", as: String.self)) ?? UUID(),
+                username: try row.decode(column: "u_username", as: String.self),
+                displayName: try row.decode(column: "u_display_name", as: String.self),
+                handle: Array(try row.decode(column: "u_handle", as: Data.self)),
+                createdAt: Self.date(try row.decode(column: "u_created_at", as: Int64.self)),
+                disabled: try row.decode(column: "u_disabled", as: Int64.self) != 0,
+                isAdmin: try row.decode(column: "u_is_admin", as: Int64.self) != 0)
+            return CredentialOwner(passkey: try Self.passkey(row), user: user, openRecoveryCases: Int(try row.decode(column: "open_cases", as: Int64.self)))
+        }
+    }
+
     public func addPasskey(_ passkey: Passkey, event: SecurityEvent, challenge: String, now: Date) async throws {
         do {
             try await backend.transaction { db in

@@ -110,6 +110,22 @@ import Testing
     }
 
     @Test(arguments: S.kinds)
+    func aCredentialIsReadWithItsOwnerAndOpenCases(kind: S.Kind) async throws {
+        try await S.withStore(kind) { store in
+            let (alice, key, _) = try await S.signUp(store)
+            let before = try #require(try await store.credential(id: key.credentialID, now: Self.now))
+            #expect(before.passkey == key && before.user == alice && before.openRecoveryCases == 0)
+            let c = try await Self.openCase(store, for: alice)
+            _ = try await Self.openCase(store, for: nil)
+            #expect(try await store.credential(id: key.credentialID, now: Self.now)?.openRecoveryCases == 1)
+            #expect(try await store.credential(id: key.credentialID, now: Self.now.addingTimeInterval(8 * 86400))?.openRecoveryCases == 0)
+            try await store.cancelRecoveryCase(id: c.id, blockUntil: nil, event: nil, now: Self.now)
+            #expect(try await store.credential(id: key.credentialID, now: Self.now)?.openRecoveryCases == 0)
+            #expect(try await store.credential(id: Array("nobody".utf8), now: Self.now) == nil)
+        }
+    }
+
+    @Test(arguments: S.kinds)
     func completionIsAtomic(kind: S.Kind) async throws {
         try await S.withStore(kind) { store in
             let (alice, oldKey, _) = try await S.signUp(store)

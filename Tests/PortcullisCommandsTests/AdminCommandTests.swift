@@ -83,5 +83,10 @@ import WebAuthn
         #expect(weak.io.stderr.contains("recovery.rules"))
         #expect(await Self.run(["check-config"], ["RECOVERY_RULES": "code:0", "ALLOW_WEAK_WAYS_IN": "true"]).status == 0)
         #expect(await Self.run(["check-config"], ["RECOVERY_RULES": "nonsense"]).status == 2)
+
+        // serve refuses to start on the same configuration, naming the key, before it opens anything.
+        let serve = await Self.run(["serve"], ["RECOVERY_RULES": "code:0", "DATABASE_URL": "memory:"])
+        #expect(serve.status == 2)
+        #expect(serve.io.stderr.contains("recovery.rules") && serve.io.stderr.contains("allow_weak_ways_in"))
     }
 }

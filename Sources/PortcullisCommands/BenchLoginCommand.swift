@@ -1,6 +1,9 @@
 import ArgumentParser
 import AsyncHTTPClient
 import Foundation
+import Logging
+import PortcullisServer
+import SQLStore
 import NIOCore
 import NIOHTTP1
 import PortcullisTesting
@@ -20,6 +23,9 @@ struct BenchLoginCommand: AsyncParsableCommand, IOCommand {
     @Option(help: "Users to sign up first.") var users = 100
     @Option(help: "Requests in flight at once.") var concurrency = 16
     @Option(help: "Seconds of sign-ins to measure.") var duration = 10.0
+    @Option(help: "First insert this many filler accounts (one passkey each) straight into --database, so sign-ins run against a database of that size.")
+    var preload = 0
+    @Option(help: "The server's database URL, for --preload (sqlite:PATH or postgres://...).") var database: String?
 
     struct Account: Sendable {
         let credential: RegistrationFixture
@@ -38,6 +44,20 @@ struct BenchLoginCommand: AsyncParsableCommand, IOCommand {
         let client = HTTPClient.shared
         let authenticator = VirtualAuthenticator(rpID: rpID, origin: origin)
         let runID = UUID().uuidString.prefix(8).lowercased()
+        var out = ""
+
+        if preload > 0 {
+            guard let database else { throw UsageError("--preload needs --database, the server's database URL") }
+            let began = Date()
+            let publicKey = TestKey(.es256).coseBytes
+            let count = preload
+            try await withOpenedStore(url: database, logger: Logger(label: "bench")) { opened in
+                try await opened.migrate()
+                guard let store = opened.store as? SQLAccountStore else { throw UsageError("--preload needs an SQL database") }
+                try await store.insertFillerAccounts(count: count, prefix: "filler-\(runID)", publicKey: publicKey, now: Date())
+            }
+            out += String(format: "preloaded %d filler accounts in %.1f s\n", preload, Date().timeIntervalSince(began))
+        }
 
         // Sign-ups.
         let signUpStart = Date()
@@ -104,7 +124,7 @@ struct BenchLoginCommand: AsyncParsableCommand, IOCommand {
             guard !latencies.isEmpty else { return 0 }
             return latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))] * 1000
         }
-        var out = "portcullis bench login: \(url), \(accounts.count) users, concurrency \(concurrency), \(duration) s\n"
+        out += "portcullis bench login: \(url), \(accounts.count) users, concurrency \(concurrency), \(duration) s\n"
         out += String(format: "sign-ups: %d in %.1f s (%.0f /s)\n", accounts.count, signUpSeconds, Double(accounts.count) / signUpSeconds)
         out += String(format: "sign-ins: %d complete in %.1f s = %.0f /s\n", latencies.count, elapsed, Double(latencies.count) / elapsed)
         out += String(format: "latency of a complete sign-in (options + verify): p50 %.1f ms, p95 %.1f ms, p99 %.1f ms\n", percentile(0.5), percentile(0.95), percentile(0.99))

@@ -28,6 +28,8 @@ public protocol SQLBackend: Sendable {
 /// actor serializes, and reading connections that WAL lets run beside it; a busy timeout; foreign keys.
 public actor SQLiteBackend: SQLBackend {
     let connection: SQLiteConnection
+    /// The writer's own thread, so writes never queue behind reads for a thread.
+    nonisolated let writerThread: NIOThreadPool
     nonisolated let readers: [SQLiteConnection]
     nonisolated let nextReader = Atomic<Int>(0)
     let logger: Logger
@@ -39,7 +41,16 @@ public actor SQLiteBackend: SQLBackend {
 
     /// Opens (creating if needed) the database file at `path`.
     public static func open(path: String, logger: Logger) async throws -> SQLiteBackend {
-        let connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+        let writerThread = NIOThreadPool(numberOfThreads: 1)
+        writerThread.start()
+        let connection: SQLiteConnection
+        do {
+            connection = try await SQLiteConnection.open(
+                storage: .file(path: path), threadPool: writerThread, logger: logger, on: MultiThreadedEventLoopGroup.singleton.any()).get()
+        } catch {
+            try? await writerThread.shutdownGracefully()
+            throw error
+        }
         let db = connection.sql(queryLogLevel: .trace)
         try await db.raw("PRAGMA journal_mode = WAL").run()
         try await db.raw("PRAGMA synchronous = NORMAL").run()
@@ -52,11 +63,12 @@ public actor SQLiteBackend: SQLBackend {
             try await reader.sql(queryLogLevel: .trace).raw("PRAGMA query_only = ON").run()
             readers.append(reader)
         }
-        return SQLiteBackend(connection: connection, readers: readers, logger: logger)
+        return SQLiteBackend(connection: connection, writerThread: writerThread, readers: readers, logger: logger)
     }
 
-    init(connection: SQLiteConnection, readers: [SQLiteConnection], logger: Logger) {
+    init(connection: SQLiteConnection, writerThread: NIOThreadPool, readers: [SQLiteConnection], logger: Logger) {
         self.connection = connection
+        self.writerThread = writerThread
         self.readers = readers
         self.logger = logger
     }
@@ -96,6 +108,7 @@ public actor SQLiteBackend: SQLBackend {
     public func close() async throws {
         for reader in readers { try await reader.close() }
         try await connection.close()
+        try await writerThread.shutdownGracefully()
     }
 }
 

@@ -26,13 +26,13 @@ public protocol SQLBackend: Sendable {
 
 /// Embedded SQLite: one writing connection (SQLite serializes writers anyway) whose transactions this
 /// actor serializes, and reading connections that WAL lets run beside it; a busy timeout; foreign keys.
+/// Statements run on the calling task's thread (``DirectSQLiteDatabase``): each is a few microseconds
+/// of indexed work, and a transaction no longer hops threads once per statement.
 public actor SQLiteBackend: SQLBackend {
-    let connection: SQLiteConnection
-    /// The writer's own thread, so writes never queue behind reads for a thread.
-    nonisolated let writerThread: NIOThreadPool
-    nonisolated let readers: [SQLiteConnection]
+    nonisolated let writer: DirectSQLiteConnection
+    nonisolated let readers: [DirectSQLiteConnection]
     nonisolated let nextReader = Atomic<Int>(0)
-    let logger: Logger
+    nonisolated let logger: Logger
     private var busy = false
     private var waiters: [CheckedContinuation<Void, Never>] = []
 
@@ -41,36 +41,34 @@ public actor SQLiteBackend: SQLBackend {
 
     /// Opens (creating if needed) the database file at `path`.
     public static func open(path: String, logger: Logger) async throws -> SQLiteBackend {
-        let writerThread = NIOThreadPool(numberOfThreads: 1)
-        writerThread.start()
-        let connection: SQLiteConnection
+        let writer = try DirectSQLiteConnection(path: path, readOnly: false)
+        var readers: [DirectSQLiteConnection] = []
         do {
-            connection = try await SQLiteConnection.open(
-                storage: .file(path: path), threadPool: writerThread, logger: logger, on: MultiThreadedEventLoopGroup.singleton.any()).get()
+            for pragma in ["PRAGMA journal_mode = WAL", "PRAGMA synchronous = NORMAL", "PRAGMA busy_timeout = 5000", "PRAGMA foreign_keys = ON"] {
+                try writer.execute(pragma, []) { _ in }
+            }
+            for _ in 0..<4 {
+                let reader = try DirectSQLiteConnection(path: path, readOnly: false)
+                readers.append(reader)
+                try reader.execute("PRAGMA busy_timeout = 5000", []) { _ in }
+                try reader.execute("PRAGMA query_only = ON", []) { _ in }
+            }
         } catch {
-            try? await writerThread.shutdownGracefully()
+            for reader in readers { reader.close() }
+            writer.close()
             throw error
         }
-        let db = connection.sql(queryLogLevel: .trace)
-        try await db.raw("PRAGMA journal_mode = WAL").run()
-        try await db.raw("PRAGMA synchronous = NORMAL").run()
-        try await db.raw("PRAGMA busy_timeout = 5000").run()
-        try await db.raw("PRAGMA foreign_keys = ON").run()
-        var readers: [SQLiteConnection] = []
-        for _ in 0..<2 {
-            let reader = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
-            try await reader.sql(queryLogLevel: .trace).raw("PRAGMA busy_timeout = 5000").run()
-            try await reader.sql(queryLogLevel: .trace).raw("PRAGMA query_only = ON").run()
-            readers.append(reader)
-        }
-        return SQLiteBackend(connection: connection, writerThread: writerThread, readers: readers, logger: logger)
+        return SQLiteBackend(writer: writer, readers: readers, logger: logger)
     }
 
-    init(connection: SQLiteConnection, writerThread: NIOThreadPool, readers: [SQLiteConnection], logger: Logger) {
-        self.connection = connection
-        self.writerThread = writerThread
+    init(writer: DirectSQLiteConnection, readers: [DirectSQLiteConnection], logger: Logger) {
+        self.writer = writer
         self.readers = readers
         self.logger = logger
+    }
+
+    nonisolated func database(_ connection: DirectSQLiteConnection) -> DirectSQLiteDatabase {
+        DirectSQLiteDatabase(connection: connection, logger: logger, eventLoop: MultiThreadedEventLoopGroup.singleton.any())
     }
 
     private func acquire() async {
@@ -89,26 +87,25 @@ public actor SQLiteBackend: SQLBackend {
         await acquire()
         defer { release() }
         // IMMEDIATE takes the write lock at once, so a transaction never fails half-way on a busy database.
-        return try await runTransaction(on: connection.sql(queryLogLevel: .trace), begin: "BEGIN IMMEDIATE", body)
+        return try await runTransaction(on: database(writer), begin: "BEGIN IMMEDIATE", body)
     }
 
     /// Reads go to a reading connection, outside the writer's queue: WAL shows them the last commit.
     public nonisolated func read<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
         let index = nextReader.wrappingAdd(1, ordering: .relaxed).oldValue
-        return try await body(readers[index % readers.count].sql(queryLogLevel: .trace))
+        return try await body(database(readers[index % readers.count]))
     }
 
     public func write<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
         await acquire()
         defer { release() }
-        return try await body(connection.sql(queryLogLevel: .trace))
+        return try await body(database(writer))
     }
 
     /// Closes the connections.
     public func close() async throws {
-        for reader in readers { try await reader.close() }
-        try await connection.close()
-        try await writerThread.shutdownGracefully()
+        for reader in readers { reader.close() }
+        writer.close()
     }
 }
 

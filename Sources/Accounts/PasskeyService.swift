@@ -138,8 +138,10 @@ public struct PasskeyService: Sendable {
         let (user, passkey, verified, openRecoveryCases) = try await verifyAssertion(response, stored: stored, requireUserHandle: stored.userID == nil)
         let now = clock()
         let issued = newSession(userID: user.id, passkey: passkey, userVerified: verified.userVerified, info: info, now: now)
-        let event = SecurityEvent(id: UUID(), userID: user.id, kind: "signin", at: now, ip: info.ip, userAgent: info.userAgent,
-                                  detail: ["passkey": passkey.name, "provider": providerName(passkey.aaguid) ?? "unknown"])
+        // The first sign-in with a passkey is a sign-in from a new device (or a new authenticator).
+        var detail = ["passkey": passkey.name, "provider": providerName(passkey.aaguid) ?? "unknown"]
+        if passkey.lastUsedAt == nil { detail["new_device"] = "true" }
+        let event = SecurityEvent(id: UUID(), userID: user.id, kind: "signin", at: now, ip: info.ip, userAgent: info.userAgent, detail: detail)
         try await record(verified, passkey: passkey, newSession: issued.session, reauth: nil, event: event, challenge: stored, now: now)
         return (user, issued, openRecoveryCases)
     }

@@ -121,7 +121,7 @@ public struct EmailChannel: NotificationChannel {
     static func summary(_ kind: String) -> String {
         switch kind {
         case "signup": "Your account was created"
-        case "signin": "New sign-in to your account"
+        case "signin": "New sign-in to your account from a new device"
         case "signin_device_approval": "A device signed in with your approval"
         case "passkey_added": "A passkey was added to your account"
         case "passkey_removed": "A passkey was removed from your account"
@@ -161,7 +161,19 @@ public struct EmailChannel: NotificationChannel {
         return Array((headers.joined(separator: "\r\n") + "\r\n\r\n" + encoded + "\r\n").utf8)
     }
 
+    /// Whether an event is worth an e-mail: everything that changes how the account can be entered,
+    /// and sign-ins from a new device; not routine sign-ins, re-authentications, renames or sign-outs
+    /// (webhooks still get every event).
+    static func mails(_ event: SecurityEvent) -> Bool {
+        switch event.kind {
+        case "signin": event.detail["new_device"] == "true"
+        case "reauthenticated", "logout", "passkey_renamed", "enrolment_opened": false
+        default: true
+        }
+    }
+
     public func deliver(_ event: SecurityEvent, user: User?, links: [String: String], attemptID: String, now: Date) async -> Bool {
+        guard Self.mails(event) else { return true }
         guard let addresses = try? await store.recoverySettings(userID: event.userID)?.addresses else { return true }
         guard !addresses.isEmpty else { return true }
         do {

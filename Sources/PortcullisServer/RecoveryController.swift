@@ -344,6 +344,7 @@ struct RecoveryController: Sendable {
     @Sendable func adminApprove(_ request: Request, context: AppRequestContext) async throws -> Response {
         let auth = try await api.authenticated(request)
         let object = try await api.body(request)
+        try api.limit(ip: api.info(request, context).ip, account: auth.user.username)
         try await api.service.adminApproveRecovery(auth, caseID: try id(context), comparisonCode: try comparisonCode(object), info: api.info(request, context))
         return Response(status: .noContent)
     }

@@ -150,6 +150,26 @@ final class RecordingTransport: WebhookTransport {
         try await sink.close()
     }
 
+    @Test func routineSignInsAreNotMailedButNewDevicesAre() async throws {
+        let sink = try await SMTPSink()
+        let store = MemoryAccountStore()
+        let user = try await Self.signUp(store)
+        try await store.saveRecoverySettings(RecoverySettings(userID: user.id, addresses: ["nora@example.com", "nora@example.net"]),
+                                             event: Self.caseEvent(for: user))
+        let clock = MutableClock(FixedClock.now.addingTimeInterval(1))
+        let dispatcher = Self.emailDispatcher(store, mailer: SMTPMailer(host: "127.0.0.1", port: sink.port, security: .none), clock: clock)
+        #expect(try await dispatcher.deliverDue() == 2)
+        let before = sink.messages.count
+        for (kind, detail) in [("signin", [:]), ("reauthenticated", [:]), ("logout", [:]), ("signin", ["new_device": "true"]), ("passkey_removed", [:])] {
+            try await store.appendEvent(SecurityEvent(id: UUID(), userID: user.id, kind: kind, at: clock.now, ip: "192.0.2.4", userAgent: "UA", detail: detail))
+        }
+        clock.advance(by: 1)
+        #expect(try await dispatcher.deliverDue() == 5)
+        let subjects = sink.messages.dropFirst(before).compactMap { $0.data.split(separator: "\r\n").first { $0.hasPrefix("Subject:") } }
+        #expect(subjects == ["Subject: Portcullis: New sign-in to your account from a new device", "Subject: Portcullis: A passkey was removed from your account"])
+        try await sink.close()
+    }
+
     @Test func refusedMailIsRetriedAndStartTLSIsRequiredWhenAsked() async throws {
         let pki = TestPKI(name: "SMTP Test")
         let tlsSink = try await SMTPSink(tls: pki.tlsServer(hostname: "localhost"))

@@ -1,11 +1,9 @@
 import ArgumentParser
-import AsyncHTTPClient
 import Foundation
 import Logging
 import PortcullisServer
 import SQLStore
 import NIOCore
-import NIOHTTP1
 import PortcullisTesting
 import Synchronization
 import WebAuthn
@@ -41,7 +39,6 @@ struct BenchLoginCommand: AsyncParsableCommand, IOCommand {
 
     func run(io: CommandIO) async throws -> Int32 {
         guard users > 0, concurrency > 0, duration > 0 else { throw UsageError("--users, --concurrency and --duration must be positive") }
-        let client = HTTPClient.shared
         let authenticator = VirtualAuthenticator(rpID: rpID, origin: origin)
         let runID = UUID().uuidString.prefix(8).lowercased()
         var out = ""
@@ -64,6 +61,8 @@ struct BenchLoginCommand: AsyncParsableCommand, IOCommand {
         let accounts = try await withThrowingTaskGroup(of: [Account].self) { group in
             for worker in 0..<concurrency {
                 group.addTask {
+                    let client = try await BenchConnection.connect(url: url)
+                    defer { Task { await client.close() } }
                     var made: [Account] = []
                     var index = worker
                     while index < users {
@@ -93,6 +92,8 @@ struct BenchLoginCommand: AsyncParsableCommand, IOCommand {
             for worker in 0..<min(concurrency, accounts.count) {
                 let mine = stride(from: worker, to: accounts.count, by: concurrency).map { accounts[$0] }
                 group.addTask {
+                    let client = try await BenchConnection.connect(url: url)
+                    defer { Task { await client.close() } }
                     var counters = [UInt32](repeating: 0, count: mine.count)
                     var turn = 0
                     while Date() < deadline {
@@ -134,14 +135,8 @@ struct BenchLoginCommand: AsyncParsableCommand, IOCommand {
         return errors.isEmpty ? 0 : 1
     }
 
-    func post(_ client: HTTPClient, _ path: String, _ body: JSONValue) async throws -> (Int, JSONValue?) {
-        var request = HTTPClientRequest(url: url + path)
-        request.method = .POST
-        request.headers.add(name: "Origin", value: origin)
-        request.headers.add(name: "Content-Type", value: "application/json")
-        request.body = .bytes(ByteBuffer(string: StrictJSON.serialize(body)))
-        let response = try await client.execute(request, timeout: .seconds(30))
-        let bytes = try await response.body.collect(upTo: 1 << 20)
-        return (Int(response.status.code), try? StrictJSON.parse(bytes.readableBytesView))
+    func post(_ client: BenchConnection, _ path: String, _ body: JSONValue) async throws -> (Int, JSONValue?) {
+        let response = try await client.post(path, origin: origin, body: Array(StrictJSON.serialize(body).utf8))
+        return (response.status, try? StrictJSON.parse(response.body))
     }
 }

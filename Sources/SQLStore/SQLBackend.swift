@@ -28,16 +28,17 @@ public protocol SQLBackend: Sendable {
 /// actor serializes, and reading connections that WAL lets run beside it; a busy timeout; foreign keys.
 /// Statements run on the calling task's thread (``DirectSQLiteDatabase``): each is a few microseconds
 /// of indexed work, and a transaction no longer hops threads once per statement.
-public actor SQLiteBackend: SQLBackend {
-    nonisolated let writer: DirectSQLiteConnection
-    nonisolated let readers: [DirectSQLiteConnection]
-    nonisolated let nextReader = Atomic<Int>(0)
-    nonisolated let logger: Logger
-    private var busy = false
-    private var waiters: [CheckedContinuation<Void, Never>] = []
+public final class SQLiteBackend: SQLBackend {
+    let writer: DirectSQLiteConnection
+    let readers: [DirectSQLiteConnection]
+    let nextReader = Atomic<Int>(0)
+    let logger: Logger
+    /// Who holds the writer, and who waits for it (a lock that suspends instead of blocking; taking a
+    /// free writer costs no executor hop, unlike an actor).
+    private let writerState = Mutex<(busy: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
 
-    public nonisolated let binaryType = "BLOB"
-    public nonisolated let isPostgres = false
+    public let binaryType = "BLOB"
+    public let isPostgres = false
 
     /// Opens (creating if needed) the database file at `path`.
     public static func open(path: String, logger: Logger) async throws -> SQLiteBackend {
@@ -67,20 +68,40 @@ public actor SQLiteBackend: SQLBackend {
         self.logger = logger
     }
 
-    nonisolated func database(_ connection: DirectSQLiteConnection) -> DirectSQLiteDatabase {
+    func database(_ connection: DirectSQLiteConnection) -> DirectSQLiteDatabase {
         DirectSQLiteDatabase(connection: connection, logger: logger, eventLoop: MultiThreadedEventLoopGroup.singleton.any())
     }
 
     private func acquire() async {
-        if !busy {
-            busy = true
-            return
+        let taken = writerState.withLock { state in
+            if state.busy { return false }
+            state.busy = true
+            return true
         }
-        await withCheckedContinuation { waiters.append($0) }
+        if taken { return }
+        await withCheckedContinuation { continuation in
+            // Freed in between: take it now; otherwise wait for a release to hand it over.
+            let handover = writerState.withLock { state -> Bool in
+                if !state.busy {
+                    state.busy = true
+                    return true
+                }
+                state.waiters.append(continuation)
+                return false
+            }
+            if handover { continuation.resume() }
+        }
     }
 
     private func release() {
-        if waiters.isEmpty { busy = false } else { waiters.removeFirst().resume() }
+        let next = writerState.withLock { state -> CheckedContinuation<Void, Never>? in
+            if state.waiters.isEmpty {
+                state.busy = false
+                return nil
+            }
+            return state.waiters.removeFirst()  // stays busy: handed over
+        }
+        next?.resume()
     }
 
     public func transaction<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
@@ -91,7 +112,7 @@ public actor SQLiteBackend: SQLBackend {
     }
 
     /// Reads go to a reading connection, outside the writer's queue: WAL shows them the last commit.
-    public nonisolated func read<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
+    public func read<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
         let index = nextReader.wrappingAdd(1, ordering: .relaxed).oldValue
         return try await body(database(readers[index % readers.count]))
     }

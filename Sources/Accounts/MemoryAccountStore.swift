@@ -181,11 +181,21 @@ public actor MemoryAccountStore: AccountStore {
         if let event { eventLog.append(event) }
     }
     public func completeEnrolment(id: UUID, passkey: Passkey, session: Session, event: SecurityEvent, challenge: String, now: Date) async throws {
-        try checkChallenge(challenge, kind: .enrol, now: now)
-        guard let stored = enrolments[id], stored.status == .confirmed, stored.expiresAt > now else { throw StoreError.conflict }
+        let claimable = enrolments[id].map { $0.status == .confirmed && $0.expiresAt > now } ?? false
+        try registerCompleting(challenge: challenge, kind: .enrol, claimable: claimable, passkey: passkey, session: session, event: event, now: now) {
+            enrolments[id]?.status = .used
+        }
+    }
+
+    /// Uses up the challenge and, when the record is `claimable`, claims it and adds the passkey, the
+    /// session and the event; all or nothing, as ``SQLAccountStore`` does in one transaction.
+    func registerCompleting(challenge: String, kind: CeremonyKind, claimable: Bool, passkey: Passkey, session: Session, event: SecurityEvent,
+                            now: Date, claim: () -> Void) throws {
+        try checkChallenge(challenge, kind: kind, now: now)
+        guard claimable else { throw StoreError.conflict }
         guard passkeysByID[passkey.credentialID] == nil else { throw StoreError.credentialExists }
         challenges[challenge] = nil
-        enrolments[id]?.status = .used
+        claim()
         passkeysByID[passkey.credentialID] = passkey
         sessionsByID[session.id] = session
         eventLog.append(event)
@@ -282,14 +292,10 @@ public actor MemoryAccountStore: AccountStore {
         if let event { eventLog.append(event) }
     }
     public func completeRecovery(caseID: UUID, passkey: Passkey, session: Session, event: SecurityEvent, challenge: String, now: Date) async throws {
-        try checkChallenge(challenge, kind: .recover, now: now)
-        guard let stored = cases[caseID], stored.status == .open, stored.expiresAt > now, stored.userID == passkey.userID else { throw StoreError.conflict }
-        guard passkeysByID[passkey.credentialID] == nil else { throw StoreError.credentialExists }
-        challenges[challenge] = nil
-        cases[caseID]?.status = .completed
-        passkeysByID[passkey.credentialID] = passkey
-        sessionsByID[session.id] = session
-        eventLog.append(event)
+        let claimable = cases[caseID].map { $0.status == .open && $0.expiresAt > now && $0.userID == passkey.userID } ?? false
+        try registerCompleting(challenge: challenge, kind: .recover, claimable: claimable, passkey: passkey, session: session, event: event, now: now) {
+            cases[caseID]?.status = .completed
+        }
     }
 
     // MARK: Admins

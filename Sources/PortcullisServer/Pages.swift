@@ -178,6 +178,13 @@ enum Pages {
           return true;
         }
 
+        async function showAlerts() {
+          try {
+            const me = await api("/api/v1/me");
+            if (me.openRecoveryCases.length !== $("alerts").childElementCount) await showAccount();
+          } catch {}
+        }
+
         async function showRecovery() {
           try {
             const r = await api("/api/v1/me/recovery");
@@ -397,7 +404,8 @@ enum Pages {
           setInterval(recoverProgress, 3000);
         } else {
           showAccount().then((signedIn) => {
-            if (signedIn) return;
+            // A signed-in page looks again every 15 seconds, so a recovery request shows up in every live session.
+            if (signedIn) { setInterval(() => { if (!document.hidden) showAlerts(); }, 15000); return; }
             show("signed-out");
             if (window.PublicKeyCredential && PublicKeyCredential.isConditionalMediationAvailable) {
               PublicKeyCredential.isConditionalMediationAvailable().then((ok) => { if (ok) signIn(true); });

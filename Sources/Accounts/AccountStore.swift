@@ -26,11 +26,14 @@ public struct StoreError: Error, Hashable, Sendable, CustomStringConvertible {
 
 /// A passkey, its owner, and what a sign-in must show the owner.
 public struct CredentialOwner: Sendable {
+    /// The passkey as stored.
     public var passkey: Passkey
+    /// Its owner.
     public var user: User
     /// Open, unexpired recovery cases on the account.
     public var openRecoveryCases: Int
 
+    /// A passkey with its owner.
     public init(passkey: Passkey, user: User, openRecoveryCases: Int) {
         self.passkey = passkey
         self.user = user

@@ -4,14 +4,20 @@ import WebAuthn
 
 /// A user's recovery set-up and how ready it is.
 public struct RecoveryReadiness: Sendable {
+    /// How many passkeys the user has.
     public var passkeys: Int
     /// Distinct AAGUIDs: passkeys from one provider can be lost together.
     public var providers: Int
+    /// Whether one of them cannot be synced (a security key, for example).
     public var hasDeviceBoundPasskey: Bool
+    /// Contacts who accepted, and invitations not yet accepted.
     public var acceptedContacts: Int
     public var invitedContacts: Int
+    /// The user's M.
     public var threshold: Int
+    /// Whether a recovery code is set (and codes are allowed).
     public var hasCode: Bool
+    /// How many notification addresses are set.
     public var addresses: Int
     /// The recovery rules this user's own set-up can satisfy (admin rules excluded).
     public var selfServiceRules: [RecoveryRule]
@@ -25,10 +31,13 @@ public struct RecoveryReadiness: Sendable {
 
 /// What the requesting browser sees of its case. A decoy case (unknown username) looks the same.
 public struct RecoveryCaseView: Sendable {
+    /// The case.
     public var recoveryCase: RecoveryCase
     /// When the case is or will be released, by the earliest satisfied rule.
     public var releaseAt: Date?
+    /// Whether the new passkey may be registered now.
     public var released: Bool
+    /// Whether the case is past its expiry.
     public var expired: Bool
 }
 

@@ -3,6 +3,7 @@ import Foundation
 /// A user's recovery set-up: how many contacts must approve, the hash of their recovery code, where
 /// to notify them, and whether new cases are blocked (after a "this wasn't me").
 public struct RecoverySettings: Sendable, Hashable {
+    /// The account these settings belong to.
     public var userID: UUID
     /// M of the user's N accepted contacts.
     public var threshold: Int
@@ -15,6 +16,7 @@ public struct RecoverySettings: Sendable, Hashable {
     /// No new case may start before this time.
     public var blockedUntil: Date?
 
+    /// Settings with the defaults: a threshold of 2, no code, no addresses, not blocked.
     public init(userID: UUID, threshold: Int = 2, codeHash: [UInt8]? = nil, codeCreatedAt: Date? = nil, addresses: [String] = [],
                 blockedUntil: Date? = nil) {
         self.userID = userID
@@ -28,13 +30,18 @@ public struct RecoverySettings: Sendable, Hashable {
 
 /// Another user of this server who may vouch for the owner in a recovery case.
 public struct RecoveryContact: Sendable, Hashable {
+    /// Stable identifier (of the invitation and, once accepted, of the contact).
     public var id: UUID
+    /// The account that may be recovered with this contact's help.
     public var ownerID: UUID
+    /// The user who vouches.
     public var contactID: UUID
     /// Invited contacts count only once they accept with their own passkey.
     public var accepted: Bool
+    /// When the owner invited them.
     public var createdAt: Date
 
+    /// A contact record.
     public init(id: UUID, ownerID: UUID, contactID: UUID, accepted: Bool, createdAt: Date) {
         self.id = id
         self.ownerID = ownerID
@@ -48,8 +55,10 @@ public struct RecoveryContact: Sendable, Hashable {
 public struct RecoveryProof: Sendable, Hashable {
     /// What kind of proof.
     public struct Kind: Hashable, Sendable, CustomStringConvertible {
+        /// The stored spelling.
         public let rawValue: String
         private init(_ rawValue: String) { self.rawValue = rawValue }
+        /// Parses the stored spelling.
         public init?(rawValue: String) {
             guard ["contact", "code", "admin"].contains(rawValue) else { return nil }
             self.rawValue = rawValue
@@ -63,13 +72,16 @@ public struct RecoveryProof: Sendable, Hashable {
         public var description: String { rawValue }
     }
 
+    /// What kind of proof it is.
     public var kind: Kind
     /// Who gave it: the contact or admin user; `nil` for the code. A case holds one proof per (kind, actor).
     public var actorID: UUID?
     /// `passkey` or `cli` (admin proofs only: at most one of a rule's admin proofs may come from the command line).
     public var via: String
+    /// When it was given.
     public var at: Date
 
+    /// A proof; `via` is `passkey` unless an admin gave it through the command line.
     public init(kind: Kind, actorID: UUID?, via: String = "passkey", at: Date) {
         self.kind = kind
         self.actorID = actorID
@@ -80,9 +92,12 @@ public struct RecoveryProof: Sendable, Hashable {
 
 /// A request to recover an account, bound to the browser that started it.
 public struct RecoveryCase: Sendable, Hashable {
+    /// Where a case stands (expiry is read from ``expiresAt``, not stored).
     public struct Status: Hashable, Sendable, CustomStringConvertible {
+        /// The stored spelling.
         public let rawValue: String
         private init(_ rawValue: String) { self.rawValue = rawValue }
+        /// Parses the stored spelling.
         public init?(rawValue: String) {
             guard ["open", "cancelled", "completed"].contains(rawValue) else { return nil }
             self.rawValue = rawValue
@@ -96,6 +111,7 @@ public struct RecoveryCase: Sendable, Hashable {
         public var description: String { rawValue }
     }
 
+    /// Stable identifier, shown to the requester and to approvers.
     public var id: UUID
     /// The account; `nil` for the decoy case an unknown or blocked username gets (it can never progress).
     public var userID: UUID?
@@ -103,15 +119,21 @@ public struct RecoveryCase: Sendable, Hashable {
     public var secretHash: [UInt8]
     /// Read aloud by the requester to contacts and admins, who type it: binds their approval to this case.
     public var comparisonCode: String
+    /// Open, cancelled or completed.
     public var status: Status
+    /// When the requester started it.
     public var createdAt: Date
+    /// It takes no proof and cannot complete after this (7 days by default).
     public var expiresAt: Date
+    /// The requesting device as seen when it started the case (shown to the owner and approvers).
     public var ip: String
     public var userAgent: String
+    /// The proofs gathered so far, oldest first.
     public var proofs: [RecoveryProof]
     /// Wrong recovery codes entered on this case.
     public var codeAttempts: Int
 
+    /// A case record.
     public init(id: UUID, userID: UUID?, secretHash: [UInt8], comparisonCode: String, status: Status, createdAt: Date, expiresAt: Date,
                 ip: String, userAgent: String, proofs: [RecoveryProof] = [], codeAttempts: Int = 0) {
         self.id = id
@@ -136,12 +158,16 @@ public struct RecoveryRule: Sendable, Hashable, CustomStringConvertible {
         case exactly(Int)
     }
 
+    /// The contacts needed, if any.
     public var contacts: Contacts?
+    /// Whether the recovery code is needed.
     public var code: Bool
     /// Distinct admins needed (0 for none).
     public var admins: Int
+    /// Seconds between the proof that satisfies the rule and the release.
     public var wait: TimeInterval
 
+    /// A rule needing the given proofs.
     public init(contacts: Contacts? = nil, code: Bool = false, admins: Int = 0, wait: TimeInterval) {
         self.contacts = contacts
         self.code = code
@@ -163,6 +189,7 @@ public struct RecoveryRule: Sendable, Hashable, CustomStringConvertible {
         return parts.joined(separator: "+")
     }
 
+    /// `PROOFS:WAIT`, as in configuration.
     public var description: String { "\(proofs):\(RecoveryPolicy.format(wait))" }
 
     /// How many separate proofs the rule needs at least (a threshold counts as at least one).
@@ -214,6 +241,7 @@ public struct RecoveryPolicy: Sendable, Hashable {
     /// Distinct admins that an admin rule needs (`recovery.admin_approvals`, 2 by default).
     public static let defaultAdminApprovals = 2
 
+    /// A policy; every default is the safe one described on its property.
     public init(rules: [RecoveryRule] = RecoveryPolicy.defaultRules(adminApprovals: RecoveryPolicy.defaultAdminApprovals),
                 codeEnabled: Bool = true, coolingPeriod: TimeInterval = 86400, caseLifetime: TimeInterval = 7 * 86400,
                 blockAfterCancel: TimeInterval = 86400, maxCodeAttempts: Int = 5) {
@@ -291,6 +319,7 @@ public struct RecoveryPolicy: Sendable, Hashable {
 
     /// A rule that could not be read.
     public struct RuleError: Error, CustomStringConvertible {
+        /// What is wrong, naming the offending part.
         public let description: String
         init(_ description: String) { self.description = description }
     }

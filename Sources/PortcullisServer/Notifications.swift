@@ -64,6 +64,7 @@ public struct WebhookChannel: NotificationChannel {
     let transport: any WebhookTransport
     public var name: String { "webhook" }
 
+    /// Posts to every URL in `urls`, signed by `signer`.
     public init(urls: [String], signer: WebhookSigner, transport: any WebhookTransport = HTTPWebhookTransport()) {
         self.urls = urls
         self.signer = signer
@@ -109,6 +110,7 @@ public struct EmailChannel: NotificationChannel {
     let logger: Logger
     public var name: String { "email" }
 
+    /// Mails from `from` through `transport`, reading each user's addresses from `store`.
     public init(store: any AccountStore, transport: any MailTransport, from: String, serviceName: String, logger: Logger) {
         self.store = store
         self.transport = transport
@@ -199,6 +201,7 @@ public struct NotificationDispatcher: Service {
     /// Give up after this many failed attempts.
     public static let maximumAttempts = 12
 
+    /// A dispatcher for `channels` (none is allowed: entries are then marked delivered).
     public init(store: any AccountStore, channels: [any NotificationChannel], logger: Logger, clock: @escaping @Sendable () -> Date = { Date() },
                 links: @escaping @Sendable (SecurityEvent) -> [String: String] = { _ in [:] }) {
         self.store = store
@@ -215,6 +218,7 @@ public struct NotificationDispatcher: Service {
         self.init(store: store, channels: [WebhookChannel(urls: urls, signer: signer, transport: transport)], logger: logger, clock: clock, links: links)
     }
 
+    /// Delivers until the service group shuts down, idling a second when nothing is due.
     public func run() async throws {
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             let sent = (try? await deliverDue()) ?? 0

@@ -372,6 +372,8 @@ struct FormFields {
 
 /// The ways-in report as JSON (the admin endpoint and `portcullis check-config`).
 public enum WaysInReport {
+    /// One object per way in: name, proofs, proof count, wait, who is notified, phishing resistance,
+    /// whether it is below the floor, and what session it yields.
     public static func json(_ configuration: ServerConfiguration) -> JSONValue {
         .array(configuration.waysIn.map { way in
             .object([

@@ -11,6 +11,7 @@ public protocol MailTransport: Sendable {
 
 /// Why an SMTP exchange failed. Carries the server's reply for logs; never shown to clients.
 public struct SMTPError: Error, CustomStringConvertible {
+    /// What went wrong, with the server's reply when there was one.
     public let description: String
 }
 
@@ -27,17 +28,22 @@ public struct SMTPMailer: MailTransport {
         case tls
     }
 
+    /// The SMTP server.
     public var host: String
     public var port: Int
+    /// How the connection is protected.
     public var security: Security
+    /// AUTH PLAIN credentials; sent only over TLS.
     public var username: String?
     public var password: String?
     /// PEM certificates to trust instead of the system's roots (a private CA).
     public var trustRoots: [NIOSSLCertificate]?
     /// The name this client gives in EHLO.
     public var clientName: String
+    /// The deadline for the whole exchange.
     public var timeout: Duration
 
+    /// A client for `host:port`.
     public init(host: String, port: Int, security: Security, username: String? = nil, password: String? = nil,
                 trustRoots: [NIOSSLCertificate]? = nil, clientName: String = "portcullis", timeout: Duration = .seconds(20)) {
         self.host = host
@@ -57,6 +63,7 @@ public struct SMTPMailer: MailTransport {
         return try NIOSSLContext(configuration: configuration)
     }
 
+    /// Sends one message over a new connection. Addresses with spaces, controls or angle brackets are refused.
     public func send(from: String, to recipients: [String], message: [UInt8]) async throws {
         for address in [from] + recipients where address.utf8.contains(where: { $0 < 0x21 || $0 == 0x7F || $0 == UInt8(ascii: "<") || $0 == UInt8(ascii: ">") }) {
             throw SMTPError(description: "refusing an address with spaces, controls or brackets")

@@ -9,6 +9,7 @@ import Synchronization
 public final class SMTPSink: Sendable {
     /// One received message.
     public struct Message: Sendable {
+        /// The envelope sender and recipients.
         public let from: String
         public let recipients: [String]
         /// The DATA section with dot-stuffing undone, lines joined with CRLF.

@@ -189,7 +189,7 @@ let package = Package(
         ),
         .testTarget(
             name: "AccountsTests",
-            dependencies: ["Accounts", "SQLStore", "PortcullisTesting", "WebAuthn"],
+            dependencies: ["Accounts", "SQLStore", "PortcullisTesting", "WebAuthn", .product(name: "SQLKit", package: "sql-kit"), .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

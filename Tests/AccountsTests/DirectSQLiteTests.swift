@@ -1,0 +1,97 @@
+import Accounts
+import Foundation
+import Logging
+import PortcullisTesting
+import SQLKit
+import SQLStore
+import Testing
+
+/// The SQLite path that runs statements on the calling thread: concurrency, the statement cache, binds.
+@Suite struct DirectSQLiteTests {
+    static func withBackend(_ body: (SQLiteBackend) async throws -> Void) async throws {
+        let path = NSTemporaryDirectory() + "portcullis-direct-\(UUID().uuidString).sqlite"
+        let backend = try await SQLiteBackend.open(path: path, logger: Logger(label: "test"))
+        do { try await body(backend) } catch {
+            try await backend.close()
+            throw error
+        }
+        try await backend.close()
+        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+    }
+
+    @Test func concurrentWritersAndReadersSeeWholeTransactions() async throws {
+        try await Self.withBackend { backend in
+            try await backend.transaction { db in try await db.raw("CREATE TABLE pairs (n BIGINT PRIMARY KEY, twice BIGINT NOT NULL)").run() }
+            // 200 transactions that each write two rows, while readers check that every n has its twin.
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for n in 0..<200 {
+                    group.addTask {
+                        try await backend.transaction { db in
+                            try await db.raw("INSERT INTO pairs (n, twice) VALUES (\(bind: Int64(n)), \(bind: Int64(2 * n)))").run()
+                            try await db.raw("INSERT INTO pairs (n, twice) VALUES (\(bind: Int64(1000 + n)), \(bind: Int64(2 * n)))").run()
+                        }
+                    }
+                    group.addTask {
+                        let count = try await backend.read { db in
+                            try await db.raw("SELECT COUNT(*) AS c FROM pairs").first().map { try $0.decode(column: "c", as: Int64.self) } ?? -1
+                        }
+                        #expect(count % 2 == 0, "a reader saw half a transaction")
+                    }
+                }
+                try await group.waitForAll()
+            }
+            let total = try await backend.read { db in try await db.raw("SELECT COUNT(*) AS c FROM pairs").first()?.decode(column: "c", as: Int64.self) }
+            #expect(total == 400)
+        }
+    }
+
+    @Test func aFailedTransactionLeavesNothingAndTheWriterIsFreedAfterward() async throws {
+        try await Self.withBackend { backend in
+            try await backend.transaction { db in try await db.raw("CREATE TABLE t (k TEXT PRIMARY KEY)").run() }
+            await #expect(throws: (any Error).self) {
+                try await backend.transaction { db in
+                    try await db.raw("INSERT INTO t (k) VALUES (\(bind: "a"))").run()
+                    try await db.raw("INSERT INTO t (k) VALUES (\(bind: "a"))").run()  // unique violation
+                }
+            }
+            #expect(try await backend.read { db in try await db.raw("SELECT k FROM t").all().count } == 0)
+            try await backend.write { db in try await db.raw("INSERT INTO t (k) VALUES (\(bind: "b"))").run() }
+            #expect(try await backend.read { db in try await db.raw("SELECT k FROM t").all().count } == 1)
+        }
+    }
+
+    @Test func moreDistinctStatementsThanTheCacheHoldsStillRun() async throws {
+        try await Self.withBackend { backend in
+            for n in 0..<300 {
+                let value = try await backend.read { db in
+                    try await db.raw("SELECT \(unsafeRaw: String(n)) AS v, \(bind: Int64(n)) AS w").first()?.decode(column: "w", as: Int64.self)
+                }
+                #expect(value == Int64(n))
+            }
+        }
+    }
+
+    @Test func valuesRoundTripAndUnknownBindTypesAreRefused() async throws {
+        try await Self.withBackend { backend in
+            let row = try await backend.read { db in
+                try await db.raw("""
+                    SELECT \(bind: "text é") AS s, \(bind: Int64.max) AS i, \(bind: Data([0, 1, 255])) AS b, \(bind: Optional<String>.none) AS n,
+                      \(bind: 2.5) AS d, \(bind: true) AS t
+                    """).first()
+            }
+            let found = try #require(row)
+            #expect(try found.decode(column: "s", as: String.self) == "text é")
+            #expect(try found.decode(column: "i", as: Int64.self) == Int64.max)
+            #expect(try found.decode(column: "b", as: Data.self) == Data([0, 1, 255]))
+            #expect(try found.decode(column: "n", as: String?.self) == nil)
+            #expect(try found.decode(column: "s", as: String?.self) == "text é")
+            #expect(try found.decode(column: "d", as: Double.self) == 2.5)
+            #expect(try found.decode(column: "t", as: Int64.self) == 1)
+            #expect(throws: (any Error).self) { try found.decode(column: "s", as: Int64.self) }
+            #expect(throws: (any Error).self) { try found.decode(column: "missing", as: String.self) }
+            await #expect(throws: (any Error).self) {
+                try await backend.read { db in try await db.raw("SELECT \(bind: UUID()) AS u").run() }
+            }
+        }
+    }
+}

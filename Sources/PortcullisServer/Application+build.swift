@@ -234,8 +234,9 @@ public func buildApplication(
     return app
 }
 
-/// The "this wasn't me" link carried by every notification about an open recovery case.
-func recoveryLinks(_ event: SecurityEvent, service: PasskeyService, origin: String) -> [String: String] {
+/// The "this wasn't me" link carried by every notification about an open recovery case (started or
+/// approved), as `["cancelUrl": URL]`; nothing for other events.
+public func recoveryLinks(_ event: SecurityEvent, service: PasskeyService, origin: String) -> [String: String] {
     guard event.kind.hasPrefix("recovery_"), event.kind != "recovery_cancelled", event.kind != "recovery_completed",
           let text = event.detail["case"], let caseID = UUID(uuidString: text)
     else { return [:] }

@@ -277,6 +277,27 @@ import WebAuthn
         }
     }
 
+    @Test func notificationsCarryAWorkingCancelLinkOnlyWhileACaseCanBeCancelled() async throws {
+        let harness = try H()
+        try await harness.run { client in
+            _ = try await H.signUp(client, "alice")
+            let held = try await Self.start(client, "alice")
+            let alice = try #require(try await harness.store.user(username: "alice"))
+            let started = try #require(try await harness.store.events(userID: alice.id, limit: 50).first { $0.kind == "recovery_started" })
+            let link = try #require(recoveryLinks(started, service: harness.service, origin: H.origin)["cancelUrl"])
+            #expect(link.hasPrefix(H.origin + "/recovery/cancel?case=\(held.id)&sig="))
+            let sig = String(try #require(link.split(separator: "sig=").last))
+            for kind in ["recovery_completed", "recovery_cancelled", "signin"] {
+                var other = started
+                other.kind = kind
+                #expect(recoveryLinks(other, service: harness.service, origin: H.origin).isEmpty, "\(kind)")
+            }
+            #expect(try await H.send(client, .get, String(link.dropFirst(H.origin.count)), origin: nil).status == .ok)
+            #expect(try await Self.postCancel(client, caseID: held.id, sig: sig).status == .ok)
+            #expect(try await harness.store.recoveryCase(id: try #require(UUID(uuidString: held.id)))?.status == .cancelled)
+        }
+    }
+
     static func postCancel(_ client: any TestClientProtocol, caseID: String, sig: String) async throws -> H.Reply {
         let form = "case=\(caseID)&sig=\(sig.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? sig)"
         return try await client.execute(

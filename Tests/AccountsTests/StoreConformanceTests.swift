@@ -60,16 +60,18 @@ import Testing
     @Test(arguments: kinds)
     func signUpCreatesEverythingOrNothing(kind: Kind) async throws {
         try await Self.withStore(kind) { store in
-            let (user, passkey, session) = try await Self.signUp(store, "Alice")
-            #expect(try await store.user(username: "ALICE")?.id == user.id)
+            // Names unique to this run, so the suite can run again on the same PostgreSQL database.
+            let tag = UUID().uuidString.prefix(6).lowercased()
+            let (user, passkey, session) = try await Self.signUp(store, "Alice-\(tag)")
+            #expect(try await store.user(username: "ALICE-\(tag.uppercased())")?.id == user.id)
             #expect(try await store.user(id: user.id)?.handle == user.handle)
-            #expect(try await store.user(handle: user.handle)?.username == "alice")
+            #expect(try await store.user(handle: user.handle)?.username == "alice-\(tag)")
             #expect(try await store.passkey(credentialID: passkey.credentialID) == passkey)
             #expect(try await store.session(tokenHash: session.tokenHash) == session)
             #expect(try await store.events(userID: user.id, limit: 10).map(\.kind) == ["signup"])
 
             // A taken username: nothing of the second account exists afterwards, and its challenge remains.
-            let twin = StoreFixtures.user("alice")
+            let twin = StoreFixtures.user("alice-\(tag)")
             let twinKey = StoreFixtures.passkey(for: twin)
             let challenge = StoreFixtures.challenge(.signup, pending: twin)
             try await store.saveChallenge(challenge)
@@ -82,7 +84,7 @@ import Testing
             #expect(try await store.challenge(challenge.challenge) != nil)
 
             // A credential ID that is registered already (to anyone).
-            let other = StoreFixtures.user("bob")
+            let other = StoreFixtures.user("bob-\(tag)")
             let stolen = StoreFixtures.passkey(for: other, id: passkey.credentialID)
             let challenge2 = StoreFixtures.challenge(.signup, pending: other)
             try await store.saveChallenge(challenge2)
@@ -90,7 +92,7 @@ import Testing
                 try await store.createUser(other, passkey: stolen, session: StoreFixtures.session(for: other, passkey: stolen),
                                            event: StoreFixtures.event("signup", for: other), inviteHash: nil, challenge: challenge2.challenge, now: Self.now)
             }
-            #expect(try await store.user(username: "bob") == nil)
+            #expect(try await store.user(username: "bob-\(tag)") == nil)
         }
     }
 
@@ -231,10 +233,11 @@ import Testing
     @Test(arguments: kinds)
     func invitesWorkOnceAndSecretsAreStable(kind: Kind) async throws {
         try await Self.withStore(kind) { store in
-            let hash = Array("invite-hash".utf8)
+            let tag = UUID().uuidString.prefix(6).lowercased()
+            let hash = Array("invite-hash-\(tag)".utf8)
             try await store.createInvite(Invite(codeHash: hash, createdAt: Self.now, expiresAt: Self.now.addingTimeInterval(3600)))
             for (index, expected) in [nil, StoreError.inviteInvalid].enumerated() {
-                let user = StoreFixtures.user("invited-\(index)")
+                let user = StoreFixtures.user("invited-\(index)-\(tag)")
                 let passkey = StoreFixtures.passkey(for: user)
                 let challenge = StoreFixtures.challenge(.signup, pending: user)
                 try await store.saveChallenge(challenge)
@@ -249,8 +252,8 @@ import Testing
             #expect(first == second)
             try await store.ping()
             // By name: other suites share the PostgreSQL database, so a listing may not reach these users.
-            #expect(try await store.user(username: "invited-0") != nil)
-            #expect(try await store.user(username: "invited-1") == nil)
+            #expect(try await store.user(username: "invited-0-\(tag)") != nil)
+            #expect(try await store.user(username: "invited-1-\(tag)") == nil)
             #expect(try await store.listUsers(limit: 1).count == 1)
         }
     }

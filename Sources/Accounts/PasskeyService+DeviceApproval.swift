@@ -48,17 +48,10 @@ extension PasskeyService {
         throw AccountsError.conflict
     }
 
-    /// The approver must hold a session born from a passkey, with an assertion at most a minute old.
-    func requireFreshForDeviceApproval(_ auth: Authenticated) throws {
-        try requireFullRights(auth)
-        guard clock().timeIntervalSince(auth.session.authenticatedAt) <= Self.deviceApprovalWindow else {
-            throw AccountsError.reauthenticationRequired
-        }
-    }
-
     /// Finds a pending request by its user code, for the approver to check the device's details.
     public func lookupDeviceRequest(_ auth: Authenticated, userCode text: String) async throws -> DeviceRequest {
-        try requireFreshForDeviceApproval(auth)
+        // The approver holds a full-rights session with a passkey assertion at most a minute old.
+        try requireFresh(auth, within: Self.deviceApprovalWindow)
         guard let code = UserCode.normalize(text), let request = try await store.deviceRequest(userCode: code),
               request.status == .pending, request.expiresAt > clock()
         else { throw AccountsError.notFound }

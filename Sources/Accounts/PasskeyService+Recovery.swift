@@ -255,7 +255,7 @@ extension PasskeyService {
         var settings: RecoverySettings?
         if let userID = held.userID { settings = try await recoverySettings(userID: userID) }
         let entered = Self.hash(RecoveryCode.normalize(code))
-        guard let userID = held.userID, let stored = settings?.codeHash, code.utf8.count <= 128, ConstantTime.equal(stored, entered) else {
+        guard let userID = held.userID, let settings, let stored = settings.codeHash, code.utf8.count <= 128, ConstantTime.equal(stored, entered) else {
             let event = held.userID.map {
                 SecurityEvent(id: UUID(), userID: $0, kind: "recovery_code_failed", at: now, ip: info.ip, userAgent: info.userAgent,
                               detail: ["case": id.uuidString.lowercased()])
@@ -263,14 +263,18 @@ extension PasskeyService {
             do { _ = try await store.recordRecoveryCodeFailure(caseID: id, event: event) } catch let error as StoreError { throw map(error) }
             throw AccountsError.recoveryCodeInvalid
         }
+        let proof = RecoveryProof(kind: .code, actorID: nil, at: now)
         do {
-            try await store.addRecoveryProof(caseID: id, proof: RecoveryProof(kind: .code, actorID: nil, at: now), event: SecurityEvent(
+            try await store.addRecoveryProof(caseID: id, proof: proof, event: SecurityEvent(
                 id: UUID(), userID: userID, kind: "recovery_approved", at: now, ip: info.ip, userAgent: info.userAgent,
                 detail: ["case": id.uuidString.lowercased(), "proof": "code"]), now: now)
         } catch let error as StoreError {
             throw map(error)
         }
-        return try await recoveryCaseView(id: id, secret: secret)
+        // The case as stored now, without reading it and the settings again.
+        var updated = held
+        updated.proofs.append(proof)
+        return view(of: updated, threshold: settings.threshold)
     }
 
     /// A released case, for its completion.

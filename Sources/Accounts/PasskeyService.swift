@@ -161,11 +161,12 @@ public struct PasskeyService: Sendable {
         return Authenticated(user: user, session: session)
     }
 
-    /// Refuses sensitive actions to sessions born other than from a passkey, and to sessions whose
-    /// last passkey assertion is older than the re-authentication window.
-    public func requireFresh(_ auth: Authenticated) throws {
+    /// Refuses sensitive actions to sessions without full rights (``requireFullRights(_:)``), and to
+    /// sessions whose last passkey assertion is older than `window` (the policy's re-authentication
+    /// window unless given).
+    public func requireFresh(_ auth: Authenticated, within window: TimeInterval? = nil) throws {
         try requireFullRights(auth)
-        guard clock().timeIntervalSince(auth.session.authenticatedAt) <= policy.reauthenticationWindow else {
+        guard clock().timeIntervalSince(auth.session.authenticatedAt) <= window ?? policy.reauthenticationWindow else {
             throw AccountsError.reauthenticationRequired
         }
     }

@@ -110,6 +110,24 @@ struct APIController: Sendable {
         Cookie(name: cookieName, value: "", maxAge: 0, path: "/", secure: configuration.secureCookies, httpOnly: true, sameSite: .lax)
     }
 
+    /// The UUID in the path's `{id}`; anything else is a 404.
+    func idParameter(_ context: AppRequestContext) throws -> UUID {
+        guard let text = context.parameters.get("id"), let id = UUID(uuidString: text) else { throw Problem.notFound }
+        return id
+    }
+
+    /// The secret a browser holds in cookie `name` (an enrolment's or a recovery case's); without it, a 404.
+    func browserSecret(_ request: Request, cookie name: String) throws -> String {
+        guard let secret = request.cookies[name]?.value, !secret.isEmpty else { throw Problem.notFound }
+        return secret
+    }
+
+    /// The cookie that binds a flow to one browser: `HttpOnly`, `SameSite=Strict`, scoped to `path`.
+    /// A `maxAge` of 0 with an empty value removes it.
+    func browserCookie(_ name: String, value: String, maxAge: Int, path: String) -> Cookie {
+        Cookie(name: name, value: value, maxAge: maxAge, path: path, secure: configuration.secureCookies, httpOnly: true, sameSite: .strict)
+    }
+
     func authenticated(_ request: Request) async throws -> Authenticated {
         guard let token = request.cookies[cookieName]?.value, let auth = try await service.authenticate(token: token) else {
             throw Problem.from(AccountsError.unauthenticated)
@@ -292,7 +310,7 @@ struct APIController: Sendable {
 
     @Sendable func revokeSession(_ request: Request, context: AppRequestContext) async throws -> Response {
         let auth = try await authenticated(request)
-        guard let text = context.parameters.get("id"), let id = UUID(uuidString: text) else { throw Problem.notFound }
+        let id = try idParameter(context)
         try await service.revokeSession(auth, sessionID: id, info: info(request, context))
         var response = Response(status: .noContent)
         if id == auth.session.id { response.setCookie(expiredCookie()) }

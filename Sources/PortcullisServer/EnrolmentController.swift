@@ -19,20 +19,12 @@ struct EnrolmentController: Sendable {
         router.post("api/v1/enrol/passkey/verify", use: verify)
     }
 
-    func enrolmentID(_ context: AppRequestContext) throws -> UUID {
-        guard let text = context.parameters.get("id"), let id = UUID(uuidString: text) else { throw Problem.notFound }
-        return id
-    }
-
     func enrolmentID(_ object: JSONObject) throws -> UUID {
         guard let text = try api.optionalString(object, "id"), let id = UUID(uuidString: text) else { throw Problem.invalid("id is required.") }
         return id
     }
 
-    func browserSecret(_ request: Request) throws -> String {
-        guard let secret = request.cookies[Self.browserCookie]?.value, !secret.isEmpty else { throw Problem.notFound }
-        return secret
-    }
+    func browserSecret(_ request: Request) throws -> String { try api.browserSecret(request, cookie: Self.browserCookie) }
 
     @Sendable func create(_ request: Request, context: AppRequestContext) async throws -> Response {
         let auth = try await api.authenticated(request)
@@ -48,7 +40,7 @@ struct EnrolmentController: Sendable {
 
     @Sendable func status(_ request: Request, context: AppRequestContext) async throws -> Response {
         let auth = try await api.authenticated(request)
-        let enrolment = try await api.service.enrolment(auth, id: try enrolmentID(context))
+        let enrolment = try await api.service.enrolment(auth, id: try api.idParameter(context))
         var object: JSONObject = ["status": .string(enrolment.status.rawValue), "expiresAt": APIController.iso(enrolment.expiresAt)]
         if let ip = enrolment.openedIP {
             object["device"] = .object(["ip": .string(ip), "userAgent": .string(enrolment.openedUserAgent ?? "")])
@@ -60,7 +52,7 @@ struct EnrolmentController: Sendable {
         let auth = try await api.authenticated(request)
         let object = try await api.body(request)
         guard let code = try api.optionalString(object, "confirmationCode") else { throw Problem.invalid("confirmationCode is required.") }
-        try await api.service.confirmEnrolment(auth, id: try enrolmentID(context), confirmationCode: code, info: api.info(request, context))
+        try await api.service.confirmEnrolment(auth, id: try api.idParameter(context), confirmationCode: code, info: api.info(request, context))
         return Response(status: .noContent)
     }
 
@@ -71,8 +63,7 @@ struct EnrolmentController: Sendable {
         guard let token = try api.optionalString(object, "token") else { throw Problem.invalid("token is required.") }
         let (enrolment, code, secret) = try await api.service.openEnrolment(token: token, info: who)
         var response = api.json(.object(["id": .string(enrolment.id.uuidString.lowercased()), "confirmationCode": .string(code)]))
-        response.setCookie(Cookie(name: Self.browserCookie, value: secret, maxAge: Int(PasskeyService.enrolmentLifetime), path: "/api/v1/enrol",
-                                  secure: api.configuration.secureCookies, httpOnly: true, sameSite: .strict))
+        response.setCookie(api.browserCookie(Self.browserCookie, value: secret, maxAge: Int(PasskeyService.enrolmentLifetime), path: "/api/v1/enrol"))
         return response
     }
 

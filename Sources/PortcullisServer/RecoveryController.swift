@@ -47,15 +47,7 @@ struct RecoveryController: Sendable {
 
     // MARK: Helpers
 
-    func id(_ context: AppRequestContext) throws -> UUID {
-        guard let text = context.parameters.get("id"), let id = UUID(uuidString: text) else { throw Problem.notFound }
-        return id
-    }
-
-    func caseSecret(_ request: Request) throws -> String {
-        guard let secret = request.cookies[Self.caseCookie]?.value, !secret.isEmpty else { throw Problem.notFound }
-        return secret
-    }
+    func caseSecret(_ request: Request) throws -> String { try api.browserSecret(request, cookie: Self.caseCookie) }
 
     func comparisonCode(_ object: JSONObject) throws -> String {
         guard let code = try api.optionalString(object, "comparisonCode") else { throw Problem.invalid("comparisonCode is required.") }
@@ -169,7 +161,7 @@ struct RecoveryController: Sendable {
 
     @Sendable func removeContact(_ request: Request, context: AppRequestContext) async throws -> Response {
         let auth = try await api.authenticated(request)
-        try await api.service.removeRecoveryContact(auth, id: try id(context), info: api.info(request, context))
+        try await api.service.removeRecoveryContact(auth, id: try api.idParameter(context), info: api.info(request, context))
         return Response(status: .noContent)
     }
 
@@ -184,7 +176,7 @@ struct RecoveryController: Sendable {
 
     @Sendable func accept(_ request: Request, context: AppRequestContext) async throws -> Response {
         let auth = try await api.authenticated(request)
-        try await api.service.acceptRecoveryInvitation(auth, id: try id(context), info: api.info(request, context))
+        try await api.service.acceptRecoveryInvitation(auth, id: try api.idParameter(context), info: api.info(request, context))
         return Response(status: .noContent)
     }
 
@@ -203,13 +195,13 @@ struct RecoveryController: Sendable {
         let auth = try await api.authenticated(request)
         let object = try await api.body(request)
         try api.limit(ip: api.info(request, context).ip, account: auth.user.username)
-        try await api.service.approveRecovery(auth, caseID: try id(context), comparisonCode: try comparisonCode(object), info: api.info(request, context))
+        try await api.service.approveRecovery(auth, caseID: try api.idParameter(context), comparisonCode: try comparisonCode(object), info: api.info(request, context))
         return Response(status: .noContent)
     }
 
     @Sendable func cancel(_ request: Request, context: AppRequestContext) async throws -> Response {
         let auth = try await api.authenticated(request)
-        try await api.service.cancelRecovery(auth, caseID: try id(context), info: api.info(request, context))
+        try await api.service.cancelRecovery(auth, caseID: try api.idParameter(context), info: api.info(request, context))
         return Response(status: .noContent)
     }
 
@@ -228,20 +220,19 @@ struct RecoveryController: Sendable {
             "comparisonCode": .string(recoveryCase.comparisonCode),
             "expiresAt": APIController.iso(recoveryCase.expiresAt),
         ]), status: .created)
-        response.setCookie(Cookie(name: Self.caseCookie, value: secret, maxAge: Int(api.service.policy.recovery.caseLifetime),
-                                  path: "/api/v1/recovery", secure: api.configuration.secureCookies, httpOnly: true, sameSite: .strict))
+        response.setCookie(api.browserCookie(Self.caseCookie, value: secret, maxAge: Int(api.service.policy.recovery.caseLifetime), path: "/api/v1/recovery"))
         return response
     }
 
     @Sendable func progress(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let view = try await api.service.recoveryCaseView(id: try id(context), secret: try caseSecret(request))
+        let view = try await api.service.recoveryCaseView(id: try api.idParameter(context), secret: try caseSecret(request))
         return api.json(caseJSON(view))
     }
 
     @Sendable func code(_ request: Request, context: AppRequestContext) async throws -> Response {
         let object = try await api.body(request)
         let who = api.info(request, context)
-        let caseID = try id(context)
+        let caseID = try api.idParameter(context)
         if let wait = codeAttemptsPerIP.hit("code:" + who.ip) { throw Problem.rateLimited(retryAfter: wait) }
         guard let code = try api.optionalString(object, "code") else { throw Problem.invalid("code is required.") }
         let view = try await api.service.enterRecoveryCode(id: caseID, secret: try caseSecret(request), code: code, info: who)
@@ -250,7 +241,7 @@ struct RecoveryController: Sendable {
 
     @Sendable func passkeyOptions(_ request: Request, context: AppRequestContext) async throws -> Response {
         try api.limit(ip: api.info(request, context).ip)
-        return api.json(try await api.service.recoveryPasskeyOptions(id: try id(context), secret: try caseSecret(request)))
+        return api.json(try await api.service.recoveryPasskeyOptions(id: try api.idParameter(context), secret: try caseSecret(request)))
     }
 
     @Sendable func passkeyVerify(_ request: Request, context: AppRequestContext) async throws -> Response {
@@ -259,11 +250,10 @@ struct RecoveryController: Sendable {
         try api.limit(ip: who.ip)
         let credential = try api.credential(object)
         let (user, passkey, issued) = try await api.service.recoveryPasskeyVerify(
-            id: try id(context), secret: try caseSecret(request), credential: credential, name: try api.optionalString(object, "name"), info: who)
+            id: try api.idParameter(context), secret: try caseSecret(request), credential: credential, name: try api.optionalString(object, "name"), info: who)
         var response = api.json(.object(["user": api.userJSON(user), "passkey": api.passkeyJSON(passkey)]), status: .created)
         response.setCookie(api.sessionCookie(issued.token))
-        response.setCookie(Cookie(name: Self.caseCookie, value: "", maxAge: 0, path: "/api/v1/recovery",
-                                  secure: api.configuration.secureCookies, httpOnly: true, sameSite: .strict))
+        response.setCookie(api.browserCookie(Self.caseCookie, value: "", maxAge: 0, path: "/api/v1/recovery"))
         return response
     }
 
@@ -345,7 +335,7 @@ struct RecoveryController: Sendable {
         let auth = try await api.authenticated(request)
         let object = try await api.body(request)
         try api.limit(ip: api.info(request, context).ip, account: auth.user.username)
-        try await api.service.adminApproveRecovery(auth, caseID: try id(context), comparisonCode: try comparisonCode(object), info: api.info(request, context))
+        try await api.service.adminApproveRecovery(auth, caseID: try api.idParameter(context), comparisonCode: try comparisonCode(object), info: api.info(request, context))
         return Response(status: .noContent)
     }
 

@@ -54,11 +54,15 @@ def browser():
     driver.quit()
 
 
+def platform_authenticator():
+    """A phone-like authenticator: resident keys and user verification, always consenting."""
+    return VirtualAuthenticatorOptions(protocol="ctap2", transport="internal", has_resident_key=True,
+                                       has_user_verification=True, is_user_consenting=True, is_user_verified=True)
+
+
 @pytest.fixture
 def passkey_browser(browser):
-    browser.add_virtual_authenticator(VirtualAuthenticatorOptions(
-        protocol="ctap2", transport="internal", has_resident_key=True,
-        has_user_verification=True, is_user_consenting=True, is_user_verified=True))
+    browser.add_virtual_authenticator(platform_authenticator())
     yield browser
     browser.remove_virtual_authenticator()
     browser.delete_all_cookies()
@@ -78,11 +82,7 @@ def wait_for(driver, predicate, timeout=15):
 
 def test_sign_up_then_autofill_and_modal_sign_in(passkey_browser, server):
     d = passkey_browser
-    d.get(server + "/")
-    d.find_element(By.ID, "username").send_keys("alice")
-    d.find_element(By.ID, "signup").click()
-    wait_for(d, lambda: status(d).startswith(("Welcome", "Sign-up failed")))
-    assert status(d) == "Welcome, alice."
+    sign_up(d, server, "alice")
     assert d.find_element(By.ID, "who").text == "alice"
     assert len(d.get_credentials()) == 1 and d.get_credentials()[0].is_resident_credential
 
@@ -163,9 +163,7 @@ def test_a_device_without_passkeys_is_approved_from_the_device_page(passkey_brow
 
 def test_a_lost_device_is_recovered_with_the_code_and_a_new_passkey(browser, server):
     d = browser
-    options = VirtualAuthenticatorOptions(protocol="ctap2", transport="internal", has_resident_key=True,
-                                          has_user_verification=True, is_user_consenting=True, is_user_verified=True)
-    d.add_virtual_authenticator(options)
+    d.add_virtual_authenticator(platform_authenticator())
     try:
         sign_up(d, server, "rita")
         d.find_element(By.ID, "new-code").click()
@@ -178,7 +176,7 @@ def test_a_lost_device_is_recovered_with_the_code_and_a_new_passkey(browser, ser
         d.remove_virtual_authenticator()
         d.delete_all_cookies()
 
-    d.add_virtual_authenticator(options)
+    d.add_virtual_authenticator(platform_authenticator())
     try:
         d.get(server + "/recover")
         d.find_element(By.ID, "recover-username").send_keys("rita")

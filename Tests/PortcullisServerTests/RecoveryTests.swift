@@ -448,6 +448,58 @@ import WebAuthn
         }
     }
 
+    /// Malformed JSON, an oversized body, a wrong Origin, a missing field, a replayed or foreign
+    /// registration: each gets its stable error and nothing about the account changes.
+    @Test func badInputToRecoveryIsRefusedAndChangesNothing() async throws {
+        let harness = try H { $0.recovery.rules = [RecoveryRule(code: true, wait: 60)] }
+        try await harness.run { client in
+            let alice = try await H.signUp(client, "alice")
+            let bob = try await H.signUp(client, "bob")
+            try await Self.invite(client, owner: alice, contact: bob)
+            let code = try #require(try await H.send(client, .post, "/api/v1/me/recovery/code", token: alice.token).object["code"]?.string)
+            let held = try await Self.start(client, "alice")
+            let caseID = try #require(UUID(uuidString: held.id))
+            let before = try await Self.snapshot(harness, "alice")
+            let attempts = try await harness.store.recoveryCase(id: caseID)?.codeAttempts
+            let big = Array(repeating: UInt8(ascii: " "), count: 70_000) + Array(#"{"username":"alice"}"#.utf8)
+            let cases: [(String, HTTPRequest.Method, String, [UInt8]?, String?, String?, HTTPResponse.Status, String)] = [
+                ("malformed start", .post, "/api/v1/recovery", Array(#"{"username":"alice""#.utf8), H.origin, nil, .badRequest, "malformed_json"),
+                ("oversized start", .post, "/api/v1/recovery", big, H.origin, nil, .contentTooLarge, "body_too_large"),
+                ("foreign origin start", .post, "/api/v1/recovery", Array(#"{"username":"alice"}"#.utf8), "https://evil.example", nil, .forbidden, "origin_not_allowed"),
+                ("no username", .post, "/api/v1/recovery", Array("{}".utf8), H.origin, nil, .badRequest, "invalid_request"),
+                ("malformed code", .post, "/api/v1/recovery/\(held.id)/code", Array(#"{"code":"#.utf8), H.origin, held.cookie, .badRequest, "malformed_json"),
+                ("foreign origin code", .post, "/api/v1/recovery/\(held.id)/code", Array("{\"code\":\"\(code)\"}".utf8), "https://evil.example", held.cookie, .forbidden, "origin_not_allowed"),
+                ("foreign origin approve", .post, "/api/v1/me/recovery-requests/\(held.id)/approve",
+                 Array("{\"comparisonCode\":\"\(held.comparisonCode)\"}".utf8), "https://evil.example", "portcullis_session=\(bob.token)", .forbidden, "origin_not_allowed"),
+                ("unknown case", .get, "/api/v1/recovery/\(UUID())", nil, H.origin, held.cookie, .notFound, "not_found"),
+            ]
+            for (name, method, path, body, origin, cookie, status, problem) in cases {
+                let reply = try await H.send(client, method, path, rawBody: body, origin: origin, cookie: cookie)
+                #expect(reply.status == status, "\(name)")
+                #expect(reply.object["code"] == .string(problem), "\(name)")
+            }
+            #expect(try await Self.snapshot(harness, "alice") == before)
+            #expect(try await harness.store.recoveryCase(id: caseID)?.codeAttempts == attempts)
+
+            // A registration answering no challenge of this case, then the right one replayed after completion.
+            #expect(try await H.send(client, .post, "/api/v1/recovery/\(held.id)/code", json: .object(["code": .string(code)]), cookie: held.cookie).status == .ok)
+            harness.clock.advance(by: 61)
+            let foreign = H.authenticator.registration(challenge: Array(repeating: 3, count: 32), algorithm: .es256)
+            let refused = try await H.send(client, .post, "/api/v1/recovery/\(held.id)/passkey/verify", json: .object(["credential": foreign.jsonValue]),
+                                           cookie: held.cookie)
+            #expect(refused.object["code"] == .string("challenge_invalid"))
+            let released = try await Self.snapshot(harness, "alice")
+            let (completed, credential) = try await Self.complete(client, held)
+            #expect(completed.status == .created)
+            let done = try await Self.snapshot(harness, "alice")
+            #expect(done != released)
+            let replay = try await H.send(client, .post, "/api/v1/recovery/\(held.id)/passkey/verify",
+                                          json: .object(["credential": try #require(credential).jsonValue]), cookie: held.cookie)
+            #expect(replay.status == .notFound)
+            #expect(try await Self.snapshot(harness, "alice") == done)
+        }
+    }
+
     @Test func aCaseExpiresAfterSevenDays() async throws {
         let harness = try H()
         try await harness.run { client in

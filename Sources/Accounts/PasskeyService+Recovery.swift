@@ -227,7 +227,7 @@ extension PasskeyService {
     }
 
     func threshold(of recoveryCase: RecoveryCase) async throws -> Int {
-        guard let userID = recoveryCase.userID else { return 2 }
+        guard let userID = recoveryCase.userID else { return RecoverySettings.defaultThreshold }
         return try await recoverySettings(userID: userID).threshold
     }
 

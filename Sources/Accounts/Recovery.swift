@@ -16,8 +16,11 @@ public struct RecoverySettings: Sendable, Hashable {
     /// No new case may start before this time.
     public var blockedUntil: Date?
 
-    /// Settings with the defaults: a threshold of 2, no code, no addresses, not blocked.
-    public init(userID: UUID, threshold: Int = 2, codeHash: [UInt8]? = nil, codeCreatedAt: Date? = nil, addresses: [String] = [],
+    /// M when the user has not chosen one.
+    public static let defaultThreshold = 2
+
+    /// Settings with the defaults: a threshold of ``defaultThreshold``, no code, no addresses, not blocked.
+    public init(userID: UUID, threshold: Int = RecoverySettings.defaultThreshold, codeHash: [UInt8]? = nil, codeCreatedAt: Date? = nil, addresses: [String] = [],
                 blockedUntil: Date? = nil) {
         self.userID = userID
         self.threshold = threshold

@@ -832,7 +832,7 @@ public struct SQLAccountStore: AccountStore {
             if let blockUntil, let userID = try row.decode(column: "user_id", as: String?.self) {
                 try await db.raw("""
                     INSERT INTO recovery_settings (user_id, threshold, addresses, blocked_until) VALUES
-                    (\(bind: userID), 2, '[]', \(bind: Self.ms(blockUntil)))
+                    (\(bind: userID), \(bind: Int64(RecoverySettings.defaultThreshold)), '[]', \(bind: Self.ms(blockUntil)))
                     ON CONFLICT (user_id) DO UPDATE SET blocked_until = excluded.blocked_until
                     """).run()
             }

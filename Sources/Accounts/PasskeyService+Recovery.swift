@@ -51,9 +51,21 @@ extension PasskeyService {
 
     /// How ready the user is to recover, and what to add next.
     public func recoveryReadiness(userID: UUID) async throws -> RecoveryReadiness {
-        let passkeys = try await store.passkeys(userID: userID)
-        let contacts = try await store.recoveryContacts(ownerID: userID)
+        readiness(passkeys: try await store.passkeys(userID: userID), contacts: try await store.recoveryContacts(ownerID: userID),
+                  settings: try await recoverySettings(userID: userID))
+    }
+
+    /// A user's settings, contacts (with their users) and readiness, each read once.
+    public func recoveryOverview(userID: UUID) async throws
+        -> (settings: RecoverySettings, contacts: [(contact: RecoveryContact, user: User)], readiness: RecoveryReadiness)
+    {
         let settings = try await recoverySettings(userID: userID)
+        let contacts = try await recoveryContacts(userID: userID)
+        let passkeys = try await store.passkeys(userID: userID)
+        return (settings, contacts, readiness(passkeys: passkeys, contacts: contacts.map(\.contact), settings: settings))
+    }
+
+    func readiness(passkeys: [Passkey], contacts: [RecoveryContact], settings: RecoverySettings) -> RecoveryReadiness {
         let accepted = contacts.filter(\.accepted).count
         let hasCode = settings.codeHash != nil && policy.recovery.codeEnabled
         let selfService = policy.recovery.effectiveRules.filter { rule in

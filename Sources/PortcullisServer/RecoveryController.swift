@@ -100,9 +100,7 @@ struct RecoveryController: Sendable {
 
     @Sendable func settings(_ request: Request, context: AppRequestContext) async throws -> Response {
         let auth = try await api.authenticated(request)
-        let settings = try await api.service.recoverySettings(userID: auth.user.id)
-        let contacts = try await api.service.recoveryContacts(userID: auth.user.id)
-        let readiness = try await api.service.recoveryReadiness(userID: auth.user.id)
+        let (settings, contacts, readiness) = try await api.service.recoveryOverview(userID: auth.user.id)
         return api.json(.object([
             "threshold": .int(settings.threshold),
             "recoveryCode": .object([

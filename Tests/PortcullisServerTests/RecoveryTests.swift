@@ -258,6 +258,9 @@ import WebAuthn
                 #expect(refused.object["code"] == .string("link_invalid"))
             }
             #expect(try await H.send(client, .get, "/recovery/cancel?case=\(held.id)&sig=\(forged)", origin: nil).status == .forbidden)
+            // A form without a case ID, or with one that is not a UUID, is the same refusal.
+            #expect(try await Self.postCancel(client, caseID: "not-a-uuid", sig: signature).object["code"] == .string("link_invalid"))
+            #expect(try await H.send(client, .get, "/recovery/cancel?sig=\(signature)", origin: nil).object["code"] == .string("link_invalid"))
             #expect(try await Self.snapshot(harness, "alice") == before)
             #expect(try await harness.store.recoveryCase(id: caseID)?.status == .open)
 

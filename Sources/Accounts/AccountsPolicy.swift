@@ -88,25 +88,6 @@ public struct AccountsPolicy: Sendable {
     }
 }
 
-/// Where random bytes come from. Injected, so tests are deterministic where they need to be.
-public protocol RandomSource: Sendable {
-    /// `count` random bytes.
-    func bytes(_ count: Int) -> [UInt8]
-}
-
-/// The operating system's cryptographically secure generator, eight bytes per draw (one draw per
-/// byte made a system call per byte).
-public struct SystemRandomSource: RandomSource {
-    public init() {}
-    public func bytes(_ count: Int) -> [UInt8] {
-        var generator = SystemRandomNumberGenerator()
-        var out: [UInt8] = []
-        out.reserveCapacity(count + 8)
-        while out.count < count { withUnsafeBytes(of: generator.next()) { out.append(contentsOf: $0) } }
-        return Array(out.prefix(count))
-    }
-}
-
 /// Who is asking: recorded on sessions and in the security timeline.
 public struct RequestInfo: Sendable, Hashable {
     public var ip: String

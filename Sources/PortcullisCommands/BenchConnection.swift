@@ -64,8 +64,9 @@ final class BenchConnection: Sendable {
 
     private func response() async throws -> (status: Int, body: [UInt8]) {
         while true {
-            let view = reader.pending.readableBytesView
-            if let end = view.firstRange(of: [13, 10, 13, 10]) {
+            if let headEnd = Self.endOfHead(reader.pending) {
+                let view = reader.pending.readableBytesView
+                let end = (view.startIndex + headEnd - 4)..<(view.startIndex + headEnd)
                 let head = String(decoding: view[view.startIndex..<end.lowerBound], as: UTF8.self)
                 let lines = head.split(separator: "\r\n")
                 guard let statusLine = lines.first, statusLine.split(separator: " ").count >= 2,
@@ -89,6 +90,21 @@ final class BenchConnection: Sendable {
             }
             guard var next = await reader.iterator.next() else { throw Failure(description: "the server closed the connection") }
             reader.pending.writeBuffer(&next)
+        }
+    }
+
+    /// The length of the response head up to and including its blank line (CR LF CR LF), if it is all
+    /// here. A plain scan: the generic `firstRange(of:)` on a ByteBufferView was a sixth of the
+    /// generator's time.
+    static func endOfHead(_ buffer: ByteBuffer) -> Int? {
+        buffer.withUnsafeReadableBytes { bytes -> Int? in
+            guard bytes.count >= 4 else { return nil }
+            var index = 3
+            while index < bytes.count {
+                if bytes[index] == 10, bytes[index - 1] == 13, bytes[index - 2] == 10, bytes[index - 3] == 13 { return index + 1 }
+                index += 1
+            }
+            return nil
         }
     }
 

@@ -136,7 +136,7 @@ struct BenchLoginCommand: AsyncParsableCommand, IOCommand {
     }
 
     func post(_ client: BenchConnection, _ path: String, _ body: JSONValue) async throws -> (Int, JSONValue?) {
-        let response = try await client.post(path, origin: origin, body: Array(StrictJSON.serialize(body).utf8))
+        let response = try await client.post(path, origin: origin, body: StrictJSON.serializedBytes(body))
         return (response.status, try? StrictJSON.parse(response.body))
     }
 }

@@ -98,7 +98,7 @@ struct APIController: Sendable {
     func json(_ value: JSONValue, status: HTTPResponse.Status = .ok) -> Response {
         Response(
             status: status, headers: [.contentType: "application/json", .cacheControl: "no-store"],
-            body: .init(byteBuffer: ByteBuffer(string: StrictJSON.serialize(value))))
+            body: .init(byteBuffer: ByteBuffer(bytes: StrictJSON.serializedBytes(value))))
     }
 
     func sessionCookie(_ token: String, lifetime: TimeInterval? = nil) -> Cookie {

@@ -161,7 +161,7 @@ struct WellKnown: Sendable {
     let configuration: ServerConfiguration
 
     static func json(_ value: JSONValue) -> Response {
-        Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: StrictJSON.serialize(value))))
+        Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: StrictJSON.serializedBytes(value))))
     }
 
     func register(on router: Router<AppRequestContext>) {

@@ -30,7 +30,7 @@ public struct Problem: HTTPResponseError {
         var fields = headers
         fields[.contentType] = "application/problem+json"
         fields[.cacheControl] = "no-store"
-        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(string: StrictJSON.serialize(.object(object)))))
+        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: StrictJSON.serializedBytes(.object(object)))))
     }
 
     static func from(_ error: AccountsError) -> Problem {

@@ -97,7 +97,7 @@ public struct ClientDataFixture: Sendable {
         if let crossOrigin { object["crossOrigin"] = .bool(crossOrigin) }
         if let topOrigin { object["topOrigin"] = .string(topOrigin) }
         for (k, v) in extra { object[k] = v }
-        return Array(StrictJSON.serialize(.object(object)).utf8)
+        return StrictJSON.serializedBytes(.object(object))
     }
 }
 
@@ -197,7 +197,7 @@ public struct RegistrationFixture: Sendable {
     }
 
     /// The RegistrationResponseJSON text.
-    public func json() -> [UInt8] { Array(StrictJSON.serialize(jsonValue).utf8) }
+    public func json() -> [UInt8] { StrictJSON.serializedBytes(jsonValue) }
 }
 
 /// An assertion response under construction.
@@ -240,5 +240,5 @@ public struct AssertionFixture: Sendable {
     }
 
     /// The AuthenticationResponseJSON text.
-    public func json() -> [UInt8] { Array(StrictJSON.serialize(jsonValue).utf8) }
+    public func json() -> [UInt8] { StrictJSON.serializedBytes(jsonValue) }
 }

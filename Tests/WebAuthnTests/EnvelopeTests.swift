@@ -166,4 +166,22 @@ import WebAuthn
         members.append("\"k3\":0")
         #expect((try? StrictJSON.parse(Array(("{" + members.joined(separator: ",") + "}").utf8))) == nil)
     }
+
+    /// The serializer escapes exactly `"`, `\` and the control characters, copies every other byte
+    /// (multi-byte UTF-8 included), and what it writes parses back to the same value.
+    @Test(arguments: [
+        ("plain", #""plain""#),
+        ("quote \" and \\", #""quote \" and \\""#),
+        ("line\nreturn\rtab\t", #""line\nreturn\rtab\t""#),
+        ("\u{01}\u{1F}\u{7F}", "\"\\u0001\\u001f\u{7F}\""),
+        ("é ü 🔑 \u{2028}", "\"é ü 🔑 \u{2028}\""),
+        ("", #""""#),
+    ])
+    func serializerEscapesOnlyWhatJSONRequires(text: String, expected: String) throws {
+        #expect(StrictJSON.serialize(.string(text)) == expected)
+        #expect(StrictJSON.serializedBytes(.string(text)) == Array(expected.utf8))
+        let value = JSONValue.object(["k": .string(text), "a": .array([.null, .bool(true), .bool(false), .int(-12)])])
+        #expect(try StrictJSON.parse(StrictJSON.serializedBytes(value)) == value)
+        #expect(StrictJSON.serialize(value) == #"{"k":"# + expected + #","a":[null,true,false,-12]}"#)
+    }
 }

@@ -31,6 +31,7 @@ public protocol SQLBackend: Sendable {
 public final class SQLiteBackend: SQLBackend {
     let writer: DirectSQLiteConnection
     let readers: [DirectSQLiteConnection]
+    let checkpointer: Checkpointer
     let nextReader = Atomic<Int>(0)
     let logger: Logger
     /// Who holds the writer, and who waits for it (a lock that suspends instead of blocking; taking a
@@ -59,12 +60,22 @@ public final class SQLiteBackend: SQLBackend {
             writer.close()
             throw error
         }
-        return SQLiteBackend(writer: writer, readers: readers, logger: logger)
+        let checkpointer: Checkpointer
+        do {
+            checkpointer = try Checkpointer(path: path)
+        } catch {
+            for reader in readers { reader.close() }
+            writer.close()
+            throw error
+        }
+        writer.checkpoint(with: checkpointer)
+        return SQLiteBackend(writer: writer, readers: readers, checkpointer: checkpointer, logger: logger)
     }
 
-    init(writer: DirectSQLiteConnection, readers: [DirectSQLiteConnection], logger: Logger) {
+    init(writer: DirectSQLiteConnection, readers: [DirectSQLiteConnection], checkpointer: Checkpointer, logger: Logger) {
         self.writer = writer
         self.readers = readers
+        self.checkpointer = checkpointer
         self.logger = logger
     }
 
@@ -123,10 +134,15 @@ public final class SQLiteBackend: SQLBackend {
         return try await body(database(writer))
     }
 
+    /// How many times the background thread has checkpointed the WAL (for tests and diagnostics).
+    public var checkpointsCompleted: Int { checkpointer.completed }
+
     /// Closes the connections.
     public func close() async throws {
         for reader in readers { reader.close() }
         writer.close()
+        // Last: the last connection to close checkpoints the whole WAL and removes it.
+        checkpointer.stop()
     }
 }
 

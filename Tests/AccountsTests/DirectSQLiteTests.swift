@@ -94,4 +94,37 @@ import Testing
             }
         }
     }
+
+    /// Commits never checkpoint inline: once the WAL passes the threshold, the background thread
+    /// copies it back, and everything written is there after closing and reopening.
+    @Test func theWALIsCheckpointedInTheBackground() async throws {
+        let path = NSTemporaryDirectory() + "portcullis-checkpoint-\(UUID().uuidString).sqlite"
+        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
+        let backend = try await SQLiteBackend.open(path: path, logger: Logger(label: "test"))
+        do {
+            try await backend.transaction { db in try await db.raw("CREATE TABLE t (n BIGINT PRIMARY KEY, pad BLOB NOT NULL)").run() }
+            #expect(backend.checkpointsCompleted == 0)
+            // Each commit writes at least one 4 KiB page: 1,200 commits pass the 1,000-frame threshold.
+            for n in 0..<1200 {
+                try await backend.write { db in
+                    try await db.raw("INSERT INTO t (n, pad) VALUES (\(bind: Int64(n)), \(bind: [UInt8](repeating: 7, count: 3000)))").run()
+                }
+            }
+            var waited = 0
+            while backend.checkpointsCompleted == 0 && waited < 100 {
+                try await Task.sleep(for: .milliseconds(50))
+                waited += 1
+            }
+            #expect(backend.checkpointsCompleted >= 1)
+        } catch {
+            try await backend.close()
+            throw error
+        }
+        try await backend.close()
+        #expect(!FileManager.default.fileExists(atPath: path + "-wal"), "closing the last connection checkpoints and removes the WAL")
+        let reopened = try await SQLiteBackend.open(path: path, logger: Logger(label: "test"))
+        let count = try await reopened.read { db in try await db.raw("SELECT COUNT(*) AS c FROM t").first()?.decode(column: "c", as: Int64.self) }
+        try await reopened.close()
+        #expect(count == 1200)
+    }
 }

@@ -25,6 +25,23 @@ extension RandomSource {
     }
 }
 
+extension RandomSource {
+    /// A time-ordered (version 7) UUID for `date`, RFC 9562 §5.7: the Unix time in milliseconds in the
+    /// first 48 bits, then the version, 74 random bits and the variant. Rows keyed by such IDs are
+    /// appended at the end of their index instead of at a random place in it, which keeps the pages
+    /// a write touches few and in cache. Only for records whose creation time is no secret (sessions
+    /// and events carry it in the clear anyway).
+    public func timeOrderedUUID(at date: Date) -> UUID {
+        var b = bytes(16)
+        guard b.count == 16 else { return UUID() }
+        let milliseconds = UInt64(max(0, (date.timeIntervalSince1970 * 1000).rounded(.down)))
+        for index in 0..<6 { b[index] = UInt8(truncatingIfNeeded: milliseconds >> (8 * (5 - UInt64(index)))) }
+        b[6] = (b[6] & 0x0F) | 0x70
+        b[8] = (b[8] & 0x3F) | 0x80
+        return UUID(uuid: (b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]))
+    }
+}
+
 /// The operating system's cryptographically secure generator (the kernel's, read from
 /// `/dev/urandom`), drawn 4 KiB at a time into a process-wide pool. A sign-in needs about 100 random
 /// bytes; reading them a few at a time cost a system call per 8 bytes, and Foundation's `UUID()`

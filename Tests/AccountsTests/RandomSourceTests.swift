@@ -41,4 +41,15 @@ import Testing
         #expect(system.uuidString.dropFirst(14).first == "4")
         #expect(system != SystemRandomSource().uuid())
     }
+
+    /// RFC 9562 §5.7 and its test vector (appendix A.6): 2022-02-22 19:22:22 UTC is 0x017F22E279B0 ms.
+    @Test func timeOrderedUUIDsCarryTheirMillisecondAndSortByIt() {
+        let date = Date(timeIntervalSince1970: 1_645_557_742)
+        let id = Counting().timeOrderedUUID(at: date)
+        #expect(id.uuidString.lowercased() == "017f22e2-79b0-76f7-b8f9-fafbfcfdfeff")
+        let earlier = SystemRandomSource().timeOrderedUUID(at: date)
+        let later = SystemRandomSource().timeOrderedUUID(at: date.addingTimeInterval(0.002))
+        #expect(earlier.uuidString.lowercased().hasPrefix("017f22e2-79b0-7"))
+        #expect(earlier.uuidString < later.uuidString)
+    }
 }

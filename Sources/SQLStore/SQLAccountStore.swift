@@ -11,15 +11,16 @@ public struct SQLAccountStore: AccountStore {
 
     // MARK: Migrations
 
-    /// Applies the migrations not yet applied. Safe to run from several nodes at once.
-    public func migrate() async throws {
+    /// Applies the migrations not yet applied, up to `version` when given (tests of a migration stop
+    /// before it). Safe to run from several nodes at once.
+    public func migrate(upTo version: Int64? = nil) async throws {
         let binary = backend.binaryType
         let postgres = backend.isPostgres
         try await backend.transaction { db in
             if postgres { try await db.raw("SELECT pg_advisory_xact_lock(7041970)").run() }
             try await db.raw("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)").run()
         }
-        for migration in Migrations.all(binary: binary) {
+        for migration in Migrations.all(binary: binary, sqlite: !postgres) where migration.version <= version ?? .max {
             try await backend.transaction { db in
                 if postgres { try await db.raw("SELECT pg_advisory_xact_lock(7041970)").run() }
                 let applied = try await db.raw("SELECT version FROM schema_migrations WHERE version = \(bind: migration.version)").all()

@@ -133,26 +133,31 @@ import Testing
     func twoConcurrentCompletionsOfOneChallengeExactlyOneSucceeds(kind: Kind) async throws {
         try await Self.withStore(kind) { store in
             let (user, passkey, _) = try await Self.signUp(store)
-            let login = StoreFixtures.challenge(.login, user: user)
-            try await store.saveChallenge(login)
-            let outcomes = try await withThrowingTaskGroup(of: Bool.self) { group in
-                for _ in 0..<8 {
-                    group.addTask {
-                        do {
-                            try await store.recordAssertion(
-                                credentialID: passkey.credentialID, expectedSignCount: 0, newSignCount: 1, backedUp: true, uvInitialized: true,
-                                newSession: StoreFixtures.session(for: user, passkey: passkey), reauthenticatedSession: nil,
-                                event: StoreFixtures.event("signin", for: user), challenge: login.challenge, kind: .login, now: Self.now)
-                            return true
-                        } catch is StoreError {
-                            return false
+            // First a counter that moves (0 -> 1), then one that stays (1 -> 1, as with authenticators
+            // that always report the same count): only the single use of the challenge stops the others.
+            for (round, counts) in [(expected: UInt32(0), new: UInt32(1)), (expected: 1, new: 1)].enumerated() {
+                let login = StoreFixtures.challenge(.login, user: user)
+                try await store.saveChallenge(login)
+                let outcomes = try await withThrowingTaskGroup(of: Bool.self) { group in
+                    for _ in 0..<8 {
+                        group.addTask {
+                            do {
+                                try await store.recordAssertion(
+                                    credentialID: passkey.credentialID, expectedSignCount: counts.expected, newSignCount: counts.new, backedUp: true,
+                                    uvInitialized: true, newSession: StoreFixtures.session(for: user, passkey: passkey), reauthenticatedSession: nil,
+                                    event: StoreFixtures.event("signin", for: user), challenge: login.challenge, kind: .login, now: Self.now)
+                                return true
+                            } catch is StoreError {
+                                return false
+                            }
                         }
                     }
+                    return try await group.reduce(into: [Bool]()) { $0.append($1) }
                 }
-                return try await group.reduce(into: [Bool]()) { $0.append($1) }
+                #expect(outcomes.filter { $0 }.count == 1)
+                #expect(try await store.sessions(userID: user.id).count == 2 + round)
+                #expect(try await store.events(userID: user.id, limit: 100).filter { $0.kind == "signin" }.count == 1 + round)
             }
-            #expect(outcomes.filter { $0 }.count == 1)
-            #expect(try await store.sessions(userID: user.id).count == 2)
         }
     }
 

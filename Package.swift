@@ -81,6 +81,7 @@ let package = Package(
             name: "SQLStore",
             dependencies: [
                 "Accounts",
+                "WebAuthn",
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "SQLiteKit", package: "sqlite-kit"),
                 .product(name: "SQLiteNIO", package: "sqlite-nio"),

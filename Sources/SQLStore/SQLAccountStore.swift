@@ -1,6 +1,7 @@
 import Accounts
 import Foundation
 import SQLKit
+import WebAuthn
 
 /// The ``AccountStore`` on SQL: SQLite (the embedded default) and PostgreSQL, through one
 /// implementation. Every statement binds its values; no value is ever spliced into SQL text.
@@ -46,9 +47,47 @@ public struct SQLAccountStore: AccountStore {
     static func flag(_ value: Bool) -> Int64 { value ? 1 : 0 }
     static func id(_ uuid: UUID) -> String { uuid.uuidString.lowercased() }
 
+    /// A stored value the store cannot read back: refused rather than replaced by a guess.
+    static func corrupt(_ column: String) -> DecodingError {
+        .dataCorrupted(.init(codingPath: [SQLColumnKey(column)], debugDescription: "column \(column) holds a value the store did not write"))
+    }
+
+    /// The UUID in `column`.
+    static func uuid(_ row: any SQLRow, _ column: String) throws -> UUID {
+        guard let id = UUID(uuidString: try row.decode(column: column, as: String.self)) else { throw corrupt(column) }
+        return id
+    }
+
+    /// The UUID in `column`, or nil when it is NULL.
+    static func optionalUUID(_ row: any SQLRow, _ column: String) throws -> UUID? {
+        guard let text = try row.decode(column: column, as: String?.self) else { return nil }
+        guard let id = UUID(uuidString: text) else { throw corrupt(column) }
+        return id
+    }
+
+    /// A JSON object of strings stored as text.
+    static func stringMap(_ text: String, column: String) throws -> [String: String] {
+        guard let object = (try? StrictJSON.parse(Array(text.utf8)))?.object else { throw corrupt(column) }
+        var map: [String: String] = [:]
+        for member in object.members {
+            guard case .string(let value) = member.value else { throw corrupt(column) }
+            map[member.key] = value
+        }
+        return map
+    }
+
+    /// A JSON array of strings stored as text.
+    static func stringList(_ text: String, column: String) throws -> [String] {
+        guard case .array(let items)? = try? StrictJSON.parse(Array(text.utf8)) else { throw corrupt(column) }
+        return try items.map { item in
+            guard case .string(let value) = item else { throw corrupt(column) }
+            return value
+        }
+    }
+
     static func user(_ row: any SQLRow) throws -> User {
         User(
-            id: UUID(uuidString: try row.decode(column: "id", as: String.self)) ?? UUID(),
+            id: try Self.uuid(row, "id"),
             username: try row.decode(column: "username", as: String.self),
             displayName: try row.decode(column: "display_name", as: String.self),
             handle: Array(try row.decode(column: "handle", as: Data.self)),
@@ -61,7 +100,7 @@ public struct SQLAccountStore: AccountStore {
         let transports = try row.decode(column: "transports", as: String.self)
         return Passkey(
             credentialID: Array(try row.decode(column: "credential_id", as: Data.self)),
-            userID: UUID(uuidString: try row.decode(column: "user_id", as: String.self)) ?? UUID(),
+            userID: try Self.uuid(row, "user_id"),
             publicKey: Array(try row.decode(column: "public_key", as: Data.self)),
             algorithm: Int(try row.decode(column: "algorithm", as: Int64.self)),
             signCount: UInt32(clamping: try row.decode(column: "sign_count", as: Int64.self)),
@@ -80,9 +119,9 @@ public struct SQLAccountStore: AccountStore {
 
     static func session(_ row: any SQLRow) throws -> Session {
         Session(
-            id: UUID(uuidString: try row.decode(column: "id", as: String.self)) ?? UUID(),
+            id: try Self.uuid(row, "id"),
             tokenHash: Array(try row.decode(column: "token_hash", as: Data.self)),
-            userID: UUID(uuidString: try row.decode(column: "user_id", as: String.self)) ?? UUID(),
+            userID: try Self.uuid(row, "user_id"),
             birth: SessionBirth(
                 kind: SessionBirth.Kind(rawValue: try row.decode(column: "birth_kind", as: String.self)) ?? .passkey,
                 credentialID: Array(try row.decode(column: "birth_credential_id", as: Data.self)),
@@ -109,18 +148,18 @@ public struct SQLAccountStore: AccountStore {
         return CeremonyChallenge(
             challenge: try row.decode(column: "challenge", as: String.self),
             kind: CeremonyKind(rawValue: try row.decode(column: "kind", as: String.self)) ?? .login,
-            userID: try row.decode(column: "user_id", as: String?.self).flatMap(UUID.init(uuidString:)),
+            userID: try Self.optionalUUID(row, "user_id"),
             pendingUser: pending,
-            sessionID: try row.decode(column: "session_id", as: String?.self).flatMap(UUID.init(uuidString:)),
+            sessionID: try Self.optionalUUID(row, "session_id"),
             expiresAt: date(try row.decode(column: "expires_at", as: Int64.self)))
     }
 
     static func event(_ row: any SQLRow) throws -> SecurityEvent {
         let detailText = try row.decode(column: "detail", as: String.self)
-        let detail = (try? JSONDecoder().decode([String: String].self, from: Data(detailText.utf8))) ?? [:]
+        let detail = try Self.stringMap(detailText, column: "detail")
         return SecurityEvent(
-            id: UUID(uuidString: try row.decode(column: "id", as: String.self)) ?? UUID(),
-            userID: UUID(uuidString: try row.decode(column: "user_id", as: String.self)) ?? UUID(),
+            id: try Self.uuid(row, "id"),
+            userID: try Self.uuid(row, "user_id"),
             kind: try row.decode(column: "kind", as: String.self),
             at: date(try row.decode(column: "at", as: Int64.self)),
             ip: try row.decode(column: "ip", as: String.self),
@@ -129,7 +168,9 @@ public struct SQLAccountStore: AccountStore {
     }
 
     static func insert(_ event: SecurityEvent, _ db: any SQLDatabase) async throws {
-        let detail = String(decoding: (try? JSONEncoder().encode(event.detail)) ?? Data("{}".utf8), as: UTF8.self)
+        var object: JSONObject = [:]
+        for (key, value) in event.detail.sorted(by: { $0.key < $1.key }) { object[key] = .string(value) }
+        let detail = StrictJSON.serialize(.object(object))
         try await db.raw("""
             INSERT INTO events (id, user_id, kind, at, ip, user_agent, detail, next_delivery_at) VALUES
             (\(bind: id(event.id)), \(bind: id(event.userID)), \(bind: event.kind), \(bind: ms(event.at)), \(bind: event.ip),
@@ -307,7 +348,7 @@ public struct SQLAccountStore: AccountStore {
                 """).first()
             guard let row else { return nil }
             let user = User(
-                id: UUID(uuidString: try row.decode(column: "u_id", as: String.self)) ?? UUID(),
+                id: try Self.uuid(row, "u_id"),
                 username: try row.decode(column: "u_username", as: String.self),
                 displayName: try row.decode(column: "u_display_name", as: String.self),
                 handle: Array(try row.decode(column: "u_handle", as: Data.self)),
@@ -471,7 +512,7 @@ public struct SQLAccountStore: AccountStore {
             lastPolledAt: try row.decode(column: "last_polled_at", as: Int64?.self).map(date),
             ip: try row.decode(column: "ip", as: String.self),
             userAgent: try row.decode(column: "user_agent", as: String.self),
-            decidedBy: try row.decode(column: "decided_by", as: String?.self).flatMap(UUID.init(uuidString:)),
+            decidedBy: try Self.optionalUUID(row, "decided_by"),
             approvingCredentialID: try row.decode(column: "approving_credential_id", as: Data?.self).map(Array.init))
     }
 
@@ -529,9 +570,9 @@ public struct SQLAccountStore: AccountStore {
 
     static func enrolment(_ row: any SQLRow) throws -> Enrolment {
         Enrolment(
-            id: UUID(uuidString: try row.decode(column: "id", as: String.self)) ?? UUID(),
+            id: try Self.uuid(row, "id"),
             tokenHash: Array(try row.decode(column: "token_hash", as: Data.self)),
-            userID: UUID(uuidString: try row.decode(column: "user_id", as: String.self)) ?? UUID(),
+            userID: try Self.uuid(row, "user_id"),
             status: Enrolment.Status(rawValue: try row.decode(column: "status", as: String.self)) ?? .cancelled,
             createdAt: date(try row.decode(column: "created_at", as: Int64.self)),
             expiresAt: date(try row.decode(column: "expires_at", as: Int64.self)),
@@ -646,27 +687,27 @@ public struct SQLAccountStore: AccountStore {
     static func recoverySettings(_ row: any SQLRow) throws -> RecoverySettings {
         let addresses = try row.decode(column: "addresses", as: String.self)
         return RecoverySettings(
-            userID: UUID(uuidString: try row.decode(column: "user_id", as: String.self)) ?? UUID(),
+            userID: try Self.uuid(row, "user_id"),
             threshold: Int(try row.decode(column: "threshold", as: Int64.self)),
             codeHash: try row.decode(column: "code_hash", as: Data?.self).map(Array.init),
             codeCreatedAt: try row.decode(column: "code_created_at", as: Int64?.self).map(date),
-            addresses: (try? JSONDecoder().decode([String].self, from: Data(addresses.utf8))) ?? [],
+            addresses: try Self.stringList(addresses, column: "addresses"),
             blockedUntil: try row.decode(column: "blocked_until", as: Int64?.self).map(date))
     }
 
     static func contact(_ row: any SQLRow) throws -> RecoveryContact {
         RecoveryContact(
-            id: UUID(uuidString: try row.decode(column: "id", as: String.self)) ?? UUID(),
-            ownerID: UUID(uuidString: try row.decode(column: "owner_id", as: String.self)) ?? UUID(),
-            contactID: UUID(uuidString: try row.decode(column: "contact_id", as: String.self)) ?? UUID(),
+            id: try Self.uuid(row, "id"),
+            ownerID: try Self.uuid(row, "owner_id"),
+            contactID: try Self.uuid(row, "contact_id"),
             accepted: try row.decode(column: "accepted", as: Int64.self) != 0,
             createdAt: date(try row.decode(column: "created_at", as: Int64.self)))
     }
 
     static func recoveryCase(_ row: any SQLRow, proofs: [RecoveryProof]) throws -> RecoveryCase {
         RecoveryCase(
-            id: UUID(uuidString: try row.decode(column: "id", as: String.self)) ?? UUID(),
-            userID: try row.decode(column: "user_id", as: String?.self).flatMap(UUID.init(uuidString:)),
+            id: try Self.uuid(row, "id"),
+            userID: try Self.optionalUUID(row, "user_id"),
             secretHash: Array(try row.decode(column: "secret_hash", as: Data.self)),
             comparisonCode: try row.decode(column: "comparison_code", as: String.self),
             status: RecoveryCase.Status(rawValue: try row.decode(column: "status", as: String.self)) ?? .cancelled,
@@ -696,7 +737,7 @@ public struct SQLAccountStore: AccountStore {
     }
 
     public func saveRecoverySettings(_ settings: RecoverySettings, event: SecurityEvent) async throws {
-        let addresses = String(decoding: (try? JSONEncoder().encode(settings.addresses)) ?? Data("[]".utf8), as: UTF8.self)
+        let addresses = StrictJSON.serialize(.array(settings.addresses.map(JSONValue.string)))
         try await backend.transaction { db in
             guard try await db.raw("SELECT id FROM users WHERE id = \(bind: Self.id(settings.userID))").first() != nil else { throw StoreError.notFound }
             try await db.raw("""

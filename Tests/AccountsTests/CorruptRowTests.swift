@@ -1,0 +1,63 @@
+import Accounts
+import Foundation
+import Logging
+import PortcullisTesting
+import SQLKit
+import SQLStore
+import Testing
+
+/// A row the store did not write (an ID that is no UUID, detail that is no JSON object of strings)
+/// is refused when read, never replaced by a made-up value: a challenge bound to a user must not
+/// come back bound to nobody.
+@Suite struct CorruptRowTests {
+    enum Damage: String, CaseIterable, Sendable {
+        case challengeUser, sessionUser, eventDetail, eventDetailNotStrings, recoveryAddresses
+    }
+
+    @Test(arguments: Damage.allCases)
+    func aDamagedRowIsRefused(damage: Damage) async throws {
+        let path = NSTemporaryDirectory() + "portcullis-corrupt-\(UUID().uuidString).sqlite"
+        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
+        let backend = try await SQLiteBackend.open(path: path, logger: Logger(label: "test"))
+        let store = SQLAccountStore(backend: backend)
+        do {
+            try await store.migrate()
+            let ada = StoreFixtures.user("ada-corrupt")
+            let key = StoreFixtures.passkey(for: ada)
+            let session = StoreFixtures.session(for: ada, passkey: key, token: "ada-token")
+            let signup = StoreFixtures.challenge(.signup, pending: ada)
+            try await store.saveChallenge(signup)
+            try await store.createUser(ada, passkey: key, session: session, event: StoreFixtures.event("signup", for: ada),
+                                       inviteHash: nil, challenge: signup.challenge, now: FixedClock.now)
+            let login = StoreFixtures.challenge(.login, user: ada)
+            try await store.saveChallenge(login)
+            try await store.saveRecoverySettings(RecoverySettings(userID: ada.id, threshold: 1, addresses: ["a@example.com", "b@example.com"]),
+                                                event: StoreFixtures.event("recovery_settings_changed", for: ada))
+
+            let damaging: String = switch damage {
+            case .challengeUser: "UPDATE challenges SET user_id = 'not-a-uuid'"
+            case .sessionUser: "UPDATE sessions SET user_id = 'not-a-uuid'"
+            case .eventDetail: "UPDATE events SET detail = '[1'"
+            case .eventDetailNotStrings: "UPDATE events SET detail = '{\"k\":1}'"
+            case .recoveryAddresses: "UPDATE recovery_settings SET addresses = '{}'"
+            }
+            try await backend.write { db in
+                try await db.raw("PRAGMA foreign_keys = OFF").run()
+                try await db.raw(SQLQueryString(damaging)).run()
+                try await db.raw("PRAGMA foreign_keys = ON").run()
+            }
+            await #expect(throws: DecodingError.self) {
+                switch damage {
+                case .challengeUser: _ = try await store.challenge(login.challenge)
+                case .sessionUser: _ = try await store.session(tokenHash: session.tokenHash)
+                case .eventDetail, .eventDetailNotStrings: _ = try await store.events(userID: ada.id, limit: 10)
+                case .recoveryAddresses: _ = try await store.recoverySettings(userID: ada.id)
+                }
+            }
+        } catch {
+            try await backend.close()
+            throw error
+        }
+        try await backend.close()
+    }
+}

@@ -52,6 +52,16 @@ final class DirectSQLiteConnection: @unchecked Sendable {
         }
     }
 
+    /// Whether a transaction is open on this connection (SQLite is not in autocommit mode).
+    var inTransaction: Bool {
+        lock.withLock { sqlite_nio_sqlite3_get_autocommit(handle) == 0 }
+    }
+
+    /// Rolls back the open transaction, if there is one.
+    func rollbackIfOpen() {
+        if inTransaction { try? execute("ROLLBACK", []) { _ in } }
+    }
+
     func close() {
         lock.withLock {
             for statement in statements.values { sqlite_nio_sqlite3_finalize(statement) }

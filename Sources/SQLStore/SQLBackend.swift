@@ -115,11 +115,107 @@ public final class SQLiteBackend: SQLBackend {
         next?.resume()
     }
 
+    /// Callers whose work is done inside the open write transaction and who wait for its COMMIT.
+    /// Touched only by the writer's holder.
+    private final class OpenTransaction: @unchecked Sendable {
+        var waiting: [CheckedContinuation<Void, any Error>] = []
+        var members = 0
+    }
+    private let open = Mutex<OpenTransaction?>(nil)
+    private let commits = Atomic<Int>(0)
+    /// Most callers' work one COMMIT carries.
+    static let largestGroup = 64
+
+    /// COMMITs so far (for tests and diagnostics: fewer than transactions when commits were shared).
+    public var commitCount: Int { commits.load(ordering: .relaxed) }
+
+    /// Group commit. Each caller's work runs in a savepoint of one write transaction that the callers
+    /// queued for the writer share: a caller that finds others waiting hands the writer on without
+    /// committing and waits; the last in line (or the 64th) commits for all. Every caller still returns
+    /// only after the COMMIT that made its work durable, and a caller whose work fails is rolled back
+    /// to its savepoint alone. Under load this turns dozens of commits (each writing every page it
+    /// touched to the WAL) into one. If the COMMIT fails, or SQLite abandons the transaction, every
+    /// caller in it gets the error and nothing of theirs is kept.
     public func transaction<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
         await acquire()
-        defer { release() }
-        // IMMEDIATE takes the write lock at once, so a transaction never fails half-way on a busy database.
-        return try await runTransaction(on: database(writer), begin: "BEGIN IMMEDIATE", body)
+        let db = database(writer)
+        let group: OpenTransaction
+        if let current = open.withLock({ $0 }) {
+            group = current
+        } else {
+            do {
+                // IMMEDIATE takes the write lock at once, so a transaction never fails half-way on a busy database.
+                try await db.raw("BEGIN IMMEDIATE").run()
+            } catch {
+                release()
+                throw error
+            }
+            group = OpenTransaction()
+            open.withLock { $0 = group }
+        }
+
+        let outcome: Result<R, any Error>
+        do {
+            try await db.raw("SAVEPOINT member").run()
+            do {
+                let value = try await body(db)
+                try await db.raw("RELEASE member").run()
+                outcome = .success(value)
+            } catch {
+                try await db.raw("ROLLBACK TO member").run()
+                try await db.raw("RELEASE member").run()
+                outcome = .failure(error)
+            }
+        } catch {
+            // The savepoint itself failed: the transaction is in no known state.
+            outcome = .failure(error)
+            writer.rollbackIfOpen()
+        }
+
+        if !writer.inTransaction {
+            // SQLite ended the transaction (or it was rolled back above): the others' work is gone too.
+            let error = outcome.failureValue ?? SQLiteFailure(code: SQLITE_ABORT_CODE, message: "the shared transaction was rolled back")
+            finish(group, error: error)
+            throw error
+        }
+        group.members += 1
+        let alone = writerState.withLock { $0.waiters.isEmpty }
+        if alone || group.members >= Self.largestGroup {
+            var failure: (any Error)?
+            do {
+                try await db.raw("COMMIT").run()
+                commits.add(1, ordering: .relaxed)
+            } catch {
+                failure = error
+                writer.rollbackIfOpen()
+            }
+            finish(group, error: failure)
+            if let failure, case .success = outcome { throw failure }
+            return try outcome.get()
+        }
+        switch outcome {
+        case .failure(let error):
+            // Undone already; the others go on.
+            release()
+            throw error
+        case .success(let value):
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                group.waiting.append(continuation)
+                release()
+            }
+            return value
+        }
+    }
+
+    /// Closes `group` (committed, or failed with `error`), frees the writer and wakes its waiters.
+    private func finish(_ group: OpenTransaction, error: (any Error)?) {
+        open.withLock { $0 = nil }
+        let waiting = group.waiting
+        group.waiting = []
+        release()
+        for continuation in waiting {
+            if let error { continuation.resume(throwing: error) } else { continuation.resume() }
+        }
     }
 
     /// Reads go to a reading connection, outside the writer's queue: WAL shows them the last commit.
@@ -128,10 +224,9 @@ public final class SQLiteBackend: SQLBackend {
         return try await body(database(readers[index % readers.count]))
     }
 
+    /// A single statement joins the shared write transaction like any other.
     public func write<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
-        await acquire()
-        defer { release() }
-        return try await body(database(writer))
+        try await transaction(body)
     }
 
     /// How many times the background thread has checkpointed the WAL (for tests and diagnostics).
@@ -226,3 +321,13 @@ public enum SQLStoreError: Error, CustomStringConvertible {
     case invalidURL
     public var description: String { "the database must be sqlite:PATH or postgres://user:password@host:port/database" }
 }
+
+extension Result {
+    var failureValue: Failure? {
+        if case .failure(let error) = self { return error }
+        return nil
+    }
+}
+
+/// SQLite's SQLITE_ABORT, for a shared transaction lost to another caller's failure.
+let SQLITE_ABORT_CODE: Int32 = 4

@@ -42,9 +42,9 @@ import Testing
             case .recoveryAddresses: "UPDATE recovery_settings SET addresses = '{}'"
             }
             try await backend.write { db in
-                try await db.raw("PRAGMA foreign_keys = OFF").run()
+                // A user row under that ID, so the damaged reference still satisfies the foreign key.
+                try await db.raw("INSERT INTO users (id, username, display_name, handle, created_at) VALUES ('not-a-uuid', 'ghost', 'Ghost', X'00', 0)").run()
                 try await db.raw(SQLQueryString(damaging)).run()
-                try await db.raw("PRAGMA foreign_keys = ON").run()
             }
             await #expect(throws: DecodingError.self) {
                 switch damage {

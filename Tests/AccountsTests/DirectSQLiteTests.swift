@@ -127,4 +127,90 @@ import Testing
         try await reopened.close()
         #expect(count == 1200)
     }
+
+    /// Runs `first` while it holds the writer, with `others` queued behind it (each started once the
+    /// first is inside its transaction), and returns every outcome: the queued ones share the first's
+    /// transaction and its COMMIT.
+    static func queuedBehindOne(
+        _ backend: SQLiteBackend, first: @escaping @Sendable (any SQLDatabase) async throws -> Void,
+        others: [@Sendable (any SQLDatabase) async throws -> Void]
+    ) async -> (first: Bool, others: [Bool]) {
+        let inside = AsyncStream<Void>.makeStream()
+        return await withTaskGroup(of: (Int, Bool).self) { group in
+            group.addTask {
+                do {
+                    try await backend.transaction { db in
+                        inside.continuation.yield()
+                        // Hold the writer until the others are queued for it.
+                        try await Task.sleep(for: .milliseconds(300))
+                        try await first(db)
+                    }
+                    return (-1, true)
+                } catch { return (-1, false) }
+            }
+            var iterator = inside.stream.makeAsyncIterator()
+            _ = await iterator.next()
+            for (index, work) in others.enumerated() {
+                group.addTask {
+                    do {
+                        try await backend.transaction { db in try await work(db) }
+                        return (index, true)
+                    } catch { return (index, false) }
+                }
+            }
+            var firstOK = false
+            var results = [Bool](repeating: false, count: others.count)
+            for await (index, ok) in group {
+                if index < 0 { firstOK = ok } else { results[index] = ok }
+            }
+            return (firstOK, results)
+        }
+    }
+
+    static func insert(_ key: String) -> @Sendable (any SQLDatabase) async throws -> Void {
+        { db in try await db.raw("INSERT INTO t (k) VALUES (\(bind: key))").run() }
+    }
+
+    static func keys(_ backend: SQLiteBackend) async throws -> Set<String> {
+        try await backend.read { db in Set(try await db.raw("SELECT k FROM t").all().map { try $0.decode(column: "k", as: String.self) }) }
+    }
+
+    /// Group commit: transactions queued for the writer share one COMMIT, each returns only once its
+    /// work is committed (a reader sees it), and one that fails is rolled back alone.
+    @Test func queuedTransactionsShareACommitAndFailAlone() async throws {
+        try await Self.withBackend { backend in
+            try await backend.transaction { db in try await db.raw("CREATE TABLE t (k TEXT PRIMARY KEY)").run() }
+            let before = backend.commitCount
+            var others = (0..<20).map { Self.insert("k\($0)") }
+            // The eleventh writes a row, then one whose key the first took: a unique violation, its
+            // own failure only, and its first row goes with it.
+            others[10] = { db in
+                try await db.raw("INSERT INTO t (k) VALUES ('dup')").run()
+                try await db.raw("INSERT INTO t (k) VALUES ('first')").run()
+            }
+            let outcome = await Self.queuedBehindOne(backend, first: Self.insert("first"), others: others)
+            #expect(outcome.first)
+            #expect(outcome.others.enumerated().allSatisfy { $0.offset == 10 ? !$0.element : $0.element })
+            let keys = try await Self.keys(backend)
+            #expect(keys == Set(["first"] + (0..<20).filter { $0 != 10 }.map { "k\($0)" }))
+            // 21 transactions; all but the stragglers shared one COMMIT.
+            #expect(backend.commitCount - before <= 3)
+        }
+    }
+
+    /// When the shared transaction is lost (here a body ends it itself, as SQLite does after some
+    /// errors), everyone in it fails and nothing of theirs is kept; later transactions go on.
+    @Test func aLostSharedTransactionFailsEveryoneInIt() async throws {
+        try await Self.withBackend { backend in
+            try await backend.transaction { db in try await db.raw("CREATE TABLE t (k TEXT PRIMARY KEY)").run() }
+            let outcome = await Self.queuedBehindOne(backend, first: Self.insert("first"), others: [
+                { db in try await db.raw("ROLLBACK").run() },
+            ])
+            #expect(!outcome.first)
+            #expect(outcome.others == [false])
+            #expect(try await Self.keys(backend).isEmpty)
+            try await backend.transaction { db in try await Self.insert("after")(db) }
+            #expect(try await Self.keys(backend) == ["after"])
+        }
+    }
 }

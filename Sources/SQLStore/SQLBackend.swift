@@ -29,6 +29,8 @@ public protocol SQLBackend: Sendable {
 /// Statements run on the calling task's thread (``DirectSQLiteDatabase``): each is a few microseconds
 /// of indexed work, and a transaction no longer hops threads once per statement.
 public final class SQLiteBackend: SQLBackend {
+    /// The database file.
+    public let path: String?
     let writer: DirectSQLiteConnection
     let readers: [DirectSQLiteConnection]
     let checkpointer: Checkpointer
@@ -46,7 +48,9 @@ public final class SQLiteBackend: SQLBackend {
         let writer = try DirectSQLiteConnection(path: path, readOnly: false)
         var readers: [DirectSQLiteConnection] = []
         do {
-            for pragma in ["PRAGMA journal_mode = WAL", "PRAGMA synchronous = NORMAL", "PRAGMA busy_timeout = 5000", "PRAGMA foreign_keys = ON"] {
+            for pragma in ["PRAGMA journal_mode = WAL", "PRAGMA synchronous = NORMAL", "PRAGMA busy_timeout = 5000", "PRAGMA foreign_keys = ON",
+                           // After the WAL starts over, a file grown past 64 MiB is cut back to that.
+                           "PRAGMA journal_size_limit = 67108864"] {
                 try writer.execute(pragma, []) { _ in }
             }
             for _ in 0..<4 {
@@ -69,10 +73,11 @@ public final class SQLiteBackend: SQLBackend {
             throw error
         }
         writer.checkpoint(with: checkpointer)
-        return SQLiteBackend(writer: writer, readers: readers, checkpointer: checkpointer, logger: logger)
+        return SQLiteBackend(path: path, writer: writer, readers: readers, checkpointer: checkpointer, logger: logger)
     }
 
-    init(writer: DirectSQLiteConnection, readers: [DirectSQLiteConnection], checkpointer: Checkpointer, logger: Logger) {
+    init(path: String, writer: DirectSQLiteConnection, readers: [DirectSQLiteConnection], checkpointer: Checkpointer, logger: Logger) {
+        self.path = path
         self.writer = writer
         self.readers = readers
         self.checkpointer = checkpointer

@@ -213,4 +213,21 @@ import Testing
             #expect(try await Self.keys(backend) == ["after"])
         }
     }
+
+    /// A writer that never pauses still keeps the WAL bounded: at 4,000 frames the commit checkpoints
+    /// itself, so the log starts over instead of growing with every commit.
+    @Test func aSteadyWriterKeepsTheWALBounded() async throws {
+        try await Self.withBackend { backend in
+            try await backend.transaction { db in try await db.raw("CREATE TABLE w (n BIGINT PRIMARY KEY, pad BLOB NOT NULL)").run() }
+            // Each commit writes at least one 4 KiB page: 8,000 commits would be a WAL of over 32 MB.
+            for n in 0..<8000 {
+                try await backend.write { db in
+                    try await db.raw("INSERT INTO w (n, pad) VALUES (\(bind: Int64(n)), \(bind: [UInt8](repeating: 1, count: 3000)))").run()
+                }
+            }
+            let path = try #require(backend.path)
+            let size = try #require(try FileManager.default.attributesOfItem(atPath: path + "-wal")[.size] as? Int)
+            #expect(size < 20_000_000, "the WAL grew to \(size) bytes")
+        }
+    }
 }

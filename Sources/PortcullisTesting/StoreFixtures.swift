@@ -35,4 +35,18 @@ public enum StoreFixtures {
             pendingUser: pending.map { PendingUser(username: $0.username, displayName: $0.displayName, handle: $0.handle, inviteHash: nil) },
             expiresAt: expiresAt)
     }
+
+    /// Signs `name` up in `store` as the server does (a sign-up challenge completed with a passkey, a
+    /// session and the sign-up event); returns the user, the passkey and the session.
+    public static func signUp(_ store: any AccountStore, _ name: String = "user-\(UUID().uuidString.prefix(8))",
+                              now: Date = FixedClock.now) async throws -> (User, Passkey, Session) {
+        let user = user(name.lowercased())
+        let passkey = passkey(for: user)
+        let session = session(for: user, passkey: passkey)
+        let challenge = challenge(.signup, pending: user)
+        try await store.saveChallenge(challenge)
+        try await store.createUser(user, passkey: passkey, session: session, event: event("signup", for: user),
+                                   inviteHash: nil, challenge: challenge.challenge, now: now)
+        return (user, passkey, session)
+    }
 }

@@ -22,13 +22,7 @@ import Testing
         let store = SQLAccountStore(backend: backend)
         do {
             try await store.migrate()
-            let ada = StoreFixtures.user("ada-corrupt")
-            let key = StoreFixtures.passkey(for: ada)
-            let session = StoreFixtures.session(for: ada, passkey: key, token: "ada-token")
-            let signup = StoreFixtures.challenge(.signup, pending: ada)
-            try await store.saveChallenge(signup)
-            try await store.createUser(ada, passkey: key, session: session, event: StoreFixtures.event("signup", for: ada),
-                                       inviteHash: nil, challenge: signup.challenge, now: FixedClock.now)
+            let (ada, key, session) = try await StoreFixtures.signUp(store, "ada-corrupt")
             let login = StoreFixtures.challenge(.login, user: ada)
             try await store.saveChallenge(login)
             try await store.saveRecoverySettings(RecoverySettings(userID: ada.id, threshold: 1, addresses: ["a@example.com", "b@example.com"]),

@@ -47,14 +47,7 @@ import Testing
 
     /// Creates a user with a passkey and session through a sign-up challenge.
     static func signUp(_ store: any AccountStore, _ name: String = "user-\(UUID().uuidString.prefix(8))") async throws -> (User, Passkey, Session) {
-        let user = StoreFixtures.user(name.lowercased())
-        let passkey = StoreFixtures.passkey(for: user)
-        let session = StoreFixtures.session(for: user, passkey: passkey)
-        let challenge = StoreFixtures.challenge(.signup, pending: user)
-        try await store.saveChallenge(challenge)
-        try await store.createUser(user, passkey: passkey, session: session, event: StoreFixtures.event("signup", for: user),
-                                   inviteHash: nil, challenge: challenge.challenge, now: now)
-        return (user, passkey, session)
+        try await StoreFixtures.signUp(store, name, now: now)
     }
 
     @Test(arguments: kinds)

@@ -84,7 +84,7 @@ struct APIController: Sendable {
 
     func info(_ request: Request, _ context: AppRequestContext) -> RequestInfo {
         var ip = context.remoteAddress
-        if configuration.trustForwardedFor, let forwarded = request.headers[.init("X-Forwarded-For")!]?.split(separator: ",").first {
+        if configuration.trustForwardedFor, let forwarded = request.headers[.xForwardedFor]?.split(separator: ",").first {
             ip = forwarded.trimmingCharacters(in: .whitespaces)
         }
         return RequestInfo(ip: ip, userAgent: request.headers[.userAgent] ?? "")

@@ -18,7 +18,7 @@ enum Pages {
             status: .ok,
             headers: [
                 .contentType: type, .cacheControl: "no-store",
-                .init("Content-Security-Policy")!: "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self' 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+                .contentSecurityPolicy: "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self' 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
             ],
             body: .init(byteBuffer: ByteBuffer(string: text)))
     }

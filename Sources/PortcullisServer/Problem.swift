@@ -82,3 +82,12 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
         }
     }
 }
+
+/// Header names HTTPTypes does not define, made once (each is a valid token, so the initializer
+/// cannot fail).
+extension HTTPField.Name {
+    static let xContentTypeOptions = HTTPField.Name("X-Content-Type-Options")!
+    static let referrerPolicy = HTTPField.Name("Referrer-Policy")!
+    static let xFrameOptions = HTTPField.Name("X-Frame-Options")!
+    static let xForwardedFor = HTTPField.Name("X-Forwarded-For")!
+}

@@ -307,8 +307,8 @@ struct RecoveryController: Sendable {
             status: .ok,
             headers: [
                 .contentType: "text/html; charset=utf-8", .cacheControl: "no-store",
-                .init("Content-Security-Policy")!: "default-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
-                .init("Referrer-Policy")!: "no-referrer",
+                .contentSecurityPolicy: "default-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+                .referrerPolicy: "no-referrer",
             ],
             body: .init(byteBuffer: ByteBuffer(string: text)))
     }

@@ -24,13 +24,13 @@ public protocol SQLBackend: Sendable {
     func write<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R
 }
 
-/// Embedded SQLite: one writing connection (SQLite serializes writers anyway) whose transactions this
-/// actor serializes, and reading connections that WAL lets run beside it; a busy timeout; foreign keys.
-/// Statements run on the calling task's thread (``DirectSQLiteDatabase``): each is a few microseconds
-/// of indexed work, and a transaction no longer hops threads once per statement.
+/// Embedded SQLite: one writing connection (SQLite serializes writers anyway) that callers take in
+/// turn and whose transaction they share (group commit, see ``transaction(_:)``); reading connections
+/// that WAL lets run beside it; a checkpoint thread; a busy timeout; foreign keys. Statements run on
+/// the calling task's thread (``DirectSQLiteDatabase``): each is a few microseconds of indexed work.
 public final class SQLiteBackend: SQLBackend {
     /// The database file.
-    public let path: String?
+    public let path: String
     let writer: DirectSQLiteConnection
     let readers: [DirectSQLiteConnection]
     let checkpointer: Checkpointer

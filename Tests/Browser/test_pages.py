@@ -4,7 +4,7 @@ import json, os, socket, subprocess, tempfile, time, urllib.request
 
 import pytest
 from selenium import webdriver
-from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.virtual_authenticator import VirtualAuthenticatorOptions
@@ -73,11 +73,27 @@ def status(driver):
         return driver.find_element(By.ID, "status").text
     except (StaleElementReferenceException, NoSuchElementException):
         return ""  # the page is reloading
+    except WebDriverException as error:
+        if reloading(error):
+            return ""
+        raise
+
+
+def reloading(error):
+    """Chromium's own word for a stale element, when the page reloads between finding and using it."""
+    return "does not belong to the document" in str(error)
 
 
 def wait_for(driver, predicate, timeout=15):
+    def attempt(_):
+        try:
+            return predicate()
+        except WebDriverException as error:
+            if reloading(error):
+                return False
+            raise
     WebDriverWait(driver, timeout, poll_frequency=0.02,
-                  ignored_exceptions=(StaleElementReferenceException, NoSuchElementException)).until(lambda _: predicate())
+                  ignored_exceptions=(StaleElementReferenceException, NoSuchElementException)).until(attempt)
 
 
 def test_sign_up_then_autofill_and_modal_sign_in(passkey_browser, server):

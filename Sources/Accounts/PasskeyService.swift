@@ -303,12 +303,12 @@ public struct PasskeyService: Sendable {
             lifetime: policy.sessionAbsoluteLifetime, info: info, now: now)
     }
 
-    /// The one place a session is made. Its callers hold a passkey ceremony this service has just
-    /// verified: a registration or assertion of the user's own passkey, or (for `device-approval`) the
-    /// approver's fresh assertion. Nothing else in Portcullis creates a `Session`.
     /// The ID of a new security event: time-ordered, so the timeline's rows are appended.
     func newEventID() -> UUID { random.timeOrderedUUID(at: clock()) }
 
+    /// The one place a session is made. Its callers hold a passkey ceremony this service has just
+    /// verified: a registration or assertion of the user's own passkey, or (for `device-approval`) the
+    /// approver's fresh assertion. Nothing else in Portcullis creates a `Session`.
     func issue(userID: UUID, birth: SessionBirth, lifetime: TimeInterval, info: RequestInfo, now: Date) -> IssuedSession {
         let token = Base64URL.encode(random.bytes(32))
         let session = Session(

@@ -17,15 +17,9 @@ extension RandomSource {
     /// A random (version 4) UUID drawn from this source, RFC 9562 §5.4: 122 random bits, the version
     /// nibble 0100 and the variant bits 10.
     public func uuid() -> UUID {
-        var b = bytes(16)
-        guard b.count == 16 else { return UUID() }
-        b[6] = (b[6] & 0x0F) | 0x40
-        b[8] = (b[8] & 0x3F) | 0x80
-        return UUID(uuid: (b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]))
+        stamped(bytes(16), version: 4)
     }
-}
 
-extension RandomSource {
     /// A time-ordered (version 7) UUID for `date`, RFC 9562 §5.7: the Unix time in milliseconds in the
     /// first 48 bits, then the version, 74 random bits and the variant. Rows keyed by such IDs are
     /// appended at the end of their index instead of at a random place in it, which keeps the pages
@@ -33,10 +27,17 @@ extension RandomSource {
     /// and events carry it in the clear anyway).
     public func timeOrderedUUID(at date: Date) -> UUID {
         var b = bytes(16)
-        guard b.count == 16 else { return UUID() }
         let milliseconds = UInt64(max(0, (date.timeIntervalSince1970 * 1000).rounded(.down)))
-        for index in 0..<6 { b[index] = UInt8(truncatingIfNeeded: milliseconds >> (8 * (5 - UInt64(index)))) }
-        b[6] = (b[6] & 0x0F) | 0x70
+        for index in 0..<min(6, b.count) { b[index] = UInt8(truncatingIfNeeded: milliseconds >> (8 * (5 - UInt64(index)))) }
+        return stamped(b, version: 7)
+    }
+
+    /// 16 bytes with RFC 9562's version nibble (octet 6) and variant bits 10 (octet 8) set; a source
+    /// that gave fewer bytes gets Foundation's random UUID instead.
+    private func stamped(_ bytes: [UInt8], version: UInt8) -> UUID {
+        guard bytes.count == 16 else { return UUID() }
+        var b = bytes
+        b[6] = (b[6] & 0x0F) | (version << 4)
         b[8] = (b[8] & 0x3F) | 0x80
         return UUID(uuid: (b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]))
     }

@@ -14,6 +14,9 @@ public struct SQLiteFailure: Error, CustomStringConvertible {
     public let code: Int32
     public let message: String
     public var description: String { "SQLite error \(code): \(message)" }
+
+    /// The shared write transaction ended under a caller (another caller's failure rolled it back).
+    static let sharedTransactionLost = SQLiteFailure(code: SQLITE_ABORT, message: "the shared transaction was rolled back")
 }
 
 /// One SQLite connection, used synchronously, one statement at a time (a lock), with its prepared
@@ -36,6 +39,8 @@ final class DirectSQLiteConnection: @unchecked Sendable {
         }
         handle = db
         sqlite_nio_sqlite3_extended_result_codes(db, 1)
+        // Every connection waits up to 5 s for a lock another connection or process holds.
+        sqlite_nio_sqlite3_busy_timeout(db, 5000)
     }
 
     /// Asks `checkpointer` for a checkpoint whenever a commit leaves the WAL at
@@ -197,7 +202,6 @@ final class Checkpointer: @unchecked Sendable {
 
     init(path: String) throws {
         connection = try DirectSQLiteConnection(path: path, readOnly: false)
-        try connection.execute("PRAGMA busy_timeout = 5000", []) { _ in }
         let thread = Thread { [self] in run() }
         thread.name = "sqlite-checkpoint"
         thread.start()

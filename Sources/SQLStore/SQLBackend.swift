@@ -47,8 +47,9 @@ public final class SQLiteBackend: SQLBackend {
     public static func open(path: String, logger: Logger) async throws -> SQLiteBackend {
         let writer = try DirectSQLiteConnection(path: path, readOnly: false)
         var readers: [DirectSQLiteConnection] = []
+        let checkpointer: Checkpointer
         do {
-            for pragma in ["PRAGMA journal_mode = WAL", "PRAGMA synchronous = NORMAL", "PRAGMA busy_timeout = 5000", "PRAGMA foreign_keys = ON",
+            for pragma in ["PRAGMA journal_mode = WAL", "PRAGMA synchronous = NORMAL", "PRAGMA foreign_keys = ON",
                            // After the WAL starts over, a file grown past 64 MiB is cut back to that.
                            "PRAGMA journal_size_limit = 67108864"] {
                 try writer.execute(pragma, []) { _ in }
@@ -56,16 +57,8 @@ public final class SQLiteBackend: SQLBackend {
             for _ in 0..<4 {
                 let reader = try DirectSQLiteConnection(path: path, readOnly: false)
                 readers.append(reader)
-                try reader.execute("PRAGMA busy_timeout = 5000", []) { _ in }
                 try reader.execute("PRAGMA query_only = ON", []) { _ in }
             }
-        } catch {
-            for reader in readers { reader.close() }
-            writer.close()
-            throw error
-        }
-        let checkpointer: Checkpointer
-        do {
             checkpointer = try Checkpointer(path: path)
         } catch {
             for reader in readers { reader.close() }
@@ -179,7 +172,8 @@ public final class SQLiteBackend: SQLBackend {
 
         if !writer.inTransaction {
             // SQLite ended the transaction (or it was rolled back above): the others' work is gone too.
-            let error = outcome.failureValue ?? SQLiteFailure(code: SQLITE_ABORT_CODE, message: "the shared transaction was rolled back")
+            var error: any Error = SQLiteFailure.sharedTransactionLost
+            if case .failure(let own) = outcome { error = own }
             finish(group, error: error)
             throw error
         }
@@ -326,13 +320,3 @@ public enum SQLStoreError: Error, CustomStringConvertible {
     case invalidURL
     public var description: String { "the database must be sqlite:PATH or postgres://user:password@host:port/database" }
 }
-
-extension Result {
-    var failureValue: Failure? {
-        if case .failure(let error) = self { return error }
-        return nil
-    }
-}
-
-/// SQLite's SQLITE_ABORT, for a shared transaction lost to another caller's failure.
-let SQLITE_ABORT_CODE: Int32 = 4

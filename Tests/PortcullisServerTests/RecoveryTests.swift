@@ -39,6 +39,20 @@ import WebAuthn
         #expect(try await H.send(client, .post, "/api/v1/me/recovery/invitations/\(id)/accept", token: contact.token).status == .noContent)
     }
 
+    /// A new recovery code for `owner`, as shown once.
+    static func newCode(_ client: any TestClientProtocol, for owner: H.Account) async throws -> String {
+        try #require(try await H.send(client, .post, "/api/v1/me/recovery/code", token: owner.token).object["code"]?.string)
+    }
+
+    /// Alice with Bob as her accepted contact and a recovery code, and a case started for her.
+    static func caseWithContactAndCode(_ client: any TestClientProtocol) async throws -> (alice: H.Account, bob: H.Account, code: String, held: Held) {
+        let alice = try await H.signUp(client, "alice")
+        let bob = try await H.signUp(client, "bob")
+        try await invite(client, owner: alice, contact: bob)
+        let code = try await newCode(client, for: alice)
+        return (alice, bob, code, try await start(client, "alice"))
+    }
+
     static func approve(_ client: any TestClientProtocol, _ held: Held, by contact: H.Account, code: String? = nil) async throws -> H.Reply {
         try await H.send(client, .post, "/api/v1/me/recovery-requests/\(held.id)/approve",
                          json: .object(["comparisonCode": .string(code ?? held.comparisonCode)]), token: contact.token)
@@ -162,7 +176,7 @@ import WebAuthn
         let harness = try H()
         try await harness.run { client in
             let alice = try await H.signUp(client, "alice")
-            let code = try #require(try await H.send(client, .post, "/api/v1/me/recovery/code", token: alice.token).object["code"]?.string)
+            let code = try await Self.newCode(client, for: alice)
             #expect(code.filter { $0 != "-" }.count == 26)
             let held = try await Self.start(client, "alice")
             #expect(try await H.send(client, .post, "/api/v1/recovery/\(held.id)/code", json: .object(["code": .string(code.lowercased())]), cookie: held.cookie).status == .ok)
@@ -184,8 +198,8 @@ import WebAuthn
         let harness = try H()
         try await harness.run { client in
             var alice = try await H.signUp(client, "alice")
-            let first = try #require(try await H.send(client, .post, "/api/v1/me/recovery/code", token: alice.token).object["code"]?.string)
-            let code = try #require(try await H.send(client, .post, "/api/v1/me/recovery/code", token: alice.token).object["code"]?.string)
+            let first = try await Self.newCode(client, for: alice)
+            let code = try await Self.newCode(client, for: alice)
             #expect(first != code)
 
             let held = try await Self.start(client, "alice")
@@ -213,7 +227,7 @@ import WebAuthn
         let harness = try H()
         try await harness.run { client in
             let alice = try await H.signUp(client, "alice")
-            let code = try #require(try await H.send(client, .post, "/api/v1/me/recovery/code", token: alice.token).object["code"]?.string)
+            let code = try await Self.newCode(client, for: alice)
             let held = try await Self.start(client, "alice")
             for _ in 0..<5 {
                 let guess = try await H.send(client, .post, "/api/v1/recovery/\(held.id)/code", json: .object(["code": .string("AAAAA-AAAAA")]), cookie: held.cookie)
@@ -456,11 +470,7 @@ import WebAuthn
     @Test func badInputToRecoveryIsRefusedAndChangesNothing() async throws {
         let harness = try H { $0.recovery.rules = [RecoveryRule(code: true, wait: 60)] }
         try await harness.run { client in
-            let alice = try await H.signUp(client, "alice")
-            let bob = try await H.signUp(client, "bob")
-            try await Self.invite(client, owner: alice, contact: bob)
-            let code = try #require(try await H.send(client, .post, "/api/v1/me/recovery/code", token: alice.token).object["code"]?.string)
-            let held = try await Self.start(client, "alice")
+            let (_, bob, code, held) = try await Self.caseWithContactAndCode(client)
             let caseID = try #require(UUID(uuidString: held.id))
             let before = try await Self.snapshot(harness, "alice")
             let attempts = try await harness.store.recoveryCase(id: caseID)?.codeAttempts
@@ -506,11 +516,8 @@ import WebAuthn
     @Test func aCaseExpiresAfterSevenDays() async throws {
         let harness = try H()
         try await harness.run { client in
-            let alice = try await H.signUp(client, "alice")
-            var bob = try await H.signUp(client, "bob")
-            try await Self.invite(client, owner: alice, contact: bob)
-            let code = try #require(try await H.send(client, .post, "/api/v1/me/recovery/code", token: alice.token).object["code"]?.string)
-            let held = try await Self.start(client, "alice")
+            let (_, contact, code, held) = try await Self.caseWithContactAndCode(client)
+            var bob = contact
             harness.clock.advance(by: 7 * 86400 + 1)
             #expect(try await H.signIn(client, &bob).status == .ok)
             let before = try await Self.snapshot(harness, "alice")

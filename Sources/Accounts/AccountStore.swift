@@ -78,6 +78,10 @@ public protocol AccountStore: Sendable {
     /// A passkey with its owner and how many of the owner's recovery cases are open at `now`, read at
     /// once (the sign-in path).
     func credential(id: [UInt8], now: Date) async throws -> CredentialOwner?
+    /// The challenge an assertion answers and the passkey it names (with its owner), read together:
+    /// one statement, one round trip to a networked database. Either is nil when not stored.
+    func assertionContext(challenge: String, credentialID: [UInt8], now: Date) async throws
+        -> (challenge: CeremonyChallenge?, credential: CredentialOwner?)
     /// Uses up the `add` challenge and adds a passkey. Throws ``StoreError/challengeGone`` or
     /// ``StoreError/credentialExists``.
     func addPasskey(_ passkey: Passkey, event: SecurityEvent, challenge: String, now: Date) async throws
@@ -197,4 +201,13 @@ public protocol AccountStore: Sendable {
     /// The server secret named `name`: the stored one, or `candidate` stored now if there is none.
     /// Every node of a deployment gets the same secret this way.
     func secret(named name: String, candidate: [UInt8]) async throws -> [UInt8]
+}
+
+extension AccountStore {
+    /// The two reads one after the other, for stores where a read costs no round trip.
+    public func assertionContext(challenge: String, credentialID: [UInt8], now: Date) async throws
+        -> (challenge: CeremonyChallenge?, credential: CredentialOwner?)
+    {
+        (try await self.challenge(challenge), try await credential(id: credentialID, now: now))
+    }
 }

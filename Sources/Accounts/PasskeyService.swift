@@ -134,8 +134,8 @@ public struct PasskeyService: Sendable {
     /// - Returns: also how many recovery cases are open on the account, which the sign-in must show.
     public func loginVerify(credential: JSONValue, info: RequestInfo) async throws -> (user: User, issued: IssuedSession, openRecoveryCases: Int) {
         let response = try decodeAuthentication(credential)
-        let stored = try await challenge(for: response.clientDataJSON, kind: .login)
-        let (user, passkey, verified, openRecoveryCases) = try await verifyAssertion(response, stored: stored, requireUserHandle: stored.userID == nil)
+        let (stored, found) = try await assertionContext(response, kind: .login)
+        let (user, passkey, verified, openRecoveryCases) = try verifyAssertion(response, stored: stored, found: found, requireUserHandle: stored.userID == nil)
         let now = clock()
         let issued = newSession(userID: user.id, passkey: passkey, userVerified: verified.userVerified, info: info, now: now)
         // The first sign-in with a passkey is a sign-in from a new device (or a new authenticator).
@@ -235,9 +235,9 @@ public struct PasskeyService: Sendable {
     /// Verifies a re-authentication; the session gets a new token (its rights just changed).
     public func reauthVerify(_ auth: Authenticated, credential: JSONValue, info: RequestInfo) async throws -> String {
         let response = try decodeAuthentication(credential)
-        let stored = try await challenge(for: response.clientDataJSON, kind: .reauth)
+        let (stored, found) = try await assertionContext(response, kind: .reauth)
         guard stored.userID == auth.user.id, stored.sessionID == auth.session.id else { throw AccountsError.challengeGone }
-        let (_, passkey, verified, _) = try await verifyAssertion(response, stored: stored, requireUserHandle: false)
+        let (_, passkey, verified, _) = try verifyAssertion(response, stored: stored, found: found, requireUserHandle: false)
         let now = clock()
         let token = Base64URL.encode(random.bytes(32))
         let event = SecurityEvent(id: newEventID(), userID: auth.user.id, kind: "reauthenticated", at: now, ip: info.ip, userAgent: info.userAgent,
@@ -328,10 +328,29 @@ public struct PasskeyService: Sendable {
     /// Finds the stored challenge a response answers, by the challenge its client data names. The
     /// verifier then checks that the client data really carries exactly that challenge.
     func challenge(for clientDataJSON: [UInt8], kind: CeremonyKind) async throws -> CeremonyChallenge {
-        guard let clientData = try? CollectedClientData(bytes: clientDataJSON), clientData.challenge.utf8.count <= 128,
-              let stored = try await store.challenge(clientData.challenge), stored.kind == kind, stored.expiresAt > clock()
-        else { throw AccountsError.challengeGone }
+        guard let name = Self.challengeName(clientDataJSON), let stored = try await store.challenge(name) else { throw AccountsError.challengeGone }
+        return try usable(stored, kind: kind)
+    }
+
+    /// The challenge client data names, when it is client data at all and the name is of a sane length.
+    static func challengeName(_ clientDataJSON: [UInt8]) -> String? {
+        guard let clientData = try? CollectedClientData(bytes: clientDataJSON), clientData.challenge.utf8.count <= 128 else { return nil }
+        return clientData.challenge
+    }
+
+    /// `stored`, if it is of `kind` and has not expired.
+    func usable(_ stored: CeremonyChallenge, kind: CeremonyKind) throws -> CeremonyChallenge {
+        guard stored.kind == kind, stored.expiresAt > clock() else { throw AccountsError.challengeGone }
         return stored
+    }
+
+    /// The stored challenge an assertion answers (checked first: an unknown or used challenge is
+    /// `challengeGone` whatever the credential) and the passkey it names, read at once.
+    func assertionContext(_ response: AuthenticationResponse, kind: CeremonyKind) async throws -> (CeremonyChallenge, CredentialOwner?) {
+        guard let name = Self.challengeName(response.clientDataJSON) else { throw AccountsError.challengeGone }
+        let (stored, found) = try await store.assertionContext(challenge: name, credentialID: response.credential.rawID, now: clock())
+        guard let stored else { throw AccountsError.challengeGone }
+        return (try usable(stored, kind: kind), found)
     }
 
     func verifyRegistration(_ response: RegistrationResponse, challenge: String, excluded: Set<[UInt8]>, now: Date) async throws -> VerifiedRegistration {
@@ -354,10 +373,10 @@ public struct PasskeyService: Sendable {
         return verified
     }
 
-    func verifyAssertion(_ response: AuthenticationResponse, stored: CeremonyChallenge, requireUserHandle: Bool) async throws
+    func verifyAssertion(_ response: AuthenticationResponse, stored: CeremonyChallenge, found: CredentialOwner?, requireUserHandle: Bool) throws
         -> (User, Passkey, VerifiedAuthentication, openRecoveryCases: Int)
     {
-        guard let found = try await store.credential(id: response.credential.rawID, now: clock()) else {
+        guard let found else {
             throw AccountsError.unknownCredential(Base64URL.encode(response.credential.rawID))
         }
         let (passkey, user) = (found.passkey, found.user)

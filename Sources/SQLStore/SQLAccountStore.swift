@@ -53,17 +53,10 @@ public struct SQLAccountStore: AccountStore {
     }
 
     /// The UUID in `column`.
-    static func uuid(_ row: any SQLRow, _ column: String) throws -> UUID {
-        guard let id = UUID(uuidString: try row.decode(column: column, as: String.self)) else { throw corrupt(column) }
-        return id
-    }
+    static func uuid(_ row: any SQLRow, _ column: String) throws -> UUID { try SQLKitColumns.of(row).uuid(column) }
 
     /// The UUID in `column`, or nil when it is NULL.
-    static func optionalUUID(_ row: any SQLRow, _ column: String) throws -> UUID? {
-        guard let text = try row.decode(column: column, as: String?.self) else { return nil }
-        guard let id = UUID(uuidString: text) else { throw corrupt(column) }
-        return id
-    }
+    static func optionalUUID(_ row: any SQLRow, _ column: String) throws -> UUID? { try SQLKitColumns.of(row).optionalUUID(column) }
 
     /// A JSON object of strings stored as text.
     static func stringMap(_ text: String, column: String) throws -> [String: String] {
@@ -85,73 +78,87 @@ public struct SQLAccountStore: AccountStore {
         }
     }
 
-    static func user(_ row: any SQLRow) throws -> User {
+    /// A user from `row`.
+    static func user(_ row: any SQLRow) throws -> User { try user(SQLKitColumns.of(row), prefix: "") }
+
+    /// A user from `row`, whose user columns carry `prefix`.
+    static func user(_ row: some ColumnReader, prefix: String) throws -> User {
         User(
-            id: try Self.uuid(row, "id"),
-            username: try row.decode(column: "username", as: String.self),
-            displayName: try row.decode(column: "display_name", as: String.self),
-            handle: Array(try row.decode(column: "handle", as: Data.self)),
-            createdAt: date(try row.decode(column: "created_at", as: Int64.self)),
-            disabled: try row.decode(column: "disabled", as: Int64.self) != 0,
-            isAdmin: try row.decode(column: "is_admin", as: Int64.self) != 0)
+            id: try row.uuid(prefix + "id"),
+            username: try row.text(prefix + "username"),
+            displayName: try row.text(prefix + "display_name"),
+            handle: try row.bytes(prefix + "handle"),
+            createdAt: try row.date(prefix + "created_at"),
+            disabled: try row.flag(prefix + "disabled"),
+            isAdmin: try row.flag(prefix + "is_admin"))
     }
 
-    static func passkey(_ row: any SQLRow) throws -> Passkey {
-        let transports = try row.decode(column: "transports", as: String.self)
+    static func passkey(_ row: any SQLRow) throws -> Passkey { try passkey(SQLKitColumns.of(row)) }
+
+    static func passkey(_ row: some ColumnReader) throws -> Passkey {
+        let transports = try row.text("transports")
         return Passkey(
-            credentialID: Array(try row.decode(column: "credential_id", as: Data.self)),
-            userID: try Self.uuid(row, "user_id"),
-            publicKey: Array(try row.decode(column: "public_key", as: Data.self)),
-            algorithm: Int(try row.decode(column: "algorithm", as: Int64.self)),
-            signCount: UInt32(clamping: try row.decode(column: "sign_count", as: Int64.self)),
-            aaguid: try row.decode(column: "aaguid", as: String.self),
-            name: try row.decode(column: "name", as: String.self),
+            credentialID: try row.bytes("credential_id"),
+            userID: try row.uuid("user_id"),
+            publicKey: try row.bytes("public_key"),
+            algorithm: Int(try row.integer("algorithm")),
+            signCount: UInt32(clamping: try row.integer("sign_count")),
+            aaguid: try row.text("aaguid"),
+            name: try row.text("name"),
             transports: transports.isEmpty ? [] : transports.split(separator: ",").map(String.init),
-            backupEligible: try row.decode(column: "backup_eligible", as: Int64.self) != 0,
-            backedUp: try row.decode(column: "backed_up", as: Int64.self) != 0,
-            uvInitialized: try row.decode(column: "uv_initialized", as: Int64.self) != 0,
-            attestationFormat: try row.decode(column: "attestation_format", as: String.self),
-            attestationTrusted: try row.decode(column: "attestation_trusted", as: Int64.self) != 0,
-            createdAt: date(try row.decode(column: "created_at", as: Int64.self)),
-            lastUsedAt: try row.decode(column: "last_used_at", as: Int64?.self).map(date),
-            recoveredAt: try row.decode(column: "recovered_at", as: Int64?.self).map(date))
+            backupEligible: try row.flag("backup_eligible"),
+            backedUp: try row.flag("backed_up"),
+            uvInitialized: try row.flag("uv_initialized"),
+            attestationFormat: try row.text("attestation_format"),
+            attestationTrusted: try row.flag("attestation_trusted"),
+            createdAt: try row.date("created_at"),
+            lastUsedAt: try row.optionalDate("last_used_at"),
+            recoveredAt: try row.optionalDate("recovered_at"))
     }
 
     static func session(_ row: any SQLRow) throws -> Session {
-        Session(
-            id: try Self.uuid(row, "id"),
-            tokenHash: Array(try row.decode(column: "token_hash", as: Data.self)),
-            userID: try Self.uuid(row, "user_id"),
+        let row = SQLKitColumns.of(row)
+        // A birth the store never writes is refused: it must not be read as a full-rights session.
+        guard let kind = SessionBirth.Kind(rawValue: try row.text("birth_kind")) else { throw corrupt("birth_kind") }
+        return Session(
+            id: try row.uuid("id"),
+            tokenHash: try row.bytes("token_hash"),
+            userID: try row.uuid("user_id"),
             birth: SessionBirth(
-                kind: SessionBirth.Kind(rawValue: try row.decode(column: "birth_kind", as: String.self)) ?? .passkey,
-                credentialID: Array(try row.decode(column: "birth_credential_id", as: Data.self)),
-                userVerified: try row.decode(column: "birth_user_verified", as: Int64.self) != 0,
-                deviceBound: try row.decode(column: "birth_device_bound", as: Int64.self) != 0,
-                coolingUntil: try row.decode(column: "birth_cooling_until", as: Int64?.self).map(date)),
-            createdAt: date(try row.decode(column: "created_at", as: Int64.self)),
-            lastSeenAt: date(try row.decode(column: "last_seen_at", as: Int64.self)),
-            expiresAt: date(try row.decode(column: "expires_at", as: Int64.self)),
-            authenticatedAt: date(try row.decode(column: "authenticated_at", as: Int64.self)),
-            ip: try row.decode(column: "ip", as: String.self),
-            userAgent: try row.decode(column: "user_agent", as: String.self))
+                kind: kind,
+                credentialID: try row.bytes("birth_credential_id"),
+                userVerified: try row.flag("birth_user_verified"),
+                deviceBound: try row.flag("birth_device_bound"),
+                coolingUntil: try row.optionalDate("birth_cooling_until")),
+            createdAt: try row.date("created_at"),
+            lastSeenAt: try row.date("last_seen_at"),
+            expiresAt: try row.date("expires_at"),
+            authenticatedAt: try row.date("authenticated_at"),
+            ip: try row.text("ip"),
+            userAgent: try row.text("user_agent"))
     }
 
-    static func challenge(_ row: any SQLRow) throws -> CeremonyChallenge {
+    /// A challenge from `row`.
+    static func challenge(_ row: any SQLRow) throws -> CeremonyChallenge { try challenge(SQLKitColumns.of(row), prefix: "") }
+
+    /// A challenge from `row`, whose challenge columns carry `prefix`.
+    static func challenge(_ row: some ColumnReader, prefix: String) throws -> CeremonyChallenge {
         var pending: PendingUser?
-        if let username = try row.decode(column: "pending_username", as: String?.self) {
+        if let username = try row.optionalText(prefix + "pending_username") {
             pending = PendingUser(
                 username: username,
-                displayName: try row.decode(column: "pending_display_name", as: String?.self) ?? username,
-                handle: Array(try row.decode(column: "pending_handle", as: Data?.self) ?? Data()),
-                inviteHash: try row.decode(column: "pending_invite_hash", as: Data?.self).map(Array.init))
+                displayName: try row.optionalText(prefix + "pending_display_name") ?? username,
+                handle: try row.optionalBytes(prefix + "pending_handle") ?? [],
+                inviteHash: try row.optionalBytes(prefix + "pending_invite_hash"))
         }
+        guard let kind = CeremonyKind(rawValue: try row.text(prefix + "kind")) else { throw corrupt(prefix + "kind") }
         return CeremonyChallenge(
-            challenge: try row.decode(column: "challenge", as: String.self),
-            kind: CeremonyKind(rawValue: try row.decode(column: "kind", as: String.self)) ?? .login,
-            userID: try Self.optionalUUID(row, "user_id"),
+            challenge: try row.text(prefix + "challenge"),
+            kind: kind,
+            userID: try row.optionalUUID(prefix + "user_id"),
             pendingUser: pending,
-            sessionID: try Self.optionalUUID(row, "session_id"),
-            expiresAt: date(try row.decode(column: "expires_at", as: Int64.self)))
+            sessionID: try row.optionalUUID(prefix + "session_id"),
+            expiresAt: try row.date(prefix + "expires_at"))
     }
 
     static func event(_ row: any SQLRow) throws -> SecurityEvent {
@@ -167,10 +174,15 @@ public struct SQLAccountStore: AccountStore {
             detail: detail)
     }
 
-    static func insert(_ event: SecurityEvent, _ db: any SQLDatabase) async throws {
+    /// An event's detail as stored: a JSON object of strings, keys in order.
+    static func detailJSON(_ event: SecurityEvent) -> String {
         var object: JSONObject = [:]
         for (key, value) in event.detail.sorted(by: { $0.key < $1.key }) { object[key] = .string(value) }
-        let detail = StrictJSON.serialize(.object(object))
+        return StrictJSON.serialize(.object(object))
+    }
+
+    static func insert(_ event: SecurityEvent, _ db: any SQLDatabase) async throws {
+        let detail = detailJSON(event)
         try await db.raw("""
             INSERT INTO events (id, user_id, kind, at, ip, user_agent, detail, next_delivery_at) VALUES
             (\(bind: id(event.id)), \(bind: id(event.userID)), \(bind: event.kind), \(bind: ms(event.at)), \(bind: event.ip),
@@ -223,16 +235,22 @@ public struct SQLAccountStore: AccountStore {
     }
 
     public func saveChallenge(_ c: CeremonyChallenge) async throws {
+        if let postgres = backend as? PostgresBackend { return try await postgres.saveChallenge(c) }
         try await backend.write { db in
             try await db.raw("""
-                INSERT INTO challenges (challenge, kind, user_id, session_id, pending_username, pending_display_name, pending_handle,
-                  pending_invite_hash, expires_at) VALUES
-                (\(bind: c.challenge), \(bind: c.kind.rawValue), \(bind: c.userID.map(Self.id)), \(bind: c.sessionID.map(Self.id)),
-                 \(bind: c.pendingUser?.username), \(bind: c.pendingUser?.displayName), \(bind: c.pendingUser.map { Self.data($0.handle) }),
-                 \(bind: c.pendingUser?.inviteHash.map(Self.data)), \(bind: Self.ms(c.expiresAt)))
+                \(Self.insertChallengeSQL.query([
+                    c.challenge, c.kind.rawValue, c.userID.map(Self.id), c.sessionID.map(Self.id), c.pendingUser?.username,
+                    c.pendingUser?.displayName, c.pendingUser.map { Self.data($0.handle) }, c.pendingUser?.inviteHash.map(Self.data),
+                    Self.ms(c.expiresAt),
+                ]))
                 """).run()
         }
     }
+
+    static let insertChallengeSQL = SQLTemplate("""
+        INSERT INTO challenges (challenge, kind, user_id, session_id, pending_username, pending_display_name, pending_handle,
+          pending_invite_hash, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+        """)
 
     public func challenge(_ challenge: String) async throws -> CeremonyChallenge? {
         try await backend.read { db in
@@ -341,23 +359,61 @@ public struct SQLAccountStore: AccountStore {
         try await backend.read { db in
             // One statement: the passkey, its owner (user columns prefixed), and the owner's open cases.
             let row = try await db.raw("""
-                SELECT p.*, u.id AS u_id, u.username AS u_username, u.display_name AS u_display_name, u.handle AS u_handle,
-                  u.created_at AS u_created_at, u.disabled AS u_disabled, u.is_admin AS u_is_admin,
+                SELECT p.*, \(unsafeRaw: Self.ownerColumns),
                   (SELECT COUNT(*) FROM recovery_cases c WHERE c.user_id = u.id AND c.status = 'open' AND c.expires_at > \(bind: Self.ms(now))) AS open_cases
                 FROM passkeys p JOIN users u ON u.id = p.user_id WHERE p.credential_id = \(bind: Self.data(id))
                 """).first()
-            guard let row else { return nil }
-            let user = User(
-                id: try Self.uuid(row, "u_id"),
-                username: try row.decode(column: "u_username", as: String.self),
-                displayName: try row.decode(column: "u_display_name", as: String.self),
-                handle: Array(try row.decode(column: "u_handle", as: Data.self)),
-                createdAt: Self.date(try row.decode(column: "u_created_at", as: Int64.self)),
-                disabled: try row.decode(column: "u_disabled", as: Int64.self) != 0,
-                isAdmin: try row.decode(column: "u_is_admin", as: Int64.self) != 0)
-            return CredentialOwner(passkey: try Self.passkey(row), user: user, openRecoveryCases: Int(try row.decode(column: "open_cases", as: Int64.self)))
+            return try row.map { try Self.credentialOwner(SQLKitColumns.of($0)) }
         }
     }
+
+    /// The owner's columns, prefixed `u_`, for a query that joins `passkeys p` to `users u`.
+    static let ownerColumns = """
+        u.id AS u_id, u.username AS u_username, u.display_name AS u_display_name, u.handle AS u_handle,
+        u.created_at AS u_created_at, u.disabled AS u_disabled, u.is_admin AS u_is_admin
+        """
+
+    /// A passkey row joined to its owner's columns (``ownerColumns``) and `open_cases`.
+    static func credentialOwner(_ row: some ColumnReader) throws -> CredentialOwner {
+        CredentialOwner(passkey: try passkey(row), user: try user(row, prefix: "u_"), openRecoveryCases: Int(try row.integer("open_cases")))
+    }
+
+    public func assertionContext(challenge: String, credentialID: [UInt8], now: Date) async throws
+        -> (challenge: CeremonyChallenge?, credential: CredentialOwner?)
+    {
+        if let postgres = backend as? PostgresBackend {
+            return try await postgres.assertionContext(challenge: challenge, credentialID: credentialID, now: now)
+        }
+        return try await backend.read { db in
+            guard let row = try await db.raw("\(Self.assertionContextSQL.query([challenge, Self.data(credentialID), Self.ms(now)]))").first() else {
+                return (nil, nil)
+            }
+            return try Self.assertionContext(SQLKitColumns.of(row))
+        }
+    }
+
+    /// Reads a challenge (`$1`) and a passkey (`$2`) with its owner and the owner's cases open at `$3`:
+    /// always one row, the challenge's columns prefixed `ch_`, and NULLs for what is not stored.
+    static let assertionContextSQL = SQLTemplate("""
+        SELECT \(prefixedChallengeColumns), p.*, \(ownerColumns),
+          (SELECT COUNT(*) FROM recovery_cases c WHERE c.user_id = u.id AND c.status = 'open' AND c.expires_at > $3) AS open_cases
+        FROM (SELECT 1 AS one) AS anchor
+        LEFT JOIN challenges ch ON ch.challenge = $1
+        LEFT JOIN passkeys p ON p.credential_id = $2
+        LEFT JOIN users u ON u.id = p.user_id
+        """)
+
+    /// The challenge and the credential of an ``assertionContextSQL`` row.
+    static func assertionContext(_ row: some ColumnReader) throws -> (challenge: CeremonyChallenge?, credential: CredentialOwner?) {
+        let stored = try row.optionalText("ch_challenge") == nil ? nil : challenge(row, prefix: "ch_")
+        let owner = try row.optionalText("u_id") == nil ? nil : credentialOwner(row)
+        return (stored, owner)
+    }
+
+    /// The challenge columns of `challenges ch`, prefixed `ch_`.
+    static let prefixedChallengeColumns = [
+        "challenge", "kind", "user_id", "session_id", "pending_username", "pending_display_name", "pending_handle", "pending_invite_hash", "expires_at",
+    ].map { "ch.\($0) AS ch_\($0)" }.joined(separator: ", ")
 
     public func addPasskey(_ passkey: Passkey, event: SecurityEvent, challenge: String, now: Date) async throws {
         do {
@@ -401,6 +457,12 @@ public struct SQLAccountStore: AccountStore {
         newSession: Session?, reauthenticatedSession: (id: UUID, newTokenHash: [UInt8])?, event: SecurityEvent,
         challenge: String, kind: CeremonyKind, now: Date
     ) async throws {
+        if let postgres = backend as? PostgresBackend, let newSession, reauthenticatedSession == nil {
+            // A sign-in: one round trip instead of a transaction of six.
+            return try await postgres.recordSignIn(RecordSignInStatement(
+                challenge: challenge, kind: kind, now: now, credentialID: credentialID, expectedSignCount: expectedSignCount,
+                newSignCount: newSignCount, backedUp: backedUp, uvInitialized: uvInitialized, session: newSession, event: event))
+        }
         try await backend.transaction { db in
             try await Self.useUp(challenge, kind: kind, now: now, db)
             let updated = try await db.raw("""

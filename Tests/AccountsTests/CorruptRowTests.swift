@@ -11,7 +11,7 @@ import Testing
 /// come back bound to nobody.
 @Suite struct CorruptRowTests {
     enum Damage: String, CaseIterable, Sendable {
-        case challengeUser, sessionUser, eventDetail, eventDetailNotStrings, recoveryAddresses
+        case challengeUser, challengeKind, challengeUserInSignInRead, sessionUser, sessionBirth, passkeyKey, eventDetail, eventDetailNotStrings, recoveryAddresses
     }
 
     @Test(arguments: Damage.allCases)
@@ -29,8 +29,13 @@ import Testing
                                                 event: StoreFixtures.event("recovery_settings_changed", for: ada))
 
             let damaging: String = switch damage {
-            case .challengeUser: "UPDATE challenges SET user_id = 'not-a-uuid'"
+            case .challengeUser, .challengeUserInSignInRead: "UPDATE challenges SET user_id = 'not-a-uuid'"
+            // A kind the store never writes is not read as a sign-in challenge.
+            case .challengeKind: "UPDATE challenges SET kind = 'sudo'"
             case .sessionUser: "UPDATE sessions SET user_id = 'not-a-uuid'"
+            // An unknown birth must not come back as a full-rights passkey session.
+            case .sessionBirth: "UPDATE sessions SET birth_kind = 'root'"
+            case .passkeyKey: "UPDATE passkeys SET public_key = 'text, not bytes'"
             case .eventDetail: "UPDATE events SET detail = '[1'"
             case .eventDetailNotStrings: "UPDATE events SET detail = '{\"k\":1}'"
             case .recoveryAddresses: "UPDATE recovery_settings SET addresses = '{}'"
@@ -42,8 +47,11 @@ import Testing
             }
             await #expect(throws: DecodingError.self) {
                 switch damage {
-                case .challengeUser: _ = try await store.challenge(login.challenge)
-                case .sessionUser: _ = try await store.session(tokenHash: session.tokenHash)
+                case .challengeUser, .challengeKind: _ = try await store.challenge(login.challenge)
+                case .challengeUserInSignInRead:
+                    _ = try await store.assertionContext(challenge: login.challenge, credentialID: key.credentialID, now: FixedClock.now)
+                case .sessionUser, .sessionBirth: _ = try await store.session(tokenHash: session.tokenHash)
+                case .passkeyKey: _ = try await store.credential(id: key.credentialID, now: FixedClock.now)
                 case .eventDetail, .eventDetailNotStrings: _ = try await store.events(userID: ada.id, limit: 10)
                 case .recoveryAddresses: _ = try await store.recoverySettings(userID: ada.id)
                 }

@@ -122,6 +122,49 @@ import Testing
         }
     }
 
+    /// The sign-in read: a challenge and a credential at once, each found or not on its own, the
+    /// same records as the separate reads give, and the owner's open recovery cases counted.
+    @Test(arguments: kinds)
+    func assertionContextReadsChallengeAndCredentialTogether(kind: Kind) async throws {
+        try await Self.withStore(kind) { store in
+            let (user, passkey, _) = try await Self.signUp(store)
+            let bound = StoreFixtures.challenge(.reauth, user: user)
+            try await store.saveChallenge(bound)
+            let unknownCredential = Array("no-such-credential-\(UUID().uuidString)".utf8)
+
+            var context = try await store.assertionContext(challenge: bound.challenge, credentialID: passkey.credentialID, now: Self.now)
+            #expect(context.challenge == bound)
+            #expect(context.credential?.passkey == passkey)
+            #expect(context.credential?.user == user)
+            #expect(context.credential?.openRecoveryCases == 0)
+
+            context = try await store.assertionContext(challenge: bound.challenge, credentialID: unknownCredential, now: Self.now)
+            #expect(context.challenge == bound)
+            #expect(context.credential == nil)
+
+            context = try await store.assertionContext(challenge: "no-such-challenge", credentialID: passkey.credentialID, now: Self.now)
+            #expect(context.challenge == nil)
+            #expect(context.credential?.passkey == passkey)
+
+            context = try await store.assertionContext(challenge: "no-such-challenge", credentialID: unknownCredential, now: Self.now)
+            #expect(context.challenge == nil)
+            #expect(context.credential == nil)
+
+            // A sign-up challenge carries its pending user; open cases count until they expire.
+            let pendingUser = StoreFixtures.user("pending-\(UUID().uuidString.prefix(6).lowercased())")
+            let signup = StoreFixtures.challenge(.signup, pending: pendingUser)
+            try await store.saveChallenge(signup)
+            let open = RecoveryCase(id: UUID(), userID: user.id, secretHash: Array(repeating: 9, count: 32), comparisonCode: "123456", status: .open,
+                                    createdAt: Self.now, expiresAt: Self.now.addingTimeInterval(60), ip: "192.0.2.1", userAgent: "phone")
+            try await store.createRecoveryCase(open, event: StoreFixtures.event("recovery_started", for: user))
+            context = try await store.assertionContext(challenge: signup.challenge, credentialID: passkey.credentialID, now: Self.now)
+            #expect(context.challenge == signup)
+            #expect(context.credential?.openRecoveryCases == 1)
+            context = try await store.assertionContext(challenge: signup.challenge, credentialID: passkey.credentialID, now: Self.now.addingTimeInterval(61))
+            #expect(context.credential?.openRecoveryCases == 0)
+        }
+    }
+
     @Test(arguments: kinds)
     func twoConcurrentCompletionsOfOneChallengeExactlyOneSucceeds(kind: Kind) async throws {
         try await Self.withStore(kind) { store in

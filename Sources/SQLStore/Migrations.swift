@@ -106,6 +106,17 @@ enum Migrations {
             // ROWID), so a row is one b-tree entry instead of a rowid row plus a key index. A sign-in
             // then changes four fewer pages. PostgreSQL tables are heaps with indexes either way.
             (6, sqlite ? Self.clusteredTables : []),
+            // PostgreSQL only: what a one-statement write calls to refuse itself whole (see
+            // RecordSignInStatement): an error with its own SQLSTATE rolls the statement back.
+            (7, sqlite ? [] : [
+                """
+                CREATE OR REPLACE FUNCTION portcullis_refuse(reason TEXT) RETURNS BIGINT LANGUAGE plpgsql VOLATILE AS $$
+                BEGIN
+                  RAISE EXCEPTION USING ERRCODE = 'PC409', MESSAGE = reason;
+                END
+                $$
+                """,
+            ]),
         ]
     }
 

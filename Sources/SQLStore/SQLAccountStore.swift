@@ -235,16 +235,22 @@ public struct SQLAccountStore: AccountStore {
     }
 
     public func saveChallenge(_ c: CeremonyChallenge) async throws {
+        if let postgres = backend as? PostgresBackend { return try await postgres.saveChallenge(c) }
         try await backend.write { db in
             try await db.raw("""
-                INSERT INTO challenges (challenge, kind, user_id, session_id, pending_username, pending_display_name, pending_handle,
-                  pending_invite_hash, expires_at) VALUES
-                (\(bind: c.challenge), \(bind: c.kind.rawValue), \(bind: c.userID.map(Self.id)), \(bind: c.sessionID.map(Self.id)),
-                 \(bind: c.pendingUser?.username), \(bind: c.pendingUser?.displayName), \(bind: c.pendingUser.map { Self.data($0.handle) }),
-                 \(bind: c.pendingUser?.inviteHash.map(Self.data)), \(bind: Self.ms(c.expiresAt)))
+                \(Self.insertChallengeSQL.query([
+                    c.challenge, c.kind.rawValue, c.userID.map(Self.id), c.sessionID.map(Self.id), c.pendingUser?.username,
+                    c.pendingUser?.displayName, c.pendingUser.map { Self.data($0.handle) }, c.pendingUser?.inviteHash.map(Self.data),
+                    Self.ms(c.expiresAt),
+                ]))
                 """).run()
         }
     }
+
+    static let insertChallengeSQL = SQLTemplate("""
+        INSERT INTO challenges (challenge, kind, user_id, session_id, pending_username, pending_display_name, pending_handle,
+          pending_invite_hash, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+        """)
 
     public func challenge(_ challenge: String) async throws -> CeremonyChallenge? {
         try await backend.read { db in
@@ -375,23 +381,29 @@ public struct SQLAccountStore: AccountStore {
     public func assertionContext(challenge: String, credentialID: [UInt8], now: Date) async throws
         -> (challenge: CeremonyChallenge?, credential: CredentialOwner?)
     {
-        try await backend.read { db in
-            // Always one row: the challenge's columns prefixed `ch_`, the passkey with its owner and
-            // the owner's open cases, and NULLs for what is not stored.
-            guard let row = try await db.raw("""
-                SELECT \(unsafeRaw: Self.prefixedChallengeColumns), p.*, \(unsafeRaw: Self.ownerColumns),
-                  (SELECT COUNT(*) FROM recovery_cases c WHERE c.user_id = u.id AND c.status = 'open' AND c.expires_at > \(bind: Self.ms(now))) AS open_cases
-                FROM (SELECT 1 AS one) AS anchor
-                LEFT JOIN challenges ch ON ch.challenge = \(bind: challenge)
-                LEFT JOIN passkeys p ON p.credential_id = \(bind: Self.data(credentialID))
-                LEFT JOIN users u ON u.id = p.user_id
-                """).first()
-            else { return (nil, nil) }
+        if let postgres = backend as? PostgresBackend {
+            return try await postgres.assertionContext(challenge: challenge, credentialID: credentialID, now: now)
+        }
+        return try await backend.read { db in
+            guard let row = try await db.raw("\(Self.assertionContextSQL.query([challenge, Self.data(credentialID), Self.ms(now)]))").first() else {
+                return (nil, nil)
+            }
             return try Self.assertionContext(SQLKitColumns.of(row))
         }
     }
 
-    /// The challenge and the credential of an ``assertionContext(challenge:credentialID:now:)`` row.
+    /// Reads a challenge (`$1`) and a passkey (`$2`) with its owner and the owner's cases open at `$3`:
+    /// always one row, the challenge's columns prefixed `ch_`, and NULLs for what is not stored.
+    static let assertionContextSQL = SQLTemplate("""
+        SELECT \(prefixedChallengeColumns), p.*, \(ownerColumns),
+          (SELECT COUNT(*) FROM recovery_cases c WHERE c.user_id = u.id AND c.status = 'open' AND c.expires_at > $3) AS open_cases
+        FROM (SELECT 1 AS one) AS anchor
+        LEFT JOIN challenges ch ON ch.challenge = $1
+        LEFT JOIN passkeys p ON p.credential_id = $2
+        LEFT JOIN users u ON u.id = p.user_id
+        """)
+
+    /// The challenge and the credential of an ``assertionContextSQL`` row.
     static func assertionContext(_ row: some ColumnReader) throws -> (challenge: CeremonyChallenge?, credential: CredentialOwner?) {
         let stored = try row.optionalText("ch_challenge") == nil ? nil : challenge(row, prefix: "ch_")
         let owner = try row.optionalText("u_id") == nil ? nil : credentialOwner(row)
@@ -445,6 +457,12 @@ public struct SQLAccountStore: AccountStore {
         newSession: Session?, reauthenticatedSession: (id: UUID, newTokenHash: [UInt8])?, event: SecurityEvent,
         challenge: String, kind: CeremonyKind, now: Date
     ) async throws {
+        if let postgres = backend as? PostgresBackend, let newSession, reauthenticatedSession == nil {
+            // A sign-in: one round trip instead of a transaction of six.
+            return try await postgres.recordSignIn(RecordSignInStatement(
+                challenge: challenge, kind: kind, now: now, credentialID: credentialID, expectedSignCount: expectedSignCount,
+                newSignCount: newSignCount, backedUp: backedUp, uvInitialized: uvInitialized, session: newSession, event: event))
+        }
         try await backend.transaction { db in
             try await Self.useUp(challenge, kind: kind, now: now, db)
             let updated = try await db.raw("""

@@ -268,6 +268,13 @@ public struct PostgresBackend: SQLBackend {
             host: host, port: components.port ?? 5432, username: user,
             password: components.password?.removingPercentEncoding, database: database.isEmpty ? nil : database, tls: .disable)
         configuration.options.maximumConnections = 20
+        // The pool starts an idle timer and a keep-alive timer each time a connection falls idle, and
+        // cancels them when it is leased again. On Linux a cancelled sleep keeps its task and dispatch
+        // timer until the original deadline, so under load the server held about 0.45 KB per idle
+        // spell for the 60 s idle timeout (RSS from 56 to 172 MB in a minute at 620 sign-ins/s).
+        // Short timers bound that: connections idle for 10 s close, and idle ones are checked every 10 s.
+        configuration.options.connectionIdleTimeout = .seconds(10)
+        configuration.options.keepAliveBehavior = .init(frequency: .seconds(10))
         client = PostgresClient(configuration: configuration, backgroundLogger: logger)
     }
 

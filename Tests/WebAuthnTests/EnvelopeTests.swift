@@ -148,6 +148,19 @@ import WebAuthn
         }
     }
 
+    /// RFC 4648 §10's vectors (without padding), and the two characters base64url changes.
+    @Test(arguments: [("", ""), ("f", "Zg"), ("fo", "Zm8"), ("foo", "Zm9v"), ("foob", "Zm9vYg"), ("fooba", "Zm9vYmE"), ("foobar", "Zm9vYmFy")])
+    func encodesTheRFCVectors(plain: String, encoded: String) {
+        #expect(Base64URL.encode(Array(plain.utf8)) == encoded)
+        // Any collection of bytes, not only an array, gives the same text.
+        #expect(Base64URL.encode(plain.utf8.lazy.map { $0 }) == encoded)
+    }
+
+    @Test func encodesTheURLAlphabet() {
+        #expect(Base64URL.encode([0xFB, 0xFF, 0xBF]) == "-_-_")
+        #expect(Base64URL.encode([0xFB, 0xFF, 0xBF][...]) == "-_-_")
+    }
+
     @Test(arguments: ["A", "AB=", "AB==", "A+B/", "AB C", "AF", "AAB", "ABCDE", "AAAAAAA=", "é"])
     func refusesNonCanonicalText(text: String) {
         #expect(Base64URL.decode(text) == nil)

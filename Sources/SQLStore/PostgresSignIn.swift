@@ -151,10 +151,19 @@ struct RecordSignInStatement: PostgresPreparedStatement {
 
 extension PostgresBackend {
     /// Runs `statement` on a pooled connection and returns its rows.
-    func rows<Statement: PostgresPreparedStatement>(_ statement: Statement) async throws -> [Statement.Row] {
-        var rows: [Statement.Row] = []
-        for try await row in try await client.execute(statement) { rows.append(row) }
-        return rows
+    func rows<Statement: PostgresPreparedStatement>(_ statement: Statement) async throws -> [Statement.Row] where Statement.Row: Sendable {
+        try await client.withConnection { connection in
+            do {
+                var rows: [Statement.Row] = []
+                for try await row in try await connection.execute(statement, logger: connection.logger) { rows.append(row) }
+                return rows
+            } catch let error as PSQLError where error.serverInfo?[.sqlState] != Self.refusalState {
+                // postgres-nio keeps a failed preparation on its connection for good: every later use
+                // of the statement there would fail the same way. The pool replaces a closed connection.
+                try? await connection.close()
+                throw error
+            }
+        }
     }
 
     func saveChallenge(_ challenge: CeremonyChallenge) async throws {

@@ -56,8 +56,13 @@ final class DirectSQLiteConnection: @unchecked Sendable {
     func checkpoint(with checkpointer: Checkpointer) {
         lock.withLock {
             _ = sqlite_nio_sqlite3_wal_hook(handle, { context, db, _, frames in
-                if frames >= Checkpointer.limit, let db {
-                    _ = sqlite_nio_sqlite3_wal_checkpoint_v2(db, nil, SQLITE_CHECKPOINT_RESTART, nil, nil)
+                if frames >= Checkpointer.limit, let db, let context {
+                    // SQLite refuses a checkpoint at once, without the busy handler, while another
+                    // connection runs one; under a steady writer the background thread nearly always
+                    // is, so the restart would never happen. It waits for that run to end instead.
+                    Unmanaged<Checkpointer>.fromOpaque(context).takeUnretainedValue().exclusively {
+                        _ = sqlite_nio_sqlite3_wal_checkpoint_v2(db, nil, SQLITE_CHECKPOINT_RESTART, nil, nil)
+                    }
                 } else if frames >= Checkpointer.threshold, let context {
                     Unmanaged<Checkpointer>.fromOpaque(context).takeUnretainedValue().request()
                 }
@@ -214,6 +219,12 @@ final class Checkpointer: @unchecked Sendable {
         return done
     }
 
+    /// Held by whoever checkpoints: this thread, or the writer restarting the WAL at ``limit``.
+    private let gate = NSLock()
+
+    /// Runs `body` while no other checkpoint of Portcullis's runs on this database.
+    func exclusively<R>(_ body: () -> R) -> R { gate.withLock(body) }
+
     /// Asks for a checkpoint; requests made while one runs are folded into the next.
     func request() {
         condition.lock()
@@ -231,7 +242,8 @@ final class Checkpointer: @unchecked Sendable {
             condition.unlock()
             if stop { break }
             // A failed checkpoint (busy, I/O) leaves the WAL longer; the next commit asks again.
-            if (try? connection.execute("PRAGMA wal_checkpoint(PASSIVE)", []) { _ in }) != nil {
+            let passed = exclusively { (try? connection.execute("PRAGMA wal_checkpoint(PASSIVE)", []) { _ in }) != nil }
+            if passed {
                 condition.lock()
                 done += 1
                 condition.unlock()

@@ -24,43 +24,30 @@ import Testing
                 let store = SQLAccountStore(backend: backend)
                 try await store.migrate()
                 let (user, passkey, _) = try await StoreFixtures.signUp(store)
-                func signIn(expected: UInt32, new: UInt32) async throws -> CeremonyChallenge {
-                    let login = StoreFixtures.challenge(.login, user: user)
+                /// Records a sign-in answering `login` (saved first), moving the counter from `expected` to `new`.
+                func signIn(_ login: CeremonyChallenge = StoreFixtures.challenge(.login, user: user), expected: UInt32, new: UInt32) async throws {
                     try await store.saveChallenge(login)
                     try await store.recordAssertion(
                         credentialID: passkey.credentialID, expectedSignCount: expected, newSignCount: new, backedUp: true, uvInitialized: true,
                         newSession: StoreFixtures.session(for: user, passkey: passkey), reauthenticatedSession: nil,
                         event: StoreFixtures.event("signin", for: user), challenge: login.challenge, kind: .login, now: FixedClock.now)
-                    return login
                 }
 
                 // Without the function the sign-in statement cannot be prepared: refused, nothing used up.
                 try await backend.write { db in try await db.raw("DROP FUNCTION portcullis_refuse(TEXT)").run() }
                 let login = StoreFixtures.challenge(.login, user: user)
-                try await store.saveChallenge(login)
-                await #expect(throws: (any Error).self) {
-                    try await store.recordAssertion(
-                        credentialID: passkey.credentialID, expectedSignCount: 0, newSignCount: 1, backedUp: true, uvInitialized: true,
-                        newSession: StoreFixtures.session(for: user, passkey: passkey), reauthenticatedSession: nil,
-                        event: StoreFixtures.event("signin", for: user), challenge: login.challenge, kind: .login, now: FixedClock.now)
-                }
+                await #expect(throws: (any Error).self) { try await signIn(login, expected: 0, new: 1) }
                 #expect(try await store.challenge(login.challenge) != nil)
                 #expect(try await store.passkey(credentialID: passkey.credentialID)?.signCount == 0)
 
-                // Put back as migration 7 made it: sign-ins work again, on whichever connection.
-                try await backend.write { db in
-                    try await db.raw("""
-                        CREATE FUNCTION portcullis_refuse(reason TEXT) RETURNS BIGINT LANGUAGE plpgsql VOLATILE AS $$
-                        BEGIN
-                          RAISE EXCEPTION USING ERRCODE = 'PC409', MESSAGE = reason;
-                        END
-                        $$
-                        """).run()
-                }
-                for count in UInt32(1)...5 { _ = try await signIn(expected: count - 1, new: count) }
+                // Put back by migration 7 itself (forgotten, then applied again): sign-ins work again,
+                // on whichever connection.
+                try await backend.write { db in try await db.raw("DELETE FROM schema_migrations WHERE version = 7").run() }
+                try await store.migrate()
+                for count in UInt32(1)...5 { try await signIn(expected: count - 1, new: count) }
                 #expect(try await store.passkey(credentialID: passkey.credentialID)?.signCount == 5)
                 // And a moved counter is still refused whole.
-                await #expect(throws: StoreError.conflict) { _ = try await signIn(expected: 2, new: 9) }
+                await #expect(throws: StoreError.conflict) { try await signIn(expected: 2, new: 9) }
             }
             outcome = .success(())
         } catch {

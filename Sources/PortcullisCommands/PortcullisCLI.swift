@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import NIOCore
+import NIOPosix
 import WebAuthn
 
 /// A command that runs against a ``CommandIO`` and returns its exit status.
@@ -9,6 +11,14 @@ protocol IOCommand {
 
 /// The `portcullis` command line.
 public enum PortcullisCLI {
+    /// Makes SwiftNIO's event loops run Swift Concurrency's jobs too, so that a request's handler runs
+    /// on the thread that read it instead of hopping to the cooperative pool and back for every
+    /// request and response. Call it first thing on the main thread, before any task starts; the
+    /// process then has one set of worker threads (one per core) instead of two.
+    public static func prepareProcess() {
+        NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+    }
+
     /// Runs `portcullis` with `arguments` (without the program name).
     /// - Returns: the exit status. 0 success; for `webauthn verify-*`: 1 rejected, 2 usage error.
     public static func run(arguments: [String], io: CommandIO) async -> Int32 {

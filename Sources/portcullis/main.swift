@@ -1,6 +1,7 @@
 import Foundation
 import PortcullisCommands
 
+PortcullisCLI.prepareProcess()
 let io = CommandIO(stdin: { Array(FileHandle.standardInput.readDataToEndOfFile()) })
 let status = await PortcullisCLI.run(arguments: Array(CommandLine.arguments.dropFirst()), io: io)
 FileHandle.standardOutput.write(Data(io.stdout.utf8))

@@ -2,7 +2,7 @@ import CBOR
 import Foundation
 import PortcullisTesting
 import Testing
-import WebAuthn
+@testable import WebAuthn
 
 @Suite struct EnvelopeTests {
     static func registrationJSON(_ edit: (inout JSONObject) -> Void) -> [UInt8] {
@@ -196,5 +196,41 @@ import WebAuthn
         let value = JSONValue.object(["k": .string(text), "a": .array([.null, .bool(true), .bool(false), .int(-12)])])
         #expect(try StrictJSON.parse(StrictJSON.serializedBytes(value)) == value)
         #expect(StrictJSON.serialize(value) == #"{"k":"# + expected + #","a":[null,true,false,-12]}"#)
+    }
+}
+
+@Suite struct AAGUIDTextTests {
+    @Test(arguments: [
+        ("fbfc3007-154e-4ecc-8c0b-6e020557d7bd", "fbfc3007154e4ecc8c0b6e020557d7bd"),
+        ("FBFC3007-154E-4ECC-8C0B-6E020557D7BD", "fbfc3007154e4ecc8c0b6e020557d7bd"),
+        ("00000000-0000-0000-0000-000000000000", "00000000000000000000000000000000"),
+    ])
+    func parsesEitherCase(_ text: String, _ hex: String) throws {
+        let aaguid = try #require(AAGUID(string: text))
+        #expect(aaguid.bytes.hexString == hex)
+        #expect(aaguid.description == text.lowercased())
+    }
+
+    @Test(arguments: [
+        "", "fbfc3007154e4ecc8c0b6e020557d7bd", "fbfc3007-154e-4ecc-8c0b-6e020557d7b", "fbfc3007-154e-4ecc-8c0b-6e020557d7bd0",
+        "fbfc3007-154e-4ecc-8c0b-6e020557d7bd-", "fbfc300-7154e-4ecc-8c0b-6e020557d7bd", "fbfc3007-154e-4ecc-8c0b+6e020557d7bd",
+        "gbfc3007-154e-4ecc-8c0b-6e020557d7bd", "fbfc3007-154e-4ecc-8c0b-6e020557d7b\u{e9}", "{fbfc3007-154e-4ecc-8c0b-6e020557d7bd}",
+    ])
+    func refusesOtherText(_ text: String) {
+        #expect(AAGUID(string: text) == nil)
+    }
+
+    @Test func describesEveryByteValue() throws {
+        let aaguid = AAGUID(bytes: (0..<16).map { UInt8($0 * 17) })
+        #expect(aaguid.description == "00112233-4455-6677-8899-aabbccddeeff")
+        #expect(try #require(AAGUID(string: aaguid.description)) == aaguid)
+    }
+
+    @Test func everyKnownProviderIsFoundByItsParsedAAGUID() throws {
+        #expect(KnownAuthenticators.byID.count == Set(KnownAuthenticators.names.keys).count)
+        for (text, name) in KnownAuthenticators.names {
+            #expect(KnownAuthenticators.name(for: try #require(AAGUID(string: text))) == name)
+        }
+        #expect(KnownAuthenticators.name(for: .zero) == nil)
     }
 }

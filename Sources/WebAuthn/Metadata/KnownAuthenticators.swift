@@ -4,7 +4,11 @@
 /// A verified FIDO MDS BLOB, where configured, supplies names for many more models.
 public enum KnownAuthenticators {
     /// The provider or model name for an AAGUID, when it is a well-known one.
-    public static func name(for aaguid: AAGUID) -> String? { names[aaguid.description] }
+    public static func name(for aaguid: AAGUID) -> String? { byID[aaguid] }
+
+    /// ``names`` keyed by the parsed AAGUID, built once: a lookup per sign-in needs no string formatting.
+    static let byID: [AAGUID: String] = Dictionary(
+        names.compactMap { key, name in AAGUID(string: key).map { ($0, name) } }, uniquingKeysWith: { first, _ in first })
 
     static let names: [String: String] = [
         "fbfc3007-154e-4ecc-8c0b-6e020557d7bd": "iCloud Keychain",

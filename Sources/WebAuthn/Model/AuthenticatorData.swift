@@ -111,18 +111,44 @@ public struct AAGUID: Hashable, Sendable, CustomStringConvertible {
     /// The all-zero AAGUID (U2F authenticators, and authenticators that hide their model).
     public static let zero = AAGUID(bytes: [UInt8](repeating: 0, count: 16))
 
-    /// Parses the 8-4-4-4-12 hexadecimal form, in either case.
+    /// Parses the 8-4-4-4-12 hexadecimal form, in either case. (Read on every sign-in, to name the
+    /// passkey's provider: one pass over the bytes, no intermediate strings.)
     public init?(string: String) {
-        let groups = string.split(separator: "-", omittingEmptySubsequences: false)
-        guard groups.map(\.count) == [8, 4, 4, 4, 12], let bytes = [UInt8](hex: groups.joined()) else { return nil }
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(16)
+        var high: UInt8?
+        var position = 0
+        for c in string.utf8 {
+            defer { position += 1 }
+            if position == 8 || position == 13 || position == 18 || position == 23 {
+                guard c == UInt8(ascii: "-") else { return nil }
+                continue
+            }
+            guard position < 36, let digit = hexDigitValue(c) else { return nil }
+            if let pending = high {
+                bytes.append(pending << 4 | digit)
+                high = nil
+            } else {
+                high = digit
+            }
+        }
+        guard position == 36, bytes.count == 16 else { return nil }
         self.bytes = bytes
     }
 
     /// Lower-case 8-4-4-4-12.
     public var description: String {
-        let hex = bytes.hexString
-        guard hex.count == 32 else { return hex }
-        let c = Array(hex)
-        return String(c[0..<8]) + "-" + String(c[8..<12]) + "-" + String(c[12..<16]) + "-" + String(c[16..<20]) + "-" + String(c[20..<32])
+        guard bytes.count == 16 else { return bytes.hexString }
+        let digits: StaticString = "0123456789abcdef"
+        var out: [UInt8] = []
+        out.reserveCapacity(36)
+        digits.withUTF8Buffer { digits in
+            for (index, byte) in bytes.enumerated() {
+                if index == 4 || index == 6 || index == 8 || index == 10 { out.append(UInt8(ascii: "-")) }
+                out.append(digits[Int(byte >> 4)])
+                out.append(digits[Int(byte & 0x0F)])
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 }

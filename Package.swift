@@ -209,6 +209,7 @@ let package = Package(
                 "PortcullisCommands", "PortcullisTesting", "WebAuthn", "CBOR", "Accounts", "SQLStore",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),

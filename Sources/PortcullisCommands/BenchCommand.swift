@@ -9,7 +9,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure Portcullis (build with -c release).",
-        subcommands: [BenchVerifyCommand.self, BenchLoginCommand.self]
+        subcommands: [BenchVerifyCommand.self, BenchLoginCommand.self, BenchStoreCommand.self]
     )
 }
 

@@ -143,6 +143,18 @@ public final class SQLiteBackend: SQLBackend {
     /// touched to the WAL) into one. If the COMMIT fails, or SQLite abandons the transaction, every
     /// caller in it gets the error and nothing of theirs is kept.
     public func transaction<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
+        try await member(savepoint: true, body)
+    }
+
+    /// A single statement joins the shared write transaction like any other, without a savepoint of
+    /// its own: SQLite undoes a statement that fails (a constraint, for one) by itself and keeps the
+    /// transaction, so the savepoint's two extra statements per write bought nothing. Should `body`
+    /// throw anything but SQLite's own error, what it did is unknown, and the whole group is rolled back.
+    public func write<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
+        try await member(savepoint: false, body)
+    }
+
+    private func member<R: Sendable>(savepoint: Bool, _ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
         await acquire()
         let db = database(writer)
         let group: OpenTransaction
@@ -151,7 +163,7 @@ public final class SQLiteBackend: SQLBackend {
         } else {
             do {
                 // IMMEDIATE takes the write lock at once, so a transaction never fails half-way on a busy database.
-                try await db.raw("BEGIN IMMEDIATE").run()
+                try writer.execute("BEGIN IMMEDIATE", []) { _ in }
             } catch {
                 release()
                 throw error
@@ -162,14 +174,19 @@ public final class SQLiteBackend: SQLBackend {
 
         let outcome: Result<R, any Error>
         do {
-            try await db.raw("SAVEPOINT member").run()
+            if savepoint { try writer.execute("SAVEPOINT member", []) { _ in } }
             do {
                 let value = try await body(db)
-                try await db.raw("RELEASE member").run()
+                if savepoint { try writer.execute("RELEASE member", []) { _ in } }
                 outcome = .success(value)
             } catch {
-                try await db.raw("ROLLBACK TO member").run()
-                try await db.raw("RELEASE member").run()
+                if savepoint {
+                    try writer.execute("ROLLBACK TO member", []) { _ in }
+                    try writer.execute("RELEASE member", []) { _ in }
+                } else if !(error is SQLiteFailure) {
+                    // Not a statement SQLite refused and undid: the statement may have run.
+                    writer.rollbackIfOpen()
+                }
                 outcome = .failure(error)
             }
         } catch {
@@ -190,7 +207,7 @@ public final class SQLiteBackend: SQLBackend {
         if alone || group.members >= Self.largestGroup {
             var failure: (any Error)?
             do {
-                try await db.raw("COMMIT").run()
+                try writer.execute("COMMIT", []) { _ in }
                 commits.add(1, ordering: .relaxed)
             } catch {
                 failure = error
@@ -229,11 +246,6 @@ public final class SQLiteBackend: SQLBackend {
     public func read<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
         let index = nextReader.wrappingAdd(1, ordering: .relaxed).oldValue
         return try await body(database(readers[index % readers.count]))
-    }
-
-    /// A single statement joins the shared write transaction like any other.
-    public func write<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
-        try await transaction(body)
     }
 
     /// How many times the background thread has checkpointed the WAL (for tests and diagnostics).

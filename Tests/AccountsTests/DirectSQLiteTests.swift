@@ -133,7 +133,7 @@ import Testing
     /// transaction and its COMMIT.
     static func queuedBehindOne(
         _ backend: SQLiteBackend, first: @escaping @Sendable (any SQLDatabase) async throws -> Void,
-        others: [@Sendable (any SQLDatabase) async throws -> Void]
+        others: [@Sendable (any SQLDatabase) async throws -> Void], othersAsSingleWrites: Bool = false
     ) async -> (first: Bool, others: [Bool]) {
         let inside = AsyncStream<Void>.makeStream()
         return await withTaskGroup(of: (Int, Bool).self) { group in
@@ -153,7 +153,11 @@ import Testing
             for (index, work) in others.enumerated() {
                 group.addTask {
                     do {
-                        try await backend.transaction { db in try await work(db) }
+                        if othersAsSingleWrites {
+                            try await backend.write { db in try await work(db) }
+                        } else {
+                            try await backend.transaction { db in try await work(db) }
+                        }
                         return (index, true)
                     } catch { return (index, false) }
                 }
@@ -195,6 +199,45 @@ import Testing
             #expect(keys == Set(["first"] + (0..<20).filter { $0 != 10 }.map { "k\($0)" }))
             // 21 transactions; all but the stragglers shared one COMMIT.
             #expect(backend.commitCount - before <= 3)
+        }
+    }
+
+    /// Single-statement writes join the group without a savepoint: one refused by a constraint fails
+    /// alone (SQLite undoes the statement and keeps the transaction) and the others are committed.
+    @Test func queuedSingleWritesShareACommitAndFailAlone() async throws {
+        try await Self.withBackend { backend in
+            try await backend.transaction { db in try await db.raw("CREATE TABLE t (k TEXT PRIMARY KEY)").run() }
+            let before = backend.commitCount
+            var others = (0..<20).map { Self.insert("k\($0)") }
+            others[7] = Self.insert("first")  // the key the first took
+            let outcome = await Self.queuedBehindOne(backend, first: Self.insert("first"), others: others, othersAsSingleWrites: true)
+            #expect(outcome.first)
+            #expect(outcome.others.enumerated().allSatisfy { $0.offset == 7 ? !$0.element : $0.element })
+            #expect(try await Self.keys(backend) == Set(["first"] + (0..<20).filter { $0 != 7 }.map { "k\($0)" }))
+            #expect(backend.commitCount - before <= 3)
+        }
+    }
+
+    struct AfterTheStatement: Error {}
+
+    /// A single write whose body throws something other than SQLite's refusal may have changed the
+    /// database, and it has no savepoint to go back to: the whole group is rolled back and everyone in
+    /// it fails, rather than its half-done work being committed with the others.
+    @Test func aSingleWriteThatThrowsAfterItsStatementRollsBackTheGroup() async throws {
+        try await Self.withBackend { backend in
+            try await backend.transaction { db in try await db.raw("CREATE TABLE t (k TEXT PRIMARY KEY)").run() }
+            let outcome = await Self.queuedBehindOne(backend, first: Self.insert("first"), others: [
+                Self.insert("k0"),
+                { db in
+                    try await db.raw("INSERT INTO t (k) VALUES ('half')").run()
+                    throw AfterTheStatement()
+                },
+            ], othersAsSingleWrites: true)
+            #expect(!outcome.first)
+            #expect(outcome.others == [false, false])
+            #expect(try await Self.keys(backend).isEmpty)
+            try await backend.write { db in try await Self.insert("after")(db) }
+            #expect(try await Self.keys(backend) == ["after"])
         }
     }
 

@@ -95,6 +95,24 @@ final class DirectSQLiteConnection: @unchecked Sendable {
 
     /// Prepares (or reuses), binds and steps one statement to its end, handing each row to `onRow`.
     func execute(_ sql: String, _ binds: [any Encodable & Sendable], _ onRow: (DirectSQLiteRow) -> Void) throws {
+        try run(sql, parameters: binds.count, bind: { try bind(binds[Int($1) - 1], at: $1, in: $0) }, onRow)
+    }
+
+    /// Runs `sql` with typed `values` for its parameters `?1`, `?2`, ... (no casts), handing each row
+    /// to `onRow`.
+    func execute(_ sql: String, values: [SQLValue], _ onRow: (DirectSQLiteRow) throws -> Void) throws {
+        try run(sql, parameters: values.count, bind: { statement, index in
+            switch values[Int(index) - 1] {
+            case .integer(let value?): sqlite_nio_sqlite3_bind_int64(statement, index, value)
+            case .text(let value?): sqlite_nio_sqlite3_bind_text(statement, index, value, -1, Self.transient)
+            case .blob(let value?):
+                value.withUnsafeBytes { sqlite_nio_sqlite3_bind_blob(statement, index, $0.baseAddress, Int32($0.count), Self.transient) }
+            case .integer(nil), .text(nil), .blob(nil): sqlite_nio_sqlite3_bind_null(statement, index)
+            }
+        }, onRow)
+    }
+
+    private func run(_ sql: String, parameters: Int, bind: (OpaquePointer, Int32) throws -> Int32, _ onRow: (DirectSQLiteRow) throws -> Void) throws {
         try lock.withLock {
             let statement = try prepared(sql)
             // Every parameter is bound anew on each run (`run` checks the count), so the bindings are
@@ -102,7 +120,14 @@ final class DirectSQLiteConnection: @unchecked Sendable {
             // as expired, and SQLite then re-parses it on the next step (measured: 9 % of the server's
             // time went to re-preparing).
             defer { sqlite_nio_sqlite3_reset(statement) }
-            try run(statement, binds, onRow)
+            guard Int(sqlite_nio_sqlite3_bind_parameter_count(statement)) == parameters else {
+                throw SQLiteFailure(code: SQLITE_RANGE, message: "\(parameters) values for \(sqlite_nio_sqlite3_bind_parameter_count(statement)) parameters")
+            }
+            for index in 0..<Int32(parameters) {
+                let status = try bind(statement, index + 1)
+                guard status == SQLITE_OK else { throw failure(status) }
+            }
+            try step(statement, onRow)
         }
     }
 
@@ -120,14 +145,7 @@ final class DirectSQLiteConnection: @unchecked Sendable {
         return statement
     }
 
-    private func run(_ statement: OpaquePointer, _ binds: [any Encodable & Sendable], _ onRow: (DirectSQLiteRow) -> Void) throws {
-        guard Int(sqlite_nio_sqlite3_bind_parameter_count(statement)) == binds.count else {
-            throw SQLiteFailure(code: SQLITE_RANGE, message: "\(binds.count) values for \(sqlite_nio_sqlite3_bind_parameter_count(statement)) parameters")
-        }
-        for (offset, value) in binds.enumerated() {
-            let status = try bind(value, at: Int32(offset + 1), in: statement)
-            guard status == SQLITE_OK else { throw failure(status) }
-        }
+    private func step(_ statement: OpaquePointer, _ onRow: (DirectSQLiteRow) throws -> Void) throws {
         let count = sqlite_nio_sqlite3_column_count(statement)
         var columns: [String: Int]?
         while true {
@@ -144,7 +162,7 @@ final class DirectSQLiteConnection: @unchecked Sendable {
             var values: [DirectSQLiteRow.Value] = []
             values.reserveCapacity(Int(count))
             for index in 0..<count { values.append(column(index, of: statement)) }
-            onRow(DirectSQLiteRow(columns: columns ?? [:], values: values))
+            try onRow(DirectSQLiteRow(columns: columns ?? [:], values: values))
         }
     }
 

@@ -182,12 +182,17 @@ public struct SQLAccountStore: AccountStore {
     }
 
     static func insert(_ event: SecurityEvent, _ db: any SQLDatabase) async throws {
-        let detail = detailJSON(event)
-        try await db.raw("""
-            INSERT INTO events (id, user_id, kind, at, ip, user_agent, detail, next_delivery_at) VALUES
-            (\(bind: id(event.id)), \(bind: id(event.userID)), \(bind: event.kind), \(bind: ms(event.at)), \(bind: event.ip),
-             \(bind: event.userAgent), \(bind: detail), \(bind: ms(event.at)))
-            """).run()
+        try await SQLKitRunner(db).count(insertEventSQL, eventValues(event))
+    }
+
+    /// Adds an event (`$1`...`$7`), due for delivery at once.
+    static let insertEventSQL = SQLTemplate("""
+        INSERT INTO events (id, user_id, kind, at, ip, user_agent, detail, next_delivery_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $4)
+        """)
+
+    static func eventValues(_ event: SecurityEvent) -> [SQLValue] {
+        [.text(id(event.id)), .text(id(event.userID)), .text(event.kind), .integer(ms(event.at)), .text(event.ip), .text(event.userAgent),
+         .text(detailJSON(event))]
     }
 
     static func insert(_ passkey: Passkey, _ db: any SQLDatabase) async throws {
@@ -203,24 +208,35 @@ public struct SQLAccountStore: AccountStore {
     }
 
     static func insert(_ session: Session, _ db: any SQLDatabase) async throws {
-        try await db.raw("""
-            INSERT INTO sessions (id, token_hash, user_id, birth_kind, birth_credential_id, birth_user_verified, birth_device_bound,
-              created_at, last_seen_at, expires_at, authenticated_at, ip, user_agent, birth_cooling_until) VALUES
-            (\(bind: id(session.id)), \(bind: data(session.tokenHash)), \(bind: id(session.userID)), \(bind: session.birth.kind.rawValue),
-             \(bind: data(session.birth.credentialID)), \(bind: flag(session.birth.userVerified)), \(bind: flag(session.birth.deviceBound)),
-             \(bind: ms(session.createdAt)), \(bind: ms(session.lastSeenAt)), \(bind: ms(session.expiresAt)), \(bind: ms(session.authenticatedAt)),
-             \(bind: session.ip), \(bind: session.userAgent), \(bind: session.birth.coolingUntil.map(ms)))
-            """).run()
+        try await SQLKitRunner(db).count(insertSessionSQL, sessionValues(session))
+    }
+
+    /// Adds a session (`$1`...`$14`).
+    static let insertSessionSQL = SQLTemplate("""
+        INSERT INTO sessions (id, token_hash, user_id, birth_kind, birth_credential_id, birth_user_verified, birth_device_bound,
+          created_at, last_seen_at, expires_at, authenticated_at, ip, user_agent, birth_cooling_until) VALUES
+        ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+        """)
+
+    static func sessionValues(_ session: Session) -> [SQLValue] {
+        [.text(id(session.id)), .blob(session.tokenHash), .text(id(session.userID)), .text(session.birth.kind.rawValue),
+         .blob(session.birth.credentialID), .integer(flag(session.birth.userVerified)), .integer(flag(session.birth.deviceBound)),
+         .integer(ms(session.createdAt)), .integer(ms(session.lastSeenAt)), .integer(ms(session.expiresAt)), .integer(ms(session.authenticatedAt)),
+         .text(session.ip), .text(session.userAgent), .integer(session.birth.coolingUntil.map(ms))]
     }
 
     /// Deletes a challenge of `kind` that has not expired; throws ``StoreError/challengeGone`` when none was deleted.
     static func useUp(_ challenge: String, kind: CeremonyKind, now: Date, _ db: any SQLDatabase) async throws {
-        let rows = try await db.raw("""
-            DELETE FROM challenges WHERE challenge = \(bind: challenge) AND kind = \(bind: kind.rawValue) AND expires_at > \(bind: ms(now))
-            RETURNING challenge
-            """).all()
-        guard rows.count == 1 else { throw StoreError.challengeGone }
+        try await useUp(challenge, kind: kind, now: now, on: SQLKitRunner(db))
     }
+
+    static func useUp(_ challenge: String, kind: CeremonyKind, now: Date, on runner: some TemplateRunner) async throws {
+        guard try await runner.count(useUpSQL, [.text(challenge), .text(kind.rawValue), .integer(ms(now))]) == 1 else {
+            throw StoreError.challengeGone
+        }
+    }
+
+    static let useUpSQL = SQLTemplate("DELETE FROM challenges WHERE challenge = $1 AND kind = $2 AND expires_at > $3 RETURNING challenge")
 
     /// Maps a unique-constraint violation to a store error by looking again at what exists.
     static func isUniqueViolation(_ error: any Error) -> Bool {
@@ -236,15 +252,16 @@ public struct SQLAccountStore: AccountStore {
 
     public func saveChallenge(_ c: CeremonyChallenge) async throws {
         if let postgres = backend as? PostgresBackend { return try await postgres.saveChallenge(c) }
-        try await backend.write { db in
-            try await db.raw("""
-                \(Self.insertChallengeSQL.query([
-                    c.challenge, c.kind.rawValue, c.userID.map(Self.id), c.sessionID.map(Self.id), c.pendingUser?.username,
-                    c.pendingUser?.displayName, c.pendingUser.map { Self.data($0.handle) }, c.pendingUser?.inviteHash.map(Self.data),
-                    Self.ms(c.expiresAt),
-                ]))
-                """).run()
+        let values = Self.challengeValues(c)
+        if let sqlite = backend as? SQLiteBackend {
+            return try await sqlite.writeDirect { try $0.count(Self.insertChallengeSQL, values) }
         }
+        try await backend.write { db in try await SQLKitRunner(db).count(Self.insertChallengeSQL, values) }
+    }
+
+    static func challengeValues(_ c: CeremonyChallenge) -> [SQLValue] {
+        [.text(c.challenge), .text(c.kind.rawValue), .text(c.userID.map(id)), .text(c.sessionID.map(id)), .text(c.pendingUser?.username),
+         .text(c.pendingUser?.displayName), .blob(c.pendingUser?.handle), .blob(c.pendingUser?.inviteHash), .integer(ms(c.expiresAt))]
     }
 
     static let insertChallengeSQL = SQLTemplate("""
@@ -384,6 +401,15 @@ public struct SQLAccountStore: AccountStore {
         if let postgres = backend as? PostgresBackend {
             return try await postgres.assertionContext(challenge: challenge, credentialID: credentialID, now: now)
         }
+        if let sqlite = backend as? SQLiteBackend {
+            return try sqlite.readDirect { connection in
+                var context: (challenge: CeremonyChallenge?, credential: CredentialOwner?) = (nil, nil)
+                try connection.execute(Self.assertionContextSQL.sqliteText, values: [.text(challenge), .blob(credentialID), .integer(Self.ms(now))]) {
+                    context = try Self.assertionContext($0)
+                }
+                return context
+            }
+        }
         return try await backend.read { db in
             guard let row = try await db.raw("\(Self.assertionContextSQL.query([challenge, Self.data(credentialID), Self.ms(now)]))").first() else {
                 return (nil, nil)
@@ -463,27 +489,37 @@ public struct SQLAccountStore: AccountStore {
                 challenge: challenge, kind: kind, now: now, credentialID: credentialID, expectedSignCount: expectedSignCount,
                 newSignCount: newSignCount, backedUp: backedUp, uvInitialized: uvInitialized, session: newSession, event: event))
         }
-        try await backend.transaction { db in
-            try await Self.useUp(challenge, kind: kind, now: now, db)
-            let updated = try await db.raw("""
-                UPDATE passkeys SET sign_count = \(bind: Int64(newSignCount)), backed_up = \(bind: Self.flag(backedUp)),
-                  uv_initialized = CASE WHEN uv_initialized = 1 THEN 1 ELSE \(bind: Self.flag(uvInitialized)) END,
-                  last_used_at = \(bind: Self.ms(now))
-                WHERE credential_id = \(bind: Self.data(credentialID)) AND sign_count = \(bind: Int64(expectedSignCount))
-                RETURNING user_id
-                """).all()
-            guard updated.count == 1 else { throw StoreError.conflict }
-            if let newSession { try await Self.insert(newSession, db) }
+        let steps: @Sendable (any TemplateRunner) async throws -> Void = { runner in
+            try await Self.useUp(challenge, kind: kind, now: now, on: runner)
+            let counted = try await runner.count(Self.countAssertionSQL, [
+                .integer(Int64(newSignCount)), .integer(Self.flag(backedUp)), .integer(Self.flag(uvInitialized)), .integer(Self.ms(now)),
+                .blob(credentialID), .integer(Int64(expectedSignCount)),
+            ])
+            guard counted == 1 else { throw StoreError.conflict }
+            if let newSession { try await runner.count(Self.insertSessionSQL, Self.sessionValues(newSession)) }
             if let reauth = reauthenticatedSession {
-                let rows = try await db.raw("""
-                    UPDATE sessions SET authenticated_at = \(bind: Self.ms(now)), token_hash = \(bind: Self.data(reauth.newTokenHash))
-                    WHERE id = \(bind: Self.id(reauth.id)) RETURNING id
-                    """).all()
-                guard rows.count == 1 else { throw StoreError.notFound }
+                let rows = try await runner.count(Self.reauthenticateSessionSQL, [.integer(Self.ms(now)), .blob(reauth.newTokenHash), .text(Self.id(reauth.id))])
+                guard rows == 1 else { throw StoreError.notFound }
             }
-            try await Self.insert(event, db)
+            try await runner.count(Self.insertEventSQL, Self.eventValues(event))
         }
+        if let sqlite = backend as? SQLiteBackend {
+            return try await sqlite.transactionDirect { try await steps($0) }
+        }
+        try await backend.transaction { db in try await steps(SQLKitRunner(db)) }
     }
+
+    /// Moves a passkey's counter by compare-and-set (`$6` is the count the assertion was checked
+    /// against) and records what the assertion said; answers the owner when it did.
+    static let countAssertionSQL = SQLTemplate("""
+        UPDATE passkeys SET sign_count = $1, backed_up = $2, uv_initialized = CASE WHEN uv_initialized = 1 THEN 1 ELSE $3 END,
+          last_used_at = $4
+        WHERE credential_id = $5 AND sign_count = $6
+        RETURNING user_id
+        """)
+
+    /// A re-authenticated session: the time of the assertion and a new token.
+    static let reauthenticateSessionSQL = SQLTemplate("UPDATE sessions SET authenticated_at = $1, token_hash = $2 WHERE id = $3 RETURNING id")
 
     public func session(tokenHash: [UInt8]) async throws -> Session? {
         try await backend.read { db in

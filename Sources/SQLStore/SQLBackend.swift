@@ -143,7 +143,7 @@ public final class SQLiteBackend: SQLBackend {
     /// touched to the WAL) into one. If the COMMIT fails, or SQLite abandons the transaction, every
     /// caller in it gets the error and nothing of theirs is kept.
     public func transaction<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
-        try await member(savepoint: true, body)
+        try await member(savepoint: true) { connection in try await body(database(connection)) }
     }
 
     /// A single statement joins the shared write transaction like any other, without a savepoint of
@@ -151,12 +151,26 @@ public final class SQLiteBackend: SQLBackend {
     /// transaction, so the savepoint's two extra statements per write bought nothing. Should `body`
     /// throw anything but SQLite's own error, what it did is unknown, and the whole group is rolled back.
     public func write<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
+        try await member(savepoint: false) { connection in try await body(database(connection)) }
+    }
+
+    /// ``transaction(_:)`` with the writing connection itself, for statements run without sql-kit.
+    func transactionDirect<R: Sendable>(_ body: @Sendable (DirectSQLiteConnection) async throws -> R) async throws -> R {
+        try await member(savepoint: true, body)
+    }
+
+    /// ``write(_:)`` with the writing connection itself: `body` runs one statement.
+    func writeDirect<R: Sendable>(_ body: @Sendable (DirectSQLiteConnection) throws -> R) async throws -> R {
         try await member(savepoint: false, body)
     }
 
-    private func member<R: Sendable>(savepoint: Bool, _ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
+    /// ``read(_:)`` with a reading connection itself.
+    func readDirect<R>(_ body: (DirectSQLiteConnection) throws -> R) throws -> R {
+        try body(readers[nextReader.wrappingAdd(1, ordering: .relaxed).oldValue % readers.count])
+    }
+
+    private func member<R: Sendable>(savepoint: Bool, _ body: @Sendable (DirectSQLiteConnection) async throws -> R) async throws -> R {
         await acquire()
-        let db = database(writer)
         let group: OpenTransaction
         if let current = open.withLock({ $0 }) {
             group = current
@@ -176,7 +190,7 @@ public final class SQLiteBackend: SQLBackend {
         do {
             if savepoint { try writer.execute("SAVEPOINT member", []) { _ in } }
             do {
-                let value = try await body(db)
+                let value = try await body(writer)
                 if savepoint { try writer.execute("RELEASE member", []) { _ in } }
                 outcome = .success(value)
             } catch {

@@ -1,9 +1,56 @@
+import Foundation
 import SQLKit
 
+/// A statement parameter's value, typed, NULLs included: PostgreSQL wants a type for every
+/// parameter, and SQLite binds these without the dynamic casts an `Encodable` needs.
+enum SQLValue: Sendable, Equatable {
+    case integer(Int64?)
+    case text(String?)
+    case blob([UInt8]?)
+
+    /// The value as sql-kit binds it (a present value unwrapped, a NULL as a typed nil).
+    var encodable: any Encodable & Sendable {
+        switch self {
+        case .integer(let value?): value
+        case .integer(nil): Int64?.none
+        case .text(let value?): value
+        case .text(nil): String?.none
+        case .blob(let value?): Data(value)
+        case .blob(nil): Data?.none
+        }
+    }
+}
+
+/// Runs ``SQLTemplate`` statements: through sql-kit on any database, or straight on an SQLite
+/// connection. Code written against it is the same on both paths.
+protocol TemplateRunner {
+    /// Runs `template` with `values`; returns how many rows it answered.
+    @discardableResult
+    func count(_ template: SQLTemplate, _ values: [SQLValue]) async throws -> Int
+}
+
+/// A sql-kit database as a ``TemplateRunner``.
+struct SQLKitRunner: TemplateRunner {
+    let db: any SQLDatabase
+    init(_ db: any SQLDatabase) { self.db = db }
+
+    func count(_ template: SQLTemplate, _ values: [SQLValue]) async throws -> Int {
+        try await db.raw("\(template.query(values))").all().count
+    }
+}
+
+extension DirectSQLiteConnection: TemplateRunner {
+    func count(_ template: SQLTemplate, _ values: [SQLValue]) throws -> Int {
+        var rows = 0
+        try execute(template.sqliteText, values: values) { _ in rows += 1 }
+        return rows
+    }
+}
+
 /// One statement's SQL written once, with its values as PostgreSQL's numbered parameters (`$1`,
-/// `$2`, ...): PostgreSQL prepares the text as it is, and every other database gets it through
-/// sql-kit with each `$N` replaced by a bound value in its own dialect. The text is split when the
-/// template is made, never when it runs.
+/// `$2`, ...): PostgreSQL prepares the text as it is, SQLite runs it directly with `?N` in their
+/// place, and sql-kit gets each `$N` replaced by a bound value in its dialect. The text is split
+/// and rewritten when the template is made, never when it runs.
 struct SQLTemplate: Sendable {
     enum Piece: Sendable {
         case text(String)
@@ -13,6 +60,8 @@ struct SQLTemplate: Sendable {
 
     /// The text with `$N` parameters, for PostgreSQL.
     let text: String
+    /// The text with SQLite's `?N` for each `$N`.
+    let sqliteText: String
     let pieces: [Piece]
     /// How many values the text names.
     let parameterCount: Int
@@ -45,6 +94,17 @@ struct SQLTemplate: Sendable {
         if !literal.isEmpty { pieces.append(.text(literal)) }
         self.pieces = pieces
         parameterCount = highest
+        sqliteText = pieces.map { piece in
+            switch piece {
+            case .text(let text): text
+            case .value(let index): "?\(index + 1)"
+            }
+        }.joined()
+    }
+
+    /// The statement with typed `values` bound, for sql-kit.
+    func query(_ values: [SQLValue]) -> some SQLExpression {
+        query(values.map(\.encodable))
     }
 
     /// The statement with `values` bound, for sql-kit: `values[N-1]` wherever the text says `$N`.

@@ -21,8 +21,9 @@ public struct OpenedStore: Sendable {
     public let close: @Sendable () async throws -> Void
 }
 
-/// Opens the store named by `url`: `sqlite:PATH` or `postgres://...`.
-public func openStore(url: String, logger: Logger) async throws -> OpenedStore {
+/// Opens the store named by `url`: `sqlite:PATH` or `postgres://...` (with a pool of at most
+/// `postgresConnections`).
+public func openStore(url: String, postgresConnections: Int = PostgresBackend.defaultMaximumConnections, logger: Logger) async throws -> OpenedStore {
     if url == "memory:" {
         // Nothing persists: for demonstrations and for measuring the server without a database.
         return OpenedStore(store: MemoryAccountStore(), services: [], migrate: {}, location: "memory (nothing is kept)", close: {})
@@ -34,7 +35,7 @@ public func openStore(url: String, logger: Logger) async throws -> OpenedStore {
         let store = SQLAccountStore(backend: backend)
         return OpenedStore(store: store, services: [], migrate: { try await store.migrate() }, location: absolute, close: { try await backend.close() })
     }
-    let backend = try PostgresBackend(url: url, logger: logger)
+    let backend = try PostgresBackend(url: url, maximumConnections: postgresConnections, logger: logger)
     let store = SQLAccountStore(backend: backend)
     var redacted = url
     if let components = URLComponents(string: url), let password = components.password {
@@ -194,7 +195,7 @@ public func buildApplication(
     configuration: ServerConfiguration, logger: Logger, onServerRunning: @escaping @Sendable (String) async -> Void = { _ in }
 ) async throws -> some ApplicationProtocol {
     try configuration.checkWaysInFloor()
-    let opened = try await openStore(url: configuration.databaseURL, logger: logger)
+    let opened = try await openStore(url: configuration.databaseURL, postgresConnections: configuration.databaseMaxConnections, logger: logger)
     let policy = try await configuration.accountsPolicy(now: Date())
     // Migrations must run before the secret is read; for PostgreSQL the pool must be running, so both
     // happen in beforeServerStarts, and the service reads the secret lazily through the store.

@@ -10,7 +10,8 @@ import WebAuthn
 /// Keys (environment variables are the upper-case forms: `rp.id` is `RP_ID`):
 /// `rp.id`, `rp.name`, `rp.origins` (list; web origins and `android:apk-key-hash:` origins),
 /// `http.host`, `http.port`, `http.trust_forwarded_for`, `database.url` (`sqlite:PATH` or
-/// `postgres://user:password@host:port/db`), `signup.mode` (`open` | `invite-only`),
+/// `postgres://user:password@host:port/db`), `database.max_connections` (PostgreSQL connections
+/// one node keeps at most, 8), `signup.mode` (`open` | `invite-only`),
 /// `session.idle_timeout` and `session.lifetime` (seconds), `webauthn.user_verification`
 /// (`required` | `preferred` | `discouraged`), `webauthn.hints` (list), `attestation.conveyance`
 /// (`none` | `direct`), `attestation.trust_anchors` (list of PEM files), `attestation.mds_blob`,
@@ -37,6 +38,8 @@ public struct ServerConfiguration: Sendable {
     public var port = 8080
     public var trustForwardedFor = false
     public var databaseURL = "sqlite:portcullis.sqlite"
+    /// PostgreSQL connections this node keeps at most.
+    public var databaseMaxConnections = 8
     public var signupMode = AccountsPolicy.SignupMode.open
     public var sessionIdleTimeout: TimeInterval = 7 * 86400
     public var sessionLifetime: TimeInterval = 30 * 86400
@@ -108,6 +111,7 @@ public struct ServerConfiguration: Sendable {
         if let v = try int("http.port", 0...65535) { port = v }
         if let v = try bool("http.trust_forwarded_for") { trustForwardedFor = v }
         if let v = string("database.url") { databaseURL = v }
+        if let v = try int("database.max_connections", 1...1000) { databaseMaxConnections = v }
         if let v = try oneOf("signup.mode", ["open", "invite-only"]) { signupMode = AccountsPolicy.SignupMode(rawValue: v) ?? .open }
         if let v = try int("session.idle_timeout", 60...(366 * 86400)) { sessionIdleTimeout = TimeInterval(v) }
         if let v = try int("session.lifetime", 60...(366 * 86400)) { sessionLifetime = TimeInterval(v) }

@@ -17,6 +17,7 @@ import Accounts
         #expect(configuration.rpID == "localhost")
         #expect(configuration.effectiveOrigins == ["http://localhost:8080"])
         #expect(configuration.databaseURL == "sqlite:portcullis.sqlite")
+        #expect(configuration.databaseMaxConnections == 8)
         #expect(configuration.userVerification == .required)
         #expect(configuration.secureCookies == false)
     }
@@ -26,8 +27,10 @@ import Accounts
             "rp.id": "example.org", "rp.origins": "https://example.org, https://login.example.org, android:apk-key-hash:abc",
             "http.port": "9000", "signup.mode": "invite-only", "webauthn.user_verification": "preferred",
             "database.url": "postgres://u:p@db:5432/portcullis", "aaguids.denied": "fbfc3007-154e-4ecc-8c0b-6e020557d7bd",
+            "database.max_connections": "32",
         ])
         #expect(configuration.port == 9000)
+        #expect(configuration.databaseMaxConnections == 32)
         #expect(configuration.effectiveOrigins.count == 3)
         #expect(configuration.signupMode.rawValue == "invite-only")
         #expect(configuration.secureCookies)
@@ -40,6 +43,8 @@ import Accounts
         (["rp.origins": "https://evil.example"], "rp.origins"),
         (["rp.id": "127.0.0.1"], "rp.id"),
         (["database.url": "mysql://x"], "database.url"),
+        (["database.max_connections": "0"], "database.max_connections"),
+        (["database.max_connections": "many"], "database.max_connections"),
         (["signup.mode": "closed"], "signup.mode"),
         (["session.lifetime": "5"], "session.lifetime"),
         (["webauthn.user_verification": "always"], "webauthn.user_verification"),

@@ -148,6 +148,17 @@ import Testing
         }
     }
 
+    /// Foundation's base64, in the URL alphabet without padding, as an independent oracle.
+    @Test func agreesWithFoundationOnEveryLength() {
+        var generator = SystemRandomNumberGenerator()
+        for length in 0..<200 {
+            let bytes = (0..<length).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            let expected = Data(bytes).base64EncodedString()
+                .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_").replacingOccurrences(of: "=", with: "")
+            #expect(Base64URL.encode(bytes) == expected)
+        }
+    }
+
     /// RFC 4648 §10's vectors (without padding), and the two characters base64url changes.
     @Test(arguments: [("", ""), ("f", "Zg"), ("fo", "Zm8"), ("foo", "Zm9v"), ("foob", "Zm9vYg"), ("fooba", "Zm9vYmE"), ("foobar", "Zm9vYmFy")])
     func encodesTheRFCVectors(plain: String, encoded: String) {

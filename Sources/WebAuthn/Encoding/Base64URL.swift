@@ -10,20 +10,42 @@ public enum Base64URL {
 
     /// Encodes bytes with the URL alphabet and no padding.
     public static func encode(_ bytes: some Collection<UInt8>) -> String {
-        var out: [UInt8] = []
-        out.reserveCapacity((bytes.count * 4 + 2) / 3)
-        var iterator = bytes.makeIterator()
-        while let b0 = iterator.next() {
-            let b1 = iterator.next()
-            let b2 = iterator.next()
-            out.append(alphabet[Int(b0 >> 2)])
-            out.append(alphabet[Int((b0 & 0x03) << 4 | (b1 ?? 0) >> 4)])
-            if let b1 {
-                out.append(alphabet[Int((b1 & 0x0F) << 2 | (b2 ?? 0) >> 6)])
-                if let b2 { out.append(alphabet[Int(b2 & 0x3F)]) }
+        // One pass over contiguous memory: called through the generic Collection interface (from
+        // another module, unspecialized) every byte cost an iterator call.
+        if let encoded = bytes.withContiguousStorageIfAvailable({ encode(UnsafeRawBufferPointer($0)) }) { return encoded }
+        return Array(bytes).withUnsafeBytes { encode($0) }
+    }
+
+    static func encode(_ bytes: UnsafeRawBufferPointer) -> String {
+        let count = bytes.count
+        let length = count / 3 * 4 + (count % 3 == 0 ? 0 : count % 3 + 1)
+        return alphabet.withUnsafeBufferPointer { alphabet in
+            String(unsafeUninitializedCapacity: length) { out in
+                var i = 0, o = 0
+                while i + 3 <= count {
+                    let b0 = bytes[i], b1 = bytes[i + 1], b2 = bytes[i + 2]
+                    out[o] = alphabet[Int(b0 >> 2)]
+                    out[o + 1] = alphabet[Int((b0 & 0x03) << 4 | b1 >> 4)]
+                    out[o + 2] = alphabet[Int((b1 & 0x0F) << 2 | b2 >> 6)]
+                    out[o + 3] = alphabet[Int(b2 & 0x3F)]
+                    i += 3
+                    o += 4
+                }
+                if count - i == 1 {
+                    let b0 = bytes[i]
+                    out[o] = alphabet[Int(b0 >> 2)]
+                    out[o + 1] = alphabet[Int((b0 & 0x03) << 4)]
+                    o += 2
+                } else if count - i == 2 {
+                    let b0 = bytes[i], b1 = bytes[i + 1]
+                    out[o] = alphabet[Int(b0 >> 2)]
+                    out[o + 1] = alphabet[Int((b0 & 0x03) << 4 | b1 >> 4)]
+                    out[o + 2] = alphabet[Int((b1 & 0x0F) << 2)]
+                    o += 3
+                }
+                return o
             }
         }
-        return String(decoding: out, as: UTF8.self)
     }
 
     /// Decodes strict base64url: URL alphabet only, no padding, no white space, and unused bits

@@ -200,6 +200,9 @@ import Testing
         ("\u{01}\u{1F}\u{7F}", "\"\\u0001\\u001f\u{7F}\""),
         ("é ü 🔑 \u{2028}", "\"é ü 🔑 \u{2028}\""),
         ("", #""""#),
+        ("\"starts, ends\\", #""\"starts, ends\\""#),
+        ("\"\"\n\n", #""\"\"\n\n""#),
+        ("\u{00}", #""\u0000""#),
     ])
     func serializerEscapesOnlyWhatJSONRequires(text: String, expected: String) throws {
         #expect(StrictJSON.serialize(.string(text)) == expected)

@@ -30,14 +30,7 @@ import Testing
     }
 
     static func withBackend(_ body: (SQLiteBackend) async throws -> Void) async throws {
-        let path = NSTemporaryDirectory() + "portcullis-template-\(UUID().uuidString).sqlite"
-        let backend = try await SQLiteBackend.open(path: path, logger: Logger(label: "test"))
-        do { try await body(backend) } catch {
-            try await backend.close()
-            throw error
-        }
-        try await backend.close()
-        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+        try await DirectSQLiteTests.withBackend(body)
     }
 
     static let select = SQLTemplate("SELECT $1 AS i, $2 AS t, $3 AS b, $4 AS ni, $5 AS nt, $6 AS nb, $1 AS again")

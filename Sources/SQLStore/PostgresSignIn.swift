@@ -19,19 +19,7 @@ struct InsertChallengeStatement: PostgresPreparedStatement {
 
     let challenge: CeremonyChallenge
 
-    func makeBindings() throws -> PostgresBindings {
-        var bindings = PostgresBindings(capacity: 9)
-        bindings.append(challenge.challenge)
-        bindings.append(challenge.kind.rawValue)
-        bindings.append(challenge.userID.map(SQLAccountStore.id))
-        bindings.append(challenge.sessionID.map(SQLAccountStore.id))
-        bindings.append(challenge.pendingUser?.username)
-        bindings.append(challenge.pendingUser?.displayName)
-        bindings.append(challenge.pendingUser.map { ByteBuffer(bytes: $0.handle) })
-        bindings.append(challenge.pendingUser?.inviteHash.map { ByteBuffer(bytes: $0) })
-        bindings.append(SQLAccountStore.ms(challenge.expiresAt))
-        return bindings
-    }
+    func makeBindings() throws -> PostgresBindings { PostgresBindings(SQLAccountStore.challengeValues(challenge)) }
 
     func decodeRow(_ row: PostgresRow) throws {}
 }
@@ -49,11 +37,7 @@ struct AssertionContextStatement: PostgresPreparedStatement {
     let now: Date
 
     func makeBindings() throws -> PostgresBindings {
-        var bindings = PostgresBindings(capacity: 3)
-        bindings.append(challenge)
-        bindings.append(ByteBuffer(bytes: credentialID))
-        bindings.append(SQLAccountStore.ms(now))
-        return bindings
+        PostgresBindings(SQLAccountStore.assertionContextValues(challenge: challenge, credentialID: credentialID, now: now))
     }
 
     func decodeRow(_ row: PostgresRow) throws -> Row {
@@ -109,43 +93,33 @@ struct RecordSignInStatement: PostgresPreparedStatement {
     let session: Session
     let event: SecurityEvent
 
+    /// `$1`...`$8` for the challenge and the counter, then the session's values (`$9`...`$22`) and the
+    /// event's (`$23`...`$29`) in the order of the general path's inserts.
     func makeBindings() throws -> PostgresBindings {
         typealias S = SQLAccountStore
-        var b = PostgresBindings(capacity: 29)
-        b.append(challenge)
-        b.append(kind.rawValue)
-        b.append(S.ms(now))
-        b.append(ByteBuffer(bytes: credentialID))
-        b.append(Int64(expectedSignCount))
-        b.append(Int64(newSignCount))
-        b.append(S.flag(backedUp))
-        b.append(S.flag(uvInitialized))
-        b.append(S.id(session.id))
-        b.append(ByteBuffer(bytes: session.tokenHash))
-        b.append(S.id(session.userID))
-        b.append(session.birth.kind.rawValue)
-        b.append(ByteBuffer(bytes: session.birth.credentialID))
-        b.append(S.flag(session.birth.userVerified))
-        b.append(S.flag(session.birth.deviceBound))
-        b.append(S.ms(session.createdAt))
-        b.append(S.ms(session.lastSeenAt))
-        b.append(S.ms(session.expiresAt))
-        b.append(S.ms(session.authenticatedAt))
-        b.append(session.ip)
-        b.append(session.userAgent)
-        b.append(session.birth.coolingUntil.map(S.ms))
-        b.append(S.id(event.id))
-        b.append(S.id(event.userID))
-        b.append(event.kind)
-        b.append(S.ms(event.at))
-        b.append(event.ip)
-        b.append(event.userAgent)
-        b.append(S.detailJSON(event))
-        return b
+        let head: [SQLValue] = [
+            .text(challenge), .text(kind.rawValue), .integer(S.ms(now)), .blob(credentialID), .integer(Int64(expectedSignCount)),
+            .integer(Int64(newSignCount)), .integer(S.flag(backedUp)), .integer(S.flag(uvInitialized)),
+        ]
+        return PostgresBindings(head + S.sessionValues(session) + S.eventValues(event))
     }
 
     func decodeRow(_ row: PostgresRow) throws -> Int64 {
         try row.decode(Int64.self)
+    }
+}
+
+extension PostgresBindings {
+    /// Typed values in order, each NULL with its type.
+    init(_ values: [SQLValue]) {
+        self.init(capacity: values.count)
+        for value in values {
+            switch value {
+            case .integer(let value): append(value)
+            case .text(let value): append(value)
+            case .blob(let value): append(value.map { ByteBuffer(bytes: $0) })
+            }
+        }
     }
 }
 

@@ -404,14 +404,16 @@ public struct SQLAccountStore: AccountStore {
         if let sqlite = backend as? SQLiteBackend {
             return try sqlite.readDirect { connection in
                 var context: (challenge: CeremonyChallenge?, credential: CredentialOwner?) = (nil, nil)
-                try connection.execute(Self.assertionContextSQL.sqliteText, values: [.text(challenge), .blob(credentialID), .integer(Self.ms(now))]) {
+                let values = Self.assertionContextValues(challenge: challenge, credentialID: credentialID, now: now)
+                try connection.execute(Self.assertionContextSQL.sqliteText, values: values) {
                     context = try Self.assertionContext($0)
                 }
                 return context
             }
         }
         return try await backend.read { db in
-            guard let row = try await db.raw("\(Self.assertionContextSQL.query([challenge, Self.data(credentialID), Self.ms(now)]))").first() else {
+            let values = Self.assertionContextValues(challenge: challenge, credentialID: credentialID, now: now)
+            guard let row = try await db.raw("\(Self.assertionContextSQL.query(values))").first() else {
                 return (nil, nil)
             }
             return try Self.assertionContext(SQLKitColumns.of(row))
@@ -428,6 +430,10 @@ public struct SQLAccountStore: AccountStore {
         LEFT JOIN passkeys p ON p.credential_id = $2
         LEFT JOIN users u ON u.id = p.user_id
         """)
+
+    static func assertionContextValues(challenge: String, credentialID: [UInt8], now: Date) -> [SQLValue] {
+        [.text(challenge), .blob(credentialID), .integer(ms(now))]
+    }
 
     /// The challenge and the credential of an ``assertionContextSQL`` row.
     static func assertionContext(_ row: some ColumnReader) throws -> (challenge: CeremonyChallenge?, credential: CredentialOwner?) {

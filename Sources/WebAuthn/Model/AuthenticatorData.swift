@@ -138,17 +138,9 @@ public struct AAGUID: Hashable, Sendable, CustomStringConvertible {
 
     /// Lower-case 8-4-4-4-12.
     public var description: String {
-        guard bytes.count == 16 else { return bytes.hexString }
-        let digits: StaticString = "0123456789abcdef"
-        var out: [UInt8] = []
-        out.reserveCapacity(36)
-        digits.withUTF8Buffer { digits in
-            for (index, byte) in bytes.enumerated() {
-                if index == 4 || index == 6 || index == 8 || index == 10 { out.append(UInt8(ascii: "-")) }
-                out.append(digits[Int(byte >> 4)])
-                out.append(digits[Int(byte & 0x0F)])
-            }
-        }
-        return String(decoding: out, as: UTF8.self)
+        let hex = bytes.hexString
+        guard hex.count == 32 else { return hex }
+        let c = Array(hex)
+        return String(c[0..<8]) + "-" + String(c[8..<12]) + "-" + String(c[12..<16]) + "-" + String(c[16..<20]) + "-" + String(c[20..<32])
     }
 }

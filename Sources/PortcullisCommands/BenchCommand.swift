@@ -63,7 +63,7 @@ struct BenchVerifyCommand: AsyncParsableCommand, IOCommand {
             fullCount += 200
         }
         func perSecond(_ count: Int, _ time: Duration) -> Double {
-            Double(count) / (Double(time.components.seconds) + Double(time.components.attoseconds) / 1e18)
+            Double(count) / time.inSeconds
         }
         let raw = perSecond(rawCount, rawTime)
         let es256Rate = perSecond(fullCount, fullTime)
@@ -117,4 +117,9 @@ struct BenchVerifyCommand: AsyncParsableCommand, IOCommand {
             if elapsed >= seconds { return Double(count) / elapsed }
         }
     }
+}
+
+extension Duration {
+    /// The duration in seconds, for rates and latencies.
+    var inSeconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }

@@ -110,7 +110,7 @@ struct BenchLoginCommand: AsyncParsableCommand, IOCommand {
                         let verify = try await post(client, "/api/v1/login/verify", .object(["credential": assertion.jsonValue]))
                         if verify.0 == 200 {
                             let elapsed = ContinuousClock.now - began
-                            results.add(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+                            results.add(elapsed.inSeconds)
                         } else {
                             results.fail("verify \(verify.0) \(verify.1?.object?["code"]?.string ?? "")")
                         }

@@ -90,7 +90,7 @@ struct BenchStoreCommand: AsyncParsableCommand, IOCommand {
             }
             let elapsed = ContinuousClock.now - start
             let cpu = processCPUSeconds() - cpuBefore
-            return (done.value.load(ordering: .relaxed), Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18, cpu)
+            return (done.value.load(ordering: .relaxed), elapsed.inSeconds, cpu)
         }
         io.out(String(format: "portcullis bench store: %@, %d accounts, concurrency %d\n", database ?? "sqlite (temporary file)", accounts, concurrency))
         io.out(String(format: "sign-ins (store work only): %d in %.1f s = %.0f /s, %.1f µs each\n", signIns, elapsed, Double(signIns) / elapsed,

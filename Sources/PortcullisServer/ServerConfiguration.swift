@@ -2,6 +2,7 @@ import Accounts
 import Configuration
 import Foundation
 import NIOSSL
+import SQLStore
 import WebAuthn
 
 /// Everything `portcullis serve` is configured with. Every field has a documented default, so the
@@ -39,7 +40,7 @@ public struct ServerConfiguration: Sendable {
     public var trustForwardedFor = false
     public var databaseURL = "sqlite:portcullis.sqlite"
     /// PostgreSQL connections this node keeps at most.
-    public var databaseMaxConnections = 8
+    public var databaseMaxConnections = PostgresBackend.defaultMaximumConnections
     public var signupMode = AccountsPolicy.SignupMode.open
     public var sessionIdleTimeout: TimeInterval = 7 * 86400
     public var sessionLifetime: TimeInterval = 30 * 86400

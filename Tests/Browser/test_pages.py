@@ -99,6 +99,8 @@ def wait_for(driver, predicate, timeout=15):
 def test_sign_up_then_autofill_and_modal_sign_in(passkey_browser, server):
     d = passkey_browser
     sign_up(d, server, "alice")
+    # The page says "Welcome" first, then fetches /api/v1/me to fill in the account.
+    wait_for(d, lambda: d.find_element(By.ID, "who").text)
     assert d.find_element(By.ID, "who").text == "alice"
     assert len(d.get_credentials()) == 1 and d.get_credentials()[0].is_resident_credential
 

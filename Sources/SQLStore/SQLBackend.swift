@@ -304,9 +304,12 @@ public struct PostgresBackend: SQLBackend {
         // cancels them when it is leased again. On Linux a cancelled sleep keeps its task and dispatch
         // timer until the original deadline, so under load the server held about 0.45 KB per idle
         // spell for the 60 s idle timeout (RSS from 56 to 172 MB in a minute at 620 sign-ins/s).
-        // Short timers bound that: connections idle for 10 s close, and idle ones are checked every 10 s.
+        // A short idle timeout bounds that: connections idle for 10 s close. No keep-alive: a connection
+        // never idles long enough to need one, and a ping that fires as its connection's idle timeout
+        // closes it can leave the pool's shutdown waiting for good (seen with batching, which leaves
+        // connections idle under load: SIGTERM then hung in PostgresClient.run).
         configuration.options.connectionIdleTimeout = .seconds(10)
-        configuration.options.keepAliveBehavior = .init(frequency: .seconds(10))
+        configuration.options.keepAliveBehavior = nil
         client = PostgresClient(configuration: configuration, backgroundLogger: logger)
     }
 

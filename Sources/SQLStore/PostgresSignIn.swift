@@ -6,42 +6,117 @@ import PostgresNIO
 import SQLKit
 
 // The sign-in path on PostgreSQL as named prepared statements: parsed and planned once per pooled
-// connection, then only bound and executed. A complete sign-in is three round trips (store the
+// connection, then only bound and executed. A complete sign-in is three statements (store the
 // challenge; read challenge, passkey and owner; record the assertion), where the general path
 // through sql-kit took ten, each parsed and planned again by the server (see BENCHMARKS.md).
+// Concurrent sign-ins share them: each kind runs one batch at a time (``Batcher``), its values bound
+// as arrays that the statement unnests, so under load one round trip, plan start and commit serve
+// several sign-ins.
 
-/// Stores a new ceremony challenge.
-struct InsertChallengeStatement: PostgresPreparedStatement {
-    static let name = "portcullis_insert_challenge_v1"
-    static let sql = SQLAccountStore.insertChallengeSQL.text
-    static let bindingDataTypes: [PostgresDataType] = [.text, .text, .text, .text, .text, .text, .bytea, .bytea, .int8]
+/// Stores new ceremony challenges, one per element of its column arrays (a batch from
+/// ``PostgresBackend/saveChallenge(_:)``).
+struct InsertChallengesStatement: PostgresPreparedStatement {
+    static let name = "portcullis_insert_challenges_v1"
+    static let elementTypes: [PostgresArrayElement] = [.text, .text, .text, .text, .text, .text, .bytea, .bytea, .int8]
+    static let sql = """
+        INSERT INTO challenges (\(SQLAccountStore.challengeColumns.joined(separator: ", ")))
+        SELECT * FROM unnest(\(arrayParameters(elementTypes)))
+        """
+    static let bindingDataTypes = arrayTypes(elementTypes)
     typealias Row = ()
 
-    let challenge: CeremonyChallenge
+    let challenges: [CeremonyChallenge]
 
-    func makeBindings() throws -> PostgresBindings { PostgresBindings(SQLAccountStore.challengeValues(challenge)) }
+    func makeBindings() throws -> PostgresBindings {
+        PostgresBindings(rows: challenges.map(SQLAccountStore.challengeValues), elementTypes: Self.elementTypes)
+    }
 
     func decodeRow(_ row: PostgresRow) throws {}
 }
 
-/// The challenge an assertion answers and the passkey it names with its owner: always one row, with
-/// NULLs for what is not stored (the same query as the general path's).
-struct AssertionContextStatement: PostgresPreparedStatement {
-    static let name = "portcullis_assertion_context_v1"
-    static let sql = SQLAccountStore.assertionContextSQL.text
-    static let bindingDataTypes: [PostgresDataType] = [.text, .bytea, .int8]
-    typealias Row = (challenge: CeremonyChallenge?, credential: CredentialOwner?)
+/// For each (challenge, credential ID, time) of its column arrays, the challenge an assertion answers
+/// and the passkey it names with its owner: one row each, numbered from 1 in `batch_index`, with
+/// NULLs for what is not stored (the general path's query, once per element).
+struct AssertionContextsStatement: PostgresPreparedStatement {
+    static let name = "portcullis_assertion_contexts_v1"
+    static let elementTypes: [PostgresArrayElement] = [.text, .bytea, .int8]
+    static let sql = SQLAccountStore.assertionContextQuery(
+        leading: "k.batch_index, ",
+        from: "unnest(\(arrayParameters(elementTypes))) WITH ORDINALITY AS k(challenge, credential_id, now_ms, batch_index)",
+        challenge: "k.challenge", credentialID: "k.credential_id", now: "k.now_ms")
+    static let bindingDataTypes = arrayTypes(elementTypes)
+    typealias Row = (index: Int64, answer: AssertionContext)
 
-    let challenge: String
-    let credentialID: [UInt8]
-    let now: Date
+    let requests: [AssertionContextRequest]
 
     func makeBindings() throws -> PostgresBindings {
-        PostgresBindings(SQLAccountStore.assertionContextValues(challenge: challenge, credentialID: credentialID, now: now))
+        let rows = requests.map { SQLAccountStore.assertionContextValues(challenge: $0.challenge, credentialID: $0.credentialID, now: $0.now) }
+        return PostgresBindings(rows: rows, elementTypes: Self.elementTypes)
     }
 
     func decodeRow(_ row: PostgresRow) throws -> Row {
-        try SQLAccountStore.assertionContext(row.makeRandomAccess())
+        let columns = row.makeRandomAccess()
+        return (try columns["batch_index"].decode(Int64.self), try SQLAccountStore.assertionContext(columns))
+    }
+}
+
+/// What an assertion's verification reads: the stored challenge and the credential's passkey and owner.
+typealias AssertionContext = (challenge: CeremonyChallenge?, credential: CredentialOwner?)
+
+/// What became of one sign-in in a batch.
+enum SignInOutcome: Sendable {
+    case recorded
+    /// Not recorded: the challenge was used up, expired or never stored.
+    case challengeGone
+    /// Not recorded: the passkey's counter moved since the assertion was checked.
+    case counterMoved
+    /// Not recorded: the database failed this sign-in alone.
+    case failed(any Error)
+}
+
+/// One sign-in's question to ``AssertionContextsStatement``.
+struct AssertionContextRequest: Sendable {
+    let challenge: String
+    let credentialID: [UInt8]
+    let now: Date
+}
+
+/// `$1::text[], $2::bytea[], ...` for parameters holding arrays of `elements`.
+private func arrayParameters(_ elements: [PostgresArrayElement]) -> String {
+    elements.enumerated().map { index, element in "$\(index + 1)::\(element.sqlName)[]" }.joined(separator: ", ")
+}
+
+/// The array type of each element type.
+private func arrayTypes(_ elements: [PostgresArrayElement]) -> [PostgresDataType] {
+    elements.map(\.arrayType)
+}
+
+/// The element types of batched parameters, one per ``SQLValue`` case.
+enum PostgresArrayElement: Sendable {
+    case text, bytea, int8
+
+    var type: PostgresDataType {
+        switch self {
+        case .text: .text
+        case .bytea: .bytea
+        case .int8: .int8
+        }
+    }
+
+    var arrayType: PostgresDataType {
+        switch self {
+        case .text: .textArray
+        case .bytea: .byteaArray
+        case .int8: .int8Array
+        }
+    }
+
+    var sqlName: String {
+        switch self {
+        case .text: "text"
+        case .bytea: "bytea"
+        case .int8: "int8"
+        }
     }
 }
 
@@ -63,23 +138,25 @@ struct RecordSignInStatement: PostgresPreparedStatement {
             last_used_at = $3
           WHERE credential_id = $4 AND sign_count = $5 AND EXISTS (SELECT 1 FROM used) RETURNING 1 AS one
         ), new_session AS (
-          INSERT INTO sessions (id, token_hash, user_id, birth_kind, birth_credential_id, birth_user_verified, birth_device_bound,
-            created_at, last_seen_at, expires_at, authenticated_at, ip, user_agent, birth_cooling_until)
-          SELECT $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22 FROM counted RETURNING 1 AS one
+          INSERT INTO sessions (\(SQLAccountStore.sessionColumns.joined(separator: ", ")))
+          SELECT \(SQLAccountStore.parameters(SQLAccountStore.sessionColumns.count, from: 9)) FROM counted RETURNING 1 AS one
         ), new_event AS (
-          INSERT INTO events (id, user_id, kind, at, ip, user_agent, detail, next_delivery_at)
-          SELECT $23, $24, $25, $26, $27, $28, $29, $26 FROM counted RETURNING 1 AS one
+          INSERT INTO events (\(SQLAccountStore.eventColumns.joined(separator: ", ")), next_delivery_at)
+          SELECT \(SQLAccountStore.parameters(SQLAccountStore.eventColumns.count, from: 23)), $26 FROM counted RETURNING 1 AS one
         )
         SELECT CASE
           WHEN NOT EXISTS (SELECT 1 FROM used) THEN CAST(0 AS BIGINT)
           WHEN EXISTS (SELECT 1 FROM counted) THEN CAST(1 AS BIGINT)
           ELSE portcullis_refuse('the signature counter moved') END AS outcome
         """
-    static let bindingDataTypes: [PostgresDataType] = [
+    /// The parameters' types: the challenge and the counter (`$1`...`$8`), the session's values
+    /// (`$9`...`$22`) and the event's (`$23`...`$29`), in the order of the general path's inserts.
+    static let elementTypes: [PostgresArrayElement] = [
         .text, .text, .int8, .bytea, .int8, .int8, .int8, .int8,
         .text, .bytea, .text, .text, .bytea, .int8, .int8, .int8, .int8, .int8, .int8, .text, .text, .int8,
         .text, .text, .text, .int8, .text, .text, .text,
     ]
+    static let bindingDataTypes = elementTypes.map(\.type)
     typealias Row = Int64
 
     let challenge: String
@@ -93,19 +170,75 @@ struct RecordSignInStatement: PostgresPreparedStatement {
     let session: Session
     let event: SecurityEvent
 
-    /// `$1`...`$8` for the challenge and the counter, then the session's values (`$9`...`$22`) and the
-    /// event's (`$23`...`$29`) in the order of the general path's inserts.
-    func makeBindings() throws -> PostgresBindings {
+    /// The values of `$1`...`$29`.
+    var values: [SQLValue] {
         typealias S = SQLAccountStore
         let head: [SQLValue] = [
             .text(challenge), .text(kind.rawValue), .integer(S.ms(now)), .blob(credentialID), .integer(Int64(expectedSignCount)),
             .integer(Int64(newSignCount)), .integer(S.flag(backedUp)), .integer(S.flag(uvInitialized)),
         ]
-        return PostgresBindings(head + S.sessionValues(session) + S.eventValues(event))
+        return head + S.sessionValues(session) + S.eventValues(event)
     }
+
+    func makeBindings() throws -> PostgresBindings { PostgresBindings(values) }
 
     func decodeRow(_ row: PostgresRow) throws -> Int64 {
         try row.decode(Int64.self)
+    }
+}
+
+/// Verified sign-ins recorded together, one per element of the column arrays (each element holds one
+/// ``RecordSignInStatement``'s values): for each, the same steps on the same conditions, answering
+/// its `batch_index` (from 1) and 0 (challenge not there, nothing of it written) or 1 (all written).
+///
+/// Whatever would make the single statement refuse makes the whole batch refuse and roll back: a
+/// counter that moved, and also two sign-ins with one passkey (the passkey's row is updated once, so
+/// the second finds its challenge used but no counter moved). The caller then records each sign-in
+/// alone, and only the refused ones are refused. Two completions of one challenge in a batch delete
+/// it once: one of them is recorded, the other answers 0.
+struct RecordSignInsStatement: PostgresPreparedStatement {
+    static let name = "portcullis_record_sign_ins_v1"
+    static let sql = """
+        WITH k AS (
+          SELECT * FROM unnest(\(arrayParameters(RecordSignInStatement.elementTypes))) WITH ORDINALITY AS k(
+            challenge, kind, now_ms, credential_id, expected_count, new_count, backed_up, uv_initialized,
+            \(SQLAccountStore.sessionColumns.map { "s_\($0)" }.joined(separator: ", ")),
+            \(SQLAccountStore.eventColumns.map { "e_\($0)" }.joined(separator: ", ")), batch_index)
+        ), used AS (
+          DELETE FROM challenges ch USING k WHERE ch.challenge = k.challenge AND ch.kind = k.kind AND ch.expires_at > k.now_ms
+          RETURNING k.batch_index
+        ), counted AS (
+          UPDATE passkeys p SET sign_count = k.new_count, backed_up = k.backed_up,
+            uv_initialized = CASE WHEN p.uv_initialized = 1 THEN 1 ELSE k.uv_initialized END, last_used_at = k.now_ms
+          FROM k JOIN used ON used.batch_index = k.batch_index
+          WHERE p.credential_id = k.credential_id AND p.sign_count = k.expected_count
+          RETURNING k.batch_index
+        ), new_sessions AS (
+          INSERT INTO sessions (\(SQLAccountStore.sessionColumns.joined(separator: ", ")))
+          SELECT \(SQLAccountStore.sessionColumns.map { "k.s_\($0)" }.joined(separator: ", "))
+          FROM k JOIN counted ON counted.batch_index = k.batch_index RETURNING 1 AS one
+        ), new_events AS (
+          INSERT INTO events (\(SQLAccountStore.eventColumns.joined(separator: ", ")), next_delivery_at)
+          SELECT \(SQLAccountStore.eventColumns.map { "k.e_\($0)" }.joined(separator: ", ")), k.e_at
+          FROM k JOIN counted ON counted.batch_index = k.batch_index RETURNING 1 AS one
+        )
+        SELECT k.batch_index, CASE
+          WHEN used.batch_index IS NULL THEN CAST(0 AS BIGINT)
+          WHEN counted.batch_index IS NOT NULL THEN CAST(1 AS BIGINT)
+          ELSE portcullis_refuse('the signature counter moved') END AS outcome
+        FROM k LEFT JOIN used ON used.batch_index = k.batch_index LEFT JOIN counted ON counted.batch_index = k.batch_index
+        """
+    static let bindingDataTypes = arrayTypes(RecordSignInStatement.elementTypes)
+    typealias Row = (index: Int64, outcome: Int64)
+
+    let signIns: [RecordSignInStatement]
+
+    func makeBindings() throws -> PostgresBindings {
+        PostgresBindings(rows: signIns.map(\.values), elementTypes: RecordSignInStatement.elementTypes)
+    }
+
+    func decodeRow(_ row: PostgresRow) throws -> Row {
+        try row.decode((Int64, Int64).self)
     }
 }
 
@@ -121,11 +254,63 @@ extension PostgresBindings {
             }
         }
     }
+
+    /// Rows of typed values bound column by column: the Nth parameter is an array of every row's
+    /// Nth value, of `elementTypes[N-1]`.
+    init(rows: [[SQLValue]], elementTypes: [PostgresArrayElement]) {
+        self.init(capacity: elementTypes.count)
+        for (column, elementType) in elementTypes.enumerated() {
+            append(PostgresValueArray(elementType: elementType, values: rows.map { $0[column] }))
+        }
+    }
+}
+
+/// A one-dimensional PostgreSQL array of typed values, NULLs included, in the binary format
+/// (`array_recv`: dimensions, NULL flag, element type, then length and lower bound of the dimension,
+/// then each element as a length, -1 for NULL, and its bytes).
+struct PostgresValueArray: PostgresDynamicTypeEncodable {
+    let elementType: PostgresArrayElement
+    let values: [SQLValue]
+
+    var psqlType: PostgresDataType { elementType.arrayType }
+    var psqlFormat: PostgresFormat { .binary }
+
+    func encode<JSONEncoder: PostgresJSONEncoder>(into buffer: inout ByteBuffer, context: PostgresEncodingContext<JSONEncoder>) {
+        let hasNull = values.contains { $0.isNull }
+        buffer.writeInteger(values.isEmpty ? 0 : 1, as: Int32.self)
+        buffer.writeInteger(hasNull ? 1 : 0, as: Int32.self)
+        buffer.writeInteger(elementType.type.rawValue)
+        guard !values.isEmpty else { return }
+        buffer.writeInteger(Int32(values.count))
+        buffer.writeInteger(1, as: Int32.self)
+        for value in values {
+            switch value {
+            case .integer(let value?):
+                buffer.writeInteger(8, as: Int32.self)
+                buffer.writeInteger(value)
+            case .text(let value?):
+                let lengthIndex = buffer.writerIndex
+                buffer.writeInteger(0, as: Int32.self)
+                let written = buffer.writeString(value)
+                buffer.setInteger(Int32(written), at: lengthIndex)
+            case .blob(let value?):
+                buffer.writeInteger(Int32(value.count))
+                buffer.writeBytes(value)
+            case .integer(nil), .text(nil), .blob(nil):
+                buffer.writeInteger(-1, as: Int32.self)
+            }
+        }
+    }
 }
 
 extension PostgresBackend {
     /// Runs `statement` on a pooled connection and returns its rows.
     func rows<Statement: PostgresPreparedStatement>(_ statement: Statement) async throws -> [Statement.Row] where Statement.Row: Sendable {
+        try await Self.rows(statement, on: client)
+    }
+
+    static func rows<Statement: PostgresPreparedStatement>(_ statement: Statement, on client: PostgresClient) async throws -> [Statement.Row]
+    where Statement.Row: Sendable {
         try await client.withConnection { connection in
             do {
                 var rows: [Statement.Row] = []
@@ -140,28 +325,94 @@ extension PostgresBackend {
         }
     }
 
+    /// One batch at a time per kind: its callers queue behind it and go together in the next. Under
+    /// load (2,000 sign-ins/s at concurrency 32 on the 2-core benchmark machine) a batch carries
+    /// about 4.6 requests; with two lanes about 2.8, and fewer sign-ins/s (see BENCHMARKS.md).
+    static let batchLanes = 1
+    static let largestBatch = 64
+
+    static func challengeBatcher(_ client: PostgresClient) -> Batcher<CeremonyChallenge, Void> {
+        Batcher(lanes: batchLanes, largest: largestBatch) { challenges in
+            try await insertChallenges(challenges, on: client)
+            return Array(repeating: (), count: challenges.count)
+        }
+    }
+
+    static func assertionContextBatcher(_ client: PostgresClient) -> Batcher<AssertionContextRequest, AssertionContext> {
+        Batcher(lanes: batchLanes, largest: largestBatch) { requests in try await assertionContexts(requests, on: client) }
+    }
+
+    static func signInBatcher(_ client: PostgresClient) -> Batcher<RecordSignInStatement, SignInOutcome> {
+        Batcher(lanes: batchLanes, largest: largestBatch) { signIns in try await recordSignIns(signIns, on: client) }
+    }
+
+    /// Stores `challenges` in one INSERT.
+    static func insertChallenges(_ challenges: [CeremonyChallenge], on client: PostgresClient) async throws {
+        _ = try await rows(InsertChallengesStatement(challenges: challenges), on: client)
+    }
+
+    /// Reads the assertion context of each request in one SELECT, in the requests' order.
+    static func assertionContexts(_ requests: [AssertionContextRequest], on client: PostgresClient) async throws -> [AssertionContext] {
+        try inBatchOrder(try await rows(AssertionContextsStatement(requests: requests), on: client), count: requests.count)
+    }
+
+    /// Records `signIns`, each answering as it would alone: in one statement when none of them is
+    /// refused, and otherwise (the batch refused whole, nothing written) one statement each.
+    static func recordSignIns(_ signIns: [RecordSignInStatement], on client: PostgresClient) async throws -> [SignInOutcome] {
+        if signIns.count > 1 {
+            do {
+                let rows = try await rows(RecordSignInsStatement(signIns: signIns), on: client)
+                return try inBatchOrder(rows.map { ($0.index, $0.outcome == 1 ? SignInOutcome.recorded : .challengeGone) }, count: signIns.count)
+            } catch let error as PSQLError where error.serverInfo?[.sqlState] == Self.refusalState {
+                // Rolled back whole: below, each alone.
+            }
+        }
+        var outcomes: [SignInOutcome] = []
+        for signIn in signIns {
+            do {
+                outcomes.append(try await rows(signIn, on: client) == [1] ? .recorded : .challengeGone)
+            } catch let error as PSQLError where error.serverInfo?[.sqlState] == Self.refusalState {
+                outcomes.append(.counterMoved)
+            } catch {
+                // This one alone failed; the others' outcomes stand.
+                outcomes.append(.failed(error))
+            }
+        }
+        return outcomes
+    }
+
+    /// Answers placed by their `batch_index` (from 1): each of `count` requests answered exactly once,
+    /// or the rows are not an answer to this batch.
+    static func inBatchOrder<Answer>(_ rows: [(index: Int64, answer: Answer)], count: Int) throws -> [Answer] {
+        var answers = [Answer?](repeating: nil, count: count)
+        for row in rows {
+            let index = Int(row.index) - 1
+            guard answers.indices.contains(index), answers[index] == nil else { throw BatchError.strayRow }
+            answers[index] = row.answer
+        }
+        return try answers.map { answer in
+            guard let answer else { throw BatchError.strayRow }
+            return answer
+        }
+    }
+
     func saveChallenge(_ challenge: CeremonyChallenge) async throws {
-        _ = try await rows(InsertChallengeStatement(challenge: challenge))
+        try await challengeInserts.submit(challenge)
     }
 
-    func assertionContext(challenge: String, credentialID: [UInt8], now: Date) async throws
-        -> (challenge: CeremonyChallenge?, credential: CredentialOwner?)
-    {
-        guard let row = try await rows(AssertionContextStatement(challenge: challenge, credentialID: credentialID, now: now)).first else {
-            return (nil, nil)
-        }
-        return row
+    func assertionContext(challenge: String, credentialID: [UInt8], now: Date) async throws -> AssertionContext {
+        try await assertionContexts.submit(AssertionContextRequest(challenge: challenge, credentialID: credentialID, now: now))
     }
 
-    /// Records a sign-in (``RecordSignInStatement``). Throws ``StoreError/challengeGone`` or ``StoreError/conflict``.
+    /// Records a sign-in (``RecordSignInStatement``), with others in flight at the same time. Throws
+    /// ``StoreError/challengeGone`` or ``StoreError/conflict``.
     func recordSignIn(_ statement: RecordSignInStatement) async throws {
-        let outcome: [Int64]
-        do {
-            outcome = try await rows(statement)
-        } catch let error as PSQLError where error.serverInfo?[.sqlState] == Self.refusalState {
-            throw StoreError.conflict
+        switch try await signIns.submit(statement) {
+        case .recorded: return
+        case .challengeGone: throw StoreError.challengeGone
+        case .counterMoved: throw StoreError.conflict
+        case .failed(let error): throw error
         }
-        guard outcome == [1] else { throw StoreError.challengeGone }
     }
 
     /// The SQLSTATE `portcullis_refuse` raises.

@@ -185,10 +185,17 @@ public struct SQLAccountStore: AccountStore {
         try await SQLKitRunner(db).count(insertEventSQL, eventValues(event))
     }
 
-    /// Adds an event (`$1`...`$7`), due for delivery at once.
-    static let insertEventSQL = SQLTemplate("""
-        INSERT INTO events (id, user_id, kind, at, ip, user_agent, detail, next_delivery_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $4)
-        """)
+    /// The columns of `events` that ``eventValues(_:)`` fills, in its order.
+    static let eventColumns = ["id", "user_id", "kind", "at", "ip", "user_agent", "detail"]
+
+    /// Adds an event (`$1`...`$7`), due for delivery at once (`next_delivery_at` is its time, `$4`).
+    static let insertEventSQL = SQLTemplate(
+        "INSERT INTO events (\(eventColumns.joined(separator: ", ")), next_delivery_at) VALUES (\(parameters(eventColumns.count)), $4)")
+
+    /// `count` numbered parameters from `$first`: `$1, $2, ..., $count` by default.
+    static func parameters(_ count: Int, from first: Int = 1) -> String {
+        (first..<(first + count)).map { "$\($0)" }.joined(separator: ", ")
+    }
 
     static func eventValues(_ event: SecurityEvent) -> [SQLValue] {
         [.text(id(event.id)), .text(id(event.userID)), .text(event.kind), .integer(ms(event.at)), .text(event.ip), .text(event.userAgent),
@@ -211,12 +218,15 @@ public struct SQLAccountStore: AccountStore {
         try await SQLKitRunner(db).count(insertSessionSQL, sessionValues(session))
     }
 
+    /// The columns of `sessions`, in the order of ``sessionValues(_:)``.
+    static let sessionColumns = [
+        "id", "token_hash", "user_id", "birth_kind", "birth_credential_id", "birth_user_verified", "birth_device_bound",
+        "created_at", "last_seen_at", "expires_at", "authenticated_at", "ip", "user_agent", "birth_cooling_until",
+    ]
+
     /// Adds a session (`$1`...`$14`).
-    static let insertSessionSQL = SQLTemplate("""
-        INSERT INTO sessions (id, token_hash, user_id, birth_kind, birth_credential_id, birth_user_verified, birth_device_bound,
-          created_at, last_seen_at, expires_at, authenticated_at, ip, user_agent, birth_cooling_until) VALUES
-        ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
-        """)
+    static let insertSessionSQL = SQLTemplate(
+        "INSERT INTO sessions (\(sessionColumns.joined(separator: ", "))) VALUES (\(parameters(sessionColumns.count)))")
 
     static func sessionValues(_ session: Session) -> [SQLValue] {
         [.text(id(session.id)), .blob(session.tokenHash), .text(id(session.userID)), .text(session.birth.kind.rawValue),
@@ -264,10 +274,14 @@ public struct SQLAccountStore: AccountStore {
          .text(c.pendingUser?.displayName), .blob(c.pendingUser?.handle), .blob(c.pendingUser?.inviteHash), .integer(ms(c.expiresAt))]
     }
 
-    static let insertChallengeSQL = SQLTemplate("""
-        INSERT INTO challenges (challenge, kind, user_id, session_id, pending_username, pending_display_name, pending_handle,
-          pending_invite_hash, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-        """)
+    /// The columns of `challenges`, in the order of ``challengeValues(_:)``.
+    static let challengeColumns = [
+        "challenge", "kind", "user_id", "session_id", "pending_username", "pending_display_name", "pending_handle", "pending_invite_hash", "expires_at",
+    ]
+
+    /// Adds a challenge (`$1`...`$9`).
+    static let insertChallengeSQL = SQLTemplate(
+        "INSERT INTO challenges (\(challengeColumns.joined(separator: ", "))) VALUES (\(parameters(challengeColumns.count)))")
 
     public func challenge(_ challenge: String) async throws -> CeremonyChallenge? {
         try await backend.read { db in
@@ -422,14 +436,21 @@ public struct SQLAccountStore: AccountStore {
 
     /// Reads a challenge (`$1`) and a passkey (`$2`) with its owner and the owner's cases open at `$3`:
     /// always one row, the challenge's columns prefixed `ch_`, and NULLs for what is not stored.
-    static let assertionContextSQL = SQLTemplate("""
-        SELECT \(prefixedChallengeColumns), p.*, \(ownerColumns),
-          (SELECT COUNT(*) FROM recovery_cases c WHERE c.user_id = u.id AND c.status = 'open' AND c.expires_at > $3) AS open_cases
-        FROM (SELECT 1 AS one) AS anchor
-        LEFT JOIN challenges ch ON ch.challenge = $1
-        LEFT JOIN passkeys p ON p.credential_id = $2
+    static let assertionContextSQL = SQLTemplate(
+        assertionContextQuery(from: "(SELECT 1 AS one) AS anchor", challenge: "$1", credentialID: "$2", now: "$3"))
+
+    /// The assertion context's select for each row of `source`, which names the challenge, the
+    /// credential ID and the time (`now`, in milliseconds) as SQL expressions; `leading` columns first.
+    static func assertionContextQuery(leading: String = "", from source: String, challenge: String, credentialID: String, now: String) -> String {
+        """
+        SELECT \(leading)\(prefixedChallengeColumns), p.*, \(ownerColumns),
+          (SELECT COUNT(*) FROM recovery_cases c WHERE c.user_id = u.id AND c.status = 'open' AND c.expires_at > \(now)) AS open_cases
+        FROM \(source)
+        LEFT JOIN challenges ch ON ch.challenge = \(challenge)
+        LEFT JOIN passkeys p ON p.credential_id = \(credentialID)
         LEFT JOIN users u ON u.id = p.user_id
-        """)
+        """
+    }
 
     static func assertionContextValues(challenge: String, credentialID: [UInt8], now: Date) -> [SQLValue] {
         [.text(challenge), .blob(credentialID), .integer(ms(now))]
@@ -443,9 +464,7 @@ public struct SQLAccountStore: AccountStore {
     }
 
     /// The challenge columns of `challenges ch`, prefixed `ch_`.
-    static let prefixedChallengeColumns = [
-        "challenge", "kind", "user_id", "session_id", "pending_username", "pending_display_name", "pending_handle", "pending_invite_hash", "expires_at",
-    ].map { "ch.\($0) AS ch_\($0)" }.joined(separator: ", ")
+    static let prefixedChallengeColumns = challengeColumns.map { "ch.\($0) AS ch_\($0)" }.joined(separator: ", ")
 
     public func addPasskey(_ passkey: Passkey, event: SecurityEvent, challenge: String, now: Date) async throws {
         do {

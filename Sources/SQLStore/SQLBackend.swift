@@ -1,3 +1,4 @@
+import Accounts
 import Foundation
 import Logging
 import NIOCore
@@ -279,6 +280,10 @@ public final class SQLiteBackend: SQLBackend {
 public struct PostgresBackend: SQLBackend {
     /// The pool; it must be running for queries to proceed.
     public let client: PostgresClient
+    /// The sign-in's challenge inserts and assertion reads, batched across callers.
+    let challengeInserts: Batcher<CeremonyChallenge, Void>
+    let assertionContexts: Batcher<AssertionContextRequest, AssertionContext>
+    let signIns: Batcher<RecordSignInStatement, SignInOutcome>
     public let binaryType = "BYTEA"
     public let isPostgres = true
 
@@ -311,6 +316,9 @@ public struct PostgresBackend: SQLBackend {
         configuration.options.connectionIdleTimeout = .seconds(10)
         configuration.options.keepAliveBehavior = nil
         client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        challengeInserts = Self.challengeBatcher(client)
+        assertionContexts = Self.assertionContextBatcher(client)
+        signIns = Self.signInBatcher(client)
     }
 
     public func transaction<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R {

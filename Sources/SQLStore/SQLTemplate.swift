@@ -8,6 +8,15 @@ enum SQLValue: Sendable, Equatable {
     case text(String?)
     case blob([UInt8]?)
 
+    /// Whether this is a NULL.
+    var isNull: Bool {
+        switch self {
+        case .integer(let value): value == nil
+        case .text(let value): value == nil
+        case .blob(let value): value == nil
+        }
+    }
+
     /// The value as sql-kit binds it (a present value unwrapped, a NULL as a typed nil).
     var encodable: any Encodable & Sendable {
         switch self {

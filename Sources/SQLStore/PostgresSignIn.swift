@@ -194,7 +194,7 @@ struct RecordSignInStatement: PostgresPreparedStatement {
 /// Whatever would make the single statement refuse makes the whole batch refuse and roll back: a
 /// counter that moved, and also two sign-ins with one passkey (the passkey's row is updated once, so
 /// the second finds its challenge used but no counter moved). The caller then records each sign-in
-/// alone, and only the refused ones are refused. Two completions of one challenge in a batch delete
+/// alone, and only the refused ones are refused (``PostgresBackend/recordSignIns(_:on:)``). Two completions of one challenge in a batch delete
 /// it once: one of them is recorded, the other answers 0.
 struct RecordSignInsStatement: PostgresPreparedStatement {
     static let name = "portcullis_record_sign_ins_v1"
@@ -356,15 +356,17 @@ extension PostgresBackend {
         try inBatchOrder(try await rows(AssertionContextsStatement(requests: requests), on: client), count: requests.count)
     }
 
-    /// Records `signIns`, each answering as it would alone: in one statement when none of them is
-    /// refused, and otherwise (the batch refused whole, nothing written) one statement each.
+    /// Records `signIns`, each answering as it would alone: in one statement when the database takes
+    /// it, and otherwise one statement each. Any error the server raises for the batch (a refusal, a
+    /// constraint, a deadlock with another node's batch) rolls it back whole, so each sign-in can then
+    /// be tried alone and only the failing ones fail.
     static func recordSignIns(_ signIns: [RecordSignInStatement], on client: PostgresClient) async throws -> [SignInOutcome] {
         if signIns.count > 1 {
             do {
                 let rows = try await rows(RecordSignInsStatement(signIns: signIns), on: client)
                 return try inBatchOrder(rows.map { ($0.index, $0.outcome == 1 ? SignInOutcome.recorded : .challengeGone) }, count: signIns.count)
-            } catch let error as PSQLError where error.serverInfo?[.sqlState] == Self.refusalState {
-                // Rolled back whole: below, each alone.
+            } catch let error as PSQLError where error.serverInfo != nil {
+                // Raised by the server: rolled back whole. Below, each alone.
             }
         }
         var outcomes: [SignInOutcome] = []

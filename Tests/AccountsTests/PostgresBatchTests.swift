@@ -154,6 +154,30 @@ import Testing
         }
     }
 
+    @Test func aSignInTheDatabaseRejectsFailsAloneInItsBatch() async throws {
+        try await Self.withStore { backend, store in
+            let (alice, alicesKey, alicesSession) = try await StoreFixtures.signUp(store)
+            let (bob, bobsKey, _) = try await StoreFixtures.signUp(store)
+            let challenges = (0..<2).map { _ in StoreFixtures.challenge(.login) }
+            for challenge in challenges { try await store.saveChallenge(challenge) }
+            // Alice's new session reuses her sign-up session's token hash, which must be unique.
+            var clashing = Self.signIn(alice, alicesKey, challenge: challenges[0].challenge, expected: 0, new: 1)
+            clashing = RecordSignInStatement(
+                challenge: clashing.challenge, kind: clashing.kind, now: clashing.now, credentialID: clashing.credentialID,
+                expectedSignCount: 0, newSignCount: 1, backedUp: true, uvInitialized: true,
+                session: StoreFixtures.session(for: alice, passkey: alicesKey, token: String(decoding: alicesSession.tokenHash, as: UTF8.self)),
+                event: clashing.event)
+            let batch = [clashing, Self.signIn(bob, bobsKey, challenge: challenges[1].challenge, expected: 0, new: 1)]
+            let outcomes = Self.describe(try await PostgresBackend.recordSignIns(batch, on: backend.client))
+            #expect(outcomes[0].hasPrefix("failed"))
+            #expect(outcomes[1] == "recorded")
+            #expect(try await store.passkey(credentialID: alicesKey.credentialID)?.signCount == 0)
+            #expect(try await store.challenge(challenges[0].challenge) != nil)
+            #expect(try await store.passkey(credentialID: bobsKey.credentialID)?.signCount == 1)
+            try await Self.forget(challenges, backend)
+        }
+    }
+
     @Test func concurrentSignInsThroughTheStoreAreEachRecorded() async throws {
         try await Self.withStore { _, store in
             var people: [(User, Passkey)] = []

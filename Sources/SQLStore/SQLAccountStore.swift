@@ -264,9 +264,10 @@ public struct SQLAccountStore: AccountStore {
         if let postgres = backend as? PostgresBackend { return try await postgres.saveChallenge(c) }
         let values = Self.challengeValues(c)
         if let sqlite = backend as? SQLiteBackend {
-            return try await sqlite.writeDirect { try $0.count(Self.insertChallengeSQL, values) }
+            _ = try await sqlite.writeDirect { try $0.count(Self.insertChallengeSQL, values) }
+            return
         }
-        try await backend.write { db in try await SQLKitRunner(db).count(Self.insertChallengeSQL, values) }
+        _ = try await backend.write { db in try await SQLKitRunner(db).count(Self.insertChallengeSQL, values) }
     }
 
     static func challengeValues(_ c: CeremonyChallenge) -> [SQLValue] {

@@ -43,12 +43,14 @@ struct SQLKitRunner: TemplateRunner {
     let db: any SQLDatabase
     init(_ db: any SQLDatabase) { self.db = db }
 
+    @discardableResult
     func count(_ template: SQLTemplate, _ values: [SQLValue]) async throws -> Int {
         try await db.raw("\(template.query(values))").all().count
     }
 }
 
 extension DirectSQLiteConnection: TemplateRunner {
+    @discardableResult
     func count(_ template: SQLTemplate, _ values: [SQLValue]) throws -> Int {
         var rows = 0
         try execute(template.sqliteText, values: values) { _ in rows += 1 }

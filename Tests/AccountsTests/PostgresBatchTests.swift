@@ -66,11 +66,23 @@ import Testing
     }
 
     /// A sign-in of `passkey`'s owner answering `challenge`, moving the counter from `expected` to `new`.
-    static func signIn(_ user: User, _ passkey: Passkey, challenge: String, expected: UInt32, new: UInt32, now: Date = FixedClock.now) -> RecordSignInStatement {
+    static func signIn(_ user: User, _ passkey: Passkey, challenge: String, expected: UInt32, new: UInt32, now: Date = FixedClock.now,
+                       session: Session? = nil) -> RecordSignInStatement {
         RecordSignInStatement(
             challenge: challenge, kind: .login, now: now, credentialID: passkey.credentialID, expectedSignCount: expected,
-            newSignCount: new, backedUp: true, uvInitialized: true, session: StoreFixtures.session(for: user, passkey: passkey),
+            newSignCount: new, backedUp: true, uvInitialized: true, session: session ?? StoreFixtures.session(for: user, passkey: passkey),
             event: StoreFixtures.event("signin", for: user))
+    }
+
+    /// Two signed-up people and `count` stored login challenges.
+    static func twoPeople(_ store: SQLAccountStore, challenges count: Int) async throws
+        -> (alice: (User, Passkey, Session), bob: (User, Passkey, Session), challenges: [CeremonyChallenge])
+    {
+        let alice = try await StoreFixtures.signUp(store)
+        let bob = try await StoreFixtures.signUp(store)
+        let challenges = (0..<count).map { _ in StoreFixtures.challenge(.login) }
+        for challenge in challenges { try await store.saveChallenge(challenge) }
+        return (alice, bob, challenges)
     }
 
     static func describe(_ outcomes: [SignInOutcome]) -> [String] {
@@ -129,10 +141,7 @@ import Testing
 
     @Test func aRefusalInABatchRefusesOnlyItsOwnSignIn() async throws {
         try await Self.withStore { backend, store in
-            let (alice, alicesKey, _) = try await StoreFixtures.signUp(store)
-            let (bob, bobsKey, _) = try await StoreFixtures.signUp(store)
-            let challenges = (0..<4).map { _ in StoreFixtures.challenge(.login) }
-            for challenge in challenges { try await store.saveChallenge(challenge) }
+            let ((alice, alicesKey, _), (bob, bobsKey, _), challenges) = try await Self.twoPeople(store, challenges: 4)
             let batch = [
                 // Alice's counter is 0, not 5: refused, and her challenge stays.
                 Self.signIn(alice, alicesKey, challenge: challenges[0].challenge, expected: 5, new: 6),
@@ -156,17 +165,11 @@ import Testing
 
     @Test func aSignInTheDatabaseRejectsFailsAloneInItsBatch() async throws {
         try await Self.withStore { backend, store in
-            let (alice, alicesKey, alicesSession) = try await StoreFixtures.signUp(store)
-            let (bob, bobsKey, _) = try await StoreFixtures.signUp(store)
-            let challenges = (0..<2).map { _ in StoreFixtures.challenge(.login) }
-            for challenge in challenges { try await store.saveChallenge(challenge) }
+            let ((alice, alicesKey, alicesSession), (bob, bobsKey, _), challenges) = try await Self.twoPeople(store, challenges: 2)
             // Alice's new session reuses her sign-up session's token hash, which must be unique.
-            var clashing = Self.signIn(alice, alicesKey, challenge: challenges[0].challenge, expected: 0, new: 1)
-            clashing = RecordSignInStatement(
-                challenge: clashing.challenge, kind: clashing.kind, now: clashing.now, credentialID: clashing.credentialID,
-                expectedSignCount: 0, newSignCount: 1, backedUp: true, uvInitialized: true,
-                session: StoreFixtures.session(for: alice, passkey: alicesKey, token: String(decoding: alicesSession.tokenHash, as: UTF8.self)),
-                event: clashing.event)
+            let clashing = Self.signIn(
+                alice, alicesKey, challenge: challenges[0].challenge, expected: 0, new: 1,
+                session: StoreFixtures.session(for: alice, passkey: alicesKey, token: String(decoding: alicesSession.tokenHash, as: UTF8.self)))
             let batch = [clashing, Self.signIn(bob, bobsKey, challenge: challenges[1].challenge, expected: 0, new: 1)]
             let outcomes = Self.describe(try await PostgresBackend.recordSignIns(batch, on: backend.client))
             #expect(outcomes[0].hasPrefix("failed"))

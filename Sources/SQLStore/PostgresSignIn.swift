@@ -60,9 +60,6 @@ struct AssertionContextsStatement: PostgresPreparedStatement {
     }
 }
 
-/// What an assertion's verification reads: the stored challenge and the credential's passkey and owner.
-typealias AssertionContext = (challenge: CeremonyChallenge?, credential: CredentialOwner?)
-
 /// What became of one sign-in in a batch.
 enum SignInOutcome: Sendable {
     case recorded
@@ -304,11 +301,7 @@ struct PostgresValueArray: PostgresDynamicTypeEncodable {
 }
 
 extension PostgresBackend {
-    /// Runs `statement` on a pooled connection and returns its rows.
-    func rows<Statement: PostgresPreparedStatement>(_ statement: Statement) async throws -> [Statement.Row] where Statement.Row: Sendable {
-        try await Self.rows(statement, on: client)
-    }
-
+    /// Runs `statement` on a pooled connection of `client` and returns its rows.
     static func rows<Statement: PostgresPreparedStatement>(_ statement: Statement, on client: PostgresClient) async throws -> [Statement.Row]
     where Statement.Row: Sendable {
         try await client.withConnection { connection in

@@ -418,7 +418,7 @@ public struct SQLAccountStore: AccountStore {
         }
         if let sqlite = backend as? SQLiteBackend {
             return try sqlite.readDirect { connection in
-                var context: (challenge: CeremonyChallenge?, credential: CredentialOwner?) = (nil, nil)
+                var context: AssertionContext = (nil, nil)
                 let values = Self.assertionContextValues(challenge: challenge, credentialID: credentialID, now: now)
                 try connection.execute(Self.assertionContextSQL.sqliteText, values: values) {
                     context = try Self.assertionContext($0)
@@ -458,7 +458,7 @@ public struct SQLAccountStore: AccountStore {
     }
 
     /// The challenge and the credential of an ``assertionContextSQL`` row.
-    static func assertionContext(_ row: some ColumnReader) throws -> (challenge: CeremonyChallenge?, credential: CredentialOwner?) {
+    static func assertionContext(_ row: some ColumnReader) throws -> AssertionContext {
         let stored = try row.optionalText("ch_challenge") == nil ? nil : challenge(row, prefix: "ch_")
         let owner = try row.optionalText("u_id") == nil ? nil : credentialOwner(row)
         return (stored, owner)
@@ -1070,3 +1070,6 @@ public struct SQLAccountStore: AccountStore {
         }
     }
 }
+
+/// What an assertion's verification reads: the stored challenge and the credential's passkey and owner.
+typealias AssertionContext = (challenge: CeremonyChallenge?, credential: CredentialOwner?)

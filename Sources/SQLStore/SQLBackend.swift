@@ -136,6 +136,9 @@ public final class SQLiteBackend: SQLBackend {
     /// COMMITs so far (for tests and diagnostics: fewer than transactions when commits were shared).
     public var commitCount: Int { commits.load(ordering: .relaxed) }
 
+    /// Callers waiting for the writer now (for tests and diagnostics).
+    public var waitingWriterCount: Int { writerState.withLock { $0.waiters.count } }
+
     /// Group commit. Each caller's work runs in a savepoint of one write transaction that the callers
     /// queued for the writer share: a caller that finds others waiting hands the writer on without
     /// committing and waits; the last in line (or the 64th) commits for all. Every caller still returns

@@ -141,8 +141,8 @@ import Testing
                 do {
                     try await backend.transaction { db in
                         inside.continuation.yield()
-                        // Hold the writer until the others are queued for it.
-                        try await Task.sleep(for: .milliseconds(300))
+                        // Hold the writer until the others are queued for it (however slow the machine).
+                        while backend.waitingWriterCount < others.count { try await Task.sleep(for: .milliseconds(1)) }
                         try await first(db)
                     }
                     return (-1, true)

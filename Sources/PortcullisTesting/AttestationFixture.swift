@@ -81,6 +81,8 @@ public struct AttestationFixture: Sendable {
         public var ecdaaKeyID = false
         /// Writes basicConstraints as SEQUENCE { BOOLEAN FALSE }, as Chrome's virtual authenticator does.
         public var explicitDefaultBasicConstraints = false
+        /// Issues the attestation certificate with no Basic Constraints extension at all.
+        public var omitBasicConstraints = false
         public init() {}
     }
 
@@ -105,7 +107,8 @@ public struct AttestationFixture: Sendable {
             let leaf = pki.issue(
                 subject: options.subject, publicKey: attestationKey.certificatePublicKey, extensions: extensions,
                 isCA: options.isCA, version: options.version,
-                notValidBefore: options.notValidBefore, notValidAfter: options.notValidAfter)
+                notValidBefore: options.notValidBefore, notValidAfter: options.notValidAfter,
+                basicConstraints: !options.omitBasicConstraints)
             var chain: [CBORValue] = [.bytes(leaf.der)]
             if options.includeIntermediate { chain.append(.bytes(pki.intermediate.der)) }
             if options.includeRoot { chain.append(.bytes(pki.root.der)) }
@@ -223,12 +226,17 @@ public struct AttestationFixture: Sendable {
         public var aaguidExtension: AAGUID?
         /// Writes another RSA exponent into pubArea.
         public var rsaExponentOverride: UInt32?
+        /// The AIK's algorithm: `sig` is made with it and extraData uses its hash (RS1: SHA-1, as
+        /// Windows Hello and firmware TPMs sign).
+        public var aikAlgorithm: COSEAlgorithm = .es256
+        /// The hash algorithm extraData is made with, when it should differ from the AIK's.
+        public var extraDataHashOverride: COSEAlgorithm?
         public init() {}
     }
 
     /// `tpm` with an AIK certificate from `pki`. Credential keys: ES256 or RS256.
     public static func tpm(pki: TestPKI, options: TPMOptions = TPMOptions()) -> AttestationFixture {
-        let aik = TestKey(.es256)
+        let aik = TestKey(options.aikAlgorithm)
         return AttestationFixture(format: "tpm") { input in
             let be16 = { (v: UInt16) -> [UInt8] in [UInt8(v >> 8), UInt8(v & 0xFF)] }
             let be32 = { (v: UInt32) -> [UInt8] in [UInt8(v >> 24), UInt8((v >> 16) & 0xFF), UInt8((v >> 8) & 0xFF), UInt8(v & 0xFF)] }
@@ -251,7 +259,12 @@ public struct AttestationFixture: Sendable {
                     + be16(0x0010) + be16(0x0010) + be16(curve) + be16(0x0010) + sized(x) + sized(y)
             }
             if options.trailingPubArea { pubArea.append(0) }
-            var extraData = Array(SHA256.hash(data: input.signedData))
+            var extraData: [UInt8] = switch options.extraDataHashOverride ?? options.aikAlgorithm {
+            case .rs1: Array(Insecure.SHA1.hash(data: input.signedData))
+            case .es384, .rs384, .ps384: Array(SHA384.hash(data: input.signedData))
+            case .es512, .rs512, .ps512: Array(SHA512.hash(data: input.signedData))
+            default: Array(SHA256.hash(data: input.signedData))
+            }
             if options.wrongExtraData { extraData[0] ^= 0xFF }
             var name = be16(nameAlg) + Array(SHA256.hash(data: pubArea))
             if options.wrongName { name[5] ^= 0xFF }
@@ -275,7 +288,7 @@ public struct AttestationFixture: Sendable {
             let leaf = pki.issue(subject: options.subject, publicKey: aik.certificatePublicKey, extensions: extensions)
             return .map(CBORMap([
                 (.text("ver"), .text(options.version)),
-                (.text("alg"), .int(Int64(COSEAlgorithm.es256.rawValue))),
+                (.text("alg"), .int(Int64(options.aikAlgorithm.rawValue))),
                 (.text("x5c"), .array([.bytes(leaf.der), .bytes(pki.intermediate.der)])),
                 (.text("sig"), .bytes(aik.sign(certInfo))),
                 (.text("certInfo"), .bytes(certInfo)),

@@ -88,6 +88,7 @@ public struct TestKey: Sendable {
                 case .ps512: return Array(try k.signature(for: SHA512.hash(data: data), padding: .PSS).rawRepresentation)
                 case .rs384: return Array(try k.signature(for: SHA384.hash(data: data), padding: .insecurePKCS1v1_5).rawRepresentation)
                 case .rs512: return Array(try k.signature(for: SHA512.hash(data: data), padding: .insecurePKCS1v1_5).rawRepresentation)
+                case .rs1: return Array(try k.signature(for: Insecure.SHA1.hash(data: data), padding: .insecurePKCS1v1_5).rawRepresentation)
                 default: return Array(try k.signature(for: SHA256.hash(data: data), padding: .insecurePKCS1v1_5).rawRepresentation)
                 }
             }

@@ -65,7 +65,8 @@ public struct TestPKI: Sendable {
         }) ?? DistinguishedName()
     }
 
-    /// Issues a leaf certificate from the intermediate (or, with `byRoot`, from the root).
+    /// Issues a leaf certificate from the intermediate (or, with `byRoot`, from the root). Unless
+    /// `extensions` has one, or `basicConstraints` is false, it gets a critical Basic Constraints.
     public func issue(
         subject: DistinguishedName,
         publicKey: Certificate.PublicKey,
@@ -74,11 +75,12 @@ public struct TestPKI: Sendable {
         version: Certificate.Version = .v3,
         notValidBefore: Date = FixedClock.certificatesValidFrom,
         notValidAfter: Date = FixedClock.certificatesValidUntil,
-        byRoot: Bool = false
+        byRoot: Bool = false,
+        basicConstraints: Bool = true
     ) -> X509CertificateBox {
         do {
             var all = try Certificate.Extensions(extensions)
-            if all[oid: .X509ExtensionID.basicConstraints] == nil {
+            if basicConstraints, all[oid: .X509ExtensionID.basicConstraints] == nil {
                 try all.append(try Certificate.Extension(isCA ? .isCertificateAuthority(maxPathLength: nil) : .notCertificateAuthority, critical: true))
             }
             let issuer = byRoot ? root : intermediate

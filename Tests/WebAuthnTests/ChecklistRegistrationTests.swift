@@ -291,6 +291,9 @@ func editJSON(_ fixture: RegistrationFixture, _ edit: (inout JSONObject) -> Void
                          expectations: Fixtures.registrationExpectations(requireTrusted: true), trust: AttestationTrust(anchors: [Fixtures.pki.root])) { _ in },
         RegistrationCase(row: 75, name: "attestation certificate with CA=true", code: .attestationInvalid,
                          attestation: .packed(pki: Fixtures.pki, options: { var o = AttestationFixture.PackedOptions(); o.isCA = true; return o }())) { _ in },
+        // §8.2.1: the certificate MUST have Basic Constraints with CA false; leaving it out is not the same.
+        RegistrationCase(row: 75, name: "packed attestation certificate without Basic Constraints", code: .attestationInvalid,
+                         attestation: .packed(pki: Fixtures.pki, options: { var o = AttestationFixture.PackedOptions(); o.omitBasicConstraints = true; return o }())) { _ in },
 
         // H. packed
         RegistrationCase(row: 80, name: "packed x5c signature by another key", code: .badSignature,
@@ -350,9 +353,13 @@ func editJSON(_ fixture: RegistrationFixture, _ edit: (inout JSONObject) -> Void
         RegistrationCase(row: 92, name: "tpm AIK SAN not critical", code: .attestationInvalid, attestation: .tpm(pki: Fixtures.pki, options: { var o = AttestationFixture.TPMOptions(); o.sanCritical = false; return o }())) { _ in },
         RegistrationCase(row: 93, name: "tpm AIK AAGUID extension differs", code: .attestationInvalid,
                          attestation: .tpm(pki: Fixtures.pki, options: { var o = AttestationFixture.TPMOptions(); o.aaguidExtension = AAGUID(bytes: Array(repeating: 0xEE, count: 16)); return o }())) { _ in },
-        RegistrationCase(row: 94, name: "tpm alg RS1", code: .unsupportedAlgorithm,
+        // Row 94 lists RS1 as refused; §8.3 verifies sig with whatever alg names (Windows Hello signs
+        // with RS1), so an RS1 statement is accepted (TPMTests) as long as extraData uses SHA-1.
+        RegistrationCase(row: 94, name: "tpm alg RS1 with a SHA-256 extraData", code: .attestationInvalid,
+                         attestation: .tpm(pki: Fixtures.pki, options: { var o = AttestationFixture.TPMOptions(); o.aikAlgorithm = .rs1; o.extraDataHashOverride = .es256; return o }())) { _ in },
+        RegistrationCase(row: 94, name: "tpm alg RS1 naming an EC AIK", code: .unsupportedAlgorithm,
                          attestation: AttestationFixture(format: "tpm") { input in
-                             guard case .map(let m) = AttestationFixture.tpm(pki: Fixtures.pki).statement(for: input) else { return .null }
+                             guard case .map(let m) = AttestationFixture.tpm(pki: Fixtures.pki, options: { var o = AttestationFixture.TPMOptions(); o.extraDataHashOverride = .rs1; return o }()).statement(for: input) else { return .null }
                              return .map(CBORMap(m.entries.map { ($0.key, $0.key == .text("alg") ? .int(-65535) : $0.value) }))
                          }) { _ in },
 

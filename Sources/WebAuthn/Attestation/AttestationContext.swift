@@ -31,12 +31,14 @@ struct AttestationContext {
         }
     }
 
-    static func algorithm(_ map: CBORMap, format: String) throws -> COSEAlgorithm {
+    /// The statement's `alg`: one this verifier implements, or one of `alsoAccepted` (the TPM format
+    /// accepts RS1 for its own signature; it is never accepted for a credential key).
+    static func algorithm(_ map: CBORMap, format: String, alsoAccepted: [COSEAlgorithm] = []) throws -> COSEAlgorithm {
         guard let value = map[text: "alg"]?.int64, let alg = Int(exactly: value) else {
             throw WebAuthnError(.attestationInvalid, "\(format) attStmt.alg is missing or not an integer")
         }
         let algorithm = COSEAlgorithm(rawValue: alg)
-        guard COSEAlgorithm.implemented.contains(algorithm) else {
+        guard COSEAlgorithm.implemented.contains(algorithm) || alsoAccepted.contains(algorithm) else {
             throw WebAuthnError(.unsupportedAlgorithm, "\(format) attStmt.alg \(alg) is not accepted")
         }
         return algorithm
@@ -73,13 +75,18 @@ enum CertificateChecks {
         }
     }
 
-    static func requireNotCA(_ certificate: Certificate, format: String) throws {
+    /// The attestation certificate is not a CA. With `required` (packed §8.2.1, tpm §8.3.1: "The Basic
+    /// Constraints extension MUST have the CA component set to false"), the extension must be present;
+    /// otherwise only a CA=true is refused.
+    static func requireNotCA(_ certificate: Certificate, format: String, required: Bool) throws {
+        guard let ext = certificate.extensions[oid: .X509ExtensionID.basicConstraints] else {
+            if required { throw WebAuthnError(.attestationInvalid, "\(format) attestation certificate has no Basic Constraints extension") }
+            return
+        }
         // Chrome's virtual authenticator writes basicConstraints as SEQUENCE { BOOLEAN FALSE }, spelling
         // out the DEFAULT that DER forbids encoding. Strict DER refuses it; it is tolerated here, and only
         // here, because what it says (not a CA) is exactly what is required.
-        if let ext = certificate.extensions[oid: .X509ExtensionID.basicConstraints], Array(ext.value) == [0x30, 0x03, 0x01, 0x01, 0x00] {
-            return
-        }
+        if Array(ext.value) == [0x30, 0x03, 0x01, 0x01, 0x00] { return }
         do {
             if case .isCertificateAuthority? = try certificate.extensions.basicConstraints {
                 throw WebAuthnError(.attestationInvalid, "\(format) attestation certificate has CA=true")

@@ -15,14 +15,19 @@ public struct AttestationTrust: Sendable {
     public var anchors: [X509CertificateBox]
     /// A verified FIDO MDS BLOB, whose per-AAGUID roots and status reports are used when present.
     public var metadata: MetadataBLOB?
+    /// Whether a statement signed with SHA-1 (the RS1 that Windows Hello and firmware TPMs use for
+    /// `certInfo`) can be trusted. Such a statement is valid either way (WebAuthn §8.3 verifies `sig`
+    /// with whatever `alg` names); this only decides trust.
+    public var trustsSHA1Statements: Bool
 
     /// Trust nothing.
     public static let none = AttestationTrust(anchors: [], metadata: nil)
 
     /// Creates a trust configuration.
-    public init(anchors: [X509CertificateBox], metadata: MetadataBLOB? = nil) {
+    public init(anchors: [X509CertificateBox], metadata: MetadataBLOB? = nil, trustsSHA1Statements: Bool = true) {
         self.anchors = anchors
         self.metadata = metadata
+        self.trustsSHA1Statements = trustsSHA1Statements
     }
 
     /// The anchors that apply to one AAGUID.
@@ -45,6 +50,7 @@ public struct AttestationTrust: Sendable {
             for sub in result.subStatements where await isTrusted(sub.result, aaguid: aaguid, at: now) { return true }
             return false
         }
+        if result.signedWithSHA1, !trustsSHA1Statements { return false }
         guard let leaf = result.trustPath.first else { return false }
         let roots = anchors(for: aaguid)
         guard !roots.isEmpty else { return false }

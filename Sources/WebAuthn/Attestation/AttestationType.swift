@@ -27,10 +27,15 @@ public struct AttestationStatementResult: Sendable {
     public let trustPath: [X509CertificateBox]
     /// For compound statements, the result of each sub-statement, by format.
     public let subStatements: [(format: String, result: AttestationStatementResult)]
+    /// Whether the statement's signature is made with SHA-1 (a TPM's RS1): valid, and trusted only
+    /// where ``AttestationTrust/trustsSHA1Statements`` says so.
+    public let signedWithSHA1: Bool
 
-    init(type: AttestationType, trustPath: [X509CertificateBox] = [], subStatements: [(format: String, result: AttestationStatementResult)] = []) {
+    init(type: AttestationType, trustPath: [X509CertificateBox] = [], subStatements: [(format: String, result: AttestationStatementResult)] = [],
+         signedWithSHA1: Bool = false) {
         self.type = type
         self.trustPath = trustPath
         self.subStatements = subStatements
+        self.signedWithSHA1 = signedWithSHA1
     }
 }

@@ -146,7 +146,8 @@ public struct CredentialPublicKey: Sendable {
     /// The key of an X.509 certificate, to be used with `algorithm`.
     ///
     /// The algorithm must fit the key: an attestation statement's `alg` cannot choose a hash or
-    /// curve that the certificate's key was not made for.
+    /// curve that the certificate's key was not made for. RS1 is possible here only: a certificate key
+    /// verifies attestation statements (a TPM's), never assertions.
     /// - Throws: ``WebAuthnError`` `unsupported_algorithm` when they do not fit.
     public init(certificateKey key: Certificate.PublicKey, algorithm: COSEAlgorithm) throws {
         if let p = P256.Signing.PublicKey(key), algorithm == .es256 {
@@ -157,7 +158,7 @@ public struct CredentialPublicKey: Sendable {
             self.init(backing: .p521(p), algorithm: algorithm)
         } else if let p = Curve25519.Signing.PublicKey(key), algorithm == .edDSA || algorithm == .ed25519 {
             self.init(backing: .ed25519(p), algorithm: algorithm)
-        } else if let r = _RSA.Signing.PublicKey(key), [.rs256, .rs384, .rs512, .ps256, .ps384, .ps512].contains(algorithm) {
+        } else if let r = _RSA.Signing.PublicKey(key), [.rs256, .rs384, .rs512, .ps256, .ps384, .ps512, .rs1].contains(algorithm) {
             guard r.keySizeInBits >= 2048 else { throw WebAuthnError(.invalidPublicKey, "certificate RSA key under 2048 bits") }
             guard let primitives = try? r.getKeyPrimitives() else { throw WebAuthnError(.invalidPublicKey, "certificate RSA key unreadable") }
             let n = Array(primitives.modulus.drop(while: { $0 == 0 }))
@@ -253,6 +254,8 @@ public struct CredentialPublicKey: Sendable {
             case .ps256: valid = key.isValidSignature(sig, for: SHA256.hash(data: data), padding: .PSS)
             case .ps384: valid = key.isValidSignature(sig, for: SHA384.hash(data: data), padding: .PSS)
             case .ps512: valid = key.isValidSignature(sig, for: SHA512.hash(data: data), padding: .PSS)
+            // Reached only for a certificate key (see init(certificateKey:algorithm:)).
+            case .rs1: valid = key.isValidSignature(sig, for: Insecure.SHA1.hash(data: data), padding: .insecurePKCS1v1_5)
             default: valid = false
             }
         }

@@ -53,6 +53,6 @@ enum PackedAttestation {
             throw WebAuthnError(.attestationInvalid, "packed certificate subject lacks CN")
         }
         try CertificateChecks.checkAAGUIDExtension(certificate, aaguid: aaguid, format: "packed")
-        try CertificateChecks.requireNotCA(certificate, format: "packed")
+        try CertificateChecks.requireNotCA(certificate, format: "packed", required: true)
     }
 }

@@ -18,7 +18,9 @@ enum TPMAttestation {
         try AttestationContext.requireOnly(["ver", "alg", "x5c", "sig", "certInfo", "pubArea"], in: map, format: "tpm")
         // ver must be "2.0".
         guard map[text: "ver"]?.text == "2.0" else { throw WebAuthnError(.attestationInvalid, "tpm ver is not \"2.0\"") }
-        let alg = try AttestationContext.algorithm(map, format: "tpm")  // RS1 is not among the accepted
+        // §8.3 verifies sig with alg and extraData with alg's hash. The algorithms offered for the
+        // credential key (§7.1 step 20) do not apply here: Windows Hello and firmware TPMs sign with RS1.
+        let alg = try AttestationContext.algorithm(map, format: "tpm", alsoAccepted: [.rs1])
         let sig = try AttestationContext.signature(map, format: "tpm")
         let chain = try AttestationContext.certificateChain(map[text: "x5c"], format: "tpm")
         guard let certInfoBytes = map[text: "certInfo"]?.bytes, let pubAreaBytes = map[text: "pubArea"]?.bytes else {
@@ -49,7 +51,7 @@ enum TPMAttestation {
         try CertificateChecks.verify(signature: sig, over: certInfoBytes, certificate: aik, algorithm: alg)
         // §8.3.1 AIK certificate requirements.
         try aikRequirements(aik, aaguid: context.attestedCredential.aaguid)
-        return AttestationStatementResult(type: .attCA, trustPath: chain)
+        return AttestationStatementResult(type: .attCA, trustPath: chain, signedWithSHA1: alg == .rs1)
     }
 
     static func hash(_ data: [UInt8], for alg: COSEAlgorithm) -> [UInt8] {
@@ -57,6 +59,7 @@ enum TPMAttestation {
         case .es384, .rs384, .ps384: Array(SHA384.hash(data: data))
         case .es512, .rs512, .ps512: Array(SHA512.hash(data: data))
         case .edDSA, .ed25519: Array(SHA512.hash(data: data))
+        case .rs1: Array(Insecure.SHA1.hash(data: data))
         default: Array(SHA256.hash(data: data))
         }
     }
@@ -104,7 +107,7 @@ enum TPMAttestation {
         guard let eku, eku.contains(ExtendedKeyUsage.Usage(oid: aikCertificateEKU)) else {
             throw WebAuthnError(.attestationInvalid, "tpm AIK certificate EKU lacks 2.23.133.8.3")
         }
-        try CertificateChecks.requireNotCA(certificate, format: "tpm")
+        try CertificateChecks.requireNotCA(certificate, format: "tpm", required: true)
         try CertificateChecks.checkAAGUIDExtension(certificate, aaguid: aaguid, format: "tpm")
     }
 

@@ -92,6 +92,21 @@ import WebAuthn
         #expect(outcome.json["error"] == .string(code))
     }
 
+    @Test func aRelatedOriginOutsideTheRPIDIsAnAllowedOrigin() async throws {
+        // Related Origin Requests (§5.11): a client at https://example.de uses RP ID example.org.
+        var authenticator = VirtualAuthenticator()
+        authenticator.origin = "https://example.de"
+        let fixture = authenticator.registration(challenge: Self.challenge)
+        let base = ["webauthn", "verify-registration", "--rp-id", "example.org", "--challenge", Self.challengeText]
+        let related = await Self.run(base + ["--origin", "https://example.org", "--origin", "https://example.de", "-"], stdin: fixture.json())
+        #expect(related.status == 0, "\(related.stdout) \(related.stderr)")
+        #expect(related.json["verified"] == .bool(true))
+        // Listed or not, the comparison is exact: without example.de the same response is refused.
+        let unlisted = await Self.run(base + ["--origin", "https://example.org", "--origin", "https://example.com", "-"], stdin: fixture.json())
+        #expect(unlisted.status == 1)
+        #expect(unlisted.json["error"] == .string("origin_mismatch"))
+    }
+
     @Test func aChallengeStartingWithADashWorksInBothSpellings() async throws {
         var challenge: [UInt8] = [0xF8] + Array(repeating: 1, count: 31)  // base64url "-A..."
         #expect(Base64URL.encode(challenge).hasPrefix("-"))

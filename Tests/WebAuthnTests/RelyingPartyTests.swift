@@ -1,3 +1,4 @@
+import PortcullisTesting
 import Testing
 import WebAuthn
 
@@ -25,12 +26,10 @@ import WebAuthn
     @Test(arguments: [
         ("127.0.0.1", ["https://127.0.0.1"]),  // row 117: IP address
         ("org", ["https://example.org"]),  // single-label public suffix
-        ("example.org", ["https://example.com"]),  // origin outside the RP ID
-        ("example.org", ["https://badexample.org"]),  // suffix without a label boundary
         ("", ["https://example.org"]),
         ("example.org", []),
     ])
-    func rpIDMustBeARegistrableSuffixOfEveryOrigin(rpID: String, origins: [String]) {
+    func theRPIDAndOriginsMustBeWellFormed(rpID: String, origins: [String]) {
         #expect(throws: WebAuthnError.self) { try RelyingParty(id: rpID, origins: origins) }
     }
 
@@ -38,5 +37,31 @@ import WebAuthn
         let rp = try RelyingParty(id: "example.org", origins: ["https://login.example.org", "android:apk-key-hash:abc"])
         #expect(rp.origins == ["https://login.example.org", "android:apk-key-hash:abc"])
         #expect(!rp.origins.contains("android:apk-key-hash:ABC"))
+    }
+
+    @Test(arguments: [
+        (["https://example.de"], ["https://example.de"]),  // another domain (§5.11)
+        (["https://badexample.org"], ["https://badexample.org"]),  // a suffix without a label boundary is another domain
+        (["https://login.example.org", "https://example.co.uk:8443"], ["https://example.co.uk:8443"]),
+        (["https://example.org", "android:apk-key-hash:abc"], []),
+    ] as [([String], [String])])
+    func relatedOriginsAreAllowedAndNamed(origins: [String], related: [String]) throws {
+        let rp = try RelyingParty(id: "example.org", origins: origins)
+        #expect(rp.relatedOrigins == Set(related))
+    }
+
+    @Test func aRelatedOriginIsComparedExactly() async throws {
+        // A client at https://example.de using RP ID example.org (the client checked the .well-known list).
+        var authenticator = VirtualAuthenticator()
+        authenticator.origin = "https://example.de"
+        let fixture = authenticator.registration(challenge: Fixtures.challenge)
+        func expectations(_ origins: [String]) throws -> RegistrationExpectations {
+            RegistrationExpectations(challenge: Fixtures.challenge, relyingParty: try RelyingParty(id: "example.org", origins: origins))
+        }
+        let result = try await Fixtures.verifyRegistration(fixture, expectations: try expectations(["https://example.org", "https://example.de"]))
+        #expect(result.credentialID == fixture.credentialID)
+        for origins in [["https://example.org"], ["https://example.de:8443"], ["https://www.example.de"], ["https://example.org", "https://example.com"]] {
+            await expectCode(.originMismatch) { _ = try await Fixtures.verifyRegistration(fixture, expectations: try expectations(origins)) }
+        }
     }
 }

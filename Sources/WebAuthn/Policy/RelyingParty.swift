@@ -4,13 +4,18 @@ import Crypto
 
 /// A relying party's identity: its RP ID and the origins allowed to use it.
 ///
+/// An allowed origin need not be within the RP ID: Related Origin Requests (§5.11) let a client use
+/// the RP ID from any origin the RP lists at `https://RP-ID/.well-known/webauthn`, and the client has
+/// already applied that list by the time a response arrives. The relying party checks what only it
+/// can check: that the client data's origin is exactly one it allows (§7.1 step 9, §7.2 step 12).
+///
 /// Configured origins are normalized once, here: web origins become their serialized form
 /// (lower-case scheme and host, default port dropped, no path, query, fragment or user info), and
 /// `android:apk-key-hash:` origins are kept as opaque, case-sensitive strings. Client data origins are
 /// then compared as exact strings (§7.1 step 9, §7.2 step 12, §13.5.9): no substring, suffix or
 /// case-folding match ever happens at verification time.
 public struct RelyingParty: Sendable {
-    /// The RP ID, a registrable domain suffix of every web origin (or `localhost`).
+    /// The RP ID: `localhost` or a domain name. Origins outside it are related origins (§5.11).
     public let id: String
     /// SHA-256 of the RP ID, compared with authenticator data's rpIdHash.
     public let idHash: [UInt8]
@@ -23,7 +28,8 @@ public struct RelyingParty: Sendable {
     /// Creates a relying party.
     /// - Parameters:
     ///   - id: the RP ID.
-    ///   - origins: allowed origins as configured; each is normalized.
+    ///   - origins: allowed origins as configured; each is normalized. Web origins outside the RP ID
+    ///     are allowed (related origins); ``relatedOrigins`` lists them.
     ///   - allowedTopOrigins: top-level origins that may embed this RP; empty to refuse embedding.
     /// - Throws: ``WebAuthnError`` `invalid_configuration`, naming the bad value.
     public init(id: String, origins: [String], allowedTopOrigins: [String] = []) throws {
@@ -33,16 +39,7 @@ public struct RelyingParty: Sendable {
         }
         guard !origins.isEmpty else { throw WebAuthnError(.invalidConfiguration, "at least one origin is required") }
         var normalized = Set<String>()
-        for origin in origins {
-            let serialized = try Self.normalize(origin: origin)
-            if let host = Self.host(ofSerialized: serialized) {
-                // The RP ID must be the origin's host or a registrable suffix of it (§5.1.3 / §13.5.9).
-                guard host == rpID || host.hasSuffix("." + rpID) else {
-                    throw WebAuthnError(.invalidConfiguration, "origin \"\(origin)\" is not within RP ID \"\(id)\"")
-                }
-            }
-            normalized.insert(serialized)
-        }
+        for origin in origins { normalized.insert(try Self.normalize(origin: origin)) }
         var tops = Set<String>()
         for origin in allowedTopOrigins { tops.insert(try Self.normalize(origin: origin)) }
         self.id = rpID
@@ -95,7 +92,17 @@ public struct RelyingParty: Sendable {
         return "\(scheme)://\(lowerHost)"
     }
 
+    /// The allowed web origins whose host is neither the RP ID nor below it: the ones a client accepts
+    /// only when `https://RP-ID/.well-known/webauthn` lists them (§5.11.1).
+    public var relatedOrigins: Set<String> {
+        origins.filter { origin in
+            guard let host = Self.host(ofSerialized: origin) else { return false }
+            return !(host == id || host.hasSuffix("." + id))
+        }
+    }
+
     static func host(ofSerialized origin: String) -> String? {
+        guard !origin.hasPrefix("android:") else { return nil }
         guard let range = origin.range(of: "://") else { return nil }
         let authority = origin[range.upperBound...]
         if let colon = authority.lastIndex(of: ":") { return String(authority[..<colon]) }

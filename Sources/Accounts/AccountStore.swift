@@ -43,6 +43,9 @@ public struct CredentialOwner: Sendable {
 
 /// Persistence for accounts. Every method is one transaction: it changes everything it names or
 /// nothing. Implementations: ``MemoryAccountStore`` (tests) and `SQLAccountStore` (SQLite, PostgreSQL).
+/// How many open recovery cases of one account a store lists at most (``AccountStore/openRecoveryCases(userID:now:)``).
+public let openRecoveryCasesShown = 50
+
 public protocol AccountStore: Sendable {
     /// Whether the store answers (readiness).
     func ping() async throws
@@ -87,9 +90,12 @@ public protocol AccountStore: Sendable {
     func addPasskey(_ passkey: Passkey, event: SecurityEvent, challenge: String, now: Date) async throws
     /// Renames one of the user's passkeys. Throws ``StoreError/notFound``.
     func renamePasskey(credentialID: [UInt8], userID: UUID, name: String, event: SecurityEvent) async throws
-    /// Deletes one of the user's passkeys, unless it is the last. Throws ``StoreError/notFound`` or
-    /// ``StoreError/lastPasskey``.
-    func deletePasskey(credentialID: [UInt8], userID: UUID, event: SecurityEvent) async throws
+    /// Deletes one of the user's passkeys, unless it is the last, and in the same transaction every
+    /// session born from it (its sign-ins, and the device-approval sessions it approved). Records `event`
+    /// with `sessions_ended` set to how many ended. Returns the IDs of the ended sessions. Throws
+    /// ``StoreError/notFound`` or ``StoreError/lastPasskey``, and then changes nothing.
+    @discardableResult
+    func deletePasskey(credentialID: [UInt8], userID: UUID, event: SecurityEvent) async throws -> [UUID]
     /// Records a verified assertion: uses up the challenge (of `kind`), stores the asserted counter and
     /// flags only if the stored counter is still `expectedSignCount` (else ``StoreError/conflict``), and
     /// creates `newSession`, or marks `reauthenticatedSession` as freshly authenticated under a new token.
@@ -177,6 +183,13 @@ public protocol AccountStore: Sendable {
     func recoveryCase(id: UUID) async throws -> RecoveryCase?
     /// A user's cases, newest first (at most 50).
     func recoveryCases(userID: UUID) async throws -> [RecoveryCase]
+    /// A user's open cases that have not expired at `now`: those holding proofs first, then the
+    /// newest, at most ``openRecoveryCasesShown``. A flood of empty cases (which can never release)
+    /// cannot push a case that is gathering proofs out of the owner's view.
+    func openRecoveryCases(userID: UUID, now: Date) async throws -> [RecoveryCase]
+    /// Every open, unexpired case of a user whose comparison code is `comparisonCode`, however many
+    /// other cases are open: how a contact's or admin's approval finds the requester's case.
+    func openRecoveryCases(userID: UUID, comparisonCode: String, now: Date) async throws -> [RecoveryCase]
     /// Adds a proof to an open case that has not expired at `now`. Throws ``StoreError/conflict`` when
     /// the case is not open or has expired, or already holds a proof of that kind from that actor (a replay).
     func addRecoveryProof(caseID: UUID, proof: RecoveryProof, event: SecurityEvent, now: Date) async throws

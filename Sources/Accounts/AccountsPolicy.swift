@@ -1,6 +1,32 @@
 import Foundation
 import WebAuthn
 
+/// Sign-in by approval from another device (RFC 8628 style): how long a request lives and how fast
+/// user codes may be guessed.
+public struct DeviceApprovalPolicy: Sendable, Hashable {
+    /// Seconds a device request (its device code and user code) lives.
+    public var requestLifetime: TimeInterval
+    /// User-code look-ups and decisions one IP address may make per minute.
+    public var guessesPerIPPerMinute: Int
+    /// User-code look-ups and decisions the whole server allows per minute.
+    public var guessesPerMinute: Int
+
+    /// A policy; the defaults are 10 minutes, 10 guesses per IP address per minute and 600 in all.
+    public init(requestLifetime: TimeInterval = 600, guessesPerIPPerMinute: Int = 10, guessesPerMinute: Int = 600) {
+        self.requestLifetime = requestLifetime
+        self.guessesPerIPPerMinute = guessesPerIPPerMinute
+        self.guessesPerMinute = guessesPerMinute
+    }
+
+    /// The limits of device approval, in words (the ways-in report).
+    public var limits: [String] {
+        [
+            "a request and its user code expire after \(RecoveryPolicy.format(requestLifetime))",
+            "\(guessesPerIPPerMinute) user-code guesses per IP address per minute, \(guessesPerMinute) across the server",
+        ]
+    }
+}
+
 /// The operator's policy, as the account domain needs it.
 public struct AccountsPolicy: Sendable {
     /// Who may create accounts.
@@ -50,6 +76,8 @@ public struct AccountsPolicy: Sendable {
     public var algorithms: [COSEAlgorithm]
     /// Which proofs recover an account, after how long.
     public var recovery: RecoveryPolicy
+    /// Sign-in by approval from another device.
+    public var deviceApproval: DeviceApprovalPolicy
 
     public init(
         relyingParty: RelyingParty,
@@ -67,7 +95,8 @@ public struct AccountsPolicy: Sendable {
         reauthenticationWindow: TimeInterval = 300,
         hints: [String] = [],
         algorithms: [COSEAlgorithm] = [.edDSA, .es256, .rs256],
-        recovery: RecoveryPolicy = RecoveryPolicy()
+        recovery: RecoveryPolicy = RecoveryPolicy(),
+        deviceApproval: DeviceApprovalPolicy = DeviceApprovalPolicy()
     ) {
         self.relyingParty = relyingParty
         self.relyingPartyName = relyingPartyName
@@ -85,6 +114,7 @@ public struct AccountsPolicy: Sendable {
         self.hints = hints
         self.algorithms = algorithms
         self.recovery = recovery
+        self.deviceApproval = deviceApproval
     }
 }
 

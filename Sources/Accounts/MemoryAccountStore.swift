@@ -90,11 +90,17 @@ public actor MemoryAccountStore: AccountStore {
         eventLog.append(event)
     }
 
-    public func deletePasskey(credentialID: [UInt8], userID: UUID, event: SecurityEvent) async throws {
+    @discardableResult
+    public func deletePasskey(credentialID: [UInt8], userID: UUID, event: SecurityEvent) async throws -> [UUID] {
         guard passkeysByID[credentialID]?.userID == userID else { throw StoreError.notFound }
         guard passkeysByID.values.filter({ $0.userID == userID }).count > 1 else { throw StoreError.lastPasskey }
         passkeysByID[credentialID] = nil
-        eventLog.append(event)
+        let ended = sessionsByID.values.filter { $0.userID == userID && $0.birth.credentialID == credentialID }.map(\.id).sorted { $0.uuidString < $1.uuidString }
+        for id in ended { sessionsByID[id] = nil }
+        var recorded = event
+        recorded.detail[SecurityEvent.sessionsEndedDetail] = String(ended.count)
+        eventLog.append(recorded)
+        return ended
     }
 
     public func recordAssertion(
@@ -269,6 +275,17 @@ public actor MemoryAccountStore: AccountStore {
     public func recoveryCase(id: UUID) async throws -> RecoveryCase? { cases[id] }
     public func recoveryCases(userID: UUID) async throws -> [RecoveryCase] {
         Array(cases.values.filter { $0.userID == userID }.sorted { $0.createdAt > $1.createdAt }.prefix(50))
+    }
+    public func openRecoveryCases(userID: UUID, now: Date) async throws -> [RecoveryCase] {
+        let open = cases.values.filter { $0.userID == userID && $0.status == .open && $0.expiresAt > now }
+        let ordered = open.sorted { a, b in
+            if a.proofs.isEmpty != b.proofs.isEmpty { return !a.proofs.isEmpty }
+            return a.createdAt > b.createdAt
+        }
+        return Array(ordered.prefix(openRecoveryCasesShown))
+    }
+    public func openRecoveryCases(userID: UUID, comparisonCode: String, now: Date) async throws -> [RecoveryCase] {
+        cases.values.filter { $0.userID == userID && $0.status == .open && $0.expiresAt > now && $0.comparisonCode == comparisonCode }
     }
     public func addRecoveryProof(caseID: UUID, proof: RecoveryProof, event: SecurityEvent, now: Date) async throws {
         guard let stored = cases[caseID], stored.status == .open, stored.expiresAt > now,

@@ -19,8 +19,6 @@ public enum DevicePollOutcome: Sendable {
 }
 
 extension PasskeyService {
-    /// How long a device request lives.
-    public static let deviceRequestLifetime: TimeInterval = 600
     /// The polling interval given to devices.
     public static let devicePollInterval = 5
     /// A device-approval session lives this long (12 hours).
@@ -37,10 +35,10 @@ extension PasskeyService {
             let userCode = UserCode.generate(using: random)
             let request = DeviceRequest(
                 deviceCodeHash: Self.hash(deviceCode), userCode: userCode, status: .pending, createdAt: now,
-                expiresAt: now.addingTimeInterval(Self.deviceRequestLifetime), interval: Self.devicePollInterval, ip: info.ip, userAgent: info.userAgent)
+                expiresAt: now.addingTimeInterval(policy.deviceApproval.requestLifetime), interval: Self.devicePollInterval, ip: info.ip, userAgent: info.userAgent)
             do {
                 try await store.createDeviceRequest(request)
-                return (deviceCode, userCode, Int(Self.deviceRequestLifetime), Self.devicePollInterval)
+                return (deviceCode, userCode, Int(policy.deviceApproval.requestLifetime), Self.devicePollInterval)
             } catch let error as StoreError where error == .conflict {
                 continue  // a user code collision: draw again
             }

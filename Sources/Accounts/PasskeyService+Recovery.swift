@@ -336,7 +336,7 @@ extension PasskeyService {
         var approvable: [(recoveryCase: RecoveryCase, owner: User)] = []
         for contact in try await store.recoveryContacts(contactID: auth.user.id) where contact.accepted {
             guard let owner = try await store.user(id: contact.ownerID) else { continue }
-            for open in try await store.recoveryCases(userID: owner.id) where open.status == .open && open.expiresAt > now {
+            for open in try await store.openRecoveryCases(userID: owner.id, now: now) {
                 approvable.append((open, owner))
             }
         }
@@ -344,10 +344,10 @@ extension PasskeyService {
         return (approvable, own)
     }
 
-    /// A user's open, unexpired cases (shown in every live session of theirs).
+    /// A user's open, unexpired cases (shown in every live session of theirs): those holding proofs
+    /// first, so a flood of empty cases cannot hide one that is gathering them.
     public func openCases(userID: UUID) async throws -> [RecoveryCase] {
-        let now = clock()
-        return try await store.recoveryCases(userID: userID).filter { $0.status == .open && $0.expiresAt > now }
+        try await store.openRecoveryCases(userID: userID, now: clock())
     }
 
     /// A recovery contact approves a case with a fresh passkey assertion and the comparison code the
@@ -368,14 +368,40 @@ extension PasskeyService {
         }
     }
 
+    /// A contact approves the case of `ownerID` whose comparison code the requester read to them,
+    /// found among all of that account's open cases: a flood of other cases cannot hide it.
+    public func approveRecovery(_ auth: Authenticated, ownerID: UUID, comparisonCode: String, info: RequestInfo) async throws {
+        try requireFresh(auth)
+        guard try await store.recoveryContacts(contactID: auth.user.id).contains(where: { $0.ownerID == ownerID && $0.accepted }) else {
+            throw AccountsError.notFound
+        }
+        let target = try await openCase(ownerID: ownerID, comparisonCode: comparisonCode)
+        try await approveRecovery(auth, caseID: target.id, comparisonCode: comparisonCode, info: info)
+    }
+
+    /// The one open case of `ownerID` with the comparison code `entered`, among all its open cases.
+    func openCase(ownerID: UUID, comparisonCode entered: String) async throws -> RecoveryCase {
+        let digits = entered.filter(\.isNumber)
+        guard digits.count == ComparisonCode.length else { throw AccountsError.comparisonCodeMismatch }
+        let matches = try await store.openRecoveryCases(userID: ownerID, comparisonCode: digits, now: clock())
+        // Two open cases with one code (one in a million per pair): neither is approved; the requester starts again.
+        guard let target = matches.first, matches.count == 1 else {
+            throw matches.isEmpty ? AccountsError.comparisonCodeMismatch : AccountsError.conflict
+        }
+        return target
+    }
+
     func checkComparison(_ entered: String, _ target: RecoveryCase) throws {
         let digits = entered.filter(\.isNumber)
         guard ConstantTime.equal(digits, target.comparisonCode) else { throw AccountsError.comparisonCodeMismatch }
     }
 
-    /// The owner cancels a case from any session born from one of their passkeys (not a device approval).
+    /// The owner cancels a case from a session with full rights: born from one of their passkeys, not
+    /// a device approval, and not a recovered session in its cooling period. Someone who completed a
+    /// recovery with a stolen factor would otherwise cancel every case the real owner starts until the
+    /// cooling period ends; the owner's other passkeys and the signed "this wasn't me" link still can.
     public func cancelRecovery(_ auth: Authenticated, caseID: UUID, info: RequestInfo) async throws {
-        guard auth.session.birth.kind != .deviceApproval else { throw AccountsError.sessionNotAllowed }
+        try requireFullRights(auth)
         guard let target = try await store.recoveryCase(id: caseID), target.userID == auth.user.id else { throw AccountsError.notFound }
         do {
             try await store.cancelRecoveryCase(id: caseID, blockUntil: nil, event: SecurityEvent(
@@ -432,11 +458,8 @@ extension PasskeyService {
             throw AccountsError.adminRequired
         }
         guard let user = try await store.user(username: try Self.normalize(username: username)) else { throw AccountsError.notFound }
-        let digits = comparisonCode.filter(\.isNumber)
-        guard let target = try await openCases(userID: user.id).first(where: { ConstantTime.equal($0.comparisonCode, digits) }) else {
-            throw AccountsError.comparisonCodeMismatch
-        }
-        try await addAdminProof(adminID: adminUser.id, adminName: adminUser.username, via: "cli", caseID: target.id, comparisonCode: digits,
+        let target = try await openCase(ownerID: user.id, comparisonCode: comparisonCode)
+        try await addAdminProof(adminID: adminUser.id, adminName: adminUser.username, via: "cli", caseID: target.id, comparisonCode: target.comparisonCode,
                                 info: RequestInfo(ip: "command line", userAgent: "portcullis admin enrol"))
         return target
     }
@@ -511,6 +534,9 @@ public enum RecoveryCode {
 
 /// The short code a requester reads aloud to contacts and admins: six digits.
 public enum ComparisonCode {
+    /// Six decimal digits.
+    public static let length = 6
+
     public static func generate(using random: any RandomSource) -> String {
         let value = random.bytes(4).reduce(UInt32(0)) { $0 << 8 | UInt32($1) } % 1_000_000
         return String(format: "%06d", Int(value))

@@ -258,14 +258,18 @@ public struct PasskeyService: Sendable {
         }
     }
 
-    /// Deletes one of the user's passkeys (fresh assertion needed; never the last one).
-    public func deletePasskey(_ auth: Authenticated, credentialID: [UInt8], info: RequestInfo) async throws {
+    /// Deletes one of the user's passkeys (fresh assertion needed; never the last one) and, in the same
+    /// transaction, ends every session born from it: a passkey is removed because it was lost or
+    /// stolen, and what it signed in must not outlive it. Returns the IDs of the ended sessions (this
+    /// session among them when this passkey made it).
+    @discardableResult
+    public func deletePasskey(_ auth: Authenticated, credentialID: [UInt8], info: RequestInfo) async throws -> [UUID] {
         try requireFresh(auth)
         let name = try await store.passkey(credentialID: credentialID).flatMap { $0.userID == auth.user.id ? $0.name : nil }
         guard let name else { throw AccountsError.notFound }
         let event = SecurityEvent(id: newEventID(), userID: auth.user.id, kind: "passkey_removed", at: clock(), ip: info.ip, userAgent: info.userAgent,
                                   detail: ["passkey": name])
-        do { try await store.deletePasskey(credentialID: credentialID, userID: auth.user.id, event: event) } catch let error as StoreError {
+        do { return try await store.deletePasskey(credentialID: credentialID, userID: auth.user.id, event: event) } catch let error as StoreError {
             throw map(error)
         }
     }

@@ -256,6 +256,9 @@ public struct SecurityEvent: Sendable, Hashable {
     /// Small, non-secret details (for example the passkey's provider name).
     public var detail: [String: String]
 
+    /// The detail of a `passkey_removed` event that says how many sessions born from the passkey ended.
+    public static let sessionsEndedDetail = "sessions_ended"
+
     public init(id: UUID, userID: UUID, kind: String, at: Date, ip: String, userAgent: String, detail: [String: String] = [:]) {
         self.id = id
         self.userID = userID

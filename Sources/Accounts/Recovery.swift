@@ -240,6 +240,16 @@ public struct RecoveryPolicy: Sendable, Hashable {
     public var blockAfterCancel: TimeInterval
     /// Wrong recovery codes accepted per case before code entry stops.
     public var maxCodeAttempts: Int
+    /// Recovery code attempts one IP address may make per 10 minutes, across cases.
+    public var codeAttemptsPerIP: Int
+    /// Cases one IP address may start for one username per hour: what stops a stranger spending an
+    /// owner's starts is that the owner's own address has its own allowance.
+    public var startsPerUsernameAndIP: Int
+    /// Cases one IP address may start per hour, across usernames.
+    public var startsPerIP: Int
+    /// Cases all addresses together may start for one username per hour: a ceiling that only a
+    /// distributed attack reaches.
+    public var startsPerUsername: Int
 
     /// Distinct admins that an admin rule needs (`recovery.admin_approvals`, 2 by default).
     public static let defaultAdminApprovals = 2
@@ -247,13 +257,27 @@ public struct RecoveryPolicy: Sendable, Hashable {
     /// A policy; every default is the safe one described on its property.
     public init(rules: [RecoveryRule] = RecoveryPolicy.defaultRules(adminApprovals: RecoveryPolicy.defaultAdminApprovals),
                 codeEnabled: Bool = true, coolingPeriod: TimeInterval = 86400, caseLifetime: TimeInterval = 7 * 86400,
-                blockAfterCancel: TimeInterval = 86400, maxCodeAttempts: Int = 5) {
+                blockAfterCancel: TimeInterval = 86400, maxCodeAttempts: Int = 5, codeAttemptsPerIP: Int = 10,
+                startsPerUsernameAndIP: Int = 5, startsPerIP: Int = 20, startsPerUsername: Int = 100) {
         self.rules = rules
         self.codeEnabled = codeEnabled
         self.coolingPeriod = coolingPeriod
         self.caseLifetime = caseLifetime
         self.blockAfterCancel = blockAfterCancel
         self.maxCodeAttempts = maxCodeAttempts
+        self.codeAttemptsPerIP = codeAttemptsPerIP
+        self.startsPerUsernameAndIP = startsPerUsernameAndIP
+        self.startsPerIP = startsPerIP
+        self.startsPerUsername = startsPerUsername
+    }
+
+    /// The limits every recovery rule runs under, in words (the ways-in report).
+    public var limits: [String] {
+        [
+            "\(startsPerUsernameAndIP) case starts per username and IP address per hour, \(startsPerIP) per IP address, \(startsPerUsername) per username from all addresses",
+            "\(maxCodeAttempts) wrong recovery codes per case, \(codeAttemptsPerIP) code attempts per IP address per 10 minutes",
+            "a case expires after \(Self.format(caseLifetime)); \"this wasn't me\" blocks new cases for \(Self.format(blockAfterCancel))",
+        ]
     }
 
     /// M contacts: 24 h; the code alone: 72 h; the code and one contact: 1 h; admins: no wait.

@@ -19,13 +19,16 @@ public struct WayIn: Sendable, Hashable {
     public var belowFloor: Bool
     /// The session it yields.
     public var yields: String
+    /// The limits it runs under (lifetimes, attempts, rates), in words.
+    public var limits: [String] = []
 }
 
 /// Every way into an account, so an operator sees the weakest.
 public enum WaysIn {
     /// - Parameters:
     ///   - externalChannels: the out-of-band notification channels configured (`webhook`, `email`).
-    public static func report(recovery: RecoveryPolicy, externalChannels: [String]) -> [WayIn] {
+    ///   - deviceApproval: the limits of sign-in by approval from another device.
+    public static func report(recovery: RecoveryPolicy, deviceApproval: DeviceApprovalPolicy = DeviceApprovalPolicy(), externalChannels: [String]) -> [WayIn] {
         let notified = ["security timeline", "the owner's signed-in sessions"] + externalChannels.map { "owner by \($0)" }
         let outOfBand = !externalChannels.isEmpty
         var ways: [WayIn] = [
@@ -36,7 +39,7 @@ public enum WaysIn {
             // agent, the session is short and cannot change the account.
             WayIn(name: "device-approval", proofs: ["passkey assertion at most 1 minute old on a signed-in device", "user code typed by that person"],
                   proofCount: 2, wait: 0, notified: notified, phishingResistant: false, belowFloor: false,
-                  yields: "device-approval session (12 h, cannot change the account)"),
+                  yields: "device-approval session (12 h, cannot change the account)", limits: deviceApproval.limits),
             WayIn(name: "enrolment", proofs: ["fresh passkey session creates a single-use link", "confirmation code shown on the new device, typed on the signed-in one"],
                   proofCount: 2, wait: 0, notified: notified, phishingResistant: false, belowFloor: false,
                   yields: "new passkey and passkey session"),
@@ -58,7 +61,8 @@ public enum WaysIn {
                 name: "recovery:\(rule.proofs)", proofs: proofs + ["registering a new passkey from the browser holding the case secret"],
                 proofCount: count, wait: rule.wait, notified: notified + ["\"this wasn't me\" link cancels during the wait"],
                 phishingResistant: phishingResistant, belowFloor: count <= 1 && rule.wait == 0 && !outOfBand,
-                yields: "new passkey and recovered session (cooling period \(RecoveryPolicy.format(recovery.coolingPeriod)))"))
+                yields: "new passkey and recovered session (cooling period \(RecoveryPolicy.format(recovery.coolingPeriod)))",
+                limits: recovery.limits))
         }
         return ways
     }

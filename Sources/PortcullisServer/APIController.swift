@@ -280,10 +280,15 @@ struct APIController: Sendable {
         return Response(status: .noContent)
     }
 
+    /// Removes a passkey and ends the sessions it made: says how many, and whether this one was among
+    /// them (then the cookie goes too).
     @Sendable func deletePasskey(_ request: Request, context: AppRequestContext) async throws -> Response {
         let auth = try await authenticated(request)
-        try await service.deletePasskey(auth, credentialID: try credentialID(context), info: info(request, context))
-        return Response(status: .noContent)
+        let ended = try await service.deletePasskey(auth, credentialID: try credentialID(context), info: info(request, context))
+        let signedOut = ended.contains(auth.session.id)
+        var response = json(.object(["sessionsEnded": .int(ended.count), "signedOut": .bool(signedOut)]))
+        if signedOut { response.setCookie(expiredCookie()) }
+        return response
     }
 
     @Sendable func reauthOptions(_ request: Request, context: AppRequestContext) async throws -> Response {

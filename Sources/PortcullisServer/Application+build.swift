@@ -110,11 +110,16 @@ struct OriginCheckMiddleware<Context: RequestContext>: RouterMiddleware {
 }
 
 /// Headers on every response.
+///
+/// `Referrer-Policy: same-origin`, not `no-referrer`: under `no-referrer` a browser sends `Origin: null`
+/// with a page's form posts (Fetch, "append a request Origin header"), which the Origin check refuses,
+/// so the "this wasn't me" button would fail in real browsers. Under `same-origin` the page's own posts
+/// carry its real origin, and no other site ever gets a `Referer` (the cancel link's signature stays here).
 struct SecurityHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var response = try await next(request, context)
         response.headers[.xContentTypeOptions] = "nosniff"
-        response.headers[.referrerPolicy] = "no-referrer"
+        response.headers[.referrerPolicy] = "same-origin"
         response.headers[.xFrameOptions] = "DENY"
         return response
     }
@@ -150,9 +155,17 @@ public func buildRouter(service: PasskeyService, configuration: ServerConfigurat
         accountLimiter: RateLimiter(limit: configuration.accountRequestsPerMinute),
         metrics: metrics)
     api.register(on: router)
-    DeviceController(api: api, codeGuessesPerIP: RateLimiter(limit: 10), codeGuessesGlobal: RateLimiter(limit: 600)).register(on: router)
+    let device = configuration.deviceApproval
+    DeviceController(api: api, codeGuessesPerIP: RateLimiter(limit: device.guessesPerIPPerMinute),
+                     codeGuessesGlobal: RateLimiter(limit: device.guessesPerMinute)).register(on: router)
     EnrolmentController(api: api).register(on: router)
-    RecoveryController(api: api, startsPerAccount: RateLimiter(limit: 5, window: 3600), codeAttemptsPerIP: RateLimiter(limit: 10, window: 600)).register(on: router)
+    let recovery = configuration.recovery
+    RecoveryController(
+        api: api,
+        startsPerUsernameAndIP: RateLimiter(limit: recovery.startsPerUsernameAndIP, window: 3600),
+        startsPerIP: RateLimiter(limit: recovery.startsPerIP, window: 3600),
+        startsPerUsername: RateLimiter(limit: recovery.startsPerUsername, window: 3600),
+        codeAttemptsPerIP: RateLimiter(limit: recovery.codeAttemptsPerIP, window: 600)).register(on: router)
     Pages.register(on: router)
     return router
 }

@@ -145,6 +145,9 @@ public struct EmailChannel: NotificationChannel {
         if let user { text += "Account: \(user.username)\n" }
         text += "When: \(ISO8601DateFormatter().string(from: event.at))\nFrom: \(event.ip)\nDevice: \(event.userAgent)\n"
         for (key, value) in event.detail.sorted(by: { $0.key < $1.key }) { text += "\(key): \(value)\n" }
+        if event.kind == "passkey_removed", let ended = event.detail[SecurityEvent.sessionsEndedDetail] {
+            text += "\nEvery session that passkey had signed in was signed out (\(ended)).\n"
+        }
         if let cancel = links["cancelUrl"] {
             text += "\nIf this wasn't you, open this link and press the button to cancel the request "
                 + "(this also blocks new requests for a day):\n\(cancel)\n"

@@ -171,7 +171,8 @@ enum Pages {
               button("Cancel it", async () => { try { await api(c.cancel, {}); say("The recovery request is cancelled."); await showAccount(); } catch (e) { say("Cancel failed: " + e.message); } }));
             return div;
           }));
-          $("passkeys").replaceChildren(...me.passkeys.map((p) => item(p.name + (p.provider ? " (" + p.provider + ")" : ""))));
+          $("passkeys").replaceChildren(...me.passkeys.map((p) => item(p.name + (p.provider ? " (" + p.provider + ")" : "") + " ",
+            ...(me.passkeys.length > 1 ? [button("Remove", () => removePasskey(p))] : []))));
           await showRecovery();
           show("signed-out", false);
           show("signed-in");
@@ -195,12 +196,19 @@ enum Pages {
             const invitations = (await api("/api/v1/me/recovery/invitations")).invitations.filter((i) => !i.accepted);
             $("invitations").replaceChildren(...invitations.map((i) => item(i.from.username + " asks you to be a recovery contact. ",
               button("Accept", () => sensitive(() => api("/api/v1/me/recovery/invitations/" + i.id + "/accept", {}), "You are now a recovery contact.")))));
-            const requests = (await api("/api/v1/me/recovery-requests")).approvable;
-            $("requests").replaceChildren(...requests.map((c) => {
+            // One entry per person asking, however many requests name them: the code they read finds theirs.
+            const owners = new Map();
+            for (const c of (await api("/api/v1/me/recovery-requests")).approvable) {
+              const entry = owners.get(c.user.id) || { user: c.user, cases: [] };
+              entry.cases.push(c);
+              owners.set(c.user.id, entry);
+            }
+            $("requests").replaceChildren(...[...owners.values()].map(({ user, cases }) => {
               const input = document.createElement("input");
-              input.placeholder = "The code " + c.user.username + " reads to you";
-              return item(c.user.username + " asked to recover their account from " + c.ip + ". Only approve if they told you so in person or on a call. ", input,
-                button("Approve", () => sensitive(() => api("/api/v1/me/recovery-requests/" + c.id + "/approve", { comparisonCode: input.value }), "Approved.")));
+              input.placeholder = "The code " + user.username + " reads to you";
+              const from = cases.length === 1 ? "from " + cases[0].ip : "(" + cases.length + " requests, from " + [...new Set(cases.map((c) => c.ip))].join(", ") + ")";
+              return item(user.username + " asked to recover their account " + from + ". Only approve if they told you so in person or on a call. ", input,
+                button("Approve", () => sensitive(() => api("/api/v1/me/recovery-requests/approve", { owner: user.id, comparisonCode: input.value }), "Approved.")));
             }));
           } catch (error) { say(error.message); }
         }
@@ -220,6 +228,22 @@ enum Pages {
           } catch (error) { say("Refused: " + error.message); }
         }
 
+        /// Removes a passkey (lost or stolen): every session it signed in ends with it, this one too
+        /// when this passkey made it.
+        async function removePasskey(p) {
+          if (!confirm("Remove the passkey " + p.name + "? Every session it signed in will be signed out.")) return;
+          const result = await sensitive(() => api("/api/v1/me/passkeys/" + p.id, undefined, "DELETE"));
+          if (!result) return;
+          const ended = result.sessionsEnded === 1 ? "1 session it had signed in was signed out" : result.sessionsEnded + " sessions it had signed in were signed out";
+          if (result.signedOut) {
+            show("signed-in", false);
+            show("signed-out");
+            say("Passkey removed, and " + ended + ", this one among them. Sign in with another passkey.");
+          } else {
+            say("Passkey removed, and " + ended + ".");
+          }
+        }
+
         async function signUp() {
           abortPending();
           try {
@@ -234,7 +258,9 @@ enum Pages {
         async function signIn(conditional) {
           if (!conditional) abortPending();
           try {
-            const options = await api("/api/v1/login/options", {});
+            // A typed username asks for that account's passkeys only (an unknown one looks the same).
+            const username = conditional ? "" : $("username").value.trim();
+            const options = await api("/api/v1/login/options", username ? { username } : {});
             const request = { publicKey: PublicKeyCredential.parseRequestOptionsFromJSON(options.publicKey) };
             if (conditional) {
               pending = new AbortController();

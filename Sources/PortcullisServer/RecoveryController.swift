@@ -8,8 +8,13 @@ import WebAuthn
 /// Recovery as strong as a passkey: set-up, cases, proofs, cancels, completion, and admins.
 struct RecoveryController: Sendable {
     let api: APIController
-    /// Cases started per username (whether or not it exists: the limit says nothing about accounts).
-    let startsPerAccount: RateLimiter
+    /// Cases started per (username, IP address), per IP address, and per username from all addresses
+    /// (whether or not the username exists: the limits say nothing about accounts). Checked in that
+    /// order, and a start refused by one does not count against the next: a stranger flooding one
+    /// username from one address spends that address's allowance, not the owner's.
+    let startsPerUsernameAndIP: RateLimiter
+    let startsPerIP: RateLimiter
+    let startsPerUsername: RateLimiter
     /// Recovery code attempts per IP.
     let codeAttemptsPerIP: RateLimiter
 
@@ -26,6 +31,7 @@ struct RecoveryController: Sendable {
         me.post("recovery/invitations/:id/accept", use: accept)
         me.get("recovery-requests", use: requests)
         me.post("recovery-requests/:id/approve", use: approve)
+        me.post("recovery-requests/approve", use: approveByCode)
         me.post("recovery-requests/:id/cancel", use: cancel)
 
         let recovery = router.group("api/v1/recovery")
@@ -197,6 +203,18 @@ struct RecoveryController: Sendable {
         return Response(status: .noContent)
     }
 
+    /// A contact approves by the owner and the code the requester read to them: the case is found
+    /// among all the owner's open cases, however many a flood added.
+    @Sendable func approveByCode(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let auth = try await api.authenticated(request)
+        let object = try await api.body(request)
+        guard let owner = try api.optionalString(object, "owner") else { throw Problem.invalid("owner is required.") }
+        guard let ownerID = UUID(uuidString: owner) else { throw Problem.invalid("owner must be a user ID.") }
+        try api.limit(ip: api.info(request, context).ip, account: auth.user.username)
+        try await api.service.approveRecovery(auth, ownerID: ownerID, comparisonCode: try comparisonCode(object), info: api.info(request, context))
+        return Response(status: .noContent)
+    }
+
     @Sendable func cancel(_ request: Request, context: AppRequestContext) async throws -> Response {
         let auth = try await api.authenticated(request)
         try await api.service.cancelRecovery(auth, caseID: try api.idParameter(context), info: api.info(request, context))
@@ -211,7 +229,9 @@ struct RecoveryController: Sendable {
         let who = api.info(request, context)
         try api.limit(ip: who.ip)
         let normalized = try PasskeyService.normalize(username: username)
-        if let wait = startsPerAccount.hit("recovery:" + normalized) { throw Problem.rateLimited(retryAfter: wait) }
+        if let wait = startsPerUsernameAndIP.hit(who.ip + " " + normalized) ?? startsPerIP.hit(who.ip) ?? startsPerUsername.hit(normalized) {
+            throw Problem.rateLimited(retryAfter: wait)
+        }
         let (recoveryCase, secret) = try await api.service.startRecovery(username: normalized, info: who)
         var response = api.json(.object([
             "id": .string(recoveryCase.id.uuidString.lowercased()),
@@ -308,7 +328,6 @@ struct RecoveryController: Sendable {
             headers: [
                 .contentType: "text/html; charset=utf-8", .cacheControl: "no-store",
                 .contentSecurityPolicy: "default-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
-                .referrerPolicy: "no-referrer",
             ],
             body: .init(byteBuffer: ByteBuffer(string: text)))
     }
@@ -374,6 +393,7 @@ public enum WaysInReport {
                 "phishingResistant": .bool(way.phishingResistant),
                 "belowFloor": .bool(way.belowFloor),
                 "yields": .string(way.yields),
+                "limits": .array(way.limits.map(JSONValue.string)),
             ])
         })
     }

@@ -21,7 +21,13 @@ import WebAuthn
 /// (`package:SHA256_FINGERPRINT` entries), `ratelimit.ip_per_minute`, `ratelimit.account_per_minute`,
 /// `recovery.rules` (`PROOFS:WAIT` list, see ``RecoveryPolicy/parseRules(_:adminApprovals:)``),
 /// `recovery.admin_approvals` (distinct admins an admin rule needs, 2), `recovery.code_enabled`,
-/// `recovery.cooling_period` (seconds), `allow_weak_ways_in` (start even when a way in is below the floor),
+/// `recovery.cooling_period` (seconds), `recovery.case_lifetime` (seconds, 7 days),
+/// `recovery.block_after_cancel` (seconds a "this wasn't me" blocks new cases, 1 day),
+/// `recovery.code_attempts_per_case` (5), `recovery.code_attempts_per_ip` (per 10 minutes, 10),
+/// `recovery.starts_per_username_ip`, `recovery.starts_per_ip`, `recovery.starts_per_username` (per hour: 5, 20, 100),
+/// `device.code_lifetime` (seconds, 600), `device.guesses_per_ip_per_minute` (10),
+/// `device.guesses_per_minute` (600, across the server), `attestation.trust_sha1_statements` (true),
+/// `allow_weak_ways_in` (start even when a way in is below the floor),
 /// `smtp.host`, `smtp.port`, `smtp.security` (`starttls` | `tls` | `none`), `smtp.username`, `smtp.password`,
 /// `smtp.from`, `smtp.ca_file` (e-mail to users' notification addresses).
 public struct ServerConfiguration: Sendable {
@@ -61,8 +67,12 @@ public struct ServerConfiguration: Sendable {
     public var webhookSecret: String?
     public var ipRequestsPerMinute = 120
     public var accountRequestsPerMinute = 30
-    /// Which proofs recover an account, after how long.
+    /// Which proofs recover an account, after how long, and the limits on cases.
     public var recovery = RecoveryPolicy()
+    /// How long a device's sign-in request lives, and how fast user codes may be guessed.
+    public var deviceApproval = DeviceApprovalPolicy()
+    /// Whether a TPM statement signed with SHA-1 (Windows Hello's RS1) can be trusted.
+    public var trustSHA1Statements = true
     /// Start even when a way in is weaker than the floor (a single proof with neither a wait nor an
     /// out-of-band notification).
     public var allowWeakWaysIn = false
@@ -148,6 +158,17 @@ public struct ServerConfiguration: Sendable {
         }
         if let v = try bool("recovery.code_enabled") { recovery.codeEnabled = v }
         if let v = try int("recovery.cooling_period", 0...(30 * 86400)) { recovery.coolingPeriod = TimeInterval(v) }
+        if let v = try int("recovery.case_lifetime", 3600...(30 * 86400)) { recovery.caseLifetime = TimeInterval(v) }
+        if let v = try int("recovery.block_after_cancel", 60...(30 * 86400)) { recovery.blockAfterCancel = TimeInterval(v) }
+        if let v = try int("recovery.code_attempts_per_case", 1...20) { recovery.maxCodeAttempts = v }
+        if let v = try int("recovery.code_attempts_per_ip", 1...1000) { recovery.codeAttemptsPerIP = v }
+        if let v = try int("recovery.starts_per_username_ip", 1...100) { recovery.startsPerUsernameAndIP = v }
+        if let v = try int("recovery.starts_per_ip", 1...10_000) { recovery.startsPerIP = v }
+        if let v = try int("recovery.starts_per_username", 1...100_000) { recovery.startsPerUsername = v }
+        if let v = try int("device.code_lifetime", 60...3600) { deviceApproval.requestLifetime = TimeInterval(v) }
+        if let v = try int("device.guesses_per_ip_per_minute", 1...1000) { deviceApproval.guessesPerIPPerMinute = v }
+        if let v = try int("device.guesses_per_minute", 1...100_000) { deviceApproval.guessesPerMinute = v }
+        if let v = try bool("attestation.trust_sha1_statements") { trustSHA1Statements = v }
         if let v = try bool("allow_weak_ways_in") { allowWeakWaysIn = v }
         smtpHost = string("smtp.host")
         smtpPort = try int("smtp.port", 1...65535)
@@ -170,9 +191,11 @@ public struct ServerConfiguration: Sendable {
 
     /// Checks the values that can be checked without I/O.
     public func validate() throws {
-        do { _ = try relyingParty() } catch let error as WebAuthnError {
+        let rp: RelyingParty
+        do { rp = try relyingParty() } catch let error as WebAuthnError {
             throw Invalid(key: origins.isEmpty ? "rp.id" : "rp.origins", reason: error.detail)
         }
+        try checkRelatedOrigins(rp)
         guard databaseURL == "memory:" || (databaseURL.hasPrefix("sqlite:") && databaseURL.count > 7) || databaseURL.hasPrefix("postgres://")
                 || databaseURL.hasPrefix("postgresql://")
         else {
@@ -209,6 +232,25 @@ public struct ServerConfiguration: Sendable {
         }
     }
 
+    /// Related origins (WebAuthn §5.11) are configured twice and must agree: a browser uses the RP ID
+    /// from an origin outside it only when `/.well-known/webauthn` (`wellknown.related_origins`) lists
+    /// that origin, and the server accepts a response only from an origin in `rp.origins`.
+    func checkRelatedOrigins(_ rp: RelyingParty) throws {
+        var listed = Set<String>()
+        for origin in relatedOrigins {
+            guard let normalized = try? RelyingParty.normalize(origin: origin), normalized.hasPrefix("https://") else {
+                throw Invalid(key: "wellknown.related_origins", reason: "\"\(origin)\" is not an https origin")
+            }
+            guard rp.origins.contains(normalized) else {
+                throw Invalid(key: "wellknown.related_origins", reason: "\"\(origin)\" is not in rp.origins, so the server would refuse what browsers there send")
+            }
+            listed.insert(normalized)
+        }
+        for origin in rp.relatedOrigins.sorted() where !listed.contains(origin) {
+            throw Invalid(key: "rp.origins", reason: "\"\(origin)\" is outside RP ID \"\(rp.id)\"; browsers use it only when wellknown.related_origins lists it too")
+        }
+    }
+
     /// Refuses a configuration with a way in weaker than the floor (a single proof with neither a
     /// waiting period nor an out-of-band notification), unless `allow_weak_ways_in` is set. `serve`
     /// checks it before it starts; `check-config` reports it.
@@ -234,7 +276,7 @@ public struct ServerConfiguration: Sendable {
     }
 
     /// Every way into an account under this configuration.
-    public var waysIn: [WayIn] { WaysIn.report(recovery: recovery, externalChannels: notificationChannels) }
+    public var waysIn: [WayIn] { WaysIn.report(recovery: recovery, deviceApproval: deviceApproval, externalChannels: notificationChannels) }
 
     /// The relying party this configuration describes.
     public func relyingParty() throws -> RelyingParty {
@@ -262,9 +304,9 @@ public struct ServerConfiguration: Sendable {
         }
         return AccountsPolicy(
             relyingParty: try relyingParty(), relyingPartyName: rpName, userVerification: userVerification, signupMode: signupMode,
-            attestationConveyance: attestationConveyance, attestationTrust: AttestationTrust(anchors: anchors, metadata: metadata),
+            attestationConveyance: attestationConveyance, attestationTrust: AttestationTrust(anchors: anchors, metadata: metadata, trustsSHA1Statements: trustSHA1Statements),
             requireTrustedAttestation: requireTrustedAttestation, allowedAAGUIDs: Set(allowedAAGUIDs.map { $0.lowercased() }),
             deniedAAGUIDs: Set(deniedAAGUIDs.map { $0.lowercased() }), sessionIdleTimeout: sessionIdleTimeout,
-            sessionAbsoluteLifetime: sessionLifetime, hints: hints, recovery: recovery)
+            sessionAbsoluteLifetime: sessionLifetime, hints: hints, recovery: recovery, deviceApproval: deviceApproval)
     }
 }

@@ -493,14 +493,25 @@ public struct SQLAccountStore: AccountStore {
         }
     }
 
-    public func deletePasskey(credentialID: [UInt8], userID: UUID, event: SecurityEvent) async throws {
+    @discardableResult
+    public func deletePasskey(credentialID: [UInt8], userID: UUID, event: SecurityEvent) async throws -> [UUID] {
         try await backend.transaction { db in
             let owned = try await db.raw("SELECT credential_id FROM passkeys WHERE user_id = \(bind: Self.id(userID))").all()
                 .map { Array(try $0.decode(column: "credential_id", as: Data.self)) }
             guard owned.contains(credentialID) else { throw StoreError.notFound }
             guard owned.count > 1 else { throw StoreError.lastPasskey }
             try await db.raw("DELETE FROM passkeys WHERE credential_id = \(bind: Self.data(credentialID)) AND user_id = \(bind: Self.id(userID))").run()
-            try await Self.insert(event, db)
+            // Every session born from it: its sign-ins and the device approvals it made.
+            let born = "FROM sessions WHERE user_id = \(bind: Self.id(userID)) AND birth_credential_id = \(bind: Self.data(credentialID))" as SQLQueryString
+            let ended = try await db.raw("SELECT id " + born + " ORDER BY id").all().map { row in
+                guard let id = UUID(uuidString: try row.decode(column: "id", as: String.self)) else { throw Self.corrupt("sessions.id") }
+                return id
+            }
+            try await db.raw("DELETE " + born).run()
+            var recorded = event
+            recorded.detail[SecurityEvent.sessionsEndedDetail] = String(ended.count)
+            try await Self.insert(recorded, db)
+            return ended
         }
     }
 
@@ -944,16 +955,41 @@ public struct SQLAccountStore: AccountStore {
 
     public func recoveryCases(userID: UUID) async throws -> [RecoveryCase] {
         try await backend.read { db in
-            let rows = try await db.raw("""
+            try await Self.recoveryCases(db, """
                 SELECT * FROM recovery_cases WHERE user_id = \(bind: Self.id(userID)) ORDER BY created_at DESC LIMIT 50
-                """).all()
-            var cases: [RecoveryCase] = []
-            for row in rows {
-                let caseID = try row.decode(column: "id", as: String.self)
-                cases.append(try Self.recoveryCase(row, proofs: try await Self.proofs(caseID: caseID, db)))
-            }
-            return cases
+                """)
         }
+    }
+
+    public func openRecoveryCases(userID: UUID, now: Date) async throws -> [RecoveryCase] {
+        try await backend.read { db in
+            try await Self.recoveryCases(db, """
+                SELECT * FROM recovery_cases
+                WHERE user_id = \(bind: Self.id(userID)) AND status = \(bind: RecoveryCase.Status.open.rawValue) AND expires_at > \(bind: Self.ms(now))
+                ORDER BY EXISTS (SELECT 1 FROM recovery_proofs WHERE recovery_proofs.case_id = recovery_cases.id) DESC, created_at DESC
+                LIMIT \(unsafeRaw: String(openRecoveryCasesShown))
+                """)
+        }
+    }
+
+    public func openRecoveryCases(userID: UUID, comparisonCode: String, now: Date) async throws -> [RecoveryCase] {
+        try await backend.read { db in
+            try await Self.recoveryCases(db, """
+                SELECT * FROM recovery_cases
+                WHERE user_id = \(bind: Self.id(userID)) AND status = \(bind: RecoveryCase.Status.open.rawValue) AND expires_at > \(bind: Self.ms(now))
+                AND comparison_code = \(bind: comparisonCode)
+                """)
+        }
+    }
+
+    /// The cases `query` selects, each with its proofs.
+    static func recoveryCases(_ db: any SQLDatabase, _ query: SQLQueryString) async throws -> [RecoveryCase] {
+        var cases: [RecoveryCase] = []
+        for row in try await db.raw(query).all() {
+            let caseID = try row.decode(column: "id", as: String.self)
+            cases.append(try Self.recoveryCase(row, proofs: try await Self.proofs(caseID: caseID, db)))
+        }
+        return cases
     }
 
     public func addRecoveryProof(caseID: UUID, proof: RecoveryProof, event: SecurityEvent, now: Date) async throws {

@@ -58,6 +58,44 @@ import Testing
     }
 
     @Test(arguments: S.kinds)
+    func openCasesListThoseHoldingProofsFirstAndFindAnyByCode(kind: S.Kind) async throws {
+        try await S.withStore(kind) { store in
+            let (alice, _, _) = try await S.signUp(store)
+            let (bob, _, _) = try await S.signUp(store)
+            func start(_ at: Date, code: String = "123456") async throws -> RecoveryCase {
+                let c = RecoveryCase(id: UUID(), userID: alice.id, secretHash: Array(repeating: 9, count: 32), comparisonCode: code, status: .open,
+                                     createdAt: at, expiresAt: at.addingTimeInterval(7 * 86400), ip: "192.0.2.1", userAgent: "phone")
+                try await store.createRecoveryCase(c, event: nil)
+                return c
+            }
+            // The oldest case holds a proof; more than a screenful of empty cases come after it.
+            let genuine = try await start(Self.now, code: "654321")
+            let proven = try await start(Self.now.addingTimeInterval(1))
+            try await store.addRecoveryProof(caseID: proven.id, proof: RecoveryProof(kind: .contact, actorID: bob.id, at: Self.now.addingTimeInterval(2)),
+                                             event: StoreFixtures.event("recovery_approved", for: alice), now: Self.now)
+            var flood: [RecoveryCase] = []
+            for i in 0..<(openRecoveryCasesShown + 5) { flood.append(try await start(Self.now.addingTimeInterval(Double(10 + i)))) }
+            let cancelled = try await start(Self.now.addingTimeInterval(1000))
+            try await store.cancelRecoveryCase(id: cancelled.id, blockUntil: nil, event: nil, now: Self.now)
+            let later = Self.now.addingTimeInterval(2000)
+
+            let open = try await store.openRecoveryCases(userID: alice.id, now: later)
+            #expect(open.count == openRecoveryCasesShown)
+            #expect(open.first?.id == proven.id)
+            #expect(open.first?.proofs.count == 1)
+            #expect(Array(open.dropFirst().map(\.id)) == Array(flood.reversed().prefix(openRecoveryCasesShown - 1).map(\.id)))
+            #expect(!open.contains { $0.id == cancelled.id || $0.id == genuine.id })
+            // By code, every open case is reachable.
+            #expect(try await store.openRecoveryCases(userID: alice.id, comparisonCode: "654321", now: later).map(\.id) == [genuine.id])
+            #expect(try await store.openRecoveryCases(userID: alice.id, comparisonCode: "000000", now: later).isEmpty)
+            #expect(try await store.openRecoveryCases(userID: bob.id, comparisonCode: "654321", now: later).isEmpty)
+            // Expired cases are not open.
+            #expect(try await store.openRecoveryCases(userID: alice.id, now: Self.now.addingTimeInterval(8 * 86400)).isEmpty)
+            #expect(try await store.openRecoveryCases(userID: alice.id, comparisonCode: "654321", now: Self.now.addingTimeInterval(8 * 86400)).isEmpty)
+        }
+    }
+
+    @Test(arguments: S.kinds)
     func proofsAreOncePerActorAndOnlyOnOpenCases(kind: S.Kind) async throws {
         try await S.withStore(kind) { store in
             let (alice, _, _) = try await S.signUp(store)

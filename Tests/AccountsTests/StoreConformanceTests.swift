@@ -230,6 +230,56 @@ import Testing
     }
 
     @Test(arguments: kinds)
+    func deletingAPasskeyEndsTheSessionsBornFromItAndOnlyThose(kind: Kind) async throws {
+        try await Self.withStore(kind) { store in
+            let (user, first, signUpSession) = try await Self.signUp(store)
+            let (other, _, otherSession) = try await Self.signUp(store)
+            let second = StoreFixtures.passkey(for: user)
+            let add = StoreFixtures.challenge(.add, user: user)
+            try await store.saveChallenge(add)
+            try await store.addPasskey(second, event: StoreFixtures.event("passkey_added", for: user), challenge: add.challenge, now: Self.now)
+            // A sign-in with each passkey, and a device approved with the first.
+            var counts: [[UInt8]: UInt32] = [:]
+            func signIn(_ passkey: Passkey, birth: SessionBirth) async throws -> Session {
+                var session = StoreFixtures.session(for: user, passkey: passkey)
+                session.birth = birth
+                let login = StoreFixtures.challenge(.login, user: user)
+                try await store.saveChallenge(login)
+                let count = counts[passkey.credentialID, default: 0]
+                try await store.recordAssertion(
+                    credentialID: passkey.credentialID, expectedSignCount: count, newSignCount: count + 1, backedUp: true, uvInitialized: true,
+                    newSession: session, reauthenticatedSession: nil, event: StoreFixtures.event("signin", for: user),
+                    challenge: login.challenge, kind: .login, now: Self.now)
+                counts[passkey.credentialID] = count + 1
+                return session
+            }
+            let withFirst = try await signIn(first, birth: SessionBirth(kind: .passkey, credentialID: first.credentialID, userVerified: true, deviceBound: false))
+            let withSecond = try await signIn(second, birth: SessionBirth(kind: .passkey, credentialID: second.credentialID, userVerified: true, deviceBound: false))
+            let approved = try await signIn(second, birth: SessionBirth(kind: .deviceApproval, credentialID: first.credentialID, userVerified: false, deviceBound: false))
+
+            // Refused deletions end nothing.
+            await #expect(throws: StoreError.notFound) {
+                try await store.deletePasskey(credentialID: first.credentialID, userID: other.id, event: StoreFixtures.event("passkey_removed", for: other))
+            }
+            #expect(try await store.sessions(userID: user.id).count == 4)
+
+            let ended = try await store.deletePasskey(credentialID: first.credentialID, userID: user.id, event: StoreFixtures.event("passkey_removed", for: user))
+            #expect(Set(ended) == [signUpSession.id, withFirst.id, approved.id])
+            #expect(try await store.sessions(userID: user.id).map(\.id) == [withSecond.id])
+            #expect(try await store.session(tokenHash: signUpSession.tokenHash) == nil)
+            #expect(try await store.session(tokenHash: otherSession.tokenHash)?.id == otherSession.id)
+            let event = try #require(try await store.events(userID: user.id, limit: 50).first { $0.kind == "passkey_removed" })
+            #expect(event.detail["sessions_ended"] == "3")
+            #expect(event.detail["k"] == "v")
+            // The last passkey stays, and so does its session.
+            await #expect(throws: StoreError.lastPasskey) {
+                try await store.deletePasskey(credentialID: second.credentialID, userID: user.id, event: StoreFixtures.event("passkey_removed", for: user))
+            }
+            #expect(try await store.sessions(userID: user.id).map(\.id) == [withSecond.id])
+        }
+    }
+
+    @Test(arguments: kinds)
     func sessionsAreFoundByTokenHashRevokedAndSwept(kind: Kind) async throws {
         try await Self.withStore(kind) { store in
             let (user, passkey, session) = try await Self.signUp(store)

@@ -1,6 +1,7 @@
 """The page for people, in a real headless Chromium with its virtual authenticator, against a real
 `portcullis serve` (the debug build) on an embedded SQLite file."""
-import json, os, socket, subprocess, tempfile, time, urllib.request
+import base64, hashlib, hmac, json, os, socket, subprocess, tempfile, threading, time, urllib.parse, urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from selenium import webdriver
@@ -8,6 +9,7 @@ from selenium.common.exceptions import NoSuchElementException, StaleElementRefer
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.virtual_authenticator import VirtualAuthenticatorOptions
+from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -20,14 +22,69 @@ def free_port():
         return s.getsockname()[1]
 
 
+WEBHOOK_KEY = bytes(range(32))
+WEBHOOK_SECRET = "whsec_" + base64.b64encode(WEBHOOK_KEY).decode()
+
+
+class Webhooks:
+    """A webhook endpoint on loopback that keeps every delivery whose Standard Webhooks signature verifies."""
+
+    def __init__(self):
+        self.events = []
+        self.lock = threading.Lock()
+        hooks = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                signed = f"{self.headers['webhook-id']}.{self.headers['webhook-timestamp']}.".encode() + body
+                expected = "v1," + base64.b64encode(hmac.new(WEBHOOK_KEY, signed, hashlib.sha256).digest()).decode()
+                if hmac.compare_digest(expected, self.headers.get("webhook-signature", "")):
+                    with hooks.lock:
+                        hooks.events.append(json.loads(body))
+                    self.send_response(204)
+                else:
+                    self.send_response(401)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/hooks"
+
+    def matching(self, predicate):
+        with self.lock:
+            return [event for event in self.events if predicate(event)]
+
+    def wait_for(self, predicate, timeout=20):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            found = self.matching(predicate)
+            if found:
+                return found[0]
+            time.sleep(0.1)
+        raise AssertionError("no such webhook delivery")
+
+
 @pytest.fixture(scope="session")
-def server():
+def webhooks():
+    hooks = Webhooks()
+    yield hooks
+    hooks.httpd.shutdown()
+
+
+@pytest.fixture(scope="session")
+def server(webhooks):
     port = free_port()
     directory = tempfile.mkdtemp(prefix="portcullis-browser-")
     origin = f"http://localhost:{port}"
     # The recovery code alone opens a case after 3 seconds here (72 hours by default), so a browser can finish one.
+    # Every security event is posted to a webhook endpoint of the test's own: the notifications a person would get.
     env = dict(os.environ, HTTP_PORT=str(port), RP_ORIGINS=origin, DATABASE_URL=f"sqlite:{directory}/portcullis.sqlite",
-               RECOVERY_RULES="contacts:24h, code:3s, contact+code:1h, admins:0")
+               RECOVERY_RULES="contacts:24h, code:3s, contact+code:1h, admins:0",
+               WEBHOOKS_URLS=webhooks.url, WEBHOOKS_SECRET=WEBHOOK_SECRET)
     process = subprocess.Popen([BINARY, "serve"], env=env, cwd=directory, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(300):
         try:
@@ -218,6 +275,159 @@ def test_a_lost_device_is_recovered_with_the_code_and_a_new_passkey(browser, ser
         d.find_element(By.ID, "new-code").click()
         wait_for(d, lambda: status(d).startswith(("Refused", "Write")))
         assert status(d) == "Refused: This session may not do that."
+    finally:
+        d.remove_virtual_authenticator()
+        d.delete_all_cookies()
+
+
+def post_form(url, fields, origin):
+    request = urllib.request.Request(url, data=urllib.parse.urlencode(fields).encode(), method="POST",
+                                     headers={"Content-Type": "application/x-www-form-urlencoded", "Origin": origin})
+    try:
+        with urllib.request.urlopen(request) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def api_in_page(d, path):
+    """What the page's own fetch gets for `path`: its status and JSON."""
+    return d.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "fetch(arguments[0], {credentials: 'same-origin'}).then(async (r) => done([r.status, await r.json()]));", path)
+
+
+def test_this_wasnt_me_cancels_from_the_link_in_a_real_notification(browser, server, webhooks):
+    d = browser
+    d.add_virtual_authenticator(platform_authenticator())
+    try:
+        sign_up(d, server, "carol")
+        owner_cookies = d.get_cookies()
+        d.delete_all_cookies()
+
+        # Someone asks to recover carol's account from their own browser.
+        d.get(server + "/recover")
+        d.find_element(By.ID, "recover-username").send_keys("carol")
+        d.find_element(By.ID, "recover-begin").click()
+        wait_for(d, lambda: d.find_element(By.ID, "recover-case").is_displayed())
+        case_id = d.execute_script("return sessionStorage.getItem('recovery-case')")
+
+        # Carol's notification carries the "this wasn't me" link.
+        notice = webhooks.wait_for(lambda e: e["type"] == "portcullis.recovery_started" and e["data"].get("case") == case_id)
+        link = notice["data"]["cancelUrl"]
+        assert link.startswith(server + "/recovery/cancel?case=" + case_id + "&sig=")
+        fields = {key: values[0] for key, values in urllib.parse.parse_qs(urllib.parse.urlparse(link).query).items()}
+
+        # The same form posted from a foreign site, or with the null origin, is refused and cancels nothing.
+        assert post_form(server + "/recovery/cancel", fields, "https://evil.example") == 403
+        assert post_form(server + "/recovery/cancel", fields, "null") == 403
+        assert not webhooks.matching(lambda e: e["type"] == "portcullis.recovery_cancelled" and e["data"].get("case") == case_id)
+
+        # Carol opens the link in a browser and presses the button.
+        d.get(link)
+        assert d.find_element(By.TAG_NAME, "h1").text == "Recovery request"
+        d.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+        wait_for(d, lambda: d.find_element(By.TAG_NAME, "h1").text != "Recovery request")
+        assert d.find_element(By.TAG_NAME, "h1").text == "Recovery cancelled"
+        cancelled = webhooks.wait_for(lambda e: e["type"] == "portcullis.recovery_cancelled" and e["data"].get("case") == case_id)
+        assert cancelled["data"]["by"] == "link"
+
+        # The requester's page now says so.
+        d.get(server + "/recover")
+        wait_for(d, lambda: "cancelled" in d.find_element(By.ID, "progress").text)
+
+        # New requests are blocked: one started now reaches no account and tells nobody.
+        d.execute_script("sessionStorage.clear()")
+        d.get(server + "/recover")
+        d.find_element(By.ID, "recover-username").send_keys("carol")
+        d.find_element(By.ID, "recover-begin").click()
+        wait_for(d, lambda: d.find_element(By.ID, "recover-case").is_displayed())
+        time.sleep(3)
+        assert len(webhooks.matching(lambda e: e["type"] == "portcullis.recovery_started" and e["data"].get("username") == "carol")) == 1
+
+        # Carol's own session shows no open case.
+        d.delete_all_cookies()
+        d.get(server + "/")
+        for cookie in owner_cookies:
+            d.add_cookie(cookie)
+        status_code, me = api_in_page(d, "/api/v1/me")
+        assert status_code == 200 and me["user"]["username"] == "carol" and me["openRecoveryCases"] == []
+    finally:
+        d.remove_virtual_authenticator()
+        d.delete_all_cookies()
+
+
+def test_a_typed_username_signs_in_that_account_or_no_one(passkey_browser, server):
+    d = passkey_browser
+    sign_up(d, server, "frank")
+    # Autofill would sign frank in on the next page; without user verification it fails, and the buttons stay.
+    d.set_user_verified(False)
+    d.find_element(By.ID, "signout").click()
+    wait_for(d, lambda: d.find_element(By.ID, "signin").is_displayed())
+    time.sleep(0.5)
+    d.set_user_verified(True)
+
+    # A username that does not exist, and one whose passkeys are elsewhere: no one is signed in, and the two look alike.
+    messages = []
+    for typed in ("nobody-here", "alice"):
+        d.find_element(By.ID, "username").clear()
+        d.find_element(By.ID, "username").send_keys(typed)
+        d.find_element(By.ID, "signin").click()
+        wait_for(d, lambda: status(d).startswith(("Signed in", "Sign-in failed")))
+        messages.append(status(d))
+        assert status_of_me(d) == 401
+        d.execute_script("document.getElementById('status').textContent = ''")
+    assert messages[0].startswith("Sign-in failed") and messages[0] == messages[1]
+
+    # The account's own username signs in that account, and the page says who.
+    d.find_element(By.ID, "username").clear()
+    d.find_element(By.ID, "username").send_keys("frank")
+    d.find_element(By.ID, "signin").click()
+    wait_for(d, lambda: status(d).startswith(("Signed in", "Sign-in failed")))
+    assert status(d) == "Signed in as frank."
+    wait_for(d, lambda: d.find_element(By.ID, "who").text)
+    assert d.find_element(By.ID, "who").text == "frank"
+
+
+def status_of_me(d):
+    return api_in_page(d, "/api/v1/me")[0]
+
+
+def test_removing_a_lost_passkey_signs_out_what_it_signed_in(browser, server, webhooks):
+    d = browser
+    d.add_virtual_authenticator(platform_authenticator())  # the phone
+    try:
+        sign_up(d, server, "gina")
+    finally:
+        d.remove_virtual_authenticator()
+    d.add_virtual_authenticator(platform_authenticator())  # a second device
+    try:
+        d.find_element(By.ID, "add-passkey").click()
+        wait_for(d, lambda: status(d).startswith(("Passkey added", "Refused")))
+        assert status(d) == "Passkey added."
+        wait_for(d, lambda: len(d.find_elements(By.CSS_SELECTOR, "#passkeys li")) == 2)
+        second = d.get_credentials()[0].id
+
+        # The phone is lost: its passkey (the first) is removed, and this session, which it signed in, ends too.
+        phone = d.find_elements(By.CSS_SELECTOR, "#passkeys li")[0]
+        phone.find_element(By.TAG_NAME, "button").click()
+        WebDriverWait(d, 5).until(expected_conditions.alert_is_present())
+        d.switch_to.alert.accept()
+        wait_for(d, lambda: status(d).startswith(("Passkey removed", "Refused")))
+        assert status(d) == "Passkey removed, and 1 session it had signed in was signed out, this one among them. Sign in with another passkey."
+        assert d.find_element(By.ID, "signed-out").is_displayed()
+        assert status_of_me(d) == 401
+        removed = webhooks.wait_for(lambda e: e["type"] == "portcullis.passkey_removed" and e["data"].get("username") == "gina")
+        assert removed["data"]["sessions_ended"] == "1"
+
+        # The remaining passkey signs in, and is the only one left.
+        d.find_element(By.ID, "username").clear()
+        d.find_element(By.ID, "username").send_keys("gina")
+        d.find_element(By.ID, "signin").click()
+        wait_for(d, lambda: status(d).startswith(("Signed in", "Sign-in failed")))
+        assert status(d) == "Signed in as gina."
+        code, me = api_in_page(d, "/api/v1/me")
+        assert code == 200 and [p["id"] for p in me["passkeys"]] == [second.rstrip("=")]
     finally:
         d.remove_virtual_authenticator()
         d.delete_all_cookies()

@@ -84,6 +84,17 @@ import WebAuthn
         #expect(await Self.run(["check-config"], ["RECOVERY_RULES": "code:0", "ALLOW_WEAK_WAYS_IN": "true"]).status == 0)
         #expect(await Self.run(["check-config"], ["RECOVERY_RULES": "nonsense"]).status == 2)
 
+        // The limits each way runs under are in the report, as configured; out-of-bounds values are refused.
+        let tuned = await Self.run(["check-config"], ["DEVICE_CODE_LIFETIME": "300", "RECOVERY_STARTS_PER_USERNAME_IP": "2"])
+        let tunedReport = try #require(try StrictJSON.parse(Array(tuned.io.stdout.utf8)).object?["waysIn"]?.array)
+        let device = try #require(tunedReport.first { $0.object?["name"] == .string("device-approval") }?.object)
+        #expect(device["limits"]?.array?.contains(.string("a request and its user code expire after 5m")) == true)
+        let recovery = try #require(tunedReport.first { $0.object?["name"]?.string?.hasPrefix("recovery:") == true }?.object)
+        #expect(recovery["limits"]?.array?.first?.string?.hasPrefix("2 case starts per username and IP address per hour") == true)
+        let outOfBounds = await Self.run(["check-config"], ["DEVICE_CODE_LIFETIME": "5"])
+        #expect(outOfBounds.status == 2)
+        #expect(outOfBounds.io.stderr.contains("device.code_lifetime"))
+
         // serve refuses to start on the same configuration, naming the key, before it opens anything.
         let serve = await Self.run(["serve"], ["RECOVERY_RULES": "code:0", "DATABASE_URL": "memory:"])
         #expect(serve.status == 2)

@@ -216,11 +216,72 @@ import WebAuthn
             // The old token stops working: privileges changed, so the token did.
             #expect(try await H.send(client, .get, "/api/v1/me", token: alice.token).status == .unauthorized)
             alice.token = fresh
-            #expect(try await H.send(client, .delete, "/api/v1/me/passkeys/\(secondID)", token: fresh).status == .noContent)
+            let removed = try await H.send(client, .delete, "/api/v1/me/passkeys/\(secondID)", token: fresh)
+            #expect(removed.status == .ok)
+            #expect(removed.object["sessionsEnded"] == .int(0) && removed.object["signedOut"] == .bool(false))
             let last = try await H.send(client, .delete, "/api/v1/me/passkeys/\(Base64URL.encode(alice.credential.credentialID))", token: fresh)
             #expect(last.status == .conflict)
             #expect(last.object["code"] == .string("last_passkey"))
             #expect(try await H.send(client, .delete, "/api/v1/me/passkeys/AAAA", token: fresh).status == .notFound)
+        }
+    }
+
+    @Test func removingAPasskeyEndsTheSessionsItMade() async throws {
+        let harness = try H()
+        try await harness.run { client in
+            // Passkey A: the sign-up session and a later sign-in. Passkey B: a sign-in.
+            var a = try await H.signUp(client, "alice")
+            let signUpSession = a.token
+            let addOptions = try await H.send(client, .post, "/api/v1/me/passkeys/options", token: a.token)
+            let credentialB = H.authenticator.registration(challenge: try H.challenge(addOptions))
+            #expect(try await H.send(client, .post, "/api/v1/me/passkeys/verify", json: .object(["credential": credentialB.jsonValue]), token: a.token).status == .created)
+            var b = H.Account(username: "alice", credential: credentialB, handle: a.handle, token: "")
+            #expect(try await H.signIn(client, &a).status == .ok)
+            let signInA = a.token
+            #expect(try await H.signIn(client, &b).status == .ok)
+            // A device approved from a session born from A.
+            let started = try await H.send(client, .post, "/api/v1/device/start", json: .object([:]), origin: nil)
+            let userCode = try #require(started.object["user_code"]?.string)
+            #expect(try await H.send(client, .post, "/api/v1/device/approve", json: .object(["user_code": .string(userCode)]), token: signInA).status == .noContent)
+            harness.clock.advance(by: 6)
+            let device = try await H.send(client, .post, "/api/v1/device/poll",
+                                          json: .object(["device_code": try #require(started.object["device_code"])]), origin: nil)
+            let deviceSession = try #require(device.sessionToken)
+            let user = try #require(try await harness.store.user(username: "alice"))
+            #expect(try await harness.store.sessions(userID: user.id).count == 4)
+
+            // Bad requests first: they end nothing.
+            let idA = Base64URL.encode(a.credential.credentialID)
+            #expect(try await H.send(client, .delete, "/api/v1/me/passkeys/AAAA", token: b.token).status == .notFound)
+            #expect(try await H.send(client, .delete, "/api/v1/me/passkeys/\(idA)", token: b.token, origin: "https://evil.example").status == .forbidden)
+            #expect(try await H.send(client, .delete, "/api/v1/me/passkeys/\(idA)", token: deviceSession).status == .forbidden)
+            #expect(try await harness.store.sessions(userID: user.id).count == 4)
+
+            // From B's session, A is removed: every session A made ends, B's goes on.
+            let removed = try await H.send(client, .delete, "/api/v1/me/passkeys/\(idA)", token: b.token)
+            #expect(removed.status == .ok)
+            #expect(removed.object["sessionsEnded"] == .int(3))
+            #expect(removed.object["signedOut"] == .bool(false))
+            #expect(removed.headers[values: .setCookie].isEmpty)
+            for token in [signUpSession, signInA, deviceSession] {
+                #expect(try await H.send(client, .get, "/api/v1/me", token: token).status == .unauthorized)
+            }
+            #expect(try await H.send(client, .get, "/api/v1/me", token: b.token).status == .ok)
+            let event = try #require(try await harness.store.events(userID: user.id, limit: 50).first { $0.kind == "passkey_removed" })
+            #expect(event.detail["sessions_ended"] == "3")
+            let timeline = try await H.send(client, .get, "/api/v1/me/events", token: b.token)
+            #expect(timeline.object["events"]?.array?.first { $0.object?["kind"] == .string("passkey_removed") }?.object?["sessions_ended"] == .string("3"))
+
+            // Removing the passkey of the session that asks signs that session out too.
+            let again = try await H.send(client, .post, "/api/v1/me/passkeys/options", token: b.token)
+            let credentialC = H.authenticator.registration(challenge: try H.challenge(again))
+            #expect(try await H.send(client, .post, "/api/v1/me/passkeys/verify", json: .object(["credential": credentialC.jsonValue]), token: b.token).status == .created)
+            let own = try await H.send(client, .delete, "/api/v1/me/passkeys/\(Base64URL.encode(credentialB.credentialID))", token: b.token)
+            #expect(own.status == .ok)
+            #expect(own.object["sessionsEnded"] == .int(1) && own.object["signedOut"] == .bool(true))
+            #expect(own.headers[values: .setCookie].contains { $0.hasPrefix("portcullis_session=") && $0.contains("Max-Age=0") })
+            #expect(try await H.send(client, .get, "/api/v1/me", token: b.token).status == .unauthorized)
+            #expect(try await harness.store.sessions(userID: user.id).isEmpty)
         }
     }
 

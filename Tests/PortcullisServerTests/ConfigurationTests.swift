@@ -22,6 +22,43 @@ import Accounts
         #expect(configuration.secureCookies == false)
     }
 
+    @Test func theLimitsAreReadWithSafeDefaults() throws {
+        let defaults = try Self.read([:])
+        #expect(defaults.deviceApproval == DeviceApprovalPolicy(requestLifetime: 600, guessesPerIPPerMinute: 10, guessesPerMinute: 600))
+        #expect(defaults.recovery.blockAfterCancel == 86400 && defaults.recovery.caseLifetime == 7 * 86400)
+        #expect(defaults.recovery.maxCodeAttempts == 5 && defaults.recovery.codeAttemptsPerIP == 10)
+        #expect(defaults.recovery.startsPerUsernameAndIP == 5 && defaults.recovery.startsPerIP == 20 && defaults.recovery.startsPerUsername == 100)
+        #expect(defaults.trustSHA1Statements)
+        let set = try Self.read([
+            "device.code_lifetime": "300", "device.guesses_per_ip_per_minute": "4", "device.guesses_per_minute": "50",
+            "recovery.block_after_cancel": "3600", "recovery.case_lifetime": "86400", "recovery.code_attempts_per_case": "3",
+            "recovery.code_attempts_per_ip": "6", "recovery.starts_per_username_ip": "2", "recovery.starts_per_ip": "9",
+            "recovery.starts_per_username": "40", "attestation.trust_sha1_statements": "false",
+        ])
+        #expect(set.deviceApproval == DeviceApprovalPolicy(requestLifetime: 300, guessesPerIPPerMinute: 4, guessesPerMinute: 50))
+        #expect(set.recovery.blockAfterCancel == 3600 && set.recovery.caseLifetime == 86400)
+        #expect(set.recovery.maxCodeAttempts == 3 && set.recovery.codeAttemptsPerIP == 6)
+        #expect(set.recovery.startsPerUsernameAndIP == 2 && set.recovery.startsPerIP == 9 && set.recovery.startsPerUsername == 40)
+        #expect(!set.trustSHA1Statements)
+        // The ways-in report names them.
+        let device = try #require(set.waysIn.first { $0.name == "device-approval" })
+        #expect(device.limits.contains("a request and its user code expire after 5m"))
+        #expect(device.limits.contains("4 user-code guesses per IP address per minute, 50 across the server"))
+        for way in set.waysIn where way.name.hasPrefix("recovery:") {
+            #expect(way.limits.contains("2 case starts per username and IP address per hour, 9 per IP address, 40 per username from all addresses"))
+            #expect(way.limits.contains("3 wrong recovery codes per case, 6 code attempts per IP address per 10 minutes"))
+            #expect(way.limits.contains("a case expires after 24h; \"this wasn't me\" blocks new cases for 1h"))
+        }
+    }
+
+    @Test func relatedOriginsAreConfiguredTwiceAndAgree() throws {
+        let configuration = try Self.read([
+            "rp.id": "example.org", "rp.origins": "https://example.org, https://example.de, https://login.example.org",
+            "wellknown.related_origins": "https://example.de",
+        ])
+        #expect(try configuration.relyingParty().relatedOrigins == ["https://example.de"])
+    }
+
     @Test func valuesAreRead() throws {
         let configuration = try Self.read([
             "rp.id": "example.org", "rp.origins": "https://example.org, https://login.example.org, android:apk-key-hash:abc",
@@ -57,6 +94,21 @@ import Accounts
         (["webhooks.urls": "https://hooks.example/a"], "webhooks.secret"),
         (["webhooks.urls": "ftp://hooks.example", "webhooks.secret": "whsec_KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio="], "webhooks.urls"),
         (["recovery.rules": "passwords:1h"], "recovery.rules"),
+        (["device.code_lifetime": "30"], "device.code_lifetime"),
+        (["device.code_lifetime": "7200"], "device.code_lifetime"),
+        (["device.guesses_per_ip_per_minute": "0"], "device.guesses_per_ip_per_minute"),
+        (["device.guesses_per_minute": "ten"], "device.guesses_per_minute"),
+        (["recovery.block_after_cancel": "10"], "recovery.block_after_cancel"),
+        (["recovery.case_lifetime": "60"], "recovery.case_lifetime"),
+        (["recovery.code_attempts_per_case": "21"], "recovery.code_attempts_per_case"),
+        (["recovery.code_attempts_per_ip": "0"], "recovery.code_attempts_per_ip"),
+        (["recovery.starts_per_username_ip": "101"], "recovery.starts_per_username_ip"),
+        (["recovery.starts_per_ip": "0"], "recovery.starts_per_ip"),
+        (["recovery.starts_per_username": "-1"], "recovery.starts_per_username"),
+        (["attestation.trust_sha1_statements": "sometimes"], "attestation.trust_sha1_statements"),
+        (["rp.id": "example.org", "rp.origins": "https://example.org, https://example.de"], "rp.origins"),
+        (["rp.id": "example.org", "rp.origins": "https://example.org", "wellknown.related_origins": "https://example.de"], "wellknown.related_origins"),
+        (["rp.id": "example.org", "rp.origins": "https://example.org", "wellknown.related_origins": "http://example.de"], "wellknown.related_origins"),
         (["recovery.rules": "code:soon"], "recovery.rules"),
         (["recovery.rules": "code:1h", "recovery.code_enabled": "false"], "recovery.rules"),
         (["recovery.admin_approvals": "0"], "recovery.admin_approvals"),

@@ -148,6 +148,28 @@ import WebAuthn
         }
     }
 
+    @Test func theLifetimeAndGuessLimitAreTheOperatorsSettings() async throws {
+        let harness = try H {
+            $0.deviceApproval.requestLifetime = 120
+            $0.deviceApproval.guessesPerIPPerMinute = 3
+        }
+        try await harness.run { client in
+            let alice = try await H.signUp(client, "alice")
+            let started = try await H.send(client, .post, "/api/v1/device/start", json: .object([:]), origin: nil)
+            #expect(started.object["expires_in"] == .int(120))
+            let deviceCode = try #require(started.object["device_code"]?.string)
+            var statuses: [HTTPResponse.Status] = []
+            for _ in 0..<4 {
+                statuses.append(try await H.send(client, .get, "/api/v1/device/lookup?user_code=BCDFG-HJKLM", token: alice.token).status)
+            }
+            #expect(statuses == [.notFound, .notFound, .notFound, .tooManyRequests])
+            harness.clock.advance(by: 119)
+            #expect(try await Self.poll(client, deviceCode).object["error"] == .string("authorization_pending"))
+            harness.clock.advance(by: 2)
+            #expect(try await Self.poll(client, deviceCode).object["error"] == .string("expired_token"))
+        }
+    }
+
     @Test(arguments: ["bcdfg-hjklm", "BCDFGHJKLM", " BCDFG HJKLM "])
     func userCodesNormalize(text: String) {
         #expect(UserCode.normalize(text) == "BCDFGHJKLM")

@@ -27,6 +27,11 @@ import WebAuthn
                     cookie: "portcullis_recovery=\(secret)")
     }
 
+    /// The requesting browser enters a recovery code.
+    static func enterCode(_ client: any TestClientProtocol, _ held: Held, _ code: String) async throws -> H.Reply {
+        try await H.send(client, .post, "/api/v1/recovery/\(held.id)/code", json: .object(["code": .string(code)]), cookie: held.cookie)
+    }
+
     static func progress(_ client: any TestClientProtocol, _ held: Held) async throws -> H.Reply {
         try await H.send(client, .get, "/api/v1/recovery/\(held.id)", cookie: held.cookie)
     }
@@ -168,7 +173,127 @@ import WebAuthn
             harness.clock.advance(by: 60)
             try await H.reauth(client, &alice)
             let recoveredKey = Base64URL.encode(try #require(credential).credentialID)
-            #expect(try await H.send(client, .delete, "/api/v1/me/passkeys/\(recoveredKey)", token: alice.token).status == .noContent)
+            let removed = try await H.send(client, .delete, "/api/v1/me/passkeys/\(recoveredKey)", token: alice.token)
+            #expect(removed.status == .ok)
+            // And every session the recovered passkey made ends with it.
+            #expect(removed.object["sessionsEnded"] == .int(2))
+            #expect(try await H.send(client, .get, "/api/v1/me", token: recoveredToken).status == .unauthorized)
+            #expect(try await H.send(client, .get, "/api/v1/me", token: recovered.token).status == .unauthorized)
+        }
+    }
+
+    @Test func aRecoveredSessionCannotCancelTheOwnersNextCase() async throws {
+        let harness = try H()
+        try await harness.run { client in
+            var alice = try await H.signUp(client, "alice")
+            let code = try await Self.newCode(client, for: alice)
+            // An attacker with the stolen code completes a case after its wait (the owner missed the notices).
+            let stolen = try await Self.start(client, "alice")
+            #expect(try await Self.enterCode(client, stolen, code).status == .ok)
+            harness.clock.advance(by: 72 * 3600 + 1)
+            let (completed, _) = try await Self.complete(client, stolen)
+            let attacker = try #require(completed.sessionToken)
+
+            // The real owner starts a case; the attacker's recovered session cannot cancel it.
+            let owners = try await Self.start(client, "alice")
+            let refused = try await H.send(client, .post, "/api/v1/me/recovery-requests/\(owners.id)/cancel", token: attacker)
+            #expect(refused.status == .forbidden)
+            #expect(refused.object["code"] == .string("session_not_allowed"))
+            #expect(try await Self.progress(client, owners).object["status"] == .string("open"))
+            // The attacker still sees it (every session shows open cases), but only to watch.
+            let seen = try await H.send(client, .get, "/api/v1/me", token: attacker)
+            #expect(seen.object["openRecoveryCases"]?.array?.count == 1)
+
+            // Within the cooling period, the owner's own passkey and the signed link still cancel.
+            try await H.reauth(client, &alice)
+            #expect(try await H.send(client, .post, "/api/v1/me/recovery-requests/\(owners.id)/cancel", token: alice.token).status == .noContent)
+            let third = try await Self.start(client, "alice")
+            let signature = harness.service.cancelSignature(caseID: try #require(UUID(uuidString: third.id)))
+            #expect(try await H.send(client, .post, "/api/v1/me/recovery-requests/\(third.id)/cancel", token: attacker).status == .forbidden)
+            #expect(try await Self.postCancel(client, caseID: third.id, sig: signature).status == .ok)
+            #expect(try await Self.progress(client, third).object["status"] == .string("cancelled"))
+        }
+    }
+
+    @Test func floodingOneUsernameFromOneAddressDoesNotLockTheOwnerOut() async throws {
+        let harness = try H {
+            $0.trustForwardedFor = true
+            $0.recovery.startsPerUsernameAndIP = 3
+            $0.recovery.startsPerIP = 5
+            $0.recovery.startsPerUsername = 7
+        }
+        try await harness.run { client in
+            _ = try await H.signUp(client, "alice")
+            func start(_ username: String, from ip: String) async throws -> HTTPResponse.Status {
+                try await H.send(client, .post, "/api/v1/recovery", json: .object(["username": .string(username)]), ip: ip).status
+            }
+            // A stranger spends far more than the allowance of one address on alice.
+            var stranger: [HTTPResponse.Status] = []
+            for _ in 0..<20 { stranger.append(try await start("alice", from: "203.0.113.9")) }
+            #expect(stranger.prefix(3).allSatisfy { $0 == .created })
+            #expect(stranger.dropFirst(3).allSatisfy { $0 == .tooManyRequests })
+            // The owner, from their own address, still starts a case: the refused starts spent nothing of hers.
+            #expect(try await start("alice", from: "198.51.100.7") == .created)
+            let alice = try #require(try await harness.store.user(username: "alice"))
+            #expect(try await harness.service.openCases(userID: alice.id).count == 4)
+            // One address is limited across usernames too.
+            var spread: [HTTPResponse.Status] = []
+            for name in ["u1", "u2", "u3", "u4", "u5", "u6"] { spread.append(try await start(name, from: "203.0.113.10")) }
+            #expect(spread == [.created, .created, .created, .created, .created, .tooManyRequests])
+            // Only many addresses together reach the per-username ceiling (7 an hour here).
+            #expect(try await start("alice", from: "203.0.113.11") == .created)
+            #expect(try await start("alice", from: "203.0.113.11") == .created)
+            #expect(try await start("alice", from: "203.0.113.12") == .created)
+            #expect(try await start("alice", from: "203.0.113.13") == .tooManyRequests)
+        }
+    }
+
+    @Test func aFloodOfCasesHidesNoCaseFromTheOwnerOrItsContacts() async throws {
+        let harness = try H {
+            $0.recovery.startsPerUsernameAndIP = 100
+            $0.recovery.startsPerIP = 100
+        }
+        try await harness.run { client in
+            let alice = try await H.signUp(client, "alice")
+            let bob = try await H.signUp(client, "bob")
+            try await Self.invite(client, owner: alice, contact: bob)
+            let code = try await Self.newCode(client, for: alice)
+            // The genuine request, then an attacker's case holding the stolen code, then a flood.
+            let genuine = try await Self.start(client, "alice")
+            harness.clock.advance(by: 1)
+            let dangerous = try await Self.start(client, "alice")
+            #expect(try await Self.enterCode(client, dangerous, code).status == .ok)
+            for _ in 0..<55 {
+                harness.clock.advance(by: 1)
+                _ = try await Self.start(client, "alice")
+            }
+            // The owner's view is bounded, and the case gathering proofs comes first.
+            let me = try await H.send(client, .get, "/api/v1/me", token: alice.token)
+            let shown = me.object["openRecoveryCases"]?.array ?? []
+            #expect(shown.count == openRecoveryCasesShown)
+            #expect(shown.first?.object?["id"] == .string(dangerous.id))
+            #expect(shown.first?.object?["proofs"] == .int(1))
+            #expect(!shown.contains { $0.object?["id"] == .string(genuine.id) })
+
+            // Bob approves the genuine request by the code alice reads to him, though no list shows it.
+            let listed = try await H.send(client, .get, "/api/v1/me/recovery-requests", token: bob.token)
+            #expect(!(listed.object["approvable"]?.array ?? []).contains { $0.object?["id"] == .string(genuine.id) })
+            let aliceID = try #require(try await harness.store.user(username: "alice")).id.uuidString.lowercased()
+            func approve(_ code: String, owner: String? = nil) async throws -> H.Reply {
+                try await H.send(client, .post, "/api/v1/me/recovery-requests/approve",
+                                 json: .object(["owner": .string(owner ?? aliceID), "comparisonCode": .string(code)]), token: bob.token)
+            }
+            let before = try await Self.snapshot(harness, "alice")
+            #expect(try await approve("12345").object["code"] == .string("comparison_code_mismatch"))
+            #expect(try await approve("abcdef").object["code"] == .string("comparison_code_mismatch"))
+            #expect(try await approve(genuine.comparisonCode, owner: UUID().uuidString).status == .notFound)
+            #expect(try await approve(genuine.comparisonCode, owner: "not-an-id").status == .badRequest)
+            #expect(try await Self.snapshot(harness, "alice") == before)
+            #expect(try await approve(genuine.comparisonCode).status == .noContent)
+            #expect(try await Self.progress(client, genuine).object["proofs"]?.array?.count == 1)
+            // Now it holds a proof, the owner sees it near the top.
+            let after = try await H.send(client, .get, "/api/v1/me", token: alice.token)
+            #expect((after.object["openRecoveryCases"]?.array ?? []).prefix(2).contains { $0.object?["id"] == .string(genuine.id) })
         }
     }
 
@@ -179,7 +304,7 @@ import WebAuthn
             let code = try await Self.newCode(client, for: alice)
             #expect(code.filter { $0 != "-" }.count == 26)
             let held = try await Self.start(client, "alice")
-            #expect(try await H.send(client, .post, "/api/v1/recovery/\(held.id)/code", json: .object(["code": .string(code.lowercased())]), cookie: held.cookie).status == .ok)
+            #expect(try await Self.enterCode(client, held, code.lowercased()).status == .ok)
             harness.clock.advance(by: 72 * 3600 + 1)
             let (completed, credential) = try await Self.complete(client, held)
             #expect(completed.status == .created)
@@ -204,9 +329,9 @@ import WebAuthn
 
             let held = try await Self.start(client, "alice")
             // The replaced code no longer works; wrong codes are counted.
-            let wrong = try await H.send(client, .post, "/api/v1/recovery/\(held.id)/code", json: .object(["code": .string(first)]), cookie: held.cookie)
+            let wrong = try await Self.enterCode(client, held, first)
             #expect(wrong.object["code"] == .string("recovery_code_invalid"))
-            #expect(try await H.send(client, .post, "/api/v1/recovery/\(held.id)/code", json: .object(["code": .string(code)]), cookie: held.cookie).status == .ok)
+            #expect(try await Self.enterCode(client, held, code).status == .ok)
             let release = try await Self.progress(client, held)
             #expect(release.object["proofs"]?.array?.count == 1)
             harness.clock.advance(by: 3600)
@@ -230,18 +355,18 @@ import WebAuthn
             let code = try await Self.newCode(client, for: alice)
             let held = try await Self.start(client, "alice")
             for _ in 0..<5 {
-                let guess = try await H.send(client, .post, "/api/v1/recovery/\(held.id)/code", json: .object(["code": .string("AAAAA-AAAAA")]), cookie: held.cookie)
+                let guess = try await Self.enterCode(client, held, "AAAAA-AAAAA")
                 #expect(guess.object["code"] == .string("recovery_code_invalid"))
             }
             let before = try await Self.snapshot(harness, "alice")
             // Even the right code is refused after five wrong ones on this case.
-            let blocked = try await H.send(client, .post, "/api/v1/recovery/\(held.id)/code", json: .object(["code": .string(code)]), cookie: held.cookie)
+            let blocked = try await Self.enterCode(client, held, code)
             #expect(blocked.object["code"] == .string("too_many_attempts"))
             #expect(try await Self.snapshot(harness, "alice") == before)
             // And the IP is throttled across cases.
             var statuses: [HTTPResponse.Status] = []
             for _ in 0..<6 {
-                statuses.append(try await H.send(client, .post, "/api/v1/recovery/\(held.id)/code", json: .object(["code": .string(code)]), cookie: held.cookie).status)
+                statuses.append(try await Self.enterCode(client, held, code).status)
             }
             #expect(statuses.last == .tooManyRequests)
         }
@@ -343,7 +468,7 @@ import WebAuthn
             #expect(a.object.members.map(\.key) == b.object.members.map(\.key))
             #expect(a.object["status"] == b.object["status"])
             // A decoy never progresses.
-            let code = try await H.send(client, .post, "/api/v1/recovery/\(held.id)/code", json: .object(["code": .string("AAAAA")]), cookie: held.cookie)
+            let code = try await Self.enterCode(client, held, "AAAAA")
             #expect(code.object["code"] == .string("recovery_code_invalid"))
             #expect(try await Self.complete(client, held).reply.object["code"] == .string("recovery_not_released"))
             // Malformed usernames are refused before anything is stored.
@@ -495,7 +620,7 @@ import WebAuthn
             #expect(try await harness.store.recoveryCase(id: caseID)?.codeAttempts == attempts)
 
             // A registration answering no challenge of this case, then the right one replayed after completion.
-            #expect(try await H.send(client, .post, "/api/v1/recovery/\(held.id)/code", json: .object(["code": .string(code)]), cookie: held.cookie).status == .ok)
+            #expect(try await Self.enterCode(client, held, code).status == .ok)
             harness.clock.advance(by: 61)
             let foreign = H.authenticator.registration(challenge: Array(repeating: 3, count: 32), algorithm: .es256)
             let refused = try await H.send(client, .post, "/api/v1/recovery/\(held.id)/passkey/verify", json: .object(["credential": foreign.jsonValue]),
@@ -522,7 +647,7 @@ import WebAuthn
             #expect(try await H.signIn(client, &bob).status == .ok)
             let before = try await Self.snapshot(harness, "alice")
             #expect(try await Self.approve(client, held, by: bob).status == .notFound)
-            #expect(try await H.send(client, .post, "/api/v1/recovery/\(held.id)/code", json: .object(["code": .string(code)]), cookie: held.cookie).status == .notFound)
+            #expect(try await Self.enterCode(client, held, code).status == .notFound)
             #expect(try await Self.complete(client, held).reply.status == .notFound)
             #expect(try await Self.progress(client, held).object["status"] == .string("expired"))
             #expect(try await Self.snapshot(harness, "alice") == before)
@@ -535,8 +660,7 @@ import WebAuthn
             let alice = try await H.signUp(client, "alice")
             #expect(try await H.send(client, .post, "/api/v1/me/recovery/code", token: alice.token).object["code"] == .string("recovery_code_disabled"))
             let held = try await Self.start(client, "alice")
-            #expect(try await H.send(client, .post, "/api/v1/recovery/\(held.id)/code", json: .object(["code": .string("X")]), cookie: held.cookie)
-                .object["code"] == .string("recovery_code_disabled"))
+            #expect(try await Self.enterCode(client, held, "X").object["code"] == .string("recovery_code_disabled"))
         }
     }
 

@@ -25,7 +25,7 @@ struct ServerHarness: Sendable {
         let policy = AccountsPolicy(
             relyingParty: try configuration.relyingParty(), relyingPartyName: "Portcullis Test", signupMode: configuration.signupMode,
             sessionIdleTimeout: configuration.sessionIdleTimeout, sessionAbsoluteLifetime: configuration.sessionLifetime,
-            recovery: configuration.recovery)
+            recovery: configuration.recovery, deviceApproval: configuration.deviceApproval)
         let clock = self.clock
         service = PasskeyService(store: store, policy: policy, enumerationSecret: Array(repeating: 7, count: 32), clock: { clock.now })
     }
@@ -61,6 +61,7 @@ struct ServerHarness: Sendable {
         if let origin { headers[.origin] = origin }
         if let token { headers[.cookie] = "portcullis_session=\(token)" }
         if let cookie { headers[.cookie] = cookie }
+        if let ip { headers[HTTPField.Name("X-Forwarded-For")!] = ip }  // read only with http.trust_forwarded_for
         if json != nil || rawBody != nil { headers[.contentType] = "application/json" }
         let bytes = rawBody ?? json.map { Array(StrictJSON.serialize($0).utf8) }
         return try await client.execute(uri: path, method: method, headers: headers, body: bytes.map { ByteBuffer(bytes: $0) }) { response in

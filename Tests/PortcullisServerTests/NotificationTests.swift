@@ -160,13 +160,17 @@ final class RecordingTransport: WebhookTransport {
         let dispatcher = Self.emailDispatcher(store, mailer: SMTPMailer(host: "127.0.0.1", port: sink.port, security: .none), clock: clock)
         #expect(try await dispatcher.deliverDue() == 2)
         let before = sink.messages.count
-        for (kind, detail) in [("signin", [:]), ("reauthenticated", [:]), ("logout", [:]), ("signin", ["new_device": "true"]), ("passkey_removed", [:])] {
+        for (kind, detail) in [("signin", [:]), ("reauthenticated", [:]), ("logout", [:]), ("signin", ["new_device": "true"]),
+                               ("passkey_removed", [SecurityEvent.sessionsEndedDetail: "2"])] {
             try await store.appendEvent(SecurityEvent(id: UUID(), userID: user.id, kind: kind, at: clock.now, ip: "192.0.2.4", userAgent: "UA", detail: detail))
         }
         clock.advance(by: 1)
         #expect(try await dispatcher.deliverDue() == 5)
         let subjects = sink.messages.dropFirst(before).compactMap { $0.data.split(separator: "\r\n").first { $0.hasPrefix("Subject:") } }
         #expect(subjects == ["Subject: Portcullis: New sign-in to your account from a new device", "Subject: Portcullis: A passkey was removed from your account"])
+        // The removal notice says that what the passkey had signed in was signed out.
+        let removal = try #require(sink.messages.dropFirst(before).last)
+        #expect(removal.text.contains("Every session that passkey had signed in was signed out (2)."))
         try await sink.close()
     }
 

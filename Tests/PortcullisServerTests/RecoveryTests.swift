@@ -348,32 +348,37 @@ import WebAuthn
         }
     }
 
-    @Test func codeGuessesAreLimitedPerCase() async throws {
-        let harness = try H()
+    @Test(arguments: [(5, 10), (3, 6)])
+    func codeGuessesAreLimitedPerCaseAndPerIP(perCase: Int, perIP: Int) async throws {
+        let harness = try H {
+            $0.recovery.maxCodeAttempts = perCase
+            $0.recovery.codeAttemptsPerIP = perIP
+        }
         try await harness.run { client in
             let alice = try await H.signUp(client, "alice")
             let code = try await Self.newCode(client, for: alice)
             let held = try await Self.start(client, "alice")
-            for _ in 0..<5 {
+            for _ in 0..<perCase {
                 let guess = try await Self.enterCode(client, held, "AAAAA-AAAAA")
                 #expect(guess.object["code"] == .string("recovery_code_invalid"))
             }
             let before = try await Self.snapshot(harness, "alice")
-            // Even the right code is refused after five wrong ones on this case.
+            // Even the right code is refused after the case's wrong ones.
             let blocked = try await Self.enterCode(client, held, code)
             #expect(blocked.object["code"] == .string("too_many_attempts"))
             #expect(try await Self.snapshot(harness, "alice") == before)
-            // And the IP is throttled across cases.
+            // And the IP is throttled across cases: its next attempt past the limit is refused.
             var statuses: [HTTPResponse.Status] = []
-            for _ in 0..<6 {
+            for _ in 0..<(perIP - perCase - 1) {
                 statuses.append(try await Self.enterCode(client, held, code).status)
             }
-            #expect(statuses.last == .tooManyRequests)
+            #expect(statuses.allSatisfy { $0 == .forbidden })
+            #expect(try await Self.enterCode(client, held, code).status == .tooManyRequests)
         }
     }
 
     @Test func theCancelLinkShowsAPageAndOnlyItsPostCancels() async throws {
-        let harness = try H()
+        let harness = try H { $0.recovery.blockAfterCancel = 3600 }
         try await harness.run { client in
             let alice = try await H.signUp(client, "alice")
             let held = try await Self.start(client, "alice")
@@ -409,11 +414,14 @@ import WebAuthn
             // A replayed POST changes nothing more.
             #expect(try await Self.postCancel(client, caseID: held.id, sig: signature).status == .conflict)
 
-            // New cases are blocked for a day: they are decoys nobody can approve or complete.
+            // New cases are blocked for recovery.block_after_cancel (an hour here): they are decoys nobody can approve or complete.
             let blocked = try await Self.start(client, "alice")
             #expect(try await harness.store.recoveryCase(id: try #require(UUID(uuidString: blocked.id)))?.userID == nil)
             #expect(try await Self.kinds(client, alice.token).filter { $0 == "recovery_started" }.count == 2)
-            harness.clock.advance(by: 86400 + 1)
+            harness.clock.advance(by: 3599)
+            let stillBlocked = try await Self.start(client, "alice")
+            #expect(try await harness.store.recoveryCase(id: try #require(UUID(uuidString: stillBlocked.id)))?.userID == nil)
+            harness.clock.advance(by: 2)
             let later = try await Self.start(client, "alice")
             #expect(try await harness.store.recoveryCase(id: try #require(UUID(uuidString: later.id)))?.userID != nil)
         }

@@ -3,15 +3,21 @@
 //
 // This manifest is the architecture diagram. Dependencies point one way:
 //
-//   CBOR -> WebAuthn -> Accounts -> SQLStore -> PortcullisServer -> PortcullisCommands -> portcullis
+//   CBOR -> WebAuthn -> Accounts -> SQLStore ------------------------------.
+//                              \-> Notifications --------------------------+-> PortcullisApp -> PortcullisCommands -> portcullis
+//                              \-> PortcullisHTTP -> PortcullisPages -------'
 //
 // * CBOR has no dependencies at all, so it can be audited and fuzzed alone.
 // * WebAuthn is pure: no I/O, no clock and no randomness reads. Time and trust anchors are passed in.
+// * Accounts is the domain (users, passkeys, ceremonies, sessions, events) with the store protocol
+//   and an in-memory store. SQLStore implements the store on SQLite and PostgreSQL.
+// * Notifications tells owners: the outbox dispatcher, webhooks and e-mail.
+// * PortcullisHTTP is the JSON API; it sees the domain only (never SQL, TLS, HTTP clients or
+//   configuration files). PortcullisPages serves pages on the API's middleware; the API never
+//   depends on it. PortcullisApp is the composition root: configuration, the store factory and the
+//   application. The OpenID Connect provider slots in as its own target on Accounts.
 // * PortcullisTesting holds the shared fixtures (virtual authenticator, test PKI, fixed clock). Tests
 //   use it, and so does `portcullis bench`, whose load generator needs a software authenticator.
-// * Accounts is the domain (users, passkeys, ceremonies, sessions, events) with the store protocol;
-//   SQLStore implements it on SQLite and PostgreSQL; PortcullisServer maps HTTP onto it. An OIDC
-//   target slots in beside SQLStore, on Accounts, without changing the layers below.
 import PackageDescription
 
 let swiftSettings: [SwiftSetting] = [
@@ -93,20 +99,58 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
-        // The HTTP server (Hummingbird 2): the JSON API and, later, the pages.
+        // Notifications: the outbox dispatcher, webhooks (Standard Webhooks), e-mail and its SMTP client.
         .target(
-            name: "PortcullisServer",
+            name: "Notifications",
             dependencies: [
-                "Accounts", "SQLStore", "WebAuthn",
+                "Accounts", "WebAuthn",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // The JSON API (Hummingbird 2). It reaches the store only through the domain: no SQLStore, no
+        // swift-nio-ssl, no AsyncHTTPClient, no swift-configuration (HTTPSettings is all it is told).
+        .target(
+            name: "PortcullisHTTP",
+            dependencies: [
+                "Accounts", "WebAuthn",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // The pages for people, on the API's middleware and controller. The API never depends on it.
+        .target(
+            name: "PortcullisPages",
+            dependencies: [
+                "Accounts", "PortcullisHTTP",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
+        // The composition root: configuration, the store factory, the application with its services.
+        .target(
+            name: "PortcullisApp",
+            dependencies: [
+                "Accounts", "SQLStore", "WebAuthn", "Notifications", "PortcullisHTTP", "PortcullisPages",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "Prometheus", package: "swift-prometheus"),
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             swiftSettings: swiftSettings
@@ -119,7 +163,8 @@ let package = Package(
                 "CBOR",
                 "WebAuthn",
                 "PortcullisTesting",
-                "PortcullisServer",
+                "PortcullisApp",
+                "PortcullisHTTP",
                 "SQLStore",
                 "Accounts",
                 .product(name: "Configuration", package: "swift-configuration"),
@@ -196,7 +241,7 @@ let package = Package(
         .testTarget(
             name: "PortcullisServerTests",
             dependencies: [
-                "PortcullisServer", "Accounts", "SQLStore", "PortcullisTesting", "WebAuthn",
+                "PortcullisApp", "PortcullisHTTP", "Notifications", "Accounts", "SQLStore", "PortcullisTesting", "WebAuthn",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

@@ -2,7 +2,8 @@ import Accounts
 import ArgumentParser
 import Foundation
 import Logging
-import PortcullisServer
+import PortcullisApp
+import PortcullisHTTP
 import WebAuthn
 
 /// `portcullis admin grant|revoke|enrol`
@@ -86,7 +87,7 @@ struct CheckConfigCommand: AsyncParsableCommand, IOCommand {
 
     func run(io: CommandIO) async throws -> Int32 {
         let configuration = try await ConfigurationLoader.load(file: configFile)
-        io.out(StrictJSON.serialize(.object(["waysIn": WaysInReport.json(configuration), "allowWeakWaysIn": .bool(configuration.allowWeakWaysIn)])) + "\n")
+        io.out(StrictJSON.serialize(.object(["waysIn": WaysInReport.json(configuration.waysIn), "allowWeakWaysIn": .bool(configuration.allowWeakWaysIn)])) + "\n")
         do { try configuration.checkWaysInFloor() } catch {
             io.err("error: \(error)\n")
             return 1

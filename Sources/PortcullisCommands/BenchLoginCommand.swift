@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
-import PortcullisServer
+import PortcullisApp
 import SQLStore
 import NIOCore
 import PortcullisTesting

@@ -2,7 +2,7 @@ import Accounts
 import ArgumentParser
 import Foundation
 import Logging
-import PortcullisServer
+import PortcullisApp
 import PortcullisTesting
 import SQLStore
 import Synchronization

@@ -3,7 +3,7 @@ import ArgumentParser
 import Crypto
 import Foundation
 import Logging
-import PortcullisServer
+import PortcullisApp
 import WebAuthn
 
 /// Options every operator command shares.

@@ -3,7 +3,7 @@ import Configuration
 import Foundation
 import Logging
 import Hummingbird
-import PortcullisServer
+import PortcullisApp
 import SystemPackage
 
 /// Reads the configuration: environment variables over an optional JSON file over defaults.

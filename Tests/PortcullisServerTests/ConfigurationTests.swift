@@ -1,6 +1,7 @@
 import Configuration
 import Foundation
-import PortcullisServer
+import Notifications
+import PortcullisApp
 import Testing
 import WebAuthn
 import HTTPTypes

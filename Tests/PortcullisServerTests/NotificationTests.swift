@@ -3,7 +3,9 @@ import Crypto
 import Foundation
 import Logging
 import NIOSSL
-import PortcullisServer
+import Notifications
+import PortcullisApp
+import PortcullisHTTP
 import PortcullisTesting
 import SQLStore
 import Synchronization

@@ -3,7 +3,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
-import PortcullisServer
+import PortcullisApp
 import PortcullisTesting
 import Testing
 import WebAuthn

@@ -4,7 +4,9 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import NIOCore
-import PortcullisServer
+import Notifications
+import PortcullisApp
+import PortcullisHTTP
 import PortcullisTesting
 import Testing
 import WebAuthn

@@ -6,15 +6,16 @@ import NIOCore
 import WebAuthn
 
 /// The JSON API under `/api/v1`.
-struct APIController: Sendable {
-    let service: PasskeyService
-    let configuration: ServerConfiguration
+/// Also the pages' way to the service (``service``) and to who is asking (``info(_:_:)``).
+package struct APIController: Sendable {
+    package let service: PasskeyService
+    let settings: HTTPSettings
     let ipLimiter: RateLimiter
     let accountLimiter: RateLimiter
     let metrics: ServerMetrics
 
     /// The session cookie's name: `__Host-` prefixed when the origin is https.
-    var cookieName: String { configuration.secureCookies ? "__Host-portcullis" : "portcullis_session" }
+    var cookieName: String { settings.secureCookies ? "__Host-portcullis" : "portcullis_session" }
 
     func register(on router: Router<AppRequestContext>) {
         let api = router.group("api/v1")
@@ -82,9 +83,9 @@ struct APIController: Sendable {
         return credential
     }
 
-    func info(_ request: Request, _ context: AppRequestContext) -> RequestInfo {
+    package func info(_ request: Request, _ context: AppRequestContext) -> RequestInfo {
         var ip = context.remoteAddress
-        if configuration.trustForwardedFor, let forwarded = request.headers[.xForwardedFor]?.split(separator: ",").first {
+        if settings.trustForwardedFor, let forwarded = request.headers[.xForwardedFor]?.split(separator: ",").first {
             ip = forwarded.trimmingCharacters(in: .whitespaces)
         }
         return RequestInfo(ip: ip, userAgent: request.headers[.userAgent] ?? "")
@@ -102,12 +103,12 @@ struct APIController: Sendable {
     }
 
     func sessionCookie(_ token: String, lifetime: TimeInterval? = nil) -> Cookie {
-        Cookie(name: cookieName, value: token, maxAge: Int(lifetime ?? configuration.sessionLifetime), path: "/",
-               secure: configuration.secureCookies, httpOnly: true, sameSite: .lax)
+        Cookie(name: cookieName, value: token, maxAge: Int(lifetime ?? service.policy.sessionAbsoluteLifetime), path: "/",
+               secure: settings.secureCookies, httpOnly: true, sameSite: .lax)
     }
 
     func expiredCookie() -> Cookie {
-        Cookie(name: cookieName, value: "", maxAge: 0, path: "/", secure: configuration.secureCookies, httpOnly: true, sameSite: .lax)
+        Cookie(name: cookieName, value: "", maxAge: 0, path: "/", secure: settings.secureCookies, httpOnly: true, sameSite: .lax)
     }
 
     /// The UUID in the path's `{id}`; anything else is a 404.
@@ -125,7 +126,7 @@ struct APIController: Sendable {
     /// The cookie that binds a flow to one browser: `HttpOnly`, `SameSite=Strict`, scoped to `path`.
     /// A `maxAge` of 0 with an empty value removes it.
     func browserCookie(_ name: String, value: String, maxAge: Int, path: String) -> Cookie {
-        Cookie(name: name, value: value, maxAge: maxAge, path: path, secure: configuration.secureCookies, httpOnly: true, sameSite: .strict)
+        Cookie(name: name, value: value, maxAge: maxAge, path: path, secure: settings.secureCookies, httpOnly: true, sameSite: .strict)
     }
 
     func authenticated(_ request: Request) async throws -> Authenticated {

@@ -25,7 +25,7 @@ struct DeviceController: Sendable {
     }
 
     var verificationURI: String {
-        (api.configuration.effectiveOrigins.first { $0.hasPrefix("http") } ?? "") + "/device"
+        api.settings.publicOrigin + "/device"
     }
 
     func throttleGuess(ip: String) throws {

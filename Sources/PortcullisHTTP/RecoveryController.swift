@@ -41,9 +41,6 @@ struct RecoveryController: Sendable {
         recovery.post(":id/passkey/options", use: passkeyOptions)
         recovery.post(":id/passkey/verify", use: passkeyVerify)
 
-        router.get("recovery/cancel", use: cancelPage)
-        router.post("recovery/cancel", use: cancelByLink)
-
         let admin = router.group("api/v1/admin")
         admin.get("ways-in", use: waysIn)
         admin.get("recovery-cases", use: adminCases)
@@ -275,70 +272,13 @@ struct RecoveryController: Sendable {
         return response
     }
 
-    // MARK: "This wasn't me"
-
-    /// The link in a notification, as `https://origin/recovery/cancel?case=ID&sig=SIG`.
-    static func cancelLink(origin: String, caseID: UUID, signature: String) -> String {
-        "\(origin)/recovery/cancel?case=\(caseID.uuidString.lowercased())&sig=\(signature)"
-    }
-
-    /// Opening the link only shows a page (mail scanners fetch links); the page's button POSTs.
-    @Sendable func cancelPage(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let query = request.uri.queryParameters
-        guard let caseText = query["case"].map(String.init), let caseID = UUID(uuidString: caseText),
-              let signature = query["sig"].map(String.init)
-        else { throw Problem.from(AccountsError.linkInvalid) }
-        let target = try await api.service.checkCancelLink(caseID: caseID, signature: signature)
-        let open = target.status == .open
-        let body = open
-            ? """
-              <p>Someone asked to recover your account on \(Self.escape(ISO8601DateFormatter().string(from: target.createdAt))) from \(Self.escape(target.ip)).</p>
-              <form method="post" action="/recovery/cancel">
-              <input type="hidden" name="case" value="\(Self.escape(caseText))"><input type="hidden" name="sig" value="\(Self.escape(signature))">
-              <button type="submit">This wasn't me: cancel it</button></form>
-              <p>Cancelling also blocks new recovery requests on your account for a day.</p>
-              """
-            : "<p>This recovery request is \(target.status.rawValue); nothing to do.</p>"
-        return Self.html(title: "Recovery request", body: body)
-    }
-
-    @Sendable func cancelByLink(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let buffer: ByteBuffer
-        do { buffer = try await request.body.collect(upTo: 4096) } catch is NIOTooManyBytesError { throw Problem.tooLarge }
-        let form = FormFields(String(buffer: buffer))
-        guard let caseText = form["case"], let caseID = UUID(uuidString: caseText), let signature = form["sig"] else {
-            throw Problem.from(AccountsError.linkInvalid)
-        }
-        try await api.service.cancelRecoveryByLink(caseID: caseID, signature: signature, info: api.info(request, context))
-        return Self.html(title: "Recovery cancelled", body: "<p>The recovery request is cancelled, and new ones are blocked for a day. Your passkeys still work.</p>")
-    }
-
-    static func escape(_ text: String) -> String {
-        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
-            .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;").replacingOccurrences(of: "'", with: "&#39;")
-    }
-
-    static func html(title: String, body: String) -> Response {
-        let text = """
-            <!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-            <title>\(escape(title))</title></head><body><h1>\(escape(title))</h1>\(body)</body></html>
-            """
-        return Response(
-            status: .ok,
-            headers: [
-                .contentType: "text/html; charset=utf-8", .cacheControl: "no-store",
-                .contentSecurityPolicy: "default-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
-            ],
-            body: .init(byteBuffer: ByteBuffer(string: text)))
-    }
-
     // MARK: Admins
 
     @Sendable func waysIn(_ request: Request, context: AppRequestContext) async throws -> Response {
         let auth = try await api.authenticated(request)
         try api.service.requireFullRights(auth)
         guard auth.user.isAdmin else { throw Problem.from(AccountsError.adminRequired) }
-        return api.json(.object(["waysIn": WaysInReport.json(api.configuration)]))
+        return api.json(.object(["waysIn": WaysInReport.json(api.settings.waysIn)]))
     }
 
     @Sendable func adminCases(_ request: Request, context: AppRequestContext) async throws -> Response {
@@ -360,41 +300,5 @@ struct RecoveryController: Sendable {
         let auth = try await api.authenticated(request)
         let accounts = try await api.service.unrecoverableAccounts(auth)
         return api.json(.object(["accounts": .array(accounts.map { .object(["user": api.userJSON($0.user), "readiness": readinessJSON($0.readiness)]) })]))
-    }
-}
-
-/// `application/x-www-form-urlencoded` fields (the first of each name).
-struct FormFields {
-    private var fields: [String: String] = [:]
-    init(_ body: String) {
-        for pair in body.split(separator: "&") {
-            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            let decode = { (s: Substring) in String(s).replacingOccurrences(of: "+", with: " ").removingPercentEncoding }
-            guard let name = decode(parts[0]), fields[name] == nil else { continue }
-            fields[name] = parts.count > 1 ? decode(parts[1]) ?? "" : ""
-        }
-    }
-    subscript(name: String) -> String? { fields[name] }
-}
-
-/// The ways-in report as JSON (the admin endpoint and `portcullis check-config`).
-public enum WaysInReport {
-    /// One object per way in: name, proofs, proof count, wait, who is notified, phishing resistance,
-    /// whether it is below the floor, and what session it yields.
-    public static func json(_ configuration: ServerConfiguration) -> JSONValue {
-        .array(configuration.waysIn.map { way in
-            .object([
-                "name": .string(way.name),
-                "proofs": .array(way.proofs.map(JSONValue.string)),
-                "proofCount": .int(way.proofCount),
-                "wait": .string(RecoveryPolicy.format(way.wait)),
-                "waitSeconds": .int(Int(way.wait)),
-                "notified": .array(way.notified.map(JSONValue.string)),
-                "phishingResistant": .bool(way.phishingResistant),
-                "belowFloor": .bool(way.belowFloor),
-                "yields": .string(way.yields),
-                "limits": .array(way.limits.map(JSONValue.string)),
-            ])
-        })
     }
 }

@@ -33,7 +33,7 @@ public struct Problem: HTTPResponseError {
         return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: StrictJSON.serializedBytes(.object(object)))))
     }
 
-    static func from(_ error: AccountsError) -> Problem {
+    package static func from(_ error: AccountsError) -> Problem {
         let status: HTTPResponse.Status = switch error.category {
         case .badRequest: .badRequest
         case .unauthorized: .unauthorized
@@ -46,7 +46,7 @@ public struct Problem: HTTPResponseError {
 
     static let malformedJSON = Problem(.badRequest, code: "malformed_json", title: "The body is not a JSON object.")
     static let notFound = Problem(.notFound, code: "not_found", title: "Not found.")
-    static let tooLarge = Problem(.contentTooLarge, code: "body_too_large", title: "The body is over 64 KiB.")
+    package static let tooLarge = Problem(.contentTooLarge, code: "body_too_large", title: "The body is over 64 KiB.")
     static let originRefused = Problem(.forbidden, code: "origin_not_allowed", title: "This request must come from an allowed origin.")
     static let internalError = Problem(.internalServerError, code: "internal_error", title: "Something went wrong on our side.")
     static let unavailable = Problem(.serviceUnavailable, code: "unavailable", title: "The database is not reachable.")

@@ -1,12 +1,14 @@
 import Hummingbird
 import NIOCore
+import PortcullisHTTP
 
 /// The pages for people: sign up, sign in (also through autofill, or by approval from another
 /// device), the account (passkeys, recovery set-up, approvals), approving a device (`/device`),
 /// enrolling a new device (`/enrol`) and recovering an account (`/recover`). Plain HTML and one
 /// script that shows the part a path asks for, served with a strict Content-Security-Policy.
-enum Pages {
-    static func register(on router: Router<AppRequestContext>) {
+package enum Pages {
+    package static func register(on router: Router<AppRequestContext>, api: APIController) {
+        RecoveryCancelPage(api: api).register(on: router)
         for path in ["/", "device", "enrol", "recover"] {
             router.get(RouterPath(path)) { _, _ in page(index, type: "text/html; charset=utf-8") }
         }

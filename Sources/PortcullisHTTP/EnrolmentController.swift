@@ -29,7 +29,7 @@ struct EnrolmentController: Sendable {
     @Sendable func create(_ request: Request, context: AppRequestContext) async throws -> Response {
         let auth = try await api.authenticated(request)
         let (enrolment, token) = try await api.service.createEnrolment(auth, info: api.info(request, context))
-        let link = (api.configuration.effectiveOrigins.first { $0.hasPrefix("http") } ?? "") + "/enrol#" + token
+        let link = api.settings.publicOrigin + "/enrol#" + token
         return api.json(.object([
             "id": .string(enrolment.id.uuidString.lowercased()),
             "link": .string(link),

@@ -4,6 +4,9 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
+import Notifications
+import PortcullisHTTP
+import PortcullisPages
 import SQLStore
 import ServiceLifecycle
 import WebAuthn
@@ -92,113 +95,10 @@ struct PostgresClientService: Service {
     func run() async throws { await backend.runClient() }
 }
 
-/// Refuses state-changing requests that do not come from an allowed web origin (CSRF defence):
-/// `Origin` must be present and be one of the configured origins.
-struct OriginCheckMiddleware<Context: RequestContext>: RouterMiddleware {
-    let allowed: Set<String>
-
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        switch request.method {
-        case .get, .head, .options:
-            return try await next(request, context)
-        default:
-            if DeviceController.originExempt.contains(request.uri.path) { return try await next(request, context) }
-            guard let origin = request.headers[.origin], allowed.contains(origin) else { throw Problem.originRefused }
-            return try await next(request, context)
-        }
-    }
-}
-
-/// Headers on every response.
-///
-/// `Referrer-Policy: same-origin`, not `no-referrer`: under `no-referrer` a browser sends `Origin: null`
-/// with a page's form posts (Fetch, "append a request Origin header"), which the Origin check refuses,
-/// so the "this wasn't me" button would fail in real browsers. Under `same-origin` the page's own posts
-/// carry its real origin, and no other site ever gets a `Referer` (the cancel link's signature stays here).
-struct SecurityHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
-    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        var response = try await next(request, context)
-        response.headers[.xContentTypeOptions] = "nosniff"
-        response.headers[.referrerPolicy] = "same-origin"
-        response.headers[.xFrameOptions] = "DENY"
-        return response
-    }
-}
-
-/// Builds the router for a configured service.
+/// The whole router for a configured service: the JSON API and the pages.
 public func buildRouter(service: PasskeyService, configuration: ServerConfiguration, metrics: ServerMetrics = ServerMetrics()) -> Router<AppRequestContext> {
-    let router = Router(context: AppRequestContext.self)
-    router.add(middleware: SecurityHeadersMiddleware())
-    router.add(middleware: ProblemMiddleware())
-    router.add(middleware: OriginCheckMiddleware(allowed: service.policy.relyingParty.origins.filter { !$0.hasPrefix("android:") }))
-
-    router.get("healthz") { _, _ in
-        Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"status":"ok"}"#)))
-    }
-    router.get("readyz") { _, _ in
-        do {
-            try await service.store.ping()
-            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"status":"ready"}"#)))
-        } catch {
-            throw Problem.unavailable
-        }
-    }
-    router.get("metrics") { _, _ in
-        let sessions = try? await service.store.countSessions()
-        return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
-                        body: .init(byteBuffer: ByteBuffer(string: metrics.exposition(sessions: sessions))))
-    }
-    WellKnown(configuration: configuration).register(on: router)
-    let api = APIController(
-        service: service, configuration: configuration,
-        ipLimiter: RateLimiter(limit: configuration.ipRequestsPerMinute),
-        accountLimiter: RateLimiter(limit: configuration.accountRequestsPerMinute),
-        metrics: metrics)
-    api.register(on: router)
-    let device = configuration.deviceApproval
-    DeviceController(api: api, codeGuessesPerIP: RateLimiter(limit: device.guessesPerIPPerMinute),
-                     codeGuessesGlobal: RateLimiter(limit: device.guessesPerMinute)).register(on: router)
-    EnrolmentController(api: api).register(on: router)
-    let recovery = configuration.recovery
-    RecoveryController(
-        api: api,
-        startsPerUsernameAndIP: RateLimiter(limit: recovery.startsPerUsernameAndIP, window: 3600),
-        startsPerIP: RateLimiter(limit: recovery.startsPerIP, window: 3600),
-        startsPerUsername: RateLimiter(limit: recovery.startsPerUsername, window: 3600),
-        codeAttemptsPerIP: RateLimiter(limit: recovery.codeAttemptsPerIP, window: 600)).register(on: router)
-    Pages.register(on: router)
-    return router
-}
-
-/// The files native apps and browsers fetch from the RP ID's origin.
-struct WellKnown: Sendable {
-    let configuration: ServerConfiguration
-
-    static func json(_ value: JSONValue) -> Response {
-        Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: StrictJSON.serializedBytes(value))))
-    }
-
-    func register(on router: Router<AppRequestContext>) {
-        let relatedOrigins = configuration.relatedOrigins
-        let appleApps = configuration.appleAppIDs
-        let androidApps = configuration.androidApps
-        // Related Origin Requests (WebAuthn L3 §5.11).
-        router.get(".well-known/webauthn") { _, _ in Self.json(.object(["origins": .array(relatedOrigins.map(JSONValue.string))])) }
-        router.get(".well-known/apple-app-site-association") { _, _ in
-            Self.json(.object(["webcredentials": .object(["apps": .array(appleApps.map(JSONValue.string))])]))
-        }
-        router.get(".well-known/assetlinks.json") { _, _ in
-            Self.json(.array(androidApps.map { app in
-                let parts = app.split(separator: ":", maxSplits: 1).map(String.init)
-                return .object([
-                    "relation": .array([.string("delegate_permission/common.handle_all_urls"), .string("delegate_permission/common.get_login_creds")]),
-                    "target": .object([
-                        "namespace": .string("android_app"), "package_name": .string(parts.first ?? ""),
-                        "sha256_cert_fingerprints": .array([.string(parts.count > 1 ? parts[1] : "")]),
-                    ]),
-                ])
-            }))
-        }
+    buildAPIRouter(service: service, settings: configuration.httpSettings, metrics: metrics) { router, api in
+        Pages.register(on: router, api: api)
     }
 }
 
@@ -233,7 +133,7 @@ public func buildApplication(
         channels.append(EmailChannel(store: opened.store, transport: mailer, from: from, serviceName: configuration.rpName, logger: logger))
     }
     if !channels.isEmpty {
-        let origin = configuration.effectiveOrigins.first { $0.hasPrefix("http") } ?? ""
+        let origin = configuration.publicOrigin
         app.addServices(NotificationDispatcher(
             store: opened.store, channels: channels, logger: logger,
             links: { event in recoveryLinks(event, service: service, origin: origin) }))
@@ -254,5 +154,5 @@ public func recoveryLinks(_ event: SecurityEvent, service: PasskeyService, origi
     guard event.kind.hasPrefix("recovery_"), event.kind != "recovery_cancelled", event.kind != "recovery_completed",
           let text = event.detail["case"], let caseID = UUID(uuidString: text)
     else { return [:] }
-    return ["cancelUrl": RecoveryController.cancelLink(origin: origin, caseID: caseID, signature: service.cancelSignature(caseID: caseID))]
+    return ["cancelUrl": RecoveryCancelPage.link(origin: origin, caseID: caseID, signature: service.cancelSignature(caseID: caseID))]
 }

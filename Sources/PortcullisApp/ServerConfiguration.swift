@@ -2,6 +2,8 @@ import Accounts
 import Configuration
 import Foundation
 import NIOSSL
+import Notifications
+import PortcullisHTTP
 import SQLStore
 import WebAuthn
 
@@ -188,6 +190,17 @@ public struct ServerConfiguration: Sendable {
 
     /// Whether the session cookie must be `Secure` with the `__Host-` prefix.
     public var secureCookies: Bool { effectiveOrigins.contains { $0.hasPrefix("https://") } }
+
+    /// The origin people are sent to: the first web origin.
+    public var publicOrigin: String { effectiveOrigins.first { $0.hasPrefix("http") } ?? "" }
+
+    /// What the HTTP layer needs of this configuration.
+    public var httpSettings: HTTPSettings {
+        HTTPSettings(
+            publicOrigin: publicOrigin, secureCookies: secureCookies, trustForwardedFor: trustForwardedFor,
+            ipRequestsPerMinute: ipRequestsPerMinute, accountRequestsPerMinute: accountRequestsPerMinute,
+            relatedOrigins: relatedOrigins, appleAppIDs: appleAppIDs, androidApps: androidApps, waysIn: waysIn)
+    }
 
     /// Checks the values that can be checked without I/O.
     public func validate() throws {

@@ -1,0 +1,54 @@
+import Accounts
+import Hummingbird
+import NIOCore
+import WebAuthn
+
+/// The JSON API of a configured service, with its middleware (security headers, problems, the Origin
+/// check), health and metrics, and the well-known files. `extend` adds routes that share the same
+/// middleware and controller (the pages): this target never depends on them.
+package func buildAPIRouter(
+    service: PasskeyService, settings: HTTPSettings, metrics: ServerMetrics = ServerMetrics(),
+    extend: (Router<AppRequestContext>, APIController) -> Void = { _, _ in }
+) -> Router<AppRequestContext> {
+    let router = Router(context: AppRequestContext.self)
+    router.add(middleware: SecurityHeadersMiddleware())
+    router.add(middleware: ProblemMiddleware())
+    router.add(middleware: OriginCheckMiddleware(allowed: service.policy.relyingParty.origins.filter { !$0.hasPrefix("android:") }))
+
+    router.get("healthz") { _, _ in
+        Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"status":"ok"}"#)))
+    }
+    router.get("readyz") { _, _ in
+        do {
+            try await service.store.ping()
+            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"status":"ready"}"#)))
+        } catch {
+            throw Problem.unavailable
+        }
+    }
+    router.get("metrics") { _, _ in
+        let sessions = try? await service.store.countSessions()
+        return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+                        body: .init(byteBuffer: ByteBuffer(string: metrics.exposition(sessions: sessions))))
+    }
+    WellKnown(settings: settings).register(on: router)
+    let api = APIController(
+        service: service, settings: settings,
+        ipLimiter: RateLimiter(limit: settings.ipRequestsPerMinute),
+        accountLimiter: RateLimiter(limit: settings.accountRequestsPerMinute),
+        metrics: metrics)
+    api.register(on: router)
+    let device = service.policy.deviceApproval
+    DeviceController(api: api, codeGuessesPerIP: RateLimiter(limit: device.guessesPerIPPerMinute),
+                     codeGuessesGlobal: RateLimiter(limit: device.guessesPerMinute)).register(on: router)
+    EnrolmentController(api: api).register(on: router)
+    let recovery = service.policy.recovery
+    RecoveryController(
+        api: api,
+        startsPerUsernameAndIP: RateLimiter(limit: recovery.startsPerUsernameAndIP, window: 3600),
+        startsPerIP: RateLimiter(limit: recovery.startsPerIP, window: 3600),
+        startsPerUsername: RateLimiter(limit: recovery.startsPerUsername, window: 3600),
+        codeAttemptsPerIP: RateLimiter(limit: recovery.codeAttemptsPerIP, window: 600)).register(on: router)
+    extend(router, api)
+    return router
+}

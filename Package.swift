@@ -17,7 +17,8 @@
 //   depends on it. PortcullisApp is the composition root: configuration, the store factory and the
 //   application. The OpenID Connect provider slots in as its own target on Accounts.
 // * PortcullisTesting holds the shared fixtures (virtual authenticator, test PKI, fixed clock). Tests
-//   use it, and so does `portcullis bench`, whose load generator needs a software authenticator.
+//   use it, and so does `portcullis-bench` (PortcullisBench), whose load generator needs a software
+//   authenticator; the production `portcullis` links neither.
 import PackageDescription
 
 let swiftSettings: [SwiftSetting] = [
@@ -32,6 +33,7 @@ let package = Package(
     products: [
         .library(name: "WebAuthn", targets: ["WebAuthn"]),
         .executable(name: "portcullis", targets: ["portcullis"]),
+        .executable(name: "portcullis-bench", targets: ["portcullis-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-crypto.git", "4.1.0"..<"5.0.0"),
@@ -162,7 +164,6 @@ let package = Package(
             dependencies: [
                 "CBOR",
                 "WebAuthn",
-                "PortcullisTesting",
                 "PortcullisApp",
                 "PortcullisHTTP",
                 "SQLStore",
@@ -184,6 +185,27 @@ let package = Package(
         .executableTarget(
             name: "portcullis",
             dependencies: ["PortcullisCommands"],
+            swiftSettings: swiftSettings
+        ),
+
+        // The measurements (`portcullis-bench verify|login|store`): a program of their own, so the
+        // production `portcullis` does not link the test fixtures their load generator needs.
+        .target(
+            name: "PortcullisBench",
+            dependencies: [
+                "Accounts", "WebAuthn", "SQLStore", "PortcullisApp", "PortcullisCommands", "PortcullisTesting",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "SQLKit", package: "sql-kit"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "portcullis-bench",
+            dependencies: ["PortcullisBench", "PortcullisCommands"],
             swiftSettings: swiftSettings
         ),
 
@@ -235,7 +257,7 @@ let package = Package(
         ),
         .testTarget(
             name: "AccountsTests",
-            dependencies: ["Accounts", "SQLStore", "PortcullisTesting", "WebAuthn", .product(name: "SQLKit", package: "sql-kit"), .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Accounts", "SQLStore", "PortcullisTesting", "PortcullisBench", "WebAuthn", .product(name: "SQLKit", package: "sql-kit"), .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -251,7 +273,7 @@ let package = Package(
         .testTarget(
             name: "PortcullisCommandsTests",
             dependencies: [
-                "PortcullisCommands", "PortcullisTesting", "WebAuthn", "CBOR", "Accounts", "SQLStore",
+                "PortcullisCommands", "PortcullisBench", "PortcullisTesting", "WebAuthn", "CBOR", "Accounts", "SQLStore",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -11,11 +11,11 @@ public final class CommandIO: @unchecked Sendable {
     /// Creates an IO whose standard input is `stdin`.
     public init(stdin: @escaping @Sendable () -> [UInt8]) { self.readStandardInput = stdin }
 
-    func out(_ text: String) { stdout += text }
-    func err(_ text: String) { stderr += text }
+    package func out(_ text: String) { stdout += text }
+    package func err(_ text: String) { stderr += text }
 
     /// Reads FILE, or standard input for `-` or no argument.
-    func readInput(_ path: String?) throws -> [UInt8] {
+    package func readInput(_ path: String?) throws -> [UInt8] {
         guard let path, path != "-" else { return readStandardInput() }
         guard let data = FileManager.default.contents(atPath: path) else {
             throw UsageError("cannot read \(path)")
@@ -25,7 +25,7 @@ public final class CommandIO: @unchecked Sendable {
 }
 
 /// A usage error: a missing or malformed option, an unreadable file. Exit status 2.
-struct UsageError: Error, CustomStringConvertible {
-    let description: String
-    init(_ description: String) { self.description = description }
+package struct UsageError: Error, CustomStringConvertible {
+    package let description: String
+    package init(_ description: String) { self.description = description }
 }

@@ -5,7 +5,7 @@ import NIOPosix
 import WebAuthn
 
 /// A command that runs against a ``CommandIO`` and returns its exit status.
-protocol IOCommand {
+package protocol IOCommand {
     func run(io: CommandIO) async throws -> Int32
 }
 
@@ -22,16 +22,21 @@ public enum PortcullisCLI {
     /// Runs `portcullis` with `arguments` (without the program name).
     /// - Returns: the exit status. 0 success; for `webauthn verify-*`: 1 rejected, 2 usage error.
     public static func run(arguments: [String], io: CommandIO) async -> Int32 {
+        await run(Portcullis.self, arguments: arguments, io: io)
+    }
+
+    /// Runs the command line whose root command is `root` (`portcullis`, or `portcullis-bench`).
+    package static func run(_ root: any ParsableCommand.Type, arguments: [String], io: CommandIO) async -> Int32 {
         let command: any ParsableCommand
         do {
-            command = try Portcullis.parseAsRoot(arguments)
+            command = try root.parseAsRoot(arguments)
         } catch {
-            let code = Portcullis.exitCode(for: error)
+            let code = root.exitCode(for: error)
             if code == .success {
-                io.out(Portcullis.fullMessage(for: error) + "\n")
+                io.out(root.fullMessage(for: error) + "\n")
                 return 0
             }
-            return usage(Portcullis.message(for: error), arguments: arguments, io: io)
+            return usage(root.message(for: error), arguments: arguments, io: io)
         }
         guard let runnable = command as? any IOCommand else {
             // Command groups and the built-in help command: their run() asks for help.
@@ -40,8 +45,8 @@ public enum PortcullisCLI {
                 try other.run()
                 return 0
             } catch {
-                io.out(Portcullis.fullMessage(for: error) + "\n")
-                return Portcullis.exitCode(for: error).rawValue
+                io.out(root.fullMessage(for: error) + "\n")
+                return root.exitCode(for: error).rawValue
             }
         }
         do {
@@ -68,7 +73,7 @@ struct Portcullis: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "portcullis",
         abstract: "A passkey-only identity server.",
-        subcommands: [ServeCommand.self, MigrateCommand.self, UserCommand.self, InviteCommand.self, AdminCommand.self, CheckConfigCommand.self, WebAuthnCommand.self, BenchCommand.self]
+        subcommands: [ServeCommand.self, MigrateCommand.self, UserCommand.self, InviteCommand.self, AdminCommand.self, CheckConfigCommand.self, WebAuthnCommand.self]
     )
 }
 

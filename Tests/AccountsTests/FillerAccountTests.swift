@@ -1,11 +1,12 @@
 import Accounts
 import Foundation
 import PortcullisTesting
+import PortcullisBench
 import SQLStore
 import Testing
 import WebAuthn
 
-/// `portcullis bench login --preload` fills a database with accounts in bulk.
+/// `portcullis-bench login --preload` fills a database with accounts in bulk.
 @Suite(.serialized) struct FillerAccountTests {
     @Test(arguments: StoreConformanceTests.kinds.filter { $0 != .memory })
     func fillerAccountsAreWholeAccounts(kind: StoreConformanceTests.Kind) async throws {

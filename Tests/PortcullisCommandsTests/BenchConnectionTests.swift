@@ -1,5 +1,5 @@
 import NIOCore
-@testable import PortcullisCommands
+@testable import PortcullisBench
 import Testing
 
 /// The load generator's reading of response heads: it must not count a sign-in whose answer it

@@ -1,4 +1,5 @@
 import Foundation
+import PortcullisCommands
 import NIOCore
 import NIOPosix
 

@@ -1,6 +1,7 @@
 import Accounts
 import ArgumentParser
 import Foundation
+import PortcullisCommands
 import Logging
 import PortcullisApp
 import PortcullisTesting
@@ -8,7 +9,7 @@ import SQLStore
 import Synchronization
 import WebAuthn
 
-/// `portcullis bench store`: the store's share of a sign-in, without HTTP, JSON or signatures: each
+/// `portcullis-bench store`: the store's share of a sign-in, without HTTP, JSON or signatures: each
 /// task runs, in turn, the three store calls a discoverable sign-in makes (save the challenge; read the
 /// challenge and the passkey's owner; use up the challenge, move the counter, add the session and
 /// the event), so that a change to the store can be measured and profiled on its own.
@@ -92,7 +93,7 @@ struct BenchStoreCommand: AsyncParsableCommand, IOCommand {
             let cpu = processCPUSeconds() - cpuBefore
             return (done.value.load(ordering: .relaxed), elapsed.inSeconds, cpu)
         }
-        io.out(String(format: "portcullis bench store: %@, %d accounts, concurrency %d\n", database ?? "sqlite (temporary file)", accounts, concurrency))
+        io.out(String(format: "portcullis-bench store: %@, %d accounts, concurrency %d\n", database ?? "sqlite (temporary file)", accounts, concurrency))
         io.out(String(format: "sign-ins (store work only): %d in %.1f s = %.0f /s, %.1f µs each\n", signIns, elapsed, Double(signIns) / elapsed,
                       elapsed / Double(max(1, signIns)) * 1e6))
         io.out(String(format: "CPU of this process (all threads, user + system): %.2f cores, %.1f µs per sign-in\n", cpu / elapsed,

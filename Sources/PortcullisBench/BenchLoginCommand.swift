@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PortcullisCommands
 import Logging
 import PortcullisApp
 import SQLStore
@@ -8,7 +9,7 @@ import PortcullisTesting
 import Synchronization
 import WebAuthn
 
-/// `portcullis bench login`: a load generator with its own software authenticator.
+/// `portcullis-bench login`: a load generator with its own software authenticator.
 struct BenchLoginCommand: AsyncParsableCommand, IOCommand {
     static let configuration = CommandConfiguration(
         commandName: "login",
@@ -125,7 +126,7 @@ struct BenchLoginCommand: AsyncParsableCommand, IOCommand {
             guard !latencies.isEmpty else { return 0 }
             return latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))] * 1000
         }
-        out += "portcullis bench login: \(url), \(accounts.count) users, concurrency \(concurrency), \(duration) s\n"
+        out += "portcullis-bench login: \(url), \(accounts.count) users, concurrency \(concurrency), \(duration) s\n"
         out += String(format: "sign-ups: %d in %.1f s (%.0f /s)\n", accounts.count, signUpSeconds, Double(accounts.count) / signUpSeconds)
         out += String(format: "sign-ins: %d complete in %.1f s = %.0f /s\n", latencies.count, elapsed, Double(latencies.count) / elapsed)
         out += String(format: "latency of a complete sign-in (options + verify): p50 %.1f ms, p95 %.1f ms, p99 %.1f ms\n", percentile(0.5), percentile(0.95), percentile(0.99))

@@ -1,19 +1,29 @@
 import ArgumentParser
 import Crypto
 import Foundation
+import PortcullisCommands
 import PortcullisTesting
 import WebAuthn
 
-/// `portcullis bench ...`: measurements, never tests.
+/// `portcullis-bench ...`: measurements, never tests. A program of its own, so that the production
+/// `portcullis` does not link the test fixtures (the load generator needs a software authenticator).
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench",
+        commandName: "portcullis-bench",
         abstract: "Measure Portcullis (build with -c release).",
         subcommands: [BenchVerifyCommand.self, BenchLoginCommand.self, BenchStoreCommand.self]
     )
 }
 
-/// `portcullis bench verify`: complete verifications per second on one core.
+/// The `portcullis-bench` command line.
+public enum PortcullisBenchCLI {
+    /// Runs `portcullis-bench` with `arguments` (without the program name); returns the exit status.
+    public static func run(arguments: [String], io: CommandIO) async -> Int32 {
+        await PortcullisCLI.run(BenchCommand.self, arguments: arguments, io: io)
+    }
+}
+
+/// `portcullis-bench verify`: complete verifications per second on one core.
 struct BenchVerifyCommand: AsyncParsableCommand, IOCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify",
@@ -100,7 +110,7 @@ struct BenchVerifyCommand: AsyncParsableCommand, IOCommand {
         }
         results.append(("packed x5c registration, trusted chain (ES256 leaf + intermediate + root)", Double(count) / Date().timeIntervalSince(start)))
 
-        var out = "portcullis bench verify (one thread; raw P-256 and ES256 interleaved for \(2 * seconds) s, the others \(seconds) s each)\n"
+        var out = "portcullis-bench verify (one thread; raw P-256 and ES256 interleaved for \(2 * seconds) s, the others \(seconds) s each)\n"
         for (name, rate) in results { out += String(format: "%12.0f /s  %@\n", rate, name) }
         out += String(format: "ES256 complete assertion rate is %.1f%% of the raw P-256 rate\n", es256Rate / raw * 100)
         io.out(out)

@@ -43,7 +43,10 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.20.0"),
         .package(url: "https://github.com/vapor/sql-kit.git", from: "3.32.0"),
         .package(url: "https://github.com/vapor/sqlite-kit.git", from: "4.5.0"),
-        .package(url: "https://github.com/vapor/sqlite-nio.git", from: "1.10.0"),
+        // Exact: SQLStore imports VaporCSQLite, the SQLite C library sqlite-nio vendors, which sqlite-nio
+        // does not export as a product. Any version bump must be a deliberate edit here, rebuilt and
+        // tested, because a new release may rename or reshape that module without breaking its API.
+        .package(url: "https://github.com/vapor/sqlite-nio.git", exact: "1.13.2"),
         .package(url: "https://github.com/vapor/postgres-kit.git", from: "2.14.0"),
         .package(url: "https://github.com/apple/swift-configuration.git", from: "1.0.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),

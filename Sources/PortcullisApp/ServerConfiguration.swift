@@ -13,7 +13,8 @@ import WebAuthn
 /// Keys (environment variables are the upper-case forms: `rp.id` is `RP_ID`):
 /// `rp.id`, `rp.name`, `rp.origins` (list; web origins and `android:apk-key-hash:` origins),
 /// `http.host`, `http.port`, `http.trust_forwarded_for`, `database.url` (`sqlite:PATH` or
-/// `postgres://user:password@host:port/db`), `database.max_connections` (PostgreSQL connections
+/// `postgres://user:password@host:port/db`, with `sslmode` and `sslrootcert` as
+/// ``PostgresConnectionSettings`` reads them), `database.max_connections` (PostgreSQL connections
 /// one node keeps at most, 8), `signup.mode` (`open` | `invite-only`),
 /// `session.idle_timeout` and `session.lifetime` (seconds), `webauthn.user_verification`
 /// (`required` | `preferred` | `discouraged`), `webauthn.hints` (list), `attestation.conveyance`
@@ -213,6 +214,11 @@ public struct ServerConfiguration: Sendable {
                 || databaseURL.hasPrefix("postgresql://")
         else {
             throw Invalid(key: "database.url", reason: "must be sqlite:PATH, postgres://user:password@host:port/database or memory:")
+        }
+        if databaseURL.hasPrefix("postgres") {
+            do { _ = try PostgresConnectionSettings(url: databaseURL) } catch let error as SQLStoreError {
+                throw Invalid(key: "database.url", reason: error.description)
+            }
         }
         for aaguid in allowedAAGUIDs + deniedAAGUIDs where AAGUID(string: aaguid) == nil {
             throw Invalid(key: allowedAAGUIDs.contains(aaguid) ? "aaguids.allowed" : "aaguids.denied", reason: "\"\(aaguid)\" is not an AAGUID")

@@ -297,16 +297,12 @@ public struct PostgresBackend: SQLBackend {
 
     /// A backend for a `postgres://user:password@host:port/database` URL, with at most
     /// `maximumConnections` pooled connections.
+    /// The URL may set `sslmode` and `sslrootcert` (see ``PostgresConnectionSettings``).
     public init(url: String, maximumConnections: Int = PostgresBackend.defaultMaximumConnections, logger: Logger) throws {
-        guard let components = URLComponents(string: url), ["postgres", "postgresql"].contains(components.scheme ?? ""),
-              let host = components.host, let user = components.user
-        else {
-            throw SQLStoreError.invalidURL
-        }
-        let database = components.path.hasPrefix("/") ? String(components.path.dropFirst()) : components.path
+        let settings = try PostgresConnectionSettings(url: url)
         var configuration = PostgresClient.Configuration(
-            host: host, port: components.port ?? 5432, username: user,
-            password: components.password?.removingPercentEncoding, database: database.isEmpty ? nil : database, tls: .disable)
+            host: settings.host, port: settings.port, username: settings.username,
+            password: settings.password, database: settings.database, tls: try settings.clientTLS())
         configuration.options.maximumConnections = max(1, maximumConnections)
         // The pool starts an idle timer and a keep-alive timer each time a connection falls idle, and
         // cancels them when it is leased again. On Linux a cancelled sleep keeps its task and dispatch
@@ -376,8 +372,15 @@ func runTransaction<R: Sendable>(on db: some SQLDatabase, begin: StaticString, _
 }
 
 /// Errors of the SQL store's set-up.
-public enum SQLStoreError: Error, CustomStringConvertible {
+public enum SQLStoreError: Error, CustomStringConvertible, Equatable {
     /// The database URL is neither `sqlite:PATH` nor `postgres://...`.
     case invalidURL
-    public var description: String { "the database must be sqlite:PATH or postgres://user:password@host:port/database" }
+    /// The URL's TLS settings (`sslmode`, `sslrootcert`) cannot be used; says why.
+    case invalidTLS(String)
+    public var description: String {
+        switch self {
+        case .invalidURL: "the database must be sqlite:PATH or postgres://user:password@host:port/database"
+        case .invalidTLS(let why): "the database URL's TLS settings: \(why)"
+        }
+    }
 }

@@ -81,6 +81,8 @@ import Accounts
         (["rp.origins": "https://evil.example"], "rp.origins"),
         (["rp.id": "127.0.0.1"], "rp.id"),
         (["database.url": "mysql://x"], "database.url"),
+        (["database.url": "postgres://u:p@10.0.0.5/portcullis"], "database.url"),  // remote: verify-full needs the host's name
+        (["database.url": "postgres://u:p@db.example.com/portcullis?sslmode=prefer"], "database.url"),
         (["database.max_connections": "0"], "database.max_connections"),
         (["database.max_connections": "many"], "database.max_connections"),
         (["signup.mode": "closed"], "signup.mode"),

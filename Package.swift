@@ -261,7 +261,11 @@ let package = Package(
         ),
         .testTarget(
             name: "AccountsTests",
-            dependencies: ["Accounts", "SQLStore", "PortcullisTesting", "PortcullisBench", "WebAuthn", .product(name: "SQLKit", package: "sql-kit"), .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "Accounts", "SQLStore", "PortcullisTesting", "PortcullisBench", "WebAuthn",
+                .product(name: "SQLKit", package: "sql-kit"), .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -71,8 +71,9 @@ public protocol AccountStore: Sendable {
     /// records the event and consumes the invite when given. Throws ``StoreError/challengeGone``,
     /// ``StoreError/usernameTaken``, ``StoreError/credentialExists`` or ``StoreError/inviteInvalid``.
     func createUser(_ user: User, passkey: Passkey, session: Session, event: SecurityEvent, inviteHash: [UInt8]?, challenge: String, now: Date) async throws
-    /// Sets a user's disabled flag; disabling also deletes their sessions.
-    func setDisabled(userID: UUID, disabled: Bool) async throws
+    /// Sets a user's disabled flag and records `event`, in one transaction; disabling also deletes
+    /// their sessions. Throws ``StoreError/notFound``.
+    func setDisabled(userID: UUID, disabled: Bool, event: SecurityEvent?) async throws
     /// Deletes a user and everything of theirs.
     func deleteUser(id: UUID) async throws
 

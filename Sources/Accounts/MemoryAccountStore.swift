@@ -48,10 +48,11 @@ public actor MemoryAccountStore: AccountStore {
         eventLog.append(event)
     }
 
-    public func setDisabled(userID: UUID, disabled: Bool) async throws {
+    public func setDisabled(userID: UUID, disabled: Bool, event: SecurityEvent?) async throws {
         guard users[userID] != nil else { throw StoreError.notFound }
         users[userID]?.disabled = disabled
         if disabled { sessionsByID = sessionsByID.filter { $0.value.userID != userID } }
+        if let event { eventLog.append(event) }
     }
 
     public func deleteUser(id: UUID) async throws {

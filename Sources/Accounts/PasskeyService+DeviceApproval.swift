@@ -61,7 +61,7 @@ extension PasskeyService {
         let request = try await lookupDeviceRequest(auth, userCode: text)
         let now = clock()
         let event = SecurityEvent(
-            id: newEventID(), userID: auth.user.id, kind: approve ? "device_approved" : "device_denied", at: now, ip: info.ip, userAgent: info.userAgent,
+            id: newEventID(), userID: auth.user.id, kind: approve ? .deviceApproved : .deviceDenied, at: now, ip: info.ip, userAgent: info.userAgent,
             detail: ["device_ip": request.ip, "device_user_agent": String(request.userAgent.prefix(200))])
         do {
             try await store.transitionDeviceRequest(
@@ -92,7 +92,7 @@ extension PasskeyService {
             userID: user.id,
             birth: SessionBirth(kind: .deviceApproval, credentialID: request.approvingCredentialID ?? [], userVerified: false, deviceBound: false),
             lifetime: Self.deviceSessionLifetime, info: info, now: now)
-        let event = SecurityEvent(id: newEventID(), userID: user.id, kind: "signin_device_approval", at: now, ip: info.ip, userAgent: info.userAgent)
+        let event = SecurityEvent(id: newEventID(), userID: user.id, kind: .signinDeviceApproval, at: now, ip: info.ip, userAgent: info.userAgent)
         do {
             try await store.transitionDeviceRequest(
                 deviceCodeHash: request.deviceCodeHash, from: .approved, to: .consumed, decidedBy: nil, approvingCredentialID: nil,

@@ -14,7 +14,7 @@ extension PasskeyService {
         let enrolment = Enrolment(id: random.uuid(), tokenHash: Self.hash(token), userID: auth.user.id, status: .created, createdAt: now,
                                   expiresAt: now.addingTimeInterval(Self.enrolmentLifetime))
         try await store.createEnrolment(enrolment, event: SecurityEvent(
-            id: newEventID(), userID: auth.user.id, kind: "enrolment_created", at: now, ip: info.ip, userAgent: info.userAgent))
+            id: newEventID(), userID: auth.user.id, kind: .enrolmentCreated, at: now, ip: info.ip, userAgent: info.userAgent))
         return (enrolment, token)
     }
 
@@ -33,7 +33,7 @@ extension PasskeyService {
         enrolment.openedUserAgent = info.userAgent
         do {
             try await store.updateEnrolment(enrolment, from: .created, event: SecurityEvent(
-                id: newEventID(), userID: enrolment.userID, kind: "enrolment_opened", at: now, ip: info.ip, userAgent: info.userAgent), now: now)
+                id: newEventID(), userID: enrolment.userID, kind: .enrolmentOpened, at: now, ip: info.ip, userAgent: info.userAgent), now: now)
         } catch let error as StoreError where error == .conflict {
             throw AccountsError.notFound
         }
@@ -56,7 +56,7 @@ extension PasskeyService {
         enrolment.status = matches ? .confirmed : .cancelled
         do {
             try await store.updateEnrolment(enrolment, from: .opened, event: SecurityEvent(
-                id: newEventID(), userID: auth.user.id, kind: matches ? "enrolment_confirmed" : "enrolment_cancelled", at: now, ip: info.ip,
+                id: newEventID(), userID: auth.user.id, kind: matches ? .enrolmentConfirmed : .enrolmentCancelled, at: now, ip: info.ip,
                 userAgent: info.userAgent, detail: ["device_ip": enrolment.openedIP ?? "", "device_user_agent": String((enrolment.openedUserAgent ?? "").prefix(200))]),
                 now: now)
         } catch let error as StoreError where error == .conflict {
@@ -90,7 +90,7 @@ extension PasskeyService {
         let (passkey, verified, challenge) = try await verifyNewPasskey(
             for: user, kind: .enrol, boundTo: enrolment.id, credential: credential, name: name, now: now)
         let issued = newSession(userID: user.id, passkey: passkey, userVerified: verified.userVerified, info: info, now: now)
-        let event = SecurityEvent(id: newEventID(), userID: user.id, kind: "passkey_added", at: now, ip: info.ip, userAgent: info.userAgent,
+        let event = SecurityEvent(id: newEventID(), userID: user.id, kind: .passkeyAdded, at: now, ip: info.ip, userAgent: info.userAgent,
                                   detail: ["passkey": passkey.name, "via": "enrolment"])
         do {
             try await store.completeEnrolment(id: enrolment.id, passkey: passkey, session: issued.session, event: event, challenge: challenge, now: now)

@@ -107,7 +107,7 @@ extension PasskeyService {
             settings.addresses = cleaned
         }
         try await store.saveRecoverySettings(settings, event: SecurityEvent(
-            id: newEventID(), userID: auth.user.id, kind: "recovery_settings_changed", at: clock(), ip: info.ip, userAgent: info.userAgent,
+            id: newEventID(), userID: auth.user.id, kind: .recoverySettingsChanged, at: clock(), ip: info.ip, userAgent: info.userAgent,
             detail: ["threshold": String(settings.threshold), "addresses": String(settings.addresses.count)]))
         return settings
     }
@@ -136,7 +136,7 @@ extension PasskeyService {
         settings.codeHash = Self.hash(RecoveryCode.normalize(code))
         settings.codeCreatedAt = now
         try await store.saveRecoverySettings(settings, event: SecurityEvent(
-            id: newEventID(), userID: auth.user.id, kind: "recovery_code_created", at: now, ip: info.ip, userAgent: info.userAgent))
+            id: newEventID(), userID: auth.user.id, kind: .recoveryCodeCreated, at: now, ip: info.ip, userAgent: info.userAgent))
         return code
     }
 
@@ -150,7 +150,7 @@ extension PasskeyService {
         let record = RecoveryContact(id: random.uuid(), ownerID: auth.user.id, contactID: contact.id, accepted: false, createdAt: now)
         do {
             try await store.addRecoveryContact(record, event: SecurityEvent(
-                id: newEventID(), userID: auth.user.id, kind: "recovery_contact_invited", at: now, ip: info.ip, userAgent: info.userAgent,
+                id: newEventID(), userID: auth.user.id, kind: .recoveryContactInvited, at: now, ip: info.ip, userAgent: info.userAgent,
                 detail: ["contact": contact.username]))
         } catch let error as StoreError {
             throw map(error)
@@ -165,7 +165,7 @@ extension PasskeyService {
         let name = try await store.user(id: contact.contactID)?.username ?? ""
         do {
             try await store.deleteRecoveryContact(id: id, ownerID: auth.user.id, event: SecurityEvent(
-                id: newEventID(), userID: auth.user.id, kind: "recovery_contact_removed", at: clock(), ip: info.ip, userAgent: info.userAgent,
+                id: newEventID(), userID: auth.user.id, kind: .recoveryContactRemoved, at: clock(), ip: info.ip, userAgent: info.userAgent,
                 detail: ["contact": name]))
         } catch let error as StoreError {
             throw map(error)
@@ -199,7 +199,7 @@ extension PasskeyService {
         do {
             // On the owner's timeline: they learn who now vouches for them.
             try await store.acceptRecoveryContact(id: id, contactID: auth.user.id, event: SecurityEvent(
-                id: newEventID(), userID: invitation.ownerID, kind: "recovery_contact_accepted", at: clock(), ip: info.ip, userAgent: info.userAgent,
+                id: newEventID(), userID: invitation.ownerID, kind: .recoveryContactAccepted, at: clock(), ip: info.ip, userAgent: info.userAgent,
                 detail: ["contact": auth.user.username]))
         } catch let error as StoreError {
             throw map(error)
@@ -223,7 +223,7 @@ extension PasskeyService {
             id: random.uuid(), userID: owner?.id, secretHash: Self.hash(secret), comparisonCode: ComparisonCode.generate(using: random),
             status: .open, createdAt: now, expiresAt: now.addingTimeInterval(policy.recovery.caseLifetime), ip: info.ip, userAgent: info.userAgent)
         let event = owner.map {
-            SecurityEvent(id: newEventID(), userID: $0.id, kind: "recovery_started", at: now, ip: info.ip, userAgent: info.userAgent,
+            SecurityEvent(id: newEventID(), userID: $0.id, kind: .recoveryStarted, at: now, ip: info.ip, userAgent: info.userAgent,
                           detail: ["case": recoveryCase.id.uuidString.lowercased()])
         }
         try await store.createRecoveryCase(recoveryCase, event: event)
@@ -269,7 +269,7 @@ extension PasskeyService {
         let entered = Self.hash(RecoveryCode.normalize(code))
         guard let userID = held.userID, let settings, let stored = settings.codeHash, code.utf8.count <= 128, ConstantTime.equal(stored, entered) else {
             let event = held.userID.map {
-                SecurityEvent(id: newEventID(), userID: $0, kind: "recovery_code_failed", at: now, ip: info.ip, userAgent: info.userAgent,
+                SecurityEvent(id: newEventID(), userID: $0, kind: .recoveryCodeFailed, at: now, ip: info.ip, userAgent: info.userAgent,
                               detail: ["case": id.uuidString.lowercased()])
             }
             do { _ = try await store.recordRecoveryCodeFailure(caseID: id, event: event) } catch let error as StoreError { throw map(error) }
@@ -278,7 +278,7 @@ extension PasskeyService {
         let proof = RecoveryProof(kind: .code, actorID: nil, at: now)
         do {
             try await store.addRecoveryProof(caseID: id, proof: proof, event: SecurityEvent(
-                id: newEventID(), userID: userID, kind: "recovery_approved", at: now, ip: info.ip, userAgent: info.userAgent,
+                id: newEventID(), userID: userID, kind: .recoveryApproved, at: now, ip: info.ip, userAgent: info.userAgent,
                 detail: ["case": id.uuidString.lowercased(), "proof": "code"]), now: now)
         } catch let error as StoreError {
             throw map(error)
@@ -317,7 +317,7 @@ extension PasskeyService {
         var passkey = registered
         passkey.recoveredAt = now
         let issued = newSession(userID: user.id, passkey: passkey, userVerified: verified.userVerified, info: info, now: now)
-        let event = SecurityEvent(id: newEventID(), userID: user.id, kind: "recovery_completed", at: now, ip: info.ip, userAgent: info.userAgent,
+        let event = SecurityEvent(id: newEventID(), userID: user.id, kind: .recoveryCompleted, at: now, ip: info.ip, userAgent: info.userAgent,
                                   detail: ["case": id.uuidString.lowercased(), "passkey": passkey.name])
         do {
             try await store.completeRecovery(caseID: held.id, passkey: passkey, session: issued.session, event: event, challenge: challenge, now: now)
@@ -361,7 +361,7 @@ extension PasskeyService {
         try checkComparison(comparisonCode, target)
         do {
             try await store.addRecoveryProof(caseID: caseID, proof: RecoveryProof(kind: .contact, actorID: auth.user.id, at: now), event: SecurityEvent(
-                id: newEventID(), userID: ownerID, kind: "recovery_approved", at: now, ip: info.ip, userAgent: info.userAgent,
+                id: newEventID(), userID: ownerID, kind: .recoveryApproved, at: now, ip: info.ip, userAgent: info.userAgent,
                 detail: ["case": caseID.uuidString.lowercased(), "proof": "contact", "by": auth.user.username]), now: now)
         } catch let error as StoreError {
             throw map(error)
@@ -405,7 +405,7 @@ extension PasskeyService {
         guard let target = try await store.recoveryCase(id: caseID), target.userID == auth.user.id else { throw AccountsError.notFound }
         do {
             try await store.cancelRecoveryCase(id: caseID, blockUntil: nil, event: SecurityEvent(
-                id: newEventID(), userID: auth.user.id, kind: "recovery_cancelled", at: clock(), ip: info.ip, userAgent: info.userAgent,
+                id: newEventID(), userID: auth.user.id, kind: .recoveryCancelled, at: clock(), ip: info.ip, userAgent: info.userAgent,
                 detail: ["case": caseID.uuidString.lowercased(), "by": "passkey"]), now: clock())
         } catch let error as StoreError {
             throw map(error)
@@ -434,7 +434,7 @@ extension PasskeyService {
         let now = clock()
         do {
             try await store.cancelRecoveryCase(id: caseID, blockUntil: now.addingTimeInterval(policy.recovery.blockAfterCancel), event: SecurityEvent(
-                id: newEventID(), userID: ownerID, kind: "recovery_cancelled", at: now, ip: info.ip, userAgent: info.userAgent,
+                id: newEventID(), userID: ownerID, kind: .recoveryCancelled, at: now, ip: info.ip, userAgent: info.userAgent,
                 detail: ["case": caseID.uuidString.lowercased(), "by": "link"]), now: now)
         } catch let error as StoreError {
             throw map(error)
@@ -472,7 +472,7 @@ extension PasskeyService {
         try checkComparison(comparisonCode, target)
         do {
             try await store.addRecoveryProof(caseID: caseID, proof: RecoveryProof(kind: .admin, actorID: adminID, via: via, at: now), event: SecurityEvent(
-                id: newEventID(), userID: ownerID, kind: "recovery_approved", at: now, ip: info.ip, userAgent: info.userAgent,
+                id: newEventID(), userID: ownerID, kind: .recoveryApproved, at: now, ip: info.ip, userAgent: info.userAgent,
                 detail: ["case": caseID.uuidString.lowercased(), "proof": "admin", "by": adminName, "via": via]), now: now)
         } catch let error as StoreError {
             throw map(error)
@@ -483,7 +483,7 @@ extension PasskeyService {
     public func setAdmin(username: String, admin: Bool) async throws {
         guard let user = try await store.user(username: try Self.normalize(username: username)) else { throw AccountsError.notFound }
         try await store.setAdmin(userID: user.id, admin: admin, event: SecurityEvent(
-            id: newEventID(), userID: user.id, kind: admin ? "admin_granted" : "admin_revoked", at: clock(), ip: "command line",
+            id: newEventID(), userID: user.id, kind: admin ? .adminGranted : .adminRevoked, at: clock(), ip: "command line",
             userAgent: "portcullis admin"))
     }
 

@@ -92,7 +92,7 @@ public struct PasskeyService: Sendable {
         let user = User(id: random.uuid(), username: pending.username, displayName: pending.displayName, handle: pending.handle, createdAt: now)
         let passkey = makePasskey(verified, userID: user.id, name: name, now: now)
         let issued = newSession(userID: user.id, passkey: passkey, userVerified: verified.userVerified, info: info, now: now)
-        let event = SecurityEvent(id: newEventID(), userID: user.id, kind: "signup", at: now, ip: info.ip, userAgent: info.userAgent,
+        let event = SecurityEvent(id: newEventID(), userID: user.id, kind: .signup, at: now, ip: info.ip, userAgent: info.userAgent,
                                   detail: ["passkey": passkey.name])
         do {
             try await store.createUser(user, passkey: passkey, session: issued.session, event: event, inviteHash: pending.inviteHash,
@@ -141,7 +141,7 @@ public struct PasskeyService: Sendable {
         // The first sign-in with a passkey is a sign-in from a new device (or a new authenticator).
         var detail = ["passkey": passkey.name, "provider": providerName(passkey.aaguid) ?? "unknown"]
         if passkey.lastUsedAt == nil { detail["new_device"] = "true" }
-        let event = SecurityEvent(id: newEventID(), userID: user.id, kind: "signin", at: now, ip: info.ip, userAgent: info.userAgent, detail: detail)
+        let event = SecurityEvent(id: newEventID(), userID: user.id, kind: .signin, at: now, ip: info.ip, userAgent: info.userAgent, detail: detail)
         try await record(verified, passkey: passkey, newSession: issued.session, reauth: nil, event: event, challenge: stored, now: now)
         return (user, issued, openRecoveryCases)
     }
@@ -214,7 +214,7 @@ public struct PasskeyService: Sendable {
         let now = clock()
         let (passkey, _, challenge) = try await verifyNewPasskey(
             for: auth.user, kind: .add, boundTo: auth.session.id, credential: credential, name: name, now: now)
-        let event = SecurityEvent(id: newEventID(), userID: auth.user.id, kind: "passkey_added", at: now, ip: info.ip, userAgent: info.userAgent,
+        let event = SecurityEvent(id: newEventID(), userID: auth.user.id, kind: .passkeyAdded, at: now, ip: info.ip, userAgent: info.userAgent,
                                   detail: ["passkey": passkey.name])
         do { try await store.addPasskey(passkey, event: event, challenge: challenge, now: now) } catch let error as StoreError {
             throw map(error)
@@ -240,7 +240,7 @@ public struct PasskeyService: Sendable {
         let (_, passkey, verified, _) = try verifyAssertion(response, stored: stored, found: found, requireUserHandle: false)
         let now = clock()
         let token = Base64URL.encode(random.bytes(32))
-        let event = SecurityEvent(id: newEventID(), userID: auth.user.id, kind: "reauthenticated", at: now, ip: info.ip, userAgent: info.userAgent,
+        let event = SecurityEvent(id: newEventID(), userID: auth.user.id, kind: .reauthenticated, at: now, ip: info.ip, userAgent: info.userAgent,
                                   detail: ["passkey": passkey.name])
         try await record(verified, passkey: passkey, newSession: nil, reauth: (auth.session.id, Self.hash(token)), event: event, challenge: stored, now: now)
         return token
@@ -251,7 +251,7 @@ public struct PasskeyService: Sendable {
         try requireFullRights(auth)
         let trimmed = name.trimmingCharacters(in: .whitespacesAndNewlines)
         guard (1...64).contains(trimmed.count) else { throw AccountsError.invalid("A passkey name is 1 to 64 characters.") }
-        let event = SecurityEvent(id: newEventID(), userID: auth.user.id, kind: "passkey_renamed", at: clock(), ip: info.ip, userAgent: info.userAgent,
+        let event = SecurityEvent(id: newEventID(), userID: auth.user.id, kind: .passkeyRenamed, at: clock(), ip: info.ip, userAgent: info.userAgent,
                                   detail: ["passkey": trimmed])
         do { try await store.renamePasskey(credentialID: credentialID, userID: auth.user.id, name: trimmed, event: event) } catch let error as StoreError {
             throw map(error)
@@ -267,7 +267,7 @@ public struct PasskeyService: Sendable {
         try requireFresh(auth)
         let name = try await store.passkey(credentialID: credentialID).flatMap { $0.userID == auth.user.id ? $0.name : nil }
         guard let name else { throw AccountsError.notFound }
-        let event = SecurityEvent(id: newEventID(), userID: auth.user.id, kind: "passkey_removed", at: clock(), ip: info.ip, userAgent: info.userAgent,
+        let event = SecurityEvent(id: newEventID(), userID: auth.user.id, kind: .passkeyRemoved, at: clock(), ip: info.ip, userAgent: info.userAgent,
                                   detail: ["passkey": name])
         do { return try await store.deletePasskey(credentialID: credentialID, userID: auth.user.id, event: event) } catch let error as StoreError {
             throw map(error)
@@ -277,7 +277,7 @@ public struct PasskeyService: Sendable {
     /// Revokes one of the user's sessions (fresh assertion needed, unless it is the current one).
     public func revokeSession(_ auth: Authenticated, sessionID: UUID, info: RequestInfo) async throws {
         if sessionID != auth.session.id { try requireFresh(auth) }
-        let event = SecurityEvent(id: newEventID(), userID: auth.user.id, kind: sessionID == auth.session.id ? "logout" : "session_revoked",
+        let event = SecurityEvent(id: newEventID(), userID: auth.user.id, kind: sessionID == auth.session.id ? .logout : .sessionRevoked,
                                   at: clock(), ip: info.ip, userAgent: info.userAgent, detail: ["session": sessionID.uuidString])
         do { try await store.deleteSession(id: sessionID, userID: auth.user.id, event: event) } catch let error as StoreError {
             throw map(error)

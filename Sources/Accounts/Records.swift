@@ -248,8 +248,8 @@ public struct Session: Sendable, Hashable {
 public struct SecurityEvent: Sendable, Hashable {
     public var id: UUID
     public var userID: UUID
-    /// `signup`, `signin`, `passkey_added`, `passkey_renamed`, `passkey_removed`, `session_revoked`, `logout`, ...
-    public var kind: String
+    /// What happened.
+    public var kind: Kind
     public var at: Date
     public var ip: String
     public var userAgent: String
@@ -259,7 +259,7 @@ public struct SecurityEvent: Sendable, Hashable {
     /// The detail of a `passkey_removed` event that says how many sessions born from the passkey ended.
     public static let sessionsEndedDetail = "sessions_ended"
 
-    public init(id: UUID, userID: UUID, kind: String, at: Date, ip: String, userAgent: String, detail: [String: String] = [:]) {
+    public init(id: UUID, userID: UUID, kind: Kind, at: Date, ip: String, userAgent: String, detail: [String: String] = [:]) {
         self.id = id
         self.userID = userID
         self.kind = kind

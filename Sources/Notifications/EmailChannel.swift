@@ -21,22 +21,25 @@ public struct EmailChannel: NotificationChannel {
         self.logger = logger
     }
 
-    /// What people read for each kind of event.
-    static func summary(_ kind: String) -> String {
-        switch kind {
-        case "signup": "Your account was created"
-        case "signin": "New sign-in to your account from a new device"
-        case "signin_device_approval": "A device signed in with your approval"
-        case "passkey_added": "A passkey was added to your account"
-        case "passkey_removed": "A passkey was removed from your account"
-        case "device_approved": "You approved a sign-in on another device"
-        case "enrolment_confirmed": "A new device is being enrolled"
-        case "recovery_started": "Someone asked to recover your account"
-        case "recovery_approved": "A recovery request for your account was approved"
-        case "recovery_cancelled": "A recovery request for your account was cancelled"
-        case "recovery_completed": "Your account was recovered with a new passkey"
-        case "admin_granted", "admin_revoked": "Your admin role changed"
-        default: "Security activity on your account"
+    /// What people read for each kind of event (every kind named: a new one must be placed here).
+    static func summary(_ kind: SecurityEvent.Kind) -> String {
+        switch kind.base {
+        case .signup: "Your account was created"
+        case .signin: "New sign-in to your account from a new device"
+        case .signinDeviceApproval: "A device signed in with your approval"
+        case .passkeyAdded: "A passkey was added to your account"
+        case .passkeyRemoved: "A passkey was removed from your account"
+        case .deviceApproved: "You approved a sign-in on another device"
+        case .enrolmentConfirmed: "A new device is being enrolled"
+        case .recoveryStarted: "Someone asked to recover your account"
+        case .recoveryApproved: "A recovery request for your account was approved"
+        case .recoveryCancelled: "A recovery request for your account was cancelled"
+        case .recoveryCompleted: "Your account was recovered with a new passkey"
+        case .adminGranted, .adminRevoked: "Your admin role changed"
+        case .reauthenticated, .logout, .sessionRevoked, .passkeyRenamed, .deviceDenied, .enrolmentCreated, .enrolmentOpened,
+             .enrolmentCancelled, .recoverySettingsChanged, .recoveryCodeCreated, .recoveryContactInvited, .recoveryContactAccepted,
+             .recoveryContactRemoved, .recoveryCodeFailed, .userDisabled, .userEnabled:
+            "Security activity on your account"
         }
     }
 
@@ -47,7 +50,7 @@ public struct EmailChannel: NotificationChannel {
         if let user { text += "Account: \(user.username)\n" }
         text += "When: \(ISO8601DateFormatter().string(from: event.at))\nFrom: \(event.ip)\nDevice: \(event.userAgent)\n"
         for (key, value) in event.detail.sorted(by: { $0.key < $1.key }) { text += "\(key): \(value)\n" }
-        if event.kind == "passkey_removed", let ended = event.detail[SecurityEvent.sessionsEndedDetail] {
+        if event.kind == .passkeyRemoved, let ended = event.detail[SecurityEvent.sessionsEndedDetail] {
             text += "\nEvery session that passkey had signed in was signed out (\(ended)).\n"
         }
         if let cancel = links["cancelUrl"] {
@@ -72,10 +75,14 @@ public struct EmailChannel: NotificationChannel {
     /// and sign-ins from a new device; not routine sign-ins, re-authentications, renames or sign-outs
     /// (webhooks still get every event).
     static func mails(_ event: SecurityEvent) -> Bool {
-        switch event.kind {
-        case "signin": event.detail["new_device"] == "true"
-        case "reauthenticated", "logout", "passkey_renamed", "enrolment_opened": false
-        default: true
+        switch event.kind.base {
+        case .signin: event.detail["new_device"] == "true"
+        case .reauthenticated, .logout, .passkeyRenamed, .enrolmentOpened: false
+        case .signup, .signinDeviceApproval, .sessionRevoked, .passkeyAdded, .passkeyRemoved, .deviceApproved, .deviceDenied,
+             .enrolmentCreated, .enrolmentConfirmed, .enrolmentCancelled, .recoverySettingsChanged, .recoveryCodeCreated,
+             .recoveryContactInvited, .recoveryContactAccepted, .recoveryContactRemoved, .recoveryStarted, .recoveryApproved,
+             .recoveryCodeFailed, .recoveryCancelled, .recoveryCompleted, .adminGranted, .adminRevoked, .userDisabled, .userEnabled:
+            true
         }
     }
 

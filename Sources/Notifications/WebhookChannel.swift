@@ -26,7 +26,7 @@ public struct WebhookChannel: NotificationChannel {
         for (key, value) in event.detail.sorted(by: { $0.key < $1.key }) { data[key] = .string(value) }
         for (key, value) in links.sorted(by: { $0.key < $1.key }) { data[key] = .string(value) }
         let body: JSONValue = .object([
-            "type": .string("portcullis." + event.kind),
+            "type": .string("portcullis." + event.kind.rawValue),
             "timestamp": .string(ISO8601DateFormatter().string(from: event.at)),
             "data": .object(data),
         ])

@@ -151,7 +151,7 @@ public func buildApplication(
 /// The "this wasn't me" link carried by every notification about an open recovery case (started or
 /// approved), as `["cancelUrl": URL]`; nothing for other events.
 public func recoveryLinks(_ event: SecurityEvent, service: PasskeyService, origin: String) -> [String: String] {
-    guard event.kind.hasPrefix("recovery_"), event.kind != "recovery_cancelled", event.kind != "recovery_completed",
+    guard event.kind.concernsAnOpenRecoveryCase,
           let text = event.detail["case"], let caseID = UUID(uuidString: text)
     else { return [:] }
     return ["cancelUrl": RecoveryCancelPage.link(origin: origin, caseID: caseID, signature: service.cancelSignature(caseID: caseID))]

@@ -76,7 +76,7 @@ struct BenchStoreCommand: AsyncParsableCommand, IOCommand {
                                 birth: SessionBirth(kind: .passkey, credentialID: mine[slot].credential, userVerified: true, deviceBound: false),
                                 createdAt: now, lastSeenAt: now, expiresAt: now.addingTimeInterval(86400), authenticatedAt: now,
                                 ip: "127.0.0.1", userAgent: "bench")
-                            let event = SecurityEvent(id: random.timeOrderedUUID(at: now), userID: mine[slot].user, kind: "signin", at: now,
+                            let event = SecurityEvent(id: random.timeOrderedUUID(at: now), userID: mine[slot].user, kind: .signin, at: now,
                                                       ip: "127.0.0.1", userAgent: "bench", detail: ["passkey": "Filler", "provider": "unknown"])
                             try await store.recordAssertion(
                                 credentialID: mine[slot].credential, expectedSignCount: counters[slot], newSignCount: counters[slot] + 1,

@@ -42,6 +42,13 @@ enum OperatorOutput {
         return .object(object)
     }
 
+    /// Runs `action`, telling the operator plainly when `username` names no one.
+    static func naming<R>(_ username: String, _ action: () async throws -> R) async throws -> R {
+        do { return try await action() } catch let error as AccountsError where error.code == "not_found" {
+            throw UsageError("no user named \(username)")
+        }
+    }
+
     static func find(_ username: String, in store: any AccountStore) async throws -> User {
         guard let user = try await store.user(username: username.lowercased()) else { throw UsageError("no user named \(username)") }
         return user
@@ -98,15 +105,12 @@ struct UserCommand: ParsableCommand {
         func run(io: CommandIO) async throws -> Int32 { try await UserCommand.setDisabled(false, username: username, store: store, io: io) }
     }
 
-    /// Disables or enables a user, and puts the operator's action on their timeline.
+    /// Disables or enables a user through the domain, with the operator's action on their timeline.
     static func setDisabled(_ disabled: Bool, username: String, store: StoreOptions, io: CommandIO) async throws -> Int32 {
-        let verb = disabled ? "disable" : "enable"
         try await store.withStore { store in
-            let user = try await OperatorOutput.find(username, in: store)
-            try await store.setDisabled(userID: user.id, disabled: disabled)
-            try await store.appendEvent(SecurityEvent(id: UUID(), userID: user.id, kind: "admin_\(verb)d", at: Date(), ip: "cli", userAgent: "portcullis user \(verb)"))
+            try await OperatorOutput.naming(username) { try await OperatorActions(store: store).setDisabled(disabled, username: username) }
         }
-        io.out("\(verb)d \(username)\n")
+        io.out("\(disabled ? "disabled" : "enabled") \(username)\n")
         return 0
     }
 
@@ -119,7 +123,7 @@ struct UserCommand: ParsableCommand {
         func run(io: CommandIO) async throws -> Int32 {
             guard yes else { throw UsageError("deleting \(username) cannot be undone; add --yes") }
             let username = self.username
-            try await store.withStore { store in try await store.deleteUser(id: try await OperatorOutput.find(username, in: store).id) }
+            try await store.withStore { store in try await OperatorOutput.naming(username) { try await OperatorActions(store: store).delete(username: username) } }
             io.out("deleted \(username)\n")
             return 0
         }
@@ -137,10 +141,8 @@ struct InviteCommand: ParsableCommand {
 
         func run(io: CommandIO) async throws -> Int32 {
             guard (60...(366 * 86400)).contains(expiresIn) else { throw UsageError("--expires-in must be 60 to 31622400 seconds") }
-            let code = Base64URL.encode(SystemRandomSource().bytes(18))
-            let now = Date()
-            let invite = Invite(codeHash: Array(SHA256.hash(data: Array(code.utf8))), createdAt: now, expiresAt: now.addingTimeInterval(TimeInterval(expiresIn)))
-            try await store.withStore { try await $0.createInvite(invite) }
+            let lifetime = TimeInterval(expiresIn)
+            let code = try await store.withStore { try await OperatorActions(store: $0).createInvite(lifetime: lifetime) }
             io.out(code + "\n")
             return 0
         }

@@ -328,7 +328,7 @@ package struct APIController: Sendable {
         let events = try await service.store.events(userID: auth.user.id, limit: 200)
         return json(.object(["events": .array(events.map { event in
             var object: JSONObject = [
-                "id": .string(event.id.uuidString.lowercased()), "kind": .string(event.kind), "at": Self.iso(event.at),
+                "id": .string(event.id.uuidString.lowercased()), "kind": .string(event.kind.rawValue), "at": Self.iso(event.at),
                 "ip": .string(event.ip), "userAgent": .string(event.userAgent),
             ]
             for (key, value) in event.detail.sorted(by: { $0.key < $1.key }) { object[key] = .string(value) }

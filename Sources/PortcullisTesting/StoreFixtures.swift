@@ -24,7 +24,7 @@ public enum StoreFixtures {
     }
 
     /// An event for `user`.
-    public static func event(_ kind: String, for user: User, at: Date = FixedClock.now) -> SecurityEvent {
+    public static func event(_ kind: SecurityEvent.Kind, for user: User, at: Date = FixedClock.now) -> SecurityEvent {
         SecurityEvent(id: UUID(), userID: user.id, kind: kind, at: at, ip: "127.0.0.1", userAgent: "test", detail: ["k": "v"])
     }
 
@@ -45,7 +45,7 @@ public enum StoreFixtures {
         let session = session(for: user, passkey: passkey)
         let challenge = challenge(.signup, pending: user)
         try await store.saveChallenge(challenge)
-        try await store.createUser(user, passkey: passkey, session: session, event: event("signup", for: user),
+        try await store.createUser(user, passkey: passkey, session: session, event: event(.signup, for: user),
                                    inviteHash: nil, challenge: challenge.challenge, now: now)
         return (user, passkey, session)
     }

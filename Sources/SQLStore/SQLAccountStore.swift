@@ -167,7 +167,7 @@ public struct SQLAccountStore: AccountStore {
         return SecurityEvent(
             id: try Self.uuid(row, "id"),
             userID: try Self.uuid(row, "user_id"),
-            kind: try row.decode(column: "kind", as: String.self),
+            kind: try Self.eventKind(row.decode(column: "kind", as: String.self)),
             at: date(try row.decode(column: "at", as: Int64.self)),
             ip: try row.decode(column: "ip", as: String.self),
             userAgent: try row.decode(column: "user_agent", as: String.self),
@@ -186,6 +186,12 @@ public struct SQLAccountStore: AccountStore {
     }
 
     /// The columns of `events` that ``eventValues(_:)`` fills, in its order.
+    /// A stored event kind; one that is not in the list is a corrupt row, refused rather than guessed.
+    static func eventKind(_ text: String) throws -> SecurityEvent.Kind {
+        guard let kind = SecurityEvent.Kind(rawValue: text) else { throw corrupt("events.kind") }
+        return kind
+    }
+
     static let eventColumns = ["id", "user_id", "kind", "at", "ip", "user_agent", "detail"]
 
     /// Adds an event (`$1`...`$7`), due for delivery at once (`next_delivery_at` is its time, `$4`).
@@ -198,7 +204,7 @@ public struct SQLAccountStore: AccountStore {
     }
 
     static func eventValues(_ event: SecurityEvent) -> [SQLValue] {
-        [.text(id(event.id)), .text(id(event.userID)), .text(event.kind), .integer(ms(event.at)), .text(event.ip), .text(event.userAgent),
+        [.text(id(event.id)), .text(id(event.userID)), .text(event.kind.rawValue), .integer(ms(event.at)), .text(event.ip), .text(event.userAgent),
          .text(detailJSON(event))]
     }
 
@@ -350,11 +356,12 @@ public struct SQLAccountStore: AccountStore {
         }
     }
 
-    public func setDisabled(userID: UUID, disabled: Bool) async throws {
+    public func setDisabled(userID: UUID, disabled: Bool, event: SecurityEvent?) async throws {
         try await backend.transaction { db in
             let rows = try await db.raw("UPDATE users SET disabled = \(bind: Self.flag(disabled)) WHERE id = \(bind: Self.id(userID)) RETURNING id").all()
             guard rows.count == 1 else { throw StoreError.notFound }
             if disabled { try await db.raw("DELETE FROM sessions WHERE user_id = \(bind: Self.id(userID))").run() }
+            if let event { try await Self.insert(event, db) }
         }
     }
 

@@ -11,7 +11,7 @@ import Testing
 /// come back bound to nobody.
 @Suite struct CorruptRowTests {
     enum Damage: String, CaseIterable, Sendable {
-        case challengeUser, challengeKind, challengeUserInSignInRead, sessionUser, sessionBirth, passkeyKey, eventDetail, eventDetailNotStrings, recoveryAddresses
+        case challengeUser, challengeKind, challengeUserInSignInRead, sessionUser, sessionBirth, passkeyKey, eventDetail, eventDetailNotStrings, eventKind, recoveryAddresses
     }
 
     @Test(arguments: Damage.allCases)
@@ -26,7 +26,7 @@ import Testing
             let login = StoreFixtures.challenge(.login, user: ada)
             try await store.saveChallenge(login)
             try await store.saveRecoverySettings(RecoverySettings(userID: ada.id, threshold: 1, addresses: ["a@example.com", "b@example.com"]),
-                                                event: StoreFixtures.event("recovery_settings_changed", for: ada))
+                                                event: StoreFixtures.event(.recoverySettingsChanged, for: ada))
 
             let damaging: String = switch damage {
             case .challengeUser, .challengeUserInSignInRead: "UPDATE challenges SET user_id = 'not-a-uuid'"
@@ -38,6 +38,8 @@ import Testing
             case .passkeyKey: "UPDATE passkeys SET public_key = 'text, not bytes'"
             case .eventDetail: "UPDATE events SET detail = '[1'"
             case .eventDetailNotStrings: "UPDATE events SET detail = '{\"k\":1}'"
+            // A kind outside the closed list is not read as some other event.
+            case .eventKind: "UPDATE events SET kind = 'signin_everywhere'"
             case .recoveryAddresses: "UPDATE recovery_settings SET addresses = '{}'"
             }
             try await backend.write { db in
@@ -52,7 +54,7 @@ import Testing
                     _ = try await store.assertionContext(challenge: login.challenge, credentialID: key.credentialID, now: FixedClock.now)
                 case .sessionUser, .sessionBirth: _ = try await store.session(tokenHash: session.tokenHash)
                 case .passkeyKey: _ = try await store.credential(id: key.credentialID, now: FixedClock.now)
-                case .eventDetail, .eventDetailNotStrings: _ = try await store.events(userID: ada.id, limit: 10)
+                case .eventDetail, .eventDetailNotStrings, .eventKind: _ = try await store.events(userID: ada.id, limit: 10)
                 case .recoveryAddresses: _ = try await store.recoverySettings(userID: ada.id)
                 }
             }

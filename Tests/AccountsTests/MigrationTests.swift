@@ -35,7 +35,7 @@ import Testing
             #expect(try await store.user(id: ada.id) == ada)
             #expect(try await store.passkey(credentialID: key.credentialID) == key)
             #expect(try await store.session(tokenHash: session.tokenHash) == session)
-            #expect(try await store.events(userID: ada.id, limit: 10).map(\.kind) == ["signup"])
+            #expect(try await store.events(userID: ada.id, limit: 10).map(\.kind) == [.signup])
             #expect(try await store.challenge(pendingLogin.challenge) == pendingLogin)
 
             // Keys and uniqueness hold: the same credential ID or session token cannot be stored twice.
@@ -45,7 +45,7 @@ import Testing
             await #expect(throws: StoreError.self) {
                 try await store.createUser(bob, passkey: StoreFixtures.passkey(for: bob, id: key.credentialID),
                                            session: StoreFixtures.session(for: bob, passkey: key, token: "bob-token"),
-                                           event: StoreFixtures.event("signup", for: bob), inviteHash: nil, challenge: bobSignup.challenge, now: FixedClock.now)
+                                           event: StoreFixtures.event(.signup, for: bob), inviteHash: nil, challenge: bobSignup.challenge, now: FixedClock.now)
             }
             #expect(try await store.user(id: bob.id) == nil)
 

@@ -71,7 +71,7 @@ import Testing
         RecordSignInStatement(
             challenge: challenge, kind: .login, now: now, credentialID: passkey.credentialID, expectedSignCount: expected,
             newSignCount: new, backedUp: true, uvInitialized: true, session: session ?? StoreFixtures.session(for: user, passkey: passkey),
-            event: StoreFixtures.event("signin", for: user))
+            event: StoreFixtures.event(.signin, for: user))
     }
 
     /// Two signed-up people and `count` stored login challenges.
@@ -131,8 +131,8 @@ import Testing
             let bobsSessions = [try await store.session(tokenHash: bobTwice[0].session.tokenHash), try await store.session(tokenHash: bobTwice[1].session.tokenHash)]
             #expect(bobsSessions.compactMap { $0 }.count == 1)
             #expect(try await store.session(tokenHash: batch[3].session.tokenHash) == nil)
-            #expect(try await store.events(userID: carol.id, limit: 10).map(\.kind) == ["signup"])
-            #expect(try await store.events(userID: bob.id, limit: 10).filter { $0.kind == "signin" }.count == 1)
+            #expect(try await store.events(userID: carol.id, limit: 10).map(\.kind) == [.signup])
+            #expect(try await store.events(userID: bob.id, limit: 10).filter { $0.kind == .signin }.count == 1)
             for challenge in [forAlice, forBob] { #expect(try await store.challenge(challenge.challenge) == nil) }
             #expect(try await store.challenge(expired.challenge) != nil)
             try await Self.forget([expired], backend)
@@ -199,7 +199,7 @@ import Testing
                         try await store.recordAssertion(
                             credentialID: passkey.credentialID, expectedSignCount: 0, newSignCount: 3, backedUp: true, uvInitialized: true,
                             newSession: StoreFixtures.session(for: user, passkey: passkey), reauthenticatedSession: nil,
-                            event: StoreFixtures.event("signin", for: user), challenge: login.challenge, kind: .login, now: FixedClock.now)
+                            event: StoreFixtures.event(.signin, for: user), challenge: login.challenge, kind: .login, now: FixedClock.now)
                     }
                 }
                 try await group.waitForAll()

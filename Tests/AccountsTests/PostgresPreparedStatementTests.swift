@@ -30,7 +30,7 @@ import Testing
                     try await store.recordAssertion(
                         credentialID: passkey.credentialID, expectedSignCount: expected, newSignCount: new, backedUp: true, uvInitialized: true,
                         newSession: StoreFixtures.session(for: user, passkey: passkey), reauthenticatedSession: nil,
-                        event: StoreFixtures.event("signin", for: user), challenge: login.challenge, kind: .login, now: FixedClock.now)
+                        event: StoreFixtures.event(.signin, for: user), challenge: login.challenge, kind: .login, now: FixedClock.now)
                 }
 
                 // Without the function the sign-in statement cannot be prepared: refused, nothing used up.

@@ -11,7 +11,7 @@ import Testing
     static func openCase(_ store: any AccountStore, for user: User?, at: Date = FixedClock.now) async throws -> RecoveryCase {
         let c = RecoveryCase(id: UUID(), userID: user?.id, secretHash: Array(repeating: 9, count: 32), comparisonCode: "123456", status: .open,
                              createdAt: at, expiresAt: at.addingTimeInterval(7 * 86400), ip: "192.0.2.1", userAgent: "phone")
-        try await store.createRecoveryCase(c, event: user.map { StoreFixtures.event("recovery_started", for: $0) })
+        try await store.createRecoveryCase(c, event: user.map { StoreFixtures.event(.recoveryStarted, for: $0) })
         return c
     }
 
@@ -23,37 +23,37 @@ import Testing
             #expect(try await store.recoverySettings(userID: alice.id) == nil)
             let settings = RecoverySettings(userID: alice.id, threshold: 1, codeHash: Array(repeating: 1, count: 32), codeCreatedAt: Self.now,
                                             addresses: ["a@example.com", "b@example.org"])
-            try await store.saveRecoverySettings(settings, event: StoreFixtures.event("recovery_settings_changed", for: alice))
+            try await store.saveRecoverySettings(settings, event: StoreFixtures.event(.recoverySettingsChanged, for: alice))
             #expect(try await store.recoverySettings(userID: alice.id) == settings)
             var replaced = settings
             replaced.codeHash = nil
             replaced.threshold = 3
-            try await store.saveRecoverySettings(replaced, event: StoreFixtures.event("recovery_settings_changed", for: alice))
+            try await store.saveRecoverySettings(replaced, event: StoreFixtures.event(.recoverySettingsChanged, for: alice))
             #expect(try await store.recoverySettings(userID: alice.id) == replaced)
 
             let contact = RecoveryContact(id: UUID(), ownerID: alice.id, contactID: bob.id, accepted: false, createdAt: Self.now)
-            try await store.addRecoveryContact(contact, event: StoreFixtures.event("recovery_contact_invited", for: alice))
+            try await store.addRecoveryContact(contact, event: StoreFixtures.event(.recoveryContactInvited, for: alice))
             // The same contact twice: refused, and nothing added.
             await #expect(throws: StoreError.conflict) {
                 try await store.addRecoveryContact(RecoveryContact(id: UUID(), ownerID: alice.id, contactID: bob.id, accepted: false, createdAt: Self.now),
-                                                   event: StoreFixtures.event("recovery_contact_invited", for: alice))
+                                                   event: StoreFixtures.event(.recoveryContactInvited, for: alice))
             }
             #expect(try await store.recoveryContacts(ownerID: alice.id) == [contact])
             // Only the invited user accepts, once.
             await #expect(throws: StoreError.notFound) {
-                try await store.acceptRecoveryContact(id: contact.id, contactID: alice.id, event: StoreFixtures.event("x", for: alice))
+                try await store.acceptRecoveryContact(id: contact.id, contactID: alice.id, event: StoreFixtures.event(.deviceDenied, for: alice))
             }
-            try await store.acceptRecoveryContact(id: contact.id, contactID: bob.id, event: StoreFixtures.event("recovery_contact_accepted", for: alice))
+            try await store.acceptRecoveryContact(id: contact.id, contactID: bob.id, event: StoreFixtures.event(.recoveryContactAccepted, for: alice))
             await #expect(throws: StoreError.notFound) {
-                try await store.acceptRecoveryContact(id: contact.id, contactID: bob.id, event: StoreFixtures.event("x", for: alice))
+                try await store.acceptRecoveryContact(id: contact.id, contactID: bob.id, event: StoreFixtures.event(.deviceDenied, for: alice))
             }
             #expect(try await store.recoveryContacts(contactID: bob.id).map(\.accepted) == [true])
             await #expect(throws: StoreError.notFound) {
-                try await store.deleteRecoveryContact(id: contact.id, ownerID: bob.id, event: StoreFixtures.event("x", for: bob))
+                try await store.deleteRecoveryContact(id: contact.id, ownerID: bob.id, event: StoreFixtures.event(.deviceDenied, for: bob))
             }
-            try await store.deleteRecoveryContact(id: contact.id, ownerID: alice.id, event: StoreFixtures.event("recovery_contact_removed", for: alice))
+            try await store.deleteRecoveryContact(id: contact.id, ownerID: alice.id, event: StoreFixtures.event(.recoveryContactRemoved, for: alice))
             #expect(try await store.recoveryContacts(ownerID: alice.id).isEmpty)
-            #expect(!(try await store.events(userID: alice.id, limit: 50).map(\.kind).contains("x")))
+            #expect(!(try await store.events(userID: alice.id, limit: 50).map(\.kind).contains(.deviceDenied)))
         }
     }
 
@@ -72,7 +72,7 @@ import Testing
             let genuine = try await start(Self.now, code: "654321")
             let proven = try await start(Self.now.addingTimeInterval(1))
             try await store.addRecoveryProof(caseID: proven.id, proof: RecoveryProof(kind: .contact, actorID: bob.id, at: Self.now.addingTimeInterval(2)),
-                                             event: StoreFixtures.event("recovery_approved", for: alice), now: Self.now)
+                                             event: StoreFixtures.event(.recoveryApproved, for: alice), now: Self.now)
             var flood: [RecoveryCase] = []
             for i in 0..<(openRecoveryCasesShown + 5) { flood.append(try await start(Self.now.addingTimeInterval(Double(10 + i)))) }
             let cancelled = try await start(Self.now.addingTimeInterval(1000))
@@ -102,18 +102,18 @@ import Testing
             let (bob, _, _) = try await S.signUp(store)
             let c = try await Self.openCase(store, for: alice)
             let proof = RecoveryProof(kind: .contact, actorID: bob.id, at: Self.now.addingTimeInterval(10))
-            try await store.addRecoveryProof(caseID: c.id, proof: proof, event: StoreFixtures.event("recovery_approved", for: alice), now: Self.now)
+            try await store.addRecoveryProof(caseID: c.id, proof: proof, event: StoreFixtures.event(.recoveryApproved, for: alice), now: Self.now)
             // A replayed approval: refused, and nothing recorded.
             let events = try await store.events(userID: alice.id, limit: 50).count
             await #expect(throws: StoreError.conflict) {
-                try await store.addRecoveryProof(caseID: c.id, proof: proof, event: StoreFixtures.event("recovery_approved", for: alice), now: Self.now)
+                try await store.addRecoveryProof(caseID: c.id, proof: proof, event: StoreFixtures.event(.recoveryApproved, for: alice), now: Self.now)
             }
             #expect(try await store.events(userID: alice.id, limit: 50).count == events)
             try await store.addRecoveryProof(caseID: c.id, proof: RecoveryProof(kind: .code, actorID: nil, at: Self.now.addingTimeInterval(20)),
-                                             event: StoreFixtures.event("recovery_approved", for: alice), now: Self.now)
+                                             event: StoreFixtures.event(.recoveryApproved, for: alice), now: Self.now)
             await #expect(throws: StoreError.conflict) {
                 try await store.addRecoveryProof(caseID: c.id, proof: RecoveryProof(kind: .code, actorID: nil, at: Self.now),
-                                                 event: StoreFixtures.event("recovery_approved", for: alice), now: Self.now)
+                                                 event: StoreFixtures.event(.recoveryApproved, for: alice), now: Self.now)
             }
             let stored = try #require(try await store.recoveryCase(id: c.id))
             #expect(stored.proofs == [proof, RecoveryProof(kind: .code, actorID: nil, at: Self.now.addingTimeInterval(20))])
@@ -124,12 +124,12 @@ import Testing
             #expect(try await store.recordRecoveryCodeFailure(caseID: c.id, event: nil) == 2)
             await #expect(throws: StoreError.conflict) {
                 try await store.addRecoveryProof(caseID: c.id, proof: RecoveryProof(kind: .admin, actorID: bob.id, at: Self.now),
-                                                 event: StoreFixtures.event("recovery_approved", for: alice), now: Self.now.addingTimeInterval(8 * 86400))
+                                                 event: StoreFixtures.event(.recoveryApproved, for: alice), now: Self.now.addingTimeInterval(8 * 86400))
             }
 
             // Cancelled: blocks the account when asked, and takes no more proofs or cancels.
             let until = Self.now.addingTimeInterval(86400)
-            try await store.cancelRecoveryCase(id: c.id, blockUntil: until, event: StoreFixtures.event("recovery_cancelled", for: alice), now: Self.now)
+            try await store.cancelRecoveryCase(id: c.id, blockUntil: until, event: StoreFixtures.event(.recoveryCancelled, for: alice), now: Self.now)
             #expect(try await store.recoveryCase(id: c.id)?.status == .cancelled)
             #expect(try await store.recoverySettings(userID: alice.id)?.blockedUntil == until)
             await #expect(throws: StoreError.conflict) {
@@ -137,7 +137,7 @@ import Testing
             }
             await #expect(throws: StoreError.conflict) {
                 try await store.addRecoveryProof(caseID: c.id, proof: RecoveryProof(kind: .admin, actorID: bob.id, at: Self.now),
-                                                 event: StoreFixtures.event("recovery_approved", for: alice), now: Self.now)
+                                                 event: StoreFixtures.event(.recoveryApproved, for: alice), now: Self.now)
             }
             await #expect(throws: StoreError.conflict) { _ = try await store.recordRecoveryCodeFailure(caseID: c.id, event: nil) }
 
@@ -180,14 +180,14 @@ import Testing
             var colliding = newKey
             colliding.credentialID = oldKey.credentialID
             await #expect(throws: StoreError.credentialExists) {
-                try await store.completeRecovery(caseID: c.id, passkey: colliding, session: session, event: StoreFixtures.event("recovery_completed", for: alice),
+                try await store.completeRecovery(caseID: c.id, passkey: colliding, session: session, event: StoreFixtures.event(.recoveryCompleted, for: alice),
                                                  challenge: challenge.challenge, now: Self.now)
             }
             #expect(try await store.recoveryCase(id: c.id)?.status == .open)
             #expect(try await store.session(tokenHash: session.tokenHash) == nil)
             #expect(try await store.challenge(challenge.challenge) != nil)
 
-            try await store.completeRecovery(caseID: c.id, passkey: newKey, session: session, event: StoreFixtures.event("recovery_completed", for: alice),
+            try await store.completeRecovery(caseID: c.id, passkey: newKey, session: session, event: StoreFixtures.event(.recoveryCompleted, for: alice),
                                              challenge: challenge.challenge, now: Self.now)
             #expect(try await store.recoveryCase(id: c.id)?.status == .completed)
             #expect(try await store.passkey(credentialID: newKey.credentialID)?.recoveredAt == Self.now)
@@ -198,7 +198,7 @@ import Testing
             try await store.saveChallenge(again)
             await #expect(throws: StoreError.conflict) {
                 try await store.completeRecovery(caseID: c.id, passkey: StoreFixtures.passkey(for: alice), session: StoreFixtures.session(for: alice, passkey: newKey),
-                                                 event: StoreFixtures.event("recovery_completed", for: alice), challenge: again.challenge, now: Self.now)
+                                                 event: StoreFixtures.event(.recoveryCompleted, for: alice), challenge: again.challenge, now: Self.now)
             }
         }
     }
@@ -209,20 +209,20 @@ import Testing
             let (alice, _, _) = try await S.signUp(store)
             let (bob, _, _) = try await S.signUp(store)
             #expect(!(try await store.admins().map(\.id).contains(bob.id)))
-            try await store.setAdmin(userID: bob.id, admin: true, event: StoreFixtures.event("admin_granted", for: bob))
+            try await store.setAdmin(userID: bob.id, admin: true, event: StoreFixtures.event(.adminGranted, for: bob))
             #expect(try await store.admins().map(\.id).contains(bob.id))
             #expect(!(try await store.admins().map(\.id).contains(alice.id)))
             #expect(try await store.user(id: bob.id)?.isAdmin == true)
             await #expect(throws: StoreError.notFound) {
-                try await store.setAdmin(userID: UUID(), admin: true, event: StoreFixtures.event("admin_granted", for: bob))
+                try await store.setAdmin(userID: UUID(), admin: true, event: StoreFixtures.event(.adminGranted, for: bob))
             }
 
             try await store.addRecoveryContact(RecoveryContact(id: UUID(), ownerID: alice.id, contactID: bob.id, accepted: true, createdAt: Self.now),
-                                               event: StoreFixtures.event("recovery_contact_invited", for: alice))
-            try await store.saveRecoverySettings(RecoverySettings(userID: alice.id), event: StoreFixtures.event("recovery_settings_changed", for: alice))
+                                               event: StoreFixtures.event(.recoveryContactInvited, for: alice))
+            try await store.saveRecoverySettings(RecoverySettings(userID: alice.id), event: StoreFixtures.event(.recoverySettingsChanged, for: alice))
             let c = try await Self.openCase(store, for: alice)
             try await store.addRecoveryProof(caseID: c.id, proof: RecoveryProof(kind: .contact, actorID: bob.id, at: Self.now),
-                                             event: StoreFixtures.event("recovery_approved", for: alice), now: Self.now)
+                                             event: StoreFixtures.event(.recoveryApproved, for: alice), now: Self.now)
             try await store.deleteUser(id: alice.id)
             #expect(try await store.recoveryCase(id: c.id) == nil)
             #expect(try await store.recoverySettings(userID: alice.id) == nil)

@@ -61,7 +61,7 @@ import Testing
             #expect(try await store.user(handle: user.handle)?.username == "alice-\(tag)")
             #expect(try await store.passkey(credentialID: passkey.credentialID) == passkey)
             #expect(try await store.session(tokenHash: session.tokenHash) == session)
-            #expect(try await store.events(userID: user.id, limit: 10).map(\.kind) == ["signup"])
+            #expect(try await store.events(userID: user.id, limit: 10).map(\.kind) == [.signup])
 
             // A taken username: nothing of the second account exists afterwards, and its challenge remains.
             let twin = StoreFixtures.user("alice-\(tag)")
@@ -70,7 +70,7 @@ import Testing
             try await store.saveChallenge(challenge)
             await #expect(throws: StoreError.usernameTaken) {
                 try await store.createUser(twin, passkey: twinKey, session: StoreFixtures.session(for: twin, passkey: twinKey),
-                                           event: StoreFixtures.event("signup", for: twin), inviteHash: nil, challenge: challenge.challenge, now: Self.now)
+                                           event: StoreFixtures.event(.signup, for: twin), inviteHash: nil, challenge: challenge.challenge, now: Self.now)
             }
             #expect(try await store.passkey(credentialID: twinKey.credentialID) == nil)
             #expect(try await store.user(id: twin.id) == nil)
@@ -83,7 +83,7 @@ import Testing
             try await store.saveChallenge(challenge2)
             await #expect(throws: StoreError.credentialExists) {
                 try await store.createUser(other, passkey: stolen, session: StoreFixtures.session(for: other, passkey: stolen),
-                                           event: StoreFixtures.event("signup", for: other), inviteHash: nil, challenge: challenge2.challenge, now: Self.now)
+                                           event: StoreFixtures.event(.signup, for: other), inviteHash: nil, challenge: challenge2.challenge, now: Self.now)
             }
             #expect(try await store.user(username: "bob-\(tag)") == nil)
         }
@@ -101,7 +101,7 @@ import Testing
                 let session = StoreFixtures.session(for: user, passkey: passkey)
                 try await store.recordAssertion(credentialID: passkey.credentialID, expectedSignCount: expected, newSignCount: new,
                                                 backedUp: true, uvInitialized: true, newSession: session, reauthenticatedSession: nil,
-                                                event: StoreFixtures.event("signin", for: user), challenge: challenge, kind: kind, now: now)
+                                                event: StoreFixtures.event(.signin, for: user), challenge: challenge, kind: kind, now: now)
             }
             await #expect(throws: StoreError.challengeGone) { try await record(login.challenge, kind: .reauth, expected: 0, new: 1) }
             try await record(login.challenge, kind: .login, expected: 0, new: 1)
@@ -156,7 +156,7 @@ import Testing
             try await store.saveChallenge(signup)
             let open = RecoveryCase(id: UUID(), userID: user.id, secretHash: Array(repeating: 9, count: 32), comparisonCode: "123456", status: .open,
                                     createdAt: Self.now, expiresAt: Self.now.addingTimeInterval(60), ip: "192.0.2.1", userAgent: "phone")
-            try await store.createRecoveryCase(open, event: StoreFixtures.event("recovery_started", for: user))
+            try await store.createRecoveryCase(open, event: StoreFixtures.event(.recoveryStarted, for: user))
             context = try await store.assertionContext(challenge: signup.challenge, credentialID: passkey.credentialID, now: Self.now)
             #expect(context.challenge == signup)
             #expect(context.credential?.openRecoveryCases == 1)
@@ -181,7 +181,7 @@ import Testing
                                 try await store.recordAssertion(
                                     credentialID: passkey.credentialID, expectedSignCount: counts.expected, newSignCount: counts.new, backedUp: true,
                                     uvInitialized: true, newSession: StoreFixtures.session(for: user, passkey: passkey), reauthenticatedSession: nil,
-                                    event: StoreFixtures.event("signin", for: user), challenge: login.challenge, kind: .login, now: Self.now)
+                                    event: StoreFixtures.event(.signin, for: user), challenge: login.challenge, kind: .login, now: Self.now)
                                 return true
                             } catch is StoreError {
                                 return false
@@ -192,7 +192,7 @@ import Testing
                 }
                 #expect(outcomes.filter { $0 }.count == 1)
                 #expect(try await store.sessions(userID: user.id).count == 2 + round)
-                #expect(try await store.events(userID: user.id, limit: 100).filter { $0.kind == "signin" }.count == 1 + round)
+                #expect(try await store.events(userID: user.id, limit: 100).filter { $0.kind == .signin }.count == 1 + round)
             }
         }
     }
@@ -203,28 +203,28 @@ import Testing
             let (user, passkey, _) = try await Self.signUp(store)
             let (mallory, _, _) = try await Self.signUp(store)
             await #expect(throws: StoreError.lastPasskey) {
-                try await store.deletePasskey(credentialID: passkey.credentialID, userID: user.id, event: StoreFixtures.event("passkey_removed", for: user))
+                try await store.deletePasskey(credentialID: passkey.credentialID, userID: user.id, event: StoreFixtures.event(.passkeyRemoved, for: user))
             }
             await #expect(throws: StoreError.notFound) {
-                try await store.renamePasskey(credentialID: passkey.credentialID, userID: mallory.id, name: "x", event: StoreFixtures.event("passkey_renamed", for: mallory))
+                try await store.renamePasskey(credentialID: passkey.credentialID, userID: mallory.id, name: "x", event: StoreFixtures.event(.passkeyRenamed, for: mallory))
             }
-            try await store.renamePasskey(credentialID: passkey.credentialID, userID: user.id, name: "Laptop", event: StoreFixtures.event("passkey_renamed", for: user))
+            try await store.renamePasskey(credentialID: passkey.credentialID, userID: user.id, name: "Laptop", event: StoreFixtures.event(.passkeyRenamed, for: user))
             #expect(try await store.passkey(credentialID: passkey.credentialID)?.name == "Laptop")
 
             let second = StoreFixtures.passkey(for: user)
             let add = StoreFixtures.challenge(.add, user: user)
             try await store.saveChallenge(add)
-            try await store.addPasskey(second, event: StoreFixtures.event("passkey_added", for: user), challenge: add.challenge, now: Self.now)
+            try await store.addPasskey(second, event: StoreFixtures.event(.passkeyAdded, for: user), challenge: add.challenge, now: Self.now)
             #expect(try await store.passkeys(userID: user.id).count == 2)
             let add2 = StoreFixtures.challenge(.add, user: user)
             try await store.saveChallenge(add2)
             await #expect(throws: StoreError.credentialExists) {
-                try await store.addPasskey(second, event: StoreFixtures.event("passkey_added", for: user), challenge: add2.challenge, now: Self.now)
+                try await store.addPasskey(second, event: StoreFixtures.event(.passkeyAdded, for: user), challenge: add2.challenge, now: Self.now)
             }
             await #expect(throws: StoreError.notFound) {
-                try await store.deletePasskey(credentialID: second.credentialID, userID: mallory.id, event: StoreFixtures.event("passkey_removed", for: mallory))
+                try await store.deletePasskey(credentialID: second.credentialID, userID: mallory.id, event: StoreFixtures.event(.passkeyRemoved, for: mallory))
             }
-            try await store.deletePasskey(credentialID: passkey.credentialID, userID: user.id, event: StoreFixtures.event("passkey_removed", for: user))
+            try await store.deletePasskey(credentialID: passkey.credentialID, userID: user.id, event: StoreFixtures.event(.passkeyRemoved, for: user))
             #expect(try await store.passkeys(userID: user.id).map(\.credentialID) == [second.credentialID])
         }
     }
@@ -237,7 +237,7 @@ import Testing
             let second = StoreFixtures.passkey(for: user)
             let add = StoreFixtures.challenge(.add, user: user)
             try await store.saveChallenge(add)
-            try await store.addPasskey(second, event: StoreFixtures.event("passkey_added", for: user), challenge: add.challenge, now: Self.now)
+            try await store.addPasskey(second, event: StoreFixtures.event(.passkeyAdded, for: user), challenge: add.challenge, now: Self.now)
             // A sign-in with each passkey, and a device approved with the first.
             var counts: [[UInt8]: UInt32] = [:]
             func signIn(_ passkey: Passkey, birth: SessionBirth) async throws -> Session {
@@ -248,7 +248,7 @@ import Testing
                 let count = counts[passkey.credentialID, default: 0]
                 try await store.recordAssertion(
                     credentialID: passkey.credentialID, expectedSignCount: count, newSignCount: count + 1, backedUp: true, uvInitialized: true,
-                    newSession: session, reauthenticatedSession: nil, event: StoreFixtures.event("signin", for: user),
+                    newSession: session, reauthenticatedSession: nil, event: StoreFixtures.event(.signin, for: user),
                     challenge: login.challenge, kind: .login, now: Self.now)
                 counts[passkey.credentialID] = count + 1
                 return session
@@ -259,21 +259,21 @@ import Testing
 
             // Refused deletions end nothing.
             await #expect(throws: StoreError.notFound) {
-                try await store.deletePasskey(credentialID: first.credentialID, userID: other.id, event: StoreFixtures.event("passkey_removed", for: other))
+                try await store.deletePasskey(credentialID: first.credentialID, userID: other.id, event: StoreFixtures.event(.passkeyRemoved, for: other))
             }
             #expect(try await store.sessions(userID: user.id).count == 4)
 
-            let ended = try await store.deletePasskey(credentialID: first.credentialID, userID: user.id, event: StoreFixtures.event("passkey_removed", for: user))
+            let ended = try await store.deletePasskey(credentialID: first.credentialID, userID: user.id, event: StoreFixtures.event(.passkeyRemoved, for: user))
             #expect(Set(ended) == [signUpSession.id, withFirst.id, approved.id])
             #expect(try await store.sessions(userID: user.id).map(\.id) == [withSecond.id])
             #expect(try await store.session(tokenHash: signUpSession.tokenHash) == nil)
             #expect(try await store.session(tokenHash: otherSession.tokenHash)?.id == otherSession.id)
-            let event = try #require(try await store.events(userID: user.id, limit: 50).first { $0.kind == "passkey_removed" })
+            let event = try #require(try await store.events(userID: user.id, limit: 50).first { $0.kind == .passkeyRemoved })
             #expect(event.detail["sessions_ended"] == "3")
             #expect(event.detail["k"] == "v")
             // The last passkey stays, and so does its session.
             await #expect(throws: StoreError.lastPasskey) {
-                try await store.deletePasskey(credentialID: second.credentialID, userID: user.id, event: StoreFixtures.event("passkey_removed", for: user))
+                try await store.deletePasskey(credentialID: second.credentialID, userID: user.id, event: StoreFixtures.event(.passkeyRemoved, for: user))
             }
             #expect(try await store.sessions(userID: user.id).map(\.id) == [withSecond.id])
         }
@@ -295,7 +295,7 @@ import Testing
             try await store.saveChallenge(reauth)
             try await store.recordAssertion(
                 credentialID: passkey.credentialID, expectedSignCount: 0, newSignCount: 3, backedUp: false, uvInitialized: true,
-                newSession: nil, reauthenticatedSession: (session.id, Array("fresh".utf8)), event: StoreFixtures.event("reauthenticated", for: user),
+                newSession: nil, reauthenticatedSession: (session.id, Array("fresh".utf8)), event: StoreFixtures.event(.reauthenticated, for: user),
                 challenge: reauth.challenge, kind: .reauth, now: Self.now.addingTimeInterval(60))
             let fresh = try #require(try await store.session(tokenHash: Array("fresh".utf8)))
             #expect(fresh.authenticatedAt == Self.now.addingTimeInterval(60))
@@ -309,10 +309,15 @@ import Testing
     func disablingEndsSessionsAndDeletingRemovesEverything(kind: Kind) async throws {
         try await Self.withStore(kind) { store in
             let (user, passkey, _) = try await Self.signUp(store)
-            try await store.setDisabled(userID: user.id, disabled: true)
+            await #expect(throws: StoreError.notFound) {
+                try await store.setDisabled(userID: UUID(), disabled: true, event: StoreFixtures.event(.userDisabled, for: user))
+            }
+            #expect(try await store.events(userID: user.id, limit: 10).map(\.kind) == [.signup])
+            try await store.setDisabled(userID: user.id, disabled: true, event: StoreFixtures.event(.userDisabled, for: user))
             #expect(try await store.user(id: user.id)?.disabled == true)
             #expect(try await store.sessions(userID: user.id).isEmpty)
-            try await store.setDisabled(userID: user.id, disabled: false)
+            #expect(try await store.events(userID: user.id, limit: 10).map(\.kind).contains(.userDisabled))
+            try await store.setDisabled(userID: user.id, disabled: false, event: nil)
             try await store.deleteUser(id: user.id)
             #expect(try await store.user(id: user.id) == nil)
             #expect(try await store.passkey(credentialID: passkey.credentialID) == nil)
@@ -334,7 +339,7 @@ import Testing
                 try await store.saveChallenge(challenge)
                 let attempt = {
                     try await store.createUser(user, passkey: passkey, session: StoreFixtures.session(for: user, passkey: passkey),
-                                               event: StoreFixtures.event("signup", for: user), inviteHash: hash, challenge: challenge.challenge, now: Self.now)
+                                               event: StoreFixtures.event(.signup, for: user), inviteHash: hash, challenge: challenge.challenge, now: Self.now)
                 }
                 if let expected { await #expect(throws: expected) { try await attempt() } } else { try await attempt() }
             }
@@ -379,7 +384,7 @@ extension StoreConformanceTests {
             #expect(approved.approvingCredentialID == passkey.credentialID)
             let session = StoreFixtures.session(for: user, passkey: passkey)
             try await store.transitionDeviceRequest(deviceCodeHash: hash, from: .approved, to: .consumed, decidedBy: nil, approvingCredentialID: nil,
-                                                    session: session, event: StoreFixtures.event("signin_device_approval", for: user), now: Self.now)
+                                                    session: session, event: StoreFixtures.event(.signinDeviceApproval, for: user), now: Self.now)
             #expect(try await store.session(tokenHash: session.tokenHash) != nil)
             #expect(try await store.deviceRequest(deviceCodeHash: hash)?.decidedBy == user.id)
             // Expired requests do not move.
@@ -403,7 +408,7 @@ extension StoreConformanceTests {
             let (user, passkey, _) = try await Self.signUp(store)
             var enrolment = Enrolment(id: UUID(), tokenHash: Array(UUID().uuidString.utf8), userID: user.id, status: .created,
                                       createdAt: Self.now, expiresAt: Self.now.addingTimeInterval(600))
-            try await store.createEnrolment(enrolment, event: StoreFixtures.event("enrolment_created", for: user))
+            try await store.createEnrolment(enrolment, event: StoreFixtures.event(.enrolmentCreated, for: user))
             #expect(try await store.enrolment(tokenHash: enrolment.tokenHash) == enrolment)
             enrolment.status = .opened
             enrolment.confirmationCode = "123456"
@@ -420,7 +425,7 @@ extension StoreConformanceTests {
             try await store.saveChallenge(challenge)
             // Not confirmed yet: nothing happens, the challenge stays.
             await #expect(throws: StoreError.conflict) {
-                try await store.completeEnrolment(id: enrolment.id, passkey: newKey, session: session, event: StoreFixtures.event("passkey_added", for: user),
+                try await store.completeEnrolment(id: enrolment.id, passkey: newKey, session: session, event: StoreFixtures.event(.passkeyAdded, for: user),
                                                   challenge: challenge.challenge, now: Self.now)
             }
             #expect(try await store.passkey(credentialID: newKey.credentialID) == nil)
@@ -430,11 +435,11 @@ extension StoreConformanceTests {
             // A credential that exists already: refused, nothing changes.
             let clash = StoreFixtures.passkey(for: user, id: passkey.credentialID)
             await #expect(throws: StoreError.credentialExists) {
-                try await store.completeEnrolment(id: enrolment.id, passkey: clash, session: session, event: StoreFixtures.event("passkey_added", for: user),
+                try await store.completeEnrolment(id: enrolment.id, passkey: clash, session: session, event: StoreFixtures.event(.passkeyAdded, for: user),
                                                   challenge: challenge.challenge, now: Self.now)
             }
             #expect(try await store.enrolment(id: enrolment.id)?.status == .confirmed)
-            try await store.completeEnrolment(id: enrolment.id, passkey: newKey, session: session, event: StoreFixtures.event("passkey_added", for: user),
+            try await store.completeEnrolment(id: enrolment.id, passkey: newKey, session: session, event: StoreFixtures.event(.passkeyAdded, for: user),
                                               challenge: challenge.challenge, now: Self.now)
             #expect(try await store.enrolment(id: enrolment.id)?.status == .used)
             #expect(try await store.passkeys(userID: user.id).count == 2)
@@ -448,19 +453,19 @@ extension StoreConformanceTests {
     func theOutboxHandsEachEventToOneClaimantAtATime(kind: Kind) async throws {
         try await Self.withStore(kind) { store in
             let (user, _, _) = try await Self.signUp(store)
-            try await store.appendEvent(StoreFixtures.event("passkey_added", for: user, at: Self.now.addingTimeInterval(1)))
+            try await store.appendEvent(StoreFixtures.event(.passkeyAdded, for: user, at: Self.now.addingTimeInterval(1)))
             let later = Self.now.addingTimeInterval(10)
             let first = try await store.claimUndeliveredEvents(now: later, lease: 60, limit: 100_000).filter { $0.event.userID == user.id }
             #expect(first.count == 2)
             #expect(first.allSatisfy { $0.attempts == 0 })
             // Leased: a second claimant gets nothing until the lease ends.
             #expect(try await store.claimUndeliveredEvents(now: later, lease: 60, limit: 100_000).filter { $0.event.userID == user.id }.isEmpty)
-            let signup = try #require(first.first { $0.event.kind == "signup" })
+            let signup = try #require(first.first { $0.event.kind == .signup })
             try await store.markEventDelivered(id: signup.event.id, at: later)
-            let added = try #require(first.first { $0.event.kind == "passkey_added" })
+            let added = try #require(first.first { $0.event.kind == .passkeyAdded })
             try await store.recordEventDeliveryFailure(id: added.event.id, attempts: 1, nextAttempt: later.addingTimeInterval(2))
             let retry = try await store.claimUndeliveredEvents(now: later.addingTimeInterval(3), lease: 60, limit: 100_000).filter { $0.event.userID == user.id }
-            #expect(retry.map(\.event.kind) == ["passkey_added"])
+            #expect(retry.map(\.event.kind) == [.passkeyAdded])
             #expect(retry.first?.attempts == 1)
             try await store.recordEventDeliveryFailure(id: added.event.id, attempts: 12, nextAttempt: nil)
             #expect(try await store.claimUndeliveredEvents(now: later.addingTimeInterval(7200), lease: 60, limit: 100_000).filter { $0.event.userID == user.id }.isEmpty)

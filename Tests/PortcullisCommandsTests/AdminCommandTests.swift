@@ -29,7 +29,7 @@ import WebAuthn
             let passkey = StoreFixtures.passkey(for: user)
             let challenge = StoreFixtures.challenge(.signup, pending: user, expiresAt: Date().addingTimeInterval(300))
             try await store.saveChallenge(challenge)
-            try await store.createUser(user, passkey: passkey, session: StoreFixtures.session(for: user, passkey: passkey), event: StoreFixtures.event("signup", for: user),
+            try await store.createUser(user, passkey: passkey, session: StoreFixtures.session(for: user, passkey: passkey), event: StoreFixtures.event(.signup, for: user),
                                        inviteHash: nil, challenge: challenge.challenge, now: Date())
             users[name] = user
         }
@@ -64,8 +64,8 @@ import WebAuthn
         #expect(RecoveryPolicy().release(of: stored.proofs, threshold: 2) == nil)
         #expect(try await check.user(username: "dave")?.isAdmin == false)
         let daveEvents = try await check.events(userID: try #require(users["dave"]).id, limit: 10).map(\.kind)
-        #expect(daveEvents.contains("admin_granted") && daveEvents.contains("admin_revoked"))
-        #expect(try await check.events(userID: alice.id, limit: 10).contains { $0.kind == "recovery_approved" && $0.detail["via"] == "cli" })
+        #expect(daveEvents.contains(.adminGranted) && daveEvents.contains(.adminRevoked))
+        #expect(try await check.events(userID: alice.id, limit: 10).contains { $0.kind == .recoveryApproved && $0.detail["via"] == "cli" })
         try await reopened.close()
     }
 

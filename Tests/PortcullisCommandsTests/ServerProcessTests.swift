@@ -182,7 +182,7 @@ import FoundationNetworking
         #expect(users.count >= survivors.count)
         for user in users {
             #expect(try await store.passkeys(userID: user.id).count == 1)
-            #expect(try await store.events(userID: user.id, limit: 10).contains { $0.kind == "signup" })
+            #expect(try await store.events(userID: user.id, limit: 10).contains { $0.kind == .signup })
         }
         try await backend.close()
 

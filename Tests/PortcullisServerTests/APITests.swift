@@ -267,7 +267,7 @@ import WebAuthn
                 #expect(try await H.send(client, .get, "/api/v1/me", token: token).status == .unauthorized)
             }
             #expect(try await H.send(client, .get, "/api/v1/me", token: b.token).status == .ok)
-            let event = try #require(try await harness.store.events(userID: user.id, limit: 50).first { $0.kind == "passkey_removed" })
+            let event = try #require(try await harness.store.events(userID: user.id, limit: 50).first { $0.kind == .passkeyRemoved })
             #expect(event.detail["sessions_ended"] == "3")
             let timeline = try await H.send(client, .get, "/api/v1/me/events", token: b.token)
             #expect(timeline.object["events"]?.array?.first { $0.object?["kind"] == .string("passkey_removed") }?.object?["sessions_ended"] == .string("3"))
@@ -306,7 +306,7 @@ import WebAuthn
         try await harness.run { client in
             var alice = try await H.signUp(client, "alice")
             let user = try #require(try await harness.store.user(username: "alice"))
-            try await harness.store.setDisabled(userID: user.id, disabled: true)
+            try await harness.store.setDisabled(userID: user.id, disabled: true, event: nil)
             #expect(try await H.send(client, .get, "/api/v1/me", token: alice.token).status == .unauthorized)
             let refused = try await H.signIn(client, &alice)
             #expect(refused.status == .forbidden)

@@ -54,7 +54,7 @@ final class RecordingTransport: WebhookTransport {
         let challenge = StoreFixtures.challenge(.signup, pending: user)
         try await store.saveChallenge(challenge)
         try await store.createUser(user, passkey: passkey, session: StoreFixtures.session(for: user, passkey: passkey),
-                                   event: StoreFixtures.event("signup", for: user), inviteHash: nil, challenge: challenge.challenge, now: FixedClock.now)
+                                   event: StoreFixtures.event(.signup, for: user), inviteHash: nil, challenge: challenge.challenge, now: FixedClock.now)
         return user
     }
 
@@ -114,7 +114,7 @@ final class RecordingTransport: WebhookTransport {
     }
 
     static func caseEvent(for user: User) -> SecurityEvent {
-        SecurityEvent(id: UUID(), userID: user.id, kind: "recovery_started", at: FixedClock.now, ip: "198.51.100.7", userAgent: "Phone/1",
+        SecurityEvent(id: UUID(), userID: user.id, kind: .recoveryStarted, at: FixedClock.now, ip: "198.51.100.7", userAgent: "Phone/1",
                       detail: ["case": "c0ffee00-0000-0000-0000-000000000001"])
     }
 
@@ -123,7 +123,7 @@ final class RecordingTransport: WebhookTransport {
             store: store,
             channels: [EmailChannel(store: store, transport: mailer, from: "portcullis@example.org", serviceName: "Portcullis", logger: Logger(label: "test"))],
             logger: Logger(label: "test"), clock: { clock.now },
-            links: { event in event.kind == "recovery_started" ? ["cancelUrl": "http://localhost:8080/recovery/cancel?case=x&sig=y"] : [:] })
+            links: { event in event.kind == .recoveryStarted ? ["cancelUrl": "http://localhost:8080/recovery/cancel?case=x&sig=y"] : [:] })
     }
 
     @Test func emailGoesToTheNotificationAddressesThroughSMTP() async throws {
@@ -162,8 +162,10 @@ final class RecordingTransport: WebhookTransport {
         let dispatcher = Self.emailDispatcher(store, mailer: SMTPMailer(host: "127.0.0.1", port: sink.port, security: .none), clock: clock)
         #expect(try await dispatcher.deliverDue() == 2)
         let before = sink.messages.count
-        for (kind, detail) in [("signin", [:]), ("reauthenticated", [:]), ("logout", [:]), ("signin", ["new_device": "true"]),
-                               ("passkey_removed", [SecurityEvent.sessionsEndedDetail: "2"])] {
+        let events: [(SecurityEvent.Kind, [String: String])] = [
+            (.signin, [:]), (.reauthenticated, [:]), (.logout, [:]), (.signin, ["new_device": "true"]), (.passkeyRemoved, [SecurityEvent.sessionsEndedDetail: "2"]),
+        ]
+        for (kind, detail) in events {
             try await store.appendEvent(SecurityEvent(id: UUID(), userID: user.id, kind: kind, at: clock.now, ip: "192.0.2.4", userAgent: "UA", detail: detail))
         }
         clock.advance(by: 1)

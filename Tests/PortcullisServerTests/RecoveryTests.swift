@@ -433,11 +433,11 @@ import WebAuthn
             _ = try await H.signUp(client, "alice")
             let held = try await Self.start(client, "alice")
             let alice = try #require(try await harness.store.user(username: "alice"))
-            let started = try #require(try await harness.store.events(userID: alice.id, limit: 50).first { $0.kind == "recovery_started" })
+            let started = try #require(try await harness.store.events(userID: alice.id, limit: 50).first { $0.kind == .recoveryStarted })
             let link = try #require(recoveryLinks(started, service: harness.service, origin: H.origin)["cancelUrl"])
             #expect(link.hasPrefix(H.origin + "/recovery/cancel?case=\(held.id)&sig="))
             let sig = String(try #require(link.split(separator: "sig=").last))
-            for kind in ["recovery_completed", "recovery_cancelled", "signin"] {
+            for kind in SecurityEvent.Kind.allCases where ![.recoveryStarted, .recoveryApproved, .recoveryCodeFailed].contains(kind) {
                 var other = started
                 other.kind = kind
                 #expect(recoveryLinks(other, service: harness.service, origin: H.origin).isEmpty, "\(kind)")
@@ -541,9 +541,9 @@ import WebAuthn
                                      json: .object(["comparisonCode": .string(held.comparisonCode)]), token: dave.token).status == .noContent)
             // The affected user is told about admin actions.
             let alice = try #require(try await harness.store.user(username: "alice"))
-            #expect(try await harness.store.events(userID: alice.id, limit: 50).contains { $0.kind == "recovery_approved" && $0.detail["proof"] == "admin" })
+            #expect(try await harness.store.events(userID: alice.id, limit: 50).contains { $0.kind == .recoveryApproved && $0.detail["proof"] == "admin" })
             let daveUser = try #require(try await harness.store.user(username: "dave"))
-            #expect(try await harness.store.events(userID: daveUser.id, limit: 50).contains { $0.kind == "admin_granted" })
+            #expect(try await harness.store.events(userID: daveUser.id, limit: 50).contains { $0.kind == .adminGranted })
         }
     }
 

@@ -2,6 +2,7 @@ import Accounts
 import Foundation
 import HTTPTypes
 import Hummingbird
+import HummingbirdAuth
 import NIOCore
 import WebAuthn
 
@@ -17,12 +18,16 @@ package struct APIController: Sendable {
     /// The session cookie's name: `__Host-` prefixed when the origin is https.
     var cookieName: String { settings.secureCookies ? "__Host-portcullis" : "portcullis_session" }
 
-    func register(on router: Router<AppRequestContext>) {
-        let api = router.group("api/v1")
-        api.post("signup/options", use: measured("signup_options", signupOptions))
-        api.post("signup/verify", use: measured("signup_verify", signupVerify))
-        api.post("login/options", use: measured("login_options", loginOptions))
-        api.post("login/verify", use: measured("login_verify", loginVerify))
+    /// The session cookie's authenticator, for the routes that need someone signed in.
+    var authenticator: SessionCookieAuthenticator { SessionCookieAuthenticator(service: service, cookieName: cookieName) }
+
+    func register(on router: Router<AppRequestContext>, signedIn: RouterGroup<AppRequestContext>) {
+        let open = router.group("api/v1")
+        open.post("signup/options", use: measured("signup_options", signupOptions))
+        open.post("signup/verify", use: measured("signup_verify", signupVerify))
+        open.post("login/options", use: measured("login_options", loginOptions))
+        open.post("login/verify", use: measured("login_verify", loginVerify))
+        let api = signedIn.group("api/v1")
         api.post("logout", use: logout)
         api.get("me", use: me)
         api.post("me/passkeys/options", use: measured("add_options", addOptions))
@@ -129,13 +134,6 @@ package struct APIController: Sendable {
         Cookie(name: name, value: value, maxAge: maxAge, path: path, secure: settings.secureCookies, httpOnly: true, sameSite: .strict)
     }
 
-    func authenticated(_ request: Request) async throws -> Authenticated {
-        guard let token = request.cookies[cookieName]?.value, let auth = try await service.authenticate(token: token) else {
-            throw Problem.from(AccountsError.unauthenticated)
-        }
-        return auth
-    }
-
     static func iso(_ date: Date) -> JSONValue { .string(ISO8601DateFormatter().string(from: date)) }
 
     func userJSON(_ user: User) -> JSONValue {
@@ -229,7 +227,7 @@ package struct APIController: Sendable {
     }
 
     @Sendable func logout(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let auth = try await authenticated(request)
+        let auth = try context.requireIdentity()
         try await service.revokeSession(auth, sessionID: auth.session.id, info: info(request, context))
         var response = Response(status: .noContent)
         response.setCookie(expiredCookie())
@@ -239,7 +237,7 @@ package struct APIController: Sendable {
     // MARK: The signed-in user
 
     @Sendable func me(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let auth = try await authenticated(request)
+        let auth = try context.requireIdentity()
         let passkeys = try await service.store.passkeys(userID: auth.user.id)
         return json(.object([
             "user": userJSON(auth.user),
@@ -255,13 +253,13 @@ package struct APIController: Sendable {
     }
 
     @Sendable func addOptions(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let auth = try await authenticated(request)
+        let auth = try context.requireIdentity()
         try limit(ip: info(request, context).ip, account: auth.user.username)
         return json(try await service.addOptions(auth))
     }
 
     @Sendable func addVerify(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let auth = try await authenticated(request)
+        let auth = try context.requireIdentity()
         let object = try await body(request)
         let credential = try self.credential(object)
         let passkey = try await service.addVerify(auth, credential: credential, name: try optionalString(object, "name"), info: info(request, context))
@@ -274,7 +272,7 @@ package struct APIController: Sendable {
     }
 
     @Sendable func renamePasskey(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let auth = try await authenticated(request)
+        let auth = try context.requireIdentity()
         let object = try await body(request)
         guard let name = try optionalString(object, "name") else { throw Problem.invalid("name is required.") }
         try await service.renamePasskey(auth, credentialID: try credentialID(context), name: name, info: info(request, context))
@@ -284,7 +282,7 @@ package struct APIController: Sendable {
     /// Removes a passkey and ends the sessions it made: says how many, and whether this one was among
     /// them (then the cookie goes too).
     @Sendable func deletePasskey(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let auth = try await authenticated(request)
+        let auth = try context.requireIdentity()
         let ended = try await service.deletePasskey(auth, credentialID: try credentialID(context), info: info(request, context))
         let signedOut = ended.contains(auth.session.id)
         var response = json(.object(["sessionsEnded": .int(ended.count), "signedOut": .bool(signedOut)]))
@@ -293,13 +291,13 @@ package struct APIController: Sendable {
     }
 
     @Sendable func reauthOptions(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let auth = try await authenticated(request)
+        let auth = try context.requireIdentity()
         try limit(ip: info(request, context).ip, account: auth.user.username)
         return json(try await service.reauthOptions(auth))
     }
 
     @Sendable func reauthVerify(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let auth = try await authenticated(request)
+        let auth = try context.requireIdentity()
         let object = try await body(request)
         let credential = try self.credential(object)
         let token = try await service.reauthVerify(auth, credential: credential, info: info(request, context))
@@ -309,13 +307,13 @@ package struct APIController: Sendable {
     }
 
     @Sendable func sessions(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let auth = try await authenticated(request)
+        let auth = try context.requireIdentity()
         let sessions = try await service.store.sessions(userID: auth.user.id)
         return json(.object(["sessions": .array(sessions.map { sessionJSON($0, current: auth.session.id) })]))
     }
 
     @Sendable func revokeSession(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let auth = try await authenticated(request)
+        let auth = try context.requireIdentity()
         let id = try idParameter(context)
         try await service.revokeSession(auth, sessionID: id, info: info(request, context))
         var response = Response(status: .noContent)
@@ -324,7 +322,7 @@ package struct APIController: Sendable {
     }
 
     @Sendable func events(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let auth = try await authenticated(request)
+        let auth = try context.requireIdentity()
         let events = try await service.store.events(userID: auth.user.id, limit: 200)
         return json(.object(["events": .array(events.map { event in
             var object: JSONObject = [

@@ -37,18 +37,20 @@ package func buildAPIRouter(
         ipLimiter: RateLimiter(limit: settings.ipRequestsPerMinute),
         accountLimiter: RateLimiter(limit: settings.accountRequestsPerMinute),
         metrics: metrics)
-    api.register(on: router)
+    // The routes that need someone signed in share one authenticator.
+    let signedIn = router.group().add(middleware: api.authenticator)
+    api.register(on: router, signedIn: signedIn)
     let device = service.policy.deviceApproval
     DeviceController(api: api, codeGuessesPerIP: RateLimiter(limit: device.guessesPerIPPerMinute),
-                     codeGuessesGlobal: RateLimiter(limit: device.guessesPerMinute)).register(on: router)
-    EnrolmentController(api: api).register(on: router)
+                     codeGuessesGlobal: RateLimiter(limit: device.guessesPerMinute)).register(on: router, signedIn: signedIn)
+    EnrolmentController(api: api).register(on: router, signedIn: signedIn)
     let recovery = service.policy.recovery
     RecoveryController(
         api: api,
         startsPerUsernameAndIP: RateLimiter(limit: recovery.startsPerUsernameAndIP, window: 3600),
         startsPerIP: RateLimiter(limit: recovery.startsPerIP, window: 3600),
         startsPerUsername: RateLimiter(limit: recovery.startsPerUsername, window: 3600),
-        codeAttemptsPerIP: RateLimiter(limit: recovery.codeAttemptsPerIP, window: 600)).register(on: router)
+        codeAttemptsPerIP: RateLimiter(limit: recovery.codeAttemptsPerIP, window: 600)).register(on: router, signedIn: signedIn)
     extend(router, api)
     return router
 }

@@ -2,6 +2,7 @@ import Accounts
 import Foundation
 import HTTPTypes
 import Hummingbird
+import HummingbirdAuth
 import NIOCore
 import WebAuthn
 
@@ -15,13 +16,14 @@ struct DeviceController: Sendable {
     /// Paths the device itself calls: no cookie, so no Origin is required.
     static let originExempt: Set<String> = ["/api/v1/device/start", "/api/v1/device/poll"]
 
-    func register(on router: Router<AppRequestContext>) {
-        let group = router.group("api/v1/device")
-        group.post("start", use: start)
-        group.post("poll", use: poll)
-        group.get("lookup", use: lookup)
-        group.post("approve", use: { request, context in try await decide(request, context, approve: true) })
-        group.post("deny", use: { request, context in try await decide(request, context, approve: false) })
+    func register(on router: Router<AppRequestContext>, signedIn: RouterGroup<AppRequestContext>) {
+        let device = router.group("api/v1/device")
+        device.post("start", use: start)
+        device.post("poll", use: poll)
+        let approver = signedIn.group("api/v1/device")
+        approver.get("lookup", use: lookup)
+        approver.post("approve", use: { request, context in try await decide(request, context, approve: true) })
+        approver.post("deny", use: { request, context in try await decide(request, context, approve: false) })
     }
 
     var verificationURI: String {
@@ -69,7 +71,7 @@ struct DeviceController: Sendable {
     }
 
     @Sendable func lookup(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let auth = try await api.authenticated(request)
+        let auth = try context.requireIdentity()
         try throttleGuess(ip: api.info(request, context).ip)
         let code = request.uri.queryParameters.get("user_code") ?? ""
         let found = try await api.service.lookupDeviceRequest(auth, userCode: code)
@@ -83,7 +85,7 @@ struct DeviceController: Sendable {
     }
 
     func decide(_ request: Request, _ context: AppRequestContext, approve: Bool) async throws -> Response {
-        let auth = try await api.authenticated(request)
+        let auth = try context.requireIdentity()
         let who = api.info(request, context)
         try throttleGuess(ip: who.ip)
         let object = try await api.body(request)

@@ -2,6 +2,7 @@ import Accounts
 import Foundation
 import HTTPTypes
 import Hummingbird
+import HummingbirdAuth
 import NIOCore
 import WebAuthn
 
@@ -10,10 +11,10 @@ struct EnrolmentController: Sendable {
     let api: APIController
     static let browserCookie = "portcullis_enrol"
 
-    func register(on router: Router<AppRequestContext>) {
-        router.post("api/v1/me/enrolments", use: create)
-        router.get("api/v1/me/enrolments/:id", use: status)
-        router.post("api/v1/me/enrolments/:id/confirm", use: confirm)
+    func register(on router: Router<AppRequestContext>, signedIn: RouterGroup<AppRequestContext>) {
+        signedIn.post("api/v1/me/enrolments", use: create)
+        signedIn.get("api/v1/me/enrolments/:id", use: status)
+        signedIn.post("api/v1/me/enrolments/:id/confirm", use: confirm)
         router.post("api/v1/enrol/open", use: open)
         router.post("api/v1/enrol/passkey/options", use: options)
         router.post("api/v1/enrol/passkey/verify", use: verify)
@@ -27,7 +28,7 @@ struct EnrolmentController: Sendable {
     func browserSecret(_ request: Request) throws -> String { try api.browserSecret(request, cookie: Self.browserCookie) }
 
     @Sendable func create(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let auth = try await api.authenticated(request)
+        let auth = try context.requireIdentity()
         let (enrolment, token) = try await api.service.createEnrolment(auth, info: api.info(request, context))
         let link = api.settings.publicOrigin + "/enrol#" + token
         return api.json(.object([
@@ -39,7 +40,7 @@ struct EnrolmentController: Sendable {
     }
 
     @Sendable func status(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let auth = try await api.authenticated(request)
+        let auth = try context.requireIdentity()
         let enrolment = try await api.service.enrolment(auth, id: try api.idParameter(context))
         var object: JSONObject = ["status": .string(enrolment.status.rawValue), "expiresAt": APIController.iso(enrolment.expiresAt)]
         if let ip = enrolment.openedIP {
@@ -49,7 +50,7 @@ struct EnrolmentController: Sendable {
     }
 
     @Sendable func confirm(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let auth = try await api.authenticated(request)
+        let auth = try context.requireIdentity()
         let object = try await api.body(request)
         guard let code = try api.optionalString(object, "confirmationCode") else { throw Problem.invalid("confirmationCode is required.") }
         try await api.service.confirmEnrolment(auth, id: try api.idParameter(context), confirmationCode: code, info: api.info(request, context))

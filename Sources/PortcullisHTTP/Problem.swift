@@ -70,6 +70,7 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             throw Problem.from(error)
         } catch let error as HTTPError {
             switch error.status {
+            case .unauthorized: throw Problem.from(AccountsError.unauthenticated)  // requireIdentity() without a session
             case .notFound: throw Problem.notFound
             case .contentTooLarge: throw Problem.tooLarge
             case .methodNotAllowed: throw Problem(.methodNotAllowed, code: "method_not_allowed", title: "Method not allowed.")

@@ -2,6 +2,7 @@ import Accounts
 import Foundation
 import HTTPTypes
 import Hummingbird
+import HummingbirdAuth
 import NIOCore
 import WebAuthn
 
@@ -20,8 +21,8 @@ struct RecoveryController: Sendable {
 
     static let caseCookie = "portcullis_recovery"
 
-    func register(on router: Router<AppRequestContext>) {
-        let me = router.group("api/v1/me")
+    func register(on router: Router<AppRequestContext>, signedIn: RouterGroup<AppRequestContext>) {
+        let me = signedIn.group("api/v1/me")
         me.get("recovery", use: settings)
         me.patch("recovery", use: update)
         me.post("recovery/code", use: newCode)
@@ -41,7 +42,9 @@ struct RecoveryController: Sendable {
         recovery.post(":id/passkey/options", use: passkeyOptions)
         recovery.post(":id/passkey/verify", use: passkeyVerify)
 
-        let admin = router.group("api/v1/admin")
+        // One admin policy for every admin route; each still needs a full-rights session.
+        let admin = signedIn.group("api/v1/admin")
+            .add(middleware: AuthorizationPolicyMiddleware(RolePolicy<Authenticated>(.admin), deniedError: Problem.from(AccountsError.adminRequired)))
         admin.get("ways-in", use: waysIn)
         admin.get("recovery-cases", use: adminCases)
         admin.post("recovery-cases/:id/approve", use: adminApprove)
@@ -102,7 +105,7 @@ struct RecoveryController: Sendable {
     // MARK: Set-up
 
     @Sendable func settings(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let auth = try await api.authenticated(request)
+        let auth = try context.requireIdentity()
         let (settings, contacts, readiness) = try await api.service.recoveryOverview(userID: auth.user.id)
         return api.json(.object([
             "threshold": .int(settings.threshold),
@@ -122,7 +125,7 @@ struct RecoveryController: Sendable {
     }
 
     @Sendable func update(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let auth = try await api.authenticated(request)
+        let auth = try context.requireIdentity()
         let object = try await api.body(request)
         var threshold: Int?
         switch object["threshold"] {
@@ -146,13 +149,13 @@ struct RecoveryController: Sendable {
     }
 
     @Sendable func newCode(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let auth = try await api.authenticated(request)
+        let auth = try context.requireIdentity()
         let code = try await api.service.newRecoveryCode(auth, info: api.info(request, context))
         return api.json(.object(["code": .string(code)]), status: .created)
     }
 
     @Sendable func invite(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let auth = try await api.authenticated(request)
+        let auth = try context.requireIdentity()
         let object = try await api.body(request)
         guard let username = try api.optionalString(object, "username") else { throw Problem.invalid("username is required.") }
         try api.limit(ip: api.info(request, context).ip, account: auth.user.username)
@@ -161,13 +164,13 @@ struct RecoveryController: Sendable {
     }
 
     @Sendable func removeContact(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let auth = try await api.authenticated(request)
+        let auth = try context.requireIdentity()
         try await api.service.removeRecoveryContact(auth, id: try api.idParameter(context), info: api.info(request, context))
         return Response(status: .noContent)
     }
 
     @Sendable func invitations(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let auth = try await api.authenticated(request)
+        let auth = try context.requireIdentity()
         let items = try await api.service.recoveryInvitations(auth)
         return api.json(.object(["invitations": .array(items.map { item in
             .object(["id": .string(item.contact.id.uuidString.lowercased()), "from": api.userJSON(item.owner),
@@ -176,7 +179,7 @@ struct RecoveryController: Sendable {
     }
 
     @Sendable func accept(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let auth = try await api.authenticated(request)
+        let auth = try context.requireIdentity()
         try await api.service.acceptRecoveryInvitation(auth, id: try api.idParameter(context), info: api.info(request, context))
         return Response(status: .noContent)
     }
@@ -184,7 +187,7 @@ struct RecoveryController: Sendable {
     // MARK: Approvals and cancels
 
     @Sendable func requests(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let auth = try await api.authenticated(request)
+        let auth = try context.requireIdentity()
         let (approvable, own) = try await api.service.recoveryRequests(auth)
         return api.json(.object([
             "approvable": .array(approvable.map { ownerCaseJSON($0.recoveryCase, owner: $0.owner) }),
@@ -193,7 +196,7 @@ struct RecoveryController: Sendable {
     }
 
     @Sendable func approve(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let auth = try await api.authenticated(request)
+        let auth = try context.requireIdentity()
         let object = try await api.body(request)
         try api.limit(ip: api.info(request, context).ip, account: auth.user.username)
         try await api.service.approveRecovery(auth, caseID: try api.idParameter(context), comparisonCode: try comparisonCode(object), info: api.info(request, context))
@@ -203,7 +206,7 @@ struct RecoveryController: Sendable {
     /// A contact approves by the owner and the code the requester read to them: the case is found
     /// among all the owner's open cases, however many a flood added.
     @Sendable func approveByCode(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let auth = try await api.authenticated(request)
+        let auth = try context.requireIdentity()
         let object = try await api.body(request)
         guard let owner = try api.optionalString(object, "owner") else { throw Problem.invalid("owner is required.") }
         guard let ownerID = UUID(uuidString: owner) else { throw Problem.invalid("owner must be a user ID.") }
@@ -213,7 +216,7 @@ struct RecoveryController: Sendable {
     }
 
     @Sendable func cancel(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let auth = try await api.authenticated(request)
+        let auth = try context.requireIdentity()
         try await api.service.cancelRecovery(auth, caseID: try api.idParameter(context), info: api.info(request, context))
         return Response(status: .noContent)
     }
@@ -275,21 +278,20 @@ struct RecoveryController: Sendable {
     // MARK: Admins
 
     @Sendable func waysIn(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let auth = try await api.authenticated(request)
+        let auth = try context.requireIdentity()
         try api.service.requireFullRights(auth)
-        guard auth.user.isAdmin else { throw Problem.from(AccountsError.adminRequired) }
         return api.json(.object(["waysIn": WaysInReport.json(api.settings.waysIn)]))
     }
 
     @Sendable func adminCases(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let auth = try await api.authenticated(request)
+        let auth = try context.requireIdentity()
         guard let username = request.uri.queryParameters["username"].map(String.init) else { throw Problem.invalid("username is required.") }
         let cases = try await api.service.adminCases(auth, username: username)
         return api.json(.object(["cases": .array(cases.map { ownerCaseJSON($0) })]))
     }
 
     @Sendable func adminApprove(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let auth = try await api.authenticated(request)
+        let auth = try context.requireIdentity()
         let object = try await api.body(request)
         try api.limit(ip: api.info(request, context).ip, account: auth.user.username)
         try await api.service.adminApproveRecovery(auth, caseID: try api.idParameter(context), comparisonCode: try comparisonCode(object), info: api.info(request, context))
@@ -297,7 +299,7 @@ struct RecoveryController: Sendable {
     }
 
     @Sendable func unrecoverable(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let auth = try await api.authenticated(request)
+        let auth = try context.requireIdentity()
         let accounts = try await api.service.unrecoverableAccounts(auth)
         return api.json(.object(["accounts": .array(accounts.map { .object(["user": api.userJSON($0.user), "readiness": readinessJSON($0.readiness)]) })]))
     }

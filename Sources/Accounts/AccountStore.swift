@@ -41,17 +41,26 @@ public struct CredentialOwner: Sendable {
     }
 }
 
-/// Persistence for accounts. Every method is one transaction: it changes everything it names or
-/// nothing. Implementations: ``MemoryAccountStore`` (tests) and `SQLAccountStore` (SQLite, PostgreSQL).
-/// How many open recovery cases of one account a store lists at most (``AccountStore/openRecoveryCases(userID:now:)``).
+/// How many open recovery cases of one account a store lists at most (``RecoveryStore/openRecoveryCases(userID:now:)``).
 public let openRecoveryCasesShown = 50
 
-public protocol AccountStore: Sendable {
+/// Persistence for accounts: one protocol per aggregate, so that each domain service depends on the
+/// stores it uses. Every method is one transaction: it changes everything it names or nothing.
+/// Implementations: ``MemoryAccountStore`` (tests) and `SQLAccountStore` (SQLite, PostgreSQL) each
+/// implement them all, so an action whose writes span aggregates is still one transaction.
+public protocol AccountStore: ChallengeStore, UserStore, PasskeyStore, SessionStore, EventStore, OutboxStore,
+    DeviceRequestStore, EnrolmentStore, RecoveryStore
+{
     /// Whether the store answers (readiness).
     func ping() async throws
 
-    // MARK: Challenges
+    /// The server secret named `name`: the stored one, or `candidate` stored now if there is none.
+    /// Every node of a deployment gets the same secret this way.
+    func secret(named name: String, candidate: [UInt8]) async throws -> [UInt8]
+}
 
+/// Ceremony challenges: issued, read, and used up by the ceremony that completes them.
+public protocol ChallengeStore: Sendable {
     /// Stores a new challenge.
     func saveChallenge(_ challenge: CeremonyChallenge) async throws
     /// Reads a challenge without using it up. Completing a ceremony uses it up, in the same
@@ -60,9 +69,10 @@ public protocol AccountStore: Sendable {
     func challenge(_ challenge: String) async throws -> CeremonyChallenge?
     /// Deletes challenges that expired before `now`; returns how many.
     func sweepExpiredChallenges(now: Date) async throws -> Int
+}
 
-    // MARK: Users and passkeys
-
+/// Accounts: users, sign-up (with its invite), operators' changes and the admin role.
+public protocol UserStore: Sendable {
     func user(id: UUID) async throws -> User?
     func user(username: String) async throws -> User?
     func user(handle: [UInt8]) async throws -> User?
@@ -77,6 +87,17 @@ public protocol AccountStore: Sendable {
     /// Deletes a user and everything of theirs.
     func deleteUser(id: UUID) async throws
 
+    func createInvite(_ invite: Invite) async throws
+
+
+    /// Grants or revokes the admin role, recording `event` (which notifies the user). Throws ``StoreError/notFound``.
+    func setAdmin(userID: UUID, admin: Bool, event: SecurityEvent) async throws
+    /// The users who hold the admin role.
+    func admins() async throws -> [User]
+}
+
+/// Passkeys, and the sign-in's reads and writes of them.
+public protocol PasskeyStore: Sendable {
     func passkeys(userID: UUID) async throws -> [Passkey]
     func passkey(credentialID: [UInt8]) async throws -> Passkey?
     /// A passkey with its owner and how many of the owner's recovery cases are open at `now`, read at
@@ -105,9 +126,10 @@ public protocol AccountStore: Sendable {
         newSession: Session?, reauthenticatedSession: (id: UUID, newTokenHash: [UInt8])?, event: SecurityEvent,
         challenge: String, kind: CeremonyKind, now: Date
     ) async throws
+}
 
-    // MARK: Sessions
-
+/// Sessions (made only by ``SessionAuthority``).
+public protocol SessionStore: Sendable {
     func session(tokenHash: [UInt8]) async throws -> Session?
     func sessions(userID: UUID) async throws -> [Session]
     /// Moves the idle clock of a session forward.
@@ -120,15 +142,28 @@ public protocol AccountStore: Sendable {
     func sweepExpiredSessions(now: Date, idleTimeout: TimeInterval) async throws -> Int
     /// How many sessions are live.
     func countSessions() async throws -> Int
+}
 
-    // MARK: Events and invites
-
+/// The security timeline.
+public protocol EventStore: Sendable {
     func appendEvent(_ event: SecurityEvent) async throws
     func events(userID: UUID, limit: Int) async throws -> [SecurityEvent]
-    func createInvite(_ invite: Invite) async throws
+}
 
-    // MARK: Device approval
+/// The notification outbox: the events table, claimed and delivered at least once.
+public protocol OutboxStore: Sendable {
+    /// Every security event is also an outbox entry, written in the same transaction as the action it
+    /// records. This claims up to `limit` entries that are due at `now`, hiding them from other claims for
+    /// `lease` seconds (so several nodes do not send the same entry at once); delivery is at-least-once.
+    func claimUndeliveredEvents(now: Date, lease: TimeInterval, limit: Int) async throws -> [(event: SecurityEvent, attempts: Int)]
+    /// Records a delivered entry.
+    func markEventDelivered(id: UUID, at: Date) async throws
+    /// Records a failed attempt: retried at `nextAttempt`, or given up when it is `nil`.
+    func recordEventDeliveryFailure(id: UUID, attempts: Int, nextAttempt: Date?) async throws
+}
 
+/// Sign-in requests of devices without passkeys.
+public protocol DeviceRequestStore: Sendable {
     /// Stores a new device request. Throws ``StoreError/conflict`` when its user code is in use.
     func createDeviceRequest(_ request: DeviceRequest) async throws
     func deviceRequest(userCode: String) async throws -> DeviceRequest?
@@ -139,9 +174,10 @@ public protocol AccountStore: Sendable {
                                  approvingCredentialID: [UInt8]?, session: Session?, event: SecurityEvent?, now: Date) async throws
     /// Records a poll.
     func touchDeviceRequest(deviceCodeHash: [UInt8], polledAt: Date) async throws
+}
 
-    // MARK: Enrolment
-
+/// Enrolment of a new device's own passkey.
+public protocol EnrolmentStore: Sendable {
     func createEnrolment(_ enrolment: Enrolment, event: SecurityEvent) async throws
     func enrolment(id: UUID) async throws -> Enrolment?
     func enrolment(tokenHash: [UInt8]) async throws -> Enrolment?
@@ -152,20 +188,10 @@ public protocol AccountStore: Sendable {
     /// creates the session, all at once. Throws ``StoreError/challengeGone``, ``StoreError/conflict`` or
     /// ``StoreError/credentialExists``.
     func completeEnrolment(id: UUID, passkey: Passkey, session: Session, event: SecurityEvent, challenge: String, now: Date) async throws
+}
 
-    // MARK: Notification outbox
-
-    /// Every security event is also an outbox entry, written in the same transaction as the action it
-    /// records. This claims up to `limit` entries that are due at `now`, hiding them from other claims for
-    /// `lease` seconds (so several nodes do not send the same entry at once); delivery is at-least-once.
-    func claimUndeliveredEvents(now: Date, lease: TimeInterval, limit: Int) async throws -> [(event: SecurityEvent, attempts: Int)]
-    /// Records a delivered entry.
-    func markEventDelivered(id: UUID, at: Date) async throws
-    /// Records a failed attempt: retried at `nextAttempt`, or given up when it is `nil`.
-    func recordEventDeliveryFailure(id: UUID, attempts: Int, nextAttempt: Date?) async throws
-
-    // MARK: Recovery
-
+/// Recovery: settings, contacts, cases and their proofs.
+public protocol RecoveryStore: Sendable {
     func recoverySettings(userID: UUID) async throws -> RecoverySettings?
     /// Creates or replaces a user's recovery settings, recording `event`.
     func saveRecoverySettings(_ settings: RecoverySettings, event: SecurityEvent) async throws
@@ -204,17 +230,6 @@ public protocol AccountStore: Sendable {
     /// new passkey and creates the recovered session, all at once. Throws ``StoreError/challengeGone``,
     /// ``StoreError/conflict`` or ``StoreError/credentialExists``.
     func completeRecovery(caseID: UUID, passkey: Passkey, session: Session, event: SecurityEvent, challenge: String, now: Date) async throws
-
-    // MARK: Admins
-
-    /// Grants or revokes the admin role, recording `event` (which notifies the user). Throws ``StoreError/notFound``.
-    func setAdmin(userID: UUID, admin: Bool, event: SecurityEvent) async throws
-    /// The users who hold the admin role.
-    func admins() async throws -> [User]
-
-    /// The server secret named `name`: the stored one, or `candidate` stored now if there is none.
-    /// Every node of a deployment gets the same secret this way.
-    func secret(named name: String, candidate: [UInt8]) async throws -> [UInt8]
 }
 
 extension AccountStore {

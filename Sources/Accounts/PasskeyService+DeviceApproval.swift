@@ -88,7 +88,7 @@ extension PasskeyService {
         default: break
         }
         guard let userID = request.decidedBy, let user = try await store.user(id: userID), !user.disabled else { return .accessDenied }
-        let issued = issue(
+        let issued = sessions.issue(
             userID: user.id,
             birth: SessionBirth(kind: .deviceApproval, credentialID: request.approvingCredentialID ?? [], userVerified: false, deviceBound: false),
             lifetime: Self.deviceSessionLifetime, info: info, now: now)

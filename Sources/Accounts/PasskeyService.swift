@@ -16,11 +16,13 @@ public struct Authenticated: Sendable {
     public let session: Session
 }
 
-/// The passkey ceremonies and sessions of Portcullis. Every session is born here, from a passkey
-/// ceremony this service verified.
+/// The passkey ceremonies of Portcullis. Every session they start is made by ``sessions`` (the
+/// ``SessionAuthority``), from a passkey ceremony this service verified.
 public struct PasskeyService: Sendable {
     public let store: any AccountStore
     public let policy: AccountsPolicy
+    /// Where every session this service starts is made, and checked.
+    public let sessions: SessionAuthority
     let random: any RandomSource
     let clock: @Sendable () -> Date
     /// Keys the fake credential IDs shown for unknown usernames (no account enumeration).
@@ -36,6 +38,7 @@ public struct PasskeyService: Sendable {
         self.random = random
         self.clock = clock
         self.enumerationSecret = SecretBox(enumerationSecret)
+        sessions = SessionAuthority(store: store, policy: policy, random: random, clock: clock)
     }
 
     /// The same service reading its enumeration secret from `box`, which is filled in later (after the
@@ -148,34 +151,14 @@ public struct PasskeyService: Sendable {
 
     // MARK: - Signed-in actions
 
-    /// Resolves a session token: the session must exist, be within its idle and absolute lifetimes, and
-    /// belong to an enabled user. Moves the idle clock forward.
-    public func authenticate(token: String) async throws -> Authenticated? {
-        guard let tokenBytes = Base64URL.decode(token), tokenBytes.count == 32 else { return nil }
-        let now = clock()
-        guard let session = try await store.session(tokenHash: Self.hash(token)),
-              session.expiresAt > now, session.lastSeenAt.addingTimeInterval(policy.sessionIdleTimeout) > now,
-              let user = try await store.user(id: session.userID), !user.disabled
-        else { return nil }
-        if now.timeIntervalSince(session.lastSeenAt) > 60 { try await store.touchSession(id: session.id, at: now) }
-        return Authenticated(user: user, session: session)
-    }
+    /// Resolves a session token (``SessionAuthority/authenticate(token:)``).
+    public func authenticate(token: String) async throws -> Authenticated? { try await sessions.authenticate(token: token) }
 
-    /// Refuses sensitive actions to sessions without full rights (``requireFullRights(_:)``), and to
-    /// sessions whose last passkey assertion is older than `window` (the policy's re-authentication
-    /// window unless given).
-    public func requireFresh(_ auth: Authenticated, within window: TimeInterval? = nil) throws {
-        try requireFullRights(auth)
-        guard clock().timeIntervalSince(auth.session.authenticatedAt) <= window ?? policy.reauthenticationWindow else {
-            throw AccountsError.reauthenticationRequired
-        }
-    }
+    /// ``SessionAuthority/requireFresh(_:within:)``.
+    public func requireFresh(_ auth: Authenticated, within window: TimeInterval? = nil) throws { try sessions.requireFresh(auth, within: window) }
 
-    /// Refuses account changes to `device-approval` sessions and to `recovered` sessions in their
-    /// cooling period. The single check every account-changing action goes through.
-    public func requireFullRights(_ auth: Authenticated) throws {
-        guard auth.session.birth.hasFullRights(at: clock()) else { throw AccountsError.sessionNotAllowed }
-    }
+    /// ``SessionAuthority/requireFullRights(_:)``: the single check every account-changing action goes through.
+    public func requireFullRights(_ auth: Authenticated) throws { try sessions.requireFullRights(auth) }
 
     /// Options to add a passkey (needs a fresh assertion); excludeCredentials lists the user's passkeys.
     public func addOptions(_ auth: Authenticated) async throws -> JSONValue {
@@ -239,10 +222,10 @@ public struct PasskeyService: Sendable {
         guard stored.userID == auth.user.id, stored.sessionID == auth.session.id else { throw AccountsError.challengeGone }
         let (_, passkey, verified, _) = try verifyAssertion(response, stored: stored, found: found, requireUserHandle: false)
         let now = clock()
-        let token = Base64URL.encode(random.bytes(32))
+        let (token, tokenHash) = sessions.newToken()
         let event = SecurityEvent(id: newEventID(), userID: auth.user.id, kind: .reauthenticated, at: now, ip: info.ip, userAgent: info.userAgent,
                                   detail: ["passkey": passkey.name])
-        try await record(verified, passkey: passkey, newSession: nil, reauth: (auth.session.id, Self.hash(token)), event: event, challenge: stored, now: now)
+        try await record(verified, passkey: passkey, newSession: nil, reauth: (auth.session.id, tokenHash), event: event, challenge: stored, now: now)
         return token
     }
 
@@ -294,32 +277,13 @@ public struct PasskeyService: Sendable {
         return policy.attestationTrust.metadata?.entries[id]?.description ?? KnownAuthenticators.name(for: id)
     }
 
-    /// A session born from `passkey`. A passkey registered by a recovery gives `recovered` sessions
-    /// until its cooling period ends, however the session is started (so signing in again with it does
-    /// not shed the restriction).
+    /// A session born from `passkey` (``SessionAuthority``).
     func newSession(userID: UUID, passkey: Passkey, userVerified: Bool, info: RequestInfo, now: Date) -> IssuedSession {
-        let coolingUntil = passkey.recoveredAt.map { $0.addingTimeInterval(policy.recovery.coolingPeriod) }
-        let cooling = coolingUntil.map { $0 > now } ?? false
-        return issue(
-            userID: userID,
-            birth: SessionBirth(kind: cooling ? .recovered : .passkey, credentialID: passkey.credentialID, userVerified: userVerified,
-                                deviceBound: passkey.isDeviceBound, coolingUntil: cooling ? coolingUntil : nil),
-            lifetime: policy.sessionAbsoluteLifetime, info: info, now: now)
+        sessions.issue(userID: userID, passkey: passkey, userVerified: userVerified, info: info, now: now)
     }
 
     /// The ID of a new security event: time-ordered, so the timeline's rows are appended.
     func newEventID() -> UUID { random.timeOrderedUUID(at: clock()) }
-
-    /// The one place a session is made. Its callers hold a passkey ceremony this service has just
-    /// verified: a registration or assertion of the user's own passkey, or (for `device-approval`) the
-    /// approver's fresh assertion. Nothing else in Portcullis creates a `Session`.
-    func issue(userID: UUID, birth: SessionBirth, lifetime: TimeInterval, info: RequestInfo, now: Date) -> IssuedSession {
-        let token = Base64URL.encode(random.bytes(32))
-        let session = Session(
-            id: random.timeOrderedUUID(at: now), tokenHash: Self.hash(token), userID: userID, birth: birth, createdAt: now, lastSeenAt: now,
-            expiresAt: now.addingTimeInterval(min(lifetime, policy.sessionAbsoluteLifetime)), authenticatedAt: now, ip: info.ip, userAgent: info.userAgent)
-        return IssuedSession(token: token, session: session)
-    }
 
     func decodeRegistration(_ credential: JSONValue) throws -> RegistrationResponse {
         do { return try RegistrationResponse(value: credential) } catch { throw AccountsError.verificationFailed(error) }

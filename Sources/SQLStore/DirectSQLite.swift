@@ -15,6 +15,13 @@ public struct SQLiteFailure: Error, CustomStringConvertible {
     public let message: String
     public var description: String { "SQLite error \(code): \(message)" }
 
+    /// A UNIQUE or PRIMARY KEY constraint refused a duplicate (connections report extended result codes).
+    public var isUniqueViolation: Bool { code == Self.constraintUnique || code == Self.constraintPrimaryKey }
+
+    /// SQLITE_CONSTRAINT_UNIQUE and SQLITE_CONSTRAINT_PRIMARYKEY, which C defines as macros Swift cannot import.
+    static let constraintUnique = SQLITE_CONSTRAINT | (8 << 8)
+    static let constraintPrimaryKey = SQLITE_CONSTRAINT | (6 << 8)
+
     /// The shared write transaction ended under a caller (another caller's failure rolled it back).
     static let sharedTransactionLost = SQLiteFailure(code: SQLITE_ABORT, message: "the shared transaction was rolled back")
 }

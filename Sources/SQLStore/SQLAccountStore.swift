@@ -1,6 +1,8 @@
 import Accounts
 import Foundation
+import PostgresNIO
 import SQLKit
+import SQLiteNIO
 import WebAuthn
 
 /// The ``AccountStore`` on SQL: SQLite (the embedded default) and PostgreSQL, through one
@@ -254,10 +256,17 @@ public struct SQLAccountStore: AccountStore {
 
     static let useUpSQL = SQLTemplate("DELETE FROM challenges WHERE challenge = $1 AND kind = $2 AND expires_at > $3 RETURNING challenge")
 
-    /// Maps a unique-constraint violation to a store error by looking again at what exists.
+    /// Whether `error` is the database refusing a duplicate of a unique key: PostgreSQL's SQLSTATE
+    /// 23505 (unique_violation), or SQLite's extended result codes for a UNIQUE or PRIMARY KEY
+    /// constraint. Read from the error's codes, never from its text. The caller then maps it to a store
+    /// error by looking again at what exists.
     static func isUniqueViolation(_ error: any Error) -> Bool {
-        let text = String(reflecting: error)
-        return text.contains("23505") || text.contains("UNIQUE constraint") || text.contains("unique constraint")
+        switch error {
+        case let failure as SQLiteFailure: failure.isUniqueViolation
+        case let psql as PSQLError: psql.serverInfo?[.sqlState] == PostgresError.Code.uniqueViolation.raw
+        case let sqlite as SQLiteError: sqlite.reason == .constraintUniqueFailed || sqlite.reason == .constraintPrimaryKeyFailed
+        default: false
+        }
     }
 
     // MARK: AccountStore

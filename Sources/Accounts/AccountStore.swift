@@ -1,25 +1,34 @@
 import Foundation
 
 /// Why a store refused a write. Nothing was changed when one of these is thrown.
+///
+/// A struct over an enum, like ``AccountsError/Code``: the domain maps each one exhaustively.
 public struct StoreError: Error, Hashable, Sendable, CustomStringConvertible {
+    package enum Base: String, CaseIterable, Sendable {
+        case usernameTaken = "username_taken", credentialExists = "credential_exists", inviteInvalid = "invite_invalid"
+        case notFound = "not_found", lastPasskey = "last_passkey", conflict, challengeGone = "challenge_gone"
+    }
+    /// The reason, for exhaustive switches inside this package.
+    package let base: Base
+    private init(_ base: Base) { self.base = base }
+
     /// The stable reason.
-    public let code: String
-    private init(_ code: String) { self.code = code }
+    public var code: String { base.rawValue }
 
     /// The username is taken.
-    public static let usernameTaken = StoreError("username_taken")
+    public static let usernameTaken = StoreError(.usernameTaken)
     /// The credential ID is already registered (to anyone).
-    public static let credentialExists = StoreError("credential_exists")
+    public static let credentialExists = StoreError(.credentialExists)
     /// The invite is unknown, used or expired.
-    public static let inviteInvalid = StoreError("invite_invalid")
+    public static let inviteInvalid = StoreError(.inviteInvalid)
     /// The record does not exist (or is not the caller's).
-    public static let notFound = StoreError("not_found")
+    public static let notFound = StoreError(.notFound)
     /// Deleting it would leave the account with no passkey.
-    public static let lastPasskey = StoreError("last_passkey")
+    public static let lastPasskey = StoreError(.lastPasskey)
     /// Another request changed the record first (a signature counter race).
-    public static let conflict = StoreError("conflict")
+    public static let conflict = StoreError(.conflict)
     /// The ceremony's challenge was already used, expired, or is of another kind.
-    public static let challengeGone = StoreError("challenge_gone")
+    public static let challengeGone = StoreError(.challengeGone)
 
     public var description: String { "StoreError.\(code)" }
 }

@@ -2,62 +2,133 @@ import WebAuthn
 
 /// A refusal from the account domain, with a stable code that is safe to show a client.
 ///
-/// The WebAuthn reason of a failed ceremony is kept in ``underlying`` for logs; clients get only
-/// `verification_failed`.
-public struct AccountsError: Error, Sendable, CustomStringConvertible {
-    /// The broad class, which the server maps to an HTTP status.
-    public enum Category: Sendable { case badRequest, unauthorized, forbidden, notFound, conflict }
-
+/// The shape of swift-asn1's and jwt-kit's errors: a struct whose ``code`` is a struct over an enum
+/// (new codes do not break callers), with the file and line that threw it. Equality compares the
+/// code only. The domain says what went wrong, never how HTTP should say it: the JSON API maps each
+/// code to a status. The WebAuthn reason of a failed ceremony is kept in ``underlying`` for logs;
+/// clients get only `verification_failed`.
+public struct AccountsError: Error, Sendable, Equatable, CustomStringConvertible, CustomDebugStringConvertible {
     /// The stable, snake_case code.
-    public let code: String
-    /// The HTTP-facing class.
-    public let category: Category
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        package enum Base: String, CaseIterable, Sendable {
+            case invalidRequest = "invalid_request", usernameTaken = "username_taken", inviteRequired = "invite_required"
+            case challengeInvalid = "challenge_invalid", verificationFailed = "verification_failed"
+            case unknownCredential = "unknown_credential", credentialExists = "credential_exists"
+            case authenticatorNotAllowed = "authenticator_not_allowed", unauthenticated
+            case reauthenticationRequired = "reauthentication_required", sessionNotAllowed = "session_not_allowed"
+            case notFound = "not_found", lastPasskey = "last_passkey", userDisabled = "user_disabled"
+            case recoveryCodeDisabled = "recovery_code_disabled", recoveryCodeInvalid = "recovery_code_invalid"
+            case tooManyAttempts = "too_many_attempts", comparisonCodeMismatch = "comparison_code_mismatch"
+            case recoveryNotReleased = "recovery_not_released", adminRequired = "admin_required", ownCase = "own_case"
+            case linkInvalid = "link_invalid", conflict
+        }
+        /// The code, for exhaustive switches inside this package (the HTTP mapping).
+        package let base: Base
+        package init(_ base: Base) { self.base = base }
+        /// The spelling clients see.
+        public var rawValue: String { base.rawValue }
+        public var description: String { base.rawValue }
+
+        public static let notFound = Code(.notFound)
+        public static let unauthenticated = Code(.unauthenticated)
+        public static let sessionNotAllowed = Code(.sessionNotAllowed)
+        public static let adminRequired = Code(.adminRequired)
+        public static let conflict = Code(.conflict)
+    }
+
+    /// What went wrong.
+    public let code: Code
     /// A short text for the client.
     public let title: String
     /// Extra members for the client (for example the unknown credential's ID).
     public let extra: [String: String]
     /// The underlying reason, for logs only.
     public let underlying: String?
+    /// Where it was thrown, for logs only.
+    public let file: String
+    public let line: Int
 
-    init(_ code: String, _ category: Category, _ title: String, extra: [String: String] = [:], underlying: String? = nil) {
-        self.code = code
-        self.category = category
+    init(_ base: Code.Base, _ title: String, extra: [String: String] = [:], underlying: String? = nil, file: String, line: Int) {
+        self.code = Code(base)
         self.title = title
         self.extra = extra
         self.underlying = underlying
+        self.file = file
+        self.line = line
     }
 
-    public var description: String { "AccountsError.\(code)" + (underlying.map { " (\($0))" } ?? "") }
+    public static func == (lhs: AccountsError, rhs: AccountsError) -> Bool { lhs.code == rhs.code }
+    public var description: String { "AccountsError.\(code)" }
+    public var debugDescription: String { "AccountsError.\(code) at \(file):\(line)" + (underlying.map { " (\($0))" } ?? "") }
 
-    static func invalid(_ title: String) -> AccountsError { AccountsError("invalid_request", .badRequest, title) }
-    static let usernameTaken = AccountsError("username_taken", .conflict, "That username is taken.")
-    static let signupClosed = AccountsError("invite_required", .forbidden, "Sign-up needs a valid invite.")
-    static let challengeGone = AccountsError("challenge_invalid", .badRequest, "The ceremony expired or was already completed; start again.")
-    static func verificationFailed(_ error: any Error) -> AccountsError {
-        AccountsError("verification_failed", .badRequest, "The passkey response could not be verified.", underlying: "\(error)")
+    static func invalid(_ title: String, file: String = #fileID, line: Int = #line) -> AccountsError {
+        AccountsError(.invalidRequest, title, file: file, line: line)
     }
-    static func unknownCredential(_ id: String) -> AccountsError {
-        AccountsError("unknown_credential", .unauthorized, "This passkey is not registered here.", extra: ["credentialId": id])
+    static func usernameTaken(file: String = #fileID, line: Int = #line) -> AccountsError {
+        AccountsError(.usernameTaken, "That username is taken.", file: file, line: line)
     }
-    static let credentialExists = AccountsError("credential_exists", .conflict, "This passkey is already registered.")
-    static let authenticatorNotAllowed = AccountsError("authenticator_not_allowed", .forbidden, "This kind of authenticator is not allowed here.")
+    static func signupClosed(file: String = #fileID, line: Int = #line) -> AccountsError {
+        AccountsError(.inviteRequired, "Sign-up needs a valid invite.", file: file, line: line)
+    }
+    static func challengeGone(file: String = #fileID, line: Int = #line) -> AccountsError {
+        AccountsError(.challengeInvalid, "The ceremony expired or was already completed; start again.", file: file, line: line)
+    }
+    static func verificationFailed(_ error: any Error, file: String = #fileID, line: Int = #line) -> AccountsError {
+        AccountsError(.verificationFailed, "The passkey response could not be verified.", underlying: "\(error)", file: file, line: line)
+    }
+    static func unknownCredential(_ id: String, file: String = #fileID, line: Int = #line) -> AccountsError {
+        AccountsError(.unknownCredential, "This passkey is not registered here.", extra: ["credentialId": id], file: file, line: line)
+    }
+    static func credentialExists(file: String = #fileID, line: Int = #line) -> AccountsError {
+        AccountsError(.credentialExists, "This passkey is already registered.", file: file, line: line)
+    }
+    static func authenticatorNotAllowed(file: String = #fileID, line: Int = #line) -> AccountsError {
+        AccountsError(.authenticatorNotAllowed, "This kind of authenticator is not allowed here.", file: file, line: line)
+    }
     /// No valid session.
-    public static let unauthenticated = AccountsError("unauthenticated", .unauthorized, "Sign in first.")
-    static let reauthenticationRequired = AccountsError("reauthentication_required", .forbidden, "Confirm with your passkey first.")
-    static let sessionNotAllowed = AccountsError("session_not_allowed", .forbidden, "This session may not do that.")
-    static let notFound = AccountsError("not_found", .notFound, "Not found.")
-    static let lastPasskey = AccountsError("last_passkey", .conflict, "You cannot delete your only passkey.")
-    static let userDisabled = AccountsError("user_disabled", .forbidden, "This account is disabled.")
-    static let recoveryCodeDisabled = AccountsError("recovery_code_disabled", .forbidden, "Recovery codes are switched off here.")
-    static let recoveryCodeInvalid = AccountsError("recovery_code_invalid", .badRequest, "That recovery code is not right.")
-    static let tooManyAttempts = AccountsError("too_many_attempts", .forbidden, "Too many wrong codes on this case.")
-    static let comparisonCodeMismatch = AccountsError(
-        "comparison_code_mismatch", .badRequest, "That is not the code shown on the device asking for recovery.")
-    static func notReleased(_ at: String?) -> AccountsError {
-        AccountsError("recovery_not_released", .forbidden, "This recovery case is not released yet.", extra: at.map { ["releaseAt": $0] } ?? [:])
+    public static func unauthenticated(file: String = #fileID, line: Int = #line) -> AccountsError {
+        AccountsError(.unauthenticated, "Sign in first.", file: file, line: line)
     }
-    public static let adminRequired = AccountsError("admin_required", .forbidden, "Only an admin may do that.")
-    static let ownCase = AccountsError("own_case", .forbidden, "You cannot approve your own recovery.")
-    public static let linkInvalid = AccountsError("link_invalid", .forbidden, "This link is not valid.")
-    static let conflict = AccountsError("conflict", .conflict, "Another request changed this first; try again.")
+    static func reauthenticationRequired(file: String = #fileID, line: Int = #line) -> AccountsError {
+        AccountsError(.reauthenticationRequired, "Confirm with your passkey first.", file: file, line: line)
+    }
+    static func sessionNotAllowed(file: String = #fileID, line: Int = #line) -> AccountsError {
+        AccountsError(.sessionNotAllowed, "This session may not do that.", file: file, line: line)
+    }
+    static func notFound(file: String = #fileID, line: Int = #line) -> AccountsError {
+        AccountsError(.notFound, "Not found.", file: file, line: line)
+    }
+    static func lastPasskey(file: String = #fileID, line: Int = #line) -> AccountsError {
+        AccountsError(.lastPasskey, "You cannot delete your only passkey.", file: file, line: line)
+    }
+    static func userDisabled(file: String = #fileID, line: Int = #line) -> AccountsError {
+        AccountsError(.userDisabled, "This account is disabled.", file: file, line: line)
+    }
+    static func recoveryCodeDisabled(file: String = #fileID, line: Int = #line) -> AccountsError {
+        AccountsError(.recoveryCodeDisabled, "Recovery codes are switched off here.", file: file, line: line)
+    }
+    static func recoveryCodeInvalid(file: String = #fileID, line: Int = #line) -> AccountsError {
+        AccountsError(.recoveryCodeInvalid, "That recovery code is not right.", file: file, line: line)
+    }
+    static func tooManyAttempts(file: String = #fileID, line: Int = #line) -> AccountsError {
+        AccountsError(.tooManyAttempts, "Too many wrong codes on this case.", file: file, line: line)
+    }
+    static func comparisonCodeMismatch(file: String = #fileID, line: Int = #line) -> AccountsError {
+        AccountsError(.comparisonCodeMismatch, "That is not the code shown on the device asking for recovery.", file: file, line: line)
+    }
+    static func notReleased(_ at: String?, file: String = #fileID, line: Int = #line) -> AccountsError {
+        AccountsError(.recoveryNotReleased, "This recovery case is not released yet.", extra: at.map { ["releaseAt": $0] } ?? [:], file: file, line: line)
+    }
+    public static func adminRequired(file: String = #fileID, line: Int = #line) -> AccountsError {
+        AccountsError(.adminRequired, "Only an admin may do that.", file: file, line: line)
+    }
+    static func ownCase(file: String = #fileID, line: Int = #line) -> AccountsError {
+        AccountsError(.ownCase, "You cannot approve your own recovery.", file: file, line: line)
+    }
+    public static func linkInvalid(file: String = #fileID, line: Int = #line) -> AccountsError {
+        AccountsError(.linkInvalid, "This link is not valid.", file: file, line: line)
+    }
+    static func conflict(file: String = #fileID, line: Int = #line) -> AccountsError {
+        AccountsError(.conflict, "Another request changed this first; try again.", file: file, line: line)
+    }
 }

@@ -20,7 +20,7 @@ public struct OperatorActions: Sendable {
     /// The account called `username`.
     /// - Throws: ``AccountsError`` `not_found`.
     public func user(named username: String) async throws -> User {
-        guard let user = try await store.user(username: try PasskeyService.normalize(username: username)) else { throw AccountsError.notFound }
+        guard let user = try await store.user(username: try PasskeyService.normalize(username: username)) else { throw AccountsError.notFound() }
         return user
     }
 
@@ -32,7 +32,7 @@ public struct OperatorActions: Sendable {
             id: random.timeOrderedUUID(at: clock()), userID: user.id, kind: disabled ? .userDisabled : .userEnabled, at: clock(),
             ip: "command line", userAgent: "portcullis user \(disabled ? "disable" : "enable")")
         do { try await store.setDisabled(userID: user.id, disabled: disabled, event: event) } catch let error as StoreError {
-            throw error == .notFound ? AccountsError.notFound : AccountsError.conflict
+            throw error == .notFound ? AccountsError.notFound() : AccountsError.conflict()
         }
         return user
     }
@@ -41,7 +41,7 @@ public struct OperatorActions: Sendable {
     public func delete(username: String) async throws {
         let user = try await user(named: username)
         do { try await store.deleteUser(id: user.id) } catch let error as StoreError {
-            throw error == .notFound ? AccountsError.notFound : AccountsError.conflict
+            throw error == .notFound ? AccountsError.notFound() : AccountsError.conflict()
         }
     }
 

@@ -43,7 +43,7 @@ extension PasskeyService {
                 continue  // a user code collision: draw again
             }
         }
-        throw AccountsError.conflict
+        throw AccountsError.conflict()
     }
 
     /// Finds a pending request by its user code, for the approver to check the device's details.
@@ -52,7 +52,7 @@ extension PasskeyService {
         try requireFresh(auth, within: Self.deviceApprovalWindow)
         guard let code = UserCode.normalize(text), let request = try await store.deviceRequest(userCode: code),
               request.status == .pending, request.expiresAt > clock()
-        else { throw AccountsError.notFound }
+        else { throw AccountsError.notFound() }
         return request
     }
 
@@ -68,7 +68,7 @@ extension PasskeyService {
                 deviceCodeHash: request.deviceCodeHash, from: .pending, to: approve ? .approved : .denied, decidedBy: auth.user.id,
                 approvingCredentialID: auth.session.birth.credentialID, session: nil, event: event, now: now)
         } catch let error as StoreError where error == .conflict {
-            throw AccountsError.notFound
+            throw AccountsError.notFound()
         }
     }
 

@@ -23,7 +23,7 @@ extension PasskeyService {
         let now = clock()
         guard token.utf8.count <= 64, var enrolment = try await store.enrolment(tokenHash: Self.hash(token)),
               enrolment.status == .created, enrolment.expiresAt > now
-        else { throw AccountsError.notFound }
+        else { throw AccountsError.notFound() }
         let code = ComparisonCode.generate(using: random)
         let secret = Base64URL.encode(random.bytes(32))
         enrolment.status = .opened
@@ -35,14 +35,14 @@ extension PasskeyService {
             try await store.updateEnrolment(enrolment, from: .created, event: SecurityEvent(
                 id: newEventID(), userID: enrolment.userID, kind: .enrolmentOpened, at: now, ip: info.ip, userAgent: info.userAgent), now: now)
         } catch let error as StoreError where error == .conflict {
-            throw AccountsError.notFound
+            throw AccountsError.notFound()
         }
         return (enrolment, code, secret)
     }
 
     /// One of the signed-in user's enrolments.
     public func enrolment(_ auth: Authenticated, id: UUID) async throws -> Enrolment {
-        guard let enrolment = try await store.enrolment(id: id), enrolment.userID == auth.user.id else { throw AccountsError.notFound }
+        guard let enrolment = try await store.enrolment(id: id), enrolment.userID == auth.user.id else { throw AccountsError.notFound() }
         return enrolment
     }
 
@@ -51,7 +51,7 @@ extension PasskeyService {
         try requireFresh(auth)
         var enrolment = try await enrolment(auth, id: id)
         let now = clock()
-        guard enrolment.status == .opened, enrolment.expiresAt > now, let expected = enrolment.confirmationCode else { throw AccountsError.notFound }
+        guard enrolment.status == .opened, enrolment.expiresAt > now, let expected = enrolment.confirmationCode else { throw AccountsError.notFound() }
         let matches = ConstantTime.equal(confirmationCode.trimmingCharacters(in: .whitespaces), expected)
         enrolment.status = matches ? .confirmed : .cancelled
         do {
@@ -60,7 +60,7 @@ extension PasskeyService {
                 userAgent: info.userAgent, detail: ["device_ip": enrolment.openedIP ?? "", "device_user_agent": String((enrolment.openedUserAgent ?? "").prefix(200))]),
                 now: now)
         } catch let error as StoreError where error == .conflict {
-            throw AccountsError.notFound
+            throw AccountsError.notFound()
         }
         guard matches else { throw AccountsError.invalid("The confirmation code does not match; the enrolment is cancelled.") }
     }
@@ -69,14 +69,14 @@ extension PasskeyService {
     func confirmedEnrolment(id: UUID, browserSecret: String) async throws -> Enrolment {
         guard let enrolment = try await store.enrolment(id: id), enrolment.status == .confirmed, enrolment.expiresAt > clock(),
               let hash = enrolment.browserSecretHash, ConstantTime.equal(hash, Self.hash(browserSecret))
-        else { throw AccountsError.notFound }
+        else { throw AccountsError.notFound() }
         return enrolment
     }
 
     /// Creation options for the new device's own passkey.
     public func enrolmentOptions(id: UUID, browserSecret: String) async throws -> JSONValue {
         let enrolment = try await confirmedEnrolment(id: id, browserSecret: browserSecret)
-        guard let user = try await store.user(id: enrolment.userID), !user.disabled else { throw AccountsError.notFound }
+        guard let user = try await store.user(id: enrolment.userID), !user.disabled else { throw AccountsError.notFound() }
         return try await newPasskeyOptions(for: user, kind: .enrol, boundTo: enrolment.id)
     }
 
@@ -85,7 +85,7 @@ extension PasskeyService {
         -> (user: User, passkey: Passkey, issued: IssuedSession)
     {
         let enrolment = try await confirmedEnrolment(id: id, browserSecret: browserSecret)
-        guard let user = try await store.user(id: enrolment.userID), !user.disabled else { throw AccountsError.notFound }
+        guard let user = try await store.user(id: enrolment.userID), !user.disabled else { throw AccountsError.notFound() }
         let now = clock()
         let (passkey, verified, challenge) = try await verifyNewPasskey(
             for: user, kind: .enrol, boundTo: enrolment.id, credential: credential, name: name, now: now)

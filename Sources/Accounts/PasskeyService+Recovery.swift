@@ -129,7 +129,7 @@ extension PasskeyService {
     /// Makes a new recovery code (128 bits or more), replacing the old one. Shown once; only its hash is kept.
     public func newRecoveryCode(_ auth: Authenticated, info: RequestInfo) async throws -> String {
         try requireFresh(auth)
-        guard policy.recovery.codeEnabled else { throw AccountsError.recoveryCodeDisabled }
+        guard policy.recovery.codeEnabled else { throw AccountsError.recoveryCodeDisabled() }
         let code = RecoveryCode.generate(using: random)
         var settings = try await recoverySettings(userID: auth.user.id)
         let now = clock()
@@ -144,7 +144,7 @@ extension PasskeyService {
     public func inviteRecoveryContact(_ auth: Authenticated, username raw: String, info: RequestInfo) async throws -> RecoveryContact {
         try requireFresh(auth)
         let username = try Self.normalize(username: raw)
-        guard let contact = try await store.user(username: username), !contact.disabled else { throw AccountsError.notFound }
+        guard let contact = try await store.user(username: username), !contact.disabled else { throw AccountsError.notFound() }
         guard contact.id != auth.user.id else { throw AccountsError.invalid("You cannot be your own recovery contact.") }
         let now = clock()
         let record = RecoveryContact(id: random.uuid(), ownerID: auth.user.id, contactID: contact.id, accepted: false, createdAt: now)
@@ -161,7 +161,7 @@ extension PasskeyService {
     /// Removes one of the user's contacts.
     public func removeRecoveryContact(_ auth: Authenticated, id: UUID, info: RequestInfo) async throws {
         try requireFresh(auth)
-        guard let contact = try await store.recoveryContacts(ownerID: auth.user.id).first(where: { $0.id == id }) else { throw AccountsError.notFound }
+        guard let contact = try await store.recoveryContacts(ownerID: auth.user.id).first(where: { $0.id == id }) else { throw AccountsError.notFound() }
         let name = try await store.user(id: contact.contactID)?.username ?? ""
         do {
             try await store.deleteRecoveryContact(id: id, ownerID: auth.user.id, event: SecurityEvent(
@@ -194,7 +194,7 @@ extension PasskeyService {
     public func acceptRecoveryInvitation(_ auth: Authenticated, id: UUID, info: RequestInfo) async throws {
         try requireFresh(auth)
         guard let invitation = try await store.recoveryContacts(contactID: auth.user.id).first(where: { $0.id == id && !$0.accepted }) else {
-            throw AccountsError.notFound
+            throw AccountsError.notFound()
         }
         do {
             // On the owner's timeline: they learn who now vouches for them.
@@ -234,7 +234,7 @@ extension PasskeyService {
     func heldCase(id: UUID, secret: String) async throws -> RecoveryCase {
         guard secret.utf8.count <= 64, let stored = try await store.recoveryCase(id: id),
               ConstantTime.equal(stored.secretHash, Self.hash(secret))
-        else { throw AccountsError.notFound }
+        else { throw AccountsError.notFound() }
         return stored
     }
 
@@ -261,9 +261,9 @@ extension PasskeyService {
     public func enterRecoveryCode(id: UUID, secret: String, code: String, info: RequestInfo) async throws -> RecoveryCaseView {
         let held = try await heldCase(id: id, secret: secret)
         let now = clock()
-        guard held.status == .open, held.expiresAt > now else { throw AccountsError.notFound }
-        guard policy.recovery.codeEnabled else { throw AccountsError.recoveryCodeDisabled }
-        guard held.codeAttempts < policy.recovery.maxCodeAttempts else { throw AccountsError.tooManyAttempts }
+        guard held.status == .open, held.expiresAt > now else { throw AccountsError.notFound() }
+        guard policy.recovery.codeEnabled else { throw AccountsError.recoveryCodeDisabled() }
+        guard held.codeAttempts < policy.recovery.maxCodeAttempts else { throw AccountsError.tooManyAttempts() }
         var settings: RecoverySettings?
         if let userID = held.userID { settings = try await recoverySettings(userID: userID) }
         let entered = Self.hash(RecoveryCode.normalize(code))
@@ -273,7 +273,7 @@ extension PasskeyService {
                               detail: ["case": id.uuidString.lowercased()])
             }
             do { _ = try await store.recordRecoveryCodeFailure(caseID: id, event: event) } catch let error as StoreError { throw map(error) }
-            throw AccountsError.recoveryCodeInvalid
+            throw AccountsError.recoveryCodeInvalid()
         }
         let proof = RecoveryProof(kind: .code, actorID: nil, at: now)
         do {
@@ -293,7 +293,7 @@ extension PasskeyService {
     func releasedCase(id: UUID, secret: String) async throws -> (RecoveryCase, User) {
         let held = try await heldCase(id: id, secret: secret)
         let view = view(of: held, threshold: try await threshold(of: held))
-        guard held.status == .open, !view.expired else { throw AccountsError.notFound }
+        guard held.status == .open, !view.expired else { throw AccountsError.notFound() }
         guard view.released, let userID = held.userID, let user = try await store.user(id: userID), !user.disabled else {
             throw AccountsError.notReleased(view.releaseAt.map { ISO8601DateFormatter().string(from: $0) })
         }
@@ -357,7 +357,7 @@ extension PasskeyService {
         let now = clock()
         guard let target = try await store.recoveryCase(id: caseID), let ownerID = target.userID, target.status == .open, target.expiresAt > now,
               try await store.recoveryContacts(contactID: auth.user.id).contains(where: { $0.ownerID == ownerID && $0.accepted })
-        else { throw AccountsError.notFound }
+        else { throw AccountsError.notFound() }
         try checkComparison(comparisonCode, target)
         do {
             try await store.addRecoveryProof(caseID: caseID, proof: RecoveryProof(kind: .contact, actorID: auth.user.id, at: now), event: SecurityEvent(
@@ -373,7 +373,7 @@ extension PasskeyService {
     public func approveRecovery(_ auth: Authenticated, ownerID: UUID, comparisonCode: String, info: RequestInfo) async throws {
         try requireFresh(auth)
         guard try await store.recoveryContacts(contactID: auth.user.id).contains(where: { $0.ownerID == ownerID && $0.accepted }) else {
-            throw AccountsError.notFound
+            throw AccountsError.notFound()
         }
         let target = try await openCase(ownerID: ownerID, comparisonCode: comparisonCode)
         try await approveRecovery(auth, caseID: target.id, comparisonCode: comparisonCode, info: info)
@@ -382,18 +382,18 @@ extension PasskeyService {
     /// The one open case of `ownerID` with the comparison code `entered`, among all its open cases.
     func openCase(ownerID: UUID, comparisonCode entered: String) async throws -> RecoveryCase {
         let digits = entered.filter(\.isNumber)
-        guard digits.count == ComparisonCode.length else { throw AccountsError.comparisonCodeMismatch }
+        guard digits.count == ComparisonCode.length else { throw AccountsError.comparisonCodeMismatch() }
         let matches = try await store.openRecoveryCases(userID: ownerID, comparisonCode: digits, now: clock())
         // Two open cases with one code (one in a million per pair): neither is approved; the requester starts again.
         guard let target = matches.first, matches.count == 1 else {
-            throw matches.isEmpty ? AccountsError.comparisonCodeMismatch : AccountsError.conflict
+            throw matches.isEmpty ? AccountsError.comparisonCodeMismatch() : AccountsError.conflict()
         }
         return target
     }
 
     func checkComparison(_ entered: String, _ target: RecoveryCase) throws {
         let digits = entered.filter(\.isNumber)
-        guard ConstantTime.equal(digits, target.comparisonCode) else { throw AccountsError.comparisonCodeMismatch }
+        guard ConstantTime.equal(digits, target.comparisonCode) else { throw AccountsError.comparisonCodeMismatch() }
     }
 
     /// The owner cancels a case from a session with full rights: born from one of their passkeys, not
@@ -402,7 +402,7 @@ extension PasskeyService {
     /// cooling period ends; the owner's other passkeys and the signed "this wasn't me" link still can.
     public func cancelRecovery(_ auth: Authenticated, caseID: UUID, info: RequestInfo) async throws {
         try requireFullRights(auth)
-        guard let target = try await store.recoveryCase(id: caseID), target.userID == auth.user.id else { throw AccountsError.notFound }
+        guard let target = try await store.recoveryCase(id: caseID), target.userID == auth.user.id else { throw AccountsError.notFound() }
         do {
             try await store.cancelRecoveryCase(id: caseID, blockUntil: nil, event: SecurityEvent(
                 id: newEventID(), userID: auth.user.id, kind: .recoveryCancelled, at: clock(), ip: info.ip, userAgent: info.userAgent,
@@ -423,14 +423,14 @@ extension PasskeyService {
     public func checkCancelLink(caseID: UUID, signature: String) async throws -> RecoveryCase {
         guard signature.utf8.count <= 64, ConstantTime.equal(signature, cancelSignature(caseID: caseID)),
               let target = try await store.recoveryCase(id: caseID), target.userID != nil
-        else { throw AccountsError.linkInvalid }
+        else { throw AccountsError.linkInvalid() }
         return target
     }
 
     /// The "this wasn't me" POST: cancels the case and blocks new cases on the account for a day.
     public func cancelRecoveryByLink(caseID: UUID, signature: String, info: RequestInfo) async throws {
         let target = try await checkCancelLink(caseID: caseID, signature: signature)
-        guard let ownerID = target.userID else { throw AccountsError.linkInvalid }
+        guard let ownerID = target.userID else { throw AccountsError.linkInvalid() }
         let now = clock()
         do {
             try await store.cancelRecoveryCase(id: caseID, blockUntil: now.addingTimeInterval(policy.recovery.blockAfterCancel), event: SecurityEvent(
@@ -446,7 +446,7 @@ extension PasskeyService {
     /// An admin (fresh passkey assertion) adds an admin proof to another user's case.
     public func adminApproveRecovery(_ auth: Authenticated, caseID: UUID, comparisonCode: String, info: RequestInfo) async throws {
         try requireFresh(auth)
-        guard auth.user.isAdmin else { throw AccountsError.adminRequired }
+        guard auth.user.isAdmin else { throw AccountsError.adminRequired() }
         try await addAdminProof(adminID: auth.user.id, adminName: auth.user.username, via: "passkey", caseID: caseID,
                                 comparisonCode: comparisonCode, info: info)
     }
@@ -455,9 +455,9 @@ extension PasskeyService {
     /// At most one such proof counts towards an admin rule; the others need admins' passkeys.
     public func adminEnrol(admin: String, username: String, comparisonCode: String) async throws -> RecoveryCase {
         guard let adminUser = try await store.user(username: try Self.normalize(username: admin)), adminUser.isAdmin else {
-            throw AccountsError.adminRequired
+            throw AccountsError.adminRequired()
         }
-        guard let user = try await store.user(username: try Self.normalize(username: username)) else { throw AccountsError.notFound }
+        guard let user = try await store.user(username: try Self.normalize(username: username)) else { throw AccountsError.notFound() }
         let target = try await openCase(ownerID: user.id, comparisonCode: comparisonCode)
         try await addAdminProof(adminID: adminUser.id, adminName: adminUser.username, via: "cli", caseID: target.id, comparisonCode: target.comparisonCode,
                                 info: RequestInfo(ip: "command line", userAgent: "portcullis admin enrol"))
@@ -467,8 +467,8 @@ extension PasskeyService {
     func addAdminProof(adminID: UUID, adminName: String, via: String, caseID: UUID, comparisonCode: String, info: RequestInfo) async throws {
         let now = clock()
         guard let target = try await store.recoveryCase(id: caseID), let ownerID = target.userID, target.status == .open, target.expiresAt > now
-        else { throw AccountsError.notFound }
-        guard ownerID != adminID else { throw AccountsError.ownCase }
+        else { throw AccountsError.notFound() }
+        guard ownerID != adminID else { throw AccountsError.ownCase() }
         try checkComparison(comparisonCode, target)
         do {
             try await store.addRecoveryProof(caseID: caseID, proof: RecoveryProof(kind: .admin, actorID: adminID, via: via, at: now), event: SecurityEvent(
@@ -481,7 +481,7 @@ extension PasskeyService {
 
     /// Grants or revokes the admin role (operator command line); the user is told.
     public func setAdmin(username: String, admin: Bool) async throws {
-        guard let user = try await store.user(username: try Self.normalize(username: username)) else { throw AccountsError.notFound }
+        guard let user = try await store.user(username: try Self.normalize(username: username)) else { throw AccountsError.notFound() }
         try await store.setAdmin(userID: user.id, admin: admin, event: SecurityEvent(
             id: newEventID(), userID: user.id, kind: admin ? .adminGranted : .adminRevoked, at: clock(), ip: "command line",
             userAgent: "portcullis admin"))
@@ -490,15 +490,15 @@ extension PasskeyService {
     /// Open cases of a user, for an admin (fresh passkey assertion not needed to look, only to approve).
     public func adminCases(_ auth: Authenticated, username: String) async throws -> [RecoveryCase] {
         try requireFullRights(auth)
-        guard auth.user.isAdmin else { throw AccountsError.adminRequired }
-        guard let user = try await store.user(username: try Self.normalize(username: username)) else { throw AccountsError.notFound }
+        guard auth.user.isAdmin else { throw AccountsError.adminRequired() }
+        guard let user = try await store.user(username: try Self.normalize(username: username)) else { throw AccountsError.notFound() }
         return try await openCases(userID: user.id)
     }
 
     /// Accounts that could not recover today without admins (at most `limit` accounts scanned).
     public func unrecoverableAccounts(_ auth: Authenticated, limit: Int = 10_000) async throws -> [(user: User, readiness: RecoveryReadiness)] {
         try requireFullRights(auth)
-        guard auth.user.isAdmin else { throw AccountsError.adminRequired }
+        guard auth.user.isAdmin else { throw AccountsError.adminRequired() }
         var result: [(user: User, readiness: RecoveryReadiness)] = []
         for user in try await store.listUsers(limit: limit) where !user.disabled {
             let readiness = try await recoveryReadiness(userID: user.id)

@@ -70,11 +70,11 @@ public struct PasskeyService: Sendable {
         let display = String((displayName?.trimmingCharacters(in: .whitespacesAndNewlines)).flatMap { $0.isEmpty ? nil : $0 } ?? username).prefix(64)
         var inviteHash: [UInt8]?
         if policy.signupMode == .inviteOnly {
-            guard let invite, !invite.isEmpty else { throw AccountsError.signupClosed }
+            guard let invite, !invite.isEmpty else { throw AccountsError.signupClosed() }
             inviteHash = Self.hash(invite)
         }
         // The user chose the name: say so here, and only here.
-        if try await store.user(username: username) != nil { throw AccountsError.usernameTaken }
+        if try await store.user(username: username) != nil { throw AccountsError.usernameTaken() }
         let handle = random.bytes(32)
         let challenge = random.bytes(32)
         let now = clock()
@@ -89,7 +89,7 @@ public struct PasskeyService: Sendable {
     public func signupVerify(credential: JSONValue, name: String?, info: RequestInfo) async throws -> (user: User, passkey: Passkey, issued: IssuedSession) {
         let response = try decodeRegistration(credential)
         let stored = try await challenge(for: response.clientDataJSON, kind: .signup)
-        guard let pending = stored.pendingUser else { throw AccountsError.challengeGone }
+        guard let pending = stored.pendingUser else { throw AccountsError.challengeGone() }
         let now = clock()
         let verified = try await verifyRegistration(response, challenge: stored.challenge, excluded: [], now: now)
         let user = User(id: random.uuid(), username: pending.username, displayName: pending.displayName, handle: pending.handle, createdAt: now)
@@ -185,7 +185,7 @@ public struct PasskeyService: Sendable {
     {
         let response = try decodeRegistration(credential)
         let stored = try await challenge(for: response.clientDataJSON, kind: kind)
-        guard stored.userID == user.id, stored.sessionID == id else { throw AccountsError.challengeGone }
+        guard stored.userID == user.id, stored.sessionID == id else { throw AccountsError.challengeGone() }
         let existing = Set(try await store.passkeys(userID: user.id).map(\.credentialID))
         let verified = try await verifyRegistration(response, challenge: stored.challenge, excluded: existing, now: now)
         return (makePasskey(verified, userID: user.id, name: name, now: now), verified, stored.challenge)
@@ -219,7 +219,7 @@ public struct PasskeyService: Sendable {
     public func reauthVerify(_ auth: Authenticated, credential: JSONValue, info: RequestInfo) async throws -> String {
         let response = try decodeAuthentication(credential)
         let (stored, found) = try await assertionContext(response, kind: .reauth)
-        guard stored.userID == auth.user.id, stored.sessionID == auth.session.id else { throw AccountsError.challengeGone }
+        guard stored.userID == auth.user.id, stored.sessionID == auth.session.id else { throw AccountsError.challengeGone() }
         let (_, passkey, verified, _) = try verifyAssertion(response, stored: stored, found: found, requireUserHandle: false)
         let now = clock()
         let (token, tokenHash) = sessions.newToken()
@@ -249,7 +249,7 @@ public struct PasskeyService: Sendable {
     public func deletePasskey(_ auth: Authenticated, credentialID: [UInt8], info: RequestInfo) async throws -> [UUID] {
         try requireFresh(auth)
         let name = try await store.passkey(credentialID: credentialID).flatMap { $0.userID == auth.user.id ? $0.name : nil }
-        guard let name else { throw AccountsError.notFound }
+        guard let name else { throw AccountsError.notFound() }
         let event = SecurityEvent(id: newEventID(), userID: auth.user.id, kind: .passkeyRemoved, at: clock(), ip: info.ip, userAgent: info.userAgent,
                                   detail: ["passkey": name])
         do { return try await store.deletePasskey(credentialID: credentialID, userID: auth.user.id, event: event) } catch let error as StoreError {
@@ -296,7 +296,7 @@ public struct PasskeyService: Sendable {
     /// Finds the stored challenge a response answers, by the challenge its client data names. The
     /// verifier then checks that the client data really carries exactly that challenge.
     func challenge(for clientDataJSON: [UInt8], kind: CeremonyKind) async throws -> CeremonyChallenge {
-        guard let name = Self.challengeName(clientDataJSON), let stored = try await store.challenge(name) else { throw AccountsError.challengeGone }
+        guard let name = Self.challengeName(clientDataJSON), let stored = try await store.challenge(name) else { throw AccountsError.challengeGone() }
         return try usable(stored, kind: kind)
     }
 
@@ -308,21 +308,21 @@ public struct PasskeyService: Sendable {
 
     /// `stored`, if it is of `kind` and has not expired.
     func usable(_ stored: CeremonyChallenge, kind: CeremonyKind) throws -> CeremonyChallenge {
-        guard stored.kind == kind, stored.expiresAt > clock() else { throw AccountsError.challengeGone }
+        guard stored.kind == kind, stored.expiresAt > clock() else { throw AccountsError.challengeGone() }
         return stored
     }
 
     /// The stored challenge an assertion answers (checked first: an unknown or used challenge is
     /// `challengeGone` whatever the credential) and the passkey it names, read at once.
     func assertionContext(_ response: AuthenticationResponse, kind: CeremonyKind) async throws -> (CeremonyChallenge, CredentialOwner?) {
-        guard let name = Self.challengeName(response.clientDataJSON) else { throw AccountsError.challengeGone }
+        guard let name = Self.challengeName(response.clientDataJSON) else { throw AccountsError.challengeGone() }
         let (stored, found) = try await store.assertionContext(challenge: name, credentialID: response.credential.rawID, now: clock())
-        guard let stored else { throw AccountsError.challengeGone }
+        guard let stored else { throw AccountsError.challengeGone() }
         return (try usable(stored, kind: kind), found)
     }
 
     func verifyRegistration(_ response: RegistrationResponse, challenge: String, excluded: Set<[UInt8]>, now: Date) async throws -> VerifiedRegistration {
-        guard let challengeBytes = Base64URL.decode(challenge) else { throw AccountsError.challengeGone }
+        guard let challengeBytes = Base64URL.decode(challenge) else { throw AccountsError.challengeGone() }
         let expectations = RegistrationExpectations(
             challenge: challengeBytes, relyingParty: policy.relyingParty, userVerification: policy.userVerification,
             allowedAlgorithms: policy.algorithms, excludedCredentialIDs: excluded,
@@ -335,9 +335,9 @@ public struct PasskeyService: Sendable {
         }
         let aaguid = verified.aaguid.description
         if policy.deniedAAGUIDs.contains(aaguid) || (!policy.allowedAAGUIDs.isEmpty && !policy.allowedAAGUIDs.contains(aaguid)) {
-            throw AccountsError.authenticatorNotAllowed
+            throw AccountsError.authenticatorNotAllowed()
         }
-        if try await store.passkey(credentialID: verified.credentialID) != nil { throw AccountsError.credentialExists }
+        if try await store.passkey(credentialID: verified.credentialID) != nil { throw AccountsError.credentialExists() }
         return verified
     }
 
@@ -352,8 +352,8 @@ public struct PasskeyService: Sendable {
         if let bound = stored.userID, bound != passkey.userID {
             throw AccountsError.verificationFailed(WebAuthnError(.credentialIDMismatch, "the passkey belongs to another account"))
         }
-        if user.disabled { throw AccountsError.userDisabled }
-        guard let challengeBytes = Base64URL.decode(stored.challenge) else { throw AccountsError.challengeGone }
+        if user.disabled { throw AccountsError.userDisabled() }
+        guard let challengeBytes = Base64URL.decode(stored.challenge) else { throw AccountsError.challengeGone() }
         do {
             let key = try CredentialPublicKey(coseBytes: passkey.publicKey)
             let record = StoredCredential(
@@ -394,15 +394,17 @@ public struct PasskeyService: Sendable {
             createdAt: now)
     }
 
-    func map(_ error: StoreError) -> AccountsError {
-        switch error {
-        case .usernameTaken: AccountsError.usernameTaken
-        case .credentialExists: AccountsError.credentialExists
-        case .inviteInvalid: AccountsError.signupClosed
-        case .lastPasskey: AccountsError.lastPasskey
-        case .challengeGone: AccountsError.challengeGone
-        case .conflict: AccountsError.conflict
-        default: AccountsError.notFound
+    /// The domain's refusal for a store's: every store error has one, and a new one does not compile
+    /// until it is placed here.
+    func map(_ error: StoreError, file: String = #fileID, line: Int = #line) -> AccountsError {
+        switch error.base {
+        case .usernameTaken: AccountsError.usernameTaken(file: file, line: line)
+        case .credentialExists: AccountsError.credentialExists(file: file, line: line)
+        case .inviteInvalid: AccountsError.signupClosed(file: file, line: line)
+        case .lastPasskey: AccountsError.lastPasskey(file: file, line: line)
+        case .challengeGone: AccountsError.challengeGone(file: file, line: line)
+        case .conflict: AccountsError.conflict(file: file, line: line)
+        case .notFound: AccountsError.notFound(file: file, line: line)
         }
     }
 

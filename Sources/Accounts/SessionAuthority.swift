@@ -44,14 +44,14 @@ public struct SessionAuthority: Sendable {
     public func requireFresh(_ auth: Authenticated, within window: TimeInterval? = nil) throws {
         try requireFullRights(auth)
         guard clock().timeIntervalSince(auth.session.authenticatedAt) <= window ?? policy.reauthenticationWindow else {
-            throw AccountsError.reauthenticationRequired
+            throw AccountsError.reauthenticationRequired()
         }
     }
 
     /// Refuses account changes to `device-approval` sessions and to `recovered` sessions in their
     /// cooling period. The single check every account-changing action goes through.
     public func requireFullRights(_ auth: Authenticated) throws {
-        guard auth.session.birth.hasFullRights(at: clock()) else { throw AccountsError.sessionNotAllowed }
+        guard auth.session.birth.hasFullRights(at: clock()) else { throw AccountsError.sessionNotAllowed() }
     }
 
     /// A session born from `passkey`. A passkey registered by a recovery gives `recovered` sessions

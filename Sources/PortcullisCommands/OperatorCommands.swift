@@ -44,7 +44,7 @@ enum OperatorOutput {
 
     /// Runs `action`, telling the operator plainly when `username` names no one.
     static func naming<R>(_ username: String, _ action: () async throws -> R) async throws -> R {
-        do { return try await action() } catch let error as AccountsError where error.code == "not_found" {
+        do { return try await action() } catch let error as AccountsError where error.code == .notFound {
             throw UsageError("no user named \(username)")
         }
     }

@@ -58,7 +58,7 @@ package struct APIController: Sendable {
                 metrics.record(kind: kind, outcome: problem.code, duration: ContinuousClock.now - start)
                 throw problem
             } catch let error as AccountsError {
-                metrics.record(kind: kind, outcome: error.code, duration: ContinuousClock.now - start)
+                metrics.record(kind: kind, outcome: error.code.rawValue, duration: ContinuousClock.now - start)
                 throw error
             } catch {
                 metrics.record(kind: kind, outcome: "error", duration: ContinuousClock.now - start)

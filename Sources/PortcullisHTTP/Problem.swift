@@ -33,15 +33,19 @@ public struct Problem: HTTPResponseError {
         return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: StrictJSON.serializedBytes(.object(object)))))
     }
 
+    /// The problem a domain refusal is for the client: every code has its status here, and a new code
+    /// does not compile until it has one.
     package static func from(_ error: AccountsError) -> Problem {
-        let status: HTTPResponse.Status = switch error.category {
-        case .badRequest: .badRequest
-        case .unauthorized: .unauthorized
-        case .forbidden: .forbidden
+        let status: HTTPResponse.Status = switch error.code.base {
+        case .invalidRequest, .challengeInvalid, .verificationFailed, .recoveryCodeInvalid, .comparisonCodeMismatch: .badRequest
+        case .unknownCredential, .unauthenticated: .unauthorized
+        case .inviteRequired, .authenticatorNotAllowed, .reauthenticationRequired, .sessionNotAllowed, .userDisabled, .recoveryCodeDisabled,
+             .tooManyAttempts, .recoveryNotReleased, .adminRequired, .ownCase, .linkInvalid:
+            .forbidden
         case .notFound: .notFound
-        case .conflict: .conflict
+        case .usernameTaken, .credentialExists, .lastPasskey, .conflict: .conflict
         }
-        return Problem(status, code: error.code, title: error.title, extra: error.extra)
+        return Problem(status, code: error.code.rawValue, title: error.title, extra: error.extra)
     }
 
     static let malformedJSON = Problem(.badRequest, code: "malformed_json", title: "The body is not a JSON object.")
@@ -66,11 +70,11 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch let problem as Problem {
             throw problem
         } catch let error as AccountsError {
-            if let underlying = error.underlying { context.logger.info("refused: \(error.code): \(underlying)") }
+            if error.underlying != nil { context.logger.info("refused: \(error.debugDescription)") }
             throw Problem.from(error)
         } catch let error as HTTPError {
             switch error.status {
-            case .unauthorized: throw Problem.from(AccountsError.unauthenticated)  // requireIdentity() without a session
+            case .unauthorized: throw Problem.from(AccountsError.unauthenticated())  // requireIdentity() without a session
             case .notFound: throw Problem.notFound
             case .contentTooLarge: throw Problem.tooLarge
             case .methodNotAllowed: throw Problem(.methodNotAllowed, code: "method_not_allowed", title: "Method not allowed.")

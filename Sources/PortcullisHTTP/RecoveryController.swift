@@ -44,7 +44,7 @@ struct RecoveryController: Sendable {
 
         // One admin policy for every admin route; each still needs a full-rights session.
         let admin = signedIn.group("api/v1/admin")
-            .add(middleware: AuthorizationPolicyMiddleware(RolePolicy<Authenticated>(.admin), deniedError: Problem.from(AccountsError.adminRequired)))
+            .add(middleware: AuthorizationPolicyMiddleware(RolePolicy<Authenticated>(.admin), deniedError: Problem.from(AccountsError.adminRequired())))
         admin.get("ways-in", use: waysIn)
         admin.get("recovery-cases", use: adminCases)
         admin.post("recovery-cases/:id/approve", use: adminApprove)

@@ -29,7 +29,7 @@ package struct RecoveryCancelPage: Sendable {
         let query = request.uri.queryParameters
         guard let caseText = query["case"].map(String.init), let caseID = UUID(uuidString: caseText),
               let signature = query["sig"].map(String.init)
-        else { throw Problem.from(AccountsError.linkInvalid) }
+        else { throw Problem.from(AccountsError.linkInvalid()) }
         let target = try await api.service.checkCancelLink(caseID: caseID, signature: signature)
         let open = target.status == .open
         let body = open
@@ -49,7 +49,7 @@ package struct RecoveryCancelPage: Sendable {
         do { buffer = try await request.body.collect(upTo: 4096) } catch is NIOTooManyBytesError { throw Problem.tooLarge }
         let form = FormFields(String(buffer: buffer))
         guard let caseText = form["case"], let caseID = UUID(uuidString: caseText), let signature = form["sig"] else {
-            throw Problem.from(AccountsError.linkInvalid)
+            throw Problem.from(AccountsError.linkInvalid())
         }
         try await api.service.cancelRecoveryByLink(caseID: caseID, signature: signature, info: api.info(request, context))
         return Self.html(title: "Recovery cancelled", body: "<p>The recovery request is cancelled, and new ones are blocked for a day. Your passkeys still work.</p>")

@@ -41,7 +41,7 @@ import WebAuthn
         let actions = OperatorActions(store: store, clock: { Self.now })
         for action in [{ try await actions.setDisabled(true, username: "nobody") }, { _ = try await actions.delete(username: "nobody") }] as [@Sendable () async throws -> Void] {
             let error = await #expect(throws: AccountsError.self) { try await action() }
-            #expect(error?.code == "not_found")
+            #expect(error?.code.rawValue == "not_found")
         }
         await #expect(throws: AccountsError.self) { try await actions.setDisabled(true, username: "not a username!") }
         #expect(try await store.events(userID: ada.id, limit: 10).map(\.kind) == [.signup])

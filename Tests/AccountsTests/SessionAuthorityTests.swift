@@ -83,11 +83,11 @@ import WebAuthn
             try sessions.requireFresh(auth)
             clock.advance(by: 301)
             let stale = #expect(throws: AccountsError.self) { try sessions.requireFresh(auth) }
-            #expect(stale?.code == "reauthentication_required")
+            #expect(stale?.code.rawValue == "reauthentication_required")
             try sessions.requireFresh(auth, within: 400)
         } else {
             let refused = #expect(throws: AccountsError.self) { try sessions.requireFullRights(auth) }
-            #expect(refused?.code == "session_not_allowed")
+            #expect(refused?.code == .sessionNotAllowed)
             #expect(throws: AccountsError.self) { try sessions.requireFresh(auth) }
         }
     }

@@ -11,19 +11,21 @@ import Testing
     static func errors(_ backend: any SQLBackend) async throws -> (duplicate: any Error, notNull: any Error) {
         let id = UUID().uuidString.lowercased()
         let name = "dup-\(id.prefix(8))"
+        // Handles are unique too: each row gets its own, so only the username is ever duplicated.
+        @Sendable func handle() -> Data { Data((0..<16).map { _ in UInt8.random(in: 0...255) }) }
         try await backend.write { db in
-            try await db.raw("INSERT INTO users (id, username, display_name, handle, created_at) VALUES (\(bind: id), \(bind: name), 'D', \(bind: Data([1])), 0)").run()
+            try await db.raw("INSERT INTO users (id, username, display_name, handle, created_at) VALUES (\(bind: id), \(bind: name), 'D', \(bind: handle()), 0)").run()
         }
         var duplicate: (any Error)?
         do {
             try await backend.write { db in
-                try await db.raw("INSERT INTO users (id, username, display_name, handle, created_at) VALUES (\(bind: UUID().uuidString), \(bind: name), 'D', \(bind: Data([2])), 0)").run()
+                try await db.raw("INSERT INTO users (id, username, display_name, handle, created_at) VALUES (\(bind: UUID().uuidString), \(bind: name), 'D', \(bind: handle()), 0)").run()
             }
         } catch { duplicate = error }
         var notNull: (any Error)?
         do {
             try await backend.write { db in
-                try await db.raw("INSERT INTO users (id, username, display_name, handle, created_at) VALUES (\(bind: UUID().uuidString), NULL, 'D', \(bind: Data([3])), 0)").run()
+                try await db.raw("INSERT INTO users (id, username, display_name, handle, created_at) VALUES (\(bind: UUID().uuidString), NULL, 'D', \(bind: handle()), 0)").run()
             }
         } catch { notNull = error }
         return (try #require(duplicate), try #require(notNull))

@@ -12,17 +12,25 @@ import WebAuthn
 /// depend on this type for sessions and never write one themselves.
 public struct SessionAuthority: Sendable {
     let store: any SessionStore & UserStore
-    let policy: AccountsPolicy
     let random: any RandomSource
     let clock: @Sendable () -> Date
+    /// The policy's numbers it needs, kept as plain values: this sits on the sign-in path, and
+    /// holding the whole policy made every copy retain and release all of it again.
+    let idleTimeout: TimeInterval
+    let absoluteLifetime: TimeInterval
+    let reauthenticationWindow: TimeInterval
+    let coolingPeriod: TimeInterval
 
     /// Sessions in `store` under `policy`'s lifetimes, windows and cooling period.
     public init(store: any SessionStore & UserStore, policy: AccountsPolicy, random: any RandomSource = SystemRandomSource(),
                 clock: @escaping @Sendable () -> Date = { Date() }) {
         self.store = store
-        self.policy = policy
         self.random = random
         self.clock = clock
+        idleTimeout = policy.sessionIdleTimeout
+        absoluteLifetime = policy.sessionAbsoluteLifetime
+        reauthenticationWindow = policy.reauthenticationWindow
+        coolingPeriod = policy.recovery.coolingPeriod
     }
 
     /// Resolves a session token: the session must exist, be within its idle and absolute lifetimes, and
@@ -31,7 +39,7 @@ public struct SessionAuthority: Sendable {
         guard let tokenBytes = Base64URL.decode(token), tokenBytes.count == 32 else { return nil }
         let now = clock()
         guard let session = try await store.session(tokenHash: Self.hash(token)),
-              session.expiresAt > now, session.lastSeenAt.addingTimeInterval(policy.sessionIdleTimeout) > now,
+              session.expiresAt > now, session.lastSeenAt.addingTimeInterval(idleTimeout) > now,
               let user = try await store.user(id: session.userID), !user.disabled
         else { return nil }
         if now.timeIntervalSince(session.lastSeenAt) > 60 { try await store.touchSession(id: session.id, at: now) }
@@ -43,7 +51,7 @@ public struct SessionAuthority: Sendable {
     /// window unless given).
     public func requireFresh(_ auth: Authenticated, within window: TimeInterval? = nil) throws {
         try requireFullRights(auth)
-        guard clock().timeIntervalSince(auth.session.authenticatedAt) <= window ?? policy.reauthenticationWindow else {
+        guard clock().timeIntervalSince(auth.session.authenticatedAt) <= window ?? reauthenticationWindow else {
             throw AccountsError.reauthenticationRequired()
         }
     }
@@ -58,13 +66,13 @@ public struct SessionAuthority: Sendable {
     /// until its cooling period ends, however the session is started (so signing in again with it does
     /// not shed the restriction).
     func issue(userID: UUID, passkey: Passkey, userVerified: Bool, info: RequestInfo, now: Date) -> IssuedSession {
-        let coolingUntil = passkey.recoveredAt.map { $0.addingTimeInterval(policy.recovery.coolingPeriod) }
+        let coolingUntil = passkey.recoveredAt.map { $0.addingTimeInterval(coolingPeriod) }
         let cooling = coolingUntil.map { $0 > now } ?? false
         return issue(
             userID: userID,
             birth: SessionBirth(kind: cooling ? .recovered : .passkey, credentialID: passkey.credentialID, userVerified: userVerified,
                                 deviceBound: passkey.isDeviceBound, coolingUntil: cooling ? coolingUntil : nil),
-            lifetime: policy.sessionAbsoluteLifetime, info: info, now: now)
+            lifetime: absoluteLifetime, info: info, now: now)
     }
 
     /// The one place a session is made: a new token (only its hash is kept), its birth, and a lifetime
@@ -73,7 +81,7 @@ public struct SessionAuthority: Sendable {
         let token = Base64URL.encode(random.bytes(32))
         let session = Session(
             id: random.timeOrderedUUID(at: now), tokenHash: Self.hash(token), userID: userID, birth: birth, createdAt: now, lastSeenAt: now,
-            expiresAt: now.addingTimeInterval(min(lifetime, policy.sessionAbsoluteLifetime)), authenticatedAt: now, ip: info.ip, userAgent: info.userAgent)
+            expiresAt: now.addingTimeInterval(min(lifetime, absoluteLifetime)), authenticatedAt: now, ip: info.ip, userAgent: info.userAgent)
         return IssuedSession(token: token, session: session)
     }
 

@@ -19,6 +19,17 @@ public enum PortcullisCLI {
         NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
     }
 
+    /// The whole of an executable's main: prepares the process, runs `command` on the process's
+    /// arguments and standard input, writes what it printed, and exits with its status.
+    public static func main(_ command: (_ arguments: [String], _ io: CommandIO) async -> Int32) async -> Never {
+        prepareProcess()
+        let io = CommandIO(stdin: { Array(FileHandle.standardInput.readDataToEndOfFile()) })
+        let status = await command(Array(CommandLine.arguments.dropFirst()), io)
+        FileHandle.standardOutput.write(Data(io.stdout.utf8))
+        FileHandle.standardError.write(Data(io.stderr.utf8))
+        exit(status)
+    }
+
     /// Runs `portcullis` with `arguments` (without the program name).
     /// - Returns: the exit status. 0 success; for `webauthn verify-*`: 1 rejected, 2 usage error.
     public static func run(arguments: [String], io: CommandIO) async -> Int32 {

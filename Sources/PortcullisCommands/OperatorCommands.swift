@@ -107,7 +107,7 @@ struct UserCommand: ParsableCommand {
 
     /// Disables or enables a user through the domain, with the operator's action on their timeline.
     static func setDisabled(_ disabled: Bool, username: String, store: StoreOptions, io: CommandIO) async throws -> Int32 {
-        try await store.withStore { store in
+        _ = try await store.withStore { store in
             try await OperatorOutput.naming(username) { try await OperatorActions(store: store).setDisabled(disabled, username: username) }
         }
         io.out("\(disabled ? "disabled" : "enabled") \(username)\n")

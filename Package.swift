@@ -42,6 +42,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.20.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache.git", from: "2.1.0"),
         .package(url: "https://github.com/vapor/sql-kit.git", from: "3.32.0"),
         .package(url: "https://github.com/vapor/sqlite-kit.git", from: "4.5.0"),
         // Exact: SQLStore imports VaporCSQLite, the SQLite C library sqlite-nio vendors, which sqlite-nio
@@ -139,12 +140,21 @@ let package = Package(
         ),
 
         // The pages for people, on the API's middleware and controller. The API never depends on it.
+        // Templates, script and style are files under Resources/, compiled into the binary, so the
+        // server is still one file to install.
         .target(
             name: "PortcullisPages",
             dependencies: [
-                "Accounts", "PortcullisHTTP",
+                "Accounts", "PortcullisHTTP", "WebAuthn",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            resources: [
+                .embedInCode("Resources/layout.mustache"), .embedInCode("Resources/home.mustache"),
+                .embedInCode("Resources/recovery-cancel.mustache"), .embedInCode("Resources/recovery-cancelled.mustache"),
+                .embedInCode("Resources/app.js"), .embedInCode("Resources/app.css"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -282,7 +292,7 @@ let package = Package(
         .testTarget(
             name: "PortcullisServerTests",
             dependencies: [
-                "PortcullisApp", "PortcullisHTTP", "Notifications", "Accounts", "SQLStore", "PortcullisTesting", "WebAuthn",
+                "PortcullisApp", "PortcullisHTTP", "PortcullisPages", "Notifications", "Accounts", "SQLStore", "PortcullisTesting", "WebAuthn",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

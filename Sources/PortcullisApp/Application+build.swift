@@ -95,10 +95,12 @@ struct PostgresClientService: Service {
     func run() async throws { await backend.runClient() }
 }
 
-/// The whole router for a configured service: the JSON API and the pages.
-public func buildRouter(service: PasskeyService, configuration: ServerConfiguration, metrics: ServerMetrics = ServerMetrics()) -> Router<AppRequestContext> {
-    buildAPIRouter(service: service, settings: configuration.httpSettings, metrics: metrics) { router, api in
-        Pages.register(on: router, api: api)
+/// The whole router for a configured service: the JSON API and the pages. Throws when a page
+/// template does not parse.
+public func buildRouter(service: PasskeyService, configuration: ServerConfiguration, metrics: ServerMetrics = ServerMetrics()) throws -> Router<AppRequestContext> {
+    let library = try PageLibrary()
+    return buildAPIRouter(service: service, settings: configuration.httpSettings, metrics: metrics) { router, api in
+        Pages.register(on: router, api: api, library: library)
     }
 }
 
@@ -115,7 +117,7 @@ public func buildApplication(
     let secretBox = SecretBox()
     let service = PasskeyService(store: opened.store, policy: policy, enumerationSecret: [], clock: { Date() }).withSecret(secretBox)
     var app = Application(
-        router: buildRouter(service: service, configuration: configuration),
+        router: try buildRouter(service: service, configuration: configuration),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "Portcullis"),
         // Services shut down in reverse order: the HTTP server first, the store's connection last.
         services: [StoreCloser(close: opened.close)] + opened.services

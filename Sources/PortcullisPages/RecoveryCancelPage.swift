@@ -1,6 +1,5 @@
 import Accounts
 import Foundation
-import HTTPTypes
 import Hummingbird
 import NIOCore
 import PortcullisHTTP
@@ -11,10 +10,10 @@ import PortcullisHTTP
 /// `Referrer-Policy: same-origin`), which the Origin check requires like any other post.
 package struct RecoveryCancelPage: Sendable {
     let api: APIController
+    let library: PageLibrary
+    let site: SiteView
 
-    package init(api: APIController) { self.api = api }
-
-    package func register(on router: Router<AppRequestContext>) {
+    func register(on router: RouterGroup<AppRequestContext>) {
         router.get("recovery/cancel", use: page)
         router.post("recovery/cancel", use: cancel)
     }
@@ -24,67 +23,43 @@ package struct RecoveryCancelPage: Sendable {
         "\(origin)/recovery/cancel?case=\(caseID.uuidString.lowercased())&sig=\(signature)"
     }
 
+    /// The link's query, and the form the page posts: the same two fields.
+    struct Link: Decodable {
+        let `case`: UUID
+        let sig: String
+    }
+
+    struct View {
+        let siteName: String
+        let open: Bool
+        let createdAt: String
+        let ip: String
+        let status: String
+        let caseID: String
+        let signature: String
+    }
+
     /// Opening the link only shows a page (mail scanners fetch links); the page's button POSTs.
     @Sendable func page(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let query = request.uri.queryParameters
-        guard let caseText = query["case"].map(String.init), let caseID = UUID(uuidString: caseText),
-              let signature = query["sig"].map(String.init)
-        else { throw Problem.from(AccountsError.linkInvalid()) }
-        let target = try await api.service.checkCancelLink(caseID: caseID, signature: signature)
-        let open = target.status == .open
-        let body = open
-            ? """
-              <p>Someone asked to recover your account on \(Self.escape(ISO8601DateFormatter().string(from: target.createdAt))) from \(Self.escape(target.ip)).</p>
-              <form method="post" action="/recovery/cancel">
-              <input type="hidden" name="case" value="\(Self.escape(caseText))"><input type="hidden" name="sig" value="\(Self.escape(signature))">
-              <button type="submit">This wasn't me: cancel it</button></form>
-              <p>Cancelling also blocks new recovery requests on your account for a day.</p>
-              """
-            : "<p>This recovery request is \(target.status.rawValue); nothing to do.</p>"
-        return Self.html(title: "Recovery request", body: body)
+        let link = try decodeLink(request.uri.query ?? "")
+        let target = try await api.service.checkCancelLink(caseID: link.case, signature: link.sig)
+        return library.page("recovery-cancel", View(
+            siteName: site.siteName, open: target.status == .open,
+            createdAt: ISO8601DateFormatter().string(from: target.createdAt), ip: target.ip,
+            status: target.status.rawValue, caseID: link.case.uuidString.lowercased(), signature: link.sig))
     }
 
     @Sendable func cancel(_ request: Request, context: AppRequestContext) async throws -> Response {
         let buffer: ByteBuffer
         do { buffer = try await request.body.collect(upTo: 4096) } catch is NIOTooManyBytesError { throw Problem.tooLarge }
-        let form = FormFields(String(buffer: buffer))
-        guard let caseText = form["case"], let caseID = UUID(uuidString: caseText), let signature = form["sig"] else {
-            throw Problem.from(AccountsError.linkInvalid())
-        }
-        try await api.service.cancelRecoveryByLink(caseID: caseID, signature: signature, info: api.info(request, context))
-        return Self.html(title: "Recovery cancelled", body: "<p>The recovery request is cancelled, and new ones are blocked for a day. Your passkeys still work.</p>")
+        let link = try decodeLink(String(buffer: buffer))
+        try await api.service.cancelRecoveryByLink(caseID: link.case, signature: link.sig, info: api.info(request, context))
+        return library.page("recovery-cancelled", site)
     }
 
-    static func escape(_ text: String) -> String {
-        text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
-            .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;").replacingOccurrences(of: "'", with: "&#39;")
+    /// A missing, repeated or malformed field is a link that does not work, whatever the decoder's
+    /// reason (which is not the client's business).
+    func decodeLink(_ form: String) throws -> Link {
+        do { return try URLEncodedFormDecoder().decode(Link.self, from: form) } catch { throw Problem.from(AccountsError.linkInvalid()) }
     }
-
-    static func html(title: String, body: String) -> Response {
-        let text = """
-            <!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-            <title>\(escape(title))</title></head><body><h1>\(escape(title))</h1>\(body)</body></html>
-            """
-        return Response(
-            status: .ok,
-            headers: [
-                .contentType: "text/html; charset=utf-8", .cacheControl: "no-store",
-                .contentSecurityPolicy: "default-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
-            ],
-            body: .init(byteBuffer: ByteBuffer(string: text)))
-    }
-}
-
-/// `application/x-www-form-urlencoded` fields (the first of each name).
-struct FormFields {
-    private var fields: [String: String] = [:]
-    init(_ body: String) {
-        for pair in body.split(separator: "&") {
-            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            let decode = { (s: Substring) in String(s).replacingOccurrences(of: "+", with: " ").removingPercentEncoding }
-            guard let name = decode(parts[0]), fields[name] == nil else { continue }
-            fields[name] = parts.count > 1 ? decode(parts[1]) ?? "" : ""
-        }
-    }
-    subscript(name: String) -> String? { fields[name] }
 }

@@ -104,6 +104,7 @@ def server(webhooks):
 def browser():
     options = webdriver.ChromeOptions()
     options.binary_location = "/usr/bin/chromium"
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # to see Content-Security-Policy violations
     for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1000,800"):
         options.add_argument(argument)
     driver = webdriver.Chrome(service=Service(executable_path="/usr/bin/chromedriver"), options=options)
@@ -192,8 +193,22 @@ def test_a_taken_username_is_refused_by_the_page(passkey_browser, server):
 def test_the_page_sends_a_strict_content_security_policy(server):
     response = urllib.request.urlopen(server.replace("localhost", "127.0.0.1") + "/")
     policy = response.headers["Content-Security-Policy"]
-    assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
+    assert "script-src 'self'" in policy and "style-src 'self'" in policy and "frame-ancestors 'none'" in policy
+    assert "unsafe-inline" not in policy
     assert response.headers["X-Frame-Options"] == "DENY"
+
+
+@pytest.mark.parametrize("path", ["/", "/recover", "/device"])
+def test_the_pages_script_and_style_load_under_that_policy(browser, server, path):
+    browser.get_log("browser")  # what earlier tests left
+    browser.get(server + path)
+    wait_for(browser, lambda: browser.execute_script("return document.readyState") == "complete")
+    # The stylesheet applied (the status box is grey) and the script ran (it showed the path's section).
+    assert browser.execute_script("return getComputedStyle(document.getElementById('status')).backgroundColor") == "rgb(243, 243, 243)"
+    section = {"/": "signed-out", "/recover": "recover", "/device": "device"}[path]
+    wait_for(browser, lambda: browser.find_element(By.ID, section).is_displayed())
+    violations = [entry["message"] for entry in browser.get_log("browser") if "Content Security Policy" in entry["message"]]
+    assert violations == []
 
 
 def post_json(url, body, cookie=None):

@@ -405,6 +405,12 @@ import WebAuthn
             // A form without a case ID, or with one that is not a UUID, is the same refusal.
             #expect(try await Self.postCancel(client, caseID: "not-a-uuid", sig: signature).object["code"] == .string("link_invalid"))
             #expect(try await H.send(client, .get, "/recovery/cancel?sig=\(signature)", origin: nil).object["code"] == .string("link_invalid"))
+            // A field given twice is refused, not resolved in favour of either copy.
+            for extra in ["&case=\(other.id)", "&sig=\(signature)", "&case=\(held.id)"] {
+                let repeated = try await Self.postCancel(client, caseID: held.id, sig: signature, extra: extra)
+                #expect(repeated.status == .forbidden)
+                #expect(repeated.object["code"] == .string("link_invalid"))
+            }
             #expect(try await Self.snapshot(harness, "alice") == before)
             #expect(try await harness.store.recoveryCase(id: caseID)?.status == .open)
 
@@ -448,8 +454,8 @@ import WebAuthn
         }
     }
 
-    static func postCancel(_ client: any TestClientProtocol, caseID: String, sig: String) async throws -> H.Reply {
-        let form = "case=\(caseID)&sig=\(sig.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? sig)"
+    static func postCancel(_ client: any TestClientProtocol, caseID: String, sig: String, extra: String = "") async throws -> H.Reply {
+        let form = "case=\(caseID)&sig=\(sig.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? sig)" + extra
         return try await client.execute(
             uri: "/recovery/cancel", method: .post,
             headers: [.origin: H.origin, .contentType: "application/x-www-form-urlencoded"], body: ByteBuffer(string: form)

@@ -33,7 +33,7 @@ struct ServerHarness: Sendable {
     }
 
     func run(_ body: @escaping @Sendable (any TestClientProtocol) async throws -> Void) async throws {
-        let app = Application(router: buildRouter(service: service, configuration: configuration))
+        let app = Application(router: try buildRouter(service: service, configuration: configuration))
         try await app.test(.router) { client in try await body(client) }
     }
 

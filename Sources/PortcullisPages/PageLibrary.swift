@@ -1,0 +1,75 @@
+import Crypto
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Mustache
+import NIOCore
+import WebAuthn
+
+/// The templates and static files of the pages, compiled into the binary (the manifest embeds each
+/// file of `Resources/` in code), parsed once at start-up. A template that does not parse stops the
+/// server from starting instead of failing a request later.
+package struct PageLibrary: Sendable {
+    let templates: MustacheLibrary
+    /// The static files, served at `/static/NAME`.
+    package let assets: [StaticAsset]
+
+    /// Parses the embedded templates.
+    package init() throws {
+        var templates = MustacheLibrary()
+        for (name, bytes) in [
+            ("layout", PackageResources.layout_mustache), ("home", PackageResources.home_mustache),
+            ("recovery-cancel", PackageResources.recovery_cancel_mustache),
+            ("recovery-cancelled", PackageResources.recovery_cancelled_mustache),
+        ] {
+            try templates.register(String(decoding: bytes, as: UTF8.self), named: name)
+        }
+        self.templates = templates
+        assets = [
+            StaticAsset(name: "app.js", contentType: "text/javascript; charset=utf-8", bytes: PackageResources.app_js),
+            StaticAsset(name: "app.css", contentType: "text/css; charset=utf-8", bytes: PackageResources.app_css),
+        ]
+    }
+
+    /// The HTML of `template` rendered with `view`: Mustache escapes every `{{value}}` for HTML.
+    /// Nil for a template name that is not registered.
+    package func render(_ template: String, _ view: Any) -> String? {
+        templates.render(view, withTemplate: template)
+    }
+
+    /// `template` rendered with `view`, as a page that no cache keeps.
+    package func page(_ template: String, _ view: Any, status: HTTPResponse.Status = .ok) -> Response {
+        // Every name passed here is one registered above; a missing one is a programming error that
+        // the page tests catch, and it answers with an empty page rather than stopping the server.
+        let text = render(template, view) ?? ""
+        return Response(
+            status: status,
+            headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
+            body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+}
+
+/// One static file, held in memory, served with a strong `ETag` so that a browser revalidates it
+/// cheaply and picks up a new version as soon as the server changes.
+package struct StaticAsset: Sendable {
+    package let name: String
+    let contentType: String
+    let body: ByteBuffer
+    let etag: String
+
+    init(name: String, contentType: String, bytes: [UInt8]) {
+        self.name = name
+        self.contentType = contentType
+        body = ByteBuffer(bytes: bytes)
+        etag = "\"" + Base64URL.encode(Array(SHA256.hash(data: bytes)).prefix(16)) + "\""
+    }
+
+    func response(to request: Request) -> Response {
+        var headers: HTTPFields = [.contentType: contentType, .cacheControl: "no-cache", .eTag: etag]
+        if let match = request.headers[.ifNoneMatch], match.split(separator: ",").contains(where: { $0.trimmingCharacters(in: .whitespaces) == etag }) {
+            headers[.contentType] = nil
+            return Response(status: .notModified, headers: headers)
+        }
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: body))
+    }
+}

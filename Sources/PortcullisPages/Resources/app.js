@@ -1,0 +1,318 @@
+"use strict";
+const $ = (id) => document.getElementById(id);
+const say = (text) => { $("status").textContent = text; };
+const show = (id, visible = true) => $(id).classList.toggle("hidden", !visible);
+const item = (text, ...children) => { const li = document.createElement("li"); li.append(text, ...children); return li; };
+const button = (text, onClick) => { const b = document.createElement("button"); b.type = "button"; b.textContent = text; b.addEventListener("click", onClick); return b; };
+let pending = null;
+
+async function api(path, body, method) {
+  const response = await fetch(path, {
+    method: method || (body === undefined ? "GET" : "POST"),
+    headers: { "Content-Type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    credentials: "same-origin",
+  });
+  const text = await response.text();
+  const json = text ? JSON.parse(text) : {};
+  if (!response.ok) {
+    if (json.code === "unknown_credential" && PublicKeyCredential.signalUnknownCredential) {
+      PublicKeyCredential.signalUnknownCredential({ rpId: location.hostname, credentialId: json.credentialId }).catch(() => {});
+    }
+    const error = new Error(json.title || ("error " + response.status));
+    error.code = json.code;
+    throw error;
+  }
+  return json;
+}
+
+const create = async (options) => (await navigator.credentials.create({ publicKey: PublicKeyCredential.parseCreationOptionsFromJSON(options.publicKey) })).toJSON();
+const get = async (options) => (await navigator.credentials.get({ publicKey: PublicKeyCredential.parseRequestOptionsFromJSON(options.publicKey) })).toJSON();
+const reauth = async () => api("/api/v1/me/reauth/verify", { credential: await get(await api("/api/v1/me/reauth/options", {})) });
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+function abortPending() { if (pending) { pending.abort(); pending = null; } }
+
+// The account page.
+async function showAccount() {
+  let me;
+  try { me = await api("/api/v1/me"); } catch { return false; }
+  $("who").textContent = me.user.username;
+  const birth = me.session.birth;
+  $("birth").textContent = birth.kind === "passkey" ? "" : "(" + birth.kind + (birth.coolingUntil ? ", limited until " + birth.coolingUntil : "") + ")";
+  if (PublicKeyCredential.signalAllAcceptedCredentials) {
+    PublicKeyCredential.signalAllAcceptedCredentials({ rpId: me.rpId, userId: me.userHandle, allAcceptedCredentialIds: me.acceptedCredentialIds }).catch(() => {});
+  }
+  $("alerts").replaceChildren(...me.openRecoveryCases.map((c) => {
+    const div = document.createElement("div");
+    div.className = "notice";
+    div.append("Someone asked to recover this account on " + c.createdAt + " from " + c.ip + ". If this wasn't you: ",
+      button("Cancel it", async () => { try { await api(c.cancel, {}); say("The recovery request is cancelled."); await showAccount(); } catch (e) { say("Cancel failed: " + e.message); } }));
+    return div;
+  }));
+  $("passkeys").replaceChildren(...me.passkeys.map((p) => item(p.name + (p.provider ? " (" + p.provider + ")" : "") + " ",
+    ...(me.passkeys.length > 1 ? [button("Remove", () => removePasskey(p))] : []))));
+  await showRecovery();
+  show("signed-out", false);
+  show("signed-in");
+  return true;
+}
+
+async function showAlerts() {
+  try {
+    const me = await api("/api/v1/me");
+    if (me.openRecoveryCases.length !== $("alerts").childElementCount) await showAccount();
+  } catch {}
+}
+
+async function showRecovery() {
+  try {
+    const r = await api("/api/v1/me/recovery");
+    const ready = r.readiness;
+    $("readiness").textContent = (ready.canRecoverWithoutAdmins ? "You can recover this account if you lose a device." : "You could not recover this account on your own today.")
+      + " Passkeys: " + ready.passkeys + ", contacts: " + ready.acceptedContacts + " of " + ready.threshold + ", recovery code: " + (ready.recoveryCode ? "yes" : "no") + ".";
+    $("next").replaceChildren(...ready.next.map((text) => item(text)));
+    const invitations = (await api("/api/v1/me/recovery/invitations")).invitations.filter((i) => !i.accepted);
+    $("invitations").replaceChildren(...invitations.map((i) => item(i.from.username + " asks you to be a recovery contact. ",
+      button("Accept", () => sensitive(() => api("/api/v1/me/recovery/invitations/" + i.id + "/accept", {}), "You are now a recovery contact.")))));
+    // One entry per person asking, however many requests name them: the code they read finds theirs.
+    const owners = new Map();
+    for (const c of (await api("/api/v1/me/recovery-requests")).approvable) {
+      const entry = owners.get(c.user.id) || { user: c.user, cases: [] };
+      entry.cases.push(c);
+      owners.set(c.user.id, entry);
+    }
+    $("requests").replaceChildren(...[...owners.values()].map(({ user, cases }) => {
+      const input = document.createElement("input");
+      input.placeholder = "The code " + user.username + " reads to you";
+      const from = cases.length === 1 ? "from " + cases[0].ip : "(" + cases.length + " requests, from " + [...new Set(cases.map((c) => c.ip))].join(", ") + ")";
+      return item(user.username + " asked to recover their account " + from + ". Only approve if they told you so in person or on a call. ", input,
+        button("Approve", () => sensitive(() => api("/api/v1/me/recovery-requests/approve", { owner: user.id, comparisonCode: input.value }), "Approved.")));
+    }));
+  } catch (error) { say(error.message); }
+}
+
+/// Runs a sensitive action, confirming with a passkey first when the server asks for it.
+async function sensitive(action, done) {
+  try {
+    let result;
+    try { result = await action(); } catch (error) {
+      if (error.code !== "reauthentication_required") throw error;
+      await reauth();
+      result = await action();
+    }
+    if (done) say(done);
+    await showAccount();
+    return result;
+  } catch (error) { say("Refused: " + error.message); }
+}
+
+/// Removes a passkey (lost or stolen): every session it signed in ends with it, this one too
+/// when this passkey made it.
+async function removePasskey(p) {
+  if (!confirm("Remove the passkey " + p.name + "? Every session it signed in will be signed out.")) return;
+  const result = await sensitive(() => api("/api/v1/me/passkeys/" + p.id, undefined, "DELETE"));
+  if (!result) return;
+  const ended = result.sessionsEnded === 1 ? "1 session it had signed in was signed out" : result.sessionsEnded + " sessions it had signed in were signed out";
+  if (result.signedOut) {
+    show("signed-in", false);
+    show("signed-out");
+    say("Passkey removed, and " + ended + ", this one among them. Sign in with another passkey.");
+  } else {
+    say("Passkey removed, and " + ended + ".");
+  }
+}
+
+async function signUp() {
+  abortPending();
+  try {
+    const username = $("username").value.trim();
+    const credential = await create(await api("/api/v1/signup/options", { username }));
+    const result = await api("/api/v1/signup/verify", { credential });
+    say("Welcome, " + result.user.username + ".");
+    await showAccount();
+  } catch (error) { say("Sign-up failed: " + error.message); }
+}
+
+async function signIn(conditional) {
+  if (!conditional) abortPending();
+  try {
+    // A typed username asks for that account's passkeys only (an unknown one looks the same).
+    const username = conditional ? "" : $("username").value.trim();
+    const options = await api("/api/v1/login/options", username ? { username } : {});
+    const request = { publicKey: PublicKeyCredential.parseRequestOptionsFromJSON(options.publicKey) };
+    if (conditional) {
+      pending = new AbortController();
+      request.mediation = "conditional";
+      request.signal = pending.signal;
+    }
+    const credential = await navigator.credentials.get(request);
+    pending = null;
+    const result = await api("/api/v1/login/verify", { credential: credential.toJSON() });
+    say("Signed in as " + result.user.username + ".");
+    await showAccount();
+  } catch (error) {
+    // A conditional request that finds no passkey ends quietly; the buttons remain.
+    if (!conditional && error.name !== "AbortError") say("Sign-in failed: " + error.message);
+  }
+}
+
+async function signInWithAnotherDevice() {
+  abortPending();
+  try {
+    const started = await api("/api/v1/device/start", {});
+    $("verify-at").textContent = started.verification_uri;
+    $("user-code").textContent = started.user_code;
+    show("device-pending");
+    let interval = started.interval * 1000;
+    for (;;) {
+      await sleep(interval);
+      try {
+        const result = await api("/api/v1/device/poll", { device_code: started.device_code });
+        say("Signed in as " + result.user.username + ", approved from another device.");
+        show("device-pending", false);
+        await showAccount();
+        return;
+      } catch (error) {
+        if (error.code === "slow_down") interval += 5000;
+        else if (error.code !== "authorization_pending") { say("Not signed in: " + error.message); show("device-pending", false); return; }
+      }
+    }
+  } catch (error) { say(error.message); }
+}
+
+async function signOut() {
+  try { await api("/api/v1/logout", {}); } catch {}
+  location.reload();
+}
+
+// /device: approve a sign-in on a device without passkeys.
+async function lookupDevice() {
+  try {
+    const code = $("device-code").value.trim();
+    await reauth();
+    const found = await api("/api/v1/device/lookup?user_code=" + encodeURIComponent(code));
+    $("device-info").textContent = "A device at " + found.ip + " (" + found.userAgent + ") asked at " + found.requestedAt + ". Approve only if it is yours.";
+    show("device-details");
+  } catch (error) { say("No such request: " + error.message); }
+}
+
+async function decideDevice(approve) {
+  try {
+    await api("/api/v1/device/" + (approve ? "approve" : "deny"), { user_code: $("device-code").value.trim() });
+    say(approve ? "Approved: the other device is signed in." : "Denied.");
+    show("device-details", false);
+  } catch (error) { say("Refused: " + error.message); }
+}
+
+// /enrol#TOKEN: this new device registers its own passkey once the signed-in one confirms.
+async function enrolThisDevice() {
+  show("enrol");
+  try {
+    const token = location.hash.slice(1);
+    history.replaceState(null, "", "/enrol");
+    const opened = await api("/api/v1/enrol/open", { token });
+    $("confirm-code").textContent = opened.confirmationCode;
+    for (;;) {
+      await sleep(2000);
+      let options;
+      try { options = await api("/api/v1/enrol/passkey/options", { id: opened.id }); } catch (error) { if (error.code === "not_found") continue; throw error; }
+      const result = await api("/api/v1/enrol/passkey/verify", { id: opened.id, credential: await create(options) });
+      say("This device has its own passkey now. Signed in as " + result.user.username + ".");
+      return;
+    }
+  } catch (error) { say("Enrolment failed: " + error.message); }
+}
+
+async function startEnrolment() {
+  const created = await sensitive(() => api("/api/v1/me/enrolments", {}));
+  if (!created) return;
+  $("enrol-link").textContent = created.link;
+  $("enrol-confirm").dataset.id = created.id;
+  show("enrolment");
+}
+
+// /recover: a case bound to this browser; it ends only in a new passkey.
+async function recoverProgress() {
+  const id = sessionStorage.getItem("recovery-case");
+  if (!id) return;
+  try {
+    const c = await api("/api/v1/recovery/" + id);
+    $("comparison-code").textContent = sessionStorage.getItem("recovery-comparison") || "";
+    show("recover-start", false);
+    show("recover-case");
+    if (c.status !== "open") { $("progress").textContent = "This request is " + c.status + "."; show("new-passkey", false); return; }
+    $("progress").textContent = c.released ? "Approved: create your new passkey." : c.releaseAt ? "Approved; for your safety it opens at " + c.releaseAt + "." : "Waiting for approval (" + c.proofs.length + " so far).";
+    show("new-passkey", c.released);
+  } catch (error) { say(error.message); }
+}
+
+async function recoverBegin() {
+  try {
+    const started = await api("/api/v1/recovery", { username: $("recover-username").value.trim() });
+    sessionStorage.setItem("recovery-case", started.id);
+    sessionStorage.setItem("recovery-comparison", started.comparisonCode);
+    say("Your account's owner is told at once on every device and address.");
+    await recoverProgress();
+  } catch (error) { say(error.message); }
+}
+
+async function recoverCode() {
+  try {
+    await api("/api/v1/recovery/" + sessionStorage.getItem("recovery-case") + "/code", { code: $("recovery-code-input").value });
+    say("Recovery code accepted.");
+    await recoverProgress();
+  } catch (error) { say(error.message); }
+}
+
+async function recoverPasskey() {
+  try {
+    const id = sessionStorage.getItem("recovery-case");
+    const options = await api("/api/v1/recovery/" + id + "/passkey/options", {});
+    const result = await api("/api/v1/recovery/" + id + "/passkey/verify", { credential: await create(options) });
+    sessionStorage.removeItem("recovery-case");
+    say("Recovered. Welcome back, " + result.user.username + ". For a day this session cannot change your account.");
+    show("recover", false);
+    await showAccount();
+  } catch (error) { say("Recovery failed: " + error.message); }
+}
+
+$("signup").addEventListener("click", signUp);
+$("signin").addEventListener("click", () => signIn(false));
+$("other-device").addEventListener("click", signInWithAnotherDevice);
+$("signout").addEventListener("click", signOut);
+$("add-passkey").addEventListener("click", () => sensitive(async () => api("/api/v1/me/passkeys/verify", { credential: await create(await api("/api/v1/me/passkeys/options", {})) }), "Passkey added."));
+$("enrol-device").addEventListener("click", startEnrolment);
+$("enrol-confirm").addEventListener("click", () => sensitive(() => api("/api/v1/me/enrolments/" + $("enrol-confirm").dataset.id + "/confirm", { confirmationCode: $("enrol-code").value.trim() }), "Confirmed: the new device can create its passkey."));
+$("new-code").addEventListener("click", async () => {
+  const result = await sensitive(() => api("/api/v1/me/recovery/code", {}), "Write this code down and keep it safe. It is shown once.");
+  if (result) { $("recovery-code").textContent = result.code; show("recovery-code"); }
+});
+$("invite").addEventListener("click", () => sensitive(() => api("/api/v1/me/recovery/contacts", { username: $("contact").value.trim() }), "Invited."));
+$("lookup").addEventListener("click", lookupDevice);
+$("approve").addEventListener("click", () => decideDevice(true));
+$("deny").addEventListener("click", () => decideDevice(false));
+$("recover-begin").addEventListener("click", recoverBegin);
+$("enter-code").addEventListener("click", recoverCode);
+$("new-passkey").addEventListener("click", recoverPasskey);
+
+const path = location.pathname;
+if (path === "/device") {
+  show("device");
+  const code = new URLSearchParams(location.search).get("user_code");
+  if (code) $("device-code").value = code;
+} else if (path === "/enrol") {
+  enrolThisDevice();
+} else if (path === "/recover") {
+  show("recover");
+  recoverProgress();
+  setInterval(recoverProgress, 3000);
+} else {
+  showAccount().then((signedIn) => {
+    // A signed-in page looks again every 15 seconds, so a recovery request shows up in every live session.
+    if (signedIn) { setInterval(() => { if (!document.hidden) showAlerts(); }, 15000); return; }
+    show("signed-out");
+    if (window.PublicKeyCredential && PublicKeyCredential.isConditionalMediationAvailable) {
+      PublicKeyCredential.isConditionalMediationAvailable().then((ok) => { if (ok) signIn(true); });
+    }
+  });
+}

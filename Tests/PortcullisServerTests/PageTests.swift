@@ -1,0 +1,104 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import PortcullisApp
+import PortcullisPages
+import Testing
+
+/// The page machinery: templates, static files and the Content-Security-Policy, seen over HTTP.
+@Suite struct PageTests {
+    typealias H = ServerHarness
+
+    static func get(_ client: any TestClientProtocol, _ path: String, headers: HTTPFields = [:]) async throws -> (HTTPResponse.Status, HTTPFields, String) {
+        try await client.execute(uri: path, method: .get, headers: headers) { response in
+            (response.status, response.headers, String(buffer: response.body))
+        }
+    }
+
+    @Test(arguments: ["/", "/device", "/enrol", "/recover"])
+    func everyPageIsTemplatedWithNoInlineScriptOrStyle(path: String) async throws {
+        try await H().run { client in
+            let (status, headers, html) = try await Self.get(client, path)
+            #expect(status == .ok)
+            #expect(headers[.contentType] == "text/html; charset=utf-8")
+            #expect(headers[.cacheControl] == "no-store")
+            let policy = try #require(headers[.contentSecurityPolicy])
+            #expect(headers[values: .contentSecurityPolicy].count == 1)
+            for directive in ["default-src 'none'", "script-src 'self'", "style-src 'self'", "frame-ancestors 'none'", "base-uri 'none'"] {
+                #expect(policy.contains(directive), "\(directive) missing from \(policy)")
+            }
+            #expect(!policy.contains("unsafe-inline"))
+            #expect(headers[values: HTTPField.Name("X-Content-Type-Options")!] == ["nosniff"])
+            // The layout and the body were both rendered, with the relying party's name.
+            #expect(html.hasPrefix("<!doctype html>"))
+            #expect(html.contains("<title>Portcullis Test</title>"))
+            #expect(html.contains("<h1>Portcullis Test</h1>"))
+            #expect(html.contains("<script src=\"/static/app.js\"></script>"))
+            #expect(html.contains("<link rel=\"stylesheet\" href=\"/static/app.css\">"))
+            #expect(!html.contains("<style"))
+            #expect(!html.contains(" style="))
+            #expect(!html.contains("<script>"))
+            #expect(!html.contains(" onclick="))
+            #expect(!html.contains("{{"))
+        }
+    }
+
+    @Test(arguments: [("/static/app.js", "text/javascript; charset=utf-8", "\"use strict\";"), ("/static/app.css", "text/css; charset=utf-8", ".hidden")])
+    func staticFilesAreServedWithAnETagAndRevalidated(path: String, type: String, content: String) async throws {
+        try await H().run { client in
+            let (status, headers, body) = try await Self.get(client, path)
+            #expect(status == .ok)
+            #expect(headers[.contentType] == type)
+            #expect(headers[.cacheControl] == "no-cache")
+            #expect(body.contains(content))
+            let etag = try #require(headers[.eTag])
+            #expect(etag.hasPrefix("\"") && etag.hasSuffix("\"") && etag.count > 10)
+            let (again, againHeaders, againBody) = try await Self.get(client, path, headers: [.ifNoneMatch: "\"other\", \(etag)"])
+            #expect(again == .notModified)
+            #expect(againBody.isEmpty)
+            #expect(againHeaders[.eTag] == etag)
+            let (changed, _, changedBody) = try await Self.get(client, path, headers: [.ifNoneMatch: "\"other\""])
+            #expect(changed == .ok)
+            #expect(changedBody == body)
+        }
+    }
+
+    @Test func anUnknownStaticFileIsNotFound() async throws {
+        try await H().run { client in
+            for path in ["/static/../Package.swift", "/static/app.json", "/app.js"] {
+                let (status, _, _) = try await Self.get(client, path)
+                #expect(status == .notFound, "\(path)")
+            }
+        }
+    }
+}
+
+/// Templates escape what they show: values reach the page as text, never as markup.
+@Suite struct PageTemplateTests {
+    @Test func valuesAreEscapedForHTML() throws {
+        let hostile = "\"><script>alert(1)</script>&'"
+        let library = try PageLibrary()
+        let html = try #require(library.render("recovery-cancel", [
+            "siteName": hostile, "open": true, "createdAt": hostile, "ip": hostile, "caseID": hostile, "signature": hostile,
+        ] as [String: Any]))
+        #expect(!html.contains("<script>"))
+        #expect(!html.contains("\"><"))
+        #expect(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;&amp;"))
+        #expect(html.contains("value=\"&quot;&gt;&lt;script&gt;"))
+        #expect(html.contains("<form method=\"post\" action=\"/recovery/cancel\">"))
+    }
+
+    @Test func aClosedCaseShowsItsStatusAndNoForm() throws {
+        let library = try PageLibrary()
+        let html = try #require(library.render("recovery-cancel", ["siteName": "X", "open": false, "status": "cancelled"] as [String: Any]))
+        #expect(html.contains("This recovery request is cancelled; nothing to do."))
+        #expect(!html.contains("<form"))
+    }
+
+    @Test func anUnknownTemplateRendersNothing() throws {
+        let library = try PageLibrary()
+        #expect(library.render("no-such-page", [:] as [String: Any]) == nil)
+    }
+}

@@ -104,35 +104,50 @@ public func buildRouter(service: PasskeyService, configuration: ServerConfigurat
     }
 }
 
-/// Builds the whole application for `configuration`: opens the store, runs migrations before the
-/// server starts, and schedules the expiry sweep.
-public func buildApplication(
-    configuration: ServerConfiguration, logger: Logger, onServerRunning: @escaping @Sendable (String) async -> Void = { _ in }
-) async throws -> some ApplicationProtocol {
+/// The application Portcullis runs: Hummingbird on the router of ``buildRouter(service:configuration:metrics:)``.
+public typealias PortcullisApplication = Application<RouterResponder<AppRequestContext>>
+
+/// A built server: the application, and the domain inside it, which tests and the benchmarks reach.
+public struct PortcullisServer: Sendable {
+    public var application: PortcullisApplication
+    public let service: PasskeyService
+    public let store: any AccountStore
+    /// Every route the application's router holds.
+    public let routes: [(method: HTTPRequest.Method, path: String)]
+}
+
+/// Builds the whole application for `configuration`, with `clock` and `random` as the only
+/// sources of time and randomness: opens the store, runs migrations before the server starts,
+/// and schedules the expiry sweep and the notifications. The one assembly of the server, used by
+/// `portcullis serve` and by the tests.
+public func buildServer(
+    configuration: ServerConfiguration, clock: @escaping @Sendable () -> Date = { Date() }, random: any RandomSource = SystemRandomSource(),
+    logger: Logger, onServerRunning: @escaping @Sendable (String) async -> Void = { _ in }
+) async throws -> PortcullisServer {
     try configuration.checkWaysInFloor()
-    let opened = try await openStore(url: configuration.databaseURL, postgresConnections: configuration.databaseMaxConnections, logger: logger)
-    let policy = try await configuration.accountsPolicy(now: Date())
+    let opened = try await openStore(url: configuration.database.url, postgresConnections: configuration.database.maxConnections, logger: logger)
+    let policy = try await configuration.accountsPolicy(now: clock())
     // Migrations must run before the secret is read; for PostgreSQL the pool must be running, so both
     // happen in beforeServerStarts, and the service reads the secret lazily through the store.
     let secretBox = SecretBox()
-    let service = PasskeyService(store: opened.store, policy: policy, enumerationSecret: [], clock: { Date() }).withSecret(secretBox)
+    let service = PasskeyService(store: opened.store, policy: policy, random: random, enumerationSecret: [], clock: clock).withSecret(secretBox)
+    let router = try buildRouter(service: service, configuration: configuration)
+    let routes = router.routes.map { (method: $0.method, path: $0.path.description) }
     var app = Application(
-        router: try buildRouter(service: service, configuration: configuration),
-        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "Portcullis"),
+        router: router,
+        configuration: .init(address: .hostname(configuration.http.host, port: configuration.http.port), serverName: "Portcullis"),
         // Services shut down in reverse order: the HTTP server first, the store's connection last.
         services: [StoreCloser(close: opened.close)] + opened.services
-            + [SweepService(store: opened.store, idleTimeout: configuration.sessionIdleTimeout, logger: logger)],
+            + [SweepService(store: opened.store, idleTimeout: configuration.session.idleTimeout, clock: clock, logger: logger)],
         onServerRunning: { channel in
             let address = channel.localAddress
-            await onServerRunning("http://\(address?.ipAddress ?? configuration.host):\(address?.port ?? configuration.port)")
+            await onServerRunning("http://\(address?.ipAddress ?? configuration.http.host):\(address?.port ?? configuration.http.port)")
         },
         logger: logger)
     var channels: [any NotificationChannel] = []
-    if !configuration.webhookURLs.isEmpty, let secret = configuration.webhookSecret, let signer = WebhookSigner(secret: secret) {
-        channels.append(WebhookChannel(urls: configuration.webhookURLs, signer: signer))
-    }
-    if let mailer = try configuration.mailer(), let from = configuration.smtpFrom {
-        channels.append(EmailChannel(store: opened.store, transport: mailer, from: from, serviceName: configuration.rpName, logger: logger))
+    if let webhooks = configuration.webhooks.channel { channels.append(webhooks) }
+    if let mailer = try configuration.smtp.mailer(), let from = configuration.smtp.from {
+        channels.append(EmailChannel(store: opened.store, transport: mailer, from: from, serviceName: configuration.rp.name, logger: logger))
     }
     if !channels.isEmpty {
         let origin = configuration.publicOrigin
@@ -140,14 +155,21 @@ public func buildApplication(
             store: opened.store, channels: channels, logger: logger,
             links: { event in recoveryLinks(event, service: service, origin: origin) }))
     }
-    let location = opened.location
     app.beforeServerStarts {
         try await opened.migrate()
-        let secret = try await opened.store.secret(named: "enumeration", candidate: SystemRandomSource().bytes(32))
+        let secret = try await opened.store.secret(named: "enumeration", candidate: random.bytes(32))
         secretBox.set(secret)
-        FileHandle.standardOutput.write(Data("Portcullis data: \(location)\n".utf8))
+        FileHandle.standardOutput.write(Data("Portcullis data: \(opened.location)\n".utf8))
     }
-    return app
+    return PortcullisServer(application: app, service: service, store: opened.store, routes: routes)
+}
+
+/// The application of ``buildServer(configuration:clock:random:logger:onServerRunning:)``.
+public func buildApplication(
+    configuration: ServerConfiguration, clock: @escaping @Sendable () -> Date = { Date() }, random: any RandomSource = SystemRandomSource(),
+    logger: Logger, onServerRunning: @escaping @Sendable (String) async -> Void = { _ in }
+) async throws -> PortcullisApplication {
+    try await buildServer(configuration: configuration, clock: clock, random: random, logger: logger, onServerRunning: onServerRunning).application
 }
 
 /// The "this wasn't me" link carried by every notification about an open recovery case (started or

@@ -7,6 +7,7 @@ import ServiceLifecycle
 struct SweepService: Service {
     let store: any AccountStore
     let idleTimeout: TimeInterval
+    let clock: @Sendable () -> Date
     let logger: Logger
 
     func run() async throws {
@@ -15,7 +16,7 @@ struct SweepService: Service {
             try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(60)) }
             if Task.isCancelled || Task.isShuttingDownGracefully { break }
             do {
-                let now = Date()
+                let now = clock()
                 let challenges = try await store.sweepExpiredChallenges(now: now)
                 let sessions = try await store.sweepExpiredSessions(now: now, idleTimeout: idleTimeout)
                 if challenges + sessions > 0 { logger.debug("swept \(challenges) challenges and \(sessions) sessions") }

@@ -16,7 +16,7 @@ struct AdminCommand: ParsableCommand {
     static func withService<R: Sendable>(_ options: StoreOptions, _ body: @escaping @Sendable (PasskeyService) async throws -> R) async throws -> R {
         let configuration = try await ConfigurationLoader.load(file: options.configFile)
         let policy = try await configuration.accountsPolicy(now: Date())
-        return try await withOpenedStore(url: configuration.databaseURL, logger: Logger(label: "portcullis")) { opened in
+        return try await withOpenedStore(url: configuration.database.url, logger: Logger(label: "portcullis")) { opened in
             try await opened.migrate()
             let secret = try await opened.store.secret(named: "enumeration", candidate: SystemRandomSource().bytes(32))
             return try await body(PasskeyService(store: opened.store, policy: policy, enumerationSecret: secret))

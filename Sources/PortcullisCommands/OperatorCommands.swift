@@ -14,7 +14,7 @@ struct StoreOptions: ParsableArguments {
     /// Runs `body` on the configured, migrated store.
     func withStore<R: Sendable>(_ body: @escaping @Sendable (any AccountStore) async throws -> R) async throws -> R {
         let configuration = try await ConfigurationLoader.load(file: configFile)
-        return try await withOpenedStore(url: configuration.databaseURL, logger: Logger(label: "portcullis")) { opened in
+        return try await withOpenedStore(url: configuration.database.url, logger: Logger(label: "portcullis")) { opened in
             try await opened.migrate()
             return try await body(opened.store)
         }

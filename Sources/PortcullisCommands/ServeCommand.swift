@@ -40,7 +40,7 @@ struct ServeCommand: AsyncParsableCommand, IOCommand {
         logger.logLevel = .info
         let origins = configuration.effectiveOrigins.joined(separator: ", ")
         let app = try await buildApplication(configuration: configuration, logger: logger) { address in
-            FileHandle.standardOutput.write(Data("Portcullis listening on \(address) (RP ID \(configuration.rpID), origins \(origins))\n".utf8))
+            FileHandle.standardOutput.write(Data("Portcullis listening on \(address) (RP ID \(configuration.rp.id), origins \(origins))\n".utf8))
         }
         // SIGTERM and SIGINT drain in-flight requests, then stop.
         try await app.runService()
@@ -57,7 +57,7 @@ struct MigrateCommand: AsyncParsableCommand, IOCommand {
 
     func run(io: CommandIO) async throws -> Int32 {
         let configuration = try await ConfigurationLoader.load(file: configFile)
-        try await withOpenedStore(url: configuration.databaseURL, logger: Logger(label: "portcullis")) { opened in
+        try await withOpenedStore(url: configuration.database.url, logger: Logger(label: "portcullis")) { opened in
             try await opened.migrate()
             io.out("migrated \(opened.location)\n")
         }

@@ -12,7 +12,7 @@ import WebAuthn
     typealias H = ServerHarness
 
     @Test func signUpSignInAndTheAccountView() async throws {
-        let harness = try H()
+        let harness = try await H()
         try await harness.run { client in
             var alice = try await H.signUp(client, "Alice")
             let me = try await H.send(client, .get, "/api/v1/me", token: alice.token)
@@ -51,7 +51,7 @@ import WebAuthn
     }
 
     @Test func signInWithAUsernameAndNoEnumeration() async throws {
-        let harness = try H()
+        let harness = try await H()
         try await harness.run { client in
             var alice = try await H.signUp(client, "alice")
             let known = try await H.send(client, .post, "/api/v1/login/options", json: .object(["username": .string("alice")]))
@@ -77,7 +77,7 @@ import WebAuthn
     }
 
     @Test func refusalsAreProblemsWithStableCodes() async throws {
-        let harness = try H()
+        let harness = try await H()
         try await harness.run { client in
             var alice = try await H.signUp(client, "alice")
             let taken = try await H.send(client, .post, "/api/v1/signup/options", json: .object(["username": .string("ALICE")]))
@@ -138,7 +138,7 @@ import WebAuthn
     }
 
     @Test func aResponseCannotBeReplayedNorUsedForAnotherCeremony() async throws {
-        let harness = try H()
+        let harness = try await H()
         try await harness.run { client in
             var alice = try await H.signUp(client, "alice")
             let options = try await H.send(client, .post, "/api/v1/login/options", json: .object([:]))
@@ -171,7 +171,7 @@ import WebAuthn
     }
 
     @Test func aRefusedSignUpChangesNothing() async throws {
-        let harness = try H()
+        let harness = try await H()
         try await harness.run { client in
             let options = try await H.send(client, .post, "/api/v1/signup/options", json: .object(["username": .string("carol")]))
             var credential = H.authenticator.registration(challenge: try H.challenge(options))
@@ -188,7 +188,7 @@ import WebAuthn
     }
 
     @Test func sensitiveActionsNeedAFreshAssertion() async throws {
-        let harness = try H()
+        let harness = try await H()
         try await harness.run { client in
             var alice = try await H.signUp(client, "alice")
             // Fresh after sign-up: a second passkey can be added.
@@ -227,7 +227,7 @@ import WebAuthn
     }
 
     @Test func removingAPasskeyEndsTheSessionsItMade() async throws {
-        let harness = try H()
+        let harness = try await H()
         try await harness.run { client in
             // Passkey A: the sign-up session and a later sign-in. Passkey B: a sign-in.
             var a = try await H.signUp(client, "alice")
@@ -286,7 +286,7 @@ import WebAuthn
     }
 
     @Test func sessionsCanBeRevokedAndExpire() async throws {
-        let harness = try H { $0.sessionIdleTimeout = 3600 }
+        let harness = try await H { $0.session.idleTimeout = 3600 }
         try await harness.run { client in
             var alice = try await H.signUp(client, "alice")
             let firstToken = alice.token
@@ -302,7 +302,7 @@ import WebAuthn
     }
 
     @Test func aDisabledUserCannotSignInAndTheirSessionsEnd() async throws {
-        let harness = try H()
+        let harness = try await H()
         try await harness.run { client in
             var alice = try await H.signUp(client, "alice")
             let user = try #require(try await harness.store.user(username: "alice"))
@@ -315,7 +315,7 @@ import WebAuthn
     }
 
     @Test func signInVerificationIsLimitedPerCredential() async throws {
-        let harness = try H { $0.accountRequestsPerMinute = 3 }
+        let harness = try await H { $0.rateLimit.accountPerMinute = 3 }
         try await harness.run { client in
             var alice = try await H.signUp(client, "alice")
             var statuses: [HTTPResponse.Status] = []
@@ -325,7 +325,7 @@ import WebAuthn
     }
 
     @Test func inviteOnlySignUp() async throws {
-        let harness = try H { $0.signupMode = .inviteOnly }
+        let harness = try await H { $0.signup.mode = .inviteOnly }
         try await harness.run { client in
             let closed = try await H.send(client, .post, "/api/v1/signup/options", json: .object(["username": .string("dave")]))
             #expect(closed.status == .forbidden)
@@ -334,7 +334,7 @@ import WebAuthn
     }
 
     @Test func rateLimitsAnswer429WithRetryAfter() async throws {
-        let harness = try H { $0.ipRequestsPerMinute = 5 }
+        let harness = try await H { $0.rateLimit.ipPerMinute = 5 }
         try await harness.run { client in
             var statuses: [HTTPResponse.Status] = []
             var retryAfter: String?
@@ -350,10 +350,10 @@ import WebAuthn
     }
 
     @Test func wellKnownFilesAndHealth() async throws {
-        let harness = try H {
-            $0.relatedOrigins = ["https://example.co.uk"]
-            $0.appleAppIDs = ["ABCDE12345.com.example.app"]
-            $0.androidApps = ["com.example.app:AA:BB:CC"]
+        let harness = try await H {
+            $0.wellKnown.relatedOrigins = ["https://example.co.uk"]
+            $0.wellKnown.appleAppIDs = ["ABCDE12345.com.example.app"]
+            $0.wellKnown.androidApps = ["com.example.app:AA:BB:CC"]
         }
         try await harness.run { client in
             #expect(try await H.send(client, .get, "/.well-known/webauthn").object["origins"] == .array([.string("https://example.co.uk")]))
@@ -367,7 +367,7 @@ import WebAuthn
     }
 
     @Test func metricsCountCeremoniesByKindAndOutcome() async throws {
-        let harness = try H()
+        let harness = try await H()
         try await harness.run { client in
             var alice = try await H.signUp(client, "alice")
             _ = try await H.signIn(client, &alice)

@@ -15,11 +15,11 @@ import Accounts
 
     @Test func defaultsStartOnLocalhostWithSQLite() throws {
         let configuration = try Self.read([:])
-        #expect(configuration.rpID == "localhost")
+        #expect(configuration.rp.id == "localhost")
         #expect(configuration.effectiveOrigins == ["http://localhost:8080"])
-        #expect(configuration.databaseURL == "sqlite:portcullis.sqlite")
-        #expect(configuration.databaseMaxConnections == 8)
-        #expect(configuration.userVerification == .required)
+        #expect(configuration.database.url == "sqlite:portcullis.sqlite")
+        #expect(configuration.database.maxConnections == 8)
+        #expect(configuration.webauthn.userVerification == .required)
         #expect(configuration.secureCookies == false)
     }
 
@@ -29,7 +29,7 @@ import Accounts
         #expect(defaults.recovery.blockAfterCancel == 86400 && defaults.recovery.caseLifetime == 7 * 86400)
         #expect(defaults.recovery.maxCodeAttempts == 5 && defaults.recovery.codeAttemptsPerIP == 10)
         #expect(defaults.recovery.startsPerUsernameAndIP == 5 && defaults.recovery.startsPerIP == 20 && defaults.recovery.startsPerUsername == 100)
-        #expect(defaults.trustSHA1Statements)
+        #expect(defaults.attestation.trustSHA1Statements)
         let set = try Self.read([
             "device.code_lifetime": "300", "device.guesses_per_ip_per_minute": "4", "device.guesses_per_minute": "50",
             "recovery.block_after_cancel": "3600", "recovery.case_lifetime": "86400", "recovery.code_attempts_per_case": "3",
@@ -40,7 +40,7 @@ import Accounts
         #expect(set.recovery.blockAfterCancel == 3600 && set.recovery.caseLifetime == 86400)
         #expect(set.recovery.maxCodeAttempts == 3 && set.recovery.codeAttemptsPerIP == 6)
         #expect(set.recovery.startsPerUsernameAndIP == 2 && set.recovery.startsPerIP == 9 && set.recovery.startsPerUsername == 40)
-        #expect(!set.trustSHA1Statements)
+        #expect(!set.attestation.trustSHA1Statements)
         // The ways-in report names them.
         let device = try #require(set.waysIn.first { $0.name == "device-approval" })
         #expect(device.limits.contains("a request and its user code expire after 5m"))
@@ -50,6 +50,55 @@ import Accounts
             #expect(way.limits.contains("3 wrong recovery codes per case, 6 code attempts per IP address per 10 minutes"))
             #expect(way.limits.contains("a case expires after 24h; \"this wasn't me\" blocks new cases for 1h"))
         }
+    }
+
+    /// A JSON file holds typed values: numbers, booleans and arrays are read as such.
+    @Test func typedValuesAreRead() throws {
+        let provider = InMemoryProvider(values: [
+            "http.port": ConfigValue(.int(9100), isSecret: false),
+            "http.trust_forwarded_for": ConfigValue(.bool(true), isSecret: false),
+            "rp.origins": ConfigValue(.stringArray(["http://localhost:9100", " http://localhost:9200 "]), isSecret: false),
+            "session.idle_timeout": ConfigValue(.int(3600), isSecret: false),
+            "recovery.code_enabled": ConfigValue(.bool(false), isSecret: false),
+            "recovery.rules": ConfigValue(.string("contacts:24h, admins:0"), isSecret: false),
+        ])
+        let configuration = try ServerConfiguration(reader: ConfigReader(provider: provider))
+        #expect(configuration.http.port == 9100)
+        #expect(configuration.http.trustForwardedFor)
+        #expect(configuration.rp.origins == ["http://localhost:9100", "http://localhost:9200"])
+        #expect(configuration.session.idleTimeout == 3600)
+        #expect(!configuration.recovery.codeEnabled)
+    }
+
+    /// A value of the wrong type is refused with its key, never taken as the default.
+    @Test(arguments: [
+        ("http.port", ConfigValue(.bool(true), isSecret: false)),
+        ("http.port", ConfigValue(.double(80.5), isSecret: false)),
+        ("http.trust_forwarded_for", ConfigValue(.int(2), isSecret: false)),
+        ("session.lifetime", ConfigValue(.stringArray(["3600"]), isSecret: false)),
+        ("signup.mode", ConfigValue(.int(1), isSecret: false)),
+    ])
+    func wronglyTypedValuesNameTheirKey(key: String, value: ConfigValue) {
+        let provider = InMemoryProvider(values: [AbsoluteConfigKey(stringLiteral: key): value])
+        #expect { _ = try ServerConfiguration(reader: ConfigReader(provider: provider)) } throws: { error in
+            (error as? ServerConfiguration.Invalid)?.key == key
+        }
+    }
+
+    /// Environment variables: nested keys are joined with `_` and upper-cased, lists are
+    /// comma-separated, booleans may be yes/no or 1/0.
+    @Test func environmentVariablesAreRead() throws {
+        let provider = EnvironmentVariablesProvider(environmentVariables: [
+            "HTTP_PORT": "9300", "HTTP_TRUST_FORWARDED_FOR": "yes", "RP_ORIGINS": "http://localhost:9300, http://localhost:9400",
+            "RECOVERY_STARTS_PER_USERNAME_IP": "3", "DEVICE_GUESSES_PER_MINUTE": "70", "ALLOW_WEAK_WAYS_IN": "1",
+        ])
+        let configuration = try ServerConfiguration(reader: ConfigReader(provider: provider))
+        #expect(configuration.http.port == 9300)
+        #expect(configuration.http.trustForwardedFor)
+        #expect(configuration.rp.origins == ["http://localhost:9300", "http://localhost:9400"])
+        #expect(configuration.recovery.startsPerUsernameAndIP == 3)
+        #expect(configuration.deviceApproval.guessesPerMinute == 70)
+        #expect(configuration.allowWeakWaysIn)
     }
 
     @Test func relatedOriginsAreConfiguredTwiceAndAgree() throws {
@@ -67,10 +116,10 @@ import Accounts
             "database.url": "postgres://u:p@db:5432/portcullis", "aaguids.denied": "fbfc3007-154e-4ecc-8c0b-6e020557d7bd",
             "database.max_connections": "32",
         ])
-        #expect(configuration.port == 9000)
-        #expect(configuration.databaseMaxConnections == 32)
+        #expect(configuration.http.port == 9000)
+        #expect(configuration.database.maxConnections == 32)
         #expect(configuration.effectiveOrigins.count == 3)
-        #expect(configuration.signupMode.rawValue == "invite-only")
+        #expect(configuration.signup.mode.rawValue == "invite-only")
         #expect(configuration.secureCookies)
         #expect(try configuration.relyingParty().origins.contains("https://login.example.org"))
     }
@@ -139,7 +188,7 @@ import Accounts
     @Test func emailIsAChannel() throws {
         let configuration = try Self.read(["smtp.host": "mail.example.org", "smtp.from": "portcullis@example.org", "smtp.security": "tls"])
         #expect(configuration.notificationChannels == ["email"])
-        let mailer = try #require(try configuration.mailer())
+        let mailer = try #require(try configuration.smtp.mailer())
         #expect(mailer.port == 465)
         #expect(try Self.read([:]).notificationChannels.isEmpty)
         // E-mail lifts a single proof above the floor, as a webhook does.
@@ -181,9 +230,9 @@ import Accounts
     }
 
     @Test func httpsOriginsGiveSecureHostPrefixedCookies() async throws {
-        let harness = try ServerHarness {
-            $0.rpID = "example.org"
-            $0.origins = ["https://example.org"]
+        let harness = try await ServerHarness {
+            $0.rp.id = "example.org"
+            $0.rp.origins = ["https://example.org"]
         }
         try await harness.run { client in
             let reply = try await ServerHarness.send(client, .post, "/api/v1/signup/options", json: .object(["username": .string("erin")]),

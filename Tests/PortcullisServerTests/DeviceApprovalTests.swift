@@ -32,7 +32,7 @@ import WebAuthn
     }
 
     @Test func aSignedInPasskeyApprovesADeviceWhichGetsALesserSession() async throws {
-        let harness = try H()
+        let harness = try await H()
         try await harness.run { client in
             let alice = try await H.signUp(client, "alice")
             let (deviceCode, userCode) = try await Self.start(client)
@@ -85,7 +85,7 @@ import WebAuthn
     }
 
     @Test func denialExpiryStaleApproversAndGuessing() async throws {
-        let harness = try H()
+        let harness = try await H()
         try await harness.run { client in
             let alice = try await H.signUp(client, "alice")
             let (deniedCode, deniedUser) = try await Self.start(client)
@@ -109,7 +109,7 @@ import WebAuthn
     }
 
     @Test func anApprovalAfterExpiryOrBySomeoneElseGivesNothingItShouldNot() async throws {
-        let harness = try H()
+        let harness = try await H()
         try await harness.run { client in
             var alice = try await H.signUp(client, "alice")
             let bob = try await H.signUp(client, "bob")
@@ -136,7 +136,7 @@ import WebAuthn
     }
 
     @Test func userCodeGuessesAreThrottled() async throws {
-        let harness = try H()
+        let harness = try await H()
         try await harness.run { client in
             let alice = try await H.signUp(client, "alice")
             var statuses: [HTTPResponse.Status] = []
@@ -149,7 +149,7 @@ import WebAuthn
     }
 
     @Test func theLifetimeAndGuessLimitAreTheOperatorsSettings() async throws {
-        let harness = try H {
+        let harness = try await H {
             $0.deviceApproval.requestLifetime = 120
             $0.deviceApproval.guessesPerIPPerMinute = 3
         }

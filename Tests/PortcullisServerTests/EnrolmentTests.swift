@@ -34,7 +34,7 @@ import WebAuthn
     }
 
     @Test func aNewDeviceEnrolsItsOwnPasskey() async throws {
-        let harness = try H()
+        let harness = try await H()
         try await harness.run { client in
             let alice = try await H.signUp(client, "alice")
             let opened = try await Self.createAndOpen(client, token: alice.token)
@@ -69,7 +69,7 @@ import WebAuthn
     }
 
     @Test func aWrongCodeCancelsAndStaleOrLesserSessionsCannotEnrol() async throws {
-        let harness = try H()
+        let harness = try await H()
         try await harness.run { client in
             let alice = try await H.signUp(client, "alice")
             let opened = try await Self.createAndOpen(client, token: alice.token)

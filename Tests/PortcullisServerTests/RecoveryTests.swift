@@ -87,7 +87,7 @@ import WebAuthn
     }
 
     @Test func contactsReleaseACaseAfterTheWaitAndItEndsInANewPasskeyWithACoolingPeriod() async throws {
-        let harness = try H()
+        let harness = try await H()
         try await harness.run { client in
             var alice = try await H.signUp(client, "alice")
             let bob = try await H.signUp(client, "bob")
@@ -183,7 +183,7 @@ import WebAuthn
     }
 
     @Test func aRecoveredSessionCannotCancelTheOwnersNextCase() async throws {
-        let harness = try H()
+        let harness = try await H()
         try await harness.run { client in
             var alice = try await H.signUp(client, "alice")
             let code = try await Self.newCode(client, for: alice)
@@ -216,8 +216,8 @@ import WebAuthn
     }
 
     @Test func floodingOneUsernameFromOneAddressDoesNotLockTheOwnerOut() async throws {
-        let harness = try H {
-            $0.trustForwardedFor = true
+        let harness = try await H {
+            $0.http.trustForwardedFor = true
             $0.recovery.startsPerUsernameAndIP = 3
             $0.recovery.startsPerIP = 5
             $0.recovery.startsPerUsername = 7
@@ -249,7 +249,7 @@ import WebAuthn
     }
 
     @Test func aFloodOfCasesHidesNoCaseFromTheOwnerOrItsContacts() async throws {
-        let harness = try H {
+        let harness = try await H {
             $0.recovery.startsPerUsernameAndIP = 100
             $0.recovery.startsPerIP = 100
         }
@@ -298,7 +298,7 @@ import WebAuthn
     }
 
     @Test func theCoolingPeriodEnds() async throws {
-        let harness = try H()
+        let harness = try await H()
         try await harness.run { client in
             let alice = try await H.signUp(client, "alice")
             let code = try await Self.newCode(client, for: alice)
@@ -320,7 +320,7 @@ import WebAuthn
     }
 
     @Test func aStolenRecoveryCodeAloneIsCancelledByTheOwnersPasskey() async throws {
-        let harness = try H()
+        let harness = try await H()
         try await harness.run { client in
             var alice = try await H.signUp(client, "alice")
             let first = try await Self.newCode(client, for: alice)
@@ -350,7 +350,7 @@ import WebAuthn
 
     @Test(arguments: [(5, 10), (3, 6)])
     func codeGuessesAreLimitedPerCaseAndPerIP(perCase: Int, perIP: Int) async throws {
-        let harness = try H {
+        let harness = try await H {
             $0.recovery.maxCodeAttempts = perCase
             $0.recovery.codeAttemptsPerIP = perIP
         }
@@ -378,7 +378,7 @@ import WebAuthn
     }
 
     @Test func theCancelLinkShowsAPageAndOnlyItsPostCancels() async throws {
-        let harness = try H { $0.recovery.blockAfterCancel = 3600 }
+        let harness = try await H { $0.recovery.blockAfterCancel = 3600 }
         try await harness.run { client in
             let alice = try await H.signUp(client, "alice")
             let held = try await Self.start(client, "alice")
@@ -434,7 +434,7 @@ import WebAuthn
     }
 
     @Test func notificationsCarryAWorkingCancelLinkOnlyWhileACaseCanBeCancelled() async throws {
-        let harness = try H()
+        let harness = try await H()
         try await harness.run { client in
             _ = try await H.signUp(client, "alice")
             let held = try await Self.start(client, "alice")
@@ -466,7 +466,7 @@ import WebAuthn
     }
 
     @Test func anUnknownUsernameGetsACaseThatLooksTheSame() async throws {
-        let harness = try H()
+        let harness = try await H()
         try await harness.run { client in
             _ = try await H.signUp(client, "alice")
             let real = try await H.send(client, .post, "/api/v1/recovery", json: .object(["username": .string("alice")]))
@@ -491,7 +491,7 @@ import WebAuthn
     }
 
     @Test func twoAdminsRecoverWithoutAWaitAndNoLoneAdminCan() async throws {
-        let harness = try H()
+        let harness = try await H()
         try await harness.run { client in
             _ = try await H.signUp(client, "alice")
             let dave = try await H.signUp(client, "dave")
@@ -528,7 +528,7 @@ import WebAuthn
     }
 
     @Test func adminsCannotApproveTheirOwnCaseAndStaleAdminsMustReauthenticate() async throws {
-        let harness = try H()
+        let harness = try await H()
         try await harness.run { client in
             var dave = try await H.signUp(client, "dave")
             try await harness.service.setAdmin(username: "dave", admin: true)
@@ -554,7 +554,7 @@ import WebAuthn
     }
 
     @Test func deviceApprovalSessionsCannotTouchRecovery() async throws {
-        let harness = try H()
+        let harness = try await H()
         try await harness.run { client in
             let alice = try await H.signUp(client, "alice")
             let bob = try await H.signUp(client, "bob")
@@ -578,7 +578,7 @@ import WebAuthn
     }
 
     @Test func readinessAndTheAccountsThatCouldNotRecover() async throws {
-        let harness = try H()
+        let harness = try await H()
         try await harness.run { client in
             let alice = try await H.signUp(client, "alice")
             let dave = try await H.signUp(client, "dave")
@@ -607,7 +607,7 @@ import WebAuthn
     /// Malformed JSON, an oversized body, a wrong Origin, a missing field, a replayed or foreign
     /// registration: each gets its stable error and nothing about the account changes.
     @Test func badInputToRecoveryIsRefusedAndChangesNothing() async throws {
-        let harness = try H { $0.recovery.rules = [RecoveryRule(code: true, wait: 60)] }
+        let harness = try await H { $0.recovery.rules = [RecoveryRule(code: true, wait: 60)] }
         try await harness.run { client in
             let (_, bob, code, held) = try await Self.caseWithContactAndCode(client)
             let caseID = try #require(UUID(uuidString: held.id))
@@ -653,7 +653,7 @@ import WebAuthn
     }
 
     @Test func aCaseExpiresAfterSevenDays() async throws {
-        let harness = try H()
+        let harness = try await H()
         try await harness.run { client in
             let (_, contact, code, held) = try await Self.caseWithContactAndCode(client)
             var bob = contact
@@ -669,7 +669,7 @@ import WebAuthn
     }
 
     @Test func recoveryCodesCanBeSwitchedOff() async throws {
-        let harness = try H { $0.recovery.codeEnabled = false }
+        let harness = try await H { $0.recovery.codeEnabled = false }
         try await harness.run { client in
             let alice = try await H.signUp(client, "alice")
             #expect(try await H.send(client, .post, "/api/v1/me/recovery/code", token: alice.token).object["code"] == .string("recovery_code_disabled"))
@@ -679,7 +679,7 @@ import WebAuthn
     }
 
     @Test func badSetUpRequestsAreRefusedAndChangeNothing() async throws {
-        let harness = try H()
+        let harness = try await H()
         try await harness.run { client in
             let alice = try await H.signUp(client, "alice")
             let before = try await Self.snapshot(harness, "alice")

@@ -2,6 +2,7 @@ import Accounts
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Logging
 import HummingbirdTesting
 import NIOCore
 import Notifications
@@ -11,30 +12,29 @@ import PortcullisTesting
 import Testing
 import WebAuthn
 
-/// A Portcullis router on an in-memory store, with a clock the test controls, and helpers that play
-/// the browser's part with the virtual authenticator.
+/// The server as `portcullis serve` builds it (``buildServer(configuration:clock:random:logger:onServerRunning:)``),
+/// on an in-memory store, with a clock the test controls, and helpers that play the browser's part
+/// with the virtual authenticator.
 struct ServerHarness: Sendable {
-    let store = MemoryAccountStore()
     let clock = MutableClock()
     let configuration: ServerConfiguration
-    let service: PasskeyService
+    let server: PortcullisServer
+    var service: PasskeyService { server.service }
+    var store: any AccountStore { server.store }
     static let origin = "http://localhost:8080"
 
-    init(configure: (inout ServerConfiguration) -> Void = { _ in }) throws {
+    init(configure: (inout ServerConfiguration) -> Void = { _ in }) async throws {
         var configuration = ServerConfiguration()
+        configuration.database.url = "memory:"
+        configuration.rp.name = "Portcullis Test"
         configure(&configuration)
         self.configuration = configuration
-        let policy = AccountsPolicy(
-            relyingParty: try configuration.relyingParty(), relyingPartyName: "Portcullis Test", signupMode: configuration.signupMode,
-            sessionIdleTimeout: configuration.sessionIdleTimeout, sessionAbsoluteLifetime: configuration.sessionLifetime,
-            recovery: configuration.recovery, deviceApproval: configuration.deviceApproval)
         let clock = self.clock
-        service = PasskeyService(store: store, policy: policy, enumerationSecret: Array(repeating: 7, count: 32), clock: { clock.now })
+        server = try await buildServer(configuration: configuration, clock: { clock.now }, logger: Logger(label: "test"))
     }
 
     func run(_ body: @escaping @Sendable (any TestClientProtocol) async throws -> Void) async throws {
-        let app = Application(router: try buildRouter(service: service, configuration: configuration))
-        try await app.test(.router) { client in try await body(client) }
+        try await server.application.test(.router) { client in try await body(client) }
     }
 
     struct Reply {

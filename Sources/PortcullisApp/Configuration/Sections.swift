@@ -1,0 +1,389 @@
+import Accounts
+import Configuration
+import Foundation
+import NIOSSL
+import Notifications
+import SQLStore
+import WebAuthn
+
+/// `http.*`: where the server listens, and whom it believes about a client's address.
+/// - `http.host`: the address to listen on. Default `127.0.0.1`.
+/// - `http.port`: 0 to 65535. Default `8080`.
+/// - `http.trust_forwarded_for`: take the client's address from `X-Forwarded-For` (only behind a
+///   proxy that sets it). Default `false`.
+public struct HTTPConfiguration: Sendable {
+    public static let key = "http"
+    public var host = "127.0.0.1"
+    public var port = 8080
+    public var trustForwardedFor = false
+
+    /// Defaults only.
+    public init() {}
+
+    /// Reads the section from a reader scoped to `http`.
+    public init(reader: ConfigReader) throws {
+        let r = SectionReader(reader, section: Self.key)
+        if let v = r.string("host") { host = v }
+        if let v = try r.int("port", 0...65535) { port = v }
+        if let v = try r.bool("trust_forwarded_for") { trustForwardedFor = v }
+    }
+}
+
+/// `rp.*`: the relying party (WebAuthn §5.1.2, §5.4.2).
+/// - `rp.id`: the RP ID, a registrable domain or `localhost`. Default `localhost`.
+/// - `rp.name`: the name authenticators show, and the pages' title. Default `Portcullis`.
+/// - `rp.origins`: allowed origins (list): web origins, and `android:apk-key-hash:` origins.
+///   Default: this server's own address on the RP ID (`http://localhost:8080`).
+public struct RelyingPartyConfiguration: Sendable {
+    public static let key = "rp"
+    public var id = "localhost"
+    public var name = "Portcullis"
+    public var origins: [String] = []
+
+    /// Defaults only.
+    public init() {}
+
+    /// Reads the section from a reader scoped to `rp`.
+    public init(reader: ConfigReader) throws {
+        let r = SectionReader(reader, section: Self.key)
+        if let v = r.string("id") { id = v }
+        if let v = r.string("name") { name = v }
+        if let v = r.list("origins") { origins = v }
+    }
+}
+
+/// `webauthn.*`: what the ceremonies ask of authenticators.
+/// - `webauthn.user_verification`: `required`, `preferred` or `discouraged`. Default `required`.
+/// - `webauthn.hints`: a list of `security-key`, `client-device`, `hybrid` (WebAuthn §5.8.7). Default none.
+public struct WebAuthnConfiguration: Sendable {
+    public static let key = "webauthn"
+    public var userVerification = UserVerificationRequirement.required
+    public var hints: [String] = []
+
+    /// Defaults only.
+    public init() {}
+
+    /// Reads the section from a reader scoped to `webauthn`.
+    public init(reader: ConfigReader) throws {
+        let r = SectionReader(reader, section: Self.key)
+        if let v = try r.oneOf("user_verification", ["required", "preferred", "discouraged"], UserVerificationRequirement.init(rawValue:)) {
+            userVerification = v
+        }
+        if let v = r.list("hints") {
+            guard v.allSatisfy(["security-key", "client-device", "hybrid"].contains) else {
+                throw r.invalid("hints", "hints are security-key, client-device and hybrid")
+            }
+            hints = v
+        }
+    }
+}
+
+/// `attestation.*`: whether registrations must prove what made them, and whom to believe.
+/// - `attestation.conveyance`: `none` or `direct`. Default `none`.
+/// - `attestation.trust_anchors`: PEM files of trusted roots (list). Default none.
+/// - `attestation.mds_blob`, `attestation.mds_root`: a FIDO Metadata Service BLOB and the root it
+///   is signed under; both or neither. Default neither.
+/// - `attestation.require_trusted`: refuse registrations whose attestation no anchor trusts. Default `false`.
+/// - `attestation.trust_sha1_statements`: whether a TPM statement signed with SHA-1 (Windows
+///   Hello's RS1) can be trusted. Default `true`.
+public struct AttestationConfiguration: Sendable {
+    public static let key = "attestation"
+    public var conveyance = "none"
+    public var trustAnchorFiles: [String] = []
+    public var mdsBLOBFile: String?
+    public var mdsRootFile: String?
+    public var requireTrusted = false
+    public var trustSHA1Statements = true
+
+    /// Defaults only.
+    public init() {}
+
+    /// Reads the section from a reader scoped to `attestation`.
+    public init(reader: ConfigReader) throws {
+        let r = SectionReader(reader, section: Self.key)
+        if let v = try r.oneOf("conveyance", ["none", "direct"], { $0 }) { conveyance = v }
+        if let v = r.list("trust_anchors") { trustAnchorFiles = v }
+        mdsBLOBFile = r.string("mds_blob")
+        mdsRootFile = r.string("mds_root")
+        if let v = try r.bool("require_trusted") { requireTrusted = v }
+        if let v = try r.bool("trust_sha1_statements") { trustSHA1Statements = v }
+        if (mdsBLOBFile == nil) != (mdsRootFile == nil) {
+            throw r.invalid("mds_root", "attestation.mds_blob and attestation.mds_root go together")
+        }
+    }
+}
+
+/// `aaguids.*`: which authenticator models may register.
+/// - `aaguids.allowed`: only these AAGUIDs (list). Default: any.
+/// - `aaguids.denied`: never these AAGUIDs (list). Default none.
+public struct AAGUIDConfiguration: Sendable {
+    public static let key = "aaguids"
+    public var allowed: [String] = []
+    public var denied: [String] = []
+
+    /// Defaults only.
+    public init() {}
+
+    /// Reads the section from a reader scoped to `aaguids`.
+    public init(reader: ConfigReader) throws {
+        let r = SectionReader(reader, section: Self.key)
+        if let v = r.list("allowed") { allowed = v }
+        if let v = r.list("denied") { denied = v }
+        for (key, list) in [("allowed", allowed), ("denied", denied)] {
+            for aaguid in list where AAGUID(string: aaguid) == nil { throw r.invalid(key, "\"\(aaguid)\" is not an AAGUID") }
+        }
+    }
+}
+
+/// `database.*`: where accounts are kept.
+/// - `database.url`: `sqlite:PATH`, `postgres://user:password@host:port/database` (with `sslmode`
+///   `disable`, `require` or `verify-full` and `sslrootcert`, as ``PostgresConnectionSettings``
+///   reads them; `verify-full` by default for a host that is not local) or `memory:`.
+///   Default `sqlite:portcullis.sqlite`.
+/// - `database.max_connections`: PostgreSQL connections one node keeps at most, 1 to 1000. Default 8.
+public struct DatabaseConfiguration: Sendable {
+    public static let key = "database"
+    public var url = "sqlite:portcullis.sqlite"
+    public var maxConnections = PostgresBackend.defaultMaximumConnections
+
+    /// Defaults only.
+    public init() {}
+
+    /// Reads the section from a reader scoped to `database`.
+    public init(reader: ConfigReader) throws {
+        let r = SectionReader(reader, section: Self.key)
+        if let v = r.string("url") { url = v }
+        if let v = try r.int("max_connections", 1...1000) { maxConnections = v }
+        try validate()
+    }
+
+    /// Checks the URL's form (and, for PostgreSQL, its TLS settings) without connecting.
+    public func validate() throws {
+        func invalid(_ reason: String) -> ServerConfiguration.Invalid { ServerConfiguration.Invalid(key: "\(Self.key).url", reason: reason) }
+        guard url == "memory:" || (url.hasPrefix("sqlite:") && url.count > 7) || url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") else {
+            throw invalid("must be sqlite:PATH, postgres://user:password@host:port/database or memory:")
+        }
+        if url.hasPrefix("postgres") {
+            do { _ = try PostgresConnectionSettings(url: url) } catch let error as SQLStoreError { throw invalid(error.description) }
+        }
+    }
+}
+
+/// `signup.*`: who may create accounts.
+/// - `signup.mode`: `open` or `invite-only`. Default `open`.
+public struct SignupConfiguration: Sendable {
+    public static let key = "signup"
+    public var mode = AccountsPolicy.SignupMode.open
+
+    /// Defaults only.
+    public init() {}
+
+    /// Reads the section from a reader scoped to `signup`.
+    public init(reader: ConfigReader) throws {
+        let r = SectionReader(reader, section: Self.key)
+        if let v = try r.oneOf("mode", ["open", "invite-only"], AccountsPolicy.SignupMode.init(rawValue:)) { mode = v }
+    }
+}
+
+/// `session.*`: how long a session lives.
+/// - `session.idle_timeout`: seconds without use before a session ends, 60 to 366 days. Default 7 days.
+/// - `session.lifetime`: seconds after its birth a session ends however used, 60 to 366 days. Default 30 days.
+public struct SessionConfiguration: Sendable {
+    public static let key = "session"
+    public var idleTimeout: TimeInterval = 7 * 86400
+    public var lifetime: TimeInterval = 30 * 86400
+
+    /// Defaults only.
+    public init() {}
+
+    /// Reads the section from a reader scoped to `session`.
+    public init(reader: ConfigReader) throws {
+        let r = SectionReader(reader, section: Self.key)
+        if let v = try r.seconds("idle_timeout", 60...(366 * 86400)) { idleTimeout = v }
+        if let v = try r.seconds("lifetime", 60...(366 * 86400)) { lifetime = v }
+    }
+}
+
+/// `ratelimit.*`: requests on the ceremonies per minute.
+/// - `ratelimit.ip_per_minute`: per client address, 1 to 1,000,000. Default 120.
+/// - `ratelimit.account_per_minute`: per account, 1 to 1,000,000. Default 30.
+public struct RateLimitConfiguration: Sendable {
+    public static let key = "ratelimit"
+    public var ipPerMinute = 120
+    public var accountPerMinute = 30
+
+    /// Defaults only.
+    public init() {}
+
+    /// Reads the section from a reader scoped to `ratelimit`.
+    public init(reader: ConfigReader) throws {
+        let r = SectionReader(reader, section: Self.key)
+        if let v = try r.int("ip_per_minute", 1...1_000_000) { ipPerMinute = v }
+        if let v = try r.int("account_per_minute", 1...1_000_000) { accountPerMinute = v }
+    }
+}
+
+/// `wellknown.*`: what `/.well-known/` tells browsers and mobile platforms.
+/// - `wellknown.related_origins`: https origins outside the RP ID that may use it, served at
+///   `/.well-known/webauthn` (WebAuthn §5.11); each must be in `rp.origins` too. Default none.
+/// - `wellknown.apple_app_ids`: `TEAMID.bundle.id` entries for `apple-app-site-association`. Default none.
+/// - `wellknown.android_apps`: `package:SHA256_FINGERPRINT` entries for `assetlinks.json`. Default none.
+public struct WellKnownConfiguration: Sendable {
+    public static let key = "wellknown"
+    public var relatedOrigins: [String] = []
+    public var appleAppIDs: [String] = []
+    public var androidApps: [String] = []
+
+    /// Defaults only.
+    public init() {}
+
+    /// Reads the section from a reader scoped to `wellknown`.
+    public init(reader: ConfigReader) throws {
+        let r = SectionReader(reader, section: Self.key)
+        if let v = r.list("related_origins") { relatedOrigins = v }
+        if let v = r.list("apple_app_ids") { appleAppIDs = v }
+        if let v = r.list("android_apps") { androidApps = v }
+        for app in androidApps where app.split(separator: ":", maxSplits: 1).count != 2 {
+            throw r.invalid("android_apps", "\"\(app)\" is not package:SHA256_FINGERPRINT")
+        }
+    }
+}
+
+/// `webhooks.*`: the security timeline, posted as Standard Webhooks.
+/// - `webhooks.urls`: http(s) endpoints (list). Default none.
+/// - `webhooks.secret`: the `whsec_BASE64` secret (24 bytes or more) that signs deliveries; needed
+///   when there are endpoints. Default none.
+public struct WebhookConfiguration: Sendable {
+    public static let key = "webhooks"
+    public var urls: [String] = []
+    public var secret: String?
+
+    /// Defaults only.
+    public init() {}
+
+    /// Reads the section from a reader scoped to `webhooks`.
+    public init(reader: ConfigReader) throws {
+        let r = SectionReader(reader, section: Self.key)
+        if let v = r.list("urls") { urls = v }
+        secret = r.secret("secret")
+        guard !urls.isEmpty else { return }
+        guard let secret, WebhookSigner(secret: secret) != nil else {
+            throw r.invalid("secret", "webhooks need a secret of the form whsec_BASE64 (24 bytes or more)")
+        }
+        for url in urls where !(url.hasPrefix("https://") || url.hasPrefix("http://")) {
+            throw r.invalid("urls", "\"\(url)\" is not an http(s) URL")
+        }
+    }
+
+    /// The webhook channel, when endpoints are configured.
+    var channel: WebhookChannel? {
+        guard !urls.isEmpty, let secret, let signer = WebhookSigner(secret: secret) else { return nil }
+        return WebhookChannel(urls: urls, signer: signer)
+    }
+}
+
+/// `smtp.*`: e-mail to users' notification addresses (it notifies; it never signs anyone in).
+/// - `smtp.host`: the SMTP server. Default none (no e-mail).
+/// - `smtp.port`: 1 to 65535. Default 587 for `starttls`, 465 for `tls`, 25 for `none`.
+/// - `smtp.security`: `starttls` (required, not opportunistic), `tls` or `none`. Default `starttls`.
+/// - `smtp.username`, `smtp.password`: AUTH, sent only over TLS. Default none.
+/// - `smtp.from`: the sender address; needed with a host. Default none.
+/// - `smtp.ca_file`: PEM roots to trust for the server's certificate instead of the system's. Default none.
+public struct SMTPConfiguration: Sendable {
+    public static let key = "smtp"
+    public var host: String?
+    public var port: Int?
+    public var security = SMTPMailer.Security.starttls
+    public var username: String?
+    public var password: String?
+    public var from: String?
+    public var caFile: String?
+
+    /// Defaults only.
+    public init() {}
+
+    /// Reads the section from a reader scoped to `smtp`.
+    public init(reader: ConfigReader) throws {
+        let r = SectionReader(reader, section: Self.key)
+        host = r.string("host")
+        port = try r.int("port", 1...65535)
+        if let v = try r.oneOf("security", ["starttls", "tls", "none"], SMTPMailer.Security.init(rawValue:)) { security = v }
+        username = r.string("username")
+        password = r.secret("password")
+        from = r.string("from")
+        caFile = r.string("ca_file")
+        guard host != nil || from != nil else { return }
+        guard host != nil else { throw r.invalid("host", "e-mail needs an SMTP host") }
+        guard let from, (try? PasskeyService.validate(address: from)) != nil else { throw r.invalid("from", "e-mail needs a sender address") }
+        if username != nil, security == .none { throw r.invalid("security", "credentials are sent only over TLS (starttls or tls)") }
+    }
+
+    /// The SMTP client this section describes, when e-mail is configured.
+    public func mailer() throws -> SMTPMailer? {
+        guard let host else { return nil }
+        var roots: [NIOSSLCertificate]?
+        if let caFile {
+            do { roots = try NIOSSLCertificate.fromPEMFile(caFile) } catch {
+                throw ServerConfiguration.Invalid(key: "smtp.ca_file", reason: "cannot read PEM certificates from \(caFile)")
+            }
+        }
+        let port = port ?? (security == .tls ? 465 : security == .starttls ? 587 : 25)
+        return SMTPMailer(host: host, port: port, security: security, username: username, password: password, trustRoots: roots)
+    }
+}
+
+extension DeviceApprovalPolicy {
+    /// `device.*`: sign-in by approval from another device.
+    /// - `device.code_lifetime`: seconds a request and its user code live, 60 to 3600. Default 600.
+    /// - `device.guesses_per_ip_per_minute`: user-code guesses per client address, 1 to 1000. Default 10.
+    /// - `device.guesses_per_minute`: user-code guesses across the server, 1 to 100,000. Default 600.
+    public static let key = "device"
+
+    /// Reads the section from a reader scoped to `device`.
+    public init(reader: ConfigReader) throws {
+        self.init()
+        let r = SectionReader(reader, section: Self.key)
+        if let v = try r.seconds("code_lifetime", 60...3600) { requestLifetime = v }
+        if let v = try r.int("guesses_per_ip_per_minute", 1...1000) { guessesPerIPPerMinute = v }
+        if let v = try r.int("guesses_per_minute", 1...100_000) { guessesPerMinute = v }
+    }
+}
+
+extension RecoveryPolicy {
+    /// `recovery.*`: which proofs recover an account, after how long, and the limits on cases.
+    /// - `recovery.rules`: `PROOFS:WAIT` list (see ``RecoveryPolicy/parseRules(_:adminApprovals:)``).
+    ///   Default `contacts:24h, code:3d, contact+code:1h, admins:0`.
+    /// - `recovery.admin_approvals`: distinct admins an admin rule needs, 1 to 10. Default 2.
+    /// - `recovery.code_enabled`: whether users may hold a recovery code. Default `true`.
+    /// - `recovery.cooling_period`: seconds a recovered session has fewer rights, 0 to 30 days. Default 1 day.
+    /// - `recovery.case_lifetime`: seconds before a case expires, 1 hour to 30 days. Default 7 days.
+    /// - `recovery.block_after_cancel`: seconds a "this wasn't me" blocks new cases, 60 s to 30 days. Default 1 day.
+    /// - `recovery.code_attempts_per_case`: wrong codes per case, 1 to 20. Default 5.
+    /// - `recovery.code_attempts_per_ip`: code attempts per client address per 10 minutes, 1 to 1000. Default 10.
+    /// - `recovery.starts_per_username_ip`, `recovery.starts_per_ip`, `recovery.starts_per_username`:
+    ///   case starts per hour, 1 to 100, 10,000 and 100,000. Defaults 5, 20, 100.
+    public static let key = "recovery"
+
+    /// Reads the section from a reader scoped to `recovery`.
+    public init(reader: ConfigReader) throws {
+        self.init()
+        let r = SectionReader(reader, section: Self.key)
+        let adminApprovals = try r.int("admin_approvals", 1...10) ?? RecoveryPolicy.defaultAdminApprovals
+        rules = RecoveryPolicy.defaultRules(adminApprovals: adminApprovals)
+        if let v = r.string("rules") {
+            do { rules = try RecoveryPolicy.parseRules(v, adminApprovals: adminApprovals) } catch let error as RecoveryPolicy.RuleError {
+                throw r.invalid("rules", error.description)
+            }
+        }
+        if let v = try r.bool("code_enabled") { codeEnabled = v }
+        if let v = try r.seconds("cooling_period", 0...(30 * 86400)) { coolingPeriod = v }
+        if let v = try r.seconds("case_lifetime", 3600...(30 * 86400)) { caseLifetime = v }
+        if let v = try r.seconds("block_after_cancel", 60...(30 * 86400)) { blockAfterCancel = v }
+        if let v = try r.int("code_attempts_per_case", 1...20) { maxCodeAttempts = v }
+        if let v = try r.int("code_attempts_per_ip", 1...1000) { codeAttemptsPerIP = v }
+        if let v = try r.int("starts_per_username_ip", 1...100) { startsPerUsernameAndIP = v }
+        if let v = try r.int("starts_per_ip", 1...10_000) { startsPerIP = v }
+        if let v = try r.int("starts_per_username", 1...100_000) { startsPerUsername = v }
+        if effectiveRules.isEmpty { throw r.invalid("rules", "every rule needs a recovery code, and recovery.code_enabled is false") }
+    }
+}

@@ -295,6 +295,8 @@ let package = Package(
                 "PortcullisApp", "PortcullisHTTP", "PortcullisPages", "Notifications", "Accounts", "SQLStore", "PortcullisTesting", "WebAuthn",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ],
             swiftSettings: swiftSettings

@@ -69,22 +69,24 @@ public struct SMTPMailer: MailTransport {
             throw SMTPError(description: "refusing an address with spaces, controls or brackets")
         }
         let context = try tlsContext()
-        let lines = SMTPLines()
         let host = self.host
         let implicitTLS = security == .tls
         let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connectTimeout(.seconds(10))
-            .channelInitializer { channel in
+            .connect(host: host, port: port) { channel in
                 channel.eventLoop.makeCompletedFuture {
                     if implicitTLS { try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: context, serverHostname: host)) }
                     try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(SMTPLineDecoder()))
-                    try channel.pipeline.syncOperations.addHandler(SMTPLineHandler(lines: lines))
+                    return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
                 }
             }
-            .connect(host: host, port: port).get()
-        do {
+        // The conversation races the deadline; whichever ends first, executeThenClose closes the connection.
+        try await channel.executeThenClose { inbound, outbound in
             try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { try await self.converse(channel: channel, lines: lines, context: context, from: from, to: recipients, message: message) }
+                group.addTask {
+                    var conversation = SMTPConversation(channel: channel.channel, lines: inbound.makeAsyncIterator(), outbound: outbound)
+                    try await self.converse(&conversation, context: context, from: from, to: recipients, message: message)
+                }
                 group.addTask {
                     try await Task.sleep(for: self.timeout)
                     throw SMTPError(description: "no answer from \(host) within \(self.timeout)")
@@ -92,117 +94,88 @@ public struct SMTPMailer: MailTransport {
                 try await group.next()
                 group.cancelAll()
             }
-        } catch {
-            try? await channel.close()
-            throw error
         }
-        try? await channel.close()
     }
 
-    func converse(channel: any Channel, lines: SMTPLines, context: NIOSSLContext, from: String, to recipients: [String], message: [UInt8]) async throws {
-        func write(_ text: String) async throws { try await channel.writeAndFlush(ByteBuffer(string: text + "\r\n")) }
-        func expect(_ codes: ClosedRange<Int>, after command: String) async throws -> [String] {
-            let reply = try await lines.reply()
-            guard codes.contains(reply.code) else { throw SMTPError(description: "\(command): \(reply.code) \(reply.text.joined(separator: " "))") }
-            return reply.text
-        }
-        _ = try await expect(220...220, after: "greeting")
-        try await write("EHLO \(clientName)")
-        var extensions = try await expect(250...250, after: "EHLO")
+    func converse(_ c: inout SMTPConversation, context: NIOSSLContext, from: String, to recipients: [String], message: [UInt8]) async throws {
+        _ = try await c.expect(220...220, after: "greeting")
+        try await c.write("EHLO \(clientName)")
+        var extensions = try await c.expect(250...250, after: "EHLO")
         if security == .starttls {
             guard extensions.contains(where: { $0.uppercased().hasPrefix("STARTTLS") }) else {
                 throw SMTPError(description: "the server does not offer STARTTLS")
             }
-            try await write("STARTTLS")
-            _ = try await expect(220...220, after: "STARTTLS")
+            try await c.write("STARTTLS")
+            _ = try await c.expect(220...220, after: "STARTTLS")
+            // TLS goes in front of everything, so that every later byte either way is encrypted.
+            let channel = c.channel
             let host = self.host
             try await channel.eventLoop.submit {
                 try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: context, serverHostname: host), position: .first)
             }.get()
-            try await write("EHLO \(clientName)")
-            extensions = try await expect(250...250, after: "EHLO after STARTTLS")
+            try await c.write("EHLO \(clientName)")
+            extensions = try await c.expect(250...250, after: "EHLO after STARTTLS")
         }
         if let username, let password {
             guard security != .none else { throw SMTPError(description: "refusing to send credentials without TLS") }
             let token = Data(([0] + Array(username.utf8) + [0] + Array(password.utf8))).base64EncodedString()
-            try await write("AUTH PLAIN \(token)")
-            _ = try await expect(235...235, after: "AUTH")
+            try await c.write("AUTH PLAIN \(token)")
+            _ = try await c.expect(235...235, after: "AUTH")
         }
-        try await write("MAIL FROM:<\(from)>")
-        _ = try await expect(250...250, after: "MAIL FROM")
+        try await c.write("MAIL FROM:<\(from)>")
+        _ = try await c.expect(250...250, after: "MAIL FROM")
         for recipient in recipients {
-            try await write("RCPT TO:<\(recipient)>")
-            _ = try await expect(250...251, after: "RCPT TO")
+            try await c.write("RCPT TO:<\(recipient)>")
+            _ = try await c.expect(250...251, after: "RCPT TO")
         }
-        try await write("DATA")
-        _ = try await expect(354...354, after: "DATA")
+        try await c.write("DATA")
+        _ = try await c.expect(354...354, after: "DATA")
         // Dot-stuffing (RFC 5321 §4.5.2): a line that starts with "." gets another.
         var body = ByteBuffer()
         for line in String(decoding: message, as: UTF8.self).components(separatedBy: "\r\n") {
             body.writeString((line.hasPrefix(".") ? "." : "") + line + "\r\n")
         }
         body.writeString(".\r\n")
-        try await channel.writeAndFlush(body)
-        _ = try await expect(250...250, after: "end of data")
-        try await write("QUIT")
-        _ = try? await lines.reply()
+        try await c.outbound.write(body)
+        _ = try await c.expect(250...250, after: "end of data")
+        try await c.write("QUIT")
+        _ = try? await c.reply()
     }
 }
 
-/// Lines from the server, read in order.
-final class SMTPLines: Sendable {
-    let stream: AsyncStream<String>
-    let continuation: AsyncStream<String>.Continuation
-    private let iterator: IteratorBox
+/// One SMTP conversation: commands out, replies in, in order, on one connection.
+struct SMTPConversation {
+    /// The connection under the async wrapper, for the STARTTLS upgrade.
+    let channel: any Channel
+    var lines: NIOAsyncChannelInboundStream<ByteBuffer>.AsyncIterator
+    let outbound: NIOAsyncChannelOutboundWriter<ByteBuffer>
 
-    final class IteratorBox: @unchecked Sendable {
-        // Only read from one task at a time (a conversation is sequential).
-        var iterator: AsyncStream<String>.AsyncIterator
-        init(_ iterator: AsyncStream<String>.AsyncIterator) { self.iterator = iterator }
+    func write(_ command: String) async throws {
+        try await outbound.write(ByteBuffer(string: command + "\r\n"))
     }
 
-    init() {
-        let (stream, continuation) = AsyncStream<String>.makeStream()
-        self.stream = stream
-        self.continuation = continuation
-        iterator = IteratorBox(stream.makeAsyncIterator())
+    /// One reply whose code is in `codes`, else an error naming the command and the reply.
+    mutating func expect(_ codes: ClosedRange<Int>, after command: String) async throws -> [String] {
+        let reply = try await reply()
+        guard codes.contains(reply.code) else { throw SMTPError(description: "\(command): \(reply.code) \(reply.text.joined(separator: " "))") }
+        return reply.text
     }
 
-    /// One reply: lines `NNN-text` continue it, `NNN text` ends it.
-    func reply() async throws -> (code: Int, text: [String]) {
+    /// One reply: lines `NNN-text` continue it, `NNN text` ends it (RFC 5321 §4.2.1).
+    mutating func reply() async throws -> (code: Int, text: [String]) {
         var text: [String] = []
         while true {
-            guard let line = await iterator.iterator.next() else { throw SMTPError(description: "the connection closed") }
-            let bytes = Array(line.utf8)
+            guard let line = try await lines.next() else { throw SMTPError(description: "the connection closed") }
+            let bytes = Array(line.readableBytesView)
             guard bytes.count >= 3, let code = Int(String(decoding: bytes[0..<3], as: UTF8.self)) else {
-                throw SMTPError(description: "not an SMTP reply: \(line.prefix(80))")
+                throw SMTPError(description: "not an SMTP reply: \(String(decoding: bytes.prefix(80), as: UTF8.self))")
             }
             text.append(bytes.count > 4 ? String(decoding: bytes[4...], as: UTF8.self) : "")
             if bytes.count == 3 || bytes[3] == UInt8(ascii: " ") { return (code, text) }
-            guard bytes[3] == UInt8(ascii: "-"), text.count < 100 else { throw SMTPError(description: "not an SMTP reply: \(line.prefix(80))") }
+            guard bytes[3] == UInt8(ascii: "-"), text.count < 100 else {
+                throw SMTPError(description: "not an SMTP reply: \(String(decoding: bytes.prefix(80), as: UTF8.self))")
+            }
         }
-    }
-}
-
-/// Hands decoded lines (without CR) to ``SMTPLines``.
-final class SMTPLineHandler: ChannelInboundHandler, Sendable {
-    typealias InboundIn = ByteBuffer
-    let lines: SMTPLines
-    init(lines: SMTPLines) { self.lines = lines }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        var buffer = unwrapInboundIn(data)
-        lines.continuation.yield(buffer.readString(length: buffer.readableBytes) ?? "")
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        lines.continuation.finish()
-        context.fireChannelInactive()
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        lines.continuation.finish()
-        context.close(promise: nil)
     }
 }
 

@@ -2,6 +2,8 @@ import Accounts
 import Crypto
 import Foundation
 import Logging
+import NIOCore
+import NIOPosix
 import NIOSSL
 import Notifications
 import PortcullisApp
@@ -176,6 +178,20 @@ final class RecordingTransport: WebhookTransport {
         let removal = try #require(sink.messages.dropFirst(before).last)
         #expect(removal.text.contains("Every session that passkey had signed in was signed out (2)."))
         try await sink.close()
+    }
+
+    /// A server that accepts the connection and never answers: the exchange ends at its deadline,
+    /// with an error, and the connection is closed.
+    @Test func aSilentServerMeetsTheDeadline() async throws {
+        let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.1", port: 0).get()
+        let port = try #require(server.localAddress?.port)
+        let mailer = SMTPMailer(host: "127.0.0.1", port: port, security: .none, timeout: .milliseconds(300))
+        let started = ContinuousClock.now
+        await #expect { try await mailer.send(from: "a@example.org", to: ["b@example.org"], message: Array("x".utf8)) } throws: { error in
+            (error as? SMTPError)?.description.contains("no answer") == true
+        }
+        #expect(ContinuousClock.now - started < .seconds(10))
+        try await server.close()
     }
 
     @Test func refusedMailIsRetriedAndStartTLSIsRequiredWhenAsked() async throws {

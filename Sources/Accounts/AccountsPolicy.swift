@@ -31,17 +31,24 @@ public struct DeviceApprovalPolicy: Sendable, Hashable {
 public struct AccountsPolicy: Sendable {
     /// Who may create accounts.
     public struct SignupMode: Hashable, Sendable, CustomStringConvertible {
-        public let rawValue: String
-        private init(_ rawValue: String) { self.rawValue = rawValue }
+        package enum Base: String, CaseIterable, Sendable { case open, inviteOnly = "invite-only" }
+        /// The mode, for exhaustive switches inside this package.
+        package let base: Base
+        package init(_ base: Base) { self.base = base }
+        /// Parses the configured spelling; nil for anything else.
         public init?(rawValue: String) {
-            guard ["open", "invite-only"].contains(rawValue) else { return nil }
-            self.rawValue = rawValue
+            guard let base = Base(rawValue: rawValue) else { return nil }
+            self.base = base
         }
         /// Anyone may sign up.
-        public static let open = SignupMode("open")
+        public static let open = SignupMode(.open)
         /// Sign-up needs an invite from an operator.
-        public static let inviteOnly = SignupMode("invite-only")
-        public var description: String { rawValue }
+        public static let inviteOnly = SignupMode(.inviteOnly)
+        /// The configured spelling.
+        public var rawValue: String { base.rawValue }
+        public var description: String { base.rawValue }
+        /// Every mode.
+        public static var allCases: [SignupMode] { Base.allCases.map(SignupMode.init) }
     }
 
     /// The relying party (RP ID and allowed origins).
@@ -71,7 +78,7 @@ public struct AccountsPolicy: Sendable {
     /// How recent a passkey assertion must be for a sensitive action.
     public var reauthenticationWindow: TimeInterval
     /// WebAuthn `hints` put in options.
-    public var hints: [String]
+    public var hints: [PublicKeyCredentialHint]
     /// Algorithms offered in pubKeyCredParams, in order of preference.
     public var algorithms: [COSEAlgorithm]
     /// Which proofs recover an account, after how long.
@@ -93,7 +100,7 @@ public struct AccountsPolicy: Sendable {
         sessionAbsoluteLifetime: TimeInterval = 30 * 86400,
         challengeLifetime: TimeInterval = 300,
         reauthenticationWindow: TimeInterval = 300,
-        hints: [String] = [],
+        hints: [PublicKeyCredentialHint] = [],
         algorithms: [COSEAlgorithm] = [.edDSA, .es256, .rs256],
         recovery: RecoveryPolicy = RecoveryPolicy(),
         deviceApproval: DeviceApprovalPolicy = DeviceApprovalPolicy()

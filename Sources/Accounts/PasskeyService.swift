@@ -437,7 +437,7 @@ public struct PasskeyService: Sendable {
             "attestation": .string(policy.attestationConveyance),
             "extensions": .object(["credProps": .bool(true)]),
         ]
-        if !policy.hints.isEmpty { options["hints"] = .array(policy.hints.map(JSONValue.string)) }
+        if !policy.hints.isEmpty { options["hints"] = .array(policy.hints.map { .string($0.rawValue) }) }
         return .object(["publicKey": .object(options)])
     }
 
@@ -449,7 +449,7 @@ public struct PasskeyService: Sendable {
             "allowCredentials": .array(allow.map(Self.descriptor)),
             "userVerification": .string(policy.userVerification.rawValue),
         ]
-        if !policy.hints.isEmpty { options["hints"] = .array(policy.hints.map(JSONValue.string)) }
+        if !policy.hints.isEmpty { options["hints"] = .array(policy.hints.map { .string($0.rawValue) }) }
         return .object(["publicKey": .object(options)])
     }
 

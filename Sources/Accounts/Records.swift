@@ -94,29 +94,34 @@ public struct Passkey: Sendable, Hashable {
 
 /// What a ceremony challenge is for. A challenge of one kind never completes another.
 public struct CeremonyKind: Hashable, Sendable, CustomStringConvertible {
-    /// The stored spelling.
-    public let rawValue: String
-    private init(_ rawValue: String) { self.rawValue = rawValue }
-    /// Parses the stored spelling.
+    package enum Base: String, CaseIterable, Sendable { case signup, login, add, reauth, enrol, recover }
+    /// The kind, for exhaustive switches inside this package.
+    package let base: Base
+    package init(_ base: Base) { self.base = base }
+    /// Parses the stored spelling; nil for anything else.
     public init?(rawValue: String) {
-        guard ["signup", "login", "add", "reauth", "enrol", "recover"].contains(rawValue) else { return nil }
-        self.rawValue = rawValue
+        guard let base = Base(rawValue: rawValue) else { return nil }
+        self.base = base
     }
 
     /// Creating an account.
-    public static let signup = CeremonyKind("signup")
+    public static let signup = CeremonyKind(.signup)
     /// Signing in.
-    public static let login = CeremonyKind("login")
+    public static let login = CeremonyKind(.login)
     /// Adding a passkey to a signed-in account.
-    public static let add = CeremonyKind("add")
+    public static let add = CeremonyKind(.add)
     /// Re-authenticating a signed-in session for a sensitive action.
-    public static let reauth = CeremonyKind("reauth")
+    public static let reauth = CeremonyKind(.reauth)
     /// Registering a new device's own passkey through an enrolment link.
-    public static let enrol = CeremonyKind("enrol")
+    public static let enrol = CeremonyKind(.enrol)
     /// Registering the new passkey that completes a recovery case.
-    public static let recover = CeremonyKind("recover")
+    public static let recover = CeremonyKind(.recover)
 
-    public var description: String { rawValue }
+    /// The stored spelling.
+    public var rawValue: String { base.rawValue }
+    public var description: String { base.rawValue }
+    /// Every kind.
+    public static var allCases: [CeremonyKind] { Base.allCases.map(CeremonyKind.init) }
 }
 
 /// A challenge the server issued and has not yet seen answered.
@@ -165,21 +170,30 @@ public struct PendingUser: Sendable, Hashable, Codable {
 
 /// How a session came to be. Every authorization check reads it.
 public struct SessionBirth: Sendable, Hashable {
-    /// The stored spelling of the kind.
+    /// How a session was born: a struct over an enum, as ``SecurityEvent/Kind`` is.
     public struct Kind: Hashable, Sendable, CustomStringConvertible {
-        public let rawValue: String
-        private init(_ rawValue: String) { self.rawValue = rawValue }
+        package enum Base: String, CaseIterable, Sendable {
+            case passkey, deviceApproval = "device-approval", recovered
+        }
+        /// The kind, for exhaustive switches inside this package.
+        package let base: Base
+        package init(_ base: Base) { self.base = base }
+        /// Parses the stored spelling; nil for anything else.
         public init?(rawValue: String) {
-            guard ["passkey", "device-approval", "recovered"].contains(rawValue) else { return nil }
-            self.rawValue = rawValue
+            guard let base = Base(rawValue: rawValue) else { return nil }
+            self.base = base
         }
         /// A passkey assertion (or registration) this server verified.
-        public static let passkey = Kind("passkey")
+        public static let passkey = Kind(.passkey)
         /// Approved from another device that signed in with a passkey (fewer rights).
-        public static let deviceApproval = Kind("device-approval")
+        public static let deviceApproval = Kind(.deviceApproval)
         /// The first session after an account recovery (fewer rights during a cooling period).
-        public static let recovered = Kind("recovered")
-        public var description: String { rawValue }
+        public static let recovered = Kind(.recovered)
+        /// The stored spelling.
+        public var rawValue: String { base.rawValue }
+        public var description: String { base.rawValue }
+        /// Every kind.
+        public static var allCases: [Kind] { Base.allCases.map(Kind.init) }
     }
 
     /// How.

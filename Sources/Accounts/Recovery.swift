@@ -58,21 +58,26 @@ public struct RecoveryContact: Sendable, Hashable {
 public struct RecoveryProof: Sendable, Hashable {
     /// What kind of proof.
     public struct Kind: Hashable, Sendable, CustomStringConvertible {
-        /// The stored spelling.
-        public let rawValue: String
-        private init(_ rawValue: String) { self.rawValue = rawValue }
-        /// Parses the stored spelling.
+        package enum Base: String, CaseIterable, Sendable { case contact, code, admin }
+        /// The kind, for exhaustive switches inside this package.
+        package let base: Base
+        package init(_ base: Base) { self.base = base }
+        /// Parses the stored spelling; nil for anything else.
         public init?(rawValue: String) {
-            guard ["contact", "code", "admin"].contains(rawValue) else { return nil }
-            self.rawValue = rawValue
+            guard let base = Base(rawValue: rawValue) else { return nil }
+            self.base = base
         }
         /// An accepted recovery contact approved with a fresh passkey assertion.
-        public static let contact = Kind("contact")
+        public static let contact = Kind(.contact)
         /// The recovery code was entered on the requesting device.
-        public static let code = Kind("code")
+        public static let code = Kind(.code)
         /// An admin approved (with their passkey, or one through the operator command line).
-        public static let admin = Kind("admin")
-        public var description: String { rawValue }
+        public static let admin = Kind(.admin)
+        /// The stored spelling.
+        public var rawValue: String { base.rawValue }
+        public var description: String { base.rawValue }
+        /// Every kind.
+        public static var allCases: [Kind] { Base.allCases.map(Kind.init) }
     }
 
     /// What kind of proof it is.

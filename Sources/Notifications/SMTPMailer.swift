@@ -19,7 +19,7 @@ public struct SMTPError: Error, CustomStringConvertible {
 /// optional AUTH PLAIN (RFC 4954), one message per connection, a deadline on the whole exchange.
 public struct SMTPMailer: MailTransport {
     /// How the connection is protected.
-    public enum Security: String, Sendable {
+    public enum Security: String, CaseIterable, Sendable {
         /// Plain text: only for a relay on the same host or network.
         case none
         /// Upgrade with STARTTLS before anything else is sent; refuse the server if it cannot.

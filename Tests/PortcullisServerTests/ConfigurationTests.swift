@@ -257,3 +257,23 @@ import PortcullisTesting
 enum VirtualAuthenticatorForHTTPS {
     static let authenticator = VirtualAuthenticator(rpID: "example.org", origin: "https://example.org")
 }
+
+/// Configured hints reach the options of every ceremony, in order (WebAuthn §5.8.7).
+@Suite struct HintTests {
+    @Test func configuredHintsAreSentInOrder() async throws {
+        let harness = try await ServerHarness {
+            $0.webauthn.hints = [.hybrid, .securityKey]
+        }
+        try await harness.run { client in
+            for path in ["/api/v1/signup/options", "/api/v1/login/options"] {
+                let reply = try await ServerHarness.send(client, .post, path, json: .object(["username": .string("hana")]))
+                #expect(reply.object["publicKey"]?.object?["hints"] == .array([.string("hybrid"), .string("security-key")]), "\(path)")
+            }
+        }
+        let none = try await ServerHarness()
+        try await none.run { client in
+            let reply = try await ServerHarness.send(client, .post, "/api/v1/login/options", json: .object([:]))
+            #expect(reply.object["publicKey"]?.object?["hints"] == nil)
+        }
+    }
+}

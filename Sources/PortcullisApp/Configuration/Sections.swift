@@ -58,7 +58,7 @@ public struct RelyingPartyConfiguration: Sendable {
 public struct WebAuthnConfiguration: Sendable {
     public static let key = "webauthn"
     public var userVerification = UserVerificationRequirement.required
-    public var hints: [String] = []
+    public var hints: [PublicKeyCredentialHint] = []
 
     /// Defaults only.
     public init() {}
@@ -66,14 +66,16 @@ public struct WebAuthnConfiguration: Sendable {
     /// Reads the section from a reader scoped to `webauthn`.
     public init(reader: ConfigReader) throws {
         let r = SectionReader(reader, section: Self.key)
-        if let v = try r.oneOf("user_verification", ["required", "preferred", "discouraged"], UserVerificationRequirement.init(rawValue:)) {
+        if let v = try r.oneOf("user_verification", UserVerificationRequirement.allCases.map(\.rawValue), UserVerificationRequirement.init(rawValue:)) {
             userVerification = v
         }
         if let v = r.list("hints") {
-            guard v.allSatisfy(["security-key", "client-device", "hybrid"].contains) else {
-                throw r.invalid("hints", "hints are security-key, client-device and hybrid")
+            hints = try v.map { text in
+                guard let hint = PublicKeyCredentialHint(rawValue: text) else {
+                    throw r.invalid("hints", "\"\(text)\" is not one of \(PublicKeyCredentialHint.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                return hint
             }
-            hints = v
         }
     }
 }
@@ -181,7 +183,7 @@ public struct SignupConfiguration: Sendable {
     /// Reads the section from a reader scoped to `signup`.
     public init(reader: ConfigReader) throws {
         let r = SectionReader(reader, section: Self.key)
-        if let v = try r.oneOf("mode", ["open", "invite-only"], AccountsPolicy.SignupMode.init(rawValue:)) { mode = v }
+        if let v = try r.oneOf("mode", AccountsPolicy.SignupMode.allCases.map(\.rawValue), AccountsPolicy.SignupMode.init(rawValue:)) { mode = v }
     }
 }
 
@@ -307,7 +309,7 @@ public struct SMTPConfiguration: Sendable {
         let r = SectionReader(reader, section: Self.key)
         host = r.string("host")
         port = try r.int("port", 1...65535)
-        if let v = try r.oneOf("security", ["starttls", "tls", "none"], SMTPMailer.Security.init(rawValue:)) { security = v }
+        if let v = try r.oneOf("security", SMTPMailer.Security.allCases.map(\.rawValue), SMTPMailer.Security.init(rawValue:)) { security = v }
         username = r.string("username")
         password = r.secret("password")
         from = r.string("from")

@@ -3,7 +3,7 @@ import CBOR
 ///
 /// A struct over a private enum, so that cases can be added without breaking callers.
 public struct UserVerificationRequirement: Hashable, Sendable, CustomStringConvertible {
-    enum Base: String, Hashable, Sendable { case required, preferred, discouraged }
+    enum Base: String, CaseIterable, Hashable, Sendable { case required, preferred, discouraged }
     let base: Base
 
     /// UV must be set, or the ceremony fails.
@@ -23,6 +23,8 @@ public struct UserVerificationRequirement: Hashable, Sendable, CustomStringConve
     /// The WebAuthn JSON spelling.
     public var rawValue: String { base.rawValue }
     public var description: String { base.rawValue }
+    /// Every requirement.
+    public static var allCases: [UserVerificationRequirement] { Base.allCases.map(UserVerificationRequirement.init(base:)) }
     /// Whether UV must be present.
     public var isRequired: Bool { base == .required }
 }

@@ -1,0 +1,44 @@
+import Accounts
+import Testing
+import WebAuthn
+
+/// Each closed vocabulary has one list of spellings: every value parses back from its own
+/// spelling, the spellings are distinct, and anything else is refused.
+@Suite struct VocabularyTests {
+    static func check<T: Hashable>(_ all: [T], _ spelling: (T) -> String, _ parse: (String) -> T?) {
+        #expect(!all.isEmpty)
+        #expect(Set(all.map(spelling)).count == all.count)
+        for value in all { #expect(parse(spelling(value)) == value) }
+        for wrong in ["", "PASSKEY", "unknown", " open"] { #expect(parse(wrong) == nil, "\(wrong)") }
+    }
+
+    @Test func sessionBirths() {
+        Self.check(SessionBirth.Kind.allCases, \.rawValue, SessionBirth.Kind.init(rawValue:))
+        #expect(SessionBirth.Kind.allCases.map(\.rawValue) == ["passkey", "device-approval", "recovered"])
+    }
+
+    @Test func ceremonyKinds() {
+        Self.check(CeremonyKind.allCases, \.rawValue, CeremonyKind.init(rawValue:))
+        #expect(CeremonyKind.allCases.count == 6)
+    }
+
+    @Test func proofKinds() {
+        Self.check(RecoveryProof.Kind.allCases, \.rawValue, RecoveryProof.Kind.init(rawValue:))
+        #expect(RecoveryProof.Kind.allCases.map(\.rawValue) == ["contact", "code", "admin"])
+    }
+
+    @Test func signupModes() {
+        Self.check(AccountsPolicy.SignupMode.allCases, \.rawValue, AccountsPolicy.SignupMode.init(rawValue:))
+        #expect(AccountsPolicy.SignupMode.allCases.map(\.rawValue) == ["open", "invite-only"])
+    }
+
+    @Test func securityEventKinds() {
+        Self.check(SecurityEvent.Kind.allCases, \.rawValue, SecurityEvent.Kind.init(rawValue:))
+    }
+
+    @Test func hintsAndUserVerification() {
+        Self.check(PublicKeyCredentialHint.allCases, \.rawValue, PublicKeyCredentialHint.init(rawValue:))
+        #expect(PublicKeyCredentialHint.allCases.map(\.rawValue) == ["security-key", "client-device", "hybrid"])
+        Self.check(UserVerificationRequirement.allCases, \.rawValue, UserVerificationRequirement.init(rawValue:))
+    }
+}

@@ -11,7 +11,7 @@ extension SQLAccountStore {
         while next < count {
             let end = min(count, next + 10_000)
             let first = next
-            try await backend.transaction { db in
+            try await transaction { db in
                 var row = first
                 while row < end {
                     let stop = min(end, row + 500)

@@ -8,9 +8,19 @@ import WebAuthn
 /// The ``AccountStore`` on SQL: SQLite (the embedded default) and PostgreSQL, through one
 /// implementation. Every statement binds its values; no value is ever spliced into SQL text.
 public struct SQLAccountStore: AccountStore {
-    public let backend: any SQLBackend
+    let backend: any SQLBackend
 
-    public init(backend: any SQLBackend) { self.backend = backend }
+    init(backend: any SQLBackend) { self.backend = backend }
+    /// The store on embedded SQLite.
+    public init(backend: SQLiteBackend) { self.backend = backend }
+    /// The store on PostgreSQL.
+    public init(backend: PostgresBackend) { self.backend = backend }
+
+    /// Runs `body` in one transaction on one connection, outside the store's own operations: for
+    /// tools that write in bulk (the benchmark's filler accounts).
+    public func transaction<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
+        try await backend.transaction(body)
+    }
 
     // MARK: Migrations
 
@@ -276,13 +286,7 @@ public struct SQLAccountStore: AccountStore {
     }
 
     public func saveChallenge(_ c: CeremonyChallenge) async throws {
-        if let postgres = backend as? PostgresBackend { return try await postgres.saveChallenge(c) }
-        let values = Self.challengeValues(c)
-        if let sqlite = backend as? SQLiteBackend {
-            _ = try await sqlite.writeDirect { try $0.count(Self.insertChallengeSQL, values) }
-            return
-        }
-        _ = try await backend.write { db in try await SQLKitRunner(db).count(Self.insertChallengeSQL, values) }
+        try await backend.saveChallenge(c)
     }
 
     static func challengeValues(_ c: CeremonyChallenge) -> [SQLValue] {
@@ -429,26 +433,7 @@ public struct SQLAccountStore: AccountStore {
     public func assertionContext(challenge: String, credentialID: [UInt8], now: Date) async throws
         -> (challenge: CeremonyChallenge?, credential: CredentialOwner?)
     {
-        if let postgres = backend as? PostgresBackend {
-            return try await postgres.assertionContext(challenge: challenge, credentialID: credentialID, now: now)
-        }
-        if let sqlite = backend as? SQLiteBackend {
-            return try sqlite.readDirect { connection in
-                var context: AssertionContext = (nil, nil)
-                let values = Self.assertionContextValues(challenge: challenge, credentialID: credentialID, now: now)
-                try connection.execute(Self.assertionContextSQL.sqliteText, values: values) {
-                    context = try Self.assertionContext($0)
-                }
-                return context
-            }
-        }
-        return try await backend.read { db in
-            let values = Self.assertionContextValues(challenge: challenge, credentialID: credentialID, now: now)
-            guard let row = try await db.raw("\(Self.assertionContextSQL.query(values))").first() else {
-                return (nil, nil)
-            }
-            return try Self.assertionContext(SQLKitColumns.of(row))
-        }
+        try await backend.assertionContext(challenge: challenge, credentialID: credentialID, now: now)
     }
 
     /// Reads a challenge (`$1`) and a passkey (`$2`) with its owner and the owner's cases open at `$3`:
@@ -536,30 +521,38 @@ public struct SQLAccountStore: AccountStore {
         newSession: Session?, reauthenticatedSession: (id: UUID, newTokenHash: [UInt8])?, event: SecurityEvent,
         challenge: String, kind: CeremonyKind, now: Date
     ) async throws {
-        if let postgres = backend as? PostgresBackend, let newSession, reauthenticatedSession == nil {
-            // A sign-in: one round trip instead of a transaction of six.
-            return try await postgres.recordSignIn(RecordSignInStatement(
+        if let newSession, reauthenticatedSession == nil {
+            return try await backend.recordSignIn(RecordSignInStatement(
                 challenge: challenge, kind: kind, now: now, credentialID: credentialID, expectedSignCount: expectedSignCount,
                 newSignCount: newSignCount, backedUp: backedUp, uvInitialized: uvInitialized, session: newSession, event: event))
         }
-        let steps: @Sendable (any TemplateRunner) async throws -> Void = { runner in
-            try await Self.useUp(challenge, kind: kind, now: now, on: runner)
-            let counted = try await runner.count(Self.countAssertionSQL, [
-                .integer(Int64(newSignCount)), .integer(Self.flag(backedUp)), .integer(Self.flag(uvInitialized)), .integer(Self.ms(now)),
-                .blob(credentialID), .integer(Int64(expectedSignCount)),
-            ])
-            guard counted == 1 else { throw StoreError.conflict }
-            if let newSession { try await runner.count(Self.insertSessionSQL, Self.sessionValues(newSession)) }
-            if let reauth = reauthenticatedSession {
-                let rows = try await runner.count(Self.reauthenticateSessionSQL, [.integer(Self.ms(now)), .blob(reauth.newTokenHash), .text(Self.id(reauth.id))])
-                guard rows == 1 else { throw StoreError.notFound }
-            }
-            try await runner.count(Self.insertEventSQL, Self.eventValues(event))
+        try await backend.runStatements { runner in
+            try await Self.recordAssertion(
+                on: runner, credentialID: credentialID, expectedSignCount: expectedSignCount, newSignCount: newSignCount, backedUp: backedUp,
+                uvInitialized: uvInitialized, newSession: newSession, reauthenticatedSession: reauthenticatedSession, event: event,
+                challenge: challenge, kind: kind, now: now)
         }
-        if let sqlite = backend as? SQLiteBackend {
-            return try await sqlite.transactionDirect { try await steps($0) }
+    }
+
+    /// The statements of an assertion, on one transaction's runner: the challenge used up, the
+    /// counter moved by compare-and-set, the new session or the re-authenticated one, the event.
+    static func recordAssertion(
+        on runner: any TemplateRunner, credentialID: [UInt8], expectedSignCount: UInt32, newSignCount: UInt32, backedUp: Bool,
+        uvInitialized: Bool, newSession: Session?, reauthenticatedSession: (id: UUID, newTokenHash: [UInt8])?, event: SecurityEvent,
+        challenge: String, kind: CeremonyKind, now: Date
+    ) async throws {
+        try await useUp(challenge, kind: kind, now: now, on: runner)
+        let counted = try await runner.count(countAssertionSQL, [
+            .integer(Int64(newSignCount)), .integer(flag(backedUp)), .integer(flag(uvInitialized)), .integer(ms(now)),
+            .blob(credentialID), .integer(Int64(expectedSignCount)),
+        ])
+        guard counted == 1 else { throw StoreError.conflict }
+        if let newSession { try await runner.count(insertSessionSQL, sessionValues(newSession)) }
+        if let reauth = reauthenticatedSession {
+            let rows = try await runner.count(reauthenticateSessionSQL, [.integer(ms(now)), .blob(reauth.newTokenHash), .text(id(reauth.id))])
+            guard rows == 1 else { throw StoreError.notFound }
         }
-        try await backend.transaction { db in try await steps(SQLKitRunner(db)) }
+        try await runner.count(insertEventSQL, eventValues(event))
     }
 
     /// Moves a passkey's counter by compare-and-set (`$6` is the count the assertion was checked

@@ -11,7 +11,7 @@ import SQLiteNIO
 import Synchronization
 
 /// Where the SQL store runs its statements: one connection per transaction.
-public protocol SQLBackend: Sendable {
+protocol SQLBackend: Sendable {
     /// The SQL dialect's name for binary columns.
     var binaryType: String { get }
     /// Whether this is PostgreSQL (advisory locks, `BEGIN` semantics).
@@ -23,6 +23,45 @@ public protocol SQLBackend: Sendable {
     /// Runs one writing statement in `body`, without BEGIN/COMMIT (one statement is atomic by itself):
     /// fewer round trips than ``transaction(_:)``.
     func write<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R
+
+    // What differs between the backends on the sign-in path is declared here, in the way sql-kit's
+    // SQLDialect declares capabilities: each operation has a generic default over sql-kit (the
+    // extension below), and a backend with a faster way implements it.
+
+    /// Runs templated statements in one transaction. Default: ``transaction(_:)`` through sql-kit.
+    func runStatements<R: Sendable>(_ body: @Sendable (any TemplateRunner) async throws -> R) async throws -> R
+    /// Runs one templated writing statement; answers the rows it returned. Default: ``write(_:)`` through sql-kit.
+    func runWrite(_ template: SQLTemplate, _ values: [SQLValue]) async throws -> Int
+    /// Stores a new ceremony challenge. Default: one insert through ``runWrite(_:_:)``.
+    func saveChallenge(_ challenge: CeremonyChallenge) async throws
+    /// Reads a challenge, a passkey and its owner in one statement (no default: each backend has its fastest way).
+    func assertionContext(challenge: String, credentialID: [UInt8], now: Date) async throws -> AssertionContext
+    /// Records a sign-in whole: the challenge used up, the counter moved by compare-and-set, the
+    /// session and the event added. Default: those statements in ``runStatements(_:)``.
+    func recordSignIn(_ statement: RecordSignInStatement) async throws
+}
+
+extension SQLBackend {
+    func runStatements<R: Sendable>(_ body: @Sendable (any TemplateRunner) async throws -> R) async throws -> R {
+        try await transaction { db in try await body(SQLKitRunner(db)) }
+    }
+
+    func runWrite(_ template: SQLTemplate, _ values: [SQLValue]) async throws -> Int {
+        try await write { db in try await SQLKitRunner(db).count(template, values) }
+    }
+
+    func saveChallenge(_ challenge: CeremonyChallenge) async throws {
+        _ = try await runWrite(SQLAccountStore.insertChallengeSQL, SQLAccountStore.challengeValues(challenge))
+    }
+
+    func recordSignIn(_ s: RecordSignInStatement) async throws {
+        try await runStatements { runner in
+            try await SQLAccountStore.recordAssertion(
+                on: runner, credentialID: s.credentialID, expectedSignCount: s.expectedSignCount, newSignCount: s.newSignCount,
+                backedUp: s.backedUp, uvInitialized: s.uvInitialized, newSession: s.session, reauthenticatedSession: nil,
+                event: s.event, challenge: s.challenge, kind: s.kind, now: s.now)
+        }
+    }
 }
 
 /// Embedded SQLite: one writing connection (SQLite serializes writers anyway) that callers take in
@@ -171,6 +210,27 @@ public final class SQLiteBackend: SQLBackend {
     /// ``read(_:)`` with a reading connection itself.
     func readDirect<R>(_ body: (DirectSQLiteConnection) throws -> R) throws -> R {
         try body(readers[nextReader.wrappingAdd(1, ordering: .relaxed).oldValue % readers.count])
+    }
+
+    /// Templated statements run on the writer's own thread, in the shared group-commit transaction.
+    func runStatements<R: Sendable>(_ body: @Sendable (any TemplateRunner) async throws -> R) async throws -> R {
+        try await transactionDirect { try await body($0) }
+    }
+
+    func runWrite(_ template: SQLTemplate, _ values: [SQLValue]) async throws -> Int {
+        try await writeDirect { try $0.count(template, values) }
+    }
+
+    /// The assertion context on a reading connection, without sql-kit's row decoding.
+    func assertionContext(challenge: String, credentialID: [UInt8], now: Date) async throws -> AssertionContext {
+        try readDirect { connection in
+            var context: AssertionContext = (nil, nil)
+            let values = SQLAccountStore.assertionContextValues(challenge: challenge, credentialID: credentialID, now: now)
+            try connection.execute(SQLAccountStore.assertionContextSQL.sqliteText, values: values) {
+                context = try SQLAccountStore.assertionContext($0)
+            }
+            return context
+        }
     }
 
     private func member<R: Sendable>(savepoint: Bool, _ body: @Sendable (DirectSQLiteConnection) async throws -> R) async throws -> R {

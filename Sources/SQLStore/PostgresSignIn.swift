@@ -319,8 +319,8 @@ extension PostgresBackend {
     }
 
     /// One batch at a time per kind: its callers queue behind it and go together in the next. Under
-    /// load (2,000 sign-ins/s at concurrency 32 on the 2-core benchmark machine) a batch carries
-    /// about 4.6 requests; with two lanes about 2.8, and fewer sign-ins/s (see BENCHMARKS.md).
+    /// the benchmark's load (BENCHMARKS.md) a batch carries several requests; two lanes made batches
+    /// smaller and sign-ins fewer (the commit that chose one lane has the figures).
     static let batchLanes = 1
     static let largestBatch = 64
 

@@ -351,8 +351,9 @@ public struct PostgresBackend: SQLBackend {
     public let isPostgres = true
 
     /// Pooled connections a node keeps at most, unless configured: on the 2-core benchmark machine
-    /// 4 and 8 connections gave 1,480-1,600 sign-ins/s and 20 gave 1,410, with a higher p99 (each
-    /// connection is a PostgreSQL process competing for the same cores).
+    /// 4 and 8 connections signed in alike, and many more signed in fewer with a higher p99 (each
+    /// connection is a PostgreSQL process competing for the same cores; the commit that chose 8 has
+    /// the figures).
     public static let defaultMaximumConnections = 8
 
     /// A backend for a `postgres://user:password@host:port/database` URL, with at most
@@ -366,8 +367,8 @@ public struct PostgresBackend: SQLBackend {
         configuration.options.maximumConnections = max(1, maximumConnections)
         // The pool starts an idle timer and a keep-alive timer each time a connection falls idle, and
         // cancels them when it is leased again. On Linux a cancelled sleep keeps its task and dispatch
-        // timer until the original deadline, so under load the server held about 0.45 KB per idle
-        // spell for the 60 s idle timeout (RSS from 56 to 172 MB in a minute at 620 sign-ins/s).
+        // timer until the original deadline, so under load the server held memory for every idle
+        // spell of the last 60 s (its RSS grew steadily for the first minute of a benchmark).
         // A short idle timeout bounds that: connections idle for 10 s close. No keep-alive: a connection
         // never idles long enough to need one, and a ping that fires as its connection's idle timeout
         // closes it can leave the pool's shutdown waiting for good (seen with batching, which leaves

@@ -19,7 +19,7 @@ public struct Authenticated: Sendable {
 /// The passkey ceremonies of Portcullis. Every session they start is made by ``sessions`` (the
 /// ``SessionAuthority``), from a passkey ceremony this service verified.
 public struct PasskeyService: Sendable {
-    public let store: any AccountStore
+    let store: any AccountStore
     public let policy: AccountsPolicy
     /// Where every session this service starts is made, and checked.
     public let sessions: SessionAuthority

@@ -74,6 +74,30 @@ package struct APIController: Sendable {
         return object
     }
 
+    /// The request body as `T`: parsed by the strict JSON parser (duplicate keys, bad UTF-8 and
+    /// excessive depth refused), then decoded strictly (``JSONValueDecoder``). A missing or
+    /// mistyped member is a 400 that names it.
+    func decode<T: Decodable>(_ type: T.Type, _ request: Request) async throws -> T {
+        let object = try await body(request)
+        do { return try JSONValueDecoder().decode(type, from: .object(object)) } catch let error as DecodingError {
+            throw Problem.invalid(Self.describe(error))
+        }
+    }
+
+    /// What was wrong with a request body, naming the member (never the decoder's own words).
+    static func describe(_ error: DecodingError) -> String {
+        func path(_ keys: [any CodingKey]) -> String { keys.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: ".") }
+        switch error {
+        case .keyNotFound(let key, let context): return "\(path(context.codingPath + [key])) is required."
+        case .valueNotFound(_, let context): return "\(path(context.codingPath)) is required."
+        case .typeMismatch(let type, let context):
+            let expected = type == String.self ? "a string" : type == Bool.self ? "true or false" : (type is any BinaryInteger.Type) ? "an integer" : "of another type"
+            return "\(path(context.codingPath)) must be \(expected)."
+        case .dataCorrupted(let context): return "\(path(context.codingPath)) is not valid."
+        @unknown default: return "The request body is not valid."
+        }
+    }
+
     func optionalString(_ object: JSONObject, _ key: String) throws -> String? {
         switch object[key] {
         case nil, .null?: return nil
@@ -99,6 +123,11 @@ package struct APIController: Sendable {
     func limit(ip: String, account: String? = nil) throws {
         if let wait = ipLimiter.hit("ip:" + ip) { throw Problem.rateLimited(retryAfter: wait) }
         if let account, let wait = accountLimiter.hit("account:" + account) { throw Problem.rateLimited(retryAfter: wait) }
+    }
+
+    /// A view as a JSON response that no cache keeps.
+    func json(_ view: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
+        json(try JSONValueEncoder().encode(view), status: status)
     }
 
     func json(_ value: JSONValue, status: HTTPResponse.Status = .ok) -> Response {
@@ -136,92 +165,101 @@ package struct APIController: Sendable {
 
     static func iso(_ date: Date) -> JSONValue { .string(ISO8601DateFormatter().string(from: date)) }
 
-    func userJSON(_ user: User) -> JSONValue {
-        .object(["id": .string(user.id.uuidString.lowercased()), "username": .string(user.username), "displayName": .string(user.displayName)])
-    }
+    /// A user's view as JSON, for responses not yet typed end to end.
+    func userJSON(_ user: User) -> JSONValue { (try? JSONValueEncoder().encode(UserView(user))) ?? .null }
 
-    func passkeyJSON(_ passkey: Passkey) -> JSONValue {
-        .object([
-            "id": .string(Base64URL.encode(passkey.credentialID)),
-            "name": .string(passkey.name),
-            "provider": service.providerName(passkey.aaguid).map(JSONValue.string) ?? .null,
-            "aaguid": .string(passkey.aaguid),
-            "createdAt": Self.iso(passkey.createdAt),
-            "lastUsedAt": passkey.lastUsedAt.map(Self.iso) ?? .null,
-            "backedUp": .bool(passkey.backedUp),
-            "backupEligible": .bool(passkey.backupEligible),
-            "deviceBound": .bool(passkey.isDeviceBound),
-            "transports": .array(passkey.transports.map(JSONValue.string)),
-        ])
-    }
+    /// A passkey's view as JSON, for responses not yet typed end to end.
+    func passkeyJSON(_ passkey: Passkey) -> JSONValue { (try? JSONValueEncoder().encode(passkeyView(passkey))) ?? .null }
 
-    /// An open recovery case as its owner sees it (never its comparison code), with where to cancel it.
-    func openCaseJSON(_ c: RecoveryCase) -> JSONValue {
-        .object([
-            "id": .string(c.id.uuidString.lowercased()), "createdAt": Self.iso(c.createdAt), "expiresAt": Self.iso(c.expiresAt),
-            "ip": .string(c.ip), "userAgent": .string(c.userAgent), "proofs": .int(c.proofs.count),
-            "cancel": .string("/api/v1/me/recovery-requests/\(c.id.uuidString.lowercased())/cancel"),
-        ])
-    }
+    func passkeyView(_ passkey: Passkey) -> PasskeyView { PasskeyView(passkey, provider: service.providerName(passkey.aaguid)) }
 
-    func sessionJSON(_ session: Session, current: UUID) -> JSONValue {
-        .object([
-            "id": .string(session.id.uuidString.lowercased()),
-            "current": .bool(session.id == current),
-            "createdAt": Self.iso(session.createdAt),
-            "lastSeenAt": Self.iso(session.lastSeenAt),
-            "authenticatedAt": Self.iso(session.authenticatedAt),
-            "expiresAt": Self.iso(session.expiresAt),
-            "ip": .string(session.ip),
-            "userAgent": .string(session.userAgent),
-            "birth": .object([
-                "kind": .string(session.birth.kind.rawValue),
-                "credentialId": .string(Base64URL.encode(session.birth.credentialID)),
-                "userVerified": .bool(session.birth.userVerified),
-                "deviceBound": .bool(session.birth.deviceBound),
-                "coolingUntil": session.birth.coolingUntil.map(Self.iso) ?? .null,
-            ]),
-        ])
+    // MARK: Requests and responses
+
+    struct SignupOptionsRequest: Decodable { let username: String; let displayName: String?; let invite: String? }
+    struct LoginOptionsRequest: Decodable { let username: String? }
+    /// A ceremony's verify request: the credential as the browser's `toJSON()` gives it, and a name for a new passkey.
+    struct VerifyRequest: Decodable { let credential: JSONValue; let name: String? }
+    struct RenameRequest: Decodable { let name: String }
+
+    struct SignedUp: Encodable { let user: UserView; let passkey: PasskeyView }
+    struct SignedIn: Encodable { let user: UserView; let openRecoveryCases: [OpenRecoveryCaseView] }
+    struct Me: Encodable {
+        let user: UserView
+        let passkeys: [PasskeyView]
+        let acceptedCredentialIds: [String]
+        let userHandle: String
+        let rpId: String
+        let session: SessionView
+        let isAdmin: Bool
+        let openRecoveryCases: [OpenRecoveryCaseView]
     }
+    struct AddedPasskey: Encodable { let passkey: PasskeyView }
+    struct RemovedPasskey: Encodable { let sessionsEnded: Int; let signedOut: Bool }
+    struct Reauthenticated: Encodable { let reauthenticated = true }
+    struct Sessions: Encodable { let sessions: [SessionView] }
+    /// One event of the timeline: its own members, then its detail's, sorted by name.
+    struct EventView: Encodable {
+        let event: SecurityEvent
+        enum Key: CodingKey { case id, kind, at, ip, userAgent, detail(String)
+            var stringValue: String {
+                switch self {
+                case .id: "id"
+                case .kind: "kind"
+                case .at: "at"
+                case .ip: "ip"
+                case .userAgent: "userAgent"
+                case .detail(let name): name
+                }
+            }
+            init?(stringValue: String) { nil }
+            var intValue: Int? { nil }
+            init?(intValue: Int) { nil }
+        }
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: Key.self)
+            try container.encode(event.id, forKey: .id)
+            try container.encode(event.kind.rawValue, forKey: .kind)
+            try container.encode(event.at, forKey: .at)
+            try container.encode(event.ip, forKey: .ip)
+            try container.encode(event.userAgent, forKey: .userAgent)
+            for (name, value) in event.detail.sorted(by: { $0.key < $1.key }) { try container.encode(value, forKey: .detail(name)) }
+        }
+    }
+    struct Events: Encodable { let events: [EventView] }
 
     // MARK: Sign-up and sign-in
 
     @Sendable func signupOptions(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let object = try await body(request)
-        guard let username = try optionalString(object, "username") else { throw Problem.invalid("username is required.") }
-        try limit(ip: info(request, context).ip, account: username.lowercased())
-        return json(try await service.signupOptions(
-            username: username, displayName: try optionalString(object, "displayName"), invite: try optionalString(object, "invite")))
+        let input = try await decode(SignupOptionsRequest.self, request)
+        try limit(ip: info(request, context).ip, account: input.username.lowercased())
+        return json(try await service.signupOptions(username: input.username, displayName: input.displayName, invite: input.invite))
     }
 
     @Sendable func signupVerify(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let object = try await body(request)
+        let input = try await decode(VerifyRequest.self, request)
         let who = info(request, context)
         try limit(ip: who.ip)
-        let credential = try self.credential(object)
-        let (user, passkey, issued) = try await service.signupVerify(credential: credential, name: try optionalString(object, "name"), info: who)
-        var response = json(.object(["user": userJSON(user), "passkey": passkeyJSON(passkey)]), status: .created)
+        let (user, passkey, issued) = try await service.signupVerify(credential: input.credential, name: input.name, info: who)
+        var response = try json(SignedUp(user: UserView(user), passkey: passkeyView(passkey)), status: .created)
         response.setCookie(sessionCookie(issued.token))
         return response
     }
 
     @Sendable func loginOptions(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let object = try await body(request)
-        let username = try optionalString(object, "username")
-        try limit(ip: info(request, context).ip, account: username?.lowercased())
-        return json(try await service.loginOptions(username: username))
+        let input = try await decode(LoginOptionsRequest.self, request)
+        try limit(ip: info(request, context).ip, account: input.username?.lowercased())
+        return json(try await service.loginOptions(username: input.username))
     }
 
     @Sendable func loginVerify(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let object = try await body(request)
+        let credential = try await decode(VerifyRequest.self, request).credential
         let who = info(request, context)
-        let credential = try self.credential(object)
         // The account is not known until the assertion verifies; the credential it names stands in for it.
         try limit(ip: who.ip, account: credential.object?["rawId"]?.string.map { "credential:" + $0.prefix(256) })
         let (user, issued, openCount) = try await service.loginVerify(credential: credential, info: who)
         // A sign-in shows the owner any recovery case open on their account (read only when there is one).
         let open = openCount == 0 ? [] : try await service.openCases(userID: user.id)
-        var response = json(.object(["user": userJSON(user), "openRecoveryCases": .array(open.map(openCaseJSON))]))
+        var response = try json(SignedIn(user: UserView(user), openRecoveryCases: open.map(OpenRecoveryCaseView.init)))
         response.setCookie(sessionCookie(issued.token))
         return response
     }
@@ -238,18 +276,14 @@ package struct APIController: Sendable {
 
     @Sendable func me(_ request: Request, context: AppRequestContext) async throws -> Response {
         let auth = try context.requireIdentity()
-        let passkeys = try await service.store.passkeys(userID: auth.user.id)
-        return json(.object([
-            "user": userJSON(auth.user),
-            "passkeys": .array(passkeys.map(passkeyJSON)),
-            "acceptedCredentialIds": .array(passkeys.map { .string(Base64URL.encode($0.credentialID)) }),
-            "userHandle": .string(Base64URL.encode(auth.user.handle)),
-            "rpId": .string(service.policy.relyingParty.id),
-            "session": sessionJSON(auth.session, current: auth.session.id),
-            "isAdmin": .bool(auth.user.isAdmin),
+        let passkeys = try await service.passkeys(auth)
+        return try json(Me(
+            user: UserView(auth.user), passkeys: passkeys.map(passkeyView),
+            acceptedCredentialIds: passkeys.map { Base64URL.encode($0.credentialID) },
+            userHandle: Base64URL.encode(auth.user.handle), rpId: service.policy.relyingParty.id,
+            session: SessionView(auth.session, current: auth.session.id), isAdmin: auth.user.isAdmin,
             // Every live session shows the owner's open recovery cases, with the way to cancel them.
-            "openRecoveryCases": .array(try await service.openCases(userID: auth.user.id).map(openCaseJSON)),
-        ]))
+            openRecoveryCases: try await service.openCases(userID: auth.user.id).map(OpenRecoveryCaseView.init)))
     }
 
     @Sendable func addOptions(_ request: Request, context: AppRequestContext) async throws -> Response {
@@ -260,10 +294,9 @@ package struct APIController: Sendable {
 
     @Sendable func addVerify(_ request: Request, context: AppRequestContext) async throws -> Response {
         let auth = try context.requireIdentity()
-        let object = try await body(request)
-        let credential = try self.credential(object)
-        let passkey = try await service.addVerify(auth, credential: credential, name: try optionalString(object, "name"), info: info(request, context))
-        return json(.object(["passkey": passkeyJSON(passkey)]), status: .created)
+        let input = try await decode(VerifyRequest.self, request)
+        let passkey = try await service.addVerify(auth, credential: input.credential, name: input.name, info: info(request, context))
+        return try json(AddedPasskey(passkey: passkeyView(passkey)), status: .created)
     }
 
     func credentialID(_ context: AppRequestContext) throws -> [UInt8] {
@@ -273,8 +306,7 @@ package struct APIController: Sendable {
 
     @Sendable func renamePasskey(_ request: Request, context: AppRequestContext) async throws -> Response {
         let auth = try context.requireIdentity()
-        let object = try await body(request)
-        guard let name = try optionalString(object, "name") else { throw Problem.invalid("name is required.") }
+        let name = try await decode(RenameRequest.self, request).name
         try await service.renamePasskey(auth, credentialID: try credentialID(context), name: name, info: info(request, context))
         return Response(status: .noContent)
     }
@@ -285,7 +317,7 @@ package struct APIController: Sendable {
         let auth = try context.requireIdentity()
         let ended = try await service.deletePasskey(auth, credentialID: try credentialID(context), info: info(request, context))
         let signedOut = ended.contains(auth.session.id)
-        var response = json(.object(["sessionsEnded": .int(ended.count), "signedOut": .bool(signedOut)]))
+        var response = try json(RemovedPasskey(sessionsEnded: ended.count, signedOut: signedOut))
         if signedOut { response.setCookie(expiredCookie()) }
         return response
     }
@@ -298,18 +330,16 @@ package struct APIController: Sendable {
 
     @Sendable func reauthVerify(_ request: Request, context: AppRequestContext) async throws -> Response {
         let auth = try context.requireIdentity()
-        let object = try await body(request)
-        let credential = try self.credential(object)
+        let credential = try await decode(VerifyRequest.self, request).credential
         let token = try await service.reauthVerify(auth, credential: credential, info: info(request, context))
-        var response = json(.object(["reauthenticated": .bool(true)]))
+        var response = try json(Reauthenticated())
         response.setCookie(sessionCookie(token))
         return response
     }
 
     @Sendable func sessions(_ request: Request, context: AppRequestContext) async throws -> Response {
         let auth = try context.requireIdentity()
-        let sessions = try await service.store.sessions(userID: auth.user.id)
-        return json(.object(["sessions": .array(sessions.map { sessionJSON($0, current: auth.session.id) })]))
+        return try json(Sessions(sessions: try await service.sessions(auth).map { SessionView($0, current: auth.session.id) }))
     }
 
     @Sendable func revokeSession(_ request: Request, context: AppRequestContext) async throws -> Response {
@@ -323,14 +353,6 @@ package struct APIController: Sendable {
 
     @Sendable func events(_ request: Request, context: AppRequestContext) async throws -> Response {
         let auth = try context.requireIdentity()
-        let events = try await service.store.events(userID: auth.user.id, limit: 200)
-        return json(.object(["events": .array(events.map { event in
-            var object: JSONObject = [
-                "id": .string(event.id.uuidString.lowercased()), "kind": .string(event.kind.rawValue), "at": Self.iso(event.at),
-                "ip": .string(event.ip), "userAgent": .string(event.userAgent),
-            ]
-            for (key, value) in event.detail.sorted(by: { $0.key < $1.key }) { object[key] = .string(value) }
-            return .object(object)
-        })]))
+        return try json(Events(events: try await service.events(auth).map(EventView.init)))
     }
 }

@@ -20,14 +20,14 @@ package func buildAPIRouter(
     }
     router.get("readyz") { _, _ in
         do {
-            try await service.store.ping()
+            try await service.ping()
             return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"status":"ready"}"#)))
         } catch {
             throw Problem.unavailable
         }
     }
     router.get("metrics") { _, _ in
-        let sessions = try? await service.store.countSessions()
+        let sessions = try? await service.countSessions()
         return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
                         body: .init(byteBuffer: ByteBuffer(string: metrics.exposition(sessions: sessions))))
     }

@@ -381,3 +381,44 @@ import WebAuthn
         }
     }
 }
+
+/// Request bodies are typed: a missing or mistyped member is a 400 that names it, a repeated key is
+/// malformed JSON, and nothing is stored.
+@Suite struct TypedRequestTests {
+    typealias H = ServerHarness
+
+    @Test(arguments: [
+        ("/api/v1/signup/options", #"{}"#, "invalid_request", "username is required."),
+        ("/api/v1/signup/options", #"{"username": 7}"#, "invalid_request", "username must be a string."),
+        ("/api/v1/signup/options", #"{"username": "ana", "displayName": false}"#, "invalid_request", "displayName must be a string."),
+        ("/api/v1/signup/options", #"{"username": "ana", "username": "bob"}"#, "malformed_json", nil),
+        ("/api/v1/signup/options", #"["ana"]"#, "malformed_json", nil),
+        ("/api/v1/login/options", #"{"username": ["ana"]}"#, "invalid_request", "username must be a string."),
+        ("/api/v1/login/verify", #"{}"#, "invalid_request", "credential is required."),
+        ("/api/v1/signup/verify", #"{"credential": {}, "name": 3}"#, "invalid_request", "name must be a string."),
+    ] as [(String, String, String, String?)])
+    func badBodiesAreRefusedByName(path: String, body: String, code: String, title: String?) async throws {
+        let harness = try await H()
+        try await harness.run { client in
+            let reply = try await H.send(client, .post, path, rawBody: Array(body.utf8))
+            #expect(reply.status == .badRequest)
+            #expect(reply.object["code"] == .string(code))
+            if let title { #expect(reply.object["title"] == .string(title)) }
+            #expect(try await harness.store.countSessions() == 0)
+            #expect(try await harness.store.user(username: "ana") == nil)
+        }
+    }
+
+    /// Views have one shape: an absent value is null, not a missing member.
+    @Test func viewsShowAbsentValuesAsNull() async throws {
+        let harness = try await H()
+        try await harness.run { client in
+            let alice = try await H.signUp(client, "alice")
+            let me = try await H.send(client, .get, "/api/v1/me", token: alice.token)
+            let passkey = try #require(me.object["passkeys"]?.array?.first?.object)
+            #expect(passkey["lastUsedAt"] != nil)
+            #expect(me.object["session"]?.object?["birth"]?.object?["coolingUntil"] == .null)
+            #expect(me.object["user"]?.object?.members.map(\.key) == ["id", "username", "displayName"])
+        }
+    }
+}

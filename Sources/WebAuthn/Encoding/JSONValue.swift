@@ -35,6 +35,8 @@ public struct JSONObject: Hashable, Sendable, ExpressibleByDictionaryLiteral {
         members = elements.map { (key: $0.0, value: $0.1) }
     }
     init(uniqueMembers: [(key: String, value: JSONValue)]) { members = uniqueMembers }
+    /// An empty object.
+    public init() { members = [] }
 
     /// The member named `key`.
     public subscript(key: String) -> JSONValue? {

@@ -87,7 +87,7 @@ struct CheckConfigCommand: AsyncParsableCommand, IOCommand {
 
     func run(io: CommandIO) async throws -> Int32 {
         let configuration = try await ConfigurationLoader.load(file: configFile)
-        io.out(StrictJSON.serialize(.object(["waysIn": WaysInReport.json(configuration.waysIn), "allowWeakWaysIn": .bool(configuration.allowWeakWaysIn)])) + "\n")
+        io.out(StrictJSON.serialize(WaysInReport(configuration.waysIn, allowWeakWaysIn: configuration.allowWeakWaysIn).json) + "\n")
         do { try configuration.checkWaysInFloor() } catch {
             io.err("error: \(error)\n")
             return 1

@@ -91,25 +91,12 @@ package struct APIController: Sendable {
         case .keyNotFound(let key, let context): return "\(path(context.codingPath + [key])) is required."
         case .valueNotFound(_, let context): return "\(path(context.codingPath)) is required."
         case .typeMismatch(let type, let context):
-            let expected = type == String.self ? "a string" : type == Bool.self ? "true or false" : (type is any BinaryInteger.Type) ? "an integer" : "of another type"
+            let expected = type == String.self ? "a string" : type == Bool.self ? "true or false" : type == UUID.self ? "a UUID"
+                : (type is any BinaryInteger.Type) ? "an integer" : type == JSONObject.self ? "an object" : type == [JSONValue].self ? "an array" : "of another type"
             return "\(path(context.codingPath)) must be \(expected)."
         case .dataCorrupted(let context): return "\(path(context.codingPath)) is not valid."
         @unknown default: return "The request body is not valid."
         }
-    }
-
-    func optionalString(_ object: JSONObject, _ key: String) throws -> String? {
-        switch object[key] {
-        case nil, .null?: return nil
-        case .string(let s)?: return s
-        default: throw Problem.invalid("\(key) must be a string.")
-        }
-    }
-
-    /// The `credential` member of a ceremony's verify request.
-    func credential(_ object: JSONObject) throws -> JSONValue {
-        guard let credential = object["credential"] else { throw Problem.invalid("credential is required.") }
-        return credential
     }
 
     package func info(_ request: Request, _ context: AppRequestContext) -> RequestInfo {
@@ -162,14 +149,6 @@ package struct APIController: Sendable {
     func browserCookie(_ name: String, value: String, maxAge: Int, path: String) -> Cookie {
         Cookie(name: name, value: value, maxAge: maxAge, path: path, secure: settings.secureCookies, httpOnly: true, sameSite: .strict)
     }
-
-    static func iso(_ date: Date) -> JSONValue { .string(ISO8601DateFormatter().string(from: date)) }
-
-    /// A user's view as JSON, for responses not yet typed end to end.
-    func userJSON(_ user: User) -> JSONValue { (try? JSONValueEncoder().encode(UserView(user))) ?? .null }
-
-    /// A passkey's view as JSON, for responses not yet typed end to end.
-    func passkeyJSON(_ passkey: Passkey) -> JSONValue { (try? JSONValueEncoder().encode(passkeyView(passkey))) ?? .null }
 
     func passkeyView(_ passkey: Passkey) -> PasskeyView { PasskeyView(passkey, provider: service.providerName(passkey.aaguid)) }
 

@@ -26,6 +26,20 @@ struct DeviceController: Sendable {
         approver.post("deny", use: { request, context in try await decide(request, context, approve: false) })
     }
 
+    // The device's own calls speak RFC 8628 §3.2 and §3.4 (snake_case); the approver's page camelCase.
+    struct Started: Encodable {
+        let device_code: String
+        let user_code: String
+        let verification_uri: String
+        let verification_uri_complete: String
+        let expires_in: Int
+        let interval: Int
+    }
+    struct Poll: Decodable { let device_code: String }
+    struct Approved: Encodable { let user: UserView }
+    struct Found: Encodable { let userCode: String; let ip: String; let userAgent: String; let requestedAt: Date; let expiresAt: Date }
+    struct Decision: Decodable { let user_code: String }
+
     var verificationURI: String {
         api.settings.publicOrigin + "/device"
     }
@@ -40,19 +54,13 @@ struct DeviceController: Sendable {
         try api.limit(ip: who.ip)
         let started = try await api.service.startDeviceRequest(info: who)
         let display = UserCode.display(started.userCode)
-        return api.json(.object([
-            "device_code": .string(started.deviceCode),
-            "user_code": .string(display),
-            "verification_uri": .string(verificationURI),
-            "verification_uri_complete": .string(verificationURI + "?user_code=" + display),
-            "expires_in": .int(started.expiresIn),
-            "interval": .int(started.interval),
-        ]))
+        return try api.json(Started(
+            device_code: started.deviceCode, user_code: display, verification_uri: verificationURI,
+            verification_uri_complete: verificationURI + "?user_code=" + display, expires_in: started.expiresIn, interval: started.interval))
     }
 
     @Sendable func poll(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let object = try await api.body(request)
-        guard let deviceCode = try api.optionalString(object, "device_code") else { throw Problem.invalid("device_code is required.") }
+        let deviceCode = try await api.decode(Poll.self, request).device_code
         let who = api.info(request, context)
         func oauthError(_ code: String, _ title: String) -> Problem {
             Problem(.badRequest, code: code, title: title, extra: ["error": code])
@@ -64,7 +72,7 @@ struct DeviceController: Sendable {
         case .expiredToken: throw oauthError("expired_token", "The request expired; start again.")
         case .invalidGrant: throw oauthError("invalid_grant", "Unknown or already used device code.")
         case .approved(let user, let issued):
-            var response = api.json(.object(["user": api.userJSON(user)]))
+            var response = try api.json(Approved(user: UserView(user)))
             response.setCookie(api.sessionCookie(issued.token, lifetime: issued.session.expiresAt.timeIntervalSince(issued.session.createdAt)))
             return response
         }
@@ -75,21 +83,16 @@ struct DeviceController: Sendable {
         try throttleGuess(ip: api.info(request, context).ip)
         let code = request.uri.queryParameters.get("user_code") ?? ""
         let found = try await api.service.lookupDeviceRequest(auth, userCode: code)
-        return api.json(.object([
-            "userCode": .string(UserCode.display(found.userCode)),
-            "ip": .string(found.ip),
-            "userAgent": .string(found.userAgent),
-            "requestedAt": APIController.iso(found.createdAt),
-            "expiresAt": APIController.iso(found.expiresAt),
-        ]))
+        return try api.json(Found(
+            userCode: UserCode.display(found.userCode), ip: found.ip, userAgent: found.userAgent, requestedAt: found.createdAt,
+            expiresAt: found.expiresAt))
     }
 
     func decide(_ request: Request, _ context: AppRequestContext, approve: Bool) async throws -> Response {
         let auth = try context.requireIdentity()
         let who = api.info(request, context)
         try throttleGuess(ip: who.ip)
-        let object = try await api.body(request)
-        guard let code = try api.optionalString(object, "user_code") else { throw Problem.invalid("user_code is required.") }
+        let code = try await api.decode(Decision.self, request).user_code
         try await api.service.decideDeviceRequest(auth, userCode: code, approve: approve, info: who)
         return Response(status: .noContent)
     }

@@ -20,10 +20,20 @@ struct EnrolmentController: Sendable {
         router.post("api/v1/enrol/passkey/verify", use: verify)
     }
 
-    func enrolmentID(_ object: JSONObject) throws -> UUID {
-        guard let text = try api.optionalString(object, "id"), let id = UUID(uuidString: text) else { throw Problem.invalid("id is required.") }
-        return id
+    struct Created: Encodable { let id: UUID; let link: String; let qr: String; let expiresAt: Date }
+    struct Status: Encodable {
+        struct Device: Encodable { let ip: String; let userAgent: String }
+        let status: String
+        let expiresAt: Date
+        /// The device that opened the link, once one has.
+        let device: Device?
     }
+    struct Confirm: Decodable { let confirmationCode: String }
+    struct Open: Decodable { let token: String }
+    struct Opened: Encodable { let id: UUID; let confirmationCode: String }
+    struct OptionsRequest: Decodable { let id: UUID }
+    struct VerifyRequest: Decodable { let id: UUID; let credential: JSONValue; let name: String? }
+    struct Enrolled: Encodable { let user: UserView; let passkey: PasskeyView }
 
     func browserSecret(_ request: Request) throws -> String { try api.browserSecret(request, cookie: Self.browserCookie) }
 
@@ -31,58 +41,47 @@ struct EnrolmentController: Sendable {
         let auth = try context.requireIdentity()
         let (enrolment, token) = try await api.service.createEnrolment(auth, info: api.info(request, context))
         let link = api.settings.publicOrigin + "/enrol#" + token
-        return api.json(.object([
-            "id": .string(enrolment.id.uuidString.lowercased()),
-            "link": .string(link),
-            "qr": .string(link),
-            "expiresAt": APIController.iso(enrolment.expiresAt),
-        ]), status: .created)
+        return try api.json(Created(id: enrolment.id, link: link, qr: link, expiresAt: enrolment.expiresAt), status: .created)
     }
 
     @Sendable func status(_ request: Request, context: AppRequestContext) async throws -> Response {
         let auth = try context.requireIdentity()
         let enrolment = try await api.service.enrolment(auth, id: try api.idParameter(context))
-        var object: JSONObject = ["status": .string(enrolment.status.rawValue), "expiresAt": APIController.iso(enrolment.expiresAt)]
-        if let ip = enrolment.openedIP {
-            object["device"] = .object(["ip": .string(ip), "userAgent": .string(enrolment.openedUserAgent ?? "")])
-        }
-        return api.json(.object(object))
+        return try api.json(Status(
+            status: enrolment.status.rawValue, expiresAt: enrolment.expiresAt,
+            device: enrolment.openedIP.map { Status.Device(ip: $0, userAgent: enrolment.openedUserAgent ?? "") }))
     }
 
     @Sendable func confirm(_ request: Request, context: AppRequestContext) async throws -> Response {
         let auth = try context.requireIdentity()
-        let object = try await api.body(request)
-        guard let code = try api.optionalString(object, "confirmationCode") else { throw Problem.invalid("confirmationCode is required.") }
+        let code = try await api.decode(Confirm.self, request).confirmationCode
         try await api.service.confirmEnrolment(auth, id: try api.idParameter(context), confirmationCode: code, info: api.info(request, context))
         return Response(status: .noContent)
     }
 
     @Sendable func open(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let object = try await api.body(request)
+        let token = try await api.decode(Open.self, request).token
         let who = api.info(request, context)
         try api.limit(ip: who.ip)
-        guard let token = try api.optionalString(object, "token") else { throw Problem.invalid("token is required.") }
         let (enrolment, code, secret) = try await api.service.openEnrolment(token: token, info: who)
-        var response = api.json(.object(["id": .string(enrolment.id.uuidString.lowercased()), "confirmationCode": .string(code)]))
+        var response = try api.json(Opened(id: enrolment.id, confirmationCode: code))
         response.setCookie(api.browserCookie(Self.browserCookie, value: secret, maxAge: Int(PasskeyService.enrolmentLifetime), path: "/api/v1/enrol"))
         return response
     }
 
     @Sendable func options(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let object = try await api.body(request)
+        let id = try await api.decode(OptionsRequest.self, request).id
         try api.limit(ip: api.info(request, context).ip)
-        return api.json(try await api.service.enrolmentOptions(id: try enrolmentID(object), browserSecret: try browserSecret(request)))
+        return api.json(try await api.service.enrolmentOptions(id: id, browserSecret: try browserSecret(request)))
     }
 
     @Sendable func verify(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let object = try await api.body(request)
+        let input = try await api.decode(VerifyRequest.self, request)
         let who = api.info(request, context)
         try api.limit(ip: who.ip)
-        let credential = try api.credential(object)
         let (user, passkey, issued) = try await api.service.enrolmentVerify(
-            id: try enrolmentID(object), browserSecret: try browserSecret(request), credential: credential,
-            name: try api.optionalString(object, "name"), info: who)
-        var response = api.json(.object(["user": api.userJSON(user), "passkey": api.passkeyJSON(passkey)]), status: .created)
+            id: input.id, browserSecret: try browserSecret(request), credential: input.credential, name: input.name, info: who)
+        var response = try api.json(Enrolled(user: UserView(user), passkey: api.passkeyView(passkey)), status: .created)
         response.setCookie(api.sessionCookie(issued.token))
         return response
     }

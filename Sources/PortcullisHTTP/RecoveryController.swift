@@ -55,51 +55,124 @@ struct RecoveryController: Sendable {
 
     func caseSecret(_ request: Request) throws -> String { try api.browserSecret(request, cookie: Self.caseCookie) }
 
-    func comparisonCode(_ object: JSONObject) throws -> String {
-        guard let code = try api.optionalString(object, "comparisonCode") else { throw Problem.invalid("comparisonCode is required.") }
-        return code
-    }
+    // MARK: Requests and views
 
-    func caseJSON(_ view: RecoveryCaseView) -> JSONValue {
-        let c = view.recoveryCase
-        return .object([
-            "id": .string(c.id.uuidString.lowercased()),
-            "status": .string(view.expired && c.status == .open ? "expired" : c.status.rawValue),
-            "createdAt": APIController.iso(c.createdAt),
-            "expiresAt": APIController.iso(c.expiresAt),
-            "proofs": .array(c.proofs.map { .object(["kind": .string($0.kind.rawValue), "at": APIController.iso($0.at)]) }),
-            "releaseAt": view.releaseAt.map(APIController.iso) ?? .null,
-            "released": .bool(view.released),
-        ])
+    struct ProofView: Encodable { let kind: String; let at: Date }
+
+    /// A case as the requesting browser sees it.
+    struct CaseProgress: Encodable {
+        let id: UUID
+        /// `open`, `expired`, `cancelled` or `completed`.
+        let status: String
+        let createdAt: Date
+        let expiresAt: Date
+        let proofs: [ProofView]
+        let releaseAt: Date?
+        let released: Bool
+
+        init(_ view: RecoveryCaseView) {
+            let c = view.recoveryCase
+            id = c.id
+            status = view.expired && c.status == .open ? "expired" : c.status.rawValue
+            createdAt = c.createdAt
+            expiresAt = c.expiresAt
+            proofs = c.proofs.map { ProofView(kind: $0.kind.rawValue, at: $0.at) }
+            releaseAt = view.releaseAt
+            released = view.released
+        }
     }
 
     /// A case as its owner or an approver sees it: never the comparison code (the requester reads it to them).
-    func ownerCaseJSON(_ c: RecoveryCase, owner: User? = nil) -> JSONValue {
-        var object: JSONObject = [
-            "id": .string(c.id.uuidString.lowercased()),
-            "createdAt": APIController.iso(c.createdAt),
-            "expiresAt": APIController.iso(c.expiresAt),
-            "ip": .string(c.ip),
-            "userAgent": .string(c.userAgent),
-            "proofs": .array(c.proofs.map { .object(["kind": .string($0.kind.rawValue), "at": APIController.iso($0.at)]) }),
-        ]
-        if let owner { object["user"] = api.userJSON(owner) }
-        return .object(object)
+    struct OwnerCase: Encodable {
+        let id: UUID
+        let createdAt: Date
+        let expiresAt: Date
+        let ip: String
+        let userAgent: String
+        let proofs: [ProofView]
+        /// Whose account it is, for an approver; null for the owner's own cases.
+        let user: UserView?
+
+        init(_ c: RecoveryCase, owner: User? = nil) {
+            id = c.id
+            createdAt = c.createdAt
+            expiresAt = c.expiresAt
+            ip = c.ip
+            userAgent = c.userAgent
+            proofs = c.proofs.map { ProofView(kind: $0.kind.rawValue, at: $0.at) }
+            user = owner.map(UserView.init)
+        }
     }
 
-    func ruleJSON(_ rule: RecoveryRule) -> JSONValue {
-        .object(["proofs": .string(rule.proofs), "wait": .string(RecoveryPolicy.format(rule.wait)), "waitSeconds": .int(Int(rule.wait))])
+    struct RuleView: Encodable {
+        let proofs: String
+        let wait: String
+        let waitSeconds: Int
+        init(_ rule: RecoveryRule) {
+            proofs = rule.proofs
+            wait = RecoveryPolicy.format(rule.wait)
+            waitSeconds = Int(rule.wait)
+        }
     }
 
-    func readinessJSON(_ r: RecoveryReadiness) -> JSONValue {
-        .object([
-            "passkeys": .int(r.passkeys), "providers": .int(r.providers), "deviceBoundPasskey": .bool(r.hasDeviceBoundPasskey),
-            "acceptedContacts": .int(r.acceptedContacts), "invitedContacts": .int(r.invitedContacts), "threshold": .int(r.threshold),
-            "recoveryCode": .bool(r.hasCode), "notificationAddresses": .int(r.addresses),
-            "selfServiceRules": .array(r.selfServiceRules.map(ruleJSON)),
-            "canRecoverWithoutAdmins": .bool(r.canRecoverWithoutAdmins),
-            "next": .array(r.next.map(JSONValue.string)),
-        ])
+    struct ReadinessView: Encodable {
+        let passkeys: Int
+        let providers: Int
+        let deviceBoundPasskey: Bool
+        let acceptedContacts: Int
+        let invitedContacts: Int
+        let threshold: Int
+        let recoveryCode: Bool
+        let notificationAddresses: Int
+        let selfServiceRules: [RuleView]
+        let canRecoverWithoutAdmins: Bool
+        let next: [String]
+        init(_ r: RecoveryReadiness) {
+            passkeys = r.passkeys
+            providers = r.providers
+            deviceBoundPasskey = r.hasDeviceBoundPasskey
+            acceptedContacts = r.acceptedContacts
+            invitedContacts = r.invitedContacts
+            threshold = r.threshold
+            recoveryCode = r.hasCode
+            notificationAddresses = r.addresses
+            selfServiceRules = r.selfServiceRules.map(RuleView.init)
+            canRecoverWithoutAdmins = r.canRecoverWithoutAdmins
+            next = r.next
+        }
+    }
+
+    struct ContactView: Encodable { let id: UUID; let user: UserView; let accepted: Bool; let createdAt: Date }
+    struct InvitationView: Encodable { let id: UUID; let from: UserView; let accepted: Bool; let createdAt: Date }
+    struct Overview: Encodable {
+        struct Code: Encodable { let enabled: Bool; let set: Bool; let createdAt: Date? }
+        let threshold: Int
+        let recoveryCode: Code
+        let addresses: [String]
+        let contacts: [ContactView]
+        let rules: [RuleView]
+        let readiness: ReadinessView
+        let openCases: [OwnerCase]
+    }
+    struct Update: Decodable { let threshold: Int?; let addresses: [String]? }
+    struct Updated: Encodable { let threshold: Int; let addresses: [String] }
+    struct NewCode: Encodable { let code: String }
+    struct Invite: Decodable { let username: String }
+    struct Invited: Encodable { let id: UUID; let accepted: Bool }
+    struct Invitations: Encodable { let invitations: [InvitationView] }
+    struct Requests: Encodable { let approvable: [OwnerCase]; let own: [OwnerCase] }
+    struct Approval: Decodable { let comparisonCode: String }
+    struct ApprovalByOwner: Decodable { let owner: UUID; let comparisonCode: String }
+    struct Start: Decodable { let username: String }
+    struct Started: Encodable { let id: UUID; let comparisonCode: String; let expiresAt: Date }
+    struct CodeEntry: Decodable { let code: String }
+    struct VerifyRequest: Decodable { let credential: JSONValue; let name: String? }
+    struct Recovered: Encodable { let user: UserView; let passkey: PasskeyView }
+    struct AdminCases: Encodable { let cases: [OwnerCase] }
+    struct AdminWaysIn: Encodable { let waysIn: [WayInView] }
+    struct Unrecoverable: Encodable {
+        struct Account: Encodable { let user: UserView; let readiness: ReadinessView }
+        let accounts: [Account]
     }
 
     // MARK: Set-up
@@ -107,60 +180,35 @@ struct RecoveryController: Sendable {
     @Sendable func settings(_ request: Request, context: AppRequestContext) async throws -> Response {
         let auth = try context.requireIdentity()
         let (settings, contacts, readiness) = try await api.service.recoveryOverview(userID: auth.user.id)
-        return api.json(.object([
-            "threshold": .int(settings.threshold),
-            "recoveryCode": .object([
-                "enabled": .bool(api.service.policy.recovery.codeEnabled), "set": .bool(settings.codeHash != nil),
-                "createdAt": settings.codeCreatedAt.map(APIController.iso) ?? .null,
-            ]),
-            "addresses": .array(settings.addresses.map(JSONValue.string)),
-            "contacts": .array(contacts.map { item in
-                .object(["id": .string(item.contact.id.uuidString.lowercased()), "user": api.userJSON(item.user),
-                         "accepted": .bool(item.contact.accepted), "createdAt": APIController.iso(item.contact.createdAt)])
-            }),
-            "rules": .array(api.service.policy.recovery.effectiveRules.map(ruleJSON)),
-            "readiness": readinessJSON(readiness),
-            "openCases": .array(try await api.service.openCases(userID: auth.user.id).map { ownerCaseJSON($0) }),
-        ]))
+        return try api.json(Overview(
+            threshold: settings.threshold,
+            recoveryCode: .init(enabled: api.service.policy.recovery.codeEnabled, set: settings.codeHash != nil, createdAt: settings.codeCreatedAt),
+            addresses: settings.addresses,
+            contacts: contacts.map { ContactView(id: $0.contact.id, user: UserView($0.user), accepted: $0.contact.accepted, createdAt: $0.contact.createdAt) },
+            rules: api.service.policy.recovery.effectiveRules.map(RuleView.init), readiness: ReadinessView(readiness),
+            openCases: try await api.service.openCases(userID: auth.user.id).map { OwnerCase($0) }))
     }
 
     @Sendable func update(_ request: Request, context: AppRequestContext) async throws -> Response {
         let auth = try context.requireIdentity()
-        let object = try await api.body(request)
-        var threshold: Int?
-        switch object["threshold"] {
-        case nil: break
-        case .number(let text)? where Int(text) != nil: threshold = Int(text)
-        default: throw Problem.invalid("threshold must be an integer.")
-        }
-        var addresses: [String]?
-        switch object["addresses"] {
-        case nil: break
-        case .array(let items)?:
-            addresses = try items.map { item in
-                guard case .string(let s) = item else { throw Problem.invalid("addresses must be strings.") }
-                return s
-            }
-        default: throw Problem.invalid("addresses must be an array of strings.")
-        }
-        guard threshold != nil || addresses != nil else { throw Problem.invalid("threshold or addresses is required.") }
-        let settings = try await api.service.updateRecovery(auth, threshold: threshold, addresses: addresses, info: api.info(request, context))
-        return api.json(.object(["threshold": .int(settings.threshold), "addresses": .array(settings.addresses.map(JSONValue.string))]))
+        let input = try await api.decode(Update.self, request)
+        guard input.threshold != nil || input.addresses != nil else { throw Problem.invalid("threshold or addresses is required.") }
+        let settings = try await api.service.updateRecovery(auth, threshold: input.threshold, addresses: input.addresses, info: api.info(request, context))
+        return try api.json(Updated(threshold: settings.threshold, addresses: settings.addresses))
     }
 
     @Sendable func newCode(_ request: Request, context: AppRequestContext) async throws -> Response {
         let auth = try context.requireIdentity()
         let code = try await api.service.newRecoveryCode(auth, info: api.info(request, context))
-        return api.json(.object(["code": .string(code)]), status: .created)
+        return try api.json(NewCode(code: code), status: .created)
     }
 
     @Sendable func invite(_ request: Request, context: AppRequestContext) async throws -> Response {
         let auth = try context.requireIdentity()
-        let object = try await api.body(request)
-        guard let username = try api.optionalString(object, "username") else { throw Problem.invalid("username is required.") }
+        let username = try await api.decode(Invite.self, request).username
         try api.limit(ip: api.info(request, context).ip, account: auth.user.username)
         let contact = try await api.service.inviteRecoveryContact(auth, username: username, info: api.info(request, context))
-        return api.json(.object(["id": .string(contact.id.uuidString.lowercased()), "accepted": .bool(false)]), status: .created)
+        return try api.json(Invited(id: contact.id, accepted: false), status: .created)
     }
 
     @Sendable func removeContact(_ request: Request, context: AppRequestContext) async throws -> Response {
@@ -172,10 +220,9 @@ struct RecoveryController: Sendable {
     @Sendable func invitations(_ request: Request, context: AppRequestContext) async throws -> Response {
         let auth = try context.requireIdentity()
         let items = try await api.service.recoveryInvitations(auth)
-        return api.json(.object(["invitations": .array(items.map { item in
-            .object(["id": .string(item.contact.id.uuidString.lowercased()), "from": api.userJSON(item.owner),
-                     "accepted": .bool(item.contact.accepted), "createdAt": APIController.iso(item.contact.createdAt)])
-        })]))
+        return try api.json(Invitations(invitations: items.map {
+            InvitationView(id: $0.contact.id, from: UserView($0.owner), accepted: $0.contact.accepted, createdAt: $0.contact.createdAt)
+        }))
     }
 
     @Sendable func accept(_ request: Request, context: AppRequestContext) async throws -> Response {
@@ -189,17 +236,14 @@ struct RecoveryController: Sendable {
     @Sendable func requests(_ request: Request, context: AppRequestContext) async throws -> Response {
         let auth = try context.requireIdentity()
         let (approvable, own) = try await api.service.recoveryRequests(auth)
-        return api.json(.object([
-            "approvable": .array(approvable.map { ownerCaseJSON($0.recoveryCase, owner: $0.owner) }),
-            "own": .array(own.map { ownerCaseJSON($0) }),
-        ]))
+        return try api.json(Requests(approvable: approvable.map { OwnerCase($0.recoveryCase, owner: $0.owner) }, own: own.map { OwnerCase($0) }))
     }
 
     @Sendable func approve(_ request: Request, context: AppRequestContext) async throws -> Response {
         let auth = try context.requireIdentity()
-        let object = try await api.body(request)
+        let code = try await api.decode(Approval.self, request).comparisonCode
         try api.limit(ip: api.info(request, context).ip, account: auth.user.username)
-        try await api.service.approveRecovery(auth, caseID: try api.idParameter(context), comparisonCode: try comparisonCode(object), info: api.info(request, context))
+        try await api.service.approveRecovery(auth, caseID: try api.idParameter(context), comparisonCode: code, info: api.info(request, context))
         return Response(status: .noContent)
     }
 
@@ -207,11 +251,9 @@ struct RecoveryController: Sendable {
     /// among all the owner's open cases, however many a flood added.
     @Sendable func approveByCode(_ request: Request, context: AppRequestContext) async throws -> Response {
         let auth = try context.requireIdentity()
-        let object = try await api.body(request)
-        guard let owner = try api.optionalString(object, "owner") else { throw Problem.invalid("owner is required.") }
-        guard let ownerID = UUID(uuidString: owner) else { throw Problem.invalid("owner must be a user ID.") }
+        let input = try await api.decode(ApprovalByOwner.self, request)
         try api.limit(ip: api.info(request, context).ip, account: auth.user.username)
-        try await api.service.approveRecovery(auth, ownerID: ownerID, comparisonCode: try comparisonCode(object), info: api.info(request, context))
+        try await api.service.approveRecovery(auth, ownerID: input.owner, comparisonCode: input.comparisonCode, info: api.info(request, context))
         return Response(status: .noContent)
     }
 
@@ -224,8 +266,7 @@ struct RecoveryController: Sendable {
     // MARK: The requesting browser
 
     @Sendable func start(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let object = try await api.body(request)
-        guard let username = try api.optionalString(object, "username") else { throw Problem.invalid("username is required.") }
+        let username = try await api.decode(Start.self, request).username
         let who = api.info(request, context)
         try api.limit(ip: who.ip)
         let normalized = try PasskeyService.normalize(username: username)
@@ -233,28 +274,23 @@ struct RecoveryController: Sendable {
             throw Problem.rateLimited(retryAfter: wait)
         }
         let (recoveryCase, secret) = try await api.service.startRecovery(username: normalized, info: who)
-        var response = api.json(.object([
-            "id": .string(recoveryCase.id.uuidString.lowercased()),
-            "comparisonCode": .string(recoveryCase.comparisonCode),
-            "expiresAt": APIController.iso(recoveryCase.expiresAt),
-        ]), status: .created)
+        var response = try api.json(Started(id: recoveryCase.id, comparisonCode: recoveryCase.comparisonCode, expiresAt: recoveryCase.expiresAt), status: .created)
         response.setCookie(api.browserCookie(Self.caseCookie, value: secret, maxAge: Int(api.service.policy.recovery.caseLifetime), path: "/api/v1/recovery"))
         return response
     }
 
     @Sendable func progress(_ request: Request, context: AppRequestContext) async throws -> Response {
         let view = try await api.service.recoveryCaseView(id: try api.idParameter(context), secret: try caseSecret(request))
-        return api.json(caseJSON(view))
+        return try api.json(CaseProgress(view))
     }
 
     @Sendable func code(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let object = try await api.body(request)
         let who = api.info(request, context)
         let caseID = try api.idParameter(context)
         if let wait = codeAttemptsPerIP.hit("code:" + who.ip) { throw Problem.rateLimited(retryAfter: wait) }
-        guard let code = try api.optionalString(object, "code") else { throw Problem.invalid("code is required.") }
+        let code = try await api.decode(CodeEntry.self, request).code
         let view = try await api.service.enterRecoveryCode(id: caseID, secret: try caseSecret(request), code: code, info: who)
-        return api.json(caseJSON(view))
+        return try api.json(CaseProgress(view))
     }
 
     @Sendable func passkeyOptions(_ request: Request, context: AppRequestContext) async throws -> Response {
@@ -263,13 +299,12 @@ struct RecoveryController: Sendable {
     }
 
     @Sendable func passkeyVerify(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let object = try await api.body(request)
+        let input = try await api.decode(VerifyRequest.self, request)
         let who = api.info(request, context)
         try api.limit(ip: who.ip)
-        let credential = try api.credential(object)
         let (user, passkey, issued) = try await api.service.recoveryPasskeyVerify(
-            id: try api.idParameter(context), secret: try caseSecret(request), credential: credential, name: try api.optionalString(object, "name"), info: who)
-        var response = api.json(.object(["user": api.userJSON(user), "passkey": api.passkeyJSON(passkey)]), status: .created)
+            id: try api.idParameter(context), secret: try caseSecret(request), credential: input.credential, name: input.name, info: who)
+        var response = try api.json(Recovered(user: UserView(user), passkey: api.passkeyView(passkey)), status: .created)
         response.setCookie(api.sessionCookie(issued.token))
         response.setCookie(api.browserCookie(Self.caseCookie, value: "", maxAge: 0, path: "/api/v1/recovery"))
         return response
@@ -280,27 +315,27 @@ struct RecoveryController: Sendable {
     @Sendable func waysIn(_ request: Request, context: AppRequestContext) async throws -> Response {
         let auth = try context.requireIdentity()
         try api.service.requireFullRights(auth)
-        return api.json(.object(["waysIn": WaysInReport.json(api.settings.waysIn)]))
+        return try api.json(AdminWaysIn(waysIn: api.settings.waysIn.map(WayInView.init)))
     }
 
     @Sendable func adminCases(_ request: Request, context: AppRequestContext) async throws -> Response {
         let auth = try context.requireIdentity()
         guard let username = request.uri.queryParameters["username"].map(String.init) else { throw Problem.invalid("username is required.") }
         let cases = try await api.service.adminCases(auth, username: username)
-        return api.json(.object(["cases": .array(cases.map { ownerCaseJSON($0) })]))
+        return try api.json(AdminCases(cases: cases.map { OwnerCase($0) }))
     }
 
     @Sendable func adminApprove(_ request: Request, context: AppRequestContext) async throws -> Response {
         let auth = try context.requireIdentity()
-        let object = try await api.body(request)
+        let code = try await api.decode(Approval.self, request).comparisonCode
         try api.limit(ip: api.info(request, context).ip, account: auth.user.username)
-        try await api.service.adminApproveRecovery(auth, caseID: try api.idParameter(context), comparisonCode: try comparisonCode(object), info: api.info(request, context))
+        try await api.service.adminApproveRecovery(auth, caseID: try api.idParameter(context), comparisonCode: code, info: api.info(request, context))
         return Response(status: .noContent)
     }
 
     @Sendable func unrecoverable(_ request: Request, context: AppRequestContext) async throws -> Response {
         let auth = try context.requireIdentity()
         let accounts = try await api.service.unrecoverableAccounts(auth)
-        return api.json(.object(["accounts": .array(accounts.map { .object(["user": api.userJSON($0.user), "readiness": readinessJSON($0.readiness)]) })]))
+        return try api.json(Unrecoverable(accounts: accounts.map { .init(user: UserView($0.user), readiness: ReadinessView($0.readiness)) }))
     }
 }

@@ -60,7 +60,7 @@ public struct AccountsPolicy: Sendable {
     /// Who may sign up.
     public var signupMode: SignupMode
     /// `none` (the default) or `direct` attestation.
-    public var attestationConveyance: String
+    public var attestationConveyance: AttestationConveyancePreference
     /// Trust anchors and metadata for direct attestation.
     public var attestationTrust: AttestationTrust
     /// Refuse registrations whose attestation is not trusted (only with direct attestation).
@@ -91,7 +91,7 @@ public struct AccountsPolicy: Sendable {
         relyingPartyName: String,
         userVerification: UserVerificationRequirement = .required,
         signupMode: SignupMode = .open,
-        attestationConveyance: String = "none",
+        attestationConveyance: AttestationConveyancePreference = .none,
         attestationTrust: AttestationTrust = .none,
         requireTrustedAttestation: Bool = false,
         allowedAAGUIDs: Set<String> = [],

@@ -113,13 +113,13 @@ public struct PasskeyService: Sendable {
     public func loginOptions(username rawUsername: String?) async throws -> JSONValue {
         let challenge = random.bytes(32)
         let now = clock()
-        var allow: [(id: [UInt8], transports: [String])] = []
+        var allow: [PublicKeyCredentialDescriptor] = []
         var boundUser: UUID?
         if let rawUsername, !rawUsername.isEmpty {
             let username = try Self.normalize(username: rawUsername)
             if let user = try await store.user(username: username), !user.disabled {
                 boundUser = user.id
-                allow = try await store.passkeys(userID: user.id).map { ($0.credentialID, $0.transports) }
+                allow = try await store.passkeys(userID: user.id).map { PublicKeyCredentialDescriptor(id: $0.credentialID, transports: $0.transports) }
             } else {
                 // Bind the challenge to no account at all: nothing can complete it, and the answer is
                 // shaped like a real one (credential IDs derived from the username, stable across nodes).
@@ -175,7 +175,7 @@ public struct PasskeyService: Sendable {
             challenge: Base64URL.encode(challenge), kind: kind, userID: user.id, sessionID: id,
             expiresAt: clock().addingTimeInterval(policy.challengeLifetime)))
         return creationOptions(challenge: challenge, handle: user.handle, username: user.username, displayName: user.displayName,
-                               exclude: existing.map { ($0.credentialID, $0.transports) })
+                               exclude: existing.map { PublicKeyCredentialDescriptor(id: $0.credentialID, transports: $0.transports) })
     }
 
     /// Verifies a registration answering a challenge from ``newPasskeyOptions(for:kind:boundTo:)``:
@@ -212,7 +212,7 @@ public struct PasskeyService: Sendable {
         try await store.saveChallenge(CeremonyChallenge(
             challenge: Base64URL.encode(challenge), kind: .reauth, userID: auth.user.id, sessionID: auth.session.id,
             expiresAt: clock().addingTimeInterval(policy.challengeLifetime)))
-        return requestOptions(challenge: challenge, allow: passkeys.map { ($0.credentialID, $0.transports) })
+        return requestOptions(challenge: challenge, allow: passkeys.map { PublicKeyCredentialDescriptor(id: $0.credentialID, transports: $0.transports) })
     }
 
     /// Verifies a re-authentication; the session gets a new token (its rights just changed).
@@ -410,52 +410,33 @@ public struct PasskeyService: Sendable {
 
     /// One or two credential IDs of 16 to 64 bytes derived from the username: stable, unguessable
     /// without the server secret, and shaped like real ones.
-    func fakeCredentials(for username: String) -> [(id: [UInt8], transports: [String])] {
+    func fakeCredentials(for username: String) -> [PublicKeyCredentialDescriptor] {
         let enumerationKey = SymmetricKey(data: enumerationSecret.value)
         let mac = Array(HMAC<SHA256>.authenticationCode(for: Array(("portcullis-fake-credential:" + username).utf8), using: enumerationKey))
         let count = 1 + Int(mac[0] & 1)
         return (0..<count).map { index in
             let block = Array(HMAC<SHA256>.authenticationCode(for: mac + [UInt8(index)], using: enumerationKey))
             let length = 16 + Int(block[0] % 17)
-            return (Array((block + mac).prefix(length)), ["internal", "hybrid"])
+            return PublicKeyCredentialDescriptor(id: Array((block + mac).prefix(length)), transports: ["internal", "hybrid"])
         }
     }
 
+    /// `{"publicKey": PublicKeyCredentialCreationOptionsJSON}` for a passkey of this policy.
     func creationOptions(challenge: [UInt8], handle: [UInt8], username: String, displayName: String,
-                         exclude: [(id: [UInt8], transports: [String])]) -> JSONValue {
-        var options: JSONObject = [
-            "rp": .object(["id": .string(policy.relyingParty.id), "name": .string(policy.relyingPartyName)]),
-            "user": .object(["id": .string(Base64URL.encode(handle)), "name": .string(username), "displayName": .string(displayName)]),
-            "challenge": .string(Base64URL.encode(challenge)),
-            "pubKeyCredParams": .array(policy.algorithms.map { .object(["type": .string("public-key"), "alg": .int($0.rawValue)]) }),
-            "timeout": .int(Int(policy.challengeLifetime * 1000)),
-            "excludeCredentials": .array(exclude.map(Self.descriptor)),
-            "authenticatorSelection": .object([
-                "residentKey": .string("required"), "requireResidentKey": .bool(true),
-                "userVerification": .string(policy.userVerification.rawValue),
-            ]),
-            "attestation": .string(policy.attestationConveyance),
-            "extensions": .object(["credProps": .bool(true)]),
-        ]
-        if !policy.hints.isEmpty { options["hints"] = .array(policy.hints.map { .string($0.rawValue) }) }
-        return .object(["publicKey": .object(options)])
+                         exclude: [PublicKeyCredentialDescriptor]) -> JSONValue {
+        let options = PublicKeyCredentialCreationOptions(
+            relyingParty: policy.relyingParty, relyingPartyName: policy.relyingPartyName, userHandle: handle, userName: username,
+            userDisplayName: displayName, challenge: challenge, algorithms: policy.algorithms,
+            timeoutMilliseconds: Int(policy.challengeLifetime * 1000), excludeCredentials: exclude, residentKey: .required,
+            userVerification: policy.userVerification, attestation: policy.attestationConveyance, hints: policy.hints)
+        return .object(["publicKey": options.json])
     }
 
-    func requestOptions(challenge: [UInt8], allow: [(id: [UInt8], transports: [String])]) -> JSONValue {
-        var options: JSONObject = [
-            "challenge": .string(Base64URL.encode(challenge)),
-            "timeout": .int(Int(policy.challengeLifetime * 1000)),
-            "rpId": .string(policy.relyingParty.id),
-            "allowCredentials": .array(allow.map(Self.descriptor)),
-            "userVerification": .string(policy.userVerification.rawValue),
-        ]
-        if !policy.hints.isEmpty { options["hints"] = .array(policy.hints.map { .string($0.rawValue) }) }
-        return .object(["publicKey": .object(options)])
-    }
-
-    static func descriptor(_ credential: (id: [UInt8], transports: [String])) -> JSONValue {
-        var object: JSONObject = ["type": .string("public-key"), "id": .string(Base64URL.encode(credential.id))]
-        if !credential.transports.isEmpty { object["transports"] = .array(credential.transports.map(JSONValue.string)) }
-        return .object(object)
+    /// `{"publicKey": PublicKeyCredentialRequestOptionsJSON}`; `allow` empty for a discoverable credential.
+    func requestOptions(challenge: [UInt8], allow: [PublicKeyCredentialDescriptor]) -> JSONValue {
+        let options = PublicKeyCredentialRequestOptions(
+            challenge: challenge, relyingParty: policy.relyingParty, timeoutMilliseconds: Int(policy.challengeLifetime * 1000),
+            allowCredentials: allow, userVerification: policy.userVerification, hints: policy.hints)
+        return .object(["publicKey": options.json])
     }
 }

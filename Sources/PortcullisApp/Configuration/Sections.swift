@@ -90,7 +90,7 @@ public struct WebAuthnConfiguration: Sendable {
 ///   Hello's RS1) can be trusted. Default `true`.
 public struct AttestationConfiguration: Sendable {
     public static let key = "attestation"
-    public var conveyance = "none"
+    public var conveyance = AttestationConveyancePreference.none
     public var trustAnchorFiles: [String] = []
     public var mdsBLOBFile: String?
     public var mdsRootFile: String?
@@ -103,7 +103,10 @@ public struct AttestationConfiguration: Sendable {
     /// Reads the section from a reader scoped to `attestation`.
     public init(reader: ConfigReader) throws {
         let r = SectionReader(reader, section: Self.key)
-        if let v = try r.oneOf("conveyance", ["none", "direct"], { $0 }) { conveyance = v }
+        // Only what this server can use: `indirect` and `enterprise` would let a client decide what is verified.
+        if let v = try r.oneOf("conveyance", [AttestationConveyancePreference.none, .direct].map(\.rawValue), AttestationConveyancePreference.init(rawValue:)) {
+            conveyance = v
+        }
         if let v = r.list("trust_anchors") { trustAnchorFiles = v }
         mdsBLOBFile = r.string("mds_blob")
         mdsRootFile = r.string("mds_root")

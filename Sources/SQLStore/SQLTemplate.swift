@@ -138,3 +138,61 @@ struct SQLTemplate: Sendable {
         }
     }
 }
+
+/// The type of a column, as ``SQLValue`` has them.
+enum SQLColumnType: Sendable { case text, blob, integer }
+
+/// One column of a ``ColumnTable``: its name, its type, and how a record gives its value. Made only
+/// through ``text(_:_:)``, ``blob(_:_:)`` and ``integer(_:_:)``, so the value always has the type.
+struct Column<Record>: Sendable {
+    let name: String
+    let type: SQLColumnType
+    let value: @Sendable (Record) -> SQLValue
+
+    static func text(_ name: String, _ get: @escaping @Sendable (Record) -> String?) -> Column {
+        Column(name: name, type: .text) { .text(get($0)) }
+    }
+    static func blob(_ name: String, _ get: @escaping @Sendable (Record) -> [UInt8]?) -> Column {
+        Column(name: name, type: .blob) { .blob(get($0)) }
+    }
+    static func integer(_ name: String, _ get: @escaping @Sendable (Record) -> Int64?) -> Column {
+        Column(name: name, type: .integer) { .integer(get($0)) }
+    }
+}
+
+/// A table's columns, each with its type and how it takes its value from a record: one list, so
+/// that a column, its type and its bound value cannot drift apart, and every `$N` is computed from it.
+struct ColumnTable<Record>: Sendable {
+    let table: String
+    let columns: [Column<Record>]
+
+    init(_ table: String, _ columns: [Column<Record>]) {
+        self.table = table
+        self.columns = columns
+    }
+
+    /// The column names, in order.
+    var names: [String] { columns.map(\.name) }
+
+    /// The column types, in order.
+    var types: [SQLColumnType] { columns.map(\.type) }
+
+    /// The record's values, in the columns' order.
+    func values(_ record: Record) -> [SQLValue] { columns.map { $0.value(record) } }
+
+    /// `$first, $first+1, ...`: one parameter per column.
+    func parameters(from first: Int = 1) -> String {
+        (first..<(first + columns.count)).map { "$\($0)" }.joined(separator: ", ")
+    }
+
+    /// The parameter that holds column `name` when the values start at `$first`.
+    func parameter(_ name: String, from first: Int = 1) -> String {
+        guard let index = columns.firstIndex(where: { $0.name == name }) else {
+            preconditionFailure("\(table) has no column \(name)")  // a statement written against another schema
+        }
+        return "$\(first + index)"
+    }
+
+    /// `INSERT INTO table (columns) VALUES ($1, ...)`.
+    var insert: String { "INSERT INTO \(table) (\(names.joined(separator: ", "))) VALUES (\(parameters()))" }
+}

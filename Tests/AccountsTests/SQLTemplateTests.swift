@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import PortcullisTesting
 import SQLKit
 @testable import SQLStore
 import Testing
@@ -74,5 +75,36 @@ import Testing
             }
             #expect(rows == ["direct 7 1", "kit 7 1"])
         }
+    }
+}
+
+/// Column tables: names, types, values and `$N` come from one list.
+@Suite struct ColumnTableTests {
+    struct Row { let a: String; let b: [UInt8]?; let c: Int64 }
+    static let table = ColumnTable<Row>("t", [.text("a") { $0.a }, .blob("b") { $0.b }, .integer("c") { $0.c }])
+
+    @Test func everythingComesFromTheOneList() {
+        #expect(Self.table.names == ["a", "b", "c"])
+        #expect(Self.table.types == [.text, .blob, .integer])
+        #expect(Self.table.values(Row(a: "x", b: nil, c: 3)) == [.text("x"), .blob(nil), .integer(3)])
+        #expect(Self.table.insert == "INSERT INTO t (a, b, c) VALUES ($1, $2, $3)")
+        #expect(Self.table.parameters(from: 4) == "$4, $5, $6")
+        #expect(Self.table.parameter("c", from: 10) == "$12")
+    }
+
+    /// The sign-in statement binds as many values as it declares types, each value of its type.
+    @Test func theSignInStatementsValuesMatchItsTypes() {
+        let user = StoreFixtures.user("alice")
+        let passkey = StoreFixtures.passkey(for: user)
+        let statement = PostgresBatchTests.signIn(user, passkey, challenge: "c", expected: 0, new: 1)
+        let values = statement.values
+        #expect(values.count == RecordSignInStatement.elementTypes.count)
+        for (value, type) in zip(values, RecordSignInStatement.elementTypes) {
+            switch (value, type) {
+            case (.text, .text), (.blob, .bytea), (.integer, .int8): break
+            default: Issue.record("\(value) bound as \(type)")
+            }
+        }
+        #expect(SQLAccountStore.challengeTable.types.count == InsertChallengesStatement.elementTypes.count)
     }
 }

@@ -17,7 +17,7 @@ import SQLKit
 /// ``PostgresBackend/saveChallenge(_:)``).
 struct InsertChallengesStatement: PostgresPreparedStatement {
     static let name = "portcullis_insert_challenges_v1"
-    static let elementTypes: [PostgresArrayElement] = [.text, .text, .text, .text, .text, .text, .bytea, .bytea, .int8]
+    static let elementTypes = SQLAccountStore.challengeTable.types.map(PostgresArrayElement.init)
     static let sql = """
         INSERT INTO challenges (\(SQLAccountStore.challengeColumns.joined(separator: ", ")))
         SELECT * FROM unnest(\(arrayParameters(elementTypes)))
@@ -92,6 +92,14 @@ private func arrayTypes(_ elements: [PostgresArrayElement]) -> [PostgresDataType
 enum PostgresArrayElement: Sendable {
     case text, bytea, int8
 
+    init(_ type: SQLColumnType) {
+        switch type {
+        case .text: self = .text
+        case .blob: self = .bytea
+        case .integer: self = .int8
+        }
+    }
+
     var type: PostgresDataType {
         switch self {
         case .text: .text
@@ -127,6 +135,10 @@ enum PostgresArrayElement: Sendable {
 /// find nothing to delete, so nothing of theirs is written.
 struct RecordSignInStatement: PostgresPreparedStatement {
     static let name = "portcullis_record_sign_in_v1"
+    /// `$1`...`$8` are the challenge and the counter (named in the statement); the session's values
+    /// follow, then the event's, each numbered from its column table.
+    static let sessionFirst = 9
+    static let eventFirst = sessionFirst + SQLAccountStore.sessionTable.columns.count
     static let sql = """
         WITH used AS (
           DELETE FROM challenges WHERE challenge = $1 AND kind = $2 AND expires_at > $3 RETURNING 1 AS one
@@ -136,23 +148,21 @@ struct RecordSignInStatement: PostgresPreparedStatement {
           WHERE credential_id = $4 AND sign_count = $5 AND EXISTS (SELECT 1 FROM used) RETURNING 1 AS one
         ), new_session AS (
           INSERT INTO sessions (\(SQLAccountStore.sessionColumns.joined(separator: ", ")))
-          SELECT \(SQLAccountStore.parameters(SQLAccountStore.sessionColumns.count, from: 9)) FROM counted RETURNING 1 AS one
+          SELECT \(SQLAccountStore.sessionTable.parameters(from: sessionFirst)) FROM counted RETURNING 1 AS one
         ), new_event AS (
           INSERT INTO events (\(SQLAccountStore.eventColumns.joined(separator: ", ")), next_delivery_at)
-          SELECT \(SQLAccountStore.parameters(SQLAccountStore.eventColumns.count, from: 23)), $26 FROM counted RETURNING 1 AS one
+          SELECT \(SQLAccountStore.eventTable.parameters(from: eventFirst)), \(SQLAccountStore.eventTable.parameter("at", from: eventFirst))
+          FROM counted RETURNING 1 AS one
         )
         SELECT CASE
           WHEN NOT EXISTS (SELECT 1 FROM used) THEN CAST(0 AS BIGINT)
           WHEN EXISTS (SELECT 1 FROM counted) THEN CAST(1 AS BIGINT)
           ELSE portcullis_refuse('the signature counter moved') END AS outcome
         """
-    /// The parameters' types: the challenge and the counter (`$1`...`$8`), the session's values
-    /// (`$9`...`$22`) and the event's (`$23`...`$29`), in the order of the general path's inserts.
-    static let elementTypes: [PostgresArrayElement] = [
-        .text, .text, .int8, .bytea, .int8, .int8, .int8, .int8,
-        .text, .bytea, .text, .text, .bytea, .int8, .int8, .int8, .int8, .int8, .int8, .text, .text, .int8,
-        .text, .text, .text, .int8, .text, .text, .text,
-    ]
+    /// The parameters' types: the challenge and the counter (`$1`...`$8`, as ``values`` gives them),
+    /// then the session's and the event's, from their column tables.
+    static let elementTypes: [PostgresArrayElement] = [.text, .text, .int8, .bytea, .int8, .int8, .int8, .int8]
+        + (SQLAccountStore.sessionTable.types + SQLAccountStore.eventTable.types).map(PostgresArrayElement.init)
     static let bindingDataTypes = elementTypes.map(\.type)
     typealias Row = Int64
 
@@ -167,7 +177,7 @@ struct RecordSignInStatement: PostgresPreparedStatement {
     let session: Session
     let event: SecurityEvent
 
-    /// The values of `$1`...`$29`.
+    /// The values of every parameter: the head (`$1`...`$8`), the session's, the event's.
     var values: [SQLValue] {
         typealias S = SQLAccountStore
         let head: [SQLValue] = [

@@ -272,9 +272,8 @@ public struct PasskeyService: Sendable {
     static func hash(_ text: String) -> [UInt8] { Array(SHA256.hash(data: Array(text.utf8))) }
 
     /// The display name of a passkey provider, when its AAGUID is known.
-    public func providerName(_ aaguid: String) -> String? {
-        guard let id = AAGUID(string: aaguid) else { return nil }
-        return policy.attestationTrust.metadata?.entries[id]?.description ?? KnownAuthenticators.name(for: id)
+    public func providerName(_ aaguid: AAGUID) -> String? {
+        policy.attestationTrust.metadata?.entries[aaguid]?.description ?? KnownAuthenticators.name(for: aaguid)
     }
 
     /// A session born from `passkey` (``SessionAuthority``).
@@ -383,13 +382,13 @@ public struct PasskeyService: Sendable {
     }
 
     func makePasskey(_ verified: VerifiedRegistration, userID: UUID, name: String?, now: Date) -> Passkey {
-        let aaguid = verified.aaguid.description
+        let aaguid = verified.aaguid
         let trimmed = name?.trimmingCharacters(in: .whitespacesAndNewlines).prefix(64)
         let defaultName = providerName(aaguid) ?? "Passkey"
         return Passkey(
-            credentialID: verified.credentialID, userID: userID, publicKey: verified.publicKeyBytes, algorithm: verified.algorithm.rawValue,
+            credentialID: verified.credentialID, userID: userID, publicKey: verified.publicKeyBytes, algorithm: verified.algorithm,
             signCount: verified.signCount, aaguid: aaguid, name: trimmed.map(String.init).flatMap { $0.isEmpty ? nil : $0 } ?? defaultName,
-            transports: verified.transports, backupEligible: verified.backupEligible, backedUp: verified.backedUp,
+            transports: verified.transports.compactMap(AuthenticatorTransport.init(rawValue:)), backupEligible: verified.backupEligible, backedUp: verified.backedUp,
             uvInitialized: verified.userVerified, attestationFormat: verified.attestationFormat, attestationTrusted: verified.trusted,
             createdAt: now)
     }
@@ -417,7 +416,7 @@ public struct PasskeyService: Sendable {
         return (0..<count).map { index in
             let block = Array(HMAC<SHA256>.authenticationCode(for: mac + [UInt8(index)], using: enumerationKey))
             let length = 16 + Int(block[0] % 17)
-            return PublicKeyCredentialDescriptor(id: Array((block + mac).prefix(length)), transports: ["internal", "hybrid"])
+            return PublicKeyCredentialDescriptor(id: Array((block + mac).prefix(length)), transports: [.internal, .hybrid])
         }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import WebAuthn
 
 /// A person's account. Usernames are unique (compared lower-cased); the user handle is the
 /// WebAuthn `user.id`: 32 random bytes that say nothing about the person.
@@ -38,15 +39,15 @@ public struct Passkey: Sendable, Hashable {
     /// The COSE_Key bytes exactly as registered.
     public var publicKey: [UInt8]
     /// The key's COSE algorithm.
-    public var algorithm: Int
+    public var algorithm: COSEAlgorithm
     /// The last asserted signature counter.
     public var signCount: UInt32
-    /// The authenticator model, lower-case 8-4-4-4-12.
-    public var aaguid: String
+    /// The authenticator model.
+    public var aaguid: AAGUID
     /// A name the owner chose, or a default from the provider.
     public var name: String
     /// Transports the client reported.
-    public var transports: [String]
+    public var transports: [AuthenticatorTransport]
     /// BE: may be synced. Fixed at registration.
     public var backupEligible: Bool
     /// BS as last seen.
@@ -66,8 +67,8 @@ public struct Passkey: Sendable, Hashable {
     public var recoveredAt: Date?
 
     public init(
-        credentialID: [UInt8], userID: UUID, publicKey: [UInt8], algorithm: Int, signCount: UInt32, aaguid: String, name: String,
-        transports: [String], backupEligible: Bool, backedUp: Bool, uvInitialized: Bool, attestationFormat: String,
+        credentialID: [UInt8], userID: UUID, publicKey: [UInt8], algorithm: COSEAlgorithm, signCount: UInt32, aaguid: AAGUID, name: String,
+        transports: [AuthenticatorTransport], backupEligible: Bool, backedUp: Bool, uvInitialized: Bool, attestationFormat: String,
         attestationTrusted: Bool, createdAt: Date, lastUsedAt: Date? = nil, recoveredAt: Date? = nil
     ) {
         self.credentialID = credentialID

@@ -38,13 +38,13 @@ public struct PasskeyView: Encodable, Sendable, Equatable {
         id = Base64URL.encode(passkey.credentialID)
         name = passkey.name
         self.provider = provider
-        aaguid = passkey.aaguid
+        aaguid = passkey.aaguid.description
         createdAt = passkey.createdAt
         lastUsedAt = passkey.lastUsedAt
         backedUp = passkey.backedUp
         backupEligible = passkey.backupEligible
         deviceBound = passkey.isDeviceBound
-        transports = passkey.transports
+        transports = passkey.transports.map { $0.rawValue }
     }
 }
 

@@ -30,8 +30,8 @@ enum OperatorOutput {
         if let passkeys {
             object["passkeys"] = .array(passkeys.map { passkey in
                 .object([
-                    "id": .string(Base64URL.encode(passkey.credentialID)), "name": .string(passkey.name), "aaguid": .string(passkey.aaguid),
-                    "provider": KnownAuthenticators.name(for: AAGUID(string: passkey.aaguid) ?? .zero).map(JSONValue.string) ?? .null,
+                    "id": .string(Base64URL.encode(passkey.credentialID)), "name": .string(passkey.name), "aaguid": .string(passkey.aaguid.description),
+                    "provider": KnownAuthenticators.name(for: passkey.aaguid).map(JSONValue.string) ?? .null,
                     "backedUp": .bool(passkey.backedUp), "deviceBound": .bool(passkey.isDeviceBound),
                     "createdAt": .string(ISO8601DateFormatter().string(from: passkey.createdAt)),
                     "lastUsedAt": passkey.lastUsedAt.map { .string(ISO8601DateFormatter().string(from: $0)) } ?? .null,

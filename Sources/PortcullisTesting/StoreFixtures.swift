@@ -1,5 +1,6 @@
 import Accounts
 import Foundation
+import WebAuthn
 
 /// Records for store tests.
 public enum StoreFixtures {
@@ -10,8 +11,8 @@ public enum StoreFixtures {
 
     /// A passkey for `user`.
     public static func passkey(for user: User, id: [UInt8] = Array(UUID().uuidString.utf8), signCount: UInt32 = 0, at: Date = FixedClock.now) -> Passkey {
-        Passkey(credentialID: id, userID: user.id, publicKey: [0xA5, 1, 2], algorithm: -7, signCount: signCount,
-                aaguid: "00000000-0000-0000-0000-000000000000", name: "Test key", transports: ["internal", "hybrid"],
+        Passkey(credentialID: id, userID: user.id, publicKey: [0xA5, 1, 2], algorithm: .es256, signCount: signCount,
+                aaguid: .zero, name: "Test key", transports: [.internal, .hybrid],
                 backupEligible: true, backedUp: true, uvInitialized: true, attestationFormat: "none", attestationTrusted: false, createdAt: at)
     }
 

@@ -64,6 +64,12 @@ public struct SQLAccountStore: AccountStore {
         .dataCorrupted(.init(codingPath: [SQLColumnKey(column)], debugDescription: "column \(column) holds a value the store did not write"))
     }
 
+    /// A stored AAGUID (8-4-4-4-12 text); anything else is a corrupt row.
+    static func aaguid(_ text: String) throws -> AAGUID {
+        guard let aaguid = AAGUID(string: text) else { throw corrupt("passkeys.aaguid") }
+        return aaguid
+    }
+
     /// The UUID in `column`.
     static func uuid(_ row: any SQLRow, _ column: String) throws -> UUID { try SQLKitColumns.of(row).uuid(column) }
 
@@ -113,11 +119,11 @@ public struct SQLAccountStore: AccountStore {
             credentialID: try row.bytes("credential_id"),
             userID: try row.uuid("user_id"),
             publicKey: try row.bytes("public_key"),
-            algorithm: Int(try row.integer("algorithm")),
+            algorithm: COSEAlgorithm(rawValue: Int(try row.integer("algorithm"))),
             signCount: UInt32(clamping: try row.integer("sign_count")),
-            aaguid: try row.text("aaguid"),
+            aaguid: try aaguid(row.text("aaguid")),
             name: try row.text("name"),
-            transports: transports.isEmpty ? [] : transports.split(separator: ",").map(String.init),
+            transports: transports.split(separator: ",").compactMap { AuthenticatorTransport(rawValue: String($0)) },
             backupEligible: try row.flag("backup_eligible"),
             backedUp: try row.flag("backed_up"),
             uvInitialized: try row.flag("uv_initialized"),
@@ -227,8 +233,8 @@ public struct SQLAccountStore: AccountStore {
         try await db.raw("""
             INSERT INTO passkeys (credential_id, user_id, public_key, algorithm, sign_count, aaguid, name, transports, backup_eligible,
               backed_up, uv_initialized, attestation_format, attestation_trusted, created_at, last_used_at, recovered_at) VALUES
-            (\(bind: data(passkey.credentialID)), \(bind: id(passkey.userID)), \(bind: data(passkey.publicKey)), \(bind: Int64(passkey.algorithm)),
-             \(bind: Int64(passkey.signCount)), \(bind: passkey.aaguid), \(bind: passkey.name), \(bind: passkey.transports.joined(separator: ",")),
+            (\(bind: data(passkey.credentialID)), \(bind: id(passkey.userID)), \(bind: data(passkey.publicKey)), \(bind: Int64(passkey.algorithm.rawValue)),
+             \(bind: Int64(passkey.signCount)), \(bind: passkey.aaguid.description), \(bind: passkey.name), \(bind: passkey.transports.map(\.rawValue).joined(separator: ",")),
              \(bind: flag(passkey.backupEligible)), \(bind: flag(passkey.backedUp)), \(bind: flag(passkey.uvInitialized)),
              \(bind: passkey.attestationFormat), \(bind: flag(passkey.attestationTrusted)), \(bind: ms(passkey.createdAt)),
              \(bind: passkey.lastUsedAt.map(ms)), \(bind: passkey.recoveredAt.map(ms)))

@@ -11,7 +11,7 @@ import Testing
 /// come back bound to nobody.
 @Suite struct CorruptRowTests {
     enum Damage: String, CaseIterable, Sendable {
-        case challengeUser, challengeKind, challengeUserInSignInRead, sessionUser, sessionBirth, passkeyKey, eventDetail, eventDetailNotStrings, eventKind, recoveryAddresses
+        case challengeUser, challengeKind, challengeUserInSignInRead, sessionUser, sessionBirth, passkeyKey, passkeyAAGUID, eventDetail, eventDetailNotStrings, eventKind, recoveryAddresses
     }
 
     @Test(arguments: Damage.allCases)
@@ -36,6 +36,8 @@ import Testing
             // An unknown birth must not come back as a full-rights passkey session.
             case .sessionBirth: "UPDATE sessions SET birth_kind = 'root'"
             case .passkeyKey: "UPDATE passkeys SET public_key = 'text, not bytes'"
+            // An AAGUID that is not 8-4-4-4-12 is not read as some other authenticator model.
+            case .passkeyAAGUID: "UPDATE passkeys SET aaguid = 'yubikey'"
             case .eventDetail: "UPDATE events SET detail = '[1'"
             case .eventDetailNotStrings: "UPDATE events SET detail = '{\"k\":1}'"
             // A kind outside the closed list is not read as some other event.
@@ -53,7 +55,7 @@ import Testing
                 case .challengeUserInSignInRead:
                     _ = try await store.assertionContext(challenge: login.challenge, credentialID: key.credentialID, now: FixedClock.now)
                 case .sessionUser, .sessionBirth: _ = try await store.session(tokenHash: session.tokenHash)
-                case .passkeyKey: _ = try await store.credential(id: key.credentialID, now: FixedClock.now)
+                case .passkeyKey, .passkeyAAGUID: _ = try await store.credential(id: key.credentialID, now: FixedClock.now)
                 case .eventDetail, .eventDetailNotStrings, .eventKind: _ = try await store.events(userID: ada.id, limit: 10)
                 case .recoveryAddresses: _ = try await store.recoverySettings(userID: ada.id)
                 }

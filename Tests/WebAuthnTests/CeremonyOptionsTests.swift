@@ -16,7 +16,7 @@ import WebAuthn
     }
 
     @Test func creationOptionsEncodeToTheLevel3JSON() {
-        let json = StrictJSON.serialize(Self.creation(exclude: [PublicKeyCredentialDescriptor(id: [9, 9], transports: ["usb"])], hints: [.securityKey]).json)
+        let json = StrictJSON.serialize(Self.creation(exclude: [PublicKeyCredentialDescriptor(id: [9, 9], transports: [.usb])], hints: [.securityKey]).json)
         #expect(json == #"{"rp":{"id":"example.org","name":"Example"},"user":{"id":"AQID","name":"alice","displayName":"Alice"},"#
             + #""challenge":"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8","pubKeyCredParams":[{"type":"public-key","alg":-7},{"type":"public-key","alg":-257}],"#
             + #""timeout":300000,"excludeCredentials":[{"type":"public-key","id":"CQk","transports":["usb"]}],"#

@@ -4,9 +4,9 @@ public struct PublicKeyCredentialDescriptor: Sendable, Hashable {
     /// The credential ID.
     public var id: [UInt8]
     /// The transports the authenticator reported when the credential was registered (§5.8.4).
-    public var transports: [String]
+    public var transports: [AuthenticatorTransport]
 
-    public init(id: [UInt8], transports: [String] = []) {
+    public init(id: [UInt8], transports: [AuthenticatorTransport] = []) {
         self.id = id
         self.transports = transports
     }
@@ -15,7 +15,7 @@ public struct PublicKeyCredentialDescriptor: Sendable, Hashable {
     /// none are known.
     public var json: JSONValue {
         var object: JSONObject = ["type": .string("public-key"), "id": .string(Base64URL.encode(id))]
-        if !transports.isEmpty { object["transports"] = .array(transports.map(JSONValue.string)) }
+        if !transports.isEmpty { object["transports"] = .array(transports.map { .string($0.rawValue) }) }
         return .object(object)
     }
 }

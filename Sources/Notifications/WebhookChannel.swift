@@ -16,21 +16,11 @@ public struct WebhookChannel: NotificationChannel {
         self.transport = transport
     }
 
-    /// The JSON body for one event.
+    /// The JSON body for one event (Standard Webhooks: `type`, `timestamp`, `data`).
     static func payload(_ event: SecurityEvent, user: User?, links: [String: String] = [:]) -> [UInt8] {
-        var data: JSONObject = [
-            "userId": .string(event.userID.uuidString.lowercased()),
-            "username": user.map { .string($0.username) } ?? .null,
-            "ip": .string(event.ip), "userAgent": .string(event.userAgent),
-        ]
-        for (key, value) in event.detail.sorted(by: { $0.key < $1.key }) { data[key] = .string(value) }
-        for (key, value) in links.sorted(by: { $0.key < $1.key }) { data[key] = .string(value) }
-        let body: JSONValue = .object([
-            "type": .string("portcullis." + event.kind.rawValue),
-            "timestamp": .string(ISO8601DateFormatter().string(from: event.at)),
-            "data": .object(data),
-        ])
-        return Array(StrictJSON.serialize(body).utf8)
+        // The payload holds strings and a date only: encoding cannot fail.
+        let value = (try? JSONValueEncoder().encode(WebhookPayload(event: event, user: user, links: links))) ?? .null
+        return Array(StrictJSON.serialize(value).utf8)
     }
 
     public func deliver(_ event: SecurityEvent, user: User?, links: [String: String], attemptID: String, now: Date) async -> Bool {
@@ -42,5 +32,47 @@ public struct WebhookChannel: NotificationChannel {
             if !(200..<300).contains(status) { ok = false }
         }
         return ok
+    }
+}
+
+/// One delivery's body: the event's type and time, and its data: whose account (the ID, and the
+/// username while the account exists), from where, then the event's detail and its links, each
+/// sorted by name.
+struct WebhookPayload: Encodable {
+    let event: SecurityEvent
+    let user: User?
+    let links: [String: String]
+
+    struct Data: Encodable {
+        let event: SecurityEvent
+        let user: User?
+        let links: [String: String]
+
+        struct Key: CodingKey {
+            let stringValue: String
+            init(_ name: String) { stringValue = name }
+            init?(stringValue: String) { self.stringValue = stringValue }
+            var intValue: Int? { nil }
+            init?(intValue: Int) { nil }
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: Key.self)
+            try container.encode(event.userID, forKey: Key("userId"))
+            try container.encodeIfPresent(user?.username, forKey: Key("username"))
+            try container.encode(event.ip, forKey: Key("ip"))
+            try container.encode(event.userAgent, forKey: Key("userAgent"))
+            for (name, value) in event.detail.sorted(by: { $0.key < $1.key }) { try container.encode(value, forKey: Key(name)) }
+            for (name, value) in links.sorted(by: { $0.key < $1.key }) { try container.encode(value, forKey: Key(name)) }
+        }
+    }
+
+    enum CodingKeys: String, CodingKey { case type, timestamp, data }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode("portcullis." + event.kind.rawValue, forKey: .type)
+        try container.encode(event.at, forKey: .timestamp)
+        try container.encode(Data(event: event, user: user, links: links), forKey: .data)
     }
 }

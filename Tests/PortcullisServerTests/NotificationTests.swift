@@ -78,6 +78,9 @@ final class RecordingTransport: WebhookTransport {
             let payload = try #require(try StrictJSON.parse(delivery.body).object)
             #expect(payload["type"] == .string("portcullis.signup"))
             #expect(payload["data"]?.object?["username"] == .string(user.username))
+            #expect(payload.members.map(\.key) == ["type", "timestamp", "data"])
+            #expect(payload["data"]?.object?.members.prefix(4).map(\.key) == ["userId", "username", "ip", "userAgent"])
+            #expect(payload["data"]?.object?["userId"] == .string(user.id.uuidString.lowercased()))
             #expect(String(decoding: delivery.body, as: UTF8.self).contains("token") == false)
             // Delivered: nothing more to send.
             clock.advance(by: 120)

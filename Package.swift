@@ -271,26 +271,29 @@ let package = Package(
             resources: [.copy("Vectors")],
             swiftSettings: swiftSettings
         ),
+        // The domain, over the in-memory store: no SQL, no HTTP.
         .testTarget(
             name: "AccountsTests",
             dependencies: [
-                "Accounts", "SQLStore", "PortcullisTesting", "PortcullisBench", "WebAuthn",
-                .product(name: "SQLKit", package: "sql-kit"), .product(name: "Logging", package: "swift-log"),
+                "Accounts", "PortcullisTesting", "WebAuthn",
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
         ),
+        // The SQL store and its drivers, on SQLite files and the throwaway PostgreSQL cluster.
         .testTarget(
             name: "SQLStoreTests",
             dependencies: [
-                "SQLStore", "PortcullisTesting",
+                "SQLStore", "Accounts", "WebAuthn", "PortcullisTesting", "PortcullisBench",
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
         ),
+        // The API and the pages, through the application buildServer assembles (on memory:).
         .testTarget(
-            name: "PortcullisServerTests",
+            name: "PortcullisHTTPTests",
             dependencies: [
                 "PortcullisApp", "PortcullisHTTP", "PortcullisPages", "Notifications", "Accounts", "SQLStore", "PortcullisTesting", "WebAuthn",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

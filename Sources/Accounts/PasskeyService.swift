@@ -269,7 +269,7 @@ public struct PasskeyService: Sendable {
 
     // MARK: - Helpers
 
-    static func hash(_ text: String) -> [UInt8] { Array(SHA256.hash(data: Array(text.utf8))) }
+    static func hash(_ text: String) -> [UInt8] { sha256(text) }
 
     /// The display name of a passkey provider, when its AAGUID is known.
     public func providerName(_ aaguid: AAGUID) -> String? {

@@ -91,5 +91,8 @@ public struct SessionAuthority: Sendable {
         return (token, Self.hash(token))
     }
 
-    static func hash(_ text: String) -> [UInt8] { Array(SHA256.hash(data: Array(text.utf8))) }
+    static func hash(_ text: String) -> [UInt8] { sha256(text) }
 }
+
+/// The SHA-256 of `text`'s UTF-8: how tokens and codes are stored (only their hashes are).
+func sha256(_ text: String) -> [UInt8] { Array(SHA256.hash(data: Array(text.utf8))) }

@@ -52,7 +52,7 @@ struct DeviceController: Sendable {
     @Sendable func start(_ request: Request, context: AppRequestContext) async throws -> Response {
         let who = api.info(request, context)
         try api.limit(ip: who.ip)
-        let started = try await api.service.startDeviceRequest(info: who)
+        let started = try await api.service.deviceApproval.start(info: who)
         let display = UserCode.display(started.userCode)
         return try api.json(Started(
             device_code: started.deviceCode, user_code: display, verification_uri: verificationURI,
@@ -65,7 +65,7 @@ struct DeviceController: Sendable {
         func oauthError(_ code: String, _ title: String) -> Problem {
             Problem(.badRequest, code: code, title: title, extra: ["error": code])
         }
-        switch try await api.service.pollDeviceRequest(deviceCode: deviceCode, info: who) {
+        switch try await api.service.deviceApproval.poll(deviceCode: deviceCode, info: who) {
         case .authorizationPending: throw oauthError("authorization_pending", "Not approved yet.")
         case .slowDown: throw oauthError("slow_down", "Polling too fast; wait longer between polls.")
         case .accessDenied: throw oauthError("access_denied", "The request was denied.")
@@ -82,7 +82,7 @@ struct DeviceController: Sendable {
         let auth = try context.requireIdentity()
         try throttleGuess(ip: api.info(request, context).ip)
         let code = request.uri.queryParameters.get("user_code") ?? ""
-        let found = try await api.service.lookupDeviceRequest(auth, userCode: code)
+        let found = try await api.service.deviceApproval.lookup(auth, userCode: code)
         return try api.json(Found(
             userCode: UserCode.display(found.userCode), ip: found.ip, userAgent: found.userAgent, requestedAt: found.createdAt,
             expiresAt: found.expiresAt))
@@ -93,7 +93,7 @@ struct DeviceController: Sendable {
         let who = api.info(request, context)
         try throttleGuess(ip: who.ip)
         let code = try await api.decode(Decision.self, request).user_code
-        try await api.service.decideDeviceRequest(auth, userCode: code, approve: approve, info: who)
+        try await api.service.deviceApproval.decide(auth, userCode: code, approve: approve, info: who)
         return Response(status: .noContent)
     }
 }

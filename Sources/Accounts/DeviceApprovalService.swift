@@ -18,7 +18,26 @@ public enum DevicePollOutcome: Sendable {
     case approved(user: User, issued: IssuedSession)
 }
 
-extension PasskeyService {
+/// Sign-in on a device without passkeys, approved from a signed-in device that holds one (RFC 8628
+/// style, the device's side in §3.2 and §3.4-3.5). It depends on the device requests and users it
+/// reads and on ``SessionAuthority`` for the approver's freshness and the one session it makes.
+public struct DeviceApprovalService: Sendable {
+    let store: any DeviceRequestStore & UserStore
+    let sessions: SessionAuthority
+    let policy: DeviceApprovalPolicy
+    let random: any RandomSource
+    let clock: @Sendable () -> Date
+
+    /// Device approval over `store` under `policy`, making sessions through `sessions`.
+    public init(store: any DeviceRequestStore & UserStore, sessions: SessionAuthority, policy: DeviceApprovalPolicy,
+                random: any RandomSource = SystemRandomSource(), clock: @escaping @Sendable () -> Date = { Date() }) {
+        self.store = store
+        self.sessions = sessions
+        self.policy = policy
+        self.random = random
+        self.clock = clock
+    }
+
     /// The polling interval given to devices.
     public static let devicePollInterval = 5
     /// A device-approval session lives this long (12 hours).
@@ -28,17 +47,17 @@ extension PasskeyService {
 
     /// Starts a request from a device without passkeys.
     /// - Returns: the device code (secret, for the device only) and the user code (for a person).
-    public func startDeviceRequest(info: RequestInfo) async throws -> (deviceCode: String, userCode: String, expiresIn: Int, interval: Int) {
+    public func start(info: RequestInfo) async throws -> (deviceCode: String, userCode: String, expiresIn: Int, interval: Int) {
         let now = clock()
         for _ in 0..<5 {
             let deviceCode = Base64URL.encode(random.bytes(32))
             let userCode = UserCode.generate(using: random)
             let request = DeviceRequest(
-                deviceCodeHash: Self.hash(deviceCode), userCode: userCode, status: .pending, createdAt: now,
-                expiresAt: now.addingTimeInterval(policy.deviceApproval.requestLifetime), interval: Self.devicePollInterval, ip: info.ip, userAgent: info.userAgent)
+                deviceCodeHash: sha256(deviceCode), userCode: userCode, status: .pending, createdAt: now,
+                expiresAt: now.addingTimeInterval(policy.requestLifetime), interval: Self.devicePollInterval, ip: info.ip, userAgent: info.userAgent)
             do {
                 try await store.createDeviceRequest(request)
-                return (deviceCode, userCode, Int(policy.deviceApproval.requestLifetime), Self.devicePollInterval)
+                return (deviceCode, userCode, Int(policy.requestLifetime), Self.devicePollInterval)
             } catch let error as StoreError where error == .conflict {
                 continue  // a user code collision: draw again
             }
@@ -47,9 +66,9 @@ extension PasskeyService {
     }
 
     /// Finds a pending request by its user code, for the approver to check the device's details.
-    public func lookupDeviceRequest(_ auth: Authenticated, userCode text: String) async throws -> DeviceRequest {
+    public func lookup(_ auth: Authenticated, userCode text: String) async throws -> DeviceRequest {
         // The approver holds a full-rights session with a passkey assertion at most a minute old.
-        try requireFresh(auth, within: Self.deviceApprovalWindow)
+        try sessions.requireFresh(auth, within: Self.deviceApprovalWindow)
         guard let code = UserCode.normalize(text), let request = try await store.deviceRequest(userCode: code),
               request.status == .pending, request.expiresAt > clock()
         else { throw AccountsError.notFound() }
@@ -57,11 +76,11 @@ extension PasskeyService {
     }
 
     /// Approves or denies a pending request.
-    public func decideDeviceRequest(_ auth: Authenticated, userCode text: String, approve: Bool, info: RequestInfo) async throws {
-        let request = try await lookupDeviceRequest(auth, userCode: text)
+    public func decide(_ auth: Authenticated, userCode text: String, approve: Bool, info: RequestInfo) async throws {
+        let request = try await lookup(auth, userCode: text)
         let now = clock()
         let event = SecurityEvent(
-            id: newEventID(), userID: auth.user.id, kind: approve ? .deviceApproved : .deviceDenied, at: now, ip: info.ip, userAgent: info.userAgent,
+            id: random.timeOrderedUUID(at: now), userID: auth.user.id, kind: approve ? .deviceApproved : .deviceDenied, at: now, ip: info.ip, userAgent: info.userAgent,
             detail: ["device_ip": request.ip, "device_user_agent": String(request.userAgent.prefix(200))])
         do {
             try await store.transitionDeviceRequest(
@@ -73,8 +92,8 @@ extension PasskeyService {
     }
 
     /// Answers a device's poll; an approved request yields its session exactly once.
-    public func pollDeviceRequest(deviceCode: String, info: RequestInfo) async throws -> DevicePollOutcome {
-        guard deviceCode.utf8.count <= 64, let request = try await store.deviceRequest(deviceCodeHash: Self.hash(deviceCode)) else {
+    public func poll(deviceCode: String, info: RequestInfo) async throws -> DevicePollOutcome {
+        guard deviceCode.utf8.count <= 64, let request = try await store.deviceRequest(deviceCodeHash: sha256(deviceCode)) else {
             return .invalidGrant
         }
         let now = clock()
@@ -92,7 +111,7 @@ extension PasskeyService {
             userID: user.id,
             birth: SessionBirth(kind: .deviceApproval, credentialID: request.approvingCredentialID ?? [], userVerified: false, deviceBound: false),
             lifetime: Self.deviceSessionLifetime, info: info, now: now)
-        let event = SecurityEvent(id: newEventID(), userID: user.id, kind: .signinDeviceApproval, at: now, ip: info.ip, userAgent: info.userAgent)
+        let event = SecurityEvent(id: random.timeOrderedUUID(at: now), userID: user.id, kind: .signinDeviceApproval, at: now, ip: info.ip, userAgent: info.userAgent)
         do {
             try await store.transitionDeviceRequest(
                 deviceCodeHash: request.deviceCodeHash, from: .approved, to: .consumed, decidedBy: nil, approvingCredentialID: nil,
@@ -101,5 +120,12 @@ extension PasskeyService {
             return .invalidGrant  // another poll took it first
         }
         return .approved(user: user, issued: issued)
+    }
+}
+
+extension PasskeyService {
+    /// Sign-in by approval from another device.
+    public var deviceApproval: DeviceApprovalService {
+        DeviceApprovalService(store: store, sessions: sessions, policy: policy.deviceApproval, random: random, clock: clock)
     }
 }

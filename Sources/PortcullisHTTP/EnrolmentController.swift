@@ -39,14 +39,14 @@ struct EnrolmentController: Sendable {
 
     @Sendable func create(_ request: Request, context: AppRequestContext) async throws -> Response {
         let auth = try context.requireIdentity()
-        let (enrolment, token) = try await api.service.createEnrolment(auth, info: api.info(request, context))
+        let (enrolment, token) = try await api.service.enrolments.create(auth, info: api.info(request, context))
         let link = api.settings.publicOrigin + "/enrol#" + token
         return try api.json(Created(id: enrolment.id, link: link, qr: link, expiresAt: enrolment.expiresAt), status: .created)
     }
 
     @Sendable func status(_ request: Request, context: AppRequestContext) async throws -> Response {
         let auth = try context.requireIdentity()
-        let enrolment = try await api.service.enrolment(auth, id: try api.idParameter(context))
+        let enrolment = try await api.service.enrolments.enrolment(auth, id: try api.idParameter(context))
         return try api.json(Status(
             status: enrolment.status.rawValue, expiresAt: enrolment.expiresAt,
             device: enrolment.openedIP.map { Status.Device(ip: $0, userAgent: enrolment.openedUserAgent ?? "") }))
@@ -55,7 +55,7 @@ struct EnrolmentController: Sendable {
     @Sendable func confirm(_ request: Request, context: AppRequestContext) async throws -> Response {
         let auth = try context.requireIdentity()
         let code = try await api.decode(Confirm.self, request).confirmationCode
-        try await api.service.confirmEnrolment(auth, id: try api.idParameter(context), confirmationCode: code, info: api.info(request, context))
+        try await api.service.enrolments.confirm(auth, id: try api.idParameter(context), confirmationCode: code, info: api.info(request, context))
         return Response(status: .noContent)
     }
 
@@ -63,23 +63,23 @@ struct EnrolmentController: Sendable {
         let token = try await api.decode(Open.self, request).token
         let who = api.info(request, context)
         try api.limit(ip: who.ip)
-        let (enrolment, code, secret) = try await api.service.openEnrolment(token: token, info: who)
+        let (enrolment, code, secret) = try await api.service.enrolments.open(token: token, info: who)
         var response = try api.json(Opened(id: enrolment.id, confirmationCode: code))
-        response.setCookie(api.browserCookie(Self.browserCookie, value: secret, maxAge: Int(PasskeyService.enrolmentLifetime), path: "/api/v1/enrol"))
+        response.setCookie(api.browserCookie(Self.browserCookie, value: secret, maxAge: Int(EnrolmentService.lifetime), path: "/api/v1/enrol"))
         return response
     }
 
     @Sendable func options(_ request: Request, context: AppRequestContext) async throws -> Response {
         let id = try await api.decode(OptionsRequest.self, request).id
         try api.limit(ip: api.info(request, context).ip)
-        return api.json(try await api.service.enrolmentOptions(id: id, browserSecret: try browserSecret(request)))
+        return api.json(try await api.service.enrolments.passkeyOptions(id: id, browserSecret: try browserSecret(request)))
     }
 
     @Sendable func verify(_ request: Request, context: AppRequestContext) async throws -> Response {
         let input = try await api.decode(VerifyRequest.self, request)
         let who = api.info(request, context)
         try api.limit(ip: who.ip)
-        let (user, passkey, issued) = try await api.service.enrolmentVerify(
+        let (user, passkey, issued) = try await api.service.enrolments.passkeyVerify(
             id: input.id, browserSecret: try browserSecret(request), credential: input.credential, name: input.name, info: who)
         var response = try api.json(Enrolled(user: UserView(user), passkey: api.passkeyView(passkey)), status: .created)
         response.setCookie(api.sessionCookie(issued.token))

@@ -37,6 +37,14 @@ public struct OperatorActions: Sendable {
         return user
     }
 
+    /// Grants or revokes the admin role; the user's timeline (and notifications) say so.
+    public func setAdmin(_ admin: Bool, username: String) async throws {
+        let user = try await user(named: username)
+        try await store.setAdmin(userID: user.id, admin: admin, event: SecurityEvent(
+            id: random.timeOrderedUUID(at: clock()), userID: user.id, kind: admin ? .adminGranted : .adminRevoked, at: clock(), ip: "command line",
+            userAgent: "portcullis admin"))
+    }
+
     /// Deletes an account and everything of its.
     public func delete(username: String) async throws {
         let user = try await user(named: username)
@@ -53,4 +61,9 @@ public struct OperatorActions: Sendable {
         try await store.createInvite(Invite(codeHash: Array(SHA256.hash(data: Array(code.utf8))), createdAt: now, expiresAt: now.addingTimeInterval(lifetime)))
         return code
     }
+}
+
+extension PasskeyService {
+    /// The operator's actions, with this service's store, clock and random source.
+    public var operatorActions: OperatorActions { OperatorActions(store: store, clock: clock, random: random) }
 }

@@ -16,8 +16,13 @@ public struct Authenticated: Sendable {
     public let session: Session
 }
 
-/// The passkey ceremonies of Portcullis. Every session they start is made by ``sessions`` (the
-/// ``SessionAuthority``), from a passkey ceremony this service verified.
+/// Sign-up, sign-in, re-authentication and the owner's passkeys and sessions, and the passkey
+/// ceremonies the other services register through (options, challenges, verification). Every
+/// session is made by ``sessions`` (the ``SessionAuthority``), from a passkey ceremony verified here.
+/// The other parts of the domain are services of their own, reached from here with this service's
+/// store, clock and random source: ``deviceApproval`` (``DeviceApprovalService``), ``enrolments``
+/// (``EnrolmentService``), ``recovery`` (``RecoveryService``) and ``operatorActions``
+/// (``OperatorActions``).
 public struct PasskeyService: Sendable {
     let store: any AccountStore
     public let policy: AccountsPolicy

@@ -178,5 +178,5 @@ public func recoveryLinks(_ event: SecurityEvent, service: PasskeyService, origi
     guard event.kind.concernsAnOpenRecoveryCase,
           let text = event.detail["case"], let caseID = UUID(uuidString: text)
     else { return [:] }
-    return ["cancelUrl": RecoveryCancelPage.link(origin: origin, caseID: caseID, signature: service.cancelSignature(caseID: caseID))]
+    return ["cancelUrl": RecoveryCancelPage.link(origin: origin, caseID: caseID, signature: service.recovery.cancelSignature(caseID: caseID))]
 }

@@ -27,7 +27,7 @@ struct AdminCommand: ParsableCommand {
 
     /// Grants or revokes the role; the user's timeline (and notifications) say so.
     static func setRole(_ admin: Bool, username: String, store: StoreOptions, io: CommandIO) async throws -> Int32 {
-        do { try await withService(store) { try await $0.setAdmin(username: username, admin: admin) } } catch let error as AccountsError {
+        do { try await withService(store) { try await $0.operatorActions.setAdmin(admin, username: username) } } catch let error as AccountsError {
             throw refusal(error)
         }
         io.out(admin ? "granted admin to \(username)\n" : "revoked admin from \(username)\n")
@@ -67,7 +67,7 @@ struct AdminCommand: ParsableCommand {
             let (username, admin, code) = (self.username, self.admin, self.comparisonCode)
             let target: RecoveryCase
             do {
-                target = try await AdminCommand.withService(store) { try await $0.adminEnrol(admin: admin, username: username, comparisonCode: code) }
+                target = try await AdminCommand.withService(store) { try await $0.recovery.adminEnrol(admin: admin, username: username, comparisonCode: code) }
             } catch let error as AccountsError {
                 throw AdminCommand.refusal(error)
             }

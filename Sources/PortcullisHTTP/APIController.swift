@@ -237,7 +237,7 @@ package struct APIController: Sendable {
         try limit(ip: who.ip, account: credential.object?["rawId"]?.string.map { "credential:" + $0.prefix(256) })
         let (user, issued, openCount) = try await service.loginVerify(credential: credential, info: who)
         // A sign-in shows the owner any recovery case open on their account (read only when there is one).
-        let open = openCount == 0 ? [] : try await service.openCases(userID: user.id)
+        let open = openCount == 0 ? [] : try await service.recovery.openCases(userID: user.id)
         var response = try json(SignedIn(user: UserView(user), openRecoveryCases: open.map(OpenRecoveryCaseView.init)))
         response.setCookie(sessionCookie(issued.token))
         return response
@@ -262,7 +262,7 @@ package struct APIController: Sendable {
             userHandle: Base64URL.encode(auth.user.handle), rpId: service.policy.relyingParty.id,
             session: SessionView(auth.session, current: auth.session.id), isAdmin: auth.user.isAdmin,
             // Every live session shows the owner's open recovery cases, with the way to cancel them.
-            openRecoveryCases: try await service.openCases(userID: auth.user.id).map(OpenRecoveryCaseView.init)))
+            openRecoveryCases: try await service.recovery.openCases(userID: auth.user.id).map(OpenRecoveryCaseView.init)))
     }
 
     @Sendable func addOptions(_ request: Request, context: AppRequestContext) async throws -> Response {

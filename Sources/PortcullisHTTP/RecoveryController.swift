@@ -179,27 +179,27 @@ struct RecoveryController: Sendable {
 
     @Sendable func settings(_ request: Request, context: AppRequestContext) async throws -> Response {
         let auth = try context.requireIdentity()
-        let (settings, contacts, readiness) = try await api.service.recoveryOverview(userID: auth.user.id)
+        let (settings, contacts, readiness) = try await api.service.recovery.recoveryOverview(userID: auth.user.id)
         return try api.json(Overview(
             threshold: settings.threshold,
             recoveryCode: .init(enabled: api.service.policy.recovery.codeEnabled, set: settings.codeHash != nil, createdAt: settings.codeCreatedAt),
             addresses: settings.addresses,
             contacts: contacts.map { ContactView(id: $0.contact.id, user: UserView($0.user), accepted: $0.contact.accepted, createdAt: $0.contact.createdAt) },
             rules: api.service.policy.recovery.effectiveRules.map(RuleView.init), readiness: ReadinessView(readiness),
-            openCases: try await api.service.openCases(userID: auth.user.id).map { OwnerCase($0) }))
+            openCases: try await api.service.recovery.openCases(userID: auth.user.id).map { OwnerCase($0) }))
     }
 
     @Sendable func update(_ request: Request, context: AppRequestContext) async throws -> Response {
         let auth = try context.requireIdentity()
         let input = try await api.decode(Update.self, request)
         guard input.threshold != nil || input.addresses != nil else { throw Problem.invalid("threshold or addresses is required.") }
-        let settings = try await api.service.updateRecovery(auth, threshold: input.threshold, addresses: input.addresses, info: api.info(request, context))
+        let settings = try await api.service.recovery.updateRecovery(auth, threshold: input.threshold, addresses: input.addresses, info: api.info(request, context))
         return try api.json(Updated(threshold: settings.threshold, addresses: settings.addresses))
     }
 
     @Sendable func newCode(_ request: Request, context: AppRequestContext) async throws -> Response {
         let auth = try context.requireIdentity()
-        let code = try await api.service.newRecoveryCode(auth, info: api.info(request, context))
+        let code = try await api.service.recovery.newRecoveryCode(auth, info: api.info(request, context))
         return try api.json(NewCode(code: code), status: .created)
     }
 
@@ -207,19 +207,19 @@ struct RecoveryController: Sendable {
         let auth = try context.requireIdentity()
         let username = try await api.decode(Invite.self, request).username
         try api.limit(ip: api.info(request, context).ip, account: auth.user.username)
-        let contact = try await api.service.inviteRecoveryContact(auth, username: username, info: api.info(request, context))
+        let contact = try await api.service.recovery.inviteRecoveryContact(auth, username: username, info: api.info(request, context))
         return try api.json(Invited(id: contact.id, accepted: false), status: .created)
     }
 
     @Sendable func removeContact(_ request: Request, context: AppRequestContext) async throws -> Response {
         let auth = try context.requireIdentity()
-        try await api.service.removeRecoveryContact(auth, id: try api.idParameter(context), info: api.info(request, context))
+        try await api.service.recovery.removeRecoveryContact(auth, id: try api.idParameter(context), info: api.info(request, context))
         return Response(status: .noContent)
     }
 
     @Sendable func invitations(_ request: Request, context: AppRequestContext) async throws -> Response {
         let auth = try context.requireIdentity()
-        let items = try await api.service.recoveryInvitations(auth)
+        let items = try await api.service.recovery.recoveryInvitations(auth)
         return try api.json(Invitations(invitations: items.map {
             InvitationView(id: $0.contact.id, from: UserView($0.owner), accepted: $0.contact.accepted, createdAt: $0.contact.createdAt)
         }))
@@ -227,7 +227,7 @@ struct RecoveryController: Sendable {
 
     @Sendable func accept(_ request: Request, context: AppRequestContext) async throws -> Response {
         let auth = try context.requireIdentity()
-        try await api.service.acceptRecoveryInvitation(auth, id: try api.idParameter(context), info: api.info(request, context))
+        try await api.service.recovery.acceptRecoveryInvitation(auth, id: try api.idParameter(context), info: api.info(request, context))
         return Response(status: .noContent)
     }
 
@@ -235,7 +235,7 @@ struct RecoveryController: Sendable {
 
     @Sendable func requests(_ request: Request, context: AppRequestContext) async throws -> Response {
         let auth = try context.requireIdentity()
-        let (approvable, own) = try await api.service.recoveryRequests(auth)
+        let (approvable, own) = try await api.service.recovery.recoveryRequests(auth)
         return try api.json(Requests(approvable: approvable.map { OwnerCase($0.recoveryCase, owner: $0.owner) }, own: own.map { OwnerCase($0) }))
     }
 
@@ -243,7 +243,7 @@ struct RecoveryController: Sendable {
         let auth = try context.requireIdentity()
         let code = try await api.decode(Approval.self, request).comparisonCode
         try api.limit(ip: api.info(request, context).ip, account: auth.user.username)
-        try await api.service.approveRecovery(auth, caseID: try api.idParameter(context), comparisonCode: code, info: api.info(request, context))
+        try await api.service.recovery.approveRecovery(auth, caseID: try api.idParameter(context), comparisonCode: code, info: api.info(request, context))
         return Response(status: .noContent)
     }
 
@@ -253,13 +253,13 @@ struct RecoveryController: Sendable {
         let auth = try context.requireIdentity()
         let input = try await api.decode(ApprovalByOwner.self, request)
         try api.limit(ip: api.info(request, context).ip, account: auth.user.username)
-        try await api.service.approveRecovery(auth, ownerID: input.owner, comparisonCode: input.comparisonCode, info: api.info(request, context))
+        try await api.service.recovery.approveRecovery(auth, ownerID: input.owner, comparisonCode: input.comparisonCode, info: api.info(request, context))
         return Response(status: .noContent)
     }
 
     @Sendable func cancel(_ request: Request, context: AppRequestContext) async throws -> Response {
         let auth = try context.requireIdentity()
-        try await api.service.cancelRecovery(auth, caseID: try api.idParameter(context), info: api.info(request, context))
+        try await api.service.recovery.cancelRecovery(auth, caseID: try api.idParameter(context), info: api.info(request, context))
         return Response(status: .noContent)
     }
 
@@ -273,14 +273,14 @@ struct RecoveryController: Sendable {
         if let wait = startsPerUsernameAndIP.hit(who.ip + " " + normalized) ?? startsPerIP.hit(who.ip) ?? startsPerUsername.hit(normalized) {
             throw Problem.rateLimited(retryAfter: wait)
         }
-        let (recoveryCase, secret) = try await api.service.startRecovery(username: normalized, info: who)
+        let (recoveryCase, secret) = try await api.service.recovery.startRecovery(username: normalized, info: who)
         var response = try api.json(Started(id: recoveryCase.id, comparisonCode: recoveryCase.comparisonCode, expiresAt: recoveryCase.expiresAt), status: .created)
         response.setCookie(api.browserCookie(Self.caseCookie, value: secret, maxAge: Int(api.service.policy.recovery.caseLifetime), path: "/api/v1/recovery"))
         return response
     }
 
     @Sendable func progress(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let view = try await api.service.recoveryCaseView(id: try api.idParameter(context), secret: try caseSecret(request))
+        let view = try await api.service.recovery.recoveryCaseView(id: try api.idParameter(context), secret: try caseSecret(request))
         return try api.json(CaseProgress(view))
     }
 
@@ -289,20 +289,20 @@ struct RecoveryController: Sendable {
         let caseID = try api.idParameter(context)
         if let wait = codeAttemptsPerIP.hit("code:" + who.ip) { throw Problem.rateLimited(retryAfter: wait) }
         let code = try await api.decode(CodeEntry.self, request).code
-        let view = try await api.service.enterRecoveryCode(id: caseID, secret: try caseSecret(request), code: code, info: who)
+        let view = try await api.service.recovery.enterRecoveryCode(id: caseID, secret: try caseSecret(request), code: code, info: who)
         return try api.json(CaseProgress(view))
     }
 
     @Sendable func passkeyOptions(_ request: Request, context: AppRequestContext) async throws -> Response {
         try api.limit(ip: api.info(request, context).ip)
-        return api.json(try await api.service.recoveryPasskeyOptions(id: try api.idParameter(context), secret: try caseSecret(request)))
+        return api.json(try await api.service.recovery.recoveryPasskeyOptions(id: try api.idParameter(context), secret: try caseSecret(request)))
     }
 
     @Sendable func passkeyVerify(_ request: Request, context: AppRequestContext) async throws -> Response {
         let input = try await api.decode(VerifyRequest.self, request)
         let who = api.info(request, context)
         try api.limit(ip: who.ip)
-        let (user, passkey, issued) = try await api.service.recoveryPasskeyVerify(
+        let (user, passkey, issued) = try await api.service.recovery.recoveryPasskeyVerify(
             id: try api.idParameter(context), secret: try caseSecret(request), credential: input.credential, name: input.name, info: who)
         var response = try api.json(Recovered(user: UserView(user), passkey: api.passkeyView(passkey)), status: .created)
         response.setCookie(api.sessionCookie(issued.token))
@@ -321,7 +321,7 @@ struct RecoveryController: Sendable {
     @Sendable func adminCases(_ request: Request, context: AppRequestContext) async throws -> Response {
         let auth = try context.requireIdentity()
         guard let username = request.uri.queryParameters["username"].map(String.init) else { throw Problem.invalid("username is required.") }
-        let cases = try await api.service.adminCases(auth, username: username)
+        let cases = try await api.service.recovery.adminCases(auth, username: username)
         return try api.json(AdminCases(cases: cases.map { OwnerCase($0) }))
     }
 
@@ -329,13 +329,13 @@ struct RecoveryController: Sendable {
         let auth = try context.requireIdentity()
         let code = try await api.decode(Approval.self, request).comparisonCode
         try api.limit(ip: api.info(request, context).ip, account: auth.user.username)
-        try await api.service.adminApproveRecovery(auth, caseID: try api.idParameter(context), comparisonCode: code, info: api.info(request, context))
+        try await api.service.recovery.adminApproveRecovery(auth, caseID: try api.idParameter(context), comparisonCode: code, info: api.info(request, context))
         return Response(status: .noContent)
     }
 
     @Sendable func unrecoverable(_ request: Request, context: AppRequestContext) async throws -> Response {
         let auth = try context.requireIdentity()
-        let accounts = try await api.service.unrecoverableAccounts(auth)
+        let accounts = try await api.service.recovery.unrecoverableAccounts(auth)
         return try api.json(Unrecoverable(accounts: accounts.map { .init(user: UserView($0.user), readiness: ReadinessView($0.readiness)) }))
     }
 }

@@ -42,7 +42,7 @@ package struct RecoveryCancelPage: Sendable {
     /// Opening the link only shows a page (mail scanners fetch links); the page's button POSTs.
     @Sendable func page(_ request: Request, context: AppRequestContext) async throws -> Response {
         let link = try decodeLink(request.uri.query ?? "")
-        let target = try await api.service.checkCancelLink(caseID: link.case, signature: link.sig)
+        let target = try await api.service.recovery.checkCancelLink(caseID: link.case, signature: link.sig)
         return library.page("recovery-cancel", View(
             siteName: site.siteName, open: target.status == .open,
             createdAt: ISO8601DateFormatter().string(from: target.createdAt), ip: target.ip,
@@ -53,7 +53,7 @@ package struct RecoveryCancelPage: Sendable {
         let buffer: ByteBuffer
         do { buffer = try await request.body.collect(upTo: 4096) } catch is NIOTooManyBytesError { throw Problem.tooLarge }
         let link = try decodeLink(String(buffer: buffer))
-        try await api.service.cancelRecoveryByLink(caseID: link.case, signature: link.sig, info: api.info(request, context))
+        try await api.service.recovery.cancelRecoveryByLink(caseID: link.case, signature: link.sig, info: api.info(request, context))
         return library.page("recovery-cancelled", site)
     }
 

@@ -208,7 +208,7 @@ import WebAuthn
             try await H.reauth(client, &alice)
             #expect(try await H.send(client, .post, "/api/v1/me/recovery-requests/\(owners.id)/cancel", token: alice.token).status == .noContent)
             let third = try await Self.start(client, "alice")
-            let signature = harness.service.cancelSignature(caseID: try #require(UUID(uuidString: third.id)))
+            let signature = harness.service.recovery.cancelSignature(caseID: try #require(UUID(uuidString: third.id)))
             #expect(try await H.send(client, .post, "/api/v1/me/recovery-requests/\(third.id)/cancel", token: attacker).status == .forbidden)
             #expect(try await Self.postCancel(client, caseID: third.id, sig: signature).status == .ok)
             #expect(try await Self.progress(client, third).object["status"] == .string("cancelled"))
@@ -235,7 +235,7 @@ import WebAuthn
             // The owner, from their own address, still starts a case: the refused starts spent nothing of hers.
             #expect(try await start("alice", from: "198.51.100.7") == .created)
             let alice = try #require(try await harness.store.user(username: "alice"))
-            #expect(try await harness.service.openCases(userID: alice.id).count == 4)
+            #expect(try await harness.service.recovery.openCases(userID: alice.id).count == 4)
             // One address is limited across usernames too.
             var spread: [HTTPResponse.Status] = []
             for name in ["u1", "u2", "u3", "u4", "u5", "u6"] { spread.append(try await start(name, from: "203.0.113.10")) }
@@ -383,7 +383,7 @@ import WebAuthn
             let alice = try await H.signUp(client, "alice")
             let held = try await Self.start(client, "alice")
             let caseID = try #require(UUID(uuidString: held.id))
-            let signature = harness.service.cancelSignature(caseID: caseID)
+            let signature = harness.service.recovery.cancelSignature(caseID: caseID)
             let link = "/recovery/cancel?case=\(held.id)&sig=\(signature)"
 
             // A mail scanner fetching the link changes nothing.
@@ -395,7 +395,7 @@ import WebAuthn
             // A forged or mismatched signature is refused, and nothing changes.
             let other = try await Self.start(client, "alice")
             let before = try await Self.snapshot(harness, "alice")
-            let forged = harness.service.cancelSignature(caseID: try #require(UUID(uuidString: other.id)))
+            let forged = harness.service.recovery.cancelSignature(caseID: try #require(UUID(uuidString: other.id)))
             for sig in [forged, "AAAA", String(signature.dropLast()) + (signature.hasSuffix("A") ? "B" : "A")] {
                 let refused = try await Self.postCancel(client, caseID: held.id, sig: sig)
                 #expect(refused.status == .forbidden)
@@ -497,7 +497,7 @@ import WebAuthn
             let dave = try await H.signUp(client, "dave")
             let erin = try await H.signUp(client, "erin")
             let frank = try await H.signUp(client, "frank")
-            for admin in ["dave", "erin", "frank"] { try await harness.service.setAdmin(username: admin, admin: true) }
+            for admin in ["dave", "erin", "frank"] { try await harness.service.operatorActions.setAdmin(true, username: admin) }
             let held = try await Self.start(client, "alice")
             let path = "/api/v1/admin/recovery-cases/\(held.id)/approve"
             let body: JSONValue = .object(["comparisonCode": .string(held.comparisonCode)])
@@ -507,14 +507,14 @@ import WebAuthn
             #expect(try await H.send(client, .post, path, json: body, token: bob.token).object["code"] == .string("admin_required"))
 
             // One admin from the command line, then the same admin again, then another from the command line: one proof counts.
-            _ = try await harness.service.adminEnrol(admin: "dave", username: "alice", comparisonCode: held.comparisonCode)
-            await #expect(throws: AccountsError.self) { _ = try await harness.service.adminEnrol(admin: "dave", username: "alice", comparisonCode: held.comparisonCode) }
-            _ = try await harness.service.adminEnrol(admin: "frank", username: "alice", comparisonCode: held.comparisonCode)
+            _ = try await harness.service.recovery.adminEnrol(admin: "dave", username: "alice", comparisonCode: held.comparisonCode)
+            await #expect(throws: AccountsError.self) { _ = try await harness.service.recovery.adminEnrol(admin: "dave", username: "alice", comparisonCode: held.comparisonCode) }
+            _ = try await harness.service.recovery.adminEnrol(admin: "frank", username: "alice", comparisonCode: held.comparisonCode)
             #expect(try await Self.progress(client, held).object["releaseAt"] == .null)
             // A wrong comparison code on the command line is refused.
-            await #expect(throws: AccountsError.self) { _ = try await harness.service.adminEnrol(admin: "erin", username: "alice", comparisonCode: "999999x") }
+            await #expect(throws: AccountsError.self) { _ = try await harness.service.recovery.adminEnrol(admin: "erin", username: "alice", comparisonCode: "999999x") }
             // A non-admin on the command line is refused.
-            await #expect(throws: AccountsError.self) { _ = try await harness.service.adminEnrol(admin: "bob", username: "alice", comparisonCode: held.comparisonCode) }
+            await #expect(throws: AccountsError.self) { _ = try await harness.service.recovery.adminEnrol(admin: "bob", username: "alice", comparisonCode: held.comparisonCode) }
 
             // The second admin approves with their passkey: released at once.
             let listed = try await H.send(client, .get, "/api/v1/admin/recovery-cases?username=alice", token: erin.token)
@@ -531,7 +531,7 @@ import WebAuthn
         let harness = try await H()
         try await harness.run { client in
             var dave = try await H.signUp(client, "dave")
-            try await harness.service.setAdmin(username: "dave", admin: true)
+            try await harness.service.operatorActions.setAdmin(true, username: "dave")
             let own = try await Self.start(client, "dave")
             let reply = try await H.send(client, .post, "/api/v1/admin/recovery-cases/\(own.id)/approve",
                                          json: .object(["comparisonCode": .string(own.comparisonCode)]), token: dave.token)
@@ -582,7 +582,7 @@ import WebAuthn
         try await harness.run { client in
             let alice = try await H.signUp(client, "alice")
             let dave = try await H.signUp(client, "dave")
-            try await harness.service.setAdmin(username: "dave", admin: true)
+            try await harness.service.operatorActions.setAdmin(true, username: "dave")
             let readiness = try await H.send(client, .get, "/api/v1/me/recovery", token: alice.token).object["readiness"]?.object
             #expect(readiness?["canRecoverWithoutAdmins"] == .bool(false))
             #expect((readiness?["next"]?.array?.count ?? 0) >= 3)

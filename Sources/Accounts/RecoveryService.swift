@@ -41,7 +41,33 @@ public struct RecoveryCaseView: Sendable {
     public var expired: Bool
 }
 
-extension PasskeyService {
+/// Recovery as strong as a passkey: the owner's set-up (contacts, threshold, recovery code,
+/// notification addresses), cases started from a browser that has lost its passkeys, the proofs
+/// that release them (contacts' and admins' passkey approvals, the code, each with its wait), the
+/// owner's "this wasn't me", and the new passkey every recovery ends in. It depends on the stores
+/// it reads and writes, on ``SessionAuthority`` for freshness and rights, and on the passkey
+/// ceremonies (``PasskeyService``) for the new passkey's registration and the server secret that
+/// signs cancel links.
+public struct RecoveryService: Sendable {
+    let store: any AccountStore
+    let sessions: SessionAuthority
+    let ceremonies: PasskeyService
+    let policy: AccountsPolicy
+    let random: any RandomSource
+    let clock: @Sendable () -> Date
+
+    /// Recovery over `store` under `ceremonies`' policy.
+    public init(store: any AccountStore, ceremonies: PasskeyService) {
+        self.store = store
+        sessions = ceremonies.sessions
+        self.ceremonies = ceremonies
+        policy = ceremonies.policy
+        random = ceremonies.random
+        clock = ceremonies.clock
+    }
+
+    func newEventID() -> UUID { random.timeOrderedUUID(at: clock()) }
+
     // MARK: - Set-up (the owner, signed in)
 
     /// The user's settings, or the defaults when they have none yet.
@@ -92,14 +118,14 @@ extension PasskeyService {
 
     /// Changes the threshold and/or the notification addresses (full rights and a fresh assertion needed).
     public func updateRecovery(_ auth: Authenticated, threshold: Int?, addresses: [String]?, info: RequestInfo) async throws -> RecoverySettings {
-        try requireFresh(auth)
+        try sessions.requireFresh(auth)
         var settings = try await recoverySettings(userID: auth.user.id)
         if let threshold {
             guard (1...20).contains(threshold) else { throw AccountsError.invalid("The threshold is 1 to 20 contacts.") }
             settings.threshold = threshold
         }
         if let addresses {
-            let cleaned = try addresses.map(Self.normalize(address:))
+            let cleaned = try addresses.map(PasskeyService.normalize(address:))
             // Two or more, so that one lost or hijacked mailbox does not silence the alarms (or none at all).
             guard cleaned.isEmpty || (2...10).contains(cleaned.count), Set(cleaned).count == cleaned.count else {
                 throw AccountsError.invalid("Give 2 to 10 distinct notification addresses (or none).")
@@ -112,28 +138,14 @@ extension PasskeyService {
         return settings
     }
 
-    /// An e-mail address: one `@`, a dotted domain, no spaces or control characters, at most 254 bytes.
-    /// Checks an e-mail address the way notification addresses are checked.
-    public static func validate(address: String) throws -> String { try normalize(address: address) }
-
-    static func normalize(address: String) throws -> String {
-        let trimmed = address.trimmingCharacters(in: .whitespaces)
-        let parts = trimmed.split(separator: "@", omittingEmptySubsequences: false)
-        guard trimmed.utf8.count <= 254, parts.count == 2, !parts[0].isEmpty, parts[1].contains("."),
-              !parts[1].hasPrefix("."), !parts[1].hasSuffix("."),
-              trimmed.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value < 0x7F && !"<>()[],;:\\\"".unicodeScalars.contains($0) })
-        else { throw AccountsError.invalid("'\(trimmed.prefix(64))' is not an e-mail address.") }
-        return String(parts[0]) + "@" + parts[1].lowercased()
-    }
-
     /// Makes a new recovery code (128 bits or more), replacing the old one. Shown once; only its hash is kept.
     public func newRecoveryCode(_ auth: Authenticated, info: RequestInfo) async throws -> String {
-        try requireFresh(auth)
+        try sessions.requireFresh(auth)
         guard policy.recovery.codeEnabled else { throw AccountsError.recoveryCodeDisabled() }
         let code = RecoveryCode.generate(using: random)
         var settings = try await recoverySettings(userID: auth.user.id)
         let now = clock()
-        settings.codeHash = Self.hash(RecoveryCode.normalize(code))
+        settings.codeHash = sha256(RecoveryCode.normalize(code))
         settings.codeCreatedAt = now
         try await store.saveRecoverySettings(settings, event: SecurityEvent(
             id: newEventID(), userID: auth.user.id, kind: .recoveryCodeCreated, at: now, ip: info.ip, userAgent: info.userAgent))
@@ -142,8 +154,8 @@ extension PasskeyService {
 
     /// Invites another user of this server as a recovery contact.
     public func inviteRecoveryContact(_ auth: Authenticated, username raw: String, info: RequestInfo) async throws -> RecoveryContact {
-        try requireFresh(auth)
-        let username = try Self.normalize(username: raw)
+        try sessions.requireFresh(auth)
+        let username = try PasskeyService.normalize(username: raw)
         guard let contact = try await store.user(username: username), !contact.disabled else { throw AccountsError.notFound() }
         guard contact.id != auth.user.id else { throw AccountsError.invalid("You cannot be your own recovery contact.") }
         let now = clock()
@@ -153,14 +165,14 @@ extension PasskeyService {
                 id: newEventID(), userID: auth.user.id, kind: .recoveryContactInvited, at: now, ip: info.ip, userAgent: info.userAgent,
                 detail: ["contact": contact.username]))
         } catch let error as StoreError {
-            throw map(error)
+            throw ceremonies.map(error)
         }
         return record
     }
 
     /// Removes one of the user's contacts.
     public func removeRecoveryContact(_ auth: Authenticated, id: UUID, info: RequestInfo) async throws {
-        try requireFresh(auth)
+        try sessions.requireFresh(auth)
         guard let contact = try await store.recoveryContacts(ownerID: auth.user.id).first(where: { $0.id == id }) else { throw AccountsError.notFound() }
         let name = try await store.user(id: contact.contactID)?.username ?? ""
         do {
@@ -168,7 +180,7 @@ extension PasskeyService {
                 id: newEventID(), userID: auth.user.id, kind: .recoveryContactRemoved, at: clock(), ip: info.ip, userAgent: info.userAgent,
                 detail: ["contact": name]))
         } catch let error as StoreError {
-            throw map(error)
+            throw ceremonies.map(error)
         }
     }
 
@@ -192,7 +204,7 @@ extension PasskeyService {
 
     /// Accepts an invitation, with a fresh passkey assertion.
     public func acceptRecoveryInvitation(_ auth: Authenticated, id: UUID, info: RequestInfo) async throws {
-        try requireFresh(auth)
+        try sessions.requireFresh(auth)
         guard let invitation = try await store.recoveryContacts(contactID: auth.user.id).first(where: { $0.id == id && !$0.accepted }) else {
             throw AccountsError.notFound()
         }
@@ -202,7 +214,7 @@ extension PasskeyService {
                 id: newEventID(), userID: invitation.ownerID, kind: .recoveryContactAccepted, at: clock(), ip: info.ip, userAgent: info.userAgent,
                 detail: ["contact": auth.user.username]))
         } catch let error as StoreError {
-            throw map(error)
+            throw ceremonies.map(error)
         }
     }
 
@@ -211,7 +223,7 @@ extension PasskeyService {
     /// Starts a case for `username`, bound to the requesting browser by the returned secret. An unknown,
     /// disabled or blocked account gets a decoy case, answered exactly like a real one, that can never progress.
     public func startRecovery(username raw: String, info: RequestInfo) async throws -> (recoveryCase: RecoveryCase, secret: String) {
-        let username = try Self.normalize(username: raw)
+        let username = try PasskeyService.normalize(username: raw)
         let now = clock()
         var owner = try await store.user(username: username)
         if let user = owner {
@@ -220,7 +232,7 @@ extension PasskeyService {
         }
         let secret = Base64URL.encode(random.bytes(32))
         let recoveryCase = RecoveryCase(
-            id: random.uuid(), userID: owner?.id, secretHash: Self.hash(secret), comparisonCode: ComparisonCode.generate(using: random),
+            id: random.uuid(), userID: owner?.id, secretHash: sha256(secret), comparisonCode: ComparisonCode.generate(using: random),
             status: .open, createdAt: now, expiresAt: now.addingTimeInterval(policy.recovery.caseLifetime), ip: info.ip, userAgent: info.userAgent)
         let event = owner.map {
             SecurityEvent(id: newEventID(), userID: $0.id, kind: .recoveryStarted, at: now, ip: info.ip, userAgent: info.userAgent,
@@ -233,7 +245,7 @@ extension PasskeyService {
     /// The case the requesting browser holds, checked against its secret.
     func heldCase(id: UUID, secret: String) async throws -> RecoveryCase {
         guard secret.utf8.count <= 64, let stored = try await store.recoveryCase(id: id),
-              ConstantTime.equal(stored.secretHash, Self.hash(secret))
+              ConstantTime.equal(stored.secretHash, sha256(secret))
         else { throw AccountsError.notFound() }
         return stored
     }
@@ -266,13 +278,13 @@ extension PasskeyService {
         guard held.codeAttempts < policy.recovery.maxCodeAttempts else { throw AccountsError.tooManyAttempts() }
         var settings: RecoverySettings?
         if let userID = held.userID { settings = try await recoverySettings(userID: userID) }
-        let entered = Self.hash(RecoveryCode.normalize(code))
+        let entered = sha256(RecoveryCode.normalize(code))
         guard let userID = held.userID, let settings, let stored = settings.codeHash, code.utf8.count <= 128, ConstantTime.equal(stored, entered) else {
             let event = held.userID.map {
                 SecurityEvent(id: newEventID(), userID: $0, kind: .recoveryCodeFailed, at: now, ip: info.ip, userAgent: info.userAgent,
                               detail: ["case": id.uuidString.lowercased()])
             }
-            do { _ = try await store.recordRecoveryCodeFailure(caseID: id, event: event) } catch let error as StoreError { throw map(error) }
+            do { _ = try await store.recordRecoveryCodeFailure(caseID: id, event: event) } catch let error as StoreError { throw ceremonies.map(error) }
             throw AccountsError.recoveryCodeInvalid()
         }
         let proof = RecoveryProof(kind: .code, actorID: nil, at: now)
@@ -281,7 +293,7 @@ extension PasskeyService {
                 id: newEventID(), userID: userID, kind: .recoveryApproved, at: now, ip: info.ip, userAgent: info.userAgent,
                 detail: ["case": id.uuidString.lowercased(), "proof": "code"]), now: now)
         } catch let error as StoreError {
-            throw map(error)
+            throw ceremonies.map(error)
         }
         // The case as stored now, without reading it and the settings again.
         var updated = held
@@ -303,7 +315,7 @@ extension PasskeyService {
     /// Creation options for the new passkey that completes a released case.
     public func recoveryPasskeyOptions(id: UUID, secret: String) async throws -> JSONValue {
         let (held, user) = try await releasedCase(id: id, secret: secret)
-        return try await newPasskeyOptions(for: user, kind: .recover, boundTo: held.id)
+        return try await ceremonies.newPasskeyOptions(for: user, kind: .recover, boundTo: held.id)
     }
 
     /// Registers the new passkey, completes the case and starts a session born `recovered`.
@@ -312,17 +324,17 @@ extension PasskeyService {
     {
         let (held, user) = try await releasedCase(id: id, secret: secret)
         let now = clock()
-        let (registered, verified, challenge) = try await verifyNewPasskey(
+        let (registered, verified, challenge) = try await ceremonies.verifyNewPasskey(
             for: user, kind: .recover, boundTo: held.id, credential: credential, name: name, now: now)
         var passkey = registered
         passkey.recoveredAt = now
-        let issued = newSession(userID: user.id, passkey: passkey, userVerified: verified.userVerified, info: info, now: now)
+        let issued = ceremonies.newSession(userID: user.id, passkey: passkey, userVerified: verified.userVerified, info: info, now: now)
         let event = SecurityEvent(id: newEventID(), userID: user.id, kind: .recoveryCompleted, at: now, ip: info.ip, userAgent: info.userAgent,
                                   detail: ["case": id.uuidString.lowercased(), "passkey": passkey.name])
         do {
             try await store.completeRecovery(caseID: held.id, passkey: passkey, session: issued.session, event: event, challenge: challenge, now: now)
         } catch let error as StoreError {
-            throw map(error)
+            throw ceremonies.map(error)
         }
         return (user, passkey, issued)
     }
@@ -353,7 +365,7 @@ extension PasskeyService {
     /// A recovery contact approves a case with a fresh passkey assertion and the comparison code the
     /// requester read to them.
     public func approveRecovery(_ auth: Authenticated, caseID: UUID, comparisonCode: String, info: RequestInfo) async throws {
-        try requireFresh(auth)
+        try sessions.requireFresh(auth)
         let now = clock()
         guard let target = try await store.recoveryCase(id: caseID), let ownerID = target.userID, target.status == .open, target.expiresAt > now,
               try await store.recoveryContacts(contactID: auth.user.id).contains(where: { $0.ownerID == ownerID && $0.accepted })
@@ -364,14 +376,14 @@ extension PasskeyService {
                 id: newEventID(), userID: ownerID, kind: .recoveryApproved, at: now, ip: info.ip, userAgent: info.userAgent,
                 detail: ["case": caseID.uuidString.lowercased(), "proof": "contact", "by": auth.user.username]), now: now)
         } catch let error as StoreError {
-            throw map(error)
+            throw ceremonies.map(error)
         }
     }
 
     /// A contact approves the case of `ownerID` whose comparison code the requester read to them,
     /// found among all of that account's open cases: a flood of other cases cannot hide it.
     public func approveRecovery(_ auth: Authenticated, ownerID: UUID, comparisonCode: String, info: RequestInfo) async throws {
-        try requireFresh(auth)
+        try sessions.requireFresh(auth)
         guard try await store.recoveryContacts(contactID: auth.user.id).contains(where: { $0.ownerID == ownerID && $0.accepted }) else {
             throw AccountsError.notFound()
         }
@@ -401,21 +413,21 @@ extension PasskeyService {
     /// recovery with a stolen factor would otherwise cancel every case the real owner starts until the
     /// cooling period ends; the owner's other passkeys and the signed "this wasn't me" link still can.
     public func cancelRecovery(_ auth: Authenticated, caseID: UUID, info: RequestInfo) async throws {
-        try requireFullRights(auth)
+        try sessions.requireFullRights(auth)
         guard let target = try await store.recoveryCase(id: caseID), target.userID == auth.user.id else { throw AccountsError.notFound() }
         do {
             try await store.cancelRecoveryCase(id: caseID, blockUntil: nil, event: SecurityEvent(
                 id: newEventID(), userID: auth.user.id, kind: .recoveryCancelled, at: clock(), ip: info.ip, userAgent: info.userAgent,
                 detail: ["case": caseID.uuidString.lowercased(), "by": "passkey"]), now: clock())
         } catch let error as StoreError {
-            throw map(error)
+            throw ceremonies.map(error)
         }
     }
 
     /// The signature of a case's "this wasn't me" link: HMAC-SHA256 under the deployment's secret. It
     /// can only cancel; it signs no one in.
     public func cancelSignature(caseID: UUID) -> String {
-        let key = SymmetricKey(data: enumerationSecret.value)
+        let key = SymmetricKey(data: ceremonies.enumerationSecret.value)
         return Base64URL.encode(Array(HMAC<SHA256>.authenticationCode(for: Array(("portcullis-recovery-cancel:" + caseID.uuidString.lowercased()).utf8), using: key)))
     }
 
@@ -437,7 +449,7 @@ extension PasskeyService {
                 id: newEventID(), userID: ownerID, kind: .recoveryCancelled, at: now, ip: info.ip, userAgent: info.userAgent,
                 detail: ["case": caseID.uuidString.lowercased(), "by": "link"]), now: now)
         } catch let error as StoreError {
-            throw map(error)
+            throw ceremonies.map(error)
         }
     }
 
@@ -445,7 +457,7 @@ extension PasskeyService {
 
     /// An admin (fresh passkey assertion) adds an admin proof to another user's case.
     public func adminApproveRecovery(_ auth: Authenticated, caseID: UUID, comparisonCode: String, info: RequestInfo) async throws {
-        try requireFresh(auth)
+        try sessions.requireFresh(auth)
         guard auth.user.isAdmin else { throw AccountsError.adminRequired() }
         try await addAdminProof(adminID: auth.user.id, adminName: auth.user.username, via: "passkey", caseID: caseID,
                                 comparisonCode: comparisonCode, info: info)
@@ -454,10 +466,10 @@ extension PasskeyService {
     /// The operator's command line adds an admin proof in the name of `admin` (who must hold the role).
     /// At most one such proof counts towards an admin rule; the others need admins' passkeys.
     public func adminEnrol(admin: String, username: String, comparisonCode: String) async throws -> RecoveryCase {
-        guard let adminUser = try await store.user(username: try Self.normalize(username: admin)), adminUser.isAdmin else {
+        guard let adminUser = try await store.user(username: try PasskeyService.normalize(username: admin)), adminUser.isAdmin else {
             throw AccountsError.adminRequired()
         }
-        guard let user = try await store.user(username: try Self.normalize(username: username)) else { throw AccountsError.notFound() }
+        guard let user = try await store.user(username: try PasskeyService.normalize(username: username)) else { throw AccountsError.notFound() }
         let target = try await openCase(ownerID: user.id, comparisonCode: comparisonCode)
         try await addAdminProof(adminID: adminUser.id, adminName: adminUser.username, via: "cli", caseID: target.id, comparisonCode: target.comparisonCode,
                                 info: RequestInfo(ip: "command line", userAgent: "portcullis admin enrol"))
@@ -475,29 +487,21 @@ extension PasskeyService {
                 id: newEventID(), userID: ownerID, kind: .recoveryApproved, at: now, ip: info.ip, userAgent: info.userAgent,
                 detail: ["case": caseID.uuidString.lowercased(), "proof": "admin", "by": adminName, "via": via]), now: now)
         } catch let error as StoreError {
-            throw map(error)
+            throw ceremonies.map(error)
         }
-    }
-
-    /// Grants or revokes the admin role (operator command line); the user is told.
-    public func setAdmin(username: String, admin: Bool) async throws {
-        guard let user = try await store.user(username: try Self.normalize(username: username)) else { throw AccountsError.notFound() }
-        try await store.setAdmin(userID: user.id, admin: admin, event: SecurityEvent(
-            id: newEventID(), userID: user.id, kind: admin ? .adminGranted : .adminRevoked, at: clock(), ip: "command line",
-            userAgent: "portcullis admin"))
     }
 
     /// Open cases of a user, for an admin (fresh passkey assertion not needed to look, only to approve).
     public func adminCases(_ auth: Authenticated, username: String) async throws -> [RecoveryCase] {
-        try requireFullRights(auth)
+        try sessions.requireFullRights(auth)
         guard auth.user.isAdmin else { throw AccountsError.adminRequired() }
-        guard let user = try await store.user(username: try Self.normalize(username: username)) else { throw AccountsError.notFound() }
+        guard let user = try await store.user(username: try PasskeyService.normalize(username: username)) else { throw AccountsError.notFound() }
         return try await openCases(userID: user.id)
     }
 
     /// Accounts that could not recover today without admins (at most `limit` accounts scanned).
     public func unrecoverableAccounts(_ auth: Authenticated, limit: Int = 10_000) async throws -> [(user: User, readiness: RecoveryReadiness)] {
-        try requireFullRights(auth)
+        try sessions.requireFullRights(auth)
         guard auth.user.isAdmin else { throw AccountsError.adminRequired() }
         var result: [(user: User, readiness: RecoveryReadiness)] = []
         for user in try await store.listUsers(limit: limit) where !user.disabled {
@@ -506,6 +510,25 @@ extension PasskeyService {
         }
         return result
     }
+}
+
+extension PasskeyService {
+    /// An e-mail address: one `@`, a dotted domain, no spaces or control characters, at most 254 bytes.
+    /// Checks an e-mail address the way notification addresses are checked.
+    public static func validate(address: String) throws -> String { try normalize(address: address) }
+
+    static func normalize(address: String) throws -> String {
+        let trimmed = address.trimmingCharacters(in: .whitespaces)
+        let parts = trimmed.split(separator: "@", omittingEmptySubsequences: false)
+        guard trimmed.utf8.count <= 254, parts.count == 2, !parts[0].isEmpty, parts[1].contains("."),
+              !parts[1].hasPrefix("."), !parts[1].hasSuffix("."),
+              trimmed.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value < 0x7F && !"<>()[],;:\\\"".unicodeScalars.contains($0) })
+        else { throw AccountsError.invalid("'\(trimmed.prefix(64))' is not an e-mail address.") }
+        return String(parts[0]) + "@" + parts[1].lowercased()
+    }
+
+    /// Account recovery.
+    public var recovery: RecoveryService { RecoveryService(store: store, ceremonies: self) }
 }
 
 /// Recovery codes: 26 characters of Crockford base32 (130 bits) in groups of five, read and typed by people.

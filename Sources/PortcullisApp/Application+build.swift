@@ -99,8 +99,8 @@ struct PostgresClientService: Service {
 /// template does not parse.
 public func buildRouter(service: PasskeyService, configuration: ServerConfiguration, metrics: ServerMetrics = ServerMetrics()) throws -> Router<AppRequestContext> {
     let library = try PageLibrary()
-    return buildAPIRouter(service: service, settings: configuration.httpSettings, metrics: metrics) { router, api in
-        Pages.register(on: router, api: api, library: library)
+    return buildAPIRouter(service: service, settings: configuration.httpSettings, metrics: metrics) { router, kit in
+        Pages.register(on: router, kit: kit, library: library)
     }
 }
 

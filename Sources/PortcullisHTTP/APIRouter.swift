@@ -8,7 +8,7 @@ import WebAuthn
 /// middleware and controller (the pages): this target never depends on them.
 package func buildAPIRouter(
     service: PasskeyService, settings: HTTPSettings, metrics: ServerMetrics = ServerMetrics(),
-    extend: (Router<AppRequestContext>, APIController) -> Void = { _, _ in }
+    extend: (Router<AppRequestContext>, APIToolkit) -> Void = { _, _ in }
 ) -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
     router.add(middleware: SecurityHeadersMiddleware())
@@ -32,25 +32,23 @@ package func buildAPIRouter(
                         body: .init(byteBuffer: ByteBuffer(string: metrics.exposition(sessions: sessions))))
     }
     WellKnown(settings: settings).register(on: router)
-    let api = APIController(
+    let kit = APIToolkit(
         service: service, settings: settings,
         ipLimiter: RateLimiter(limit: settings.ipRequestsPerMinute),
         accountLimiter: RateLimiter(limit: settings.accountRequestsPerMinute),
         metrics: metrics)
-    // The routes that need someone signed in share one authenticator.
-    let signedIn = router.group().add(middleware: api.authenticator)
-    api.register(on: router, signedIn: signedIn)
+    router.addRoutes(AccountController(kit: kit).routes)
     let device = service.policy.deviceApproval
-    DeviceController(api: api, codeGuessesPerIP: RateLimiter(limit: device.guessesPerIPPerMinute),
-                     codeGuessesGlobal: RateLimiter(limit: device.guessesPerMinute)).register(on: router, signedIn: signedIn)
-    EnrolmentController(api: api).register(on: router, signedIn: signedIn)
+    router.addRoutes(DeviceController(kit: kit, codeGuessesPerIP: RateLimiter(limit: device.guessesPerIPPerMinute),
+                                      codeGuessesGlobal: RateLimiter(limit: device.guessesPerMinute)).routes)
+    router.addRoutes(EnrolmentController(kit: kit).routes)
     let recovery = service.policy.recovery
-    RecoveryController(
-        api: api,
+    router.addRoutes(RecoveryController(
+        kit: kit,
         startsPerUsernameAndIP: RateLimiter(limit: recovery.startsPerUsernameAndIP, window: 3600),
         startsPerIP: RateLimiter(limit: recovery.startsPerIP, window: 3600),
         startsPerUsername: RateLimiter(limit: recovery.startsPerUsername, window: 3600),
-        codeAttemptsPerIP: RateLimiter(limit: recovery.codeAttemptsPerIP, window: 600)).register(on: router, signedIn: signedIn)
-    extend(router, api)
+        codeAttemptsPerIP: RateLimiter(limit: recovery.codeAttemptsPerIP, window: 600)).routes)
+    extend(router, kit)
     return router
 }

@@ -8,7 +8,7 @@ import WebAuthn
 
 /// Recovery as strong as a passkey: set-up, cases, proofs, cancels, completion, and admins.
 struct RecoveryController: Sendable {
-    let api: APIController
+    let kit: APIToolkit
     /// Cases started per (username, IP address), per IP address, and per username from all addresses
     /// (whether or not the username exists: the limits say nothing about accounts). Checked in that
     /// order, and a start refused by one does not count against the next: a stranger flooding one
@@ -21,7 +21,10 @@ struct RecoveryController: Sendable {
 
     static let caseCookie = "portcullis_recovery"
 
-    func register(on router: Router<AppRequestContext>, signedIn: RouterGroup<AppRequestContext>) {
+    /// The routes; those that need someone signed in sit behind the session cookie's authenticator.
+    var routes: RouteCollection<AppRequestContext> {
+        let routes = RouteCollection(context: AppRequestContext.self)
+        let signedIn = routes.group().add(middleware: kit.authenticator)
         let me = signedIn.group("api/v1/me")
         me.get("recovery", use: settings)
         me.patch("recovery", use: update)
@@ -35,7 +38,7 @@ struct RecoveryController: Sendable {
         me.post("recovery-requests/approve", use: approveByCode)
         me.post("recovery-requests/:id/cancel", use: cancel)
 
-        let recovery = router.group("api/v1/recovery")
+        let recovery = routes.group("api/v1/recovery")
         recovery.post("", use: start)
         recovery.get(":id", use: progress)
         recovery.post(":id/code", use: code)
@@ -49,11 +52,12 @@ struct RecoveryController: Sendable {
         admin.get("recovery-cases", use: adminCases)
         admin.post("recovery-cases/:id/approve", use: adminApprove)
         admin.get("unrecoverable", use: unrecoverable)
+        return routes
     }
 
     // MARK: Helpers
 
-    func caseSecret(_ request: Request) throws -> String { try api.browserSecret(request, cookie: Self.caseCookie) }
+    func caseSecret(_ request: Request) throws -> String { try kit.browserSecret(request, cookie: Self.caseCookie) }
 
     // MARK: Requests and views
 
@@ -179,55 +183,55 @@ struct RecoveryController: Sendable {
 
     @Sendable func settings(_ request: Request, context: AppRequestContext) async throws -> Response {
         let auth = try context.requireIdentity()
-        let (settings, contacts, readiness) = try await api.service.recovery.recoveryOverview(userID: auth.user.id)
-        return try api.json(Overview(
+        let (settings, contacts, readiness) = try await kit.service.recovery.recoveryOverview(userID: auth.user.id)
+        return try kit.json(Overview(
             threshold: settings.threshold,
-            recoveryCode: .init(enabled: api.service.policy.recovery.codeEnabled, set: settings.codeHash != nil, createdAt: settings.codeCreatedAt),
+            recoveryCode: .init(enabled: kit.service.policy.recovery.codeEnabled, set: settings.codeHash != nil, createdAt: settings.codeCreatedAt),
             addresses: settings.addresses,
             contacts: contacts.map { ContactView(id: $0.contact.id, user: UserView($0.user), accepted: $0.contact.accepted, createdAt: $0.contact.createdAt) },
-            rules: api.service.policy.recovery.effectiveRules.map(RuleView.init), readiness: ReadinessView(readiness),
-            openCases: try await api.service.recovery.openCases(userID: auth.user.id).map { OwnerCase($0) }))
+            rules: kit.service.policy.recovery.effectiveRules.map(RuleView.init), readiness: ReadinessView(readiness),
+            openCases: try await kit.service.recovery.openCases(userID: auth.user.id).map { OwnerCase($0) }))
     }
 
     @Sendable func update(_ request: Request, context: AppRequestContext) async throws -> Response {
         let auth = try context.requireIdentity()
-        let input = try await api.decode(Update.self, request)
+        let input = try await kit.decode(Update.self, request)
         guard input.threshold != nil || input.addresses != nil else { throw Problem.invalid("threshold or addresses is required.") }
-        let settings = try await api.service.recovery.updateRecovery(auth, threshold: input.threshold, addresses: input.addresses, info: api.info(request, context))
-        return try api.json(Updated(threshold: settings.threshold, addresses: settings.addresses))
+        let settings = try await kit.service.recovery.updateRecovery(auth, threshold: input.threshold, addresses: input.addresses, info: kit.info(request, context))
+        return try kit.json(Updated(threshold: settings.threshold, addresses: settings.addresses))
     }
 
     @Sendable func newCode(_ request: Request, context: AppRequestContext) async throws -> Response {
         let auth = try context.requireIdentity()
-        let code = try await api.service.recovery.newRecoveryCode(auth, info: api.info(request, context))
-        return try api.json(NewCode(code: code), status: .created)
+        let code = try await kit.service.recovery.newRecoveryCode(auth, info: kit.info(request, context))
+        return try kit.json(NewCode(code: code), status: .created)
     }
 
     @Sendable func invite(_ request: Request, context: AppRequestContext) async throws -> Response {
         let auth = try context.requireIdentity()
-        let username = try await api.decode(Invite.self, request).username
-        try api.limit(ip: api.info(request, context).ip, account: auth.user.username)
-        let contact = try await api.service.recovery.inviteRecoveryContact(auth, username: username, info: api.info(request, context))
-        return try api.json(Invited(id: contact.id, accepted: false), status: .created)
+        let username = try await kit.decode(Invite.self, request).username
+        try kit.limit(ip: kit.info(request, context).ip, account: auth.user.username)
+        let contact = try await kit.service.recovery.inviteRecoveryContact(auth, username: username, info: kit.info(request, context))
+        return try kit.json(Invited(id: contact.id, accepted: false), status: .created)
     }
 
     @Sendable func removeContact(_ request: Request, context: AppRequestContext) async throws -> Response {
         let auth = try context.requireIdentity()
-        try await api.service.recovery.removeRecoveryContact(auth, id: try api.idParameter(context), info: api.info(request, context))
+        try await kit.service.recovery.removeRecoveryContact(auth, id: try kit.idParameter(context), info: kit.info(request, context))
         return Response(status: .noContent)
     }
 
     @Sendable func invitations(_ request: Request, context: AppRequestContext) async throws -> Response {
         let auth = try context.requireIdentity()
-        let items = try await api.service.recovery.recoveryInvitations(auth)
-        return try api.json(Invitations(invitations: items.map {
+        let items = try await kit.service.recovery.recoveryInvitations(auth)
+        return try kit.json(Invitations(invitations: items.map {
             InvitationView(id: $0.contact.id, from: UserView($0.owner), accepted: $0.contact.accepted, createdAt: $0.contact.createdAt)
         }))
     }
 
     @Sendable func accept(_ request: Request, context: AppRequestContext) async throws -> Response {
         let auth = try context.requireIdentity()
-        try await api.service.recovery.acceptRecoveryInvitation(auth, id: try api.idParameter(context), info: api.info(request, context))
+        try await kit.service.recovery.acceptRecoveryInvitation(auth, id: try kit.idParameter(context), info: kit.info(request, context))
         return Response(status: .noContent)
     }
 
@@ -235,15 +239,15 @@ struct RecoveryController: Sendable {
 
     @Sendable func requests(_ request: Request, context: AppRequestContext) async throws -> Response {
         let auth = try context.requireIdentity()
-        let (approvable, own) = try await api.service.recovery.recoveryRequests(auth)
-        return try api.json(Requests(approvable: approvable.map { OwnerCase($0.recoveryCase, owner: $0.owner) }, own: own.map { OwnerCase($0) }))
+        let (approvable, own) = try await kit.service.recovery.recoveryRequests(auth)
+        return try kit.json(Requests(approvable: approvable.map { OwnerCase($0.recoveryCase, owner: $0.owner) }, own: own.map { OwnerCase($0) }))
     }
 
     @Sendable func approve(_ request: Request, context: AppRequestContext) async throws -> Response {
         let auth = try context.requireIdentity()
-        let code = try await api.decode(Approval.self, request).comparisonCode
-        try api.limit(ip: api.info(request, context).ip, account: auth.user.username)
-        try await api.service.recovery.approveRecovery(auth, caseID: try api.idParameter(context), comparisonCode: code, info: api.info(request, context))
+        let code = try await kit.decode(Approval.self, request).comparisonCode
+        try kit.limit(ip: kit.info(request, context).ip, account: auth.user.username)
+        try await kit.service.recovery.approveRecovery(auth, caseID: try kit.idParameter(context), comparisonCode: code, info: kit.info(request, context))
         return Response(status: .noContent)
     }
 
@@ -251,62 +255,62 @@ struct RecoveryController: Sendable {
     /// among all the owner's open cases, however many a flood added.
     @Sendable func approveByCode(_ request: Request, context: AppRequestContext) async throws -> Response {
         let auth = try context.requireIdentity()
-        let input = try await api.decode(ApprovalByOwner.self, request)
-        try api.limit(ip: api.info(request, context).ip, account: auth.user.username)
-        try await api.service.recovery.approveRecovery(auth, ownerID: input.owner, comparisonCode: input.comparisonCode, info: api.info(request, context))
+        let input = try await kit.decode(ApprovalByOwner.self, request)
+        try kit.limit(ip: kit.info(request, context).ip, account: auth.user.username)
+        try await kit.service.recovery.approveRecovery(auth, ownerID: input.owner, comparisonCode: input.comparisonCode, info: kit.info(request, context))
         return Response(status: .noContent)
     }
 
     @Sendable func cancel(_ request: Request, context: AppRequestContext) async throws -> Response {
         let auth = try context.requireIdentity()
-        try await api.service.recovery.cancelRecovery(auth, caseID: try api.idParameter(context), info: api.info(request, context))
+        try await kit.service.recovery.cancelRecovery(auth, caseID: try kit.idParameter(context), info: kit.info(request, context))
         return Response(status: .noContent)
     }
 
     // MARK: The requesting browser
 
     @Sendable func start(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let username = try await api.decode(Start.self, request).username
-        let who = api.info(request, context)
-        try api.limit(ip: who.ip)
+        let username = try await kit.decode(Start.self, request).username
+        let who = kit.info(request, context)
+        try kit.limit(ip: who.ip)
         let normalized = try PasskeyService.normalize(username: username)
         if let wait = startsPerUsernameAndIP.hit(who.ip + " " + normalized) ?? startsPerIP.hit(who.ip) ?? startsPerUsername.hit(normalized) {
             throw Problem.rateLimited(retryAfter: wait)
         }
-        let (recoveryCase, secret) = try await api.service.recovery.startRecovery(username: normalized, info: who)
-        var response = try api.json(Started(id: recoveryCase.id, comparisonCode: recoveryCase.comparisonCode, expiresAt: recoveryCase.expiresAt), status: .created)
-        response.setCookie(api.browserCookie(Self.caseCookie, value: secret, maxAge: Int(api.service.policy.recovery.caseLifetime), path: "/api/v1/recovery"))
+        let (recoveryCase, secret) = try await kit.service.recovery.startRecovery(username: normalized, info: who)
+        var response = try kit.json(Started(id: recoveryCase.id, comparisonCode: recoveryCase.comparisonCode, expiresAt: recoveryCase.expiresAt), status: .created)
+        response.setCookie(kit.browserCookie(Self.caseCookie, value: secret, maxAge: Int(kit.service.policy.recovery.caseLifetime), path: "/api/v1/recovery"))
         return response
     }
 
     @Sendable func progress(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let view = try await api.service.recovery.recoveryCaseView(id: try api.idParameter(context), secret: try caseSecret(request))
-        return try api.json(CaseProgress(view))
+        let view = try await kit.service.recovery.recoveryCaseView(id: try kit.idParameter(context), secret: try caseSecret(request))
+        return try kit.json(CaseProgress(view))
     }
 
     @Sendable func code(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let who = api.info(request, context)
-        let caseID = try api.idParameter(context)
+        let who = kit.info(request, context)
+        let caseID = try kit.idParameter(context)
         if let wait = codeAttemptsPerIP.hit("code:" + who.ip) { throw Problem.rateLimited(retryAfter: wait) }
-        let code = try await api.decode(CodeEntry.self, request).code
-        let view = try await api.service.recovery.enterRecoveryCode(id: caseID, secret: try caseSecret(request), code: code, info: who)
-        return try api.json(CaseProgress(view))
+        let code = try await kit.decode(CodeEntry.self, request).code
+        let view = try await kit.service.recovery.enterRecoveryCode(id: caseID, secret: try caseSecret(request), code: code, info: who)
+        return try kit.json(CaseProgress(view))
     }
 
     @Sendable func passkeyOptions(_ request: Request, context: AppRequestContext) async throws -> Response {
-        try api.limit(ip: api.info(request, context).ip)
-        return api.json(try await api.service.recovery.recoveryPasskeyOptions(id: try api.idParameter(context), secret: try caseSecret(request)))
+        try kit.limit(ip: kit.info(request, context).ip)
+        return kit.json(try await kit.service.recovery.recoveryPasskeyOptions(id: try kit.idParameter(context), secret: try caseSecret(request)))
     }
 
     @Sendable func passkeyVerify(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let input = try await api.decode(VerifyRequest.self, request)
-        let who = api.info(request, context)
-        try api.limit(ip: who.ip)
-        let (user, passkey, issued) = try await api.service.recovery.recoveryPasskeyVerify(
-            id: try api.idParameter(context), secret: try caseSecret(request), credential: input.credential, name: input.name, info: who)
-        var response = try api.json(Recovered(user: UserView(user), passkey: api.passkeyView(passkey)), status: .created)
-        response.setCookie(api.sessionCookie(issued.token))
-        response.setCookie(api.browserCookie(Self.caseCookie, value: "", maxAge: 0, path: "/api/v1/recovery"))
+        let input = try await kit.decode(VerifyRequest.self, request)
+        let who = kit.info(request, context)
+        try kit.limit(ip: who.ip)
+        let (user, passkey, issued) = try await kit.service.recovery.recoveryPasskeyVerify(
+            id: try kit.idParameter(context), secret: try caseSecret(request), credential: input.credential, name: input.name, info: who)
+        var response = try kit.json(Recovered(user: UserView(user), passkey: kit.passkeyView(passkey)), status: .created)
+        response.setCookie(kit.sessionCookie(issued.token))
+        response.setCookie(kit.browserCookie(Self.caseCookie, value: "", maxAge: 0, path: "/api/v1/recovery"))
         return response
     }
 
@@ -314,28 +318,28 @@ struct RecoveryController: Sendable {
 
     @Sendable func waysIn(_ request: Request, context: AppRequestContext) async throws -> Response {
         let auth = try context.requireIdentity()
-        try api.service.requireFullRights(auth)
-        return try api.json(AdminWaysIn(waysIn: api.settings.waysIn.map(WayInView.init)))
+        try kit.service.requireFullRights(auth)
+        return try kit.json(AdminWaysIn(waysIn: kit.settings.waysIn.map(WayInView.init)))
     }
 
     @Sendable func adminCases(_ request: Request, context: AppRequestContext) async throws -> Response {
         let auth = try context.requireIdentity()
         guard let username = request.uri.queryParameters["username"].map(String.init) else { throw Problem.invalid("username is required.") }
-        let cases = try await api.service.recovery.adminCases(auth, username: username)
-        return try api.json(AdminCases(cases: cases.map { OwnerCase($0) }))
+        let cases = try await kit.service.recovery.adminCases(auth, username: username)
+        return try kit.json(AdminCases(cases: cases.map { OwnerCase($0) }))
     }
 
     @Sendable func adminApprove(_ request: Request, context: AppRequestContext) async throws -> Response {
         let auth = try context.requireIdentity()
-        let code = try await api.decode(Approval.self, request).comparisonCode
-        try api.limit(ip: api.info(request, context).ip, account: auth.user.username)
-        try await api.service.recovery.adminApproveRecovery(auth, caseID: try api.idParameter(context), comparisonCode: code, info: api.info(request, context))
+        let code = try await kit.decode(Approval.self, request).comparisonCode
+        try kit.limit(ip: kit.info(request, context).ip, account: auth.user.username)
+        try await kit.service.recovery.adminApproveRecovery(auth, caseID: try kit.idParameter(context), comparisonCode: code, info: kit.info(request, context))
         return Response(status: .noContent)
     }
 
     @Sendable func unrecoverable(_ request: Request, context: AppRequestContext) async throws -> Response {
         let auth = try context.requireIdentity()
-        let accounts = try await api.service.recovery.unrecoverableAccounts(auth)
-        return try api.json(Unrecoverable(accounts: accounts.map { .init(user: UserView($0.user), readiness: ReadinessView($0.readiness)) }))
+        let accounts = try await kit.service.recovery.unrecoverableAccounts(auth)
+        return try kit.json(Unrecoverable(accounts: accounts.map { .init(user: UserView($0.user), readiness: ReadinessView($0.readiness)) }))
     }
 }

@@ -11,13 +11,13 @@ import PortcullisHTTP
 /// served under one Content-Security-Policy that allows no inline script or style.
 package enum Pages {
     /// Registers the pages on `router`, which must already carry the API's middleware.
-    package static func register(on router: Router<AppRequestContext>, api: APIController, library: PageLibrary) {
+    package static func register(on router: Router<AppRequestContext>, kit: APIToolkit, library: PageLibrary) {
         let pages = router.group().add(middleware: ContentSecurityMiddleware(contentSecurityPolicy: contentSecurityPolicy))
-        let site = SiteView(siteName: api.service.policy.relyingPartyName)
+        let site = SiteView(siteName: kit.service.policy.relyingPartyName)
         for path in ["/", "device", "enrol", "recover"] {
             pages.get(RouterPath(path)) { _, _ in library.page("home", site) }
         }
-        RecoveryCancelPage(api: api, library: library, site: site).register(on: pages)
+        RecoveryCancelPage(kit: kit, library: library, site: site).register(on: pages)
         for asset in library.assets {
             pages.get(RouterPath("static/\(asset.name)")) { request, _ in asset.response(to: request) }
         }

@@ -9,7 +9,7 @@ import PortcullisHTTP
 /// the case and blocks new ones. The form's post carries the page's own origin (the responses are
 /// `Referrer-Policy: same-origin`), which the Origin check requires like any other post.
 package struct RecoveryCancelPage: Sendable {
-    let api: APIController
+    let kit: APIToolkit
     let library: PageLibrary
     let site: SiteView
 
@@ -42,7 +42,7 @@ package struct RecoveryCancelPage: Sendable {
     /// Opening the link only shows a page (mail scanners fetch links); the page's button POSTs.
     @Sendable func page(_ request: Request, context: AppRequestContext) async throws -> Response {
         let link = try decodeLink(request.uri.query ?? "")
-        let target = try await api.service.recovery.checkCancelLink(caseID: link.case, signature: link.sig)
+        let target = try await kit.service.recovery.checkCancelLink(caseID: link.case, signature: link.sig)
         return library.page("recovery-cancel", View(
             siteName: site.siteName, open: target.status == .open,
             createdAt: ISO8601DateFormatter().string(from: target.createdAt), ip: target.ip,
@@ -53,7 +53,7 @@ package struct RecoveryCancelPage: Sendable {
         let buffer: ByteBuffer
         do { buffer = try await request.body.collect(upTo: 4096) } catch is NIOTooManyBytesError { throw Problem.tooLarge }
         let link = try decodeLink(String(buffer: buffer))
-        try await api.service.recovery.cancelRecoveryByLink(caseID: link.case, signature: link.sig, info: api.info(request, context))
+        try await kit.service.recovery.cancelRecoveryByLink(caseID: link.case, signature: link.sig, info: kit.info(request, context))
         return library.page("recovery-cancelled", site)
     }
 

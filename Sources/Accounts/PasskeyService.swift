@@ -16,13 +16,13 @@ public struct Authenticated: Sendable {
     public let session: Session
 }
 
-/// Sign-up, sign-in, re-authentication and the owner's passkeys and sessions, and the passkey
-/// ceremonies the other services register through (options, challenges, verification). Every
-/// session is made by ``sessions`` (the ``SessionAuthority``), from a passkey ceremony verified here.
-/// The other parts of the domain are services of their own, reached from here with this service's
-/// store, clock and random source: ``deviceApproval`` (``DeviceApprovalService``), ``enrolments``
-/// (``EnrolmentService``), ``recovery`` (``RecoveryService``) and ``operatorActions``
-/// (``OperatorActions``).
+/// Sign-up and sign-in, and the passkey ceremonies the other services run through (options,
+/// challenges, verification, what an assertion records). Every session is made by ``sessions`` (the
+/// ``SessionAuthority``), from a passkey ceremony verified here. The other parts of the domain are
+/// services of their own, reached from here with this service's store, policy, clock and random
+/// source: ``account`` (``AccountService``: the signed-in user's passkeys, sessions and timeline),
+/// ``deviceApproval`` (``DeviceApprovalService``), ``enrolments`` (``EnrolmentService``),
+/// ``recovery`` (``RecoveryService``) and ``operatorActions`` (``OperatorActions``).
 public struct PasskeyService: Sendable {
     let store: any AccountStore
     public let policy: AccountsPolicy
@@ -165,12 +165,6 @@ public struct PasskeyService: Sendable {
     /// ``SessionAuthority/requireFullRights(_:)``: the single check every account-changing action goes through.
     public func requireFullRights(_ auth: Authenticated) throws { try sessions.requireFullRights(auth) }
 
-    /// Options to add a passkey (needs a fresh assertion); excludeCredentials lists the user's passkeys.
-    public func addOptions(_ auth: Authenticated) async throws -> JSONValue {
-        try requireFresh(auth)
-        return try await newPasskeyOptions(for: auth.user, kind: .add, boundTo: auth.session.id)
-    }
-
     /// Creation options for another passkey of `user` (excluding the ones they have), the challenge
     /// bound to `kind` and to `id` (the asking session, the enrolment or the recovery case).
     func newPasskeyOptions(for user: User, kind: CeremonyKind, boundTo id: UUID) async throws -> JSONValue {
@@ -194,82 +188,6 @@ public struct PasskeyService: Sendable {
         let existing = Set(try await store.passkeys(userID: user.id).map(\.credentialID))
         let verified = try await verifyRegistration(response, challenge: stored.challenge, excluded: existing, now: now)
         return (makePasskey(verified, userID: user.id, name: name, now: now), verified, stored.challenge)
-    }
-
-    /// Verifies and stores an added passkey.
-    public func addVerify(_ auth: Authenticated, credential: JSONValue, name: String?, info: RequestInfo) async throws -> Passkey {
-        try requireFresh(auth)
-        let now = clock()
-        let (passkey, _, challenge) = try await verifyNewPasskey(
-            for: auth.user, kind: .add, boundTo: auth.session.id, credential: credential, name: name, now: now)
-        let event = SecurityEvent(id: newEventID(), userID: auth.user.id, kind: .passkeyAdded, at: now, ip: info.ip, userAgent: info.userAgent,
-                                  detail: ["passkey": passkey.name])
-        do { try await store.addPasskey(passkey, event: event, challenge: challenge, now: now) } catch let error as StoreError {
-            throw map(error)
-        }
-        return passkey
-    }
-
-    /// Options to re-authenticate this session: only this user's passkeys.
-    public func reauthOptions(_ auth: Authenticated) async throws -> JSONValue {
-        let challenge = random.bytes(32)
-        let passkeys = try await store.passkeys(userID: auth.user.id)
-        try await store.saveChallenge(CeremonyChallenge(
-            challenge: Base64URL.encode(challenge), kind: .reauth, userID: auth.user.id, sessionID: auth.session.id,
-            expiresAt: clock().addingTimeInterval(policy.challengeLifetime)))
-        return requestOptions(challenge: challenge, allow: passkeys.map { PublicKeyCredentialDescriptor(id: $0.credentialID, transports: $0.transports) })
-    }
-
-    /// Verifies a re-authentication; the session gets a new token (its rights just changed).
-    public func reauthVerify(_ auth: Authenticated, credential: JSONValue, info: RequestInfo) async throws -> String {
-        let response = try decodeAuthentication(credential)
-        let (stored, found) = try await assertionContext(response, kind: .reauth)
-        guard stored.userID == auth.user.id, stored.sessionID == auth.session.id else { throw AccountsError.challengeGone() }
-        let (_, passkey, verified, _) = try verifyAssertion(response, stored: stored, found: found, requireUserHandle: false)
-        let now = clock()
-        let (token, tokenHash) = sessions.newToken()
-        let event = SecurityEvent(id: newEventID(), userID: auth.user.id, kind: .reauthenticated, at: now, ip: info.ip, userAgent: info.userAgent,
-                                  detail: ["passkey": passkey.name])
-        try await record(verified, passkey: passkey, newSession: nil, reauth: (auth.session.id, tokenHash), event: event, challenge: stored, now: now)
-        return token
-    }
-
-    /// Renames one of the user's passkeys.
-    public func renamePasskey(_ auth: Authenticated, credentialID: [UInt8], name: String, info: RequestInfo) async throws {
-        try requireFullRights(auth)
-        let trimmed = name.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard (1...64).contains(trimmed.count) else { throw AccountsError.invalid("A passkey name is 1 to 64 characters.") }
-        let event = SecurityEvent(id: newEventID(), userID: auth.user.id, kind: .passkeyRenamed, at: clock(), ip: info.ip, userAgent: info.userAgent,
-                                  detail: ["passkey": trimmed])
-        do { try await store.renamePasskey(credentialID: credentialID, userID: auth.user.id, name: trimmed, event: event) } catch let error as StoreError {
-            throw map(error)
-        }
-    }
-
-    /// Deletes one of the user's passkeys (fresh assertion needed; never the last one) and, in the same
-    /// transaction, ends every session born from it: a passkey is removed because it was lost or
-    /// stolen, and what it signed in must not outlive it. Returns the IDs of the ended sessions (this
-    /// session among them when this passkey made it).
-    @discardableResult
-    public func deletePasskey(_ auth: Authenticated, credentialID: [UInt8], info: RequestInfo) async throws -> [UUID] {
-        try requireFresh(auth)
-        let name = try await store.passkey(credentialID: credentialID).flatMap { $0.userID == auth.user.id ? $0.name : nil }
-        guard let name else { throw AccountsError.notFound() }
-        let event = SecurityEvent(id: newEventID(), userID: auth.user.id, kind: .passkeyRemoved, at: clock(), ip: info.ip, userAgent: info.userAgent,
-                                  detail: ["passkey": name])
-        do { return try await store.deletePasskey(credentialID: credentialID, userID: auth.user.id, event: event) } catch let error as StoreError {
-            throw map(error)
-        }
-    }
-
-    /// Revokes one of the user's sessions (fresh assertion needed, unless it is the current one).
-    public func revokeSession(_ auth: Authenticated, sessionID: UUID, info: RequestInfo) async throws {
-        if sessionID != auth.session.id { try requireFresh(auth) }
-        let event = SecurityEvent(id: newEventID(), userID: auth.user.id, kind: sessionID == auth.session.id ? .logout : .sessionRevoked,
-                                  at: clock(), ip: info.ip, userAgent: info.userAgent, detail: ["session": sessionID.uuidString])
-        do { try await store.deleteSession(id: sessionID, userID: auth.user.id, event: event) } catch let error as StoreError {
-            throw map(error)
-        }
     }
 
     // MARK: - Helpers

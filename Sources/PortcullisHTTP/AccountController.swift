@@ -128,7 +128,7 @@ struct AccountController: Sendable {
 
     @Sendable func logout(_ request: Request, context: AppRequestContext) async throws -> Response {
         let auth = try context.requireIdentity()
-        try await kit.service.revokeSession(auth, sessionID: auth.session.id, info: kit.info(request, context))
+        try await kit.service.account.revokeSession(auth, sessionID: auth.session.id, info: kit.info(request, context))
         var response = Response(status: .noContent)
         response.setCookie(kit.expiredCookie())
         return response
@@ -138,7 +138,7 @@ struct AccountController: Sendable {
 
     @Sendable func me(_ request: Request, context: AppRequestContext) async throws -> Response {
         let auth = try context.requireIdentity()
-        let passkeys = try await kit.service.passkeys(auth)
+        let passkeys = try await kit.service.account.passkeys(auth)
         return try kit.json(Me(
             user: UserView(auth.user), passkeys: passkeys.map(kit.passkeyView),
             acceptedCredentialIds: passkeys.map { Base64URL.encode($0.credentialID) },
@@ -151,13 +151,13 @@ struct AccountController: Sendable {
     @Sendable func addOptions(_ request: Request, context: AppRequestContext) async throws -> Response {
         let auth = try context.requireIdentity()
         try kit.limit(ip: kit.info(request, context).ip, account: auth.user.username)
-        return kit.json(try await kit.service.addOptions(auth))
+        return kit.json(try await kit.service.account.addOptions(auth))
     }
 
     @Sendable func addVerify(_ request: Request, context: AppRequestContext) async throws -> Response {
         let auth = try context.requireIdentity()
         let input = try await kit.decode(VerifyRequest.self, request)
-        let passkey = try await kit.service.addVerify(auth, credential: input.credential, name: input.name, info: kit.info(request, context))
+        let passkey = try await kit.service.account.addVerify(auth, credential: input.credential, name: input.name, info: kit.info(request, context))
         return try kit.json(AddedPasskey(passkey: kit.passkeyView(passkey)), status: .created)
     }
 
@@ -169,7 +169,7 @@ struct AccountController: Sendable {
     @Sendable func renamePasskey(_ request: Request, context: AppRequestContext) async throws -> Response {
         let auth = try context.requireIdentity()
         let name = try await kit.decode(RenameRequest.self, request).name
-        try await kit.service.renamePasskey(auth, credentialID: try credentialID(context), name: name, info: kit.info(request, context))
+        try await kit.service.account.renamePasskey(auth, credentialID: try credentialID(context), name: name, info: kit.info(request, context))
         return Response(status: .noContent)
     }
 
@@ -177,7 +177,7 @@ struct AccountController: Sendable {
     /// them (then the cookie goes too).
     @Sendable func deletePasskey(_ request: Request, context: AppRequestContext) async throws -> Response {
         let auth = try context.requireIdentity()
-        let ended = try await kit.service.deletePasskey(auth, credentialID: try credentialID(context), info: kit.info(request, context))
+        let ended = try await kit.service.account.deletePasskey(auth, credentialID: try credentialID(context), info: kit.info(request, context))
         let signedOut = ended.contains(auth.session.id)
         var response = try kit.json(RemovedPasskey(sessionsEnded: ended.count, signedOut: signedOut))
         if signedOut { response.setCookie(kit.expiredCookie()) }
@@ -187,13 +187,13 @@ struct AccountController: Sendable {
     @Sendable func reauthOptions(_ request: Request, context: AppRequestContext) async throws -> Response {
         let auth = try context.requireIdentity()
         try kit.limit(ip: kit.info(request, context).ip, account: auth.user.username)
-        return kit.json(try await kit.service.reauthOptions(auth))
+        return kit.json(try await kit.service.account.reauthOptions(auth))
     }
 
     @Sendable func reauthVerify(_ request: Request, context: AppRequestContext) async throws -> Response {
         let auth = try context.requireIdentity()
         let credential = try await kit.decode(VerifyRequest.self, request).credential
-        let token = try await kit.service.reauthVerify(auth, credential: credential, info: kit.info(request, context))
+        let token = try await kit.service.account.reauthVerify(auth, credential: credential, info: kit.info(request, context))
         var response = try kit.json(Reauthenticated())
         response.setCookie(kit.sessionCookie(token))
         return response
@@ -201,13 +201,13 @@ struct AccountController: Sendable {
 
     @Sendable func sessions(_ request: Request, context: AppRequestContext) async throws -> Response {
         let auth = try context.requireIdentity()
-        return try kit.json(Sessions(sessions: try await kit.service.sessions(auth).map { SessionView($0, current: auth.session.id) }))
+        return try kit.json(Sessions(sessions: try await kit.service.account.sessions(auth).map { SessionView($0, current: auth.session.id) }))
     }
 
     @Sendable func revokeSession(_ request: Request, context: AppRequestContext) async throws -> Response {
         let auth = try context.requireIdentity()
         let id = try kit.idParameter(context)
-        try await kit.service.revokeSession(auth, sessionID: id, info: kit.info(request, context))
+        try await kit.service.account.revokeSession(auth, sessionID: id, info: kit.info(request, context))
         var response = Response(status: .noContent)
         if id == auth.session.id { response.setCookie(kit.expiredCookie()) }
         return response
@@ -215,6 +215,6 @@ struct AccountController: Sendable {
 
     @Sendable func events(_ request: Request, context: AppRequestContext) async throws -> Response {
         let auth = try context.requireIdentity()
-        return try kit.json(Events(events: try await kit.service.events(auth).map(EventView.init)))
+        return try kit.json(Events(events: try await kit.service.account.events(auth).map(EventView.init)))
     }
 }

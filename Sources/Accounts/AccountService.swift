@@ -6,14 +6,14 @@ import WebAuthn
 /// ``SessionAuthority`` for freshness and rights and on the passkey ceremonies (``PasskeyService``)
 /// to issue and verify the ceremonies it runs.
 public struct AccountService: Sendable {
-    let store: any AccountStore
+    let store: any ChallengeStore & PasskeyStore & SessionStore & EventStore
     let sessions: SessionAuthority
     let ceremonies: PasskeyService
     let random: any RandomSource
     let clock: @Sendable () -> Date
 
     /// The account service over `store`, with `ceremonies`' policy.
-    public init(store: any AccountStore, ceremonies: PasskeyService) {
+    public init(store: any ChallengeStore & PasskeyStore & SessionStore & EventStore, ceremonies: PasskeyService) {
         self.store = store
         sessions = ceremonies.sessions
         self.ceremonies = ceremonies

@@ -49,7 +49,7 @@ public struct RecoveryCaseView: Sendable {
 /// ceremonies (``PasskeyService``) for the new passkey's registration and the server secret that
 /// signs cancel links.
 public struct RecoveryService: Sendable {
-    let store: any AccountStore
+    let store: any RecoveryStore & UserStore & PasskeyStore & EventStore
     let sessions: SessionAuthority
     let ceremonies: PasskeyService
     let policy: AccountsPolicy
@@ -57,7 +57,7 @@ public struct RecoveryService: Sendable {
     let clock: @Sendable () -> Date
 
     /// Recovery over `store` under `ceremonies`' policy.
-    public init(store: any AccountStore, ceremonies: PasskeyService) {
+    public init(store: any RecoveryStore & UserStore & PasskeyStore & EventStore, ceremonies: PasskeyService) {
         self.store = store
         sessions = ceremonies.sessions
         self.ceremonies = ceremonies

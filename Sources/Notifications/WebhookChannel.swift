@@ -48,13 +48,7 @@ struct WebhookPayload: Encodable {
         let user: User?
         let links: [String: String]
 
-        struct Key: CodingKey {
-            let stringValue: String
-            init(_ name: String) { stringValue = name }
-            init?(stringValue: String) { self.stringValue = stringValue }
-            var intValue: Int? { nil }
-            init?(intValue: Int) { nil }
-        }
+        typealias Key = JSONMemberKey
 
         func encode(to encoder: any Encoder) throws {
             var container = encoder.container(keyedBy: Key.self)

@@ -62,29 +62,14 @@ struct AccountController: Sendable {
     /// One event of the timeline: its own members, then its detail's, sorted by name.
     struct EventView: Encodable {
         let event: SecurityEvent
-        enum Key: CodingKey { case id, kind, at, ip, userAgent, detail(String)
-            var stringValue: String {
-                switch self {
-                case .id: "id"
-                case .kind: "kind"
-                case .at: "at"
-                case .ip: "ip"
-                case .userAgent: "userAgent"
-                case .detail(let name): name
-                }
-            }
-            init?(stringValue: String) { nil }
-            var intValue: Int? { nil }
-            init?(intValue: Int) { nil }
-        }
         func encode(to encoder: any Encoder) throws {
-            var container = encoder.container(keyedBy: Key.self)
-            try container.encode(event.id, forKey: .id)
-            try container.encode(event.kind.rawValue, forKey: .kind)
-            try container.encode(event.at, forKey: .at)
-            try container.encode(event.ip, forKey: .ip)
-            try container.encode(event.userAgent, forKey: .userAgent)
-            for (name, value) in event.detail.sorted(by: { $0.key < $1.key }) { try container.encode(value, forKey: .detail(name)) }
+            var container = encoder.container(keyedBy: JSONMemberKey.self)
+            try container.encode(event.id, forKey: JSONMemberKey("id"))
+            try container.encode(event.kind.rawValue, forKey: JSONMemberKey("kind"))
+            try container.encode(event.at, forKey: JSONMemberKey("at"))
+            try container.encode(event.ip, forKey: JSONMemberKey("ip"))
+            try container.encode(event.userAgent, forKey: JSONMemberKey("userAgent"))
+            for (name, value) in event.detail.sorted(by: { $0.key < $1.key }) { try container.encode(value, forKey: JSONMemberKey(name)) }
         }
     }
     struct Events: Encodable { let events: [EventView] }

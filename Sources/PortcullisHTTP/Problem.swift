@@ -8,7 +8,7 @@ import WebAuthn
 
 /// An RFC 9457 problem: `application/problem+json` with a stable `code`. It never carries a stack
 /// trace, SQL, or the reason a WebAuthn verification failed.
-public struct Problem: HTTPResponseError {
+public struct Problem: HTTPResponseError, Encodable {
     public let status: HTTPResponse.Status
     public let code: String
     public let title: String
@@ -23,14 +23,22 @@ public struct Problem: HTTPResponseError {
     }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
-        var object: JSONObject = [
-            "type": .string("about:blank"), "title": .string(title), "status": .int(Int(status.code)), "code": .string(code),
-        ]
-        for (key, value) in extra.sorted(by: { $0.key < $1.key }) { object[key] = .string(value) }
         var fields = headers
         fields[.contentType] = "application/problem+json"
         fields[.cacheControl] = "no-store"
-        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: StrictJSON.serializedBytes(.object(object)))))
+        let body = try JSONValueEncoder().encode(self)
+        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: StrictJSON.serializedBytes(body))))
+    }
+
+    /// The problem document (RFC 9457 §3): `type`, `title`, `status`, the stable `code`, then any
+    /// extra members sorted by name.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: JSONMemberKey.self)
+        try container.encode("about:blank", forKey: JSONMemberKey("type"))
+        try container.encode(title, forKey: JSONMemberKey("title"))
+        try container.encode(Int(status.code), forKey: JSONMemberKey("status"))
+        try container.encode(code, forKey: JSONMemberKey("code"))
+        for (key, value) in extra.sorted(by: { $0.key < $1.key }) { try container.encode(value, forKey: JSONMemberKey(key)) }
     }
 
     /// The problem a domain refusal is for the client: every code has its status here, and a new code

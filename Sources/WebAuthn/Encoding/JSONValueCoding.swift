@@ -343,19 +343,21 @@ private struct SingleValueContainer: SingleValueDecodingContainer {
 
 // MARK: - JSONValue itself
 
-private struct MemberKey: CodingKey {
-    let stringValue: String
-    init(_ key: String) { stringValue = key }
-    init?(stringValue: String) { self.stringValue = stringValue }
-    var intValue: Int? { nil }
-    init?(intValue: Int) { nil }
+/// A member name chosen at run time, for views whose members are not all known when they are
+/// written (an event's detail, a problem's extra members).
+public struct JSONMemberKey: CodingKey, Sendable {
+    public let stringValue: String
+    public init(_ name: String) { stringValue = name }
+    public init?(stringValue: String) { self.stringValue = stringValue }
+    public var intValue: Int? { nil }
+    public init?(intValue: Int) { nil }
 }
 
 /// A ``JSONValue`` member of a `Codable` type passes through ``JSONValueDecoder`` and
 /// ``JSONValueEncoder`` as it is; other coders see the JSON it holds.
 extension JSONValue: Codable {
     public init(from decoder: any Decoder) throws {
-        if let keyed = try? decoder.container(keyedBy: MemberKey.self) {
+        if let keyed = try? decoder.container(keyedBy: JSONMemberKey.self) {
             var object = JSONObject()
             for key in keyed.allKeys { object[key.stringValue] = try keyed.decode(JSONValue.self, forKey: key) }
             self = .object(object)
@@ -391,8 +393,8 @@ extension JSONValue: Codable {
             var unkeyed = encoder.unkeyedContainer()
             for element in elements { try unkeyed.encode(element) }
         case .object(let object):
-            var keyed = encoder.container(keyedBy: MemberKey.self)
-            for member in object.members { try keyed.encode(member.value, forKey: MemberKey(member.key)) }
+            var keyed = encoder.container(keyedBy: JSONMemberKey.self)
+            for member in object.members { try keyed.encode(member.value, forKey: JSONMemberKey(member.key)) }
         }
     }
 }

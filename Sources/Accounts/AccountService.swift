@@ -5,23 +5,15 @@ import WebAuthn
 /// passkeys, ending sessions, and reading passkeys, sessions and the security timeline. It depends on
 /// ``SessionAuthority`` for freshness and rights and on the passkey ceremonies (``PasskeyService``)
 /// to issue and verify the ceremonies it runs.
-public struct AccountService: Sendable {
+public struct AccountService: CeremonyBacked {
     let store: any ChallengeStore & PasskeyStore & SessionStore & EventStore
-    let sessions: SessionAuthority
     let ceremonies: PasskeyService
-    let random: any RandomSource
-    let clock: @Sendable () -> Date
 
-    /// The account service over `store`, with `ceremonies`' policy.
+    /// The account service over `store`, with `ceremonies`' policy, sessions, clock and random source.
     public init(store: any ChallengeStore & PasskeyStore & SessionStore & EventStore, ceremonies: PasskeyService) {
         self.store = store
-        sessions = ceremonies.sessions
         self.ceremonies = ceremonies
-        random = ceremonies.random
-        clock = ceremonies.clock
     }
-
-    func newEventID() -> UUID { random.timeOrderedUUID(at: clock()) }
 
     /// The signed-in user's passkeys, oldest first.
     public func passkeys(_ auth: Authenticated) async throws -> [Passkey] {

@@ -5,27 +5,19 @@ import WebAuthn
 /// shows and the signed-in one confirms, then a passkey registered on the new device. It depends on
 /// the enrolments and users it reads, on ``SessionAuthority`` for freshness, and on the passkey
 /// ceremonies (``PasskeyService``) to issue and verify the new passkey's registration.
-public struct EnrolmentService: Sendable {
+public struct EnrolmentService: CeremonyBacked {
     let store: any EnrolmentStore & UserStore
-    let sessions: SessionAuthority
     let ceremonies: PasskeyService
-    let random: any RandomSource
-    let clock: @Sendable () -> Date
 
-    /// Enrolments over `store`, registering passkeys through `ceremonies`.
-    public init(store: any EnrolmentStore & UserStore, ceremonies: PasskeyService, random: any RandomSource = SystemRandomSource(),
-                clock: @escaping @Sendable () -> Date = { Date() }) {
+    /// Enrolments over `store`, registering passkeys through `ceremonies` (whose sessions, clock
+    /// and random source it uses).
+    public init(store: any EnrolmentStore & UserStore, ceremonies: PasskeyService) {
         self.store = store
-        self.sessions = ceremonies.sessions
         self.ceremonies = ceremonies
-        self.random = random
-        self.clock = clock
     }
 
     /// How long an enrolment link lives (at most 10 minutes).
     public static let lifetime: TimeInterval = 600
-
-    func newEventID() -> UUID { random.timeOrderedUUID(at: clock()) }
 
     /// Creates an enrolment link for a new device (fresh passkey session needed).
     /// - Returns: the enrolment and the link's token (shown once, as a link and a QR payload).
@@ -125,5 +117,5 @@ public struct EnrolmentService: Sendable {
 
 extension PasskeyService {
     /// Enrolling a new device's own passkey.
-    public var enrolments: EnrolmentService { EnrolmentService(store: store, ceremonies: self, random: random, clock: clock) }
+    public var enrolments: EnrolmentService { EnrolmentService(store: store, ceremonies: self) }
 }

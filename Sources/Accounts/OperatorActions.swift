@@ -58,7 +58,7 @@ public struct OperatorActions: Sendable {
     public func createInvite(lifetime: TimeInterval) async throws -> String {
         let code = Base64URL.encode(random.bytes(18))
         let now = clock()
-        try await store.createInvite(Invite(codeHash: Array(SHA256.hash(data: Array(code.utf8))), createdAt: now, expiresAt: now.addingTimeInterval(lifetime)))
+        try await store.createInvite(Invite(codeHash: sha256(code), createdAt: now, expiresAt: now.addingTimeInterval(lifetime)))
         return code
     }
 }

@@ -76,7 +76,7 @@ public struct PasskeyService: Sendable {
         var inviteHash: [UInt8]?
         if policy.signupMode == .inviteOnly {
             guard let invite, !invite.isEmpty else { throw AccountsError.signupClosed() }
-            inviteHash = Self.hash(invite)
+            inviteHash = sha256(invite)
         }
         // The user chose the name: say so here, and only here.
         if try await store.user(username: username) != nil { throw AccountsError.usernameTaken() }
@@ -192,7 +192,6 @@ public struct PasskeyService: Sendable {
 
     // MARK: - Helpers
 
-    static func hash(_ text: String) -> [UInt8] { sha256(text) }
 
     /// The display name of a passkey provider, when its AAGUID is known.
     public func providerName(_ aaguid: AAGUID) -> String? {
@@ -361,4 +360,19 @@ public struct PasskeyService: Sendable {
             allowCredentials: allow, userVerification: policy.userVerification, hints: policy.hints)
         return .object(["publicKey": options.json])
     }
+}
+
+/// A service that runs on the passkey ceremonies: it takes their policy, sessions, clock and random
+/// source from them rather than holding copies that could differ.
+protocol CeremonyBacked: Sendable {
+    var ceremonies: PasskeyService { get }
+}
+
+extension CeremonyBacked {
+    var policy: AccountsPolicy { ceremonies.policy }
+    var sessions: SessionAuthority { ceremonies.sessions }
+    var random: any RandomSource { ceremonies.random }
+    var clock: @Sendable () -> Date { ceremonies.clock }
+    /// The ID of a new security event (``PasskeyService/newEventID()``).
+    func newEventID() -> UUID { ceremonies.newEventID() }
 }

@@ -48,25 +48,15 @@ public struct RecoveryCaseView: Sendable {
 /// it reads and writes, on ``SessionAuthority`` for freshness and rights, and on the passkey
 /// ceremonies (``PasskeyService``) for the new passkey's registration and the server secret that
 /// signs cancel links.
-public struct RecoveryService: Sendable {
+public struct RecoveryService: CeremonyBacked {
     let store: any RecoveryStore & UserStore & PasskeyStore & EventStore
-    let sessions: SessionAuthority
     let ceremonies: PasskeyService
-    let policy: AccountsPolicy
-    let random: any RandomSource
-    let clock: @Sendable () -> Date
 
-    /// Recovery over `store` under `ceremonies`' policy.
+    /// Recovery over `store`, with `ceremonies`' policy, sessions, clock and random source.
     public init(store: any RecoveryStore & UserStore & PasskeyStore & EventStore, ceremonies: PasskeyService) {
         self.store = store
-        sessions = ceremonies.sessions
         self.ceremonies = ceremonies
-        policy = ceremonies.policy
-        random = ceremonies.random
-        clock = ceremonies.clock
     }
-
-    func newEventID() -> UUID { random.timeOrderedUUID(at: clock()) }
 
     // MARK: - Set-up (the owner, signed in)
 

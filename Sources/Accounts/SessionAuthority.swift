@@ -38,7 +38,7 @@ public struct SessionAuthority: Sendable {
     public func authenticate(token: String) async throws -> Authenticated? {
         guard let tokenBytes = Base64URL.decode(token), tokenBytes.count == 32 else { return nil }
         let now = clock()
-        guard let session = try await store.session(tokenHash: Self.hash(token)),
+        guard let session = try await store.session(tokenHash: sha256(token)),
               session.expiresAt > now, session.lastSeenAt.addingTimeInterval(idleTimeout) > now,
               let user = try await store.user(id: session.userID), !user.disabled
         else { return nil }
@@ -80,7 +80,7 @@ public struct SessionAuthority: Sendable {
     func issue(userID: UUID, birth: SessionBirth, lifetime: TimeInterval, info: RequestInfo, now: Date) -> IssuedSession {
         let token = Base64URL.encode(random.bytes(32))
         let session = Session(
-            id: random.timeOrderedUUID(at: now), tokenHash: Self.hash(token), userID: userID, birth: birth, createdAt: now, lastSeenAt: now,
+            id: random.timeOrderedUUID(at: now), tokenHash: sha256(token), userID: userID, birth: birth, createdAt: now, lastSeenAt: now,
             expiresAt: now.addingTimeInterval(min(lifetime, absoluteLifetime)), authenticatedAt: now, ip: info.ip, userAgent: info.userAgent)
         return IssuedSession(token: token, session: session)
     }
@@ -88,10 +88,9 @@ public struct SessionAuthority: Sendable {
     /// A new token for a session whose rights just changed (a re-authentication), and its hash to store.
     func newToken() -> (token: String, hash: [UInt8]) {
         let token = Base64URL.encode(random.bytes(32))
-        return (token, Self.hash(token))
+        return (token, sha256(token))
     }
 
-    static func hash(_ text: String) -> [UInt8] { sha256(text) }
 }
 
 /// The SHA-256 of `text`'s UTF-8: how tokens and codes are stored (only their hashes are).

@@ -133,4 +133,23 @@ package struct APIToolkit: Sendable {
     }
 
     func passkeyView(_ passkey: Passkey) -> PasskeyView { PasskeyView(passkey, provider: service.providerName(passkey.aaguid)) }
+
+    /// `201 Created` with a newly registered passkey and its owner: how sign-up, enrolment and
+    /// recovery answer.
+    func created(_ user: User, _ passkey: Passkey) throws -> Response {
+        try json(NewPasskey(user: UserView(user), passkey: passkeyView(passkey)), status: .created)
+    }
+}
+
+/// A ceremony's verify request: the credential as the browser's `toJSON()` gives it, and a name for
+/// a new passkey.
+struct CeremonyVerification: Decodable {
+    let credential: JSONValue
+    let name: String?
+}
+
+/// A newly registered passkey and its owner.
+struct NewPasskey: Encodable {
+    let user: UserView
+    let passkey: PasskeyView
 }

@@ -39,11 +39,8 @@ struct AccountController: Sendable {
 
     struct SignupOptionsRequest: Decodable { let username: String; let displayName: String?; let invite: String? }
     struct LoginOptionsRequest: Decodable { let username: String? }
-    /// A ceremony's verify request: the credential as the browser's `toJSON()` gives it, and a name for a new passkey.
-    struct VerifyRequest: Decodable { let credential: JSONValue; let name: String? }
     struct RenameRequest: Decodable { let name: String }
 
-    struct SignedUp: Encodable { let user: UserView; let passkey: PasskeyView }
     struct SignedIn: Encodable { let user: UserView; let openRecoveryCases: [OpenRecoveryCaseView] }
     struct Me: Encodable {
         let user: UserView
@@ -83,11 +80,11 @@ struct AccountController: Sendable {
     }
 
     @Sendable func signupVerify(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let input = try await kit.decode(VerifyRequest.self, request)
+        let input = try await kit.decode(CeremonyVerification.self, request)
         let who = kit.info(request, context)
         try kit.limit(ip: who.ip)
         let (user, passkey, issued) = try await kit.service.signupVerify(credential: input.credential, name: input.name, info: who)
-        var response = try kit.json(SignedUp(user: UserView(user), passkey: kit.passkeyView(passkey)), status: .created)
+        var response = try kit.created(user, passkey)
         response.setCookie(kit.sessionCookie(issued.token))
         return response
     }
@@ -99,7 +96,7 @@ struct AccountController: Sendable {
     }
 
     @Sendable func loginVerify(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let credential = try await kit.decode(VerifyRequest.self, request).credential
+        let credential = try await kit.decode(CeremonyVerification.self, request).credential
         let who = kit.info(request, context)
         // The account is not known until the assertion verifies; the credential it names stands in for it.
         try kit.limit(ip: who.ip, account: credential.object?["rawId"]?.string.map { "credential:" + $0.prefix(256) })
@@ -141,7 +138,7 @@ struct AccountController: Sendable {
 
     @Sendable func addVerify(_ request: Request, context: AppRequestContext) async throws -> Response {
         let auth = try context.requireIdentity()
-        let input = try await kit.decode(VerifyRequest.self, request)
+        let input = try await kit.decode(CeremonyVerification.self, request)
         let passkey = try await kit.service.account.addVerify(auth, credential: input.credential, name: input.name, info: kit.info(request, context))
         return try kit.json(AddedPasskey(passkey: kit.passkeyView(passkey)), status: .created)
     }
@@ -177,7 +174,7 @@ struct AccountController: Sendable {
 
     @Sendable func reauthVerify(_ request: Request, context: AppRequestContext) async throws -> Response {
         let auth = try context.requireIdentity()
-        let credential = try await kit.decode(VerifyRequest.self, request).credential
+        let credential = try await kit.decode(CeremonyVerification.self, request).credential
         let token = try await kit.service.account.reauthVerify(auth, credential: credential, info: kit.info(request, context))
         var response = try kit.json(Reauthenticated())
         response.setCookie(kit.sessionCookie(token))

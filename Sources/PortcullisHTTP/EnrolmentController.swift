@@ -37,7 +37,6 @@ struct EnrolmentController: Sendable {
     struct Opened: Encodable { let id: UUID; let confirmationCode: String }
     struct OptionsRequest: Decodable { let id: UUID }
     struct VerifyRequest: Decodable { let id: UUID; let credential: JSONValue; let name: String? }
-    struct Enrolled: Encodable { let user: UserView; let passkey: PasskeyView }
 
     func browserSecret(_ request: Request) throws -> String { try kit.browserSecret(request, cookie: Self.browserCookie) }
 
@@ -85,7 +84,7 @@ struct EnrolmentController: Sendable {
         try kit.limit(ip: who.ip)
         let (user, passkey, issued) = try await kit.service.enrolments.passkeyVerify(
             id: input.id, browserSecret: try browserSecret(request), credential: input.credential, name: input.name, info: who)
-        var response = try kit.json(Enrolled(user: UserView(user), passkey: kit.passkeyView(passkey)), status: .created)
+        var response = try kit.created(user, passkey)
         response.setCookie(kit.sessionCookie(issued.token))
         return response
     }

@@ -170,8 +170,6 @@ struct RecoveryController: Sendable {
     struct Start: Decodable { let username: String }
     struct Started: Encodable { let id: UUID; let comparisonCode: String; let expiresAt: Date }
     struct CodeEntry: Decodable { let code: String }
-    struct VerifyRequest: Decodable { let credential: JSONValue; let name: String? }
-    struct Recovered: Encodable { let user: UserView; let passkey: PasskeyView }
     struct AdminCases: Encodable { let cases: [OwnerCase] }
     struct AdminWaysIn: Encodable { let waysIn: [WayInView] }
     struct Unrecoverable: Encodable {
@@ -303,12 +301,12 @@ struct RecoveryController: Sendable {
     }
 
     @Sendable func passkeyVerify(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let input = try await kit.decode(VerifyRequest.self, request)
+        let input = try await kit.decode(CeremonyVerification.self, request)
         let who = kit.info(request, context)
         try kit.limit(ip: who.ip)
         let (user, passkey, issued) = try await kit.service.recovery.recoveryPasskeyVerify(
             id: try kit.idParameter(context), secret: try caseSecret(request), credential: input.credential, name: input.name, info: who)
-        var response = try kit.json(Recovered(user: UserView(user), passkey: kit.passkeyView(passkey)), status: .created)
+        var response = try kit.created(user, passkey)
         response.setCookie(kit.sessionCookie(issued.token))
         response.setCookie(kit.browserCookie(Self.caseCookie, value: "", maxAge: 0, path: "/api/v1/recovery"))
         return response

@@ -22,6 +22,15 @@ import WebAuthn
             == #"{"name":"a","id":"e621e1f8-c36c-495a-93fc-0c247a3e6e5f","at":"1970-01-01T00:00:00Z","note":null,"items":[{"flag":true,"count":7}],"raw":{"x":[1,null]}}"#)
     }
 
+    /// Dates are UTC to the second, as ISO8601DateFormatter wrote them before.
+    @Test func datesAreISO8601InUTCToTheSecond() throws {
+        for seconds in [0, 1.5, 1_764_939_600.999] {
+            let date = Date(timeIntervalSince1970: seconds)
+            #expect(try JSONValueEncoder().encode(date) == .string(ISO8601DateFormatter().string(from: date)))
+        }
+        #expect(try JSONValueEncoder().encode(Date(timeIntervalSince1970: 1_764_939_600)) == .string("2025-12-05T13:00:00Z"))
+    }
+
     @Test func requestsDecodeStrictlyFromParsedJSON() throws {
         let text = #"{"flag": true, "count": 12, "unknown": "ignored"}"#
         let value = try StrictJSON.parse(Array(text.utf8))

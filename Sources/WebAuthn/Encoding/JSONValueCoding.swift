@@ -70,11 +70,15 @@ private final class EncodingNode {
     func encode(_ value: some Encodable, codingPath: [any CodingKey]) throws {
         switch value {
         case let json as JSONValue: content = .leaf(json)
-        case let date as Date: content = .leaf(.string(ISO8601DateFormatter().string(from: date)))
+        case let date as Date: content = .leaf(.string(date.formatted(Self.iso8601)))
         case let uuid as UUID: content = .leaf(.string(uuid.uuidString.lowercased()))
         default: try value.encode(to: NodeEncoder(node: self, codingPath: codingPath))
         }
     }
+
+    /// ISO 8601 in UTC to the second (`2026-12-05T13:00:00Z`): one value-type format, instead of a
+    /// formatter object made for every date.
+    static let iso8601 = Date.ISO8601FormatStyle()
 
     func set(_ value: JSONValue) { content = .leaf(value) }
 

@@ -5,15 +5,52 @@ import Logging
 import Hummingbird
 import PortcullisApp
 import SystemPackage
+import WebAuthn
 
 /// Reads the configuration: environment variables over an optional JSON file over defaults.
 enum ConfigurationLoader {
+    /// The configuration file's values, parsed by the strict JSON parser (duplicate keys refused)
+    /// with their JSON types kept: swift-configuration's JSON snapshot reads `true` as the integer 1
+    /// and `2` as a boolean, so a port of `true` would start a server on port 1. Here a value of the
+    /// wrong type is refused by the section that reads it, naming the key.
+    static func fileProvider(path: String) throws -> InMemoryProvider {
+        guard let data = FileManager.default.contents(atPath: path) else { throw UsageError("cannot read the configuration file \(path)") }
+        guard case .object(let root)? = try? StrictJSON.parse(Array(data)) else {
+            throw UsageError("the configuration file \(path) is not one JSON object (with no key given twice)")
+        }
+        var values: [AbsoluteConfigKey: ConfigValue] = [:]
+        func walk(_ object: JSONObject, _ prefix: [String]) throws {
+            for (name, value) in object.members {
+                let key = prefix + [name]
+                let content: ConfigContent
+                switch value {
+                case .object(let inner):
+                    try walk(inner, key)
+                    continue
+                case .null: continue
+                case .string(let text): content = .string(text)
+                case .bool(let flag): content = .bool(flag)
+                case .number(let text):
+                    if let integer = Int(text) { content = .int(integer) } else if let number = Double(text) { content = .double(number) } else {
+                        throw UsageError("invalid configuration: \(key.joined(separator: ".")): \(text) is not a number this server reads")
+                    }
+                case .array(let items):
+                    let strings = items.compactMap(\.string)
+                    guard strings.count == items.count else {
+                        throw UsageError("invalid configuration: \(key.joined(separator: ".")): a list holds strings only")
+                    }
+                    content = .stringArray(strings)
+                }
+                values[AbsoluteConfigKey(key)] = ConfigValue(content, isSecret: ["password", "secret"].contains(name))
+            }
+        }
+        try walk(root, [])
+        return InMemoryProvider(values: values)
+    }
+
     static func load(file: String?) async throws -> ServerConfiguration {
         var providers: [any ConfigProvider] = [EnvironmentVariablesProvider()]
-        if let file {
-            guard FileManager.default.fileExists(atPath: file) else { throw UsageError("cannot read the configuration file \(file)") }
-            providers.append(try await FileProvider<JSONSnapshot>(filePath: FilePath(file)))
-        }
+        if let file { providers.append(try fileProvider(path: file)) }
         do {
             return try ServerConfiguration(reader: ConfigReader(providers: providers))
         } catch let error as ServerConfiguration.Invalid {

@@ -69,6 +69,28 @@ import WebAuthn
         try await reopened.close()
     }
 
+    /// A JSON configuration file, read by the command as an operator runs it: typed values are
+    /// read, and a value of the wrong type stops the command with the key's name.
+    @Test(arguments: [
+        (#"{"http": {"port": 9443, "trust_forwarded_for": true}, "recovery": {"starts_per_ip": 7}}"#, 0, nil),
+        (#"{"http": {"port": "eighty"}}"#, 2, "http.port"),
+        (#"{"http": {"port": true}}"#, 2, "http.port"),
+        (#"{"recovery": {"code_enabled": "sometimes"}}"#, 2, "recovery.code_enabled"),
+        (#"{"signup": {"mode": 1}}"#, 2, "signup.mode"),
+        (#"{"http": {"trust_forwarded_for": 2}}"#, 2, "http.trust_forwarded_for"),
+        (#"{"rp": {"origins": ["http://localhost:8080", 3]}}"#, 2, "rp.origins"),
+        (#"{"http": {"port": 9443}, "http": {"port": 9444}}"#, 2, "configuration file"),
+    ] as [(String, Int32, String?)])
+    func aConfigurationFileIsReadStrictly(json: String, status: Int32, key: String?) async throws {
+        let path = NSTemporaryDirectory() + "portcullis-config-\(UUID().uuidString).json"
+        try Data(json.utf8).write(to: URL(fileURLWithPath: path))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let result = await Self.run(["check-config", "--config", path], [:])
+        #expect(result.status == status, "\(result.io.stderr)")
+        if let key { #expect(result.io.stderr.contains(key), "\(result.io.stderr)") }
+        if status == 0 { #expect(result.io.stdout.contains("7 per IP address")) }
+    }
+
     @Test func checkConfigReportsEveryWayInAndTheFloor() async throws {
         let fine = await Self.run(["check-config"], [:])
         #expect(fine.status == 0)

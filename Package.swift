@@ -3,9 +3,9 @@
 //
 // This manifest is the architecture diagram. Dependencies point one way:
 //
-//   CBOR -> WebAuthn -> Accounts -> SQLStore ------------------------------.
-//                              \-> Notifications --------------------------+-> PortcullisApp -> PortcullisCommands -> portcullis
-//                              \-> PortcullisHTTP -> PortcullisPages -------'
+//   CBOR -> WebAuthn -> Accounts -> OIDC -> SQLStore ----------------------.
+//                              \        \-> Notifications -----------------+-> PortcullisApp -> PortcullisCommands -> portcullis
+//                               \        \-> PortcullisHTTP -> PortcullisPages'
 //
 // * CBOR has no dependencies at all, so it can be audited and fuzzed alone.
 // * WebAuthn is pure: no I/O, no clock and no randomness reads. Time and trust anchors are passed in.
@@ -58,6 +58,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.6.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.81.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.30.0"),
+        .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.7.1"),
     ],
     targets: [
         // Strict, bounded CBOR (RFC 8949, CTAP2 canonical subset). Zero dependencies.
@@ -87,13 +88,26 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
 
+        // The OpenID Connect provider: clients, authorization requests, codes, consent, tokens and
+        // signing keys, with the store protocol they live in. No HTTP; clock and randomness injected.
+        .target(
+            name: "OIDC",
+            dependencies: [
+                "Accounts", "WebAuthn",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
+                .product(name: "JWTKit", package: "jwt-kit"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+
         // The SQL store: one sql-kit implementation over SQLite (embedded default) and PostgreSQL.
         // SQLite statements run through the SQLite library that sqlite-nio vendors (its VaporCSQLite
         // module), called on the caller's thread: measured faster than a thread-pool hop per statement.
         .target(
             name: "SQLStore",
             dependencies: [
-                "Accounts",
+                "Accounts", "OIDC",
                 "WebAuthn",
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "SQLiteKit", package: "sqlite-kit"),
@@ -129,7 +143,7 @@ let package = Package(
         .target(
             name: "PortcullisHTTP",
             dependencies: [
-                "Accounts", "WebAuthn",
+                "Accounts", "OIDC", "WebAuthn",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdAuth", package: "hummingbird-auth"),
                 .product(name: "Logging", package: "swift-log"),
@@ -145,7 +159,7 @@ let package = Package(
         .target(
             name: "PortcullisPages",
             dependencies: [
-                "Accounts", "PortcullisHTTP", "WebAuthn",
+                "Accounts", "OIDC", "PortcullisHTTP", "WebAuthn",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -155,6 +169,9 @@ let package = Package(
                 .embedInCode("Resources/layout.mustache"), .embedInCode("Resources/home.mustache"),
                 .embedInCode("Resources/recovery-cancel.mustache"), .embedInCode("Resources/recovery-cancelled.mustache"),
                 .embedInCode("Resources/app.js"), .embedInCode("Resources/app.css"),
+                .embedInCode("Resources/authorize.mustache"), .embedInCode("Resources/consent.mustache"),
+                .embedInCode("Resources/oidc-error.mustache"), .embedInCode("Resources/logout.mustache"),
+                .embedInCode("Resources/authorize.js"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -163,7 +180,7 @@ let package = Package(
         .target(
             name: "PortcullisApp",
             dependencies: [
-                "Accounts", "SQLStore", "WebAuthn", "Notifications", "PortcullisHTTP", "PortcullisPages",
+                "Accounts", "OIDC", "SQLStore", "WebAuthn", "Notifications", "PortcullisHTTP", "PortcullisPages",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Logging", package: "swift-log"),
@@ -184,6 +201,7 @@ let package = Package(
                 "PortcullisHTTP",
                 "SQLStore",
                 "Accounts",
+                "OIDC",
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -301,6 +319,16 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The OpenID Connect provider, over its in-memory store: no SQL, no HTTP.
+        .testTarget(
+            name: "OIDCTests",
+            dependencies: [
+                "OIDC", "Accounts", "PortcullisTesting", "WebAuthn",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "JWTKit", package: "jwt-kit"),
             ],
             swiftSettings: swiftSettings
         ),

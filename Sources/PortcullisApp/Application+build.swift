@@ -5,6 +5,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import Notifications
+import OIDC
 import PortcullisHTTP
 import PortcullisPages
 import SQLStore
@@ -14,6 +15,8 @@ import WebAuthn
 /// The store a configuration names, opened, and whatever must run beside it.
 public struct OpenedStore: Sendable {
     public let store: any AccountStore
+    /// The OpenID Connect provider's store (the same database).
+    public let oidcStore: any OIDCStore
     /// Services to run in the application's service group (the PostgreSQL pool).
     public let services: [any Service]
     /// Applies migrations.
@@ -29,14 +32,14 @@ public struct OpenedStore: Sendable {
 public func openStore(url: String, postgresConnections: Int = PostgresBackend.defaultMaximumConnections, logger: Logger) async throws -> OpenedStore {
     if url == "memory:" {
         // Nothing persists: for demonstrations and for measuring the server without a database.
-        return OpenedStore(store: MemoryAccountStore(), services: [], migrate: {}, location: "memory (nothing is kept)", close: {})
+        return OpenedStore(store: MemoryAccountStore(), oidcStore: MemoryOIDCStore(), services: [], migrate: {}, location: "memory (nothing is kept)", close: {})
     }
     if url.hasPrefix("sqlite:") {
         let path = String(url.dropFirst("sqlite:".count))
         let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
         let backend = try await SQLiteBackend.open(path: absolute, logger: logger)
         let store = SQLAccountStore(backend: backend)
-        return OpenedStore(store: store, services: [], migrate: { try await store.migrate() }, location: absolute, close: { try await backend.close() })
+        return OpenedStore(store: store, oidcStore: store, services: [], migrate: { try await store.migrate() }, location: absolute, close: { try await backend.close() })
     }
     let backend = try PostgresBackend(url: url, maximumConnections: postgresConnections, logger: logger)
     let store = SQLAccountStore(backend: backend)
@@ -44,7 +47,7 @@ public func openStore(url: String, postgresConnections: Int = PostgresBackend.de
     if let components = URLComponents(string: url), let password = components.password {
         redacted = url.replacingOccurrences(of: ":" + password + "@", with: ":***@")
     }
-    return OpenedStore(store: store, services: [PostgresClientService(backend: backend)], migrate: { try await store.migrate() }, location: redacted, close: {})
+    return OpenedStore(store: store, oidcStore: store, services: [PostgresClientService(backend: backend)], migrate: { try await store.migrate() }, location: redacted, close: {})
 }
 
 /// Opens the store and runs `body` with it, running what the store needs (the PostgreSQL pool)
@@ -97,14 +100,16 @@ struct PostgresClientService: Service {
 
 /// The whole router for a configured service: the JSON API and the pages. Throws when a page
 /// template does not parse.
-public func buildRouter(service: PasskeyService, configuration: ServerConfiguration, metrics: ServerMetrics = ServerMetrics()) throws -> Router<AppRequestContext> {
+public func buildRouter(
+    service: PasskeyService, oidc: OIDCProvider, configuration: ServerConfiguration, metrics: ServerMetrics = ServerMetrics()
+) throws -> Router<AppRequestContext> {
     let library = try PageLibrary()
-    return buildAPIRouter(service: service, settings: configuration.httpSettings, metrics: metrics) { router, kit in
+    return buildAPIRouter(service: service, oidc: oidc, settings: configuration.httpSettings, metrics: metrics) { router, kit in
         Pages.register(on: router, kit: kit, library: library)
     }
 }
 
-/// The application Portcullis runs: Hummingbird on the router of ``buildRouter(service:configuration:metrics:)``.
+/// The application Portcullis runs: Hummingbird on the router of ``buildRouter(service:oidc:configuration:metrics:)``.
 public typealias PortcullisApplication = Application<RouterResponder<AppRequestContext>>
 
 /// A built server: the application, and the domain inside it, which tests and the benchmarks reach.
@@ -112,6 +117,8 @@ public struct PortcullisServer: Sendable {
     public var application: PortcullisApplication
     public let service: PasskeyService
     public let store: any AccountStore
+    /// The OpenID Connect provider.
+    public let oidc: OIDCProvider
     /// Every route the application's router holds.
     public let routes: [(method: HTTPRequest.Method, path: String)]
 }
@@ -131,14 +138,17 @@ public func buildServer(
     // happen in beforeServerStarts, and the service reads the secret lazily through the store.
     let secretBox = SecretBox()
     let service = PasskeyService(store: opened.store, policy: policy, random: random, enumerationSecret: [], clock: clock).withSecret(secretBox)
-    let router = try buildRouter(service: service, configuration: configuration)
+    let oidcSecret = SecretBox()
+    let oidc = makeProvider(opened: opened, configuration: configuration, random: random, secret: oidcSecret, clock: clock)
+    let router = try buildRouter(service: service, oidc: oidc, configuration: configuration)
     let routes = router.routes.map { (method: $0.method, path: $0.path.description) }
     var app = Application(
         router: router,
         configuration: .init(address: .hostname(configuration.http.host, port: configuration.http.port), serverName: "Portcullis"),
         // Services shut down in reverse order: the HTTP server first, the store's connection last.
         services: [StoreCloser(close: opened.close)] + opened.services
-            + [SweepService(store: opened.store, idleTimeout: configuration.session.idleTimeout, clock: clock, logger: logger)],
+            + [SweepService(store: opened.store, idleTimeout: configuration.session.idleTimeout, clock: clock, logger: logger,
+                            also: { try await oidc.sweep() })],
         onServerRunning: { channel in
             let address = channel.localAddress
             await onServerRunning("http://\(address?.ipAddress ?? configuration.http.host):\(address?.port ?? configuration.http.port)")
@@ -159,9 +169,22 @@ public func buildServer(
         try await opened.migrate()
         let secret = try await opened.store.secret(named: "enumeration", candidate: random.bytes(32))
         secretBox.set(secret)
+        oidcSecret.set(try await opened.store.secret(named: "oidc", candidate: random.bytes(32)))
+        try await oidc.keys.ensureKeys()
         FileHandle.standardOutput.write(Data("Portcullis data: \(opened.location)\n".utf8))
     }
-    return PortcullisServer(application: app, service: service, store: opened.store, routes: routes)
+    return PortcullisServer(application: app, service: service, store: opened.store, oidc: oidc, routes: routes)
+}
+
+/// The OpenID Connect provider over an opened store, as `configuration` sets it up. `secret` is
+/// filled from the store before use (`beforeServerStarts`, or by the command that opened the store).
+public func makeProvider(
+    opened: OpenedStore, configuration: ServerConfiguration, random: any RandomSource, secret: SecretBox, clock: @escaping @Sendable () -> Date
+) -> OIDCProvider {
+    let settings = configuration.oidcSettings
+    let keys = KeyRing(store: opened.oidcStore, encryption: KeyEncryption(secret: configuration.oidc.keySecret), retention: settings.keyRetention,
+                       clock: clock)
+    return OIDCProvider(store: opened.oidcStore, accounts: opened.store, keys: keys, settings: settings, random: random, secret: secret, clock: clock)
 }
 
 /// The application of ``buildServer(configuration:clock:random:logger:onServerRunning:)``.

@@ -9,6 +9,8 @@ struct SweepService: Service {
     let idleTimeout: TimeInterval
     let clock: @Sendable () -> Date
     let logger: Logger
+    /// What else expires: the OpenID Connect provider's codes, tokens and requests.
+    let also: @Sendable () async throws -> Int
 
     func run() async throws {
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
@@ -19,7 +21,10 @@ struct SweepService: Service {
                 let now = clock()
                 let challenges = try await store.sweepExpiredChallenges(now: now)
                 let sessions = try await store.sweepExpiredSessions(now: now, idleTimeout: idleTimeout)
-                if challenges + sessions > 0 { logger.debug("swept \(challenges) challenges and \(sessions) sessions") }
+                let artifacts = try await also()
+                if challenges + sessions + artifacts > 0 {
+                    logger.debug("swept \(challenges) challenges, \(sessions) sessions and \(artifacts) OpenID Connect artifacts")
+                }
             } catch {
                 logger.warning("sweep failed: \(String(reflecting: error))")
             }

@@ -84,7 +84,7 @@ struct Portcullis: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "portcullis",
         abstract: "A passkey-only identity server.",
-        subcommands: [ServeCommand.self, MigrateCommand.self, UserCommand.self, InviteCommand.self, AdminCommand.self, CheckConfigCommand.self, WebAuthnCommand.self]
+        subcommands: [ServeCommand.self, MigrateCommand.self, UserCommand.self, InviteCommand.self, AdminCommand.self, ClientCommand.self, KeysCommand.self, CheckConfigCommand.self, WebAuthnCommand.self]
     )
 }
 

@@ -41,7 +41,7 @@ enum ConfigurationLoader {
                     }
                     content = .stringArray(strings)
                 }
-                values[AbsoluteConfigKey(key)] = ConfigValue(content, isSecret: ["password", "secret"].contains(name))
+                values[AbsoluteConfigKey(key)] = ConfigValue(content, isSecret: name == "password" || name.hasSuffix("secret"))
             }
         }
         try walk(root, [])

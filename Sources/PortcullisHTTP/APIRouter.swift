@@ -1,5 +1,6 @@
 import Accounts
 import Hummingbird
+import OIDC
 import NIOCore
 import WebAuthn
 
@@ -7,7 +8,7 @@ import WebAuthn
 /// check), health and metrics, and the well-known files. `extend` adds routes that share the same
 /// middleware and controller (the pages): this target never depends on them.
 package func buildAPIRouter(
-    service: PasskeyService, settings: HTTPSettings, metrics: ServerMetrics = ServerMetrics(),
+    service: PasskeyService, oidc: OIDCProvider, settings: HTTPSettings, metrics: ServerMetrics = ServerMetrics(),
     extend: (Router<AppRequestContext>, APIToolkit) -> Void = { _, _ in }
 ) -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
@@ -33,11 +34,12 @@ package func buildAPIRouter(
     }
     WellKnown(settings: settings).register(on: router)
     let kit = APIToolkit(
-        service: service, settings: settings,
+        service: service, oidc: oidc, settings: settings,
         ipLimiter: RateLimiter(limit: settings.ipRequestsPerMinute),
         accountLimiter: RateLimiter(limit: settings.accountRequestsPerMinute),
         metrics: metrics)
     router.addRoutes(AccountController(kit: kit).routes)
+    router.addRoutes(OIDCController(kit: kit).routes)
     let device = service.policy.deviceApproval
     router.addRoutes(DeviceController(kit: kit, codeGuessesPerIP: RateLimiter(limit: device.guessesPerIPPerMinute),
                                       codeGuessesGlobal: RateLimiter(limit: device.guessesPerMinute)).routes)

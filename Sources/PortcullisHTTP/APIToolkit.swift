@@ -4,6 +4,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdAuth
 import NIOCore
+import OIDC
 import WebAuthn
 
 /// What every controller of the API, and the pages, share: the domain service, the HTTP settings,
@@ -12,6 +13,8 @@ import WebAuthn
 /// none borrows from another.
 package struct APIToolkit: Sendable {
     package let service: PasskeyService
+    /// The OpenID Connect provider.
+    package let oidc: OIDCProvider
     let settings: HTTPSettings
     let ipLimiter: RateLimiter
     let accountLimiter: RateLimiter
@@ -21,7 +24,7 @@ package struct APIToolkit: Sendable {
     var cookieName: String { settings.secureCookies ? "__Host-portcullis" : "portcullis_session" }
 
     /// The session cookie's authenticator, for the routes that need someone signed in.
-    var authenticator: SessionCookieAuthenticator { SessionCookieAuthenticator(service: service, cookieName: cookieName) }
+    package var authenticator: SessionCookieAuthenticator { SessionCookieAuthenticator(service: service, cookieName: cookieName) }
 
     // MARK: Helpers
 
@@ -110,7 +113,7 @@ package struct APIToolkit: Sendable {
                secure: settings.secureCookies, httpOnly: true, sameSite: .lax)
     }
 
-    func expiredCookie() -> Cookie {
+    package func expiredCookie() -> Cookie {
         Cookie(name: cookieName, value: "", maxAge: 0, path: "/", secure: settings.secureCookies, httpOnly: true, sameSite: .lax)
     }
 

@@ -10,7 +10,7 @@ struct OriginCheckMiddleware<Context: RequestContext>: RouterMiddleware {
         case .get, .head, .options:
             return try await next(request, context)
         default:
-            if DeviceController.originExempt.contains(request.uri.path) { return try await next(request, context) }
+            if DeviceController.originExempt.contains(request.uri.path) || OIDCController.originExempt.contains(request.uri.path) { return try await next(request, context) }
             guard let origin = request.headers[.origin], allowed.contains(origin) else { throw Problem.originRefused }
             return try await next(request, context)
         }

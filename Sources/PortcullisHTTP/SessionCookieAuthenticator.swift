@@ -6,12 +6,12 @@ import HummingbirdAuth
 /// ``PasskeyService/authenticate(token:)``: live, within its lifetimes, of an enabled user). Without
 /// a cookie, or with one that names no live session, the request goes on unauthenticated and
 /// `requireIdentity()` refuses it. Session cookies now; bearer tokens later, through the same door.
-struct SessionCookieAuthenticator: AuthenticatorMiddleware {
-    typealias Context = AppRequestContext
+package struct SessionCookieAuthenticator: AuthenticatorMiddleware {
+    package typealias Context = AppRequestContext
     let service: PasskeyService
     let cookieName: String
 
-    func authenticate(request: Request, context: AppRequestContext) async throws -> Authenticated? {
+    package func authenticate(request: Request, context: AppRequestContext) async throws -> Authenticated? {
         guard let token = request.cookies[cookieName]?.value else { return nil }
         return try await service.authenticate(token: token)
     }

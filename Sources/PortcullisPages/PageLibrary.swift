@@ -21,6 +21,8 @@ package struct PageLibrary: Sendable {
             ("layout", PackageResources.layout_mustache), ("home", PackageResources.home_mustache),
             ("recovery-cancel", PackageResources.recovery_cancel_mustache),
             ("recovery-cancelled", PackageResources.recovery_cancelled_mustache),
+            ("authorize", PackageResources.authorize_mustache), ("consent", PackageResources.consent_mustache),
+            ("oidc-error", PackageResources.oidc_error_mustache), ("logout", PackageResources.logout_mustache),
         ] {
             try templates.register(String(decoding: bytes, as: UTF8.self), named: name)
         }
@@ -28,6 +30,7 @@ package struct PageLibrary: Sendable {
         assets = [
             StaticAsset(name: "app.js", contentType: "text/javascript; charset=utf-8", bytes: PackageResources.app_js),
             StaticAsset(name: "app.css", contentType: "text/css; charset=utf-8", bytes: PackageResources.app_css),
+            StaticAsset(name: "authorize.js", contentType: "text/javascript; charset=utf-8", bytes: PackageResources.authorize_js),
         ]
     }
 

@@ -18,6 +18,7 @@ package enum Pages {
             pages.get(RouterPath(path)) { _, _ in library.page("home", site) }
         }
         RecoveryCancelPage(kit: kit, library: library, site: site).register(on: pages)
+        OIDCPages(kit: kit, library: library, site: site).register(on: pages)
         for asset in library.assets {
             pages.get(RouterPath("static/\(asset.name)")) { request, _ in asset.response(to: request) }
         }

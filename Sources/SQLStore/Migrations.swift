@@ -117,6 +117,31 @@ enum Migrations {
                 $$
                 """,
             ]),
+            // The OpenID Connect provider: clients, signing keys, and what it issues (codes, tokens,
+            // consents, waiting and pushed requests), stored by the SHA-256 of their handles.
+            (8, [
+                """
+                CREATE TABLE oidc_clients (
+                    id TEXT PRIMARY KEY, secret_hash \(binary), settings TEXT NOT NULL, created_at BIGINT NOT NULL)
+                """,
+                """
+                CREATE TABLE oidc_keys (
+                    kid TEXT PRIMARY KEY, algorithm TEXT NOT NULL, private_key \(binary) NOT NULL, encrypted BIGINT NOT NULL,
+                    created_at BIGINT NOT NULL, retired_at BIGINT)
+                """,
+                """
+                CREATE TABLE oidc_artifacts (
+                    kind TEXT NOT NULL, handle_hash \(binary) NOT NULL, client_id TEXT NOT NULL,
+                    user_id TEXT REFERENCES users(id) ON DELETE CASCADE, session_id TEXT, grant_id TEXT, payload \(binary) NOT NULL,
+                    created_at BIGINT NOT NULL, expires_at BIGINT NOT NULL, consumed_at BIGINT, revoked BIGINT NOT NULL DEFAULT 0,
+                    PRIMARY KEY (kind, handle_hash))
+                """,
+                "CREATE INDEX oidc_artifacts_grant ON oidc_artifacts (grant_id)",
+                "CREATE INDEX oidc_artifacts_session ON oidc_artifacts (session_id)",
+                "CREATE INDEX oidc_artifacts_user ON oidc_artifacts (user_id, kind)",
+                "CREATE INDEX oidc_artifacts_client ON oidc_artifacts (client_id)",
+                "CREATE INDEX oidc_artifacts_expiry ON oidc_artifacts (expires_at)",
+            ]),
         ]
     }
 

@@ -392,3 +392,49 @@ extension RecoveryPolicy {
         if effectiveRules.isEmpty { throw r.invalid("rules", "every rule needs a recovery code, and recovery.code_enabled is false") }
     }
 }
+
+/// `oidc.*`: the OpenID Connect provider.
+/// - `oidc.issuer`: the issuer identifier. Default: the public origin (the first web origin of `rp.origins`).
+/// - `oidc.key_secret`: the secret that seals the signing keys' private halves in the database
+///   (AES-256-GCM under an HKDF-derived key). Default none: the keys are stored unsealed, and the
+///   ways-in report says so.
+/// - `oidc.key_secret_file`: a file holding that secret (its first line), instead of the value.
+/// - `oidc.code_lifetime`: seconds an authorization code can be exchanged, 1 to 60. Default `60`.
+/// - `oidc.access_token_lifetime`: seconds, 30 to 3600. Default `300`.
+/// - `oidc.id_token_lifetime`: seconds, 30 to 86400. Default `600`.
+/// - `oidc.offline_refresh_lifetime`: seconds an unused offline refresh token lives, 3600 to 31536000. Default 30 days.
+public struct OIDCConfiguration: Sendable {
+    public static let key = "oidc"
+    public var issuer: String?
+    public var keySecret: String?
+    public var codeLifetime: TimeInterval = 60
+    public var accessTokenLifetime: TimeInterval = 300
+    public var idTokenLifetime: TimeInterval = 600
+    public var offlineRefreshLifetime: TimeInterval = 30 * 86400
+
+    /// Defaults only.
+    public init() {}
+
+    /// Reads the section from a reader scoped to `oidc`.
+    public init(reader: ConfigReader) throws {
+        let r = SectionReader(reader, section: Self.key)
+        if let v = r.string("issuer") {
+            guard let components = URLComponents(string: v), ["https", "http"].contains(components.scheme ?? ""), components.host != nil,
+                  components.query == nil, components.fragment == nil, !v.hasSuffix("/")
+            else { throw r.invalid("issuer", "must be an https URL with no query, fragment or trailing slash") }
+            issuer = v
+        }
+        keySecret = r.secret("key_secret")
+        if let file = r.string("key_secret_file") {
+            guard keySecret == nil else { throw r.invalid("key_secret_file", "give key_secret or key_secret_file, not both") }
+            guard let data = FileManager.default.contents(atPath: file),
+                  let line = String(decoding: data, as: UTF8.self).split(whereSeparator: \.isNewline).first, !line.isEmpty
+            else { throw r.invalid("key_secret_file", "cannot read a secret from \(file)") }
+            keySecret = String(line)
+        }
+        if let v = try r.seconds("code_lifetime", 1...60) { codeLifetime = v }
+        if let v = try r.seconds("access_token_lifetime", 30...3600) { accessTokenLifetime = v }
+        if let v = try r.seconds("id_token_lifetime", 30...86400) { idTokenLifetime = v }
+        if let v = try r.seconds("offline_refresh_lifetime", 3600...31_536_000) { offlineRefreshLifetime = v }
+    }
+}

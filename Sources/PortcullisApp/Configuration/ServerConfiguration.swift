@@ -1,6 +1,7 @@
 import Accounts
 import Configuration
 import Foundation
+import OIDC
 import NIOSSL
 import Notifications
 import PortcullisHTTP
@@ -43,6 +44,8 @@ public struct ServerConfiguration: Sendable {
     public var recovery = RecoveryPolicy()
     /// How long a device's sign-in request lives, and how fast user codes may be guessed.
     public var deviceApproval = DeviceApprovalPolicy()
+    /// The OpenID Connect provider.
+    public var oidc = OIDCConfiguration()
     /// Start even when a way in is weaker than the floor.
     public var allowWeakWaysIn = false
 
@@ -66,8 +69,20 @@ public struct ServerConfiguration: Sendable {
         smtp = try SMTPConfiguration(reader: reader.scoped(to: ConfigKey(SMTPConfiguration.key)))
         recovery = try RecoveryPolicy(reader: reader.scoped(to: ConfigKey(RecoveryPolicy.key)))
         deviceApproval = try DeviceApprovalPolicy(reader: reader.scoped(to: ConfigKey(DeviceApprovalPolicy.key)))
+        oidc = try OIDCConfiguration(reader: reader.scoped(to: ConfigKey(OIDCConfiguration.key)))
         if let v = try SectionReader(reader, section: "").bool("allow_weak_ways_in") { allowWeakWaysIn = v }
         try validate()
+    }
+
+    /// The provider's settings: its issuer (the configured one, or the public origin) and lifetimes.
+    public var oidcSettings: OIDCSettings {
+        var settings = OIDCSettings(issuer: oidc.issuer ?? publicOrigin)
+        settings.codeLifetime = oidc.codeLifetime
+        settings.accessTokenLifetime = oidc.accessTokenLifetime
+        settings.idTokenLifetime = oidc.idTokenLifetime
+        settings.offlineRefreshLifetime = oidc.offlineRefreshLifetime
+        settings.keyRetention = max(settings.keyRetention, oidc.idTokenLifetime, oidc.accessTokenLifetime) + 3600
+        return settings
     }
 
     /// The allowed origins, defaulting to this server's own address on localhost.

@@ -1,0 +1,124 @@
+import Foundation
+import JWTKit
+import WebAuthn
+
+/// The provider's signing keys as one node holds them: loaded from the store (so every node signs with
+/// the same keys and publishes the same set), reloaded when a token names a key it has not seen or
+/// after ``reloadInterval``, so a rotation done by `portcullis keys rotate` reaches running nodes.
+///
+/// A retired key is still published, and still verifies, for ``retention`` after it stopped signing,
+/// which is longer than any token it signed lives.
+public actor KeyRing {
+    let store: any OIDCStore
+    let encryption: KeyEncryption?
+    let clock: @Sendable () -> Date
+    /// How long a retired key stays published.
+    public let retention: TimeInterval
+    /// How often a node looks for new keys.
+    let reloadInterval: TimeInterval = 30
+    var loaded: [String: LoadedKey] = [:]
+    var loadedAt: Date?
+
+    public init(store: any OIDCStore, encryption: KeyEncryption?, retention: TimeInterval, clock: @escaping @Sendable () -> Date) {
+        self.store = store
+        self.encryption = encryption
+        self.retention = retention
+        self.clock = clock
+    }
+
+    /// Makes a key for every algorithm that has no active one (the first start of a deployment).
+    public func ensureKeys() async throws {
+        let stored = try await store.signingKeys()
+        let missing = SigningAlgorithm.allCases.filter { algorithm in !stored.contains { $0.algorithm == algorithm && $0.retiredAt == nil } }
+        if !missing.isEmpty {
+            let now = clock()
+            try await store.addSigningKeys(try missing.map { try SigningKeys.generate($0, encryption: encryption, now: now) }, now: now)
+        }
+        try await reload()
+    }
+
+    /// Adds a new key for every algorithm; the previous ones retire but stay published for ``retention``.
+    /// Returns the new key IDs.
+    @discardableResult
+    public func rotate() async throws -> [String] {
+        let now = clock()
+        let keys = try SigningAlgorithm.allCases.map { try SigningKeys.generate($0, encryption: encryption, now: now) }
+        try await store.addSigningKeys(keys, now: now)
+        try await reload()
+        return keys.map(\.kid)
+    }
+
+    /// Whether every stored key is sealed with the key-encryption secret.
+    public func allEncrypted() async throws -> Bool { try await store.signingKeys().allSatisfy(\.encrypted) }
+
+    func reload() async throws {
+        let now = clock()
+        var next: [String: LoadedKey] = [:]
+        for stored in try await store.signingKeys() where stored.retiredAt.map({ $0.addingTimeInterval(retention) > now }) ?? true {
+            if var known = loaded[stored.kid] {
+                known.stored = stored  // its retirement may be news
+                next[stored.kid] = known
+            } else {
+                next[stored.kid] = try await SigningKeys.load(stored, encryption: encryption)
+            }
+        }
+        loaded = next
+        loadedAt = now
+    }
+
+    private func fresh() async throws {
+        if let loadedAt, clock().timeIntervalSince(loadedAt) < reloadInterval { return }
+        try await reload()
+    }
+
+    /// The key that signs for `algorithm`: the newest active one.
+    func signer(_ algorithm: SigningAlgorithm) async throws -> LoadedKey {
+        try await fresh()
+        guard let key = loaded.values.filter({ $0.stored.algorithm == algorithm && $0.stored.retiredAt == nil })
+            .max(by: { $0.stored.createdAt < $1.stored.createdAt })
+        else {
+            try await ensureKeys()
+            guard let key = loaded.values.first(where: { $0.stored.algorithm == algorithm && $0.stored.retiredAt == nil }) else {
+                throw OIDCError.keySecretMismatch
+            }
+            return key
+        }
+        return key
+    }
+
+    /// Signs `payload` with the active key of `algorithm`, with `typ` in the header.
+    func sign(_ payload: some JWTPayload, algorithm: SigningAlgorithm, type: String) async throws -> String {
+        let key = try await signer(algorithm)
+        var header = JWTHeader()
+        header.typ = type
+        header.kid = key.stored.kid
+        header.alg = algorithm.rawValue
+        return try await key.collection.sign(payload, kid: JWKIdentifier(string: key.stored.kid), header: header)
+    }
+
+    /// The published keys (RFC 7517 §5).
+    public func jwks() async throws -> JSONValue {
+        try await fresh()
+        let keys = loaded.values.sorted { ($0.stored.createdAt, $0.stored.kid) > ($1.stored.createdAt, $1.stored.kid) }.map(\.jwk)
+        return jsonObject([("keys", .array(keys))])
+    }
+
+    /// Verifies a token this provider signed and decodes its claims; `type`, when given, must be the
+    /// header's `typ`. Throws when the signature, the key or the format is wrong.
+    public func verify<Payload: JWTPayload>(_ token: String, as: Payload.Type, type: String? = nil) async throws -> Payload {
+        let parts = token.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 3, token.utf8.count <= 16384, let headerBytes = Base64URL.decode(String(parts[0])),
+              let header = try? StrictJSON.parse(headerBytes).object, let kid = header["kid"]?.string,
+              let alg = header["alg"]?.string
+        else { throw OAuthError.invalidToken("The token is malformed.") }
+        if let type, header["typ"]?.string?.lowercased() != type { throw OAuthError.invalidToken("The token is of another type.") }
+        try await fresh()
+        if loaded[kid] == nil, clock().timeIntervalSince(loadedAt ?? .distantPast) > 1 { try await reload() }
+        guard let key = loaded[kid], key.stored.algorithm.rawValue == alg else { throw OAuthError.invalidToken("The token was not signed by this server.") }
+        do {
+            return try await key.collection.verify(token, as: Payload.self)
+        } catch {
+            throw OAuthError.invalidToken("The token's signature or claims do not verify.")
+        }
+    }
+}

@@ -1,0 +1,283 @@
+import Accounts
+import Crypto
+import Foundation
+import WebAuthn
+
+/// How a client authenticated at the token, revocation, introspection or PAR endpoint (RFC 6749 §2.3.1).
+public struct ClientCredentials: Sendable {
+    /// How the credentials came.
+    public enum Method: String, Sendable { case basic = "client_secret_basic", post = "client_secret_post", none }
+    public var clientID: String?
+    public var secret: String?
+    public var method: Method
+
+    public init(clientID: String?, secret: String?, method: Method) {
+        self.clientID = clientID
+        self.secret = secret
+        self.method = method
+    }
+}
+
+/// A successful token response (RFC 6749 §5.1, Core §3.1.3.3).
+public struct TokenResponse: Encodable, Sendable {
+    public let access_token: String
+    public let token_type: String
+    public let expires_in: Int
+    public let id_token: String?
+    public let refresh_token: String?
+    public let scope: String
+}
+
+extension OIDCProvider {
+    /// The grant types of the token endpoint.
+    public static let grantTypes = ["authorization_code", "refresh_token"]
+
+    // MARK: Client authentication
+
+    /// The client the credentials prove (RFC 6749 §2.3.1, §3.2.1): a confidential client's secret, or a
+    /// public client's ID alone. ``OAuthError/invalidClient(_:)`` otherwise.
+    public func authenticateClient(_ credentials: ClientCredentials) async throws -> OIDCClient {
+        guard let id = credentials.clientID, !id.isEmpty, id.count <= 200, let client = try await store.client(id: id) else {
+            throw OAuthError.invalidClient()
+        }
+        if let hash = client.secretHash {
+            guard credentials.method != .none, let secret = credentials.secret, secret.count <= 200,
+                  constantTimeEqual(sha256(secret), hash)
+            else { throw OAuthError.invalidClient() }
+        } else if credentials.method != .none || credentials.secret != nil {
+            throw OAuthError.invalidClient("This client is public: it authenticates with its client_id alone.")
+        }
+        return client
+    }
+
+    // MARK: Token endpoint
+
+    /// The token endpoint (RFC 6749 §3.2): the authorization code and refresh token grants.
+    /// `dpopJKT` is the thumbprint of a verified DPoP proof's key (RFC 9449 §5), when one came.
+    public func token(_ form: [String: String], client: OIDCClient, dpopJKT: String?) async throws -> TokenResponse {
+        if client.requireDPoP, dpopJKT == nil { throw OAuthError.invalidDPoPProof("This client must send a DPoP proof.") }
+        switch form["grant_type"] {
+        case "authorization_code": return try await exchangeCode(form, client: client, dpopJKT: dpopJKT)
+        case "refresh_token": return try await refresh(form, client: client, dpopJKT: dpopJKT)
+        case nil: throw OAuthError.invalidRequest("grant_type is required.")
+        default: throw OAuthError.unsupportedGrantType("Supported grant types: authorization_code, refresh_token.")
+        }
+    }
+
+    /// RFC 6749 §4.1.3 with RFC 7636 §4.6: the code, its client, its redirect URI and its verifier.
+    /// A code used twice revokes every token issued from it (RFC 6749 §4.1.2, RFC 9700 §4.5).
+    func exchangeCode(_ form: [String: String], client: OIDCClient, dpopJKT: String?) async throws -> TokenResponse {
+        guard let code = form["code"], !code.isEmpty, code.count <= 128 else { throw OAuthError.invalidRequest("code is required.") }
+        guard let verifier = form["code_verifier"] else { throw OAuthError.invalidRequest("code_verifier is required (PKCE).") }
+        let now = clock()
+        let key = sha256(code)
+        guard let stored = try await store.artifact(kind: .code, key: key), stored.clientID == client.id,
+              let grant = try? decode(CodeGrant.self, stored.payload)
+        else { throw OAuthError.invalidGrant("The code is unknown or was issued to another client.") }
+        if stored.consumedAt != nil || stored.revoked {
+            if let grantID = stored.grantID { try await store.revokeGrant(grantID) }
+            throw OAuthError.invalidGrant("The code was already used; the tokens issued from it are revoked.")
+        }
+        guard stored.expiresAt > now else { throw OAuthError.invalidGrant("The code has expired.") }
+        guard form["redirect_uri"] == grant.request.redirectURI else { throw OAuthError.invalidGrant("redirect_uri does not match the authorization request.") }
+        // RFC 7636 §4.1: 43 to 128 unreserved characters; §4.6: BASE64URL(SHA256(verifier)) == challenge.
+        guard (43...128).contains(verifier.utf8.count), verifier.utf8.allSatisfy(Self.isUnreserved),
+              Base64URL.encode(Array(SHA256.hash(data: Array(verifier.utf8)))) == grant.request.codeChallenge
+        else { throw OAuthError.invalidGrant("code_verifier does not match the code_challenge.") }
+        if let bound = grant.request.dpopJKT, bound != dpopJKT { throw OAuthError.invalidDPoPProof("The DPoP key is not the one the request named.") }
+        guard let user = try await accounts.user(id: grant.userID), !user.disabled else { throw OAuthError.invalidGrant("The account is disabled.") }
+
+        let issued = try await issue(
+            user: user, client: client, scopes: grant.request.scopes, sessionID: grant.sessionID, authTime: grant.authTime,
+            assurance: grant.assurance, nonce: grant.request.nonce, offline: grant.offline, userinfoClaims: grant.request.userinfoClaims,
+            dpopJKT: dpopJKT, grantID: stored.grantID ?? random.uuid(), now: now)
+        guard try await store.consumeArtifact(kind: .code, key: key, now: now, replacements: issued.artifacts) else {
+            if let grantID = stored.grantID { try await store.revokeGrant(grantID) }
+            throw OAuthError.invalidGrant("The code was already used; the tokens issued from it are revoked.")
+        }
+        return issued.response
+    }
+
+    /// RFC 6749 §6 with rotation (RFC 9700 §4.14.2): each refresh token works once; a rotated one used
+    /// again revokes its whole family. Without `offline_access` it ends with the session it came from.
+    func refresh(_ form: [String: String], client: OIDCClient, dpopJKT: String?) async throws -> TokenResponse {
+        guard let token = form["refresh_token"], !token.isEmpty, token.count <= 128 else { throw OAuthError.invalidRequest("refresh_token is required.") }
+        let now = clock()
+        let key = sha256(token)
+        guard let stored = try await store.artifact(kind: .refreshToken, key: key), stored.clientID == client.id,
+              let grant = try? decode(RefreshGrant.self, stored.payload)
+        else { throw OAuthError.invalidGrant("The refresh token is unknown or was issued to another client.") }
+        if stored.consumedAt != nil {
+            if let grantID = stored.grantID { try await store.revokeGrant(grantID) }
+            throw OAuthError.invalidGrant("The refresh token was already used; its family is revoked.")
+        }
+        guard !stored.revoked, stored.expiresAt > now else { throw OAuthError.invalidGrant("The refresh token is revoked or expired.") }
+        if let bound = grant.dpopJKT, bound != dpopJKT { throw OAuthError.invalidDPoPProof("The refresh token is bound to another DPoP key.") }
+        if !grant.offline, try await liveSession(grant.sessionID, userID: grant.userID, now: now) == nil {
+            throw OAuthError.invalidGrant("The sign-in this token came from has ended.")
+        }
+        var scopes = grant.scopes
+        if let asked = form["scope"] {
+            let requested = asked.split(separator: " ").map(String.init)
+            guard Set(requested).isSubset(of: grant.scopes) else { throw OAuthError.invalidScope("A refresh cannot widen the scopes.") }
+            scopes = grant.scopes.filter(requested.contains)
+        }
+        guard let user = try await accounts.user(id: grant.userID), !user.disabled else { throw OAuthError.invalidGrant("The account is disabled.") }
+        let issued = try await issue(
+            user: user, client: client, scopes: scopes, sessionID: grant.sessionID, authTime: grant.authTime, assurance: grant.assurance,
+            nonce: nil, offline: grant.offline, userinfoClaims: [], dpopJKT: grant.dpopJKT ?? dpopJKT, grantID: stored.grantID ?? random.uuid(), now: now,
+            refreshExpiry: grant.offline ? nil : stored.expiresAt)
+        guard try await store.consumeArtifact(kind: .refreshToken, key: key, now: now, replacements: issued.artifacts) else {
+            if let grantID = stored.grantID { try await store.revokeGrant(grantID) }
+            throw OAuthError.invalidGrant("The refresh token was already used; its family is revoked.")
+        }
+        return issued.response
+    }
+
+    /// The tokens of one grant: a JWT access token (RFC 9068), an ID token (Core §2), a refresh token.
+    func issue(user: User, client: OIDCClient, scopes: [String], sessionID: UUID, authTime: Date, assurance: Assurance, nonce: String?,
+               offline: Bool, userinfoClaims: [String], dpopJKT: String?, grantID: UUID, now: Date, refreshExpiry: Date? = nil) async throws
+        -> (response: TokenResponse, artifacts: [OIDCArtifact])
+    {
+        let sub = subject(userID: user.id, client: client)
+        let iat = Int(now.timeIntervalSince1970)
+        let sid = sessionID.uuidString.lowercased()
+        let jti = Base64URL.encode(random.bytes(18))
+        let accessExpiry = now.addingTimeInterval(settings.accessTokenLifetime)
+        let access = AccessTokenClaims(
+            iss: settings.issuer, sub: sub, aud: settings.userinfoEndpoint, exp: Int(accessExpiry.timeIntervalSince1970), iat: iat, jti: jti,
+            client_id: client.id, scope: scopes.joined(separator: " "), auth_time: Int(authTime.timeIntervalSince1970), acr: assurance.acr,
+            amr: assurance.amr, sid: sid, cnf: dpopJKT.map { AccessTokenClaims.Confirmation(jkt: $0) })
+        let accessToken = try await keys.sign(access, algorithm: client.idTokenAlgorithm, type: "at+jwt")
+        // Core §3.1.3.6: at_hash is the left half of the hash of the access token, base64url.
+        let digest = Array(SHA256.hash(data: Array(accessToken.utf8)))
+        var idClaims = IDTokenClaims(
+            iss: settings.issuer, sub: sub, aud: client.id, exp: Int(now.addingTimeInterval(settings.idTokenLifetime).timeIntervalSince1970),
+            iat: iat, auth_time: Int(authTime.timeIntervalSince1970), nonce: nonce, sid: sid, at_hash: Base64URL.encode(Array(digest.prefix(16))),
+            acr: assurance.acr, amr: assurance.amr, azp: client.id)
+        if scopes.contains("profile") {
+            idClaims.name = user.displayName
+            idClaims.preferred_username = user.username
+        }
+        let idToken = try await keys.sign(idClaims, algorithm: client.idTokenAlgorithm, type: "JWT")
+        var artifacts = [OIDCArtifact(
+            kind: .accessToken, key: sha256(jti), clientID: client.id, userID: user.id, sessionID: offline ? nil : sessionID, grantID: grantID,
+            payload: try encode(AccessGrant(scopes: scopes, userinfoClaims: userinfoClaims)), createdAt: now, expiresAt: accessExpiry)]
+        let refreshToken = Base64URL.encode(random.bytes(32))
+        let refreshGrant = RefreshGrant(userID: user.id, sessionID: sessionID, scopes: scopes, authTime: authTime, assurance: assurance,
+                                        offline: offline, dpopJKT: dpopJKT)
+        let sessionExpiry = offline ? nil : try await liveSession(sessionID, userID: user.id, now: now)?.expiresAt
+        artifacts.append(OIDCArtifact(
+            kind: .refreshToken, key: sha256(refreshToken), clientID: client.id, userID: user.id, sessionID: offline ? nil : sessionID,
+            grantID: grantID, payload: try encode(refreshGrant), createdAt: now,
+            expiresAt: refreshExpiry ?? sessionExpiry ?? now.addingTimeInterval(settings.offlineRefreshLifetime)))
+        let response = TokenResponse(
+            access_token: accessToken, token_type: dpopJKT == nil ? "Bearer" : "DPoP", expires_in: Int(settings.accessTokenLifetime),
+            id_token: idToken, refresh_token: refreshToken, scope: scopes.joined(separator: " "))
+        return (response, artifacts)
+    }
+
+    /// The session, when it is still live at `now`.
+    func liveSession(_ id: UUID, userID: UUID, now: Date) async throws -> Session? {
+        try await accounts.sessions(userID: userID).first { $0.id == id && $0.expiresAt > now }
+    }
+
+    static func isUnreserved(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+             UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"): true
+        default: false
+        }
+    }
+
+    // MARK: Access tokens at the resource (UserInfo, introspection)
+
+    /// A verified, unrevoked access token of this server with its record (RFC 6750 §3.1 `invalid_token` otherwise).
+    public func validateAccessToken(_ token: String, dpopJKT: String?) async throws -> AccessTokenClaims {
+        let claims = try await keys.verify(token, as: AccessTokenClaims.self, type: "at+jwt")
+        let now = clock()
+        guard claims.iss == settings.issuer, TimeInterval(claims.exp) > now.timeIntervalSince1970 else {
+            throw OAuthError.invalidToken("The access token has expired.")
+        }
+        guard let stored = try await store.artifact(kind: .accessToken, key: sha256(claims.jti)), !stored.revoked, stored.expiresAt > now else {
+            throw OAuthError.invalidToken("The access token is revoked.")
+        }
+        if let sessionID = stored.sessionID, let userID = stored.userID, try await liveSession(sessionID, userID: userID, now: now) == nil {
+            throw OAuthError.invalidToken("The sign-in this token came from has ended.")
+        }
+        if let jkt = claims.cnf?.jkt, jkt != dpopJKT { throw OAuthError.invalidToken("This token is DPoP-bound; send it with a DPoP proof of its key.") }
+        return claims
+    }
+
+    /// UserInfo (Core §5.3): `sub` always, the profile claims with the `profile` scope, `acr`/`amr`/`auth_time` when asked for.
+    public func userinfo(token: String, dpopJKT: String?) async throws -> JSONValue {
+        let claims = try await validateAccessToken(token, dpopJKT: dpopJKT)
+        guard let stored = try await store.artifact(kind: .accessToken, key: sha256(claims.jti)), let userID = stored.userID,
+              let user = try await accounts.user(id: userID), !user.disabled
+        else { throw OAuthError.invalidToken("The account is gone or disabled.") }
+        let grant = try? decode(AccessGrant.self, stored.payload)
+        var members: [(String, JSONValue)] = [("sub", .string(claims.sub))]
+        let scopes = claims.scope.split(separator: " ").map(String.init)
+        if scopes.contains("profile") {
+            members += [("name", .string(user.displayName)), ("preferred_username", .string(user.username))]
+        }
+        let asked = Set(grant?.userinfoClaims ?? [])
+        if asked.contains("acr") { members.append(("acr", .string(claims.acr))) }
+        if asked.contains("amr") { members.append(("amr", .array(claims.amr.map(JSONValue.string)))) }
+        if asked.contains("auth_time") { members.append(("auth_time", .int(claims.auth_time))) }
+        return jsonObject(members)
+    }
+
+    /// Token introspection (RFC 7662 §2.2) for a confidential client: access and refresh tokens.
+    public func introspect(token: String, client: OIDCClient) async throws -> JSONValue {
+        guard !client.isPublic else { throw OAuthError.invalidClient("Only confidential clients may introspect tokens.") }
+        let inactive = jsonObject([("active", .bool(false))])
+        let now = clock()
+        if token.split(separator: ".").count == 3 {
+            var verified = try? await validateAccessToken(token, dpopJKT: nil)
+            if verified == nil { verified = try? await validateBoundAccessToken(token) }
+            guard let claims = verified else { return inactive }
+            var members: [(String, JSONValue)] = [
+                ("active", .bool(true)), ("iss", .string(claims.iss)), ("sub", .string(claims.sub)), ("client_id", .string(claims.client_id)),
+                ("scope", .string(claims.scope)), ("exp", .int(claims.exp)), ("iat", .int(claims.iat)), ("token_type", .string("access_token")),
+                ("aud", .string(claims.aud)), ("acr", .string(claims.acr)), ("auth_time", .int(claims.auth_time)),
+            ]
+            if let jkt = claims.cnf?.jkt { members.append(("cnf", jsonObject([("jkt", .string(jkt))]))) }
+            return jsonObject(members)
+        }
+        guard token.count <= 128, let stored = try await store.artifact(kind: .refreshToken, key: sha256(token)), stored.consumedAt == nil,
+              !stored.revoked, stored.expiresAt > now, let grant = try? decode(RefreshGrant.self, stored.payload),
+              let tokenClient = try await store.client(id: stored.clientID)
+        else { return inactive }
+        if !grant.offline, try await liveSession(grant.sessionID, userID: grant.userID, now: now) == nil { return inactive }
+        return jsonObject([
+            ("active", .bool(true)), ("iss", .string(settings.issuer)), ("sub", .string(subject(userID: grant.userID, client: tokenClient))),
+            ("client_id", .string(stored.clientID)), ("scope", .string(grant.scopes.joined(separator: " "))),
+            ("exp", .int(Int(stored.expiresAt.timeIntervalSince1970))), ("iat", .int(Int(stored.createdAt.timeIntervalSince1970))),
+            ("token_type", .string("refresh_token")),
+        ])
+    }
+
+    /// A DPoP-bound access token seen by introspection, which holds no proof: still active.
+    func validateBoundAccessToken(_ token: String) async throws -> AccessTokenClaims {
+        let claims = try await keys.verify(token, as: AccessTokenClaims.self, type: "at+jwt")
+        guard let jkt = claims.cnf?.jkt else { throw OAuthError.invalidToken("Not bound.") }
+        return try await validateAccessToken(token, dpopJKT: jkt)
+    }
+
+    /// Revocation (RFC 7009 §2.1): a refresh token revokes its whole grant; an access token its own
+    /// record. Unknown tokens, and other clients' tokens, change nothing (§2.2 answers 200 either way).
+    public func revoke(token: String, client: OIDCClient) async throws {
+        if token.split(separator: ".").count == 3 {
+            guard let claims = try? await keys.verify(token, as: AccessTokenClaims.self, type: "at+jwt"), claims.client_id == client.id,
+                  try await store.artifact(kind: .accessToken, key: sha256(claims.jti)) != nil
+            else { return }
+            try await store.deleteArtifact(kind: .accessToken, key: sha256(claims.jti))
+            return
+        }
+        guard token.count <= 128, let stored = try await store.artifact(kind: .refreshToken, key: sha256(token)), stored.clientID == client.id,
+              let grantID = stored.grantID
+        else { return }
+        try await store.revokeGrant(grantID)
+    }
+}

@@ -1,0 +1,284 @@
+import Accounts
+import Crypto
+import Foundation
+import WebAuthn
+
+/// The OpenID Connect provider: authorization requests, consent, codes, tokens, UserInfo, revocation,
+/// introspection and logout, over ``OIDCStore`` and the account domain. It makes no session: every
+/// token it issues comes from a session the domain's `SessionAuthority` made from a passkey
+/// assertion, and says how that session was born (``Assurance``).
+public struct OIDCProvider: Sendable {
+    let store: any OIDCStore
+    let accounts: any UserStore & SessionStore & PasskeyStore
+    /// The signing keys.
+    public let keys: KeyRing
+    /// Issuer, paths and lifetimes.
+    public let settings: OIDCSettings
+    let random: any RandomSource
+    let clock: @Sendable () -> Date
+    /// Keys for form tokens and pairwise subjects, read from the store at start-up.
+    let secret: SecretBox
+
+    public init(store: any OIDCStore, accounts: any UserStore & SessionStore & PasskeyStore, keys: KeyRing, settings: OIDCSettings,
+                random: any RandomSource, secret: SecretBox, clock: @escaping @Sendable () -> Date) {
+        self.store = store
+        self.accounts = accounts
+        self.keys = keys
+        self.settings = settings
+        self.random = random
+        self.secret = secret
+        self.clock = clock
+    }
+
+    var parser: AuthorizationRequestParser { AuthorizationRequestParser(keys: keys, issuer: settings.issuer) }
+
+    // MARK: Outcomes
+
+    /// What the browser is shown or sent to next.
+    public enum AuthorizationOutcome: Sendable {
+        /// Back to the client (a code, or an error), RFC 6749 §4.1.2 and §4.1.2.1.
+        case redirect(String)
+        /// The sign-in page, for this request.
+        case signIn(SignInPrompt)
+        /// The consent page.
+        case consent(ConsentPrompt)
+    }
+
+    /// Why the person is asked to sign in.
+    public enum SignInReason: String, Sendable {
+        /// There is no session in this browser (or it is someone else's).
+        case noSession = "no-session"
+        /// The app asks for a sign-in more recent than this session's (`prompt=login`, `max_age`).
+        case fresh
+        /// The app asks for a device-bound passkey (`phrh`).
+        case deviceBound = "device-bound"
+        /// The app asks for a sign-in with a passkey (`phr`), not an approval from another device.
+        case passkey
+    }
+
+    /// The sign-in page's content.
+    public struct SignInPrompt: Sendable {
+        public let interactionID: String
+        public let client: OIDCClient
+        public let loginHint: String?
+        public let reason: SignInReason
+    }
+
+    /// The consent page's content.
+    public struct ConsentPrompt: Sendable {
+        public let interactionID: String
+        public let client: OIDCClient
+        public let scopes: [String]
+        /// The form token that binds the decision to this session and request.
+        public let formToken: String
+    }
+
+    /// A request waiting for the person.
+    struct Interaction: Codable, Sendable {
+        var request: AuthorizationRequest
+        var consented: Bool
+        /// A fresh sign-in was asked for once already: a second one that still misses the required acr ends the request.
+        var askedForSignIn: Bool
+    }
+
+    // MARK: Authorization endpoint
+
+    /// Handles an authorization request (Core §3.1.2). Throws ``AuthorizationPageError`` for what must
+    /// not be redirected; every other error is a `.redirect` to the client.
+    public func authorize(_ parameters: AuthorizationRequestParser.Parameters, auth: Authenticated?) async throws -> AuthorizationOutcome {
+        let now = clock()
+        var pushed: PushedRequest?
+        if let uri = parameters.first(where: { $0.name == "request_uri" })?.value, uri.hasPrefix(Self.pushedURIPrefix) {
+            pushed = try await takePushedRequest(uri: uri, now: now)
+        }
+        do {
+            let (request, client) = try await parser.parse(parameters, client: { try await store.client(id: $0) }, pushed: pushed, now: now)
+            return try await decide(Interaction(request: request, consented: false, askedForSignIn: false), client: client, id: nil, auth: auth, now: now)
+        } catch let error as AuthorizationRedirectError {
+            return .redirect(errorRedirect(error))
+        }
+    }
+
+    /// Continues a request after the person signed in (`id` is the interaction the sign-in page carried).
+    public func resume(interactionID id: String, auth: Authenticated?) async throws -> AuthorizationOutcome {
+        let now = clock()
+        let (interaction, client) = try await interaction(id, now: now)
+        return try await decide(interaction, client: client, id: id, auth: auth, now: now)
+    }
+
+    /// The person's answer on the consent page.
+    public func consent(interactionID id: String, auth: Authenticated, approve: Bool, formToken: String) async throws -> AuthorizationOutcome {
+        let now = clock()
+        var (interaction, client) = try await interaction(id, now: now)
+        guard constantTimeEqual(Array(formToken.utf8), Array(self.formToken("consent", id, auth.session.id).utf8)) else {
+            throw AuthorizationPageError("This consent form has expired. Go back to the app and start again.")
+        }
+        guard approve else {
+            try await store.deleteArtifact(kind: .interaction, key: sha256(id))
+            return .redirect(errorRedirect(AuthorizationRedirectError(
+                redirectURI: interaction.request.redirectURI, error: .accessDenied("The person declined."), state: interaction.request.state)))
+        }
+        let grant = ConsentGrant(scopes: interaction.request.scopes, at: now)
+        try await store.saveArtifacts([OIDCArtifact(
+            kind: .consent, key: consentKey(userID: auth.user.id, clientID: client.id), clientID: client.id, userID: auth.user.id,
+            payload: try encode(grant), createdAt: now, expiresAt: now.addingTimeInterval(settings.consentLifetime))])
+        interaction.consented = true
+        return try await decide(interaction, client: client, id: id, auth: auth, now: now)
+    }
+
+    func interaction(_ id: String, now: Date) async throws -> (Interaction, OIDCClient) {
+        guard id.count <= 64, let stored = try await store.artifact(kind: .interaction, key: sha256(id)), !stored.revoked, stored.expiresAt > now,
+              let interaction = try? decode(Interaction.self, stored.payload),
+              let client = try await store.client(id: interaction.request.clientID)
+        else { throw AuthorizationPageError("This sign-in request has expired or was already used. Go back to the app and start again.") }
+        return (interaction, client)
+    }
+
+    /// The decision for a checked request: sign in, consent, or a code.
+    func decide(_ interaction: Interaction, client: OIDCClient, id: String?, auth: Authenticated?, now: Date) async throws -> AuthorizationOutcome {
+        let request = interaction.request
+        let silent = request.prompts("none")
+        func fail(_ error: OAuthError) async throws -> AuthorizationOutcome {
+            if let id { try await store.deleteArtifact(kind: .interaction, key: sha256(id)) }
+            return .redirect(errorRedirect(AuthorizationRedirectError(redirectURI: request.redirectURI, error: error, state: request.state)))
+        }
+        func signIn(_ reason: SignInReason) async throws -> AuthorizationOutcome {
+            var next = interaction
+            next.askedForSignIn = true
+            let id = try await save(next, id: id, now: now)
+            return .signIn(SignInPrompt(interactionID: id, client: client, loginHint: request.loginHint, reason: reason))
+        }
+
+        // Someone signed in, and the one the app means (Core §3.1.2.1 id_token_hint)?
+        guard let auth, !auth.user.disabled, auth.session.expiresAt > now else {
+            return silent ? try await fail(.loginRequired("No one is signed in.")) : try await signIn(.noSession)
+        }
+        if let hint = request.hintSubject, hint != subject(userID: auth.user.id, client: client) {
+            return silent ? try await fail(.loginRequired("Another account is signed in.")) : try await signIn(.noSession)
+        }
+
+        // Fresh enough (Core §3.1.2.1 prompt=login, max_age; §3.1.2.3)?
+        let fresh = auth.session.authenticatedAt >= request.receivedAt
+        if !fresh {
+            if request.prompts("login") || request.prompts("select_account") { return try await signIn(.fresh) }
+            if let maxAge = request.maxAge, now.timeIntervalSince(auth.session.authenticatedAt) > TimeInterval(maxAge) {
+                return silent ? try await fail(.loginRequired("The sign-in is older than max_age.")) : try await signIn(.fresh)
+            }
+        }
+
+        // Strong enough (Core §3.1.2.1 acr_values, §5.5.1.1 essential acr)?
+        let assurance = Assurance(birth: auth.session.birth)
+        if !request.requiredACR.isEmpty, !request.requiredACR.contains(assurance.acr) {
+            let wantsDeviceBound = !request.requiredACR.contains(Assurance.phr) && request.requiredACR.contains(Assurance.phrh)
+            let passkeys = try await accounts.passkeys(userID: auth.user.id)
+            let possible = wantsDeviceBound ? passkeys.contains(where: \.isDeviceBound)
+                : request.requiredACR.contains(Assurance.phr) && passkeys.contains { $0.recoveredAt == nil }
+            if !possible || interaction.askedForSignIn && fresh {
+                return try await fail(.unmetAuthenticationRequirements(
+                    wantsDeviceBound ? "The account has no device-bound passkey to meet acr phrh." : "The sign-in cannot meet the requested acr."))
+            }
+            return silent ? try await fail(.interactionRequired("A stronger sign-in is required.")) : try await signIn(wantsDeviceBound ? .deviceBound : .passkey)
+        }
+
+        // Consent (Core §3.1.2.4): third-party apps, offline access, or when the app asks.
+        let needsConsent = client.thirdParty || request.scopes.contains("offline_access") || request.prompts("consent")
+        if needsConsent, !interaction.consented {
+            var remembered = false
+            if !request.prompts("consent"), let stored = try await store.artifact(kind: .consent, key: consentKey(userID: auth.user.id, clientID: client.id)),
+               !stored.revoked, stored.expiresAt > now, let grant = try? decode(ConsentGrant.self, stored.payload) {
+                remembered = Set(request.scopes).isSubset(of: grant.scopes)
+            }
+            if !remembered {
+                if silent { return try await fail(.consentRequired("The person has not consented to these scopes.")) }
+                let id = try await save(interaction, id: id, now: now)
+                return .consent(ConsentPrompt(interactionID: id, client: client, scopes: request.scopes,
+                                              formToken: formToken("consent", id, auth.session.id)))
+            }
+        }
+
+        // A code (RFC 6749 §4.1.2): single use, short-lived, bound to client, redirect URI and PKCE challenge.
+        let code = Base64URL.encode(random.bytes(32))
+        let grant = CodeGrant(request: request, userID: auth.user.id, sessionID: auth.session.id, authTime: auth.session.authenticatedAt,
+                              assurance: assurance, offline: request.scopes.contains("offline_access"))
+        try await store.saveArtifacts([OIDCArtifact(
+            kind: .code, key: sha256(code), clientID: client.id, userID: auth.user.id, sessionID: auth.session.id, grantID: random.uuid(),
+            payload: try encode(grant), createdAt: now, expiresAt: now.addingTimeInterval(min(settings.codeLifetime, 60)))])
+        if let id { try await store.deleteArtifact(kind: .interaction, key: sha256(id)) }
+        return .redirect(redirect(request.redirectURI, ["code": code, "state": request.state, "iss": settings.issuer]))
+    }
+
+    /// Stores (or updates) a waiting request; returns its ID.
+    func save(_ interaction: Interaction, id: String?, now: Date) async throws -> String {
+        let payload = try encode(interaction)
+        let expiry = now.addingTimeInterval(settings.interactionLifetime)
+        if let id, try await store.updateArtifact(kind: .interaction, key: sha256(id), payload: payload, expiresAt: expiry) { return id }
+        let id = Base64URL.encode(random.bytes(24))
+        try await store.saveArtifacts([OIDCArtifact(kind: .interaction, key: sha256(id), clientID: interaction.request.clientID,
+                                                    payload: payload, createdAt: now, expiresAt: expiry)])
+        return id
+    }
+
+    // MARK: Helpers
+
+    /// The redirect of an error, with `error`, `error_description`, `state` and `iss` (RFC 9207 §2).
+    func errorRedirect(_ error: AuthorizationRedirectError) -> String {
+        redirect(error.redirectURI, ["error": error.error.code, "error_description": error.error.description, "state": error.state, "iss": settings.issuer])
+    }
+
+    /// `uri` with `parameters` added to its query (RFC 6749 §4.1.2: keeping any query it has).
+    func redirect(_ uri: String, _ parameters: KeyValuePairs<String, String?>) -> String {
+        let added = parameters.compactMap { name, value in value.map { formEncode(name) + "=" + formEncode($0) } }.joined(separator: "&")
+        guard !added.isEmpty else { return uri }
+        return uri + (uri.contains("?") ? (uri.hasSuffix("?") || uri.hasSuffix("&") ? "" : "&") : "?") + added
+    }
+
+    /// The person's identifier as `client` sees it: the account's UUID, or a pairwise one (Core §8.1)
+    /// computed from the client's sector (the host of its first redirect URI) so that apps cannot
+    /// correlate a person across each other.
+    public func subject(userID: UUID, client: OIDCClient) -> String {
+        guard client.pairwise else { return userID.uuidString.lowercased() }
+        let sector = client.redirectURIs.first.flatMap { URLComponents(string: $0)?.host } ?? client.id
+        let mac = HMAC<SHA256>.authenticationCode(for: Array("pairwise|\(sector)|\(userID.uuidString.lowercased())".utf8),
+                                                  using: SymmetricKey(data: secret.value))
+        return Base64URL.encode(Array(mac))
+    }
+
+    /// A token for a form of this server that binds it to the session and the purpose.
+    func formToken(_ purpose: String, _ id: String, _ sessionID: UUID) -> String {
+        let mac = HMAC<SHA256>.authenticationCode(for: Array("\(purpose)|\(id)|\(sessionID.uuidString)".utf8), using: SymmetricKey(data: secret.value))
+        return Base64URL.encode(Array(mac))
+    }
+
+    func consentKey(userID: UUID, clientID: String) -> [UInt8] { sha256("consent|\(userID.uuidString.lowercased())|\(clientID)") }
+
+    func encode(_ value: some Encodable) throws -> [UInt8] { StrictJSON.serializedBytes(try JSONValueEncoder().encode(value)) }
+
+    func decode<T: Decodable>(_ type: T.Type, _ bytes: [UInt8]) throws -> T { try JSONValueDecoder().decode(type, from: try StrictJSON.parse(bytes)) }
+}
+
+/// The SHA-256 of `text`'s UTF-8: how codes and tokens are stored.
+func sha256(_ text: String) -> [UInt8] { Array(SHA256.hash(data: Array(text.utf8))) }
+
+/// Compares without leaking where the first difference is.
+func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+    guard a.count == b.count else { return false }
+    var difference: UInt8 = 0
+    for index in a.indices { difference |= a[index] ^ b[index] }
+    return difference == 0
+}
+
+/// `application/x-www-form-urlencoded` encoding of one name or value: everything but the unreserved
+/// characters of RFC 3986 §2.3 percent-encoded.
+func formEncode(_ text: String) -> String {
+    var out = ""
+    for byte in text.utf8 {
+        switch byte {
+        case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+             UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
+            out.unicodeScalars.append(Unicode.Scalar(byte))
+        default:
+            out += String(format: "%%%02X", byte)
+        }
+    }
+    return out
+}

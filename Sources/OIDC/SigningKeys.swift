@@ -1,0 +1,146 @@
+import Crypto
+import Foundation
+import JWTKit
+import WebAuthn
+import _CryptoExtras
+
+/// A signing key as stored: its private key (sealed with the key-encryption secret when one is
+/// configured), and when it stopped signing.
+public struct StoredSigningKey: Sendable, Hashable {
+    /// The key ID: the RFC 7638 thumbprint of its public JWK.
+    public var kid: String
+    /// The algorithm it signs with.
+    public var algorithm: SigningAlgorithm
+    /// The private key: DER (RSA) or raw (P-256) bytes, or those bytes sealed by ``KeyEncryption``.
+    public var privateKey: [UInt8]
+    /// Whether ``privateKey`` is sealed.
+    public var encrypted: Bool
+    /// When it was made.
+    public var createdAt: Date
+    /// When a newer key replaced it; it is still published until every token it signed has expired.
+    public var retiredAt: Date?
+
+    public init(kid: String, algorithm: SigningAlgorithm, privateKey: [UInt8], encrypted: Bool, createdAt: Date, retiredAt: Date? = nil) {
+        self.kid = kid
+        self.algorithm = algorithm
+        self.privateKey = privateKey
+        self.encrypted = encrypted
+        self.createdAt = createdAt
+        self.retiredAt = retiredAt
+    }
+}
+
+/// Seals private keys at rest with AES-256-GCM under a key derived (HKDF-SHA256) from the operator's
+/// key-encryption secret (`oidc.key_secret`).
+public struct KeyEncryption: Sendable {
+    let key: SymmetricKey
+
+    /// The sealing key for `secret`; nil when no secret is configured.
+    public init?(secret: String?) {
+        guard let secret, !secret.isEmpty else { return nil }
+        key = HKDF<SHA256>.deriveKey(
+            inputKeyMaterial: SymmetricKey(data: Array(secret.utf8)), info: Array("portcullis oidc signing keys v1".utf8), outputByteCount: 32)
+    }
+
+    func seal(_ plaintext: [UInt8], kid: String) throws -> [UInt8] {
+        guard let combined = try AES.GCM.seal(plaintext, using: key, authenticating: Array(kid.utf8)).combined else {
+            throw OIDCError.keySecretMismatch
+        }
+        return Array(combined)
+    }
+
+    func open(_ sealed: [UInt8], kid: String) throws -> [UInt8] {
+        do {
+            return Array(try AES.GCM.open(AES.GCM.SealedBox(combined: sealed), using: key, authenticating: Array(kid.utf8)))
+        } catch {
+            throw OIDCError.keySecretMismatch
+        }
+    }
+}
+
+/// One usable key: its signer and its public JWK.
+struct LoadedKey: Sendable {
+    var stored: StoredSigningKey
+    let collection: JWTKeyCollection
+    let jwk: JSONValue
+}
+
+/// Makes, loads and publishes signing keys.
+public enum SigningKeys {
+    /// A new key for `algorithm`: RSA 2048 for RS256, P-256 for ES256. Sealed when `encryption` is given.
+    public static func generate(_ algorithm: SigningAlgorithm, encryption: KeyEncryption?, now: Date) throws -> StoredSigningKey {
+        let raw: [UInt8]
+        switch algorithm.base {
+        case .rs256: raw = Array(try _RSA.Signing.PrivateKey(keySize: .bits2048).derRepresentation)
+        case .es256: raw = Array(P256.Signing.PrivateKey().rawRepresentation)
+        }
+        let kid = try thumbprint(jwk(algorithm, raw: raw))
+        let bytes = try encryption.map { try $0.seal(raw, kid: kid) } ?? raw
+        return StoredSigningKey(kid: kid, algorithm: algorithm, privateKey: bytes, encrypted: encryption != nil, createdAt: now)
+    }
+
+    /// The key ready to sign and verify. Throws ``OIDCError/keySecretMismatch`` when it is sealed and
+    /// `encryption` is missing or wrong.
+    static func load(_ stored: StoredSigningKey, encryption: KeyEncryption?) async throws -> LoadedKey {
+        let raw: [UInt8]
+        if stored.encrypted {
+            guard let encryption else { throw OIDCError.keySecretMismatch }
+            raw = try encryption.open(stored.privateKey, kid: stored.kid)
+        } else {
+            raw = stored.privateKey
+        }
+        let collection = JWTKeyCollection()
+        let kid = JWKIdentifier(string: stored.kid)
+        switch stored.algorithm.base {
+        case .rs256:
+            let key = try Insecure.RSA.PrivateKey(backing: try _RSA.Signing.PrivateKey(derRepresentation: raw))
+            await collection.add(rsa: key, digestAlgorithm: .sha256, kid: kid)
+        case .es256:
+            let key = try ES256PrivateKey(backing: try P256.Signing.PrivateKey(rawRepresentation: raw))
+            await collection.add(ecdsa: key, kid: kid)
+        }
+        return LoadedKey(stored: stored, collection: collection, jwk: try jwk(stored.algorithm, raw: raw, kid: stored.kid))
+    }
+
+    /// The public JWK of a private key (RFC 7517 §4, RFC 7518 §6), with `kid`, `use` and `alg` when `kid` is given.
+    static func jwk(_ algorithm: SigningAlgorithm, raw: [UInt8], kid: String? = nil) throws -> JSONValue {
+        var members: [(String, JSONValue)]
+        switch algorithm.base {
+        case .rs256:
+            let primitives = try _RSA.Signing.PrivateKey(derRepresentation: raw).publicKey.getKeyPrimitives()
+            members = [("kty", .string("RSA")), ("n", .string(Base64URL.encode(Array(primitives.modulus)))),
+                       ("e", .string(Base64URL.encode(Array(primitives.publicExponent))))]
+        case .es256:
+            let point = Array(try P256.Signing.PrivateKey(rawRepresentation: raw).publicKey.x963Representation)
+            members = [("kty", .string("EC")), ("crv", .string("P-256")), ("x", .string(Base64URL.encode(Array(point[1..<33])))),
+                       ("y", .string(Base64URL.encode(Array(point[33..<65]))))]
+        }
+        if let kid { members += [("kid", .string(kid)), ("use", .string("sig")), ("alg", .string(algorithm.rawValue))] }
+        return jsonObject(members)
+    }
+
+    /// The RFC 7638 thumbprint of a public JWK: SHA-256 over its required members in lexicographic
+    /// order, base64url.
+    static func thumbprint(_ jwk: JSONValue) throws -> String {
+        guard let object = jwk.object else { throw OIDCError.keySecretMismatch }
+        let required: [String]
+        switch object["kty"]?.string {
+        case "RSA": required = ["e", "kty", "n"]
+        case "EC": required = ["crv", "kty", "x", "y"]
+        default: throw OAuthError.invalidDPoPProof("Unsupported key type.")
+        }
+        var members: [(String, JSONValue)] = []
+        for name in required {
+            guard let value = object[name], value.string != nil else { throw OAuthError.invalidDPoPProof("The key lacks \(name).") }
+            members.append((name, value))
+        }
+        return Base64URL.encode(Array(SHA256.hash(data: StrictJSON.serializedBytes(jsonObject(members)))))
+    }
+}
+
+/// A JSON object with `members` in order (later duplicates replace earlier ones).
+func jsonObject(_ members: [(String, JSONValue)]) -> JSONValue {
+    var object = JSONObject()
+    for (key, value) in members { object[key] = value }
+    return .object(object)
+}

@@ -1,0 +1,69 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import OIDC
+import WebAuthn
+
+/// `application/x-www-form-urlencoded` as OAuth uses it (RFC 6749 Appendix B): names and values in
+/// order, percent-decoded, `+` as a space. Nil for text that is not valid form encoding (a bad
+/// escape, or bytes that are not UTF-8 once decoded).
+package enum OAuthForm {
+    package static func parse(_ text: Substring) -> [(name: String, value: String)]? {
+        guard !text.isEmpty else { return [] }
+        var pairs: [(name: String, value: String)] = []
+        for field in text.split(separator: "&", omittingEmptySubsequences: true) {
+            let parts = field.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard let name = decode(parts[0]), let value = decode(parts.count > 1 ? parts[1] : "") else { return nil }
+            pairs.append((name, value))
+        }
+        return pairs
+    }
+
+    static func decode(_ text: Substring) -> String? {
+        var bytes: [UInt8] = []
+        var iterator = text.utf8.makeIterator()
+        while let byte = iterator.next() {
+            switch byte {
+            case UInt8(ascii: "+"): bytes.append(UInt8(ascii: " "))
+            case UInt8(ascii: "%"):
+                guard let high = iterator.next().flatMap(hex), let low = iterator.next().flatMap(hex) else { return nil }
+                bytes.append(high << 4 | low)
+            default: bytes.append(byte)
+            }
+        }
+        return String(validating: bytes, as: UTF8.self)
+    }
+
+    static func hex(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
+        default: nil
+        }
+    }
+
+    /// The parameters of a request: the query of a GET, the form body of a POST (which must be
+    /// `application/x-www-form-urlencoded`, RFC 6749 §3.2, at most 64 KiB). Nil when malformed.
+    package static func parameters(_ request: Request) async throws -> [(name: String, value: String)]? {
+        if request.method == .get { return parse(Substring(request.uri.query ?? "")) }
+        guard let type = request.headers[.contentType]?.split(separator: ";").first?.trimmingCharacters(in: .whitespaces).lowercased(),
+              type == "application/x-www-form-urlencoded"
+        else { return nil }
+        let buffer: ByteBuffer
+        do { buffer = try await request.body.collect(upTo: 64 * 1024) } catch { return nil }
+        guard let text = String(validating: buffer.readableBytesView, as: UTF8.self) else { return nil }
+        return parse(Substring(text))
+    }
+
+    /// The parameters as a dictionary; nil when one is repeated (RFC 6749 §3.1, §3.2).
+    package static func unique(_ pairs: [(name: String, value: String)]) -> [String: String]? {
+        var values: [String: String] = [:]
+        for (name, value) in pairs {
+            guard values[name] == nil else { return nil }
+            values[name] = value
+        }
+        return values
+    }
+}

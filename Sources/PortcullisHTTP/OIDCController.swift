@@ -1,0 +1,207 @@
+import Accounts
+import Foundation
+import HTTPTypes
+import Hummingbird
+import HummingbirdAuth
+import NIOCore
+import OIDC
+import WebAuthn
+
+/// The OpenID Connect provider's endpoints that answer in JSON: discovery (OpenID Connect Discovery
+/// 1.0 §4, RFC 8414 §3), the keys, the token endpoint (RFC 6749 §3.2), UserInfo (Core §5.3),
+/// revocation (RFC 7009), introspection (RFC 7662), pushed authorization requests (RFC 9126), and the
+/// person's connected apps. Errors are the OAuth error documents (RFC 6749 §5.2, RFC 6750 §3), never
+/// problem documents.
+struct OIDCController {
+    let kit: APIToolkit
+    var provider: OIDCProvider { kit.oidc }
+
+    /// Paths a client calls from its own origin or its server: no Origin check (they carry no cookie
+    /// that grants anything, or they are top-level navigations from the client's site).
+    static let originExempt: Set<String> = [
+        OIDCPaths.authorize, OIDCPaths.token, OIDCPaths.userinfo, OIDCPaths.revoke, OIDCPaths.introspect, OIDCPaths.par, OIDCPaths.logout,
+    ]
+
+    var routes: RouteCollection<AppRequestContext> {
+        let routes = RouteCollection(context: AppRequestContext.self)
+        for path in [".well-known/openid-configuration", ".well-known/oauth-authorization-server"] {
+            routes.get(RouterPath(path)) { _, _ in
+                Self.json(provider.metadata, cache: "public, max-age=300")
+            }
+        }
+        routes.get(RouterPath(String(OIDCPaths.jwks.dropFirst()))) { _, _ in
+            Self.json(try await provider.keys.jwks(), cache: "public, max-age=300")
+        }
+        routes.post(RouterPath(String(OIDCPaths.token.dropFirst())), use: token)
+        routes.get(RouterPath(String(OIDCPaths.userinfo.dropFirst())), use: userinfo)
+        routes.post(RouterPath(String(OIDCPaths.userinfo.dropFirst())), use: userinfo)
+        routes.post(RouterPath(String(OIDCPaths.revoke.dropFirst())), use: revoke)
+        routes.post(RouterPath(String(OIDCPaths.introspect.dropFirst())), use: introspect)
+        routes.post(RouterPath(String(OIDCPaths.par.dropFirst())), use: par)
+        let signedIn = routes.group("api/v1/me/apps").add(middleware: kit.authenticator)
+        signedIn.get { _, context in
+            let auth = try context.requireIdentity()
+            return try kit.json(AppsView(apps: try await provider.connectedApps(userID: auth.user.id)))
+        }
+        signedIn.delete("{client_id}") { _, context in
+            let auth = try context.requireIdentity()
+            guard let clientID = context.parameters.get("client_id") else { throw Problem.notFound }
+            do { try await provider.disconnect(userID: auth.user.id, clientID: clientID) } catch is OIDCError { throw Problem.notFound }
+            return Response(status: .noContent)
+        }
+        return routes
+    }
+
+    struct AppsView: Encodable { let apps: [ConnectedApp] }
+
+    // MARK: Endpoints
+
+    @Sendable func token(_ request: Request, context: AppRequestContext) async throws -> Response {
+        await answering(request) { form, credentials in
+            let client = try await provider.authenticateClient(credentials)
+            var jkt: String?
+            if let proof = try Self.singleHeader(request, .dpop) {
+                jkt = try await provider.verifyDPoP(proof, method: "POST", url: provider.settings.tokenEndpoint)
+            }
+            return Self.json(try JSONValueEncoder().encode(try await provider.token(form, client: client, dpopJKT: jkt)), cache: "no-store")
+        }
+    }
+
+    @Sendable func revoke(_ request: Request, context: AppRequestContext) async throws -> Response {
+        await answering(request) { form, credentials in
+            let client = try await provider.authenticateClient(credentials)
+            guard let token = form["token"], !token.isEmpty else { throw OAuthError.invalidRequest("token is required.") }
+            try await provider.revoke(token: token, client: client)
+            return Response(status: .ok, headers: [.cacheControl: "no-store"])
+        }
+    }
+
+    @Sendable func introspect(_ request: Request, context: AppRequestContext) async throws -> Response {
+        await answering(request) { form, credentials in
+            let client = try await provider.authenticateClient(credentials)
+            guard let token = form["token"], !token.isEmpty else { throw OAuthError.invalidRequest("token is required.") }
+            return Self.json(try await provider.introspect(token: token, client: client), cache: "no-store")
+        }
+    }
+
+    @Sendable func par(_ request: Request, context: AppRequestContext) async throws -> Response {
+        await answering(request) { form, credentials in
+            let client = try await provider.authenticateClient(credentials)
+            // Every parameter but the client's credentials is the authorization request.
+            let pairs = form.filter { $0.key != "client_secret" }.map { (name: $0.key, value: $0.value) }
+            let pushed = try await provider.push(pairs, client: client)
+            return Self.json(jsonValue([("request_uri", .string(pushed.requestURI)), ("expires_in", .int(pushed.expiresIn))]),
+                             status: .created, cache: "no-store")
+        }
+    }
+
+    /// UserInfo (Core §5.3.1): the token in the `Authorization` header (Bearer or DPoP) or, for POST, as
+    /// the `access_token` form field (RFC 6750 §2.2); never in two places.
+    @Sendable func userinfo(_ request: Request, context: AppRequestContext) async throws -> Response {
+        var scheme = "Bearer"
+        do {
+            var token: String?
+            if let header = try Self.singleHeader(request, .authorization) {
+                let parts = header.split(separator: " ", maxSplits: 1)
+                guard parts.count == 2, ["bearer", "dpop"].contains(parts[0].lowercased()) else {
+                    throw OAuthError.invalidRequest("Send the token as Bearer or DPoP.")
+                }
+                scheme = parts[0].lowercased() == "dpop" ? "DPoP" : "Bearer"
+                token = String(parts[1]).trimmingCharacters(in: .whitespaces)
+            }
+            if request.method == .post, request.headers[.contentType]?.lowercased().hasPrefix("application/x-www-form-urlencoded") == true {
+                guard let pairs = try await OAuthForm.parameters(request), let form = OAuthForm.unique(pairs) else {
+                    throw OAuthError.invalidRequest("The body is not a valid form.")
+                }
+                if let field = form["access_token"] {
+                    guard token == nil else { throw OAuthError.invalidRequest("Send the token in one place only.") }
+                    token = field
+                }
+            }
+            guard let token, !token.isEmpty else {
+                return Self.unauthorized(scheme: scheme, error: nil)
+            }
+            var jkt: String?
+            if scheme == "DPoP" {
+                guard let proof = try Self.singleHeader(request, .dpop) else { throw OAuthError.invalidDPoPProof("A DPoP proof is required.") }
+                jkt = try await provider.verifyDPoP(proof, method: request.method.rawValue, url: provider.settings.userinfoEndpoint, accessToken: token)
+            }
+            return Self.json(try await provider.userinfo(token: token, dpopJKT: jkt), cache: "no-store")
+        } catch let error as OAuthError {
+            if error.code == "invalid_request" { return Self.error(error, status: .badRequest) }
+            return Self.unauthorized(scheme: scheme, error: error)
+        }
+    }
+
+    // MARK: Requests and answers
+
+    /// Reads the form and the client's credentials, runs `body`, and turns OAuth errors into RFC 6749
+    /// §5.2 documents: `invalid_client` is 401, with `WWW-Authenticate` when Basic was used.
+    func answering(_ request: Request, _ body: ([String: String], ClientCredentials) async throws -> Response) async -> Response {
+        do {
+            guard let pairs = try await OAuthForm.parameters(request), request.method == .post else {
+                throw OAuthError.invalidRequest("The body must be application/x-www-form-urlencoded.")
+            }
+            guard let form = OAuthForm.unique(pairs) else { throw OAuthError.invalidRequest("A parameter was given more than once.") }
+            var credentials = ClientCredentials(clientID: form["client_id"], secret: form["client_secret"], method: form["client_secret"] == nil ? .none : .post)
+            if let header = try Self.singleHeader(request, .authorization) {
+                guard header.lowercased().hasPrefix("basic "), let decoded = Data(base64Encoded: String(header.dropFirst(6))),
+                      let text = String(validating: Array(decoded), as: UTF8.self), let colon = text.firstIndex(of: ":"),
+                      let id = OAuthForm.decode(text[..<colon]), let secret = OAuthForm.decode(text[text.index(after: colon)...])
+                else { throw OAuthError.invalidClient("The Authorization header is not valid Basic authentication.") }
+                // RFC 6749 §2.3.1: one method per request.
+                if form["client_secret"] != nil { throw OAuthError.invalidRequest("Use one client authentication method.") }
+                if let named = form["client_id"], named != id { throw OAuthError.invalidRequest("client_id does not match the Authorization header.") }
+                credentials = ClientCredentials(clientID: id, secret: secret, method: .basic)
+            }
+            return try await body(form, credentials)
+        } catch let error as OAuthError {
+            var response = Self.error(error, status: error.code == "invalid_client" ? .unauthorized : .badRequest)
+            if error.code == "invalid_client" {
+                // RFC 6749 §5.2: required when Basic was used; sent either way, so a client learns the scheme.
+                response.headers[.wwwAuthenticate] = "Basic realm=\"portcullis\""
+            }
+            if error.code == "invalid_dpop_proof" { response.headers[.wwwAuthenticate] = "DPoP error=\"invalid_dpop_proof\"" }
+            return response
+        } catch {
+            return Self.error(OAuthError("server_error", "The request could not be completed."), status: .internalServerError)
+        }
+    }
+
+    /// A header's value; an error when it is repeated.
+    static func singleHeader(_ request: Request, _ name: HTTPField.Name) throws -> String? {
+        let values = request.headers[values: name]
+        guard values.count <= 1 else { throw OAuthError.invalidRequest("The \(name.rawName) header was given more than once.") }
+        return values.first
+    }
+
+    static func error(_ error: OAuthError, status: HTTPResponse.Status) -> Response {
+        json(jsonValue([("error", .string(error.code)), ("error_description", .string(error.description))]), status: status, cache: "no-store")
+    }
+
+    /// RFC 6750 §3: 401 with the scheme's challenge, and the error when there was a token.
+    static func unauthorized(scheme: String, error: OAuthError?) -> Response {
+        var challenge = scheme + " realm=\"portcullis\""
+        if let error { challenge += ", error=\"\(error.code)\", error_description=\"\(error.description.replacingOccurrences(of: "\"", with: "'"))\"" }
+        var response = error.map { Self.error($0, status: .unauthorized) } ?? Response(status: .unauthorized, headers: [.cacheControl: "no-store"])
+        response.headers[.wwwAuthenticate] = challenge
+        return response
+    }
+
+    static func json(_ value: JSONValue, status: HTTPResponse.Status = .ok, cache: String) -> Response {
+        Response(status: status, headers: [.contentType: "application/json", .cacheControl: cache, .pragma: "no-cache"],
+                 body: .init(byteBuffer: ByteBuffer(bytes: StrictJSON.serializedBytes(value))))
+    }
+}
+
+/// A JSON object with `members` in order.
+func jsonValue(_ members: [(String, JSONValue)]) -> JSONValue {
+    var object = JSONObject()
+    for (key, value) in members { object[key] = value }
+    return .object(object)
+}
+
+extension HTTPField.Name {
+    static let dpop = HTTPField.Name("DPoP")!
+    static let pragma = HTTPField.Name("Pragma")!
+}

@@ -1,0 +1,184 @@
+import Accounts
+import Foundation
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import OIDC
+import PortcullisHTTP
+
+/// The OpenID Connect endpoints a person's browser visits: the authorization endpoint (Core §3.1.2,
+/// GET and POST), its sign-in and consent pages, and RP-initiated logout. Requests that cannot go back
+/// to the app (an unknown client, a bad redirect URI) end on an error page, never in a redirect
+/// (RFC 6749 §4.1.2.1).
+package struct OIDCPages: Sendable {
+    let kit: APIToolkit
+    let library: PageLibrary
+    let site: SiteView
+    var provider: OIDCProvider { kit.oidc }
+
+    func register(on router: RouterGroup<AppRequestContext>) {
+        let pages = router.group().add(middleware: kit.authenticator)
+        let authorize = RouterPath(String(OIDCPaths.authorize.dropFirst()))
+        pages.get(authorize, use: authorizeRequest)
+        pages.post(authorize, use: authorizeRequest)
+        pages.get(RouterPath(String(OIDCPaths.resume.dropFirst())), use: resume)
+        pages.post(RouterPath(String(OIDCPaths.consent.dropFirst())), use: consent)
+        let logout = RouterPath(String(OIDCPaths.logout.dropFirst()))
+        pages.get(logout, use: logoutRequest)
+        pages.post(logout, use: logoutRequest)
+        pages.post(RouterPath(String(OIDCPaths.logout.dropFirst()) + "/confirm"), use: confirmLogout)
+    }
+
+    // MARK: Authorization
+
+    @Sendable func authorizeRequest(_ request: Request, context: AppRequestContext) async throws -> Response {
+        guard let pairs = try await OAuthForm.parameters(request) else {
+            return errorPage("The request's parameters are not valid form encoding.")
+        }
+        do {
+            return try outcome(try await provider.authorize(pairs, auth: context.identity), context: context)
+        } catch let error as AuthorizationPageError {
+            return errorPage(error.message)
+        }
+    }
+
+    @Sendable func resume(_ request: Request, context: AppRequestContext) async throws -> Response {
+        guard let pairs = OAuthForm.parse(Substring(request.uri.query ?? "")), let values = OAuthForm.unique(pairs),
+              let id = values["interaction"]
+        else { return errorPage("This link is not complete. Go back to the app and start again.") }
+        do {
+            return try outcome(try await provider.resume(interactionID: id, auth: context.identity), context: context)
+        } catch let error as AuthorizationPageError {
+            return errorPage(error.message)
+        }
+    }
+
+    @Sendable func consent(_ request: Request, context: AppRequestContext) async throws -> Response {
+        guard let pairs = try await OAuthForm.parameters(request), let values = OAuthForm.unique(pairs),
+              let id = values["interaction"], let token = values["token"], let decision = values["decision"], ["allow", "deny"].contains(decision)
+        else { return errorPage("The consent form is not complete. Go back to the app and start again.") }
+        guard let auth = context.identity else { return errorPage("You are no longer signed in. Go back to the app and start again.") }
+        do {
+            return try outcome(try await provider.consent(interactionID: id, auth: auth, approve: decision == "allow", formToken: token), context: context)
+        } catch let error as AuthorizationPageError {
+            return errorPage(error.message)
+        }
+    }
+
+    func outcome(_ outcome: OIDCProvider.AuthorizationOutcome, context: AppRequestContext) throws -> Response {
+        switch outcome {
+        case .redirect(let location):
+            // RFC 9700 §4.12: 303, so that a POSTed request's body is never re-sent to the client.
+            return Response(status: .seeOther, headers: [.location: location, .cacheControl: "no-store"])
+        case .signIn(let prompt):
+            return library.page("authorize", SignInView(
+                siteName: site.siteName, clientName: prompt.client.name, interactionID: prompt.interactionID, loginHint: prompt.loginHint ?? "",
+                reasonFresh: prompt.reason == .fresh, reasonDeviceBound: prompt.reason == .deviceBound, reasonPasskey: prompt.reason == .passkey))
+        case .consent(let prompt):
+            return library.page("consent", ConsentView(
+                siteName: site.siteName, clientName: prompt.client.name, username: context.identity?.user.username ?? "",
+                scopes: prompt.scopes.map(Self.describe), interactionID: prompt.interactionID, formToken: prompt.formToken))
+        }
+    }
+
+    /// A scope in words.
+    static func describe(_ scope: String) -> String {
+        switch scope {
+        case "openid": "Your account's identifier, and how you signed in"
+        case "profile": "Your name and username"
+        case "offline_access": "Access while you are not using the app, until you disconnect it"
+        default: scope
+        }
+    }
+
+    struct SignInView {
+        let siteName: String
+        let clientName: String
+        let interactionID: String
+        let loginHint: String
+        let reasonFresh: Bool
+        let reasonDeviceBound: Bool
+        let reasonPasskey: Bool
+    }
+
+    struct ConsentView {
+        let siteName: String
+        let clientName: String
+        let username: String
+        let scopes: [String]
+        let interactionID: String
+        let formToken: String
+    }
+
+    func errorPage(_ message: String) -> Response {
+        library.page("oidc-error", ErrorView(siteName: site.siteName, message: message), status: .badRequest)
+    }
+
+    struct ErrorView {
+        let siteName: String
+        let message: String
+    }
+
+    // MARK: Logout (RP-Initiated Logout 1.0)
+
+    @Sendable func logoutRequest(_ request: Request, context: AppRequestContext) async throws -> Response {
+        guard let pairs = try await OAuthForm.parameters(request), let values = OAuthForm.unique(pairs) else {
+            return errorPage("The sign-out request's parameters are not valid.")
+        }
+        do {
+            switch try await provider.logout(values, auth: context.identity) {
+            case .signOut(let redirect): return try await signOut(request, context: context, then: redirect)
+            case .signedOut(let redirect): return finished(redirect)
+            case .confirm(let prompt):
+                return library.page("logout", LogoutView(
+                    siteName: site.siteName, confirm: true, clientName: prompt.clientName, username: context.identity?.user.username ?? "",
+                    clientID: prompt.clientID ?? "", postLogoutRedirectURI: prompt.postLogoutRedirectURI ?? "", state: prompt.state ?? "",
+                    formToken: prompt.formToken))
+            }
+        } catch let error as AuthorizationPageError {
+            return errorPage(error.message)
+        }
+    }
+
+    @Sendable func confirmLogout(_ request: Request, context: AppRequestContext) async throws -> Response {
+        guard let pairs = try await OAuthForm.parameters(request), var values = OAuthForm.unique(pairs) else {
+            return errorPage("The sign-out form is not complete.")
+        }
+        guard let auth = context.identity else { return finished(nil) }
+        for name in ["client_id", "post_logout_redirect_uri", "state"] where values[name]?.isEmpty == true { values[name] = nil }
+        do {
+            let redirect = try await provider.confirmLogout(values, auth: auth)
+            return try await signOut(request, context: context, then: redirect)
+        } catch let error as AuthorizationPageError {
+            return errorPage(error.message)
+        }
+    }
+
+    /// Ends the browser's session (recorded like any sign-out) and every token that depends on it.
+    func signOut(_ request: Request, context: AppRequestContext, then redirect: String?) async throws -> Response {
+        if let auth = context.identity {
+            try await kit.service.account.revokeSession(auth, sessionID: auth.session.id, info: kit.info(request, context))
+            try await provider.sessionsEnded([auth.session.id])
+        }
+        var response = finished(redirect)
+        response.setCookie(kit.expiredCookie())
+        return response
+    }
+
+    func finished(_ redirect: String?) -> Response {
+        if let redirect { return Response(status: .seeOther, headers: [.location: redirect, .cacheControl: "no-store"]) }
+        return library.page("logout", LogoutView(siteName: site.siteName, confirm: false, clientName: nil, username: "", clientID: "",
+                                                 postLogoutRedirectURI: "", state: "", formToken: ""))
+    }
+
+    struct LogoutView {
+        let siteName: String
+        let confirm: Bool
+        let clientName: String?
+        let username: String
+        let clientID: String
+        let postLogoutRedirectURI: String
+        let state: String
+        let formToken: String
+    }
+}

@@ -1,0 +1,43 @@
+"use strict";
+// The sign-in page of an app's authorization request: a passkey sign-in through the API (which sets
+// the session cookie), then the same request continues at /oauth2/resume.
+(() => {
+  const main = document.getElementById("authorize");
+  const status = document.getElementById("status");
+  const form = document.getElementById("authorize-form");
+  const interaction = main.dataset.interaction;
+
+  async function api(path, body) {
+    const response = await fetch(path, {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body), credentials: "same-origin",
+    });
+    const json = await response.json().catch(() => ({}));
+    if (!response.ok) {
+      const error = new Error(json.title || "The sign-in did not work.");
+      error.code = json.code;
+      throw error;
+    }
+    return json;
+  }
+
+  function explain(error) {
+    if (error.name === "NotAllowedError") return "The passkey prompt was closed or timed out. Try again when you are ready.";
+    if (error.name === "SecurityError") return "This page's address does not match the passkey's site.";
+    return error.message;
+  }
+
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    status.textContent = "Waiting for your passkey…";
+    try {
+      const username = document.getElementById("username").value.trim();
+      const options = await api("/api/v1/login/options", username ? { username } : {});
+      const credential = await navigator.credentials.get({ publicKey: PublicKeyCredential.parseRequestOptionsFromJSON(options.publicKey) });
+      await api("/api/v1/login/verify", { credential: credential.toJSON() });
+      status.textContent = "Signed in. Returning to the app…";
+      location.assign("/oauth2/resume?interaction=" + encodeURIComponent(interaction));
+    } catch (error) {
+      status.textContent = explain(error);
+    }
+  });
+})();

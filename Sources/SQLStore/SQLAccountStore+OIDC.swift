@@ -1,0 +1,224 @@
+import Accounts
+import Foundation
+import OIDC
+import SQLKit
+import WebAuthn
+
+/// The OpenID Connect provider's store: clients, signing keys and artifacts.
+extension SQLAccountStore: OIDCStore {
+    /// A client's registration, stored as one JSON document beside its ID and secret hash.
+    struct ClientSettings: Codable {
+        var name: String
+        var redirectURIs: [String]
+        var postLogoutRedirectURIs: [String]
+        var backchannelLogoutURI: String?
+        var thirdParty: Bool
+        var deviceGrant: Bool
+        var requirePAR: Bool
+        var requireDPoP: Bool
+        var requireDeviceBound: Bool
+        var maxAuthAge: Int?
+        var idTokenAlgorithm: String
+        var pairwise: Bool
+        var scopes: [String]
+    }
+
+    static func client(_ row: any SQLRow) throws -> OIDCClient {
+        let text = try row.decode(column: "settings", as: String.self)
+        guard let json = try? StrictJSON.parse(Array(text.utf8)), let settings = try? JSONValueDecoder().decode(ClientSettings.self, from: json),
+              let algorithm = SigningAlgorithm(rawValue: settings.idTokenAlgorithm)
+        else { throw corrupt("oidc_clients.settings") }
+        return OIDCClient(
+            id: try row.decode(column: "id", as: String.self), name: settings.name,
+            secretHash: try row.decode(column: "secret_hash", as: Data?.self).map(Array.init), redirectURIs: settings.redirectURIs,
+            postLogoutRedirectURIs: settings.postLogoutRedirectURIs, backchannelLogoutURI: settings.backchannelLogoutURI,
+            thirdParty: settings.thirdParty, deviceGrant: settings.deviceGrant, requirePAR: settings.requirePAR, requireDPoP: settings.requireDPoP,
+            requireDeviceBound: settings.requireDeviceBound, maxAuthAge: settings.maxAuthAge, idTokenAlgorithm: algorithm,
+            pairwise: settings.pairwise, scopes: settings.scopes, createdAt: date(try row.decode(column: "created_at", as: Int64.self)))
+    }
+
+    public func saveClient(_ client: OIDCClient) async throws {
+        let settings = ClientSettings(
+            name: client.name, redirectURIs: client.redirectURIs, postLogoutRedirectURIs: client.postLogoutRedirectURIs,
+            backchannelLogoutURI: client.backchannelLogoutURI, thirdParty: client.thirdParty, deviceGrant: client.deviceGrant,
+            requirePAR: client.requirePAR, requireDPoP: client.requireDPoP, requireDeviceBound: client.requireDeviceBound,
+            maxAuthAge: client.maxAuthAge, idTokenAlgorithm: client.idTokenAlgorithm.rawValue, pairwise: client.pairwise, scopes: client.scopes)
+        let text = StrictJSON.serialize(try JSONValueEncoder().encode(settings))
+        do {
+            try await backend.transaction { db in
+                try await db.raw("""
+                    INSERT INTO oidc_clients (id, secret_hash, settings, created_at) VALUES
+                    (\(bind: client.id), \(bind: client.secretHash.map(Self.data)), \(bind: text), \(bind: Self.ms(client.createdAt)))
+                    """).run()
+            }
+        } catch let error where Self.isUniqueViolation(error) {
+            throw OIDCStoreError.conflict
+        }
+    }
+
+    public func updateClientSecret(id: String, secretHash: [UInt8]) async throws {
+        try await backend.transaction { db in
+            let rows = try await db.raw("UPDATE oidc_clients SET secret_hash = \(bind: Self.data(secretHash)) WHERE id = \(bind: id) RETURNING id").all()
+            guard rows.count == 1 else { throw OIDCStoreError.notFound }
+        }
+    }
+
+    public func client(id: String) async throws -> OIDCClient? {
+        try await backend.read { db in try await db.raw("SELECT * FROM oidc_clients WHERE id = \(bind: id)").first().map(Self.client) }
+    }
+
+    public func clients() async throws -> [OIDCClient] {
+        try await backend.read { db in try await db.raw("SELECT * FROM oidc_clients ORDER BY created_at, id").all().map(Self.client) }
+    }
+
+    public func deleteClient(id: String) async throws {
+        try await backend.transaction { db in
+            try await db.raw("DELETE FROM oidc_artifacts WHERE client_id = \(bind: id)").run()
+            let rows = try await db.raw("DELETE FROM oidc_clients WHERE id = \(bind: id) RETURNING id").all()
+            guard rows.count == 1 else { throw OIDCStoreError.notFound }
+        }
+    }
+
+    // MARK: Signing keys
+
+    public func signingKeys() async throws -> [StoredSigningKey] {
+        try await backend.read { db in
+            try await db.raw("SELECT * FROM oidc_keys ORDER BY created_at, kid").all().map { row in
+                guard let algorithm = SigningAlgorithm(rawValue: try row.decode(column: "algorithm", as: String.self)) else {
+                    throw Self.corrupt("oidc_keys.algorithm")
+                }
+                return StoredSigningKey(
+                    kid: try row.decode(column: "kid", as: String.self), algorithm: algorithm,
+                    privateKey: Array(try row.decode(column: "private_key", as: Data.self)),
+                    encrypted: try row.decode(column: "encrypted", as: Int64.self) != 0,
+                    createdAt: Self.date(try row.decode(column: "created_at", as: Int64.self)),
+                    retiredAt: try row.decode(column: "retired_at", as: Int64?.self).map(Self.date))
+            }
+        }
+    }
+
+    public func addSigningKeys(_ keys: [StoredSigningKey], now: Date) async throws {
+        try await backend.transaction { db in
+            for algorithm in Set(keys.map(\.algorithm.rawValue)) {
+                try await db.raw("UPDATE oidc_keys SET retired_at = \(bind: Self.ms(now)) WHERE algorithm = \(bind: algorithm) AND retired_at IS NULL").run()
+            }
+            for key in keys {
+                try await db.raw("""
+                    INSERT INTO oidc_keys (kid, algorithm, private_key, encrypted, created_at, retired_at) VALUES
+                    (\(bind: key.kid), \(bind: key.algorithm.rawValue), \(bind: Self.data(key.privateKey)), \(bind: Self.flag(key.encrypted)),
+                     \(bind: Self.ms(key.createdAt)), \(bind: key.retiredAt.map(Self.ms)))
+                    """).run()
+            }
+        }
+    }
+
+    // MARK: Artifacts
+
+    static func artifact(_ row: any SQLRow) throws -> OIDCArtifact {
+        guard let kind = OIDCArtifact.Kind(rawValue: try row.decode(column: "kind", as: String.self)) else { throw corrupt("oidc_artifacts.kind") }
+        return OIDCArtifact(
+            kind: kind, key: Array(try row.decode(column: "handle_hash", as: Data.self)), clientID: try row.decode(column: "client_id", as: String.self),
+            userID: try optionalUUID(row, "user_id"), sessionID: try optionalUUID(row, "session_id"), grantID: try optionalUUID(row, "grant_id"),
+            payload: Array(try row.decode(column: "payload", as: Data.self)), createdAt: date(try row.decode(column: "created_at", as: Int64.self)),
+            expiresAt: date(try row.decode(column: "expires_at", as: Int64.self)),
+            consumedAt: try row.decode(column: "consumed_at", as: Int64?.self).map(date),
+            revoked: try row.decode(column: "revoked", as: Int64.self) != 0)
+    }
+
+    static func insert(_ artifacts: [OIDCArtifact], _ db: any SQLDatabase) async throws {
+        for a in artifacts {
+            try await db.raw("""
+                INSERT INTO oidc_artifacts (kind, handle_hash, client_id, user_id, session_id, grant_id, payload, created_at, expires_at, consumed_at, revoked)
+                VALUES (\(bind: a.kind.rawValue), \(bind: Self.data(a.key)), \(bind: a.clientID), \(bind: a.userID.map(Self.id)),
+                        \(bind: a.sessionID.map(Self.id)), \(bind: a.grantID.map(Self.id)), \(bind: Self.data(a.payload)), \(bind: Self.ms(a.createdAt)),
+                        \(bind: Self.ms(a.expiresAt)), \(bind: a.consumedAt.map(Self.ms)), \(bind: Self.flag(a.revoked)))
+                ON CONFLICT (kind, handle_hash) DO UPDATE SET payload = excluded.payload, expires_at = excluded.expires_at, created_at = excluded.created_at,
+                  consumed_at = excluded.consumed_at, revoked = excluded.revoked, grant_id = excluded.grant_id
+                """).run()
+        }
+    }
+
+    public func saveArtifacts(_ artifacts: [OIDCArtifact]) async throws {
+        try await backend.transaction { db in try await Self.insert(artifacts, db) }
+    }
+
+    public func artifact(kind: OIDCArtifact.Kind, key: [UInt8]) async throws -> OIDCArtifact? {
+        try await backend.read { db in
+            try await db.raw("SELECT * FROM oidc_artifacts WHERE kind = \(bind: kind.rawValue) AND handle_hash = \(bind: Self.data(key))").first().map(Self.artifact)
+        }
+    }
+
+    public func consumeArtifact(kind: OIDCArtifact.Kind, key: [UInt8], now: Date, replacements: [OIDCArtifact]) async throws -> Bool {
+        try await backend.transaction { db in
+            let rows = try await db.raw("""
+                UPDATE oidc_artifacts SET consumed_at = \(bind: Self.ms(now))
+                WHERE kind = \(bind: kind.rawValue) AND handle_hash = \(bind: Self.data(key)) AND consumed_at IS NULL AND revoked = 0
+                  AND expires_at > \(bind: Self.ms(now))
+                RETURNING kind
+                """).all()
+            guard rows.count == 1 else { return false }
+            try await Self.insert(replacements, db)
+            return true
+        }
+    }
+
+    public func updateArtifact(kind: OIDCArtifact.Kind, key: [UInt8], payload: [UInt8], expiresAt: Date) async throws -> Bool {
+        try await backend.transaction { db in
+            try await db.raw("""
+                UPDATE oidc_artifacts SET payload = \(bind: Self.data(payload)), expires_at = \(bind: Self.ms(expiresAt))
+                WHERE kind = \(bind: kind.rawValue) AND handle_hash = \(bind: Self.data(key)) AND consumed_at IS NULL AND revoked = 0
+                RETURNING kind
+                """).all().count == 1
+        }
+    }
+
+    public func deleteArtifact(kind: OIDCArtifact.Kind, key: [UInt8]) async throws {
+        try await backend.transaction { db in
+            try await db.raw("DELETE FROM oidc_artifacts WHERE kind = \(bind: kind.rawValue) AND handle_hash = \(bind: Self.data(key))").run()
+        }
+    }
+
+    public func revokeGrant(_ grantID: UUID) async throws -> Int {
+        try await backend.transaction { db in
+            try await db.raw("UPDATE oidc_artifacts SET revoked = 1 WHERE grant_id = \(bind: Self.id(grantID)) AND revoked = 0 RETURNING kind").all().count
+        }
+    }
+
+    public func revokeSessions(_ sessionIDs: [UUID]) async throws -> Int {
+        try await backend.transaction { db in
+            var count = 0
+            for id in sessionIDs {
+                count += try await db.raw("UPDATE oidc_artifacts SET revoked = 1 WHERE session_id = \(bind: Self.id(id)) AND revoked = 0 RETURNING kind")
+                    .all().count
+            }
+            return count
+        }
+    }
+
+    public func revokeClientAccess(userID: UUID, clientID: String) async throws -> Int {
+        try await backend.transaction { db in
+            try await db.raw("""
+                DELETE FROM oidc_artifacts WHERE kind = 'consent' AND user_id = \(bind: Self.id(userID)) AND client_id = \(bind: clientID)
+                """).run()
+            return try await db.raw("""
+                UPDATE oidc_artifacts SET revoked = 1 WHERE user_id = \(bind: Self.id(userID)) AND client_id = \(bind: clientID) AND revoked = 0
+                RETURNING kind
+                """).all().count
+        }
+    }
+
+    public func artifacts(kind: OIDCArtifact.Kind, userID: UUID) async throws -> [OIDCArtifact] {
+        try await backend.read { db in
+            try await db.raw("""
+                SELECT * FROM oidc_artifacts WHERE user_id = \(bind: Self.id(userID)) AND kind = \(bind: kind.rawValue) AND revoked = 0
+                ORDER BY created_at
+                """).all().map(Self.artifact)
+        }
+    }
+
+    public func sweepExpiredArtifacts(now: Date) async throws -> Int {
+        try await backend.transaction { db in
+            try await db.raw("DELETE FROM oidc_artifacts WHERE expires_at <= \(bind: Self.ms(now)) RETURNING kind").all().count
+        }
+    }
+}

@@ -15,12 +15,14 @@ public actor KeyRing {
     /// How long a retired key stays published.
     public let retention: TimeInterval
     /// How often a node looks for new keys.
-    let reloadInterval: TimeInterval = 30
+    let reloadInterval: TimeInterval
     var loaded: [String: LoadedKey] = [:]
     var loadedAt: Date?
 
-    public init(store: any OIDCStore, encryption: KeyEncryption?, retention: TimeInterval, clock: @escaping @Sendable () -> Date) {
+    public init(store: any OIDCStore, encryption: KeyEncryption?, retention: TimeInterval, reloadInterval: TimeInterval = 30,
+                clock: @escaping @Sendable () -> Date) {
         self.store = store
+        self.reloadInterval = reloadInterval
         self.encryption = encryption
         self.retention = retention
         self.clock = clock

@@ -218,10 +218,10 @@ extension OIDCProvider {
         let grant = try? decode(AccessGrant.self, stored.payload)
         var members: [(String, JSONValue)] = [("sub", .string(claims.sub))]
         let scopes = claims.scope.split(separator: " ").map(String.init)
-        if scopes.contains("profile") {
-            members += [("name", .string(user.displayName)), ("preferred_username", .string(user.username))]
-        }
+        // Profile claims with the profile scope, or asked for by name (Core §5.5).
         let asked = Set(grant?.userinfoClaims ?? [])
+        if scopes.contains("profile") || asked.contains("name") { members.append(("name", .string(user.displayName))) }
+        if scopes.contains("profile") || asked.contains("preferred_username") { members.append(("preferred_username", .string(user.username))) }
         if asked.contains("acr") { members.append(("acr", .string(claims.acr))) }
         if asked.contains("amr") { members.append(("amr", .array(claims.amr.map(JSONValue.string)))) }
         if asked.contains("auth_time") { members.append(("auth_time", .int(claims.auth_time))) }

@@ -251,9 +251,11 @@ public struct OIDCProvider: Sendable {
 
     func consentKey(userID: UUID, clientID: String) -> [UInt8] { sha256("consent|\(userID.uuidString.lowercased())|\(clientID)") }
 
-    func encode(_ value: some Encodable) throws -> [UInt8] { StrictJSON.serializedBytes(try JSONValueEncoder().encode(value)) }
+    /// A stored payload: JSON this server wrote, with dates as exact numbers (a waiting request's
+    /// arrival time must not lose its fraction of a second, or a sign-in just before it would count as fresh).
+    func encode(_ value: some Encodable) throws -> [UInt8] { Array(try JSONEncoder().encode(value)) }
 
-    func decode<T: Decodable>(_ type: T.Type, _ bytes: [UInt8]) throws -> T { try JSONValueDecoder().decode(type, from: try StrictJSON.parse(bytes)) }
+    func decode<T: Decodable>(_ type: T.Type, _ bytes: [UInt8]) throws -> T { try JSONDecoder().decode(type, from: Data(bytes)) }
 }
 
 /// The SHA-256 of `text`'s UTF-8: how codes and tokens are stored.

@@ -21,6 +21,8 @@ public struct OIDCSettings: Sendable {
     public var consentLifetime: TimeInterval = 365 * 86400
     /// How long a retired signing key stays published (longer than any JWT it signed lives).
     public var keyRetention: TimeInterval = 86400
+    /// How often a node reads the signing keys again, to pick up a rotation done elsewhere.
+    public var keyReloadInterval: TimeInterval = 30
     /// How far a DPoP proof's `iat` may be from the server's clock.
     public var dpopClockSkew: TimeInterval = 60
 

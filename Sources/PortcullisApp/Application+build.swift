@@ -183,7 +183,7 @@ public func makeProvider(
 ) -> OIDCProvider {
     let settings = configuration.oidcSettings
     let keys = KeyRing(store: opened.oidcStore, encryption: KeyEncryption(secret: configuration.oidc.keySecret), retention: settings.keyRetention,
-                       clock: clock)
+                       reloadInterval: settings.keyReloadInterval, clock: clock)
     return OIDCProvider(store: opened.oidcStore, accounts: opened.store, keys: keys, settings: settings, random: random, secret: secret, clock: clock)
 }
 

@@ -403,6 +403,8 @@ extension RecoveryPolicy {
 /// - `oidc.access_token_lifetime`: seconds, 30 to 3600. Default `300`.
 /// - `oidc.id_token_lifetime`: seconds, 30 to 86400. Default `600`.
 /// - `oidc.offline_refresh_lifetime`: seconds an unused offline refresh token lives, 3600 to 31536000. Default 30 days.
+/// - `oidc.key_reload_interval`: seconds between a node's reads of the signing keys (how soon it signs
+///   with a key `portcullis keys rotate` added), 1 to 3600. Default `30`.
 public struct OIDCConfiguration: Sendable {
     public static let key = "oidc"
     public var issuer: String?
@@ -411,6 +413,7 @@ public struct OIDCConfiguration: Sendable {
     public var accessTokenLifetime: TimeInterval = 300
     public var idTokenLifetime: TimeInterval = 600
     public var offlineRefreshLifetime: TimeInterval = 30 * 86400
+    public var keyReloadInterval: TimeInterval = 30
 
     /// Defaults only.
     public init() {}
@@ -436,5 +439,6 @@ public struct OIDCConfiguration: Sendable {
         if let v = try r.seconds("access_token_lifetime", 30...3600) { accessTokenLifetime = v }
         if let v = try r.seconds("id_token_lifetime", 30...86400) { idTokenLifetime = v }
         if let v = try r.seconds("offline_refresh_lifetime", 3600...31_536_000) { offlineRefreshLifetime = v }
+        if let v = try r.seconds("key_reload_interval", 1...3600) { keyReloadInterval = v }
     }
 }

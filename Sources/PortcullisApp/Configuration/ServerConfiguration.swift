@@ -81,6 +81,7 @@ public struct ServerConfiguration: Sendable {
         settings.accessTokenLifetime = oidc.accessTokenLifetime
         settings.idTokenLifetime = oidc.idTokenLifetime
         settings.offlineRefreshLifetime = oidc.offlineRefreshLifetime
+        settings.keyReloadInterval = oidc.keyReloadInterval
         settings.keyRetention = max(settings.keyRetention, oidc.idTokenLifetime, oidc.accessTokenLifetime) + 3600
         return settings
     }

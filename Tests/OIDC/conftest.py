@@ -1,0 +1,183 @@
+"""Fixtures of the OpenID Connect tests: a real `portcullis serve` (the debug build) on an embedded
+SQLite file, clients registered with the real `portcullis client create`, and the client side played
+by Authlib (from PyPI), which nobody here wrote."""
+import json, os, secrets, socket, subprocess, tempfile, time, urllib.parse, urllib.request
+
+import pytest
+import requests
+from authlib.integrations.requests_client import OAuth2Session
+from authlib.jose import JsonWebKey, JsonWebToken
+from authlib.oidc.core import CodeIDToken
+
+from softauthn import Browser
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BINARY = os.path.join(ROOT, ".build", "debug", "portcullis")
+CODE_LIFETIME = 3
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """One `portcullis serve` process and the commands run against its database."""
+
+    def __init__(self, database_url, extra_env=None, port=None, origin=None):
+        self.port = port or free_port()
+        self.origin = origin or f"http://localhost:{self.port}"
+        self.directory = tempfile.mkdtemp(prefix="portcullis-oidc-")
+        self.env = dict(os.environ, HTTP_PORT=str(self.port), RP_ORIGINS=self.origin, DATABASE_URL=database_url,
+                        OIDC_CODE_LIFETIME=str(CODE_LIFETIME), OIDC_KEY_RELOAD_INTERVAL="1", OIDC_KEY_SECRET="test key-encryption secret",
+                        **(extra_env or {}))
+        self.log = open(os.path.join(self.directory, "server.log"), "w")
+        self.process = subprocess.Popen([BINARY, "serve"], env=self.env, cwd=self.directory, stdout=self.log, stderr=self.log)
+        for _ in range(300):
+            try:
+                if urllib.request.urlopen(f"http://127.0.0.1:{self.port}/readyz", timeout=1).status == 200:
+                    return
+            except OSError:
+                time.sleep(0.1)
+        self.process.kill()
+        raise RuntimeError("portcullis serve did not become ready")
+
+    def cli(self, *arguments, expect=0):
+        result = subprocess.run([BINARY, *arguments], env=self.env, cwd=self.directory, capture_output=True, text=True, timeout=60)
+        assert result.returncode == expect, (arguments, result.returncode, result.stdout, result.stderr)
+        return result
+
+    def stop(self):
+        self.process.terminate()
+        assert self.process.wait(timeout=30) == 0, "SIGTERM should stop the server cleanly"
+        self.log.close()
+
+
+@pytest.fixture(scope="session")
+def server():
+    directory = tempfile.mkdtemp(prefix="portcullis-oidc-db-")
+    node = Server(f"sqlite:{directory}/portcullis.sqlite")
+    yield node
+    node.stop()
+
+
+@pytest.fixture(scope="session")
+def metadata(server):
+    response = requests.get(server.origin + "/.well-known/openid-configuration")
+    assert response.status_code == 200
+    return response.json()
+
+
+class App:
+    """A registered client and the Authlib session that plays it."""
+
+    def __init__(self, server, metadata, options, secret_method="client_secret_basic"):
+        self.server = server
+        self.metadata = metadata
+        self.redirect_uri = f"http://127.0.0.1:{free_port()}/callback"
+        arguments = ["client", "create", "--name", options.pop("name", "Test App"), "--redirect-uri", self.redirect_uri]
+        for flag, value in options.items():
+            if value is True:
+                arguments.append("--" + flag)
+            elif isinstance(value, list):
+                for item in value:
+                    arguments += ["--" + flag, item]
+            else:
+                arguments += ["--" + flag, str(value)]
+        created = json.loads(server.cli(*arguments).stdout)
+        self.client_id = created["client_id"]
+        self.client_secret = created.get("client_secret")
+        self.secret_method = "none" if self.client_secret is None else secret_method
+
+    def session(self, scope="openid profile", **kwargs):
+        return OAuth2Session(self.client_id, self.client_secret, scope=scope, redirect_uri=self.redirect_uri,
+                             code_challenge_method="S256", token_endpoint_auth_method=self.secret_method, **kwargs)
+
+    def authorization_url(self, scope="openid profile", **params):
+        """An authorization URL built by Authlib, with a PKCE verifier, state and nonce."""
+        session = self.session(scope)
+        verifier = secrets.token_urlsafe(48)
+        nonce = params.pop("nonce", secrets.token_urlsafe(16))
+        if nonce is not None:
+            params["nonce"] = nonce
+        url, state = session.create_authorization_url(self.metadata["authorization_endpoint"], code_verifier=verifier, **params)
+        return Flow(self, session, url, state, verifier, nonce)
+
+    def keys(self):
+        return JsonWebKey.import_key_set(requests.get(self.metadata["jwks_uri"]).json())
+
+    def validate_id_token(self, id_token, nonce=None, access_token=None):
+        """The ID token checked by Authlib: signature against the published keys, iss, aud, exp, iat, nonce, at_hash."""
+        claims = JsonWebToken(["RS256", "ES256"]).decode(
+            id_token, self.keys(), claims_cls=CodeIDToken,
+            claims_options={"iss": {"essential": True, "value": self.metadata["issuer"]}},
+            claims_params={"nonce": nonce, "client_id": self.client_id, "access_token": access_token})
+        claims.validate(leeway=5)
+        return claims
+
+
+class Flow:
+    """One authorization request, followed the way a browser would."""
+
+    def __init__(self, app, session, url, state, verifier, nonce):
+        self.app, self.session, self.url, self.state, self.verifier, self.nonce = app, session, url, state, verifier, nonce
+
+    def open(self, browser, method="GET"):
+        """The browser visits the authorization URL (or POSTs its query as a form)."""
+        if method == "POST":
+            base, query = self.url.split("?", 1)
+            return browser.http.post(base, data=query, headers={"Content-Type": "application/x-www-form-urlencoded",
+                                                                "Origin": "http://127.0.0.1:1"}, allow_redirects=False)
+        return browser.http.get(self.url, allow_redirects=False)
+
+    def callback(self, response):
+        """The redirect to the client: its query, after checking it goes to the registered URI."""
+        assert response.status_code == 303, (response.status_code, response.text[:500])
+        location = response.headers["Location"]
+        assert location.startswith(self.app.redirect_uri + "?"), location
+        return location, dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(location).query))
+
+    def code(self, browser, passkey=None, method="GET"):
+        """Visits the URL, signs in on the sign-in page when it shows, and returns the redirect."""
+        response = self.open(browser, method)
+        if response.status_code == 200 and passkey is not None:
+            response = sign_in_on_page(browser, response, passkey)
+        return self.callback(response)
+
+    def tokens(self, location):
+        """Authlib exchanges the code (checking state) and returns the token response."""
+        return self.session.fetch_token(self.app.metadata["token_endpoint"], authorization_response=location, code_verifier=self.verifier)
+
+
+def interaction(page):
+    marker = 'data-interaction="'
+    start = page.text.index(marker) + len(marker)
+    return page.text[start:page.text.index('"', start)]
+
+
+def sign_in_on_page(browser, page, passkey):
+    """What the sign-in page's script does: a passkey sign-in through the API, then the same request continues."""
+    assert page.status_code == 200 and 'id="authorize"' in page.text, page.text[:500]
+    browser.sign_in(passkey)
+    return browser.http.get(browser.origin + "/oauth2/resume?interaction=" + urllib.parse.quote(interaction(page)), allow_redirects=False)
+
+
+@pytest.fixture
+def app(server, metadata):
+    return App(server, metadata, {})
+
+
+counter = [0]
+
+
+def new_user(server, device_bound=False):
+    counter[0] += 1
+    browser = Browser(server.origin)
+    passkey = browser.sign_up(f"user{counter[0]}x{secrets.token_hex(3)}", device_bound=device_bound)
+    return browser, passkey
+
+
+@pytest.fixture
+def person(server):
+    return new_user(server)

@@ -1,0 +1,326 @@
+import Accounts
+import Crypto
+import Foundation
+import JWTKit
+import OIDC
+import PortcullisTesting
+import Testing
+import WebAuthn
+
+/// The provider over its in-memory store and the memory account store, with a clock the test moves:
+/// no HTTP, no SQL.
+struct ProviderFixture {
+    let accounts = MemoryAccountStore()
+    let store = MemoryOIDCStore()
+    let clock = MutableClock()
+    let provider: OIDCProvider
+    let service: PasskeyService
+
+    init() throws {
+        let clock = self.clock
+        var settings = OIDCSettings(issuer: "https://id.example.org")
+        settings.codeLifetime = 30
+        let secret = SecretBox(Array(repeating: 7, count: 32))
+        let keys = KeyRing(store: store, encryption: KeyEncryption(secret: "sealing secret"), retention: 3600, clock: { clock.now })
+        provider = OIDCProvider(store: store, accounts: accounts, keys: keys, settings: settings, random: SystemRandomSource(), secret: secret,
+                                clock: { clock.now })
+        let rp = try RelyingParty(id: "example.org", origins: ["https://example.org"])
+        let policy = AccountsPolicy(relyingParty: rp, relyingPartyName: "Test", sessionIdleTimeout: 3600, sessionAbsoluteLifetime: 7200,
+                                    reauthenticationWindow: 300)
+        service = PasskeyService(store: accounts, policy: policy, enumerationSecret: Array(repeating: 1, count: 32), clock: { clock.now })
+    }
+
+    /// A person signed in with a passkey (`deviceBound` or synced), as the session cookie resolves them.
+    func signedIn(deviceBound: Bool = false, birth: SessionBirth.Kind = .passkey) async throws -> Authenticated {
+        let (user, passkey, _) = try await StoreFixtures.signUp(accounts, "user-\(UUID().uuidString.prefix(6).lowercased())", now: clock.now)
+        let token = Base64URL.encode((0..<32).map { _ in UInt8.random(in: 0...255) })
+        var session = StoreFixtures.session(for: user, passkey: passkey, at: clock.now, lifetime: 7200)
+        session.tokenHash = Array(SHA256.hash(data: Array(token.utf8)))
+        session.birth = SessionBirth(kind: birth, credentialID: passkey.credentialID, userVerified: true, deviceBound: deviceBound)
+        let login = StoreFixtures.challenge(.login, user: user, expiresAt: clock.now.addingTimeInterval(300))
+        try await accounts.saveChallenge(login)
+        try await accounts.recordAssertion(
+            credentialID: passkey.credentialID, expectedSignCount: 0, newSignCount: 1, backedUp: !deviceBound, uvInitialized: true,
+            newSession: session, reauthenticatedSession: nil, event: StoreFixtures.event(.signin, for: user), challenge: login.challenge,
+            kind: .login, now: clock.now)
+        return try #require(try await service.sessions.authenticate(token: token))
+    }
+
+    func client(_ configure: (inout ClientRegistration) -> Void = { _ in }) async throws -> (OIDCClient, String?) {
+        var registration = ClientRegistration(name: "App", redirectURIs: ["https://app.example/cb"])
+        configure(&registration)
+        return try await provider.createClient(registration)
+    }
+
+    static let verifier = "a-verifier-that-is-long-enough-for-pkce-0123456789"
+    static var challenge: String { Base64URL.encode(Array(SHA256.hash(data: Array(verifier.utf8)))) }
+
+    static func request(_ client: OIDCClient, _ extra: [(String, String)] = [], without: Set<String> = []) -> AuthorizationRequestParser.Parameters {
+        let base: [(String, String)] = [
+            ("response_type", "code"), ("client_id", client.id), ("redirect_uri", client.redirectURIs[0]), ("scope", "openid profile"),
+            ("state", "s1"), ("nonce", "n1"), ("code_challenge", challenge), ("code_challenge_method", "S256"),
+        ]
+        let names = Set(extra.map(\.0))
+        return (base.filter { !names.contains($0.0) && !without.contains($0.0) } + extra).map { (name: $0.0, value: $0.1) }
+    }
+
+    static func query(_ location: String) -> [String: String] {
+        var values: [String: String] = [:]
+        for item in URLComponents(string: location)?.queryItems ?? [] { values[item.name] = item.value }
+        return values
+    }
+
+    func code(_ client: OIDCClient, auth: Authenticated, _ extra: [(String, String)] = []) async throws -> String {
+        guard case .redirect(let location) = try await provider.authorize(Self.request(client, extra), auth: auth) else {
+            Issue.record("no redirect")
+            return ""
+        }
+        return try #require(Self.query(location)["code"])
+    }
+
+    func exchange(_ client: OIDCClient, code: String, verifier: String = ProviderFixture.verifier) async throws -> TokenResponse {
+        try await provider.token(["grant_type": "authorization_code", "code": code, "redirect_uri": client.redirectURIs[0], "code_verifier": verifier],
+                                 client: client, dpopJKT: nil)
+    }
+}
+
+@Suite struct ProviderTests {
+    @Test func aCodeIsExchangedOnceForTokensThatSayHowThePersonSignedIn() async throws {
+        let f = try ProviderFixture()
+        let (client, _) = try await f.client()
+        for deviceBound in [false, true] {
+            let auth = try await f.signedIn(deviceBound: deviceBound)
+            let code = try await f.code(client, auth: auth)
+            let tokens = try await f.exchange(client, code: code)
+            let claims = try await f.provider.keys.verify(try #require(tokens.id_token), as: IDTokenClaims.self)
+            #expect(claims.iss == "https://id.example.org" && claims.aud == client.id && claims.nonce == "n1")
+            #expect(claims.acr == (deviceBound ? "phrh" : "phr"))
+            #expect(claims.amr == [deviceBound ? "hwk" : "swk", "user", "mfa"])
+            // The same code again: refused, and what it issued is revoked.
+            await #expect(throws: OAuthError.self) { try await f.exchange(client, code: code) }
+            await #expect(throws: OAuthError.self) { try await f.provider.userinfo(token: tokens.access_token, dpopJKT: nil) }
+        }
+    }
+
+    @Test(arguments: [SessionBirth.Kind.deviceApproval, .recovered])
+    func sessionsNotBornFromTheirOwnPasskeyAreNeverPhr(birth: SessionBirth.Kind) async throws {
+        let f = try ProviderFixture()
+        let (client, _) = try await f.client()
+        let auth = try await f.signedIn(deviceBound: true, birth: birth)
+        let tokens = try await f.exchange(client, code: try await f.code(client, auth: auth))
+        let claims = try await f.provider.keys.verify(try #require(tokens.id_token), as: IDTokenClaims.self)
+        #expect(!["phr", "phrh"].contains(claims.acr))
+        #expect(claims.acr == (birth == .recovered ? Assurance.recovered : Assurance.deviceApproval))
+        // Asking for phr: the person must sign in with their passkey here, never a weaker session.
+        let outcome = try await f.provider.authorize(ProviderFixture.request(client, [("acr_values", "phr")]), auth: auth)
+        guard case .signIn(let prompt) = outcome else { Issue.record("expected the sign-in page"); return }
+        #expect(prompt.reason == .passkey)
+    }
+
+    @Test func phrhWithOnlySyncedPasskeysIsUnmet() async throws {
+        let f = try ProviderFixture()
+        let (client, _) = try await f.client()
+        let auth = try await f.signedIn(deviceBound: false)
+        for extra in [[("acr_values", "phrh")], [("claims", #"{"id_token":{"acr":{"essential":true,"values":["phrh"]}}}"#)]] {
+            guard case .redirect(let location) = try await f.provider.authorize(ProviderFixture.request(client, extra), auth: auth) else {
+                Issue.record("expected a redirect"); return
+            }
+            #expect(ProviderFixture.query(location)["error"] == "unmet_authentication_requirements")
+            #expect(ProviderFixture.query(location)["state"] == "s1")
+        }
+    }
+
+    /// RFC 6749 §4.1.2.1: an unknown client or a bad redirect URI is never redirected to.
+    @Test(arguments: [
+        ("client_id", "nobody"), ("redirect_uri", "https://app.example/cb?x=1"), ("redirect_uri", "https://app.example/cb/"),
+        ("redirect_uri", "https://evil.example/cb"), ("redirect_uri", "HTTPS://app.example/cb"),
+    ])
+    func badClientsAndRedirectURIsAreShownNotRedirected(name: String, value: String) async throws {
+        let f = try ProviderFixture()
+        let (client, _) = try await f.client()
+        await #expect(throws: AuthorizationPageError.self) {
+            _ = try await f.provider.authorize(ProviderFixture.request(client, [(name, value)]), auth: nil)
+        }
+        await #expect(throws: AuthorizationPageError.self) {
+            _ = try await f.provider.authorize(ProviderFixture.request(client, without: [name]), auth: nil)
+        }
+    }
+
+    /// Every other error goes back to the client with state and iss.
+    @Test(arguments: [
+        ([("response_type", "token")], Set<String>(), "unsupported_response_type"),
+        ([], ["response_type"], "invalid_request"),
+        ([], ["code_challenge"], "invalid_request"),
+        ([], ["code_challenge_method"], "invalid_request"),
+        ([("code_challenge_method", "plain")], [], "invalid_request"),
+        ([("scope", "profile")], [], "invalid_scope"),
+        ([("scope", "openid email")], [], "invalid_scope"),
+        ([("request", "e30.e30.")], [], "request_not_supported"),
+        ([("request_uri", "https://rp.example/r")], [], "request_uri_not_supported"),
+        ([("prompt", "none login")], [], "invalid_request"),
+        ([("max_age", "-1")], [], "invalid_request"),
+        ([("prompt", "none")], [], "login_required"),
+    ] as [([(String, String)], Set<String>, String)])
+    func otherErrorsAreRedirected(extra: [(String, String)], without: Set<String>, error: String) async throws {
+        let f = try ProviderFixture()
+        let (client, _) = try await f.client()
+        guard case .redirect(let location) = try await f.provider.authorize(ProviderFixture.request(client, extra, without: without), auth: nil) else {
+            Issue.record("expected a redirect"); return
+        }
+        let query = ProviderFixture.query(location)
+        #expect(location.hasPrefix("https://app.example/cb?"))
+        #expect(query["error"] == error && query["state"] == "s1" && query["iss"] == "https://id.example.org")
+    }
+
+    @Test func aCodeIsBoundToItsClientRedirectURIAndVerifierAndExpires() async throws {
+        let f = try ProviderFixture()
+        let (client, _) = try await f.client()
+        let (other, _) = try await f.client()
+        let auth = try await f.signedIn()
+        let code = try await f.code(client, auth: auth)
+        await #expect(throws: OAuthError.invalidGrant("The code is unknown or was issued to another client.")) { try await f.exchange(other, code: code) }
+        await #expect(throws: OAuthError.self) { try await f.exchange(client, code: code, verifier: String(repeating: "x", count: 43)) }
+        await #expect(throws: OAuthError.self) {
+            try await f.provider.token(["grant_type": "authorization_code", "code": code, "redirect_uri": "https://app.example/other",
+                                        "code_verifier": ProviderFixture.verifier], client: client, dpopJKT: nil)
+        }
+        // The refusals used nothing up: the right exchange still works, once.
+        _ = try await f.exchange(client, code: code)
+        let late = try await f.code(client, auth: auth)
+        f.clock.advance(by: 31)
+        await #expect(throws: OAuthError.invalidGrant("The code has expired.")) { try await f.exchange(client, code: late) }
+    }
+
+    @Test func clientAuthentication() async throws {
+        let f = try ProviderFixture()
+        let (client, secret) = try await f.client()
+        var publicRegistration: (OIDCClient, String?) = try await f.client { $0.isPublic = true }
+        let id = client.id
+        #expect(try await f.provider.authenticateClient(ClientCredentials(clientID: id, secret: secret, method: .basic)).id == id)
+        #expect(try await f.provider.authenticateClient(ClientCredentials(clientID: id, secret: secret, method: .post)).id == id)
+        for wrong in [ClientCredentials(clientID: id, secret: "wrong", method: .basic), ClientCredentials(clientID: id, secret: nil, method: .none),
+                      ClientCredentials(clientID: "nobody", secret: secret, method: .post),
+                      ClientCredentials(clientID: publicRegistration.0.id, secret: "x", method: .post)] {
+            await #expect { try await f.provider.authenticateClient(wrong) } throws: { ($0 as? OAuthError)?.code == "invalid_client" }
+        }
+        publicRegistration.1 = nil
+        #expect(try await f.provider.authenticateClient(ClientCredentials(clientID: publicRegistration.0.id, secret: nil, method: .none)).isPublic)
+        // Introspection is for confidential clients only.
+        await #expect(throws: OAuthError.self) { try await f.provider.introspect(token: "x", client: publicRegistration.0) }
+    }
+
+    @Test func refreshTokensRotateAndAReuseRevokesTheFamily() async throws {
+        let f = try ProviderFixture()
+        let (client, _) = try await f.client()
+        let auth = try await f.signedIn()
+        let first = try await f.exchange(client, code: try await f.code(client, auth: auth))
+        let second = try await f.provider.token(["grant_type": "refresh_token", "refresh_token": try #require(first.refresh_token)], client: client, dpopJKT: nil)
+        await #expect(throws: OAuthError.self) {
+            try await f.provider.token(["grant_type": "refresh_token", "refresh_token": try #require(first.refresh_token)], client: client, dpopJKT: nil)
+        }
+        await #expect(throws: OAuthError.self) {
+            try await f.provider.token(["grant_type": "refresh_token", "refresh_token": try #require(second.refresh_token)], client: client, dpopJKT: nil)
+        }
+        await #expect(throws: OAuthError.self) { try await f.provider.userinfo(token: second.access_token, dpopJKT: nil) }
+    }
+
+    @Test func withoutOfflineAccessTokensEndWithTheSession() async throws {
+        let f = try ProviderFixture()
+        let (client, _) = try await f.client()
+        let auth = try await f.signedIn()
+        let tokens = try await f.exchange(client, code: try await f.code(client, auth: auth))
+        _ = try await f.provider.userinfo(token: tokens.access_token, dpopJKT: nil)
+        try await f.accounts.deleteSession(id: auth.session.id, userID: auth.user.id, event: nil)
+        await #expect(throws: OAuthError.self) { try await f.provider.userinfo(token: tokens.access_token, dpopJKT: nil) }
+        await #expect(throws: OAuthError.self) {
+            try await f.provider.token(["grant_type": "refresh_token", "refresh_token": try #require(tokens.refresh_token)], client: client, dpopJKT: nil)
+        }
+    }
+
+    @Test func freshnessCountsFromWhenTheRequestArrived() async throws {
+        let f = try ProviderFixture()
+        let (client, _) = try await f.client()
+        let auth = try await f.signedIn()
+        f.clock.advance(by: 10)
+        guard case .signIn(let prompt) = try await f.provider.authorize(ProviderFixture.request(client, [("prompt", "login")]), auth: auth) else {
+            Issue.record("prompt=login must ask for a sign-in"); return
+        }
+        #expect(prompt.reason == .fresh)
+        // The same old session resumes: still not fresh.
+        guard case .signIn = try await f.provider.resume(interactionID: prompt.interactionID, auth: auth) else { Issue.record("not fresh"); return }
+        f.clock.advance(by: 1)
+        let fresh = try await f.signedIn()
+        guard case .redirect(let location) = try await f.provider.resume(interactionID: prompt.interactionID, auth: fresh) else {
+            Issue.record("a sign-in after the request arrived is fresh"); return
+        }
+        #expect(ProviderFixture.query(location)["code"] != nil)
+        // max_age: older than it asks for a sign-in; younger goes straight through.
+        f.clock.advance(by: 20)
+        guard case .signIn = try await f.provider.authorize(ProviderFixture.request(client, [("max_age", "10")]), auth: fresh) else {
+            Issue.record("max_age"); return
+        }
+        guard case .redirect = try await f.provider.authorize(ProviderFixture.request(client, [("max_age", "100")]), auth: fresh) else {
+            Issue.record("max_age"); return
+        }
+    }
+
+    @Test func thirdPartyConsentIsRememberedAndRevocable() async throws {
+        let f = try ProviderFixture()
+        let (client, _) = try await f.client { $0.thirdParty = true }
+        let auth = try await f.signedIn()
+        guard case .consent(let prompt) = try await f.provider.authorize(ProviderFixture.request(client), auth: auth) else {
+            Issue.record("consent expected"); return
+        }
+        await #expect(throws: AuthorizationPageError.self) {
+            _ = try await f.provider.consent(interactionID: prompt.interactionID, auth: auth, approve: true, formToken: "forged")
+        }
+        guard case .redirect = try await f.provider.consent(interactionID: prompt.interactionID, auth: auth, approve: true, formToken: prompt.formToken)
+        else { Issue.record("code expected"); return }
+        _ = try await f.code(client, auth: auth)  // remembered
+        #expect(try await f.provider.connectedApps(userID: auth.user.id).map(\.clientID) == [client.id])
+        try await f.provider.disconnect(userID: auth.user.id, clientID: client.id)
+        #expect(try await f.provider.connectedApps(userID: auth.user.id).isEmpty)
+        guard case .redirect(let denied) = try await f.provider.authorize(ProviderFixture.request(client, [("prompt", "none")]), auth: auth) else {
+            Issue.record("redirect expected"); return
+        }
+        #expect(ProviderFixture.query(denied)["error"] == "consent_required")
+    }
+
+    @Test func pairwiseSubjectsDifferPerSectorAndStayStable() async throws {
+        let f = try ProviderFixture()
+        let (a, _) = try await f.client { $0.pairwise = true }
+        let (b, _) = try await f.client { $0.pairwise = true; $0.redirectURIs = ["https://other.example/cb"] }
+        let (plain, _) = try await f.client()
+        let user = UUID()
+        #expect(f.provider.subject(userID: user, client: a) == f.provider.subject(userID: user, client: a))
+        #expect(f.provider.subject(userID: user, client: a) != f.provider.subject(userID: user, client: b))
+        #expect(f.provider.subject(userID: user, client: plain) == user.uuidString.lowercased())
+    }
+
+    @Test func keysAreSealedRotatedAndOldOnesStillVerify() async throws {
+        let f = try ProviderFixture()
+        let (client, _) = try await f.client { $0.idTokenAlgorithm = .es256 }
+        let auth = try await f.signedIn()
+        let before = try await f.exchange(client, code: try await f.code(client, auth: auth))
+        #expect(try await f.store.signingKeys().allSatisfy(\.encrypted))
+        let kids = try await f.provider.keys.rotate()
+        let after = try await f.exchange(client, code: try await f.code(client, auth: auth))
+        _ = try await f.provider.keys.verify(try #require(before.id_token), as: IDTokenClaims.self)
+        let afterToken = try #require(after.id_token)
+        let newHeader = try #require(Base64URL.decode(String(afterToken.split(separator: ".")[0])))
+        let kid = try StrictJSON.parse(newHeader).object?["kid"]?.string
+        #expect(kid.map(kids.contains) == true)
+        // Without the sealing secret, the stored keys cannot be used.
+        let unsealed = KeyRing(store: f.store, encryption: KeyEncryption(secret: "another secret"), retention: 3600, clock: { Date() })
+        await #expect(throws: OIDCError.keySecretMismatch) { try await unsealed.jwks() }
+    }
+
+    @Test func registrationRefusesWhatCannotBeMatchedSafely() throws {
+        for uri in ["http://app.example/cb", "https://app.example/cb#frag", "app.example/cb", "javascript:alert(1)", "https://user:pw@app.example/cb"] {
+            #expect(ClientRegistration.problem(redirectURI: uri) != nil, "\(uri)")
+        }
+        for uri in ["https://app.example/cb", "http://127.0.0.1:8080/cb", "http://localhost/cb", "https://app.example/cb?tenant=1"] {
+            #expect(ClientRegistration.problem(redirectURI: uri) == nil, "\(uri)")
+        }
+    }
+}

@@ -69,6 +69,8 @@ public struct OIDCProvider: Sendable {
         public let interactionID: String
         public let client: OIDCClient
         public let scopes: [String]
+        /// Where the answer goes (the request's redirect URI).
+        public let redirectURI: String
         /// The form token that binds the decision to this session and request.
         public let formToken: String
     }
@@ -191,7 +193,7 @@ public struct OIDCProvider: Sendable {
             if !remembered {
                 if silent { return try await fail(.consentRequired("The person has not consented to these scopes.")) }
                 let id = try await save(interaction, id: id, now: now)
-                return .consent(ConsentPrompt(interactionID: id, client: client, scopes: request.scopes,
+                return .consent(ConsentPrompt(interactionID: id, client: client, scopes: request.scopes, redirectURI: request.redirectURI,
                                               formToken: formToken("consent", id, auth.session.id)))
             }
         }

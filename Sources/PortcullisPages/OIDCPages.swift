@@ -71,13 +71,15 @@ package struct OIDCPages: Sendable {
             // RFC 9700 §4.12: 303, so that a POSTed request's body is never re-sent to the client.
             return Response(status: .seeOther, headers: [.location: location, .cacheControl: "no-store"])
         case .signIn(let prompt):
-            return library.page("authorize", SignInView(
+            return html("authorize", SignInView(
                 siteName: site.siteName, clientName: prompt.client.name, interactionID: prompt.interactionID, loginHint: prompt.loginHint ?? "",
                 reasonFresh: prompt.reason == .fresh, reasonDeviceBound: prompt.reason == .deviceBound, reasonPasskey: prompt.reason == .passkey))
         case .consent(let prompt):
-            return library.page("consent", ConsentView(
+            // The answer is a redirect to the app (or, declined, to its error): form-action must allow its origin.
+            return html("consent", ConsentView(
                 siteName: site.siteName, clientName: prompt.client.name, username: context.identity?.user.username ?? "",
-                scopes: prompt.scopes.map(Self.describe), interactionID: prompt.interactionID, formToken: prompt.formToken))
+                scopes: prompt.scopes.map(Self.describe), interactionID: prompt.interactionID, formToken: prompt.formToken),
+                formTarget: Self.origin(prompt.redirectURI))
         }
     }
 
@@ -111,7 +113,20 @@ package struct OIDCPages: Sendable {
     }
 
     func errorPage(_ message: String) -> Response {
-        library.page("oidc-error", ErrorView(siteName: site.siteName, message: message), status: .badRequest)
+        html("oidc-error", ErrorView(siteName: site.siteName, message: message), status: .badRequest)
+    }
+
+    /// A page under the pages' policy, with `formTarget` added to its form-action.
+    func html(_ template: String, _ view: Any, status: HTTPResponse.Status = .ok, formTarget: String? = nil) -> Response {
+        var response = library.page(template, view, status: status)
+        response.headers[.contentSecurityPolicy] = Pages.contentSecurityPolicy(formTarget: formTarget).description
+        return response
+    }
+
+    /// The origin of `uri` (scheme, host, port), for a CSP source.
+    static func origin(_ uri: String?) -> String? {
+        guard let uri, let components = URLComponents(string: uri), let scheme = components.scheme, let host = components.host else { return nil }
+        return "\(scheme)://\(host)" + (components.port.map { ":\($0)" } ?? "")
     }
 
     struct ErrorView {
@@ -130,10 +145,10 @@ package struct OIDCPages: Sendable {
             case .signOut(let redirect): return try await signOut(request, context: context, then: redirect)
             case .signedOut(let redirect): return finished(redirect)
             case .confirm(let prompt):
-                return library.page("logout", LogoutView(
+                return html("logout", LogoutView(
                     siteName: site.siteName, confirm: true, clientName: prompt.clientName, username: context.identity?.user.username ?? "",
                     clientID: prompt.clientID ?? "", postLogoutRedirectURI: prompt.postLogoutRedirectURI ?? "", state: prompt.state ?? "",
-                    formToken: prompt.formToken))
+                    formToken: prompt.formToken), formTarget: Self.origin(prompt.postLogoutRedirectURI))
             }
         } catch let error as AuthorizationPageError {
             return errorPage(error.message)
@@ -167,7 +182,7 @@ package struct OIDCPages: Sendable {
 
     func finished(_ redirect: String?) -> Response {
         if let redirect { return Response(status: .seeOther, headers: [.location: redirect, .cacheControl: "no-store"]) }
-        return library.page("logout", LogoutView(siteName: site.siteName, confirm: false, clientName: nil, username: "", clientID: "",
+        return html("logout", LogoutView(siteName: site.siteName, confirm: false, clientName: nil, username: "", clientID: "",
                                                  postLogoutRedirectURI: "", state: "", formToken: ""))
     }
 

@@ -18,7 +18,9 @@ package enum Pages {
             pages.get(RouterPath(path)) { _, _ in library.page("home", site) }
         }
         RecoveryCancelPage(kit: kit, library: library, site: site).register(on: pages)
-        OIDCPages(kit: kit, library: library, site: site).register(on: pages)
+        // The OpenID Connect pages set the same policy themselves, widening form-action to the app a
+        // form's answer is redirected to (Chromium applies form-action to the redirects after a post).
+        OIDCPages(kit: kit, library: library, site: site).register(on: router.group())
         for asset in library.assets {
             pages.get(RouterPath("static/\(asset.name)")) { request, _ in asset.response(to: request) }
         }
@@ -26,10 +28,15 @@ package enum Pages {
 
     /// Script, style, images and fetches from this origin only; no inline script or style, no
     /// plug-ins, no framing, no `<base>`; forms post to this origin only.
-    package static let contentSecurityPolicy: ContentSecurityPolicy = [
-        .defaultSrc(.none), .scriptSrc(.self), .styleSrc(.self), .imgSrc(.self), .connectSrc(.self),
-        .baseURI(.none), .formAction(.self), .frameAncestors(.none),
-    ]
+    package static let contentSecurityPolicy = contentSecurityPolicy(formTarget: nil)
+
+    /// The same policy with `formTarget` (an origin a form's answer redirects to) added to `form-action`.
+    package static func contentSecurityPolicy(formTarget: String?) -> ContentSecurityPolicy {
+        [
+            .defaultSrc(.none), .scriptSrc(.self), .styleSrc(.self), .imgSrc(.self), .connectSrc(.self),
+            .baseURI(.none), formTarget.map { .formAction(.self, .uri($0)) } ?? .formAction(.self), .frameAncestors(.none),
+        ]
+    }
 }
 
 /// What every template's layout reads.

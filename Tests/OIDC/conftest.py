@@ -72,10 +72,11 @@ def metadata(server):
 class App:
     """A registered client and the Authlib session that plays it."""
 
-    def __init__(self, server, metadata, options, secret_method="client_secret_basic"):
+    def __init__(self, server, metadata, options, secret_method="client_secret_basic", redirect_uri=None):
         self.server = server
         self.metadata = metadata
-        self.redirect_uri = f"http://127.0.0.1:{free_port()}/callback"
+        self.redirect_uri = redirect_uri or f"http://127.0.0.1:{free_port()}/callback"
+        options = dict(options)
         arguments = ["client", "create", "--name", options.pop("name", "Test App"), "--redirect-uri", self.redirect_uri]
         for flag, value in options.items():
             if value is True:

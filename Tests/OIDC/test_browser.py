@@ -1,0 +1,115 @@
+"""The provider's pages in a real headless Chromium with its virtual authenticator: an app sends the
+person to Portcullis, they sign in on the sign-in page with a passkey (and consent, for a
+third-party app), and the browser lands on the app's redirect URI, where Authlib exchanges the code."""
+import threading, urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.virtual_authenticator import VirtualAuthenticatorOptions
+from selenium.webdriver.support.ui import WebDriverWait
+
+from conftest import App
+
+
+class Callback:
+    """The app's redirect URI: a loopback server that keeps the query it was sent."""
+
+    def __init__(self):
+        self.queries = []
+        callback = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self):
+                if self.path.startswith("/callback"):  # not the favicon the browser asks for next
+                    callback.queries.append(self.path)
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html")
+                self.end_headers()
+                self.wfile.write(b"<p id='app'>back in the app</p>")
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.uri = f"http://127.0.0.1:{self.httpd.server_address[1]}/callback"
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1000,800"):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(service=Service(executable_path="/usr/bin/chromedriver"), options=options)
+    driver.add_virtual_authenticator(VirtualAuthenticatorOptions(
+        protocol="ctap2", transport="internal", has_resident_key=True, has_user_verification=True, is_user_consenting=True, is_user_verified=True))
+    yield driver
+    driver.quit()
+
+
+def wait(driver, predicate, timeout=15):
+    WebDriverWait(driver, timeout, poll_frequency=0.05).until(lambda _: predicate())
+
+
+def sign_up(driver, origin, username):
+    driver.get(origin + "/")
+    wait(driver, lambda: driver.find_element(By.ID, "signup").is_displayed())
+    driver.find_element(By.ID, "username").send_keys(username)
+    driver.find_element(By.ID, "signup").click()
+    wait(driver, lambda: driver.find_element(By.ID, "status").text.startswith(("Welcome", "Sign-up failed")))
+    assert driver.find_element(By.ID, "status").text == f"Welcome, {username}."
+
+
+def app_with_callback(server, metadata, options):
+    callback = Callback()
+    return App(server, metadata, options, redirect_uri=callback.uri), callback
+
+
+def test_an_app_signs_a_person_in_through_the_sign_in_page(chromium, server, metadata):
+    app, callback = app_with_callback(server, metadata, {"name": "Browser App"})
+    sign_up(chromium, server.origin, "browserperson")
+    chromium.delete_all_cookies()  # signed out: the app's request must show the sign-in page
+    flow = app.authorization_url()
+    chromium.get(flow.url)
+    wait(chromium, lambda: chromium.find_element(By.ID, "authorize-signin").is_displayed())
+    assert "Sign in to Browser App" in chromium.find_element(By.TAG_NAME, "h1").text
+    chromium.find_element(By.ID, "authorize-signin").click()
+    wait(chromium, lambda: callback.queries)
+    location = app.redirect_uri.rsplit("/", 1)[0] + callback.queries[-1]
+    query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(location).query))
+    assert query["state"] == flow.state and query["iss"] == metadata["issuer"]
+    token = flow.tokens(location)
+    claims = app.validate_id_token(token["id_token"], nonce=flow.nonce, access_token=token["access_token"])
+    assert claims["preferred_username"] == "browserperson" and claims["acr"] in ("phr", "phrh")
+    # No Content-Security-Policy violation on the way.
+    assert not [entry for entry in chromium.get_log("browser") if "Content Security Policy" in entry["message"]]
+
+
+def test_a_third_party_app_asks_for_consent_in_the_browser(chromium, server, metadata):
+    app, callback = app_with_callback(server, metadata, {"name": "Other Company", "third-party": True})
+    flow = app.authorization_url()
+    chromium.get(flow.url)  # still signed in from sign-up in the previous test, or signs in now
+    wait(chromium, lambda: chromium.find_elements(By.ID, "consent-allow") or chromium.find_elements(By.ID, "authorize-signin"))
+    if chromium.find_elements(By.ID, "authorize-signin"):
+        chromium.find_element(By.ID, "authorize-signin").click()
+        wait(chromium, lambda: chromium.find_elements(By.ID, "consent-allow"))
+    assert "Other Company" in chromium.find_element(By.TAG_NAME, "h1").text
+    chromium.find_element(By.ID, "consent-allow").click()
+    wait(chromium, lambda: callback.queries)
+    location = app.redirect_uri.rsplit("/", 1)[0] + callback.queries[-1]
+    token = flow.tokens(location)
+    app.validate_id_token(token["id_token"], nonce=flow.nonce)
+
+
+def test_a_bad_redirect_uri_ends_on_an_error_page_in_the_browser(chromium, server, metadata):
+    app, callback = app_with_callback(server, metadata, {})
+    flow = app.authorization_url()
+    chromium.get(flow.url.replace(urllib.parse.quote(app.redirect_uri, safe=""), urllib.parse.quote("https://evil.example/cb", safe="")))
+    wait(chromium, lambda: chromium.find_elements(By.ID, "error-message"))
+    assert "redirect_uri" in chromium.find_element(By.ID, "error-message").text
+    assert chromium.current_url.startswith(server.origin) and not callback.queries

@@ -17,6 +17,7 @@ extension OIDCProvider {
             ("introspection_endpoint", .string(s.introspectionEndpoint)),
             ("end_session_endpoint", .string(s.endSessionEndpoint)),
             ("pushed_authorization_request_endpoint", .string(s.pushedAuthorizationRequestEndpoint)),
+            ("device_authorization_endpoint", .string(s.deviceAuthorizationEndpoint)),
             ("require_pushed_authorization_requests", .bool(false)),
             ("scopes_supported", strings(AuthorizationRequestParser.supportedScopes)),
             ("response_types_supported", strings(["code"])),

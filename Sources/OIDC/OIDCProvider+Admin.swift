@@ -183,3 +183,80 @@ extension OIDCProvider {
         return redirect(uri, ["state": state])
     }
 }
+
+/// A device authorization (RFC 8628 §3.2): the device's code, the person's code, where to enter it.
+public struct DeviceAuthorization: Encodable, Sendable {
+    public let device_code: String
+    public let user_code: String
+    public let verification_uri: String
+    public let verification_uri_complete: String
+    public let expires_in: Int
+    public let interval: Int
+}
+
+/// What a device grant's client asked for, kept with the device code.
+struct DeviceGrantRequest: Codable, Sendable {
+    var scopes: [String]
+}
+
+extension OIDCProvider {
+    // MARK: Device authorization grant (RFC 8628)
+
+    /// The device authorization endpoint (§3.1): for clients registered with the device grant. `start`
+    /// opens the device-approval request that the person approves with their passkey on another device.
+    public func authorizeDevice(_ form: [String: String], client: OIDCClient,
+                                start: () async throws -> (deviceCode: String, userCode: String, expiresIn: Int, interval: Int),
+                                verificationURI: String) async throws -> DeviceAuthorization {
+        guard client.deviceGrant else { throw OAuthError.unauthorizedClient("This client is not registered for the device grant.") }
+        var scopes: [String] = []
+        for scope in (form["scope"] ?? "openid").split(separator: " ").map(String.init) where !scopes.contains(scope) { scopes.append(scope) }
+        guard scopes.contains("openid") else { throw OAuthError.invalidScope("The openid scope is required.") }
+        for scope in scopes where !client.scopes.contains(scope) || !AuthorizationRequestParser.supportedScopes.contains(scope) {
+            throw OAuthError.invalidScope("The scope \(scope) is not available to this app.")
+        }
+        let started = try await start()
+        let now = clock()
+        try await store.saveArtifacts([OIDCArtifact(
+            kind: .deviceCode, key: sha256(started.deviceCode), clientID: client.id, payload: try encode(DeviceGrantRequest(scopes: scopes)),
+            createdAt: now, expiresAt: now.addingTimeInterval(TimeInterval(started.expiresIn)))])
+        return DeviceAuthorization(
+            device_code: started.deviceCode, user_code: started.userCode, verification_uri: verificationURI,
+            verification_uri_complete: verificationURI + "?user_code=" + started.userCode, expires_in: started.expiresIn, interval: started.interval)
+    }
+
+    /// The client a device request was opened for, by the request's device code hash: what the
+    /// approval page names.
+    public func deviceClient(deviceCodeHash: [UInt8]) async throws -> OIDCClient? {
+        guard let stored = try await store.artifact(kind: .deviceCode, key: deviceCodeHash) else { return nil }
+        return try await store.client(id: stored.clientID)
+    }
+
+    /// The token endpoint's device code grant (§3.4, §3.5). `poll` is the device-approval poll, which
+    /// makes the device's session (a `device-approval` one) once the person approved.
+    public func deviceToken(_ form: [String: String], client: OIDCClient, dpopJKT: String?,
+                            poll: (String) async throws -> DevicePollOutcome) async throws -> TokenResponse {
+        guard client.deviceGrant else { throw OAuthError.unauthorizedClient("This client is not registered for the device grant.") }
+        guard let deviceCode = form["device_code"], !deviceCode.isEmpty, deviceCode.count <= 128 else {
+            throw OAuthError.invalidRequest("device_code is required.")
+        }
+        guard let stored = try await store.artifact(kind: .deviceCode, key: sha256(deviceCode)), stored.clientID == client.id,
+              let request = try? decode(DeviceGrantRequest.self, stored.payload)
+        else { throw OAuthError.invalidGrant("The device code is unknown or was issued to another client.") }
+        switch try await poll(deviceCode) {
+        case .authorizationPending: throw OAuthError.authorizationPending()
+        case .slowDown: throw OAuthError.slowDown()
+        case .accessDenied: throw OAuthError.accessDenied("The person denied the request.")
+        case .expiredToken: throw OAuthError.expiredToken()
+        case .invalidGrant: throw OAuthError.invalidGrant("The device code was already used.")
+        case .approved(let user, let issued):
+            let now = clock()
+            let issuedTokens = try await issue(
+                user: user, client: client, scopes: request.scopes, sessionID: issued.session.id, authTime: issued.session.authenticatedAt,
+                assurance: Assurance(acr: Assurance.deviceGrant, amr: ["user"]), nonce: nil, offline: request.scopes.contains("offline_access"),
+                userinfoClaims: [], dpopJKT: dpopJKT, grantID: random.uuid(), now: now)
+            try await store.saveArtifacts(issuedTokens.artifacts)
+            try await store.deleteArtifact(kind: .deviceCode, key: sha256(deviceCode))
+            return issuedTokens.response
+        }
+    }
+}

@@ -29,8 +29,10 @@ public struct TokenResponse: Encodable, Sendable {
 }
 
 extension OIDCProvider {
+    /// The device authorization grant's type (RFC 8628 §3.4).
+    public static let deviceCodeGrantType = "urn:ietf:params:oauth:grant-type:device_code"
     /// The grant types of the token endpoint.
-    public static let grantTypes = ["authorization_code", "refresh_token"]
+    public static let grantTypes = ["authorization_code", "refresh_token", deviceCodeGrantType]
 
     // MARK: Client authentication
 
@@ -60,7 +62,7 @@ extension OIDCProvider {
         case "authorization_code": return try await exchangeCode(form, client: client, dpopJKT: dpopJKT)
         case "refresh_token": return try await refresh(form, client: client, dpopJKT: dpopJKT)
         case nil: throw OAuthError.invalidRequest("grant_type is required.")
-        default: throw OAuthError.unsupportedGrantType("Supported grant types: authorization_code, refresh_token.")
+        default: throw OAuthError.unsupportedGrantType("Supported grant types: \(Self.grantTypes.joined(separator: ", ")).")
         }
     }
 

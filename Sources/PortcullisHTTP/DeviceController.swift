@@ -4,6 +4,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdAuth
 import NIOCore
+import OIDC
 import WebAuthn
 
 /// Sign-in on a device without passkeys, approved from a signed-in device (RFC 8628 style).
@@ -41,7 +42,11 @@ struct DeviceController: Sendable {
     }
     struct Poll: Decodable { let device_code: String }
     struct Approved: Encodable { let user: UserView }
-    struct Found: Encodable { let userCode: String; let ip: String; let userAgent: String; let requestedAt: Date; let expiresAt: Date }
+    struct Found: Encodable {
+        let userCode: String; let ip: String; let userAgent: String; let requestedAt: Date; let expiresAt: Date
+        /// The app that asked, for a device grant (RFC 8628); null for a device signing in to Portcullis itself.
+        let client: String?
+    }
     struct Decision: Decodable { let user_code: String }
 
     var verificationURI: String {
@@ -87,9 +92,11 @@ struct DeviceController: Sendable {
         try throttleGuess(ip: kit.info(request, context).ip)
         let code = request.uri.queryParameters.get("user_code") ?? ""
         let found = try await kit.service.deviceApproval.lookup(auth, userCode: code)
+        // A request opened by an app's device grant names the app, so the approver knows what they let in.
+        let client = try await kit.oidc.deviceClient(deviceCodeHash: found.deviceCodeHash)
         return try kit.json(Found(
             userCode: UserCode.display(found.userCode), ip: found.ip, userAgent: found.userAgent, requestedAt: found.createdAt,
-            expiresAt: found.expiresAt))
+            expiresAt: found.expiresAt, client: client?.name))
     }
 
     func decide(_ request: Request, _ context: AppRequestContext, approve: Bool) async throws -> Response {

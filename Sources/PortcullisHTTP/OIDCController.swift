@@ -20,6 +20,7 @@ struct OIDCController {
     /// that grants anything, or they are top-level navigations from the client's site).
     static let originExempt: Set<String> = [
         OIDCPaths.authorize, OIDCPaths.token, OIDCPaths.userinfo, OIDCPaths.revoke, OIDCPaths.introspect, OIDCPaths.par, OIDCPaths.logout,
+        OIDCPaths.deviceAuthorization,
     ]
 
     var routes: RouteCollection<AppRequestContext> {
@@ -38,6 +39,7 @@ struct OIDCController {
         routes.post(RouterPath(String(OIDCPaths.revoke.dropFirst())), use: revoke)
         routes.post(RouterPath(String(OIDCPaths.introspect.dropFirst())), use: introspect)
         routes.post(RouterPath(String(OIDCPaths.par.dropFirst())), use: par)
+        routes.post(RouterPath(String(OIDCPaths.deviceAuthorization.dropFirst())), use: deviceAuthorization)
         let signedIn = routes.group("api/v1/me/apps").add(middleware: kit.authenticator)
         signedIn.get { _, context in
             let auth = try context.requireIdentity()
@@ -63,7 +65,30 @@ struct OIDCController {
             if let proof = try Self.singleHeader(request, .dpop) {
                 jkt = try await provider.verifyDPoP(proof, method: "POST", url: provider.settings.tokenEndpoint)
             }
-            return Self.json(try JSONValueEncoder().encode(try await provider.token(form, client: client, dpopJKT: jkt)), cache: "no-store")
+            let response: TokenResponse
+            if form["grant_type"] == OIDCProvider.deviceCodeGrantType {
+                let who = kit.info(request, context)
+                response = try await provider.deviceToken(form, client: client, dpopJKT: jkt) { deviceCode in
+                    try await kit.service.deviceApproval.poll(deviceCode: deviceCode, info: who)
+                }
+            } else {
+                response = try await provider.token(form, client: client, dpopJKT: jkt)
+            }
+            return Self.json(try JSONValueEncoder().encode(response), cache: "no-store")
+        }
+    }
+
+    /// The device authorization endpoint (RFC 8628 §3.1): a device-approval request on behalf of the app.
+    @Sendable func deviceAuthorization(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let who = kit.info(request, context)
+        return await answering(request) { form, credentials in
+            let client = try await provider.authenticateClient(credentials)
+            try kit.limit(ip: who.ip)
+            let authorization = try await provider.authorizeDevice(form, client: client, start: {
+                let started = try await kit.service.deviceApproval.start(info: who)
+                return (started.deviceCode, UserCode.display(started.userCode), started.expiresIn, started.interval)
+            }, verificationURI: kit.settings.publicOrigin + "/device")
+            return Self.json(try JSONValueEncoder().encode(authorization), cache: "no-store")
         }
     }
 

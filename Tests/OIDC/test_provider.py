@@ -286,3 +286,40 @@ def test_malformed_and_oversized_bodies(app):
         assert response.status_code == 400 and response.json()["error"] == "invalid_request", (body[:30], response.status_code, response.text)
     unsupported = requests.post(endpoint, data={"grant_type": "password", "username": "x", "password": "y"}, auth=(app.client_id, app.client_secret))
     assert unsupported.json()["error"] == "unsupported_grant_type"
+
+
+# Device authorization grant (RFC 8628), approved through device approval
+
+def test_device_grant_end_to_end(server, metadata):
+    app = App(server, metadata, {"device-grant": True, "public": True, "name": "Living Room TV"})
+    started = requests.post(metadata["device_authorization_endpoint"], data={"client_id": app.client_id, "scope": "openid profile"})
+    assert started.status_code == 200, started.text
+    grant = started.json()
+    assert grant["verification_uri"] == server.origin + "/device" and grant["interval"] >= 5
+    poll = {"grant_type": "urn:ietf:params:oauth:grant-type:device_code", "device_code": grant["device_code"], "client_id": app.client_id}
+    pending = requests.post(metadata["token_endpoint"], data=poll)
+    assert pending.status_code == 400 and pending.json()["error"] == "authorization_pending"
+    assert requests.post(metadata["token_endpoint"], data=poll).json()["error"] == "slow_down"  # faster than the interval
+    # The person approves on a device where they are signed in; the approval page names the app.
+    browser, _ = new_user(server)
+    found = browser.http.get(server.origin + "/api/v1/device/lookup", params={"user_code": grant["user_code"]})
+    assert found.status_code == 200 and found.json()["client"] == "Living Room TV"
+    assert browser.http.post(server.origin + "/api/v1/device/approve", json={"user_code": grant["user_code"]}).status_code == 204
+    time.sleep(grant["interval"] + 0.2)
+    token = requests.post(metadata["token_endpoint"], data=poll)
+    assert token.status_code == 200, token.text
+    claims = app.validate_id_token(token.json()["id_token"], access_token=token.json()["access_token"])
+    assert claims["acr"] == "urn:portcullis:acr:device-grant"  # never phr: no passkey was used on the device
+    assert requests.post(metadata["token_endpoint"], data=poll).json()["error"] == "invalid_grant"  # once only
+
+
+def test_device_grant_denied_and_unregistered(server, metadata):
+    other = App(server, metadata, {"public": True})
+    refused = requests.post(metadata["device_authorization_endpoint"], data={"client_id": other.client_id})
+    assert refused.status_code == 400 and refused.json()["error"] == "unauthorized_client"
+    app = App(server, metadata, {"device-grant": True, "public": True})
+    grant = requests.post(metadata["device_authorization_endpoint"], data={"client_id": app.client_id}).json()
+    browser, _ = new_user(server)
+    assert browser.http.post(server.origin + "/api/v1/device/deny", json={"user_code": grant["user_code"]}).status_code == 204
+    poll = {"grant_type": "urn:ietf:params:oauth:grant-type:device_code", "device_code": grant["device_code"], "client_id": app.client_id}
+    assert requests.post(metadata["token_endpoint"], data=poll).json()["error"] == "access_denied"

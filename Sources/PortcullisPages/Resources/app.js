@@ -191,7 +191,8 @@ async function lookupDevice() {
     const code = $("device-code").value.trim();
     await reauth();
     const found = await api("/api/v1/device/lookup?user_code=" + encodeURIComponent(code));
-    $("device-info").textContent = "A device at " + found.ip + " (" + found.userAgent + ") asked at " + found.requestedAt + ". Approve only if it is yours.";
+    $("device-info").textContent = (found.client ? "The app " + found.client + " on a device at " : "A device at ") + found.ip + " (" + found.userAgent
+      + ") asked to sign in as you at " + found.requestedAt + ". Approve only if it is yours.";
     show("device-details");
   } catch (error) { say("No such request: " + error.message); }
 }

@@ -125,7 +125,7 @@ let package = Package(
         .target(
             name: "Notifications",
             dependencies: [
-                "Accounts", "WebAuthn",
+                "Accounts", "OIDC", "WebAuthn",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),

@@ -43,8 +43,8 @@ extension OIDCProvider {
             ("prompt_values_supported", strings(["none", "login", "consent", "select_account"])),
             ("display_values_supported", strings(["page"])),
             ("frontchannel_logout_supported", .bool(false)),
-            ("backchannel_logout_supported", .bool(false)),
-            ("backchannel_logout_session_supported", .bool(false)),
+            ("backchannel_logout_supported", .bool(true)),
+            ("backchannel_logout_session_supported", .bool(true)),
         ])
     }
 }

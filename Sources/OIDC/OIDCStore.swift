@@ -112,6 +112,9 @@ public protocol OIDCStore: Sendable {
     @discardableResult func revokeClientAccess(userID: UUID, clientID: String) async throws -> Int
     /// The user's unrevoked artifacts of `kind`.
     func artifacts(kind: OIDCArtifact.Kind, userID: UUID) async throws -> [OIDCArtifact]
+    /// The clients that were issued codes or tokens for the user (from `sessionID` only, when given),
+    /// revoked ones included: whom a back-channel logout tells.
+    func clientIDs(userID: UUID, sessionID: UUID?) async throws -> [String]
     /// Deletes artifacts that expired before `now`; returns how many.
     func sweepExpiredArtifacts(now: Date) async throws -> Int
 }
@@ -200,6 +203,12 @@ public actor MemoryOIDCStore: OIDCStore {
 
     public func artifacts(kind: OIDCArtifact.Kind, userID: UUID) async throws -> [OIDCArtifact] {
         artifactsByKey.values.filter { $0.kind == kind && $0.userID == userID && !$0.revoked }.sorted { $0.createdAt < $1.createdAt }
+    }
+
+    public func clientIDs(userID: UUID, sessionID: UUID?) async throws -> [String] {
+        let issued: Set<OIDCArtifact.Kind> = [.code, .accessToken, .refreshToken]
+        return Set(artifactsByKey.values.filter { issued.contains($0.kind) && $0.userID == userID && (sessionID == nil || $0.sessionID == sessionID) }
+            .map(\.clientID)).sorted()
     }
 
     public func sweepExpiredArtifacts(now: Date) async throws -> Int {

@@ -93,7 +93,9 @@ public struct AccessTokenClaims: JWTPayload, Sendable {
 /// Claims of a logout token (OpenID Connect Back-Channel Logout 1.0 §2.4).
 public struct LogoutTokenClaims: JWTPayload, Sendable {
     public struct Events: Codable, Sendable, Hashable {
+        /// §2.4: an empty JSON object under the back-channel logout event's URI.
         public var backchannelLogout: [String: String] = [:]
+        public init() {}
         enum CodingKeys: String, CodingKey { case backchannelLogout = "http://schemas.openid.net/event/backchannel-logout" }
     }
     public var iss: String

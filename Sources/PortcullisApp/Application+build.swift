@@ -159,6 +159,8 @@ public func buildServer(
     if let mailer = try configuration.smtp.mailer(), let from = configuration.smtp.from {
         channels.append(EmailChannel(store: opened.store, transport: mailer, from: from, serviceName: configuration.rp.name, logger: logger))
     }
+    // Apps registered with a back-channel logout URI hear when their users' sessions end.
+    channels.append(BackchannelLogoutChannel(provider: oidc))
     if !channels.isEmpty {
         let origin = configuration.publicOrigin
         app.addServices(NotificationDispatcher(

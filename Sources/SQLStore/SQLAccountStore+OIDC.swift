@@ -216,6 +216,24 @@ extension SQLAccountStore: OIDCStore {
         }
     }
 
+    public func clientIDs(userID: UUID, sessionID: UUID?) async throws -> [String] {
+        try await backend.read { db in
+            let rows: [any SQLRow]
+            if let sessionID {
+                rows = try await db.raw("""
+                    SELECT DISTINCT client_id FROM oidc_artifacts WHERE user_id = \(bind: Self.id(userID)) AND session_id = \(bind: Self.id(sessionID))
+                      AND kind IN ('code', 'access', 'refresh') ORDER BY client_id
+                    """).all()
+            } else {
+                rows = try await db.raw("""
+                    SELECT DISTINCT client_id FROM oidc_artifacts WHERE user_id = \(bind: Self.id(userID)) AND kind IN ('code', 'access', 'refresh')
+                    ORDER BY client_id
+                    """).all()
+            }
+            return try rows.map { try $0.decode(column: "client_id", as: String.self) }
+        }
+    }
+
     public func sweepExpiredArtifacts(now: Date) async throws -> Int {
         try await backend.transaction { db in
             try await db.raw("DELETE FROM oidc_artifacts WHERE expires_at <= \(bind: Self.ms(now)) RETURNING kind").all().count

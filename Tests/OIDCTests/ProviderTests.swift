@@ -324,3 +324,34 @@ struct ProviderFixture {
         }
     }
 }
+
+@Suite struct BackchannelLogoutTests {
+    static func event(_ kind: SecurityEvent.Kind, user: UUID, detail: [String: String] = [:]) -> SecurityEvent {
+        SecurityEvent(id: UUID(), userID: user, kind: kind, at: Date(), ip: "", userAgent: "", detail: detail)
+    }
+
+    @Test func eventsThatEndSessionsTellTheAppsThatGotTokensFromThem() async throws {
+        let f = try ProviderFixture()
+        let (listening, _) = try await f.client { $0.backchannelLogoutURI = "https://app.example/logout" }
+        let (silent, _) = try await f.client()
+        let auth = try await f.signedIn()
+        _ = try await f.exchange(listening, code: try await f.code(listening, auth: auth))
+        _ = try await f.exchange(silent, code: try await f.code(silent, auth: auth))
+        let user = auth.user.id
+        let signOut = try await f.provider.backchannelLogouts(for: Self.event(.logout, user: user, detail: ["session": auth.session.id.uuidString]))
+        #expect(signOut.map(\.uri) == ["https://app.example/logout"])
+        let claims = try await f.provider.keys.verify(try #require(signOut.first?.token), as: LogoutTokenClaims.self, type: "logout+jwt")
+        #expect(claims.sid == auth.session.id.uuidString.lowercased() && claims.aud == listening.id && claims.sub == user.uuidString.lowercased())
+        for kind in [SecurityEvent.Kind.recoveryCompleted, .userDisabled] {
+            let logouts = try await f.provider.backchannelLogouts(for: Self.event(kind, user: user))
+            #expect(logouts.count == 1)
+            let all = try await f.provider.keys.verify(try #require(logouts.first?.token), as: LogoutTokenClaims.self, type: "logout+jwt")
+            #expect(all.sid == nil)
+        }
+        #expect(try await f.provider.backchannelLogouts(for: Self.event(.passkeyRemoved, user: user, detail: [SecurityEvent.sessionsEndedDetail: "1"])).count == 1)
+        #expect(try await f.provider.backchannelLogouts(for: Self.event(.passkeyRemoved, user: user, detail: [SecurityEvent.sessionsEndedDetail: "0"])).isEmpty)
+        #expect(try await f.provider.backchannelLogouts(for: Self.event(.signin, user: user)).isEmpty)
+        // Another person's events tell no one about this one.
+        #expect(try await f.provider.backchannelLogouts(for: Self.event(.userDisabled, user: UUID())).isEmpty)
+    }
+}

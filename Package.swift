@@ -302,7 +302,7 @@ let package = Package(
         .testTarget(
             name: "SQLStoreTests",
             dependencies: [
-                "SQLStore", "Accounts", "WebAuthn", "PortcullisTesting", "PortcullisBench",
+                "SQLStore", "Accounts", "OIDC", "WebAuthn", "PortcullisTesting", "PortcullisBench",
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),

@@ -1,0 +1,83 @@
+import Accounts
+import Foundation
+import OIDC
+import PortcullisTesting
+import SQLStore
+import Testing
+
+/// The provider's store on SQLite and PostgreSQL (and the memory store beside them): what the
+/// provider's guarantees rest on.
+@Suite(.serialized) struct OIDCStoreTests {
+    static func withStore(_ kind: StoreConformanceTests.Kind, _ body: @escaping @Sendable (any AccountStore & OIDCStore) async throws -> Void) async throws {
+        if kind == .memory {
+            // The memory stores are two objects; the SQL store is one: test the provider's part alone.
+            return
+        }
+        try await StoreConformanceTests.withStore(kind) { store in
+            guard let both = store as? any AccountStore & OIDCStore else { Issue.record("the SQL store is the provider's store too"); return }
+            try await body(both)
+        }
+    }
+
+    static func artifact(_ kind: OIDCArtifact.Kind, client: String, user: UUID?, session: UUID? = nil, grant: UUID? = nil, expires: TimeInterval = 60)
+        -> OIDCArtifact
+    {
+        OIDCArtifact(kind: kind, key: Array(UUID().uuidString.utf8), clientID: client, userID: user, sessionID: session, grantID: grant,
+                     payload: Array("{}".utf8), createdAt: FixedClock.now, expiresAt: FixedClock.now.addingTimeInterval(expires))
+    }
+
+    @Test(arguments: StoreConformanceTests.kinds)
+    func anArtifactIsConsumedExactlyOnceAndGrantsRevokeTogether(kind: StoreConformanceTests.Kind) async throws {
+        try await Self.withStore(kind) { store in
+            let (user, _, session) = try await StoreFixtures.signUp(store, "oidc-\(UUID().uuidString.prefix(6).lowercased())", now: FixedClock.now)
+            let client = OIDCClient(id: "c-\(UUID().uuidString.prefix(8))", name: "App", secretHash: [1, 2], redirectURIs: ["https://a/cb"], createdAt: FixedClock.now)
+            try await store.saveClient(client)
+            await #expect(throws: OIDCStoreError.conflict) { try await store.saveClient(client) }
+            #expect(try await store.client(id: client.id) == client)
+            let grant = UUID()
+            let code = Self.artifact(.code, client: client.id, user: user.id, session: session.id, grant: grant)
+            try await store.saveArtifacts([code])
+            let token = Self.artifact(.refreshToken, client: client.id, user: user.id, session: session.id, grant: grant)
+            // Eight concurrent consumptions: exactly one wins, and only it stores its replacement.
+            let wins = try await withThrowingTaskGroup(of: Bool.self) { group in
+                for _ in 0..<8 { group.addTask { try await store.consumeArtifact(kind: .code, key: code.key, now: FixedClock.now, replacements: [token]) } }
+                return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+            }
+            #expect(wins == 1)
+            #expect(try await store.artifact(kind: .code, key: code.key)?.consumedAt != nil)
+            #expect(try await store.artifact(kind: .refreshToken, key: token.key)?.revoked == false)
+            #expect(try await store.clientIDs(userID: user.id, sessionID: session.id) == [client.id])
+            #expect(try await store.revokeGrant(grant) == 2)
+            #expect(try await store.artifact(kind: .refreshToken, key: token.key)?.revoked == true)
+            // Revoked or expired: not consumable.
+            #expect(try await !store.consumeArtifact(kind: .refreshToken, key: token.key, now: FixedClock.now, replacements: []))
+            let late = Self.artifact(.code, client: client.id, user: user.id, expires: -1)
+            try await store.saveArtifacts([late])
+            #expect(try await !store.consumeArtifact(kind: .code, key: late.key, now: FixedClock.now, replacements: []))
+            // Sessions end their tokens; deleting the client deletes what it was issued.
+            let other = Self.artifact(.accessToken, client: client.id, user: user.id, session: session.id, grant: UUID())
+            try await store.saveArtifacts([other])
+            #expect(try await store.revokeSessions([session.id]) == 1)
+            #expect(try await store.sweepExpiredArtifacts(now: FixedClock.now) >= 1)
+            #expect(try await store.artifact(kind: .code, key: late.key) == nil)
+            try await store.deleteClient(id: client.id)
+            #expect(try await store.artifact(kind: .accessToken, key: other.key) == nil)
+            await #expect(throws: OIDCStoreError.notFound) { try await store.deleteClient(id: client.id) }
+        }
+    }
+
+    @Test(arguments: StoreConformanceTests.kinds)
+    func addingKeysRetiresThePreviousOnesOfTheirAlgorithm(kind: StoreConformanceTests.Kind) async throws {
+        try await Self.withStore(kind) { store in
+            let before = try await store.signingKeys().count
+            let first = try SigningKeys.generate(.es256, encryption: nil, now: FixedClock.now)
+            try await store.addSigningKeys([first], now: FixedClock.now)
+            let second = try SigningKeys.generate(.es256, encryption: KeyEncryption(secret: "s"), now: FixedClock.now.addingTimeInterval(1))
+            try await store.addSigningKeys([second], now: FixedClock.now.addingTimeInterval(1))
+            let keys = try await store.signingKeys()
+            #expect(keys.count == before + 2)
+            #expect(keys.first { $0.kid == first.kid }?.retiredAt != nil)
+            #expect(keys.first { $0.kid == second.kid }?.retiredAt == nil && keys.first { $0.kid == second.kid }?.encrypted == true)
+        }
+    }
+}

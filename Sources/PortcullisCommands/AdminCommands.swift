@@ -87,7 +87,8 @@ struct CheckConfigCommand: AsyncParsableCommand, IOCommand {
 
     func run(io: CommandIO) async throws -> Int32 {
         let configuration = try await ConfigurationLoader.load(file: configFile)
-        io.out(StrictJSON.serialize(WaysInReport(configuration.waysIn, allowWeakWaysIn: configuration.allowWeakWaysIn).json) + "\n")
+        io.out(StrictJSON.serialize(WaysInReport(configuration.waysIn, allowWeakWaysIn: configuration.allowWeakWaysIn,
+                                                            signingKeysSealed: configuration.oidc.keySecret != nil).json) + "\n")
         do { try configuration.checkWaysInFloor() } catch {
             io.err("error: \(error)\n")
             return 1

@@ -4,6 +4,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdAuth
 import NIOCore
+import OIDC
 import WebAuthn
 
 /// Recovery as strong as a passkey: set-up, cases, proofs, cancels, completion, and admins.
@@ -171,7 +172,6 @@ struct RecoveryController: Sendable {
     struct Started: Encodable { let id: UUID; let comparisonCode: String; let expiresAt: Date }
     struct CodeEntry: Decodable { let code: String }
     struct AdminCases: Encodable { let cases: [OwnerCase] }
-    struct AdminWaysIn: Encodable { let waysIn: [WayInView] }
     struct Unrecoverable: Encodable {
         struct Account: Encodable { let user: UserView; let readiness: ReadinessView }
         let accounts: [Account]
@@ -317,7 +317,9 @@ struct RecoveryController: Sendable {
     @Sendable func waysIn(_ request: Request, context: AppRequestContext) async throws -> Response {
         let auth = try context.requireIdentity()
         try kit.service.requireFullRights(auth)
-        return try kit.json(AdminWaysIn(waysIn: kit.settings.waysIn.map(WayInView.init)))
+        // The running server's keys as stored: keys made before a secret was configured stay unsealed until rotated.
+        let sealed = try await kit.oidc.keys.allEncrypted()
+        return try kit.json(WaysInReport(kit.settings.waysIn, signingKeysSealed: sealed))
     }
 
     @Sendable func adminCases(_ request: Request, context: AppRequestContext) async throws -> Response {

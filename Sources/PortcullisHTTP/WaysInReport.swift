@@ -35,11 +35,21 @@ public struct WaysInReport: Encodable, Sendable {
     public let waysIn: [WayInView]
     /// Present in `check-config`'s report; the admin endpoint reports the running server's ways only.
     public let allowWeakWaysIn: Bool?
+    /// Whether the OpenID Connect signing keys are sealed with a key-encryption secret
+    /// (`oidc.key_secret`): if not, whoever reads the database can sign tokens every app trusts.
+    public let signingKeysSealed: Bool
+    /// What to do about it, when they are not.
+    public let signingKeysNote: String?
 
-    public init(_ ways: [WayIn], allowWeakWaysIn: Bool? = nil) {
+    public init(_ ways: [WayIn], allowWeakWaysIn: Bool? = nil, signingKeysSealed: Bool) {
         waysIn = ways.map(WayInView.init)
         self.allowWeakWaysIn = allowWeakWaysIn
+        self.signingKeysSealed = signingKeysSealed
+        signingKeysNote = signingKeysSealed ? nil : Self.unsealedNote
     }
+
+    static let unsealedNote = "The OpenID Connect signing keys are stored unsealed: anyone who reads the database or a backup can sign "
+        + "ID tokens every app trusts, a way in beside the passkeys. Set oidc.key_secret (or oidc.key_secret_file) and run `portcullis keys rotate`."
 
     /// The report as JSON.
     public var json: JSONValue { (try? JSONValueEncoder().encode(self)) ?? .null }

@@ -98,6 +98,9 @@ import WebAuthn
         #expect(report.count == 7)
         #expect(report.allSatisfy { $0.object?["belowFloor"] == .bool(false) })
         #expect(report.first?.object?["phishingResistant"] == .bool(true))
+        #expect(try StrictJSON.parse(Array(fine.io.stdout.utf8)).object?["signingKeysSealed"] == .bool(false))
+        let sealed = await Self.run(["check-config"], ["OIDC_KEY_SECRET": "a long key-encryption secret"])
+        #expect(try StrictJSON.parse(Array(sealed.io.stdout.utf8)).object?["signingKeysSealed"] == .bool(true))
 
         let weak = await Self.run(["check-config"], ["RECOVERY_RULES": "code:0"])
         #expect(weak.status == 1)

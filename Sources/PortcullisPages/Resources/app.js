@@ -192,7 +192,7 @@ async function lookupDevice() {
     await reauth();
     const found = await api("/api/v1/device/lookup?user_code=" + encodeURIComponent(code));
     $("device-info").textContent = (found.client ? "The app " + found.client + " on a device at " : "A device at ") + found.ip + " (" + found.userAgent
-      + ") asked to sign in as you at " + found.requestedAt + ". Approve only if it is yours.";
+      + ") asked at " + found.requestedAt + " to sign in as you. Approve only if it is yours.";
     show("device-details");
   } catch (error) { say("No such request: " + error.message); }
 }

@@ -227,8 +227,9 @@ let package = Package(
         .target(
             name: "PortcullisBench",
             dependencies: [
-                "Accounts", "WebAuthn", "SQLStore", "PortcullisApp", "PortcullisCommands", "PortcullisTesting",
+                "Accounts", "OIDC", "WebAuthn", "SQLStore", "PortcullisApp", "PortcullisCommands", "PortcullisTesting",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -63,10 +63,36 @@ final class BenchConnection: Sendable {
         return try await response()
     }
 
-    private func response() async throws -> (status: Int, body: [UInt8]) {
+    /// Sends any request (`headers` as written, without Host and Content-Length); returns the status,
+    /// the `Location` and the first `Set-Cookie` pair (name=value) when present, and the body.
+    func send(_ method: String, _ path: String, headers: [(String, String)] = [], body: [UInt8] = []) async throws
+        -> (status: Int, location: String?, cookie: String?, body: [UInt8])
+    {
+        var request = ByteBuffer()
+        request.writeString("\(method) \(path) HTTP/1.1\r\nHost: \(host)\r\n")
+        for (name, value) in headers { request.writeString("\(name): \(value)\r\n") }
+        request.writeString("Content-Length: \(body.count)\r\n\r\n")
+        request.writeBytes(body)
+        try await channel.writeAndFlush(request)
+        var location: String?
+        var cookie: String?
+        let (status, bytes) = try await response { name, value in
+            if Self.equalsIgnoringCase(name, "location") { location = String(decoding: value, as: UTF8.self) }
+            if Self.equalsIgnoringCase(name, "set-cookie"), cookie == nil {
+                cookie = String(decoding: value.prefix { $0 != UInt8(ascii: ";") }, as: UTF8.self)
+            }
+        }
+        return (status, location, cookie, bytes)
+    }
+
+    private func response(header: ((UnsafeRawBufferPointer.SubSequence, UnsafeRawBufferPointer.SubSequence) -> Void)? = nil) async throws
+        -> (status: Int, body: [UInt8])
+    {
         while true {
             if let headLength = Self.endOfHead(reader.pending) {
-                let head = try reader.pending.withUnsafeReadableBytes { try Self.parseHead(UnsafeRawBufferPointer(rebasing: $0[..<headLength])) }
+                let head = try reader.pending.withUnsafeReadableBytes {
+                    try Self.parseHead(UnsafeRawBufferPointer(rebasing: $0[..<headLength]), header: header)
+                }
                 if reader.pending.readableBytes >= headLength + head.length {
                     reader.pending.moveReaderIndex(forwardBy: headLength)
                     let bytes = reader.pending.readBytes(length: head.length) ?? []
@@ -96,7 +122,10 @@ final class BenchConnection: Sendable {
 
     /// The status code and Content-Length (0 when absent) of a response head, read from its bytes:
     /// splitting it into Strings was a fifth of the generator's time.
-    static func parseHead(_ head: UnsafeRawBufferPointer) throws -> (status: Int, length: Int) {
+    static func parseHead(_ head: UnsafeRawBufferPointer,
+                          header: ((UnsafeRawBufferPointer.SubSequence, UnsafeRawBufferPointer.SubSequence) -> Void)? = nil) throws
+        -> (status: Int, length: Int)
+    {
         let lines = head.split(separator: 10, omittingEmptySubsequences: true)
         // "HTTP/1.1 200 OK"
         guard let statusLine = lines.first, statusLine.starts(with: "HTTP/1.".utf8),
@@ -107,6 +136,7 @@ final class BenchConnection: Sendable {
         for line in lines.dropFirst() {
             guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { continue }
             let name = line[..<colon]
+            if let header { header(name, line[(colon + 1)...].drop { $0 == UInt8(ascii: " ") }.prefix { $0 != 13 }) }
             let value = line[(colon + 1)...].drop { $0 == UInt8(ascii: " ") }.prefix { $0 != 13 && $0 != UInt8(ascii: " ") }
             if equalsIgnoringCase(name, "content-length") {
                 guard let parsed = decimal(value) else { throw Failure(description: "a Content-Length that is not a number") }

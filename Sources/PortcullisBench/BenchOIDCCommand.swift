@@ -1,0 +1,229 @@
+import ArgumentParser
+import Crypto
+import Foundation
+import JWTKit
+import OIDC
+import PortcullisCommands
+import PortcullisTesting
+import Synchronization
+import WebAuthn
+
+/// `portcullis-bench oidc`: complete authorization-code sign-ins (authorize, the sign-in page's passkey
+/// assertion, resume, code exchange, the ID token verified here against the published keys), then
+/// code exchanges alone at the token endpoint.
+struct BenchOIDCCommand: AsyncParsableCommand, IOCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "oidc",
+        abstract: "Measure complete OpenID Connect sign-ins and code exchanges against a running server, for a registered client."
+    )
+
+    @Option(help: "The server's base URL.") var url = "http://127.0.0.1:8080"
+    @Option(help: "The origin the server allows (what a browser would send).") var origin = "http://localhost:8080"
+    @Option(name: .customLong("rp-id"), help: "The server's RP ID.") var rpID = "localhost"
+    @Option(name: .customLong("client-id"), help: "A confidential client's ID (`portcullis client create`).") var clientID: String
+    @Option(name: .customLong("client-secret"), help: "Its secret.") var clientSecret: String
+    @Option(name: .customLong("redirect-uri"), help: "Its registered redirect URI.") var redirectURI: String
+    @Option(help: "Users to sign up first.") var users = 100
+    @Option(help: "Requests in flight at once.") var concurrency = 16
+    @Option(help: "Seconds of complete sign-ins to measure.") var duration = 10.0
+    @Option(name: .customLong("exchange-duration"), help: "Seconds of authorizations that collect codes for the exchange phase (each code lives at most 60 s).")
+    var exchangeDuration = 5.0
+
+    final class Results: Sendable {
+        let latencies = Mutex<[Double]>([])
+        let errors = Mutex<[String: Int]>([:])
+        let codes = Mutex<[(String, String)]>([])
+        func add(_ seconds: Double) { latencies.withLock { $0.append(seconds) } }
+        func fail(_ what: String) { errors.withLock { $0[what, default: 0] += 1 } }
+    }
+
+    struct Account: Sendable {
+        let credential: RegistrationFixture
+        let handle: [UInt8]
+    }
+
+    func run(io: CommandIO) async throws -> Int32 {
+        guard users > 0, concurrency > 0, duration > 0 else { throw UsageError("--users, --concurrency and --duration must be positive") }
+        let authenticator = VirtualAuthenticator(rpID: rpID, origin: origin)
+        let runID = UUID().uuidString.prefix(8).lowercased()
+        let basic = "Basic " + Data("\(formEncode(clientID)):\(formEncode(clientSecret))".utf8).base64EncodedString()
+
+        // The published keys, once: the generator verifies every ID token it gets.
+        let keys = JWTKeyCollection()
+        let setup = try await BenchConnection.connect(url: url)
+        let jwks = try await setup.send("GET", "/oauth2/jwks")
+        try await keys.add(jwksJSON: String(decoding: jwks.body, as: UTF8.self))
+        await setup.close()
+
+        // Sign-ups (through the JSON API, as in `login`).
+        let accounts = try await withThrowingTaskGroup(of: [Account].self) { group in
+            for worker in 0..<concurrency {
+                group.addTask {
+                    let client = try await BenchConnection.connect(url: url)
+                    defer { Task { await client.close() } }
+                    var made: [Account] = []
+                    var index = worker
+                    while index < users {
+                        let options = try await json(client, "/api/v1/signup/options", .object(["username": .string("oidc-\(runID)-\(index)")]))
+                        let publicKey = options.1?.object?["publicKey"]?.object
+                        guard let challenge = publicKey?["challenge"]?.string.flatMap(Base64URL.decode),
+                              let handle = publicKey?["user"]?.object?["id"]?.string.flatMap(Base64URL.decode)
+                        else { throw UsageError("sign-up options failed with status \(options.0)") }
+                        let credential = authenticator.registration(challenge: challenge)
+                        let verify = try await json(client, "/api/v1/signup/verify", .object(["credential": credential.jsonValue]))
+                        guard verify.0 == 201 else { throw UsageError("sign-up verify failed with status \(verify.0)") }
+                        made.append(Account(credential: credential, handle: handle))
+                        index += concurrency
+                    }
+                    return made
+                }
+            }
+            return try await group.reduce(into: [Account]()) { $0 += $1 }
+        }
+
+        // Complete sign-ins: no session in the "browser" at the start of each.
+        let signIns = Results()
+        let deadline = Date().addingTimeInterval(duration)
+        let start = Date()
+        let cookies = try await withThrowingTaskGroup(of: [String].self) { group in
+            for worker in 0..<min(concurrency, accounts.count) {
+                let mine = stride(from: worker, to: accounts.count, by: concurrency).map { accounts[$0] }
+                group.addTask {
+                    let client = try await BenchConnection.connect(url: url)
+                    defer { Task { await client.close() } }
+                    var counters = [UInt32](repeating: 0, count: mine.count)
+                    var lastCookies = [String?](repeating: nil, count: mine.count)
+                    var turn = 0
+                    while Date() < deadline {
+                        let slot = turn % mine.count
+                        turn += 1
+                        let began = ContinuousClock.now
+                        let verifier = Base64URL.encode(Array(UUID().uuidString.utf8) + Array(UUID().uuidString.utf8))
+                        let page = try await client.send("GET", authorizePath(verifier: verifier, nonce: "n\(turn)"))
+                        guard page.status == 200, let interaction = Self.interaction(page.body) else { signIns.fail("authorize \(page.status)"); continue }
+                        let options = try await json(client, "/api/v1/login/options", .object([:]))
+                        guard let challenge = options.1?.object?["publicKey"]?.object?["challenge"]?.string.flatMap(Base64URL.decode) else {
+                            signIns.fail("options \(options.0)"); continue
+                        }
+                        counters[slot] += 1
+                        let assertion = authenticator.assertion(challenge: challenge, credential: mine[slot].credential, signCount: counters[slot],
+                                                                userHandle: mine[slot].handle)
+                        let verify = try await client.send("POST", "/api/v1/login/verify", headers: [("Origin", origin), ("Content-Type", "application/json")],
+                                                           body: StrictJSON.serializedBytes(.object(["credential": assertion.jsonValue])))
+                        guard verify.status == 200, let cookie = verify.cookie else { signIns.fail("verify \(verify.status)"); continue }
+                        lastCookies[slot] = cookie
+                        let resumed = try await client.send("GET", "/oauth2/resume?interaction=\(interaction)", headers: [("Cookie", cookie)])
+                        guard resumed.status == 303, let code = resumed.location.flatMap(Self.code) else { signIns.fail("resume \(resumed.status)"); continue }
+                        guard try await exchange(client, code: code, verifier: verifier, basic: basic, keys: keys, nonce: "n\(turn)") else {
+                            signIns.fail("token"); continue
+                        }
+                        signIns.add((ContinuousClock.now - began).inSeconds)
+                    }
+                    return lastCookies.compactMap { $0 }
+                }
+            }
+            return try await group.reduce(into: [String]()) { $0 += $1 }
+        }
+        let elapsed = Date().timeIntervalSince(start)
+
+        // Codes for the exchange phase: authorizations with a live session (one GET each).
+        let exchanges = Results()
+        let collectUntil = Date().addingTimeInterval(exchangeDuration)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for worker in 0..<min(concurrency, cookies.count) {
+                let mine = stride(from: worker, to: cookies.count, by: concurrency).map { cookies[$0] }
+                group.addTask {
+                    let client = try await BenchConnection.connect(url: url)
+                    defer { Task { await client.close() } }
+                    var turn = 0
+                    while Date() < collectUntil {
+                        let verifier = Base64URL.encode(Array(UUID().uuidString.utf8) + Array(UUID().uuidString.utf8))
+                        let response = try await client.send("GET", authorizePath(verifier: verifier, nonce: "x"), headers: [("Cookie", mine[turn % mine.count])])
+                        turn += 1
+                        guard response.status == 303, let code = response.location.flatMap(Self.code) else { exchanges.fail("authorize \(response.status)"); continue }
+                        exchanges.codes.withLock { $0.append((code, verifier)) }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let codes = exchanges.codes.withLock { $0 }
+        let exchangeStart = Date()
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for worker in 0..<concurrency {
+                let mine = stride(from: worker, to: codes.count, by: concurrency).map { codes[$0] }
+                group.addTask {
+                    let client = try await BenchConnection.connect(url: url)
+                    defer { Task { await client.close() } }
+                    for (code, verifier) in mine {
+                        let began = ContinuousClock.now
+                        if try await exchange(client, code: code, verifier: verifier, basic: basic, keys: nil, nonce: nil) {
+                            exchanges.add((ContinuousClock.now - began).inSeconds)
+                        } else {
+                            exchanges.fail("token")
+                        }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let exchangeElapsed = Date().timeIntervalSince(exchangeStart)
+
+        var out = "portcullis-bench oidc: \(url), client \(clientID), \(accounts.count) users, concurrency \(concurrency)\n"
+        let latencies = signIns.latencies.withLock { $0 }.sorted()
+        out += String(format: "complete OIDC sign-ins (authorize, passkey, resume, token, ID token verified): %d in %.1f s = %.0f /s\n",
+                      latencies.count, elapsed, Double(latencies.count) / elapsed)
+        out += String(format: "  latency p50 %.1f ms, p95 %.1f ms, p99 %.1f ms\n", Self.percentile(latencies, 0.5), Self.percentile(latencies, 0.95),
+                      Self.percentile(latencies, 0.99))
+        let exchanged = exchanges.latencies.withLock { $0 }.sorted()
+        out += String(format: "code exchanges at the token endpoint: %d in %.1f s = %.0f /s (p50 %.1f ms, p99 %.1f ms)\n", exchanged.count, exchangeElapsed,
+                      Double(exchanged.count) / exchangeElapsed, Self.percentile(exchanged, 0.5), Self.percentile(exchanged, 0.99))
+        let errors = signIns.errors.withLock { $0 }.merging(exchanges.errors.withLock { $0 }, uniquingKeysWith: +)
+        out += "errors: " + (errors.isEmpty ? "none" : errors.sorted { $0.key < $1.key }.map { "\($0.key) x\($0.value)" }.joined(separator: ", ")) + "\n"
+        io.out(out)
+        return errors.isEmpty ? 0 : 1
+    }
+
+    func authorizePath(verifier: String, nonce: String) -> String {
+        let challenge = Base64URL.encode(Array(SHA256.hash(data: Array(verifier.utf8))))
+        return "/oauth2/authorize?response_type=code&client_id=\(formEncode(clientID))&redirect_uri=\(formEncode(redirectURI))&scope=openid"
+            + "&state=s&nonce=\(nonce)&code_challenge=\(challenge)&code_challenge_method=S256"
+    }
+
+    /// Exchanges a code; with `keys`, verifies the ID token's signature and its iss-independent claims.
+    func exchange(_ client: BenchConnection, code: String, verifier: String, basic: String, keys: JWTKeyCollection?, nonce: String?) async throws -> Bool {
+        let form = "grant_type=authorization_code&code=\(formEncode(code))&redirect_uri=\(formEncode(redirectURI))&code_verifier=\(verifier)"
+        let response = try await client.send("POST", "/oauth2/token", headers: [("Authorization", basic), ("Content-Type", "application/x-www-form-urlencoded")],
+                                             body: Array(form.utf8))
+        guard response.status == 200 else { return false }
+        guard let keys else { return true }
+        guard let token = (try? StrictJSON.parse(response.body))?.object?["id_token"]?.string,
+              let claims = try? await keys.verify(token, as: IDTokenClaims.self)
+        else { return false }
+        return claims.aud == clientID && claims.nonce == nonce && TimeInterval(claims.exp) > Date().timeIntervalSince1970
+    }
+
+    func json(_ client: BenchConnection, _ path: String, _ body: JSONValue) async throws -> (Int, JSONValue?) {
+        let response = try await client.post(path, origin: origin, body: StrictJSON.serializedBytes(body))
+        return (response.status, try? StrictJSON.parse(response.body))
+    }
+
+    static func interaction(_ page: [UInt8]) -> String? {
+        let text = String(decoding: page, as: UTF8.self)
+        guard let start = text.range(of: "data-interaction=\"")?.upperBound, let end = text[start...].firstIndex(of: "\"") else { return nil }
+        return String(text[start..<end])
+    }
+
+    static func code(_ location: String) -> String? {
+        URLComponents(string: location)?.queryItems?.first { $0.name == "code" }?.value
+    }
+
+    static func percentile(_ sorted: [Double], _ p: Double) -> Double {
+        guard !sorted.isEmpty else { return 0 }
+        return sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))] * 1000
+    }
+
+    func formEncode(_ text: String) -> String {
+        text.addingPercentEncoding(withAllowedCharacters: CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")) ?? text
+    }
+}

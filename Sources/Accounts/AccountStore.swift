@@ -164,7 +164,10 @@ public protocol OutboxStore: Sendable {
     /// Every security event is also an outbox entry, written in the same transaction as the action it
     /// records. This claims up to `limit` entries that are due at `now`, hiding them from other claims for
     /// `lease` seconds (so several nodes do not send the same entry at once); delivery is at-least-once.
-    func claimUndeliveredEvents(now: Date, lease: TimeInterval, limit: Int) async throws -> [(event: SecurityEvent, attempts: Int)]
+    /// With `kinds`, only entries of those kinds are claimed (the others wait for a dispatcher that
+    /// delivers them, as when no channel takes them).
+    func claimUndeliveredEvents(now: Date, lease: TimeInterval, limit: Int, kinds: Set<SecurityEvent.Kind>?) async throws
+        -> [(event: SecurityEvent, attempts: Int)]
     /// Records a delivered entry.
     func markEventDelivered(id: UUID, at: Date) async throws
     /// Records a failed attempt: retried at `nextAttempt`, or given up when it is `nil`.
@@ -239,6 +242,13 @@ public protocol RecoveryStore: Sendable {
     /// new passkey and creates the recovered session, all at once. Throws ``StoreError/challengeGone``,
     /// ``StoreError/conflict`` or ``StoreError/credentialExists``.
     func completeRecovery(caseID: UUID, passkey: Passkey, session: Session, event: SecurityEvent, challenge: String, now: Date) async throws
+}
+
+extension OutboxStore {
+    /// Claims entries of every kind.
+    public func claimUndeliveredEvents(now: Date, lease: TimeInterval, limit: Int) async throws -> [(event: SecurityEvent, attempts: Int)] {
+        try await claimUndeliveredEvents(now: now, lease: lease, limit: limit, kinds: nil)
+    }
 }
 
 extension AccountStore {

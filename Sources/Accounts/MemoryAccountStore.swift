@@ -211,9 +211,11 @@ public actor MemoryAccountStore: AccountStore {
     struct Delivery { var attempts = 0; var next: Date?; var delivered: Date? }
     var deliveries: [UUID: Delivery] = [:]
 
-    public func claimUndeliveredEvents(now: Date, lease: TimeInterval, limit: Int) async throws -> [(event: SecurityEvent, attempts: Int)] {
+    public func claimUndeliveredEvents(now: Date, lease: TimeInterval, limit: Int, kinds: Set<SecurityEvent.Kind>?) async throws
+        -> [(event: SecurityEvent, attempts: Int)]
+    {
         var claimed: [(event: SecurityEvent, attempts: Int)] = []
-        for event in eventLog.sorted(by: { $0.at < $1.at }) where claimed.count < limit {
+        for event in eventLog.sorted(by: { $0.at < $1.at }) where claimed.count < limit && (kinds?.contains(event.kind) ?? true) {
             var delivery = deliveries[event.id] ?? Delivery(next: event.at)
             guard delivery.delivered == nil, let next = delivery.next, next <= now else { continue }
             delivery.next = now.addingTimeInterval(lease)

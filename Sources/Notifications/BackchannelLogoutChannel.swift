@@ -12,6 +12,8 @@ public struct BackchannelLogoutChannel: NotificationChannel {
     let provider: OIDCProvider
     let post: @Sendable (_ url: String, _ body: [UInt8]) async throws -> Int
     public var name: String { "backchannel-logout" }
+    /// The events that end sessions.
+    public var kinds: Set<SecurityEvent.Kind>? { [.logout, .sessionRevoked, .passkeyRemoved, .recoveryCompleted, .userDisabled] }
 
     /// Posts with AsyncHTTPClient unless `post` is given.
     public init(provider: OIDCProvider, post: (@Sendable (String, [UInt8]) async throws -> Int)? = nil) {

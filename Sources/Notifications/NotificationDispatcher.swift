@@ -46,7 +46,10 @@ public struct NotificationDispatcher: Service {
     @discardableResult
     public func deliverDue() async throws -> Int {
         let now = clock()
-        let claimed = try await store.claimUndeliveredEvents(now: now, lease: 60, limit: 50)
+        // When every channel takes some kinds only, the rest stay in the outbox untouched: a sign-in's
+        // event then costs no claim and no delivery write.
+        let kinds: Set<SecurityEvent.Kind>? = channels.contains { $0.kinds == nil } ? nil : channels.reduce(into: Set()) { $0.formUnion($1.kinds ?? []) }
+        let claimed = try await store.claimUndeliveredEvents(now: now, lease: 60, limit: 50, kinds: kinds)
         for (event, attempts) in claimed {
             let user = try? await store.user(id: event.userID)
             let id = "evt_" + event.id.uuidString.lowercased()

@@ -28,6 +28,8 @@ struct BenchOIDCCommand: AsyncParsableCommand, IOCommand {
     @Option(help: "Seconds of complete sign-ins to measure.") var duration = 10.0
     @Option(name: .customLong("exchange-duration"), help: "Seconds of authorizations that collect codes for the exchange phase (each code lives at most 60 s).")
     var exchangeDuration = 5.0
+    @Option(name: .customLong("exchange-codes"), help: "At most this many codes for the exchange phase, so that all are exchanged before they expire.")
+    var exchangeCodes = 10_000
 
     final class Results: Sendable {
         let latencies = Mutex<[Double]>([])
@@ -136,7 +138,7 @@ struct BenchOIDCCommand: AsyncParsableCommand, IOCommand {
                     let client = try await BenchConnection.connect(url: url)
                     defer { Task { await client.close() } }
                     var turn = 0
-                    while Date() < collectUntil {
+                    while Date() < collectUntil, exchanges.codes.withLock({ $0.count }) < exchangeCodes {
                         let verifier = Base64URL.encode(Array(UUID().uuidString.utf8) + Array(UUID().uuidString.utf8))
                         let response = try await client.send("GET", authorizePath(verifier: verifier, nonce: "x"), headers: [("Cookie", mine[turn % mine.count])])
                         turn += 1

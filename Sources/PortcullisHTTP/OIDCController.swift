@@ -51,10 +51,104 @@ struct OIDCController {
             do { try await provider.disconnect(userID: auth.user.id, clientID: clientID) } catch is OIDCError { throw Problem.notFound }
             return Response(status: .noContent)
         }
+        // Admins manage clients as `portcullis client` does: full-rights session, and a fresh passkey
+        // assertion for every change.
+        let admin = routes.group("api/v1/admin/clients").add(middleware: kit.authenticator)
+            .add(middleware: AuthorizationPolicyMiddleware(RolePolicy<Authenticated>(.admin), deniedError: Problem.from(AccountsError.adminRequired())))
+        admin.get { _, context in
+            try kit.service.requireFullRights(try context.requireIdentity())
+            return try kit.json(ClientsView(clients: try await provider.clients().map(ClientView.init)))
+        }
+        admin.post { request, context in
+            try kit.service.requireFresh(try context.requireIdentity())
+            let input = try await kit.decode(ClientInput.self, request)
+            do {
+                let (client, secret) = try await provider.createClient(try input.registration())
+                return try kit.json(Created(client_id: client.id, client_secret: secret, client: ClientView(client)), status: .created)
+            } catch let error as OIDCError {
+                throw Problem.invalid(error.message)
+            }
+        }
+        admin.get("{client_id}") { _, context in
+            try kit.service.requireFullRights(try context.requireIdentity())
+            guard let id = context.parameters.get("client_id"), let client = try await provider.client(id: id) else { throw Problem.notFound }
+            return try kit.json(ClientView(client))
+        }
+        admin.delete("{client_id}") { _, context in
+            try kit.service.requireFresh(try context.requireIdentity())
+            guard let id = context.parameters.get("client_id") else { throw Problem.notFound }
+            do { try await provider.deleteClient(id: id) } catch is OIDCError { throw Problem.notFound }
+            return Response(status: .noContent)
+        }
+        admin.post("{client_id}/rotate-secret") { _, context in
+            try kit.service.requireFresh(try context.requireIdentity())
+            guard let id = context.parameters.get("client_id") else { throw Problem.notFound }
+            do {
+                return try kit.json(Secret(client_id: id, client_secret: try await provider.rotateSecret(clientID: id)))
+            } catch let error as OIDCError where error == .unknownClient {
+                throw Problem.notFound
+            } catch let error as OIDCError {
+                throw Problem.invalid(error.message)
+            }
+        }
         return routes
     }
 
     struct AppsView: Encodable { let apps: [ConnectedApp] }
+
+    /// A client as admins see it (never its secret).
+    struct ClientView: Encodable {
+        let client_id: String, name: String, `public`: Bool, redirect_uris: [String], post_logout_redirect_uris: [String]
+        let backchannel_logout_uri: String?, third_party: Bool, device_grant: Bool, require_par: Bool, require_dpop: Bool
+        let require_device_bound: Bool, max_auth_age: Int?, id_token_alg: String, pairwise: Bool, scopes: [String], created_at: Date
+        init(_ c: OIDCClient) {
+            client_id = c.id; name = c.name; `public` = c.isPublic; redirect_uris = c.redirectURIs; post_logout_redirect_uris = c.postLogoutRedirectURIs
+            backchannel_logout_uri = c.backchannelLogoutURI; third_party = c.thirdParty; device_grant = c.deviceGrant; require_par = c.requirePAR
+            require_dpop = c.requireDPoP; require_device_bound = c.requireDeviceBound; max_auth_age = c.maxAuthAge
+            id_token_alg = c.idTokenAlgorithm.rawValue; pairwise = c.pairwise; scopes = c.scopes; created_at = c.createdAt
+        }
+    }
+    struct ClientsView: Encodable { let clients: [ClientView] }
+    struct Created: Encodable { let client_id: String; let client_secret: String?; let client: ClientView }
+    struct Secret: Encodable { let client_id: String; let client_secret: String }
+
+    /// The admin API's registration: the same options as `portcullis client create`.
+    struct ClientInput: Decodable {
+        let name: String
+        let redirect_uris: [String]?
+        let post_logout_redirect_uris: [String]?
+        let backchannel_logout_uri: String?
+        let `public`: Bool?
+        let third_party: Bool?
+        let device_grant: Bool?
+        let require_par: Bool?
+        let require_dpop: Bool?
+        let require_device_bound: Bool?
+        let max_auth_age: Int?
+        let id_token_alg: String?
+        let pairwise: Bool?
+        let scopes: [String]?
+
+        func registration() throws -> ClientRegistration {
+            var r = ClientRegistration(name: name, redirectURIs: redirect_uris ?? [])
+            r.postLogoutRedirectURIs = post_logout_redirect_uris ?? []
+            r.backchannelLogoutURI = backchannel_logout_uri
+            r.isPublic = `public` ?? false
+            r.thirdParty = third_party ?? false
+            r.deviceGrant = device_grant ?? false
+            r.requirePAR = require_par ?? false
+            r.requireDPoP = require_dpop ?? false
+            r.requireDeviceBound = require_device_bound ?? false
+            r.maxAuthAge = max_auth_age
+            if let id_token_alg {
+                guard let algorithm = SigningAlgorithm(rawValue: id_token_alg) else { throw Problem.invalid("id_token_alg must be RS256 or ES256.") }
+                r.idTokenAlgorithm = algorithm
+            }
+            r.pairwise = pairwise ?? false
+            r.scopes = scopes ?? []
+            return r
+        }
+    }
 
     // MARK: Endpoints
 

@@ -142,6 +142,9 @@ enum Migrations {
                 "CREATE INDEX oidc_artifacts_client ON oidc_artifacts (client_id)",
                 "CREATE INDEX oidc_artifacts_expiry ON oidc_artifacts (expires_at)",
             ]),
+            // A dispatcher whose channels take some kinds only (back-channel logout alone) claims them
+            // through this index instead of scanning every undelivered sign-in event.
+            (9, ["CREATE INDEX events_kind_delivery ON events (kind, next_delivery_at)"]),
         ]
     }
 

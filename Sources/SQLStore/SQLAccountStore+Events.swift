@@ -18,14 +18,28 @@ extension SQLAccountStore {
 
     // MARK: Notification outbox
 
-    public func claimUndeliveredEvents(now: Date, lease: TimeInterval, limit: Int) async throws -> [(event: SecurityEvent, attempts: Int)] {
-        try await backend.transaction { db in
+    public func claimUndeliveredEvents(now: Date, lease: TimeInterval, limit: Int, kinds: Set<SecurityEvent.Kind>?) async throws
+        -> [(event: SecurityEvent, attempts: Int)]
+    {
+        // Only some kinds: a bound list, read through the (kind, next_delivery_at) index (migration 9).
+        var kindFilter = SQLQueryString("")
+        if let kinds {
+            kindFilter.appendLiteral(" AND kind IN (")
+            for (index, kind) in kinds.map(\.rawValue).sorted().enumerated() {
+                if index > 0 { kindFilter.appendLiteral(", ") }
+                kindFilter.appendInterpolation(bind: kind)
+            }
+            if kinds.isEmpty { kindFilter.appendLiteral("NULL") }
+            kindFilter.appendLiteral(")")
+        }
+        let filter = kindFilter
+        return try await backend.transaction { db in
             let due = Self.ms(now)
             // The outer conditions are checked again on each row as it is updated, so two nodes never
             // both claim one entry inside a lease.
             return try await db.raw("""
                 UPDATE events SET next_delivery_at = \(bind: Self.ms(now.addingTimeInterval(lease)))
-                WHERE id IN (SELECT id FROM events WHERE delivered_at IS NULL AND next_delivery_at IS NOT NULL AND next_delivery_at <= \(bind: due)
+                WHERE id IN (SELECT id FROM events WHERE delivered_at IS NULL AND next_delivery_at IS NOT NULL AND next_delivery_at <= \(bind: due)\(filter)
                              ORDER BY next_delivery_at LIMIT \(bind: Int64(limit)))
                   AND delivered_at IS NULL AND next_delivery_at <= \(bind: due)
                 RETURNING *

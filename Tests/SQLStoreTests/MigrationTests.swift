@@ -23,7 +23,7 @@ import Testing
             try await store.saveChallenge(pendingLogin)
 
             try await store.migrate()
-            #expect(try await store.appliedMigrations() == Array(1...8))
+            #expect(try await store.appliedMigrations() == Array(1...9))
             let schema = try await backend.read { db in
                 try await db.raw("SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name IN ('challenges', 'passkeys', 'sessions', 'events')")
                     .all().map { (try $0.decode(column: "name", as: String.self), try $0.decode(column: "sql", as: String.self)) }

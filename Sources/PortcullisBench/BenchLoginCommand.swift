@@ -26,11 +26,6 @@ struct BenchLoginCommand: AsyncParsableCommand, IOCommand {
     var preload = 0
     @Option(help: "The server's database URL, for --preload (sqlite:PATH or postgres://...).") var database: String?
 
-    struct Account: Sendable {
-        let credential: RegistrationFixture
-        let handle: [UInt8]
-    }
-
     final class Results: Sendable {
         let latencies = Mutex<[Double]>([])
         let errors = Mutex<[String: Int]>([:])
@@ -59,30 +54,8 @@ struct BenchLoginCommand: AsyncParsableCommand, IOCommand {
 
         // Sign-ups.
         let signUpStart = Date()
-        let accounts = try await withThrowingTaskGroup(of: [Account].self) { group in
-            for worker in 0..<concurrency {
-                group.addTask {
-                    let client = try await BenchConnection.connect(url: url)
-                    defer { Task { await client.close() } }
-                    var made: [Account] = []
-                    var index = worker
-                    while index < users {
-                        let options = try await post(client, "/api/v1/signup/options", .object(["username": .string("bench-\(runID)-\(index)")]))
-                        let publicKey = options.1?.object?["publicKey"]?.object
-                        guard options.0 == 200, let challenge = publicKey?["challenge"]?.string.flatMap(Base64URL.decode),
-                              let handle = publicKey?["user"]?.object?["id"]?.string.flatMap(Base64URL.decode)
-                        else { throw UsageError("sign-up options failed with status \(options.0)") }
-                        let credential = authenticator.registration(challenge: challenge)
-                        let verify = try await post(client, "/api/v1/signup/verify", .object(["credential": credential.jsonValue]))
-                        guard verify.0 == 201 else { throw UsageError("sign-up verify failed with status \(verify.0): \(verify.1.map(StrictJSON.serialize) ?? "")") }
-                        made.append(Account(credential: credential, handle: handle))
-                        index += concurrency
-                    }
-                    return made
-                }
-            }
-            return try await group.reduce(into: [Account]()) { $0 += $1 }
-        }
+        let accounts = try await benchSignUps(url: url, origin: origin, authenticator: authenticator, prefix: "bench-\(runID)", users: users,
+                                              concurrency: concurrency)
         let signUpSeconds = Date().timeIntervalSince(signUpStart)
 
         // Sign-ins: each worker signs in its own accounts in turn (counters stay in order per account).

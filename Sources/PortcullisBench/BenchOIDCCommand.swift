@@ -39,11 +39,6 @@ struct BenchOIDCCommand: AsyncParsableCommand, IOCommand {
         func fail(_ what: String) { errors.withLock { $0[what, default: 0] += 1 } }
     }
 
-    struct Account: Sendable {
-        let credential: RegistrationFixture
-        let handle: [UInt8]
-    }
-
     func run(io: CommandIO) async throws -> Int32 {
         guard users > 0, concurrency > 0, duration > 0 else { throw UsageError("--users, --concurrency and --duration must be positive") }
         let authenticator = VirtualAuthenticator(rpID: rpID, origin: origin)
@@ -57,31 +52,8 @@ struct BenchOIDCCommand: AsyncParsableCommand, IOCommand {
         try await keys.add(jwksJSON: String(decoding: jwks.body, as: UTF8.self))
         await setup.close()
 
-        // Sign-ups (through the JSON API, as in `login`).
-        let accounts = try await withThrowingTaskGroup(of: [Account].self) { group in
-            for worker in 0..<concurrency {
-                group.addTask {
-                    let client = try await BenchConnection.connect(url: url)
-                    defer { Task { await client.close() } }
-                    var made: [Account] = []
-                    var index = worker
-                    while index < users {
-                        let options = try await json(client, "/api/v1/signup/options", .object(["username": .string("oidc-\(runID)-\(index)")]))
-                        let publicKey = options.1?.object?["publicKey"]?.object
-                        guard let challenge = publicKey?["challenge"]?.string.flatMap(Base64URL.decode),
-                              let handle = publicKey?["user"]?.object?["id"]?.string.flatMap(Base64URL.decode)
-                        else { throw UsageError("sign-up options failed with status \(options.0)") }
-                        let credential = authenticator.registration(challenge: challenge)
-                        let verify = try await json(client, "/api/v1/signup/verify", .object(["credential": credential.jsonValue]))
-                        guard verify.0 == 201 else { throw UsageError("sign-up verify failed with status \(verify.0)") }
-                        made.append(Account(credential: credential, handle: handle))
-                        index += concurrency
-                    }
-                    return made
-                }
-            }
-            return try await group.reduce(into: [Account]()) { $0 += $1 }
-        }
+        let accounts = try await benchSignUps(url: url, origin: origin, authenticator: authenticator, prefix: "oidc-\(runID)", users: users,
+                                              concurrency: concurrency)
 
         // Complete sign-ins: no session in the "browser" at the start of each.
         let signIns = Results()

@@ -323,3 +323,23 @@ def test_device_grant_denied_and_unregistered(server, metadata):
     assert browser.http.post(server.origin + "/api/v1/device/deny", json={"user_code": grant["user_code"]}).status_code == 204
     poll = {"grant_type": "urn:ietf:params:oauth:grant-type:device_code", "device_code": grant["device_code"], "client_id": app.client_id}
     assert requests.post(metadata["token_endpoint"], data=poll).json()["error"] == "access_denied"
+
+
+def test_a_device_approval_session_is_never_phr(server, metadata):
+    """A device without passkeys signs in by approval from another device (the existing device
+    approval); an app it then signs in to is told so, and acr_values=phr sends it to sign in with a
+    passkey of its own instead."""
+    app = App(server, metadata, {})
+    approver, _ = new_user(server)
+    device = type(approver)(server.origin)
+    started = device.api("/api/v1/device/start", {})
+    assert approver.http.post(server.origin + "/api/v1/device/approve", json={"user_code": started["user_code"]}).status_code == 204
+    polled = device.http.post(server.origin + "/api/v1/device/poll", json={"device_code": started["device_code"]})
+    assert polled.status_code == 200, polled.text
+    flow = app.authorization_url()
+    location, _ = flow.callback(flow.open(device))
+    claims = app.validate_id_token(flow.tokens(location)["id_token"], nonce=flow.nonce)
+    assert claims["acr"] == "urn:portcullis:acr:device-approval"
+    strict = app.authorization_url(acr_values="phr")
+    page = strict.open(device)
+    assert page.status_code == 200 and 'id="authorize"' in page.text  # the sign-in page, never a code

@@ -93,5 +93,6 @@ public struct SessionAuthority: Sendable {
 
 }
 
-/// The SHA-256 of `text`'s UTF-8: how tokens and codes are stored (only their hashes are).
-func sha256(_ text: String) -> [UInt8] { Array(SHA256.hash(data: Array(text.utf8))) }
+/// The SHA-256 of `text`'s UTF-8: how tokens and codes are stored (only their hashes are), here and
+/// in the OpenID Connect provider.
+package func sha256(_ text: String) -> [UInt8] { Array(SHA256.hash(data: Array(text.utf8))) }

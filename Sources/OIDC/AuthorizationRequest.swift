@@ -51,6 +51,16 @@ public struct AuthorizationRequestParser: Sendable {
     /// Parameters as received, in order. A parameter given twice is an error (RFC 6749 §3.1).
     public typealias Parameters = [(name: String, value: String)]
 
+    /// `parameters` by name; nil when one is repeated (RFC 6749 §3.1, §3.2).
+    public static func unique(_ parameters: Parameters) -> [String: String]? {
+        var values: [String: String] = [:]
+        for (name, value) in parameters {
+            guard values[name] == nil else { return nil }
+            values[name] = value
+        }
+        return values
+    }
+
     /// The request, or ``AuthorizationPageError`` / ``AuthorizationRedirectError``.
     func parse(_ parameters: Parameters, client lookup: (String) async throws -> OIDCClient?, pushed: PushedRequest?, now: Date) async throws
         -> (AuthorizationRequest, OIDCClient)

@@ -7,7 +7,7 @@ extension OIDCProvider {
         let s = settings
         let strings = { (values: [String]) in JSONValue.array(values.map(JSONValue.string)) }
         let algorithms = strings(SigningAlgorithm.allCases.map(\.rawValue))
-        return jsonObject([
+        return .object(JSONObject([
             ("issuer", .string(s.issuer)),
             ("authorization_endpoint", .string(s.authorizationEndpoint)),
             ("token_endpoint", .string(s.tokenEndpoint)),
@@ -45,6 +45,6 @@ extension OIDCProvider {
             ("frontchannel_logout_supported", .bool(false)),
             ("backchannel_logout_supported", .bool(true)),
             ("backchannel_logout_session_supported", .bool(true)),
-        ])
+        ]))
     }
 }

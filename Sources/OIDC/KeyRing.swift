@@ -102,7 +102,7 @@ public actor KeyRing {
     public func jwks() async throws -> JSONValue {
         try await fresh()
         let keys = loaded.values.sorted { ($0.stored.createdAt, $0.stored.kid) > ($1.stored.createdAt, $1.stored.kid) }.map(\.jwk)
-        return jsonObject([("keys", .array(keys))])
+        return .object(JSONObject([("keys", .array(keys))]))
     }
 
     /// Verifies a token this provider signed and decodes its claims; `type`, when given, must be the

@@ -60,12 +60,6 @@ extension OIDCProvider {
         try await store.revokeClientAccess(userID: userID, clientID: clientID)
     }
 
-    /// Revokes every token that depends on sessions that ended.
-    public func sessionsEnded(_ ids: [UUID]) async throws {
-        guard !ids.isEmpty else { return }
-        try await store.revokeSessions(ids)
-    }
-
     /// Deletes expired codes, tokens and requests.
     public func sweep() async throws -> Int { try await store.sweepExpiredArtifacts(now: clock()) }
 
@@ -81,11 +75,7 @@ extension OIDCProvider {
         if let named = parameters.first(where: { $0.name == "client_id" })?.value, named != client.id {
             throw OAuthError.invalidRequest("client_id does not match the authenticated client.")
         }
-        var values: [String: String] = [:]
-        for (name, value) in parameters {
-            guard values[name] == nil else { throw OAuthError.invalidRequest("The parameter \(name) was given more than once.") }
-            values[name] = value
-        }
+        guard var values = AuthorizationRequestParser.unique(parameters) else { throw OAuthError.invalidRequest("A parameter was given more than once.") }
         values["client_id"] = client.id
         let pushed = PushedRequest(clientID: client.id, parameters: values, receivedAt: now)
         do {
@@ -167,7 +157,7 @@ extension OIDCProvider {
     public func confirmLogout(_ values: [String: String], auth: Authenticated) async throws -> String? {
         let clientID = values["client_id"] ?? ""
         let token = formToken("logout", [clientID, values["post_logout_redirect_uri"] ?? "", values["state"] ?? ""].joined(separator: "|"), auth.session.id)
-        guard let sent = values["token"], constantTimeEqual(Array(sent.utf8), Array(token.utf8)) else {
+        guard let sent = values["token"], ConstantTime.equal(sent, token) else {
             throw AuthorizationPageError("This sign-out form has expired. Sign out from your account page.")
         }
         let client = clientID.isEmpty ? nil : try await store.client(id: clientID)

@@ -44,7 +44,7 @@ extension OIDCProvider {
         }
         if let hash = client.secretHash {
             guard credentials.method != .none, let secret = credentials.secret, secret.count <= 200,
-                  constantTimeEqual(sha256(secret), hash)
+                  ConstantTime.equal(sha256(secret), hash)
             else { throw OAuthError.invalidClient() }
         } else if credentials.method != .none || credentials.secret != nil {
             throw OAuthError.invalidClient("This client is public: it authenticates with its client_id alone.")
@@ -83,7 +83,7 @@ extension OIDCProvider {
         guard stored.expiresAt > now else { throw OAuthError.invalidGrant("The code has expired.") }
         guard form["redirect_uri"] == grant.request.redirectURI else { throw OAuthError.invalidGrant("redirect_uri does not match the authorization request.") }
         // RFC 7636 §4.1: 43 to 128 unreserved characters; §4.6: BASE64URL(SHA256(verifier)) == challenge.
-        guard (43...128).contains(verifier.utf8.count), verifier.utf8.allSatisfy(Self.isUnreserved),
+        guard (43...128).contains(verifier.utf8.count), verifier.utf8.allSatisfy(isUnreserved),
               Base64URL.encode(Array(SHA256.hash(data: Array(verifier.utf8)))) == grant.request.codeChallenge
         else { throw OAuthError.invalidGrant("code_verifier does not match the code_challenge.") }
         if let bound = grant.request.dpopJKT, bound != dpopJKT { throw OAuthError.invalidDPoPProof("The DPoP key is not the one the request named.") }
@@ -184,18 +184,16 @@ extension OIDCProvider {
         try await accounts.sessions(userID: userID).first { $0.id == id && $0.expiresAt > now }
     }
 
-    static func isUnreserved(_ byte: UInt8) -> Bool {
-        switch byte {
-        case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-             UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"): true
-        default: false
-        }
-    }
-
     // MARK: Access tokens at the resource (UserInfo, introspection)
 
-    /// A verified, unrevoked access token of this server with its record (RFC 6750 §3.1 `invalid_token` otherwise).
+    /// A verified, unrevoked access token of this server (RFC 6750 §3.1 `invalid_token` otherwise); a
+    /// DPoP-bound one only with a proof of its key (`dpopJKT`).
     public func validateAccessToken(_ token: String, dpopJKT: String?) async throws -> AccessTokenClaims {
+        try await accessToken(token, dpopJKT: dpopJKT, checkingBinding: true).claims
+    }
+
+    /// The token's claims and its stored record. Introspection (which holds no proof) does not check the binding.
+    func accessToken(_ token: String, dpopJKT: String?, checkingBinding: Bool) async throws -> (claims: AccessTokenClaims, stored: OIDCArtifact) {
         let claims = try await keys.verify(token, as: AccessTokenClaims.self, type: "at+jwt")
         let now = clock()
         guard claims.iss == settings.issuer, TimeInterval(claims.exp) > now.timeIntervalSince1970 else {
@@ -207,15 +205,16 @@ extension OIDCProvider {
         if let sessionID = stored.sessionID, let userID = stored.userID, try await liveSession(sessionID, userID: userID, now: now) == nil {
             throw OAuthError.invalidToken("The sign-in this token came from has ended.")
         }
-        if let jkt = claims.cnf?.jkt, jkt != dpopJKT { throw OAuthError.invalidToken("This token is DPoP-bound; send it with a DPoP proof of its key.") }
-        return claims
+        if checkingBinding, let jkt = claims.cnf?.jkt, jkt != dpopJKT {
+            throw OAuthError.invalidToken("This token is DPoP-bound; send it with a DPoP proof of its key.")
+        }
+        return (claims, stored)
     }
 
     /// UserInfo (Core §5.3): `sub` always, the profile claims with the `profile` scope, `acr`/`amr`/`auth_time` when asked for.
     public func userinfo(token: String, dpopJKT: String?) async throws -> JSONValue {
-        let claims = try await validateAccessToken(token, dpopJKT: dpopJKT)
-        guard let stored = try await store.artifact(kind: .accessToken, key: sha256(claims.jti)), let userID = stored.userID,
-              let user = try await accounts.user(id: userID), !user.disabled
+        let (claims, stored) = try await accessToken(token, dpopJKT: dpopJKT, checkingBinding: true)
+        guard let userID = stored.userID, let user = try await accounts.user(id: userID), !user.disabled
         else { throw OAuthError.invalidToken("The account is gone or disabled.") }
         let grant = try? decode(AccessGrant.self, stored.payload)
         var members: [(String, JSONValue)] = [("sub", .string(claims.sub))]
@@ -227,44 +226,35 @@ extension OIDCProvider {
         if asked.contains("acr") { members.append(("acr", .string(claims.acr))) }
         if asked.contains("amr") { members.append(("amr", .array(claims.amr.map(JSONValue.string)))) }
         if asked.contains("auth_time") { members.append(("auth_time", .int(claims.auth_time))) }
-        return jsonObject(members)
+        return .object(JSONObject(members))
     }
 
     /// Token introspection (RFC 7662 §2.2) for a confidential client: access and refresh tokens.
     public func introspect(token: String, client: OIDCClient) async throws -> JSONValue {
         guard !client.isPublic else { throw OAuthError.invalidClient("Only confidential clients may introspect tokens.") }
-        let inactive = jsonObject([("active", .bool(false))])
+        let inactive: JSONValue = .object(JSONObject([("active", .bool(false))]))
         let now = clock()
         if token.split(separator: ".").count == 3 {
-            var verified = try? await validateAccessToken(token, dpopJKT: nil)
-            if verified == nil { verified = try? await validateBoundAccessToken(token) }
-            guard let claims = verified else { return inactive }
+            guard let claims = try? await accessToken(token, dpopJKT: nil, checkingBinding: false).claims else { return inactive }
             var members: [(String, JSONValue)] = [
                 ("active", .bool(true)), ("iss", .string(claims.iss)), ("sub", .string(claims.sub)), ("client_id", .string(claims.client_id)),
                 ("scope", .string(claims.scope)), ("exp", .int(claims.exp)), ("iat", .int(claims.iat)), ("token_type", .string("access_token")),
                 ("aud", .string(claims.aud)), ("acr", .string(claims.acr)), ("auth_time", .int(claims.auth_time)),
             ]
-            if let jkt = claims.cnf?.jkt { members.append(("cnf", jsonObject([("jkt", .string(jkt))]))) }
-            return jsonObject(members)
+            if let jkt = claims.cnf?.jkt { members.append(("cnf", .object(JSONObject([("jkt", .string(jkt))])))) }
+            return .object(JSONObject(members))
         }
         guard token.count <= 128, let stored = try await store.artifact(kind: .refreshToken, key: sha256(token)), stored.consumedAt == nil,
               !stored.revoked, stored.expiresAt > now, let grant = try? decode(RefreshGrant.self, stored.payload),
               let tokenClient = try await store.client(id: stored.clientID)
         else { return inactive }
         if !grant.offline, try await liveSession(grant.sessionID, userID: grant.userID, now: now) == nil { return inactive }
-        return jsonObject([
+        return .object(JSONObject([
             ("active", .bool(true)), ("iss", .string(settings.issuer)), ("sub", .string(subject(userID: grant.userID, client: tokenClient))),
             ("client_id", .string(stored.clientID)), ("scope", .string(grant.scopes.joined(separator: " "))),
             ("exp", .int(Int(stored.expiresAt.timeIntervalSince1970))), ("iat", .int(Int(stored.createdAt.timeIntervalSince1970))),
             ("token_type", .string("refresh_token")),
-        ])
-    }
-
-    /// A DPoP-bound access token seen by introspection, which holds no proof: still active.
-    func validateBoundAccessToken(_ token: String) async throws -> AccessTokenClaims {
-        let claims = try await keys.verify(token, as: AccessTokenClaims.self, type: "at+jwt")
-        guard let jkt = claims.cnf?.jkt else { throw OAuthError.invalidToken("Not bound.") }
-        return try await validateAccessToken(token, dpopJKT: jkt)
+        ]))
     }
 
     /// Revocation (RFC 7009 §2.1): a refresh token revokes its whole grant; an access token its own

@@ -112,7 +112,7 @@ public struct OIDCProvider: Sendable {
     public func consent(interactionID id: String, auth: Authenticated, approve: Bool, formToken: String) async throws -> AuthorizationOutcome {
         let now = clock()
         var (interaction, client) = try await interaction(id, now: now)
-        guard constantTimeEqual(Array(formToken.utf8), Array(self.formToken("consent", id, auth.session.id).utf8)) else {
+        guard ConstantTime.equal(formToken, self.formToken("consent", id, auth.session.id)) else {
             throw AuthorizationPageError("This consent form has expired. Go back to the app and start again.")
         }
         guard approve else {
@@ -260,29 +260,21 @@ public struct OIDCProvider: Sendable {
     func decode<T: Decodable>(_ type: T.Type, _ bytes: [UInt8]) throws -> T { try JSONDecoder().decode(type, from: Data(bytes)) }
 }
 
-/// The SHA-256 of `text`'s UTF-8: how codes and tokens are stored.
-func sha256(_ text: String) -> [UInt8] { Array(SHA256.hash(data: Array(text.utf8))) }
-
-/// Compares without leaking where the first difference is.
-func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
-    guard a.count == b.count else { return false }
-    var difference: UInt8 = 0
-    for index in a.indices { difference |= a[index] ^ b[index] }
-    return difference == 0
-}
-
 /// `application/x-www-form-urlencoded` encoding of one name or value: everything but the unreserved
 /// characters of RFC 3986 §2.3 percent-encoded.
-func formEncode(_ text: String) -> String {
+package func formEncode(_ text: String) -> String {
     var out = ""
     for byte in text.utf8 {
-        switch byte {
-        case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-             UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
-            out.unicodeScalars.append(Unicode.Scalar(byte))
-        default:
-            out += String(format: "%%%02X", byte)
-        }
+        if isUnreserved(byte) { out.unicodeScalars.append(Unicode.Scalar(byte)) } else { out += String(format: "%%%02X", byte) }
     }
     return out
+}
+
+/// An unreserved character of RFC 3986 §2.3 (also the alphabet of a PKCE verifier, RFC 7636 §4.1).
+func isUnreserved(_ byte: UInt8) -> Bool {
+    switch byte {
+    case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+         UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"): true
+    default: false
+    }
 }

@@ -116,7 +116,7 @@ public enum SigningKeys {
                        ("y", .string(Base64URL.encode(Array(point[33..<65]))))]
         }
         if let kid { members += [("kid", .string(kid)), ("use", .string("sig")), ("alg", .string(algorithm.rawValue))] }
-        return jsonObject(members)
+        return .object(JSONObject(members))
     }
 
     /// The RFC 7638 thumbprint of a public JWK: SHA-256 over its required members in lexicographic
@@ -134,13 +134,6 @@ public enum SigningKeys {
             guard let value = object[name], value.string != nil else { throw OAuthError.invalidDPoPProof("The key lacks \(name).") }
             members.append((name, value))
         }
-        return Base64URL.encode(Array(SHA256.hash(data: StrictJSON.serializedBytes(jsonObject(members)))))
+        return Base64URL.encode(Array(SHA256.hash(data: StrictJSON.serializedBytes(.object(JSONObject(members))))))
     }
-}
-
-/// A JSON object with `members` in order (later duplicates replace earlier ones).
-func jsonObject(_ members: [(String, JSONValue)]) -> JSONValue {
-    var object = JSONObject()
-    for (key, value) in members { object[key] = value }
-    return .object(object)
 }

@@ -26,13 +26,6 @@ struct BenchLoginCommand: AsyncParsableCommand, IOCommand {
     var preload = 0
     @Option(help: "The server's database URL, for --preload (sqlite:PATH or postgres://...).") var database: String?
 
-    final class Results: Sendable {
-        let latencies = Mutex<[Double]>([])
-        let errors = Mutex<[String: Int]>([:])
-        func add(_ seconds: Double) { latencies.withLock { $0.append(seconds) } }
-        func fail(_ what: String) { errors.withLock { $0[what, default: 0] += 1 } }
-    }
-
     func run(io: CommandIO) async throws -> Int32 {
         guard users > 0, concurrency > 0, duration > 0 else { throw UsageError("--users, --concurrency and --duration must be positive") }
         let authenticator = VirtualAuthenticator(rpID: rpID, origin: origin)
@@ -59,7 +52,7 @@ struct BenchLoginCommand: AsyncParsableCommand, IOCommand {
         let signUpSeconds = Date().timeIntervalSince(signUpStart)
 
         // Sign-ins: each worker signs in its own accounts in turn (counters stay in order per account).
-        let results = Results()
+        let results = BenchResults()
         let deadline = Date().addingTimeInterval(duration)
         let start = Date()
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -94,11 +87,8 @@ struct BenchLoginCommand: AsyncParsableCommand, IOCommand {
             try await group.waitForAll()
         }
         let elapsed = Date().timeIntervalSince(start)
-        let latencies = results.latencies.withLock { $0 }.sorted()
-        func percentile(_ p: Double) -> Double {
-            guard !latencies.isEmpty else { return 0 }
-            return latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))] * 1000
-        }
+        let latencies = results.latencies.withLock { $0 }
+        let percentile = results.percentile
         out += "portcullis-bench login: \(url), \(accounts.count) users, concurrency \(concurrency), \(duration) s\n"
         out += String(format: "sign-ups: %d in %.1f s (%.0f /s)\n", accounts.count, signUpSeconds, Double(accounts.count) / signUpSeconds)
         out += String(format: "sign-ins: %d complete in %.1f s = %.0f /s\n", latencies.count, elapsed, Double(latencies.count) / elapsed)

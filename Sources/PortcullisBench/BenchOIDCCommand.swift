@@ -31,13 +31,6 @@ struct BenchOIDCCommand: AsyncParsableCommand, IOCommand {
     @Option(name: .customLong("exchange-codes"), help: "At most this many codes for the exchange phase, so that all are exchanged before they expire.")
     var exchangeCodes = 10_000
 
-    final class Results: Sendable {
-        let latencies = Mutex<[Double]>([])
-        let errors = Mutex<[String: Int]>([:])
-        let codes = Mutex<[(String, String)]>([])
-        func add(_ seconds: Double) { latencies.withLock { $0.append(seconds) } }
-        func fail(_ what: String) { errors.withLock { $0[what, default: 0] += 1 } }
-    }
 
     func run(io: CommandIO) async throws -> Int32 {
         guard users > 0, concurrency > 0, duration > 0 else { throw UsageError("--users, --concurrency and --duration must be positive") }
@@ -56,7 +49,7 @@ struct BenchOIDCCommand: AsyncParsableCommand, IOCommand {
                                               concurrency: concurrency)
 
         // Complete sign-ins: no session in the "browser" at the start of each.
-        let signIns = Results()
+        let signIns = BenchResults()
         let deadline = Date().addingTimeInterval(duration)
         let start = Date()
         let cookies = try await withThrowingTaskGroup(of: [String].self) { group in
@@ -101,7 +94,8 @@ struct BenchOIDCCommand: AsyncParsableCommand, IOCommand {
         let elapsed = Date().timeIntervalSince(start)
 
         // Codes for the exchange phase: authorizations with a live session (one GET each).
-        let exchanges = Results()
+        let exchanges = BenchResults()
+        let codes = Codes()
         let collectUntil = Date().addingTimeInterval(exchangeDuration)
         try await withThrowingTaskGroup(of: Void.self) { group in
             for worker in 0..<min(concurrency, cookies.count) {
@@ -110,22 +104,22 @@ struct BenchOIDCCommand: AsyncParsableCommand, IOCommand {
                     let client = try await BenchConnection.connect(url: url)
                     defer { Task { await client.close() } }
                     var turn = 0
-                    while Date() < collectUntil, exchanges.codes.withLock({ $0.count }) < exchangeCodes {
+                    while Date() < collectUntil, codes.list.withLock({ $0.count }) < exchangeCodes {
                         let verifier = Base64URL.encode(Array(UUID().uuidString.utf8) + Array(UUID().uuidString.utf8))
                         let response = try await client.send("GET", authorizePath(verifier: verifier, nonce: "x"), headers: [("Cookie", mine[turn % mine.count])])
                         turn += 1
                         guard response.status == 303, let code = response.location.flatMap(Self.code) else { exchanges.fail("authorize \(response.status)"); continue }
-                        exchanges.codes.withLock { $0.append((code, verifier)) }
+                        codes.list.withLock { $0.append((code, verifier)) }
                     }
                 }
             }
             try await group.waitForAll()
         }
-        let codes = exchanges.codes.withLock { $0 }
+        let collected = codes.list.withLock { $0 }
         let exchangeStart = Date()
         try await withThrowingTaskGroup(of: Void.self) { group in
             for worker in 0..<concurrency {
-                let mine = stride(from: worker, to: codes.count, by: concurrency).map { codes[$0] }
+                let mine = stride(from: worker, to: collected.count, by: concurrency).map { collected[$0] }
                 group.addTask {
                     let client = try await BenchConnection.connect(url: url)
                     defer { Task { await client.close() } }
@@ -144,19 +138,22 @@ struct BenchOIDCCommand: AsyncParsableCommand, IOCommand {
         let exchangeElapsed = Date().timeIntervalSince(exchangeStart)
 
         var out = "portcullis-bench oidc: \(url), client \(clientID), \(accounts.count) users, concurrency \(concurrency)\n"
-        let latencies = signIns.latencies.withLock { $0 }.sorted()
+        let latencies = signIns.latencies.withLock { $0 }
         out += String(format: "complete OIDC sign-ins (authorize, passkey, resume, token, ID token verified): %d in %.1f s = %.0f /s\n",
                       latencies.count, elapsed, Double(latencies.count) / elapsed)
-        out += String(format: "  latency p50 %.1f ms, p95 %.1f ms, p99 %.1f ms\n", Self.percentile(latencies, 0.5), Self.percentile(latencies, 0.95),
-                      Self.percentile(latencies, 0.99))
-        let exchanged = exchanges.latencies.withLock { $0 }.sorted()
+        out += String(format: "  latency p50 %.1f ms, p95 %.1f ms, p99 %.1f ms\n", signIns.percentile(0.5), signIns.percentile(0.95),
+                      signIns.percentile(0.99))
+        let exchanged = exchanges.latencies.withLock { $0 }
         out += String(format: "code exchanges at the token endpoint: %d in %.1f s = %.0f /s (p50 %.1f ms, p99 %.1f ms)\n", exchanged.count, exchangeElapsed,
-                      Double(exchanged.count) / exchangeElapsed, Self.percentile(exchanged, 0.5), Self.percentile(exchanged, 0.99))
+                      Double(exchanged.count) / exchangeElapsed, exchanges.percentile(0.5), exchanges.percentile(0.99))
         let errors = signIns.errors.withLock { $0 }.merging(exchanges.errors.withLock { $0 }, uniquingKeysWith: +)
         out += "errors: " + (errors.isEmpty ? "none" : errors.sorted { $0.key < $1.key }.map { "\($0.key) x\($0.value)" }.joined(separator: ", ")) + "\n"
         io.out(out)
         return errors.isEmpty ? 0 : 1
     }
+
+    /// The codes (with their verifiers) collected for the exchange phase.
+    final class Codes: Sendable { let list = Mutex<[(String, String)]>([]) }
 
     func authorizePath(verifier: String, nonce: String) -> String {
         let challenge = Base64URL.encode(Array(SHA256.hash(data: Array(verifier.utf8))))
@@ -190,14 +187,5 @@ struct BenchOIDCCommand: AsyncParsableCommand, IOCommand {
 
     static func code(_ location: String) -> String? {
         URLComponents(string: location)?.queryItems?.first { $0.name == "code" }?.value
-    }
-
-    static func percentile(_ sorted: [Double], _ p: Double) -> Double {
-        guard !sorted.isEmpty else { return 0 }
-        return sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))] * 1000
-    }
-
-    func formEncode(_ text: String) -> String {
-        text.addingPercentEncoding(withAllowedCharacters: CharacterSet(charactersIn: "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")) ?? text
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import PortcullisCommands
+import Synchronization
 import PortcullisTesting
 import WebAuthn
 
@@ -41,5 +42,20 @@ func benchSignUps(url: String, origin: String, authenticator: VirtualAuthenticat
             }
         }
         return try await group.reduce(into: [BenchAccount]()) { $0 += $1 }
+    }
+}
+
+/// What a measured phase collects from its workers: latencies, and failures by what failed.
+final class BenchResults: Sendable {
+    let latencies = Mutex<[Double]>([])
+    let errors = Mutex<[String: Int]>([:])
+    func add(_ seconds: Double) { latencies.withLock { $0.append(seconds) } }
+    func fail(_ what: String) { errors.withLock { $0[what, default: 0] += 1 } }
+
+    /// The `p` percentile of the latencies, in milliseconds (0 when there are none).
+    func percentile(_ p: Double) -> Double {
+        let sorted = latencies.withLock { $0 }.sorted()
+        guard !sorted.isEmpty else { return 0 }
+        return sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))] * 1000
     }
 }

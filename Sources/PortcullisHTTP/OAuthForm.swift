@@ -56,14 +56,4 @@ package enum OAuthForm {
         guard let text = String(validating: buffer.readableBytesView, as: UTF8.self) else { return nil }
         return parse(Substring(text))
     }
-
-    /// The parameters as a dictionary; nil when one is repeated (RFC 6749 §3.1, §3.2).
-    package static func unique(_ pairs: [(name: String, value: String)]) -> [String: String]? {
-        var values: [String: String] = [:]
-        for (name, value) in pairs {
-            guard values[name] == nil else { return nil }
-            values[name] = value
-        }
-        return values
-    }
 }

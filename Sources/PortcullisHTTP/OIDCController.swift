@@ -209,7 +209,7 @@ struct OIDCController {
             // Every parameter but the client's credentials is the authorization request.
             let pairs = form.filter { $0.key != "client_secret" }.map { (name: $0.key, value: $0.value) }
             let pushed = try await provider.push(pairs, client: client)
-            return Self.json(jsonValue([("request_uri", .string(pushed.requestURI)), ("expires_in", .int(pushed.expiresIn))]),
+            return Self.json(.object(JSONObject([("request_uri", .string(pushed.requestURI)), ("expires_in", .int(pushed.expiresIn))])),
                              status: .created, cache: "no-store")
         }
     }
@@ -229,7 +229,7 @@ struct OIDCController {
                 token = String(parts[1]).trimmingCharacters(in: .whitespaces)
             }
             if request.method == .post, request.headers[.contentType]?.lowercased().hasPrefix("application/x-www-form-urlencoded") == true {
-                guard let pairs = try await OAuthForm.parameters(request), let form = OAuthForm.unique(pairs) else {
+                guard let pairs = try await OAuthForm.parameters(request), let form = AuthorizationRequestParser.unique(pairs) else {
                     throw OAuthError.invalidRequest("The body is not a valid form.")
                 }
                 if let field = form["access_token"] {
@@ -261,7 +261,7 @@ struct OIDCController {
             guard let pairs = try await OAuthForm.parameters(request), request.method == .post else {
                 throw OAuthError.invalidRequest("The body must be application/x-www-form-urlencoded.")
             }
-            guard let form = OAuthForm.unique(pairs) else { throw OAuthError.invalidRequest("A parameter was given more than once.") }
+            guard let form = AuthorizationRequestParser.unique(pairs) else { throw OAuthError.invalidRequest("A parameter was given more than once.") }
             var credentials = ClientCredentials(clientID: form["client_id"], secret: form["client_secret"], method: form["client_secret"] == nil ? .none : .post)
             if let header = try Self.singleHeader(request, .authorization) {
                 guard header.lowercased().hasPrefix("basic "), let decoded = Data(base64Encoded: String(header.dropFirst(6))),
@@ -295,7 +295,7 @@ struct OIDCController {
     }
 
     static func error(_ error: OAuthError, status: HTTPResponse.Status) -> Response {
-        json(jsonValue([("error", .string(error.code)), ("error_description", .string(error.description))]), status: status, cache: "no-store")
+        json(.object(JSONObject([("error", .string(error.code)), ("error_description", .string(error.description))])), status: status, cache: "no-store")
     }
 
     /// RFC 6750 §3: 401 with the scheme's challenge, and the error when there was a token.
@@ -311,13 +311,6 @@ struct OIDCController {
         Response(status: status, headers: [.contentType: "application/json", .cacheControl: cache, .pragma: "no-cache"],
                  body: .init(byteBuffer: ByteBuffer(bytes: StrictJSON.serializedBytes(value))))
     }
-}
-
-/// A JSON object with `members` in order.
-func jsonValue(_ members: [(String, JSONValue)]) -> JSONValue {
-    var object = JSONObject()
-    for (key, value) in members { object[key] = value }
-    return .object(object)
 }
 
 extension HTTPField.Name {

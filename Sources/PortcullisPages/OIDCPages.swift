@@ -43,7 +43,7 @@ package struct OIDCPages: Sendable {
     }
 
     @Sendable func resume(_ request: Request, context: AppRequestContext) async throws -> Response {
-        guard let pairs = OAuthForm.parse(Substring(request.uri.query ?? "")), let values = OAuthForm.unique(pairs),
+        guard let pairs = OAuthForm.parse(Substring(request.uri.query ?? "")), let values = AuthorizationRequestParser.unique(pairs),
               let id = values["interaction"]
         else { return errorPage("This link is not complete. Go back to the app and start again.") }
         do {
@@ -54,7 +54,7 @@ package struct OIDCPages: Sendable {
     }
 
     @Sendable func consent(_ request: Request, context: AppRequestContext) async throws -> Response {
-        guard let pairs = try await OAuthForm.parameters(request), let values = OAuthForm.unique(pairs),
+        guard let pairs = try await OAuthForm.parameters(request), let values = AuthorizationRequestParser.unique(pairs),
               let id = values["interaction"], let token = values["token"], let decision = values["decision"], ["allow", "deny"].contains(decision)
         else { return errorPage("The consent form is not complete. Go back to the app and start again.") }
         guard let auth = context.identity else { return errorPage("You are no longer signed in. Go back to the app and start again.") }
@@ -137,7 +137,7 @@ package struct OIDCPages: Sendable {
     // MARK: Logout (RP-Initiated Logout 1.0)
 
     @Sendable func logoutRequest(_ request: Request, context: AppRequestContext) async throws -> Response {
-        guard let pairs = try await OAuthForm.parameters(request), let values = OAuthForm.unique(pairs) else {
+        guard let pairs = try await OAuthForm.parameters(request), let values = AuthorizationRequestParser.unique(pairs) else {
             return errorPage("The sign-out request's parameters are not valid.")
         }
         do {
@@ -156,7 +156,7 @@ package struct OIDCPages: Sendable {
     }
 
     @Sendable func confirmLogout(_ request: Request, context: AppRequestContext) async throws -> Response {
-        guard let pairs = try await OAuthForm.parameters(request), var values = OAuthForm.unique(pairs) else {
+        guard let pairs = try await OAuthForm.parameters(request), var values = AuthorizationRequestParser.unique(pairs) else {
             return errorPage("The sign-out form is not complete.")
         }
         guard let auth = context.identity else { return finished(nil) }
@@ -169,11 +169,11 @@ package struct OIDCPages: Sendable {
         }
     }
 
-    /// Ends the browser's session (recorded like any sign-out) and every token that depends on it.
+    /// Ends the browser's session, recorded like any sign-out. Its tokens stop working at once (every
+    /// use checks that the session lives); the outbox marks them revoked and tells the apps.
     func signOut(_ request: Request, context: AppRequestContext, then redirect: String?) async throws -> Response {
         if let auth = context.identity {
             try await kit.service.account.revokeSession(auth, sessionID: auth.session.id, info: kit.info(request, context))
-            try await provider.sessionsEnded([auth.session.id])
         }
         var response = finished(redirect)
         response.setCookie(kit.expiredCookie())

@@ -35,6 +35,11 @@ public struct JSONObject: Hashable, Sendable, ExpressibleByDictionaryLiteral {
         members = elements.map { (key: $0.0, value: $0.1) }
     }
     init(uniqueMembers: [(key: String, value: JSONValue)]) { members = uniqueMembers }
+    /// An object with `members` in order (a later member with an earlier one's name replaces it).
+    package init(_ members: [(String, JSONValue)]) {
+        self.members = []
+        for (key, value) in members { self[key] = value }
+    }
     /// An empty object.
     public init() { members = [] }
 

@@ -140,6 +140,8 @@ public protocol PasskeyStore: Sendable {
 /// Sessions (made only by ``SessionAuthority``).
 public protocol SessionStore: Sendable {
     func session(tokenHash: [UInt8]) async throws -> Session?
+    /// One session by its ID (a lookup that does not grow with the user's other sessions).
+    func session(id: UUID) async throws -> Session?
     func sessions(userID: UUID) async throws -> [Session]
     /// Moves the idle clock of a session forward.
     func touchSession(id: UUID, at: Date) async throws

@@ -128,6 +128,7 @@ public actor MemoryAccountStore: AccountStore {
     }
 
     public func session(tokenHash: [UInt8]) async throws -> Session? { sessionsByID.values.first { $0.tokenHash == tokenHash } }
+    public func session(id: UUID) async throws -> Session? { sessionsByID[id] }
     public func sessions(userID: UUID) async throws -> [Session] {
         sessionsByID.values.filter { $0.userID == userID }.sorted { $0.createdAt < $1.createdAt }
     }

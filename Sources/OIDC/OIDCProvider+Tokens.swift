@@ -181,7 +181,8 @@ extension OIDCProvider {
 
     /// The session, when it is still live at `now`.
     func liveSession(_ id: UUID, userID: UUID, now: Date) async throws -> Session? {
-        try await accounts.sessions(userID: userID).first { $0.id == id && $0.expiresAt > now }
+        guard let session = try await accounts.session(id: id), session.userID == userID, session.expiresAt > now else { return nil }
+        return session
     }
 
     // MARK: Access tokens at the resource (UserInfo, introspection)

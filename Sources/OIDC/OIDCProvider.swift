@@ -129,10 +129,10 @@ public struct OIDCProvider: Sendable {
     }
 
     func interaction(_ id: String, now: Date) async throws -> (Interaction, OIDCClient) {
-        guard id.count <= 64, let stored = try await store.artifact(kind: .interaction, key: sha256(id)), !stored.revoked, stored.expiresAt > now,
-              let interaction = try? decode(Interaction.self, stored.payload),
+        guard id.count <= 64, let stored = try await store.artifact(kind: .interaction, key: sha256(id)), !stored.revoked, stored.consumedAt == nil,
+              stored.expiresAt > now, let interaction = try? decode(Interaction.self, stored.payload),
               let client = try await store.client(id: interaction.request.clientID)
-        else { throw AuthorizationPageError("This sign-in request has expired or was already used. Go back to the app and start again.") }
+        else { throw AuthorizationPageError(Self.usedInteraction) }
         return (interaction, client)
     }
 
@@ -202,12 +202,22 @@ public struct OIDCProvider: Sendable {
         let code = Base64URL.encode(random.bytes(32))
         let grant = CodeGrant(request: request, userID: auth.user.id, sessionID: auth.session.id, authTime: auth.session.authenticatedAt,
                               assurance: assurance, offline: request.scopes.contains("offline_access"))
-        try await store.saveArtifacts([OIDCArtifact(
+        let artifact = OIDCArtifact(
             kind: .code, key: sha256(code), clientID: client.id, userID: auth.user.id, sessionID: auth.session.id, grantID: random.uuid(),
-            payload: try encode(grant), createdAt: now, expiresAt: now.addingTimeInterval(min(settings.codeLifetime, 60)))])
-        if let id { try await store.deleteArtifact(kind: .interaction, key: sha256(id)) }
+            payload: try encode(grant), createdAt: now, expiresAt: now.addingTimeInterval(min(settings.codeLifetime, 60)))
+        if let id {
+            // The waiting request is used up by the transaction that stores its code: two tabs resuming
+            // one request get one code between them.
+            guard try await store.consumeArtifact(kind: .interaction, key: sha256(id), now: now, replacements: [artifact]) else {
+                throw AuthorizationPageError(Self.usedInteraction)
+            }
+        } else {
+            try await store.saveArtifacts([artifact])
+        }
         return .redirect(redirect(request.redirectURI, ["code": code, "state": request.state, "iss": settings.issuer]))
     }
+
+    static let usedInteraction = "This sign-in request has expired or was already used. Go back to the app and start again."
 
     /// Stores (or updates) a waiting request; returns its ID.
     func save(_ interaction: Interaction, id: String?, now: Date) async throws -> String {

@@ -2,6 +2,7 @@ import Accounts
 import Foundation
 import HTTPTypes
 import Hummingbird
+import Mustache
 import NIOCore
 import OIDC
 import PortcullisHTTP
@@ -93,7 +94,9 @@ package struct OIDCPages: Sendable {
         }
     }
 
-    struct SignInView {
+    /// The sign-in page's values. It is the page every sign-in into an app shows, so Mustache reads
+    /// its fields by name here rather than through `Mirror`, which it would build for each value.
+    struct SignInView: MustacheParent {
         let siteName: String
         let clientName: String
         let interactionID: String
@@ -101,6 +104,19 @@ package struct OIDCPages: Sendable {
         let reasonFresh: Bool
         let reasonDeviceBound: Bool
         let reasonPasskey: Bool
+
+        func child(named name: String) -> Any? {
+            switch name {
+            case "siteName": siteName
+            case "clientName": clientName
+            case "interactionID": interactionID
+            case "loginHint": loginHint
+            case "reasonFresh": reasonFresh
+            case "reasonDeviceBound": reasonDeviceBound
+            case "reasonPasskey": reasonPasskey
+            default: nil
+            }
+        }
     }
 
     struct ConsentView {

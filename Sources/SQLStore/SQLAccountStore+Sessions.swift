@@ -11,6 +11,12 @@ extension SQLAccountStore {
         }
     }
 
+    public func session(id: UUID) async throws -> Session? {
+        try await backend.read { db in
+            try await db.raw("SELECT * FROM sessions WHERE id = \(bind: Self.id(id))").first().map(Self.session)
+        }
+    }
+
     public func sessions(userID: UUID) async throws -> [Session] {
         try await backend.read { db in
             try await db.raw("SELECT * FROM sessions WHERE user_id = \(bind: Self.id(userID)) ORDER BY created_at").all().map(Self.session)

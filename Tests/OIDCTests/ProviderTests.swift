@@ -254,6 +254,8 @@ struct ProviderFixture {
             Issue.record("a sign-in after the request arrived is fresh"); return
         }
         #expect(ProviderFixture.query(location)["code"] != nil)
+        // The waiting request was used up with its code: it cannot be resumed for another.
+        await #expect(throws: AuthorizationPageError.self) { _ = try await f.provider.resume(interactionID: prompt.interactionID, auth: fresh) }
         // max_age: older than it asks for a sign-in; younger goes straight through.
         f.clock.advance(by: 20)
         guard case .signIn = try await f.provider.authorize(ProviderFixture.request(client, [("max_age", "10")]), auth: fresh) else {
@@ -262,6 +264,25 @@ struct ProviderFixture {
         guard case .redirect = try await f.provider.authorize(ProviderFixture.request(client, [("max_age", "100")]), auth: fresh) else {
             Issue.record("max_age"); return
         }
+    }
+
+    @Test func twoTabsResumingOneRequestGetOneCodeBetweenThem() async throws {
+        let f = try ProviderFixture()
+        let (client, _) = try await f.client()
+        guard case .signIn(let prompt) = try await f.provider.authorize(ProviderFixture.request(client), auth: nil) else {
+            Issue.record("no session must ask for a sign-in"); return
+        }
+        let auth = try await f.signedIn()
+        let outcomes = await withTaskGroup(of: Bool.self) { group in
+            for _ in 0..<8 {
+                group.addTask {
+                    guard case .redirect(let location)? = try? await f.provider.resume(interactionID: prompt.interactionID, auth: auth) else { return false }
+                    return ProviderFixture.query(location)["code"] != nil
+                }
+            }
+            return await group.reduce(into: [Bool]()) { $0.append($1) }
+        }
+        #expect(outcomes.filter { $0 }.count == 1)
     }
 
     @Test func thirdPartyConsentIsRememberedAndRevocable() async throws {

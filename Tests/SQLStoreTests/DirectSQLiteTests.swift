@@ -3,7 +3,7 @@ import Foundation
 import Logging
 import PortcullisTesting
 import SQLKit
-import SQLStore
+@testable import SQLStore
 import Testing
 
 /// The SQLite path that runs statements on the calling thread: concurrency, the statement cache, binds.
@@ -104,8 +104,9 @@ import Testing
         do {
             try await backend.transaction { db in try await db.raw("CREATE TABLE t (n BIGINT PRIMARY KEY, pad BLOB NOT NULL)").run() }
             #expect(backend.checkpointsCompleted == 0)
-            // Each commit writes at least one 4 KiB page: 1,200 commits pass the 1,000-frame threshold.
-            for n in 0..<1200 {
+            // Each commit writes at least one 4 KiB page: 200 commits more than the threshold pass it.
+            let commits = Int(Checkpointer.threshold) + 200
+            for n in 0..<commits {
                 try await backend.write { db in
                     try await db.raw("INSERT INTO t (n, pad) VALUES (\(bind: Int64(n)), \(bind: [UInt8](repeating: 7, count: 3000)))").run()
                 }
@@ -125,7 +126,7 @@ import Testing
         let reopened = try await SQLiteBackend.open(path: path, logger: Logger(label: "test"))
         let count = try await reopened.read { db in try await db.raw("SELECT COUNT(*) AS c FROM t").first()?.decode(column: "c", as: Int64.self) }
         try await reopened.close()
-        #expect(count == 1200)
+        #expect(count == Int64(Checkpointer.threshold) + 200)
     }
 
     /// Runs `first` while it holds the writer, with `others` queued behind it (each started once the
@@ -257,23 +258,25 @@ import Testing
         }
     }
 
-    /// A writer that never pauses still keeps the WAL bounded: at 4,000 frames the commit checkpoints
-    /// itself, so the log starts over instead of growing with every commit.
+    /// A writer that never pauses still keeps the WAL bounded: at ``Checkpointer/limit`` frames the
+    /// commit checkpoints itself, so the log starts over instead of growing with every commit.
     @Test func aSteadyWriterKeepsTheWALBounded() async throws {
         try await Self.withBackend { backend in
             try await backend.transaction { db in try await db.raw("CREATE TABLE w (n BIGINT PRIMARY KEY, pad BLOB NOT NULL)").run() }
-            // Each commit writes at least one 4 KiB page: 8,000 commits would be a WAL of over 32 MB.
-            for n in 0..<8000 {
+            // Each commit writes at least one 4 KiB page (a frame of 4,120 bytes with its header).
+            let commits = 2 * Int(Checkpointer.limit)
+            for n in 0..<commits {
                 try await backend.write { db in
                     try await db.raw("INSERT INTO w (n, pad) VALUES (\(bind: Int64(n)), \(bind: [UInt8](repeating: 1, count: 3000)))").run()
                 }
             }
             let path = backend.path
             let size = try #require(try FileManager.default.attributesOfItem(atPath: path + "-wal")[.size] as? Int)
-            // Unbounded, 8,000 commits make a WAL of over 32 MB (59.7 MB was seen in a CI run while
-            // the restart was refused because the background checkpoint was running). Bounded, it
-            // stays near 4,000 frames (16.4 MB) plus what is written while a restart waits.
-            #expect(size < 24_000_000, "the WAL grew to \(size) bytes")
+            // Unbounded, the WAL holds a frame per commit (twice the limit). Bounded, it stays near the
+            // limit plus what is written while a restart waits (a CI run once saw 1.5 times the limit
+            // while the restart was refused because the background checkpoint was running).
+            let limitBytes = Int(Checkpointer.limit) * 4120
+            #expect(size < limitBytes * 3 / 2, "the WAL grew to \(size) bytes")
         }
     }
 }

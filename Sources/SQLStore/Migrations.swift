@@ -145,6 +145,15 @@ enum Migrations {
             // A dispatcher whose channels take some kinds only (back-channel logout alone) claims them
             // through this index instead of scanning every undelivered sign-in event.
             (9, ["CREATE INDEX events_kind_delivery ON events (kind, next_delivery_at)"]),
+            // Waiting and pushed requests have no user, session or grant: partial indexes leave them
+            // out, so storing one writes three index pages fewer. (A lookup `col = value` implies
+            // `col IS NOT NULL`, so both databases still use these indexes.)
+            (10, [
+                "DROP INDEX oidc_artifacts_grant", "DROP INDEX oidc_artifacts_session", "DROP INDEX oidc_artifacts_user",
+                "CREATE INDEX oidc_artifacts_grant ON oidc_artifacts (grant_id) WHERE grant_id IS NOT NULL",
+                "CREATE INDEX oidc_artifacts_session ON oidc_artifacts (session_id) WHERE session_id IS NOT NULL",
+                "CREATE INDEX oidc_artifacts_user ON oidc_artifacts (user_id, kind) WHERE user_id IS NOT NULL",
+            ]),
         ]
     }
 

@@ -1,7 +1,7 @@
 """Fixtures of the OpenID Connect tests: a real `portcullis serve` (the debug build) on an embedded
 SQLite file, clients registered with the real `portcullis client create`, and the client side played
 by Authlib (from PyPI), which nobody here wrote."""
-import json, os, secrets, socket, subprocess, tempfile, time, urllib.parse, urllib.request
+import contextlib, json, os, secrets, socket, sqlite3, subprocess, tempfile, time, urllib.parse, urllib.request
 
 import pytest
 import requests
@@ -43,6 +43,37 @@ class Server:
                 time.sleep(0.1)
         self.process.kill()
         raise RuntimeError("portcullis serve did not become ready")
+
+    def snapshot(self):
+        """Every live row of every table of the server's SQLite file, read through a read-only connection
+        beside the running server. Rows already expired are left out (the sweep may delete them at any
+        moment), and so are the outbox's delivery columns, which the dispatcher moves on its own."""
+        url = self.env["DATABASE_URL"]
+        assert url.startswith("sqlite:"), "snapshots read the embedded database"
+        db = sqlite3.connect(f"file:{url[len('sqlite:'):]}?mode=ro", uri=True)
+        try:
+            now = int(time.time() * 1000)
+            tables = [name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]
+            rows = {}
+            for table in tables:
+                columns = [column[1] for column in db.execute(f"PRAGMA table_info({table})")]
+                kept = [c for c in columns if c not in ("delivery_attempts", "next_delivery_at", "delivered_at")]
+                live = "expires_at > ?" if "expires_at" in columns else "1"
+                params = (now + 5000,) if "expires_at" in columns else ()
+                rows[table] = sorted(map(repr, db.execute(f"SELECT {', '.join(kept)} FROM {table} WHERE {live}", params)))
+            return rows
+        finally:
+            db.close()
+
+    @contextlib.contextmanager
+    def unchanged(self):
+        """Asserts that what runs inside changes no stored row."""
+        before = self.snapshot()
+        yield
+        after = self.snapshot()
+        changed = {table: (sorted(set(before[table]) - set(after.get(table, []))), sorted(set(after.get(table, [])) - set(before[table])))
+                   for table in before if before[table] != after.get(table)}
+        assert not changed, f"a refusal changed stored rows: {changed}"
 
     def cli(self, *arguments, expect=0):
         result = subprocess.run([BINARY, *arguments], env=self.env, cwd=self.directory, capture_output=True, text=True, timeout=60)

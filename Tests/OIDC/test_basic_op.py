@@ -272,22 +272,24 @@ def test_oidcc_codereuse_30seconds(app, person):
 
 def test_oidcc_ensure_registered_redirect_uri(app, person):
     browser, _ = person
-    for changed in ("http://127.0.0.1:1/elsewhere", app.redirect_uri + "?extra=1", app.redirect_uri + "/"):
-        flow = app.authorization_url()
-        flow.url = flow.url.replace(urllib.parse.quote(app.redirect_uri, safe=""), urllib.parse.quote(changed, safe=""))
-        response = flow.open(browser)
-        assert response.status_code == 400 and "Location" not in response.headers, changed
-        assert "redirect_uri" in response.text
+    with app.server.unchanged():
+        for changed in ("http://127.0.0.1:1/elsewhere", app.redirect_uri + "?extra=1", app.redirect_uri + "/"):
+            flow = app.authorization_url()
+            flow.url = flow.url.replace(urllib.parse.quote(app.redirect_uri, safe=""), urllib.parse.quote(changed, safe=""))
+            response = flow.open(browser)
+            assert response.status_code == 400 and "Location" not in response.headers, changed
+            assert "redirect_uri" in response.text
 
 
 def test_oidcc_ensure_redirect_uri_missing_or_client_unknown_is_a_page(app, person):
     browser, _ = person
     flow = app.authorization_url()
     query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(flow.url).query))
-    for changed in ({k: v for k, v in query.items() if k != "redirect_uri"}, dict(query, client_id="no-such-client"),
-                    {k: v for k, v in query.items() if k != "client_id"}):
-        response = browser.http.get(app.metadata["authorization_endpoint"] + "?" + urllib.parse.urlencode(changed), allow_redirects=False)
-        assert response.status_code == 400 and "Location" not in response.headers and "text/html" in response.headers["Content-Type"]
+    with app.server.unchanged():
+        for changed in ({k: v for k, v in query.items() if k != "redirect_uri"}, dict(query, client_id="no-such-client"),
+                        {k: v for k, v in query.items() if k != "client_id"}):
+            response = browser.http.get(app.metadata["authorization_endpoint"] + "?" + urllib.parse.urlencode(changed), allow_redirects=False)
+            assert response.status_code == 400 and "Location" not in response.headers and "text/html" in response.headers["Content-Type"]
 
 
 def test_oidcc_ensure_post_request_succeeds(app, person):
@@ -340,20 +342,22 @@ def test_oidcc_refresh_token(app, person):
 
 def test_oidcc_pkce(app, person):
     browser, _ = person
-    for change in ({"code_challenge_method": None}, {"code_challenge_method": "plain"}, {"code_challenge": None, "code_challenge_method": None}):
-        flow = app.authorization_url()
-        query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(flow.url).query))
-        for name, value in change.items():
-            if value is None:
-                query.pop(name, None)
-            else:
-                query[name] = value
-        flow.url = app.metadata["authorization_endpoint"] + "?" + urllib.parse.urlencode(query)
-        assert error_of(flow, flow.open(browser))[0] == "invalid_request", change
+    with app.server.unchanged():
+        for change in ({"code_challenge_method": None}, {"code_challenge_method": "plain"}, {"code_challenge": None, "code_challenge_method": None}):
+            flow = app.authorization_url()
+            query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(flow.url).query))
+            for name, value in change.items():
+                if value is None:
+                    query.pop(name, None)
+                else:
+                    query[name] = value
+            flow.url = app.metadata["authorization_endpoint"] + "?" + urllib.parse.urlencode(query)
+            assert error_of(flow, flow.open(browser))[0] == "invalid_request", change
     # A verifier that does not match the challenge: invalid_grant, and the code is not used up by the refusal.
     flow = app.authorization_url()
     location, query = flow.code(*person)
-    wrong = requests.post(app.metadata["token_endpoint"], auth=(app.client_id, app.client_secret), data={
-        "grant_type": "authorization_code", "code": query["code"], "redirect_uri": app.redirect_uri, "code_verifier": "x" * 43})
-    assert wrong.status_code == 400 and wrong.json()["error"] == "invalid_grant"
+    with app.server.unchanged():
+        wrong = requests.post(app.metadata["token_endpoint"], auth=(app.client_id, app.client_secret), data={
+            "grant_type": "authorization_code", "code": query["code"], "redirect_uri": app.redirect_uri, "code_verifier": "x" * 43})
+        assert wrong.status_code == 400 and wrong.json()["error"] == "invalid_grant"
     flow.tokens(location)

@@ -1,6 +1,7 @@
 """The rest of the provider against a live server: logout, PAR, DPoP, pairwise subjects, consent,
 key rotation, the honesty of acr and amr, and bad input (after each refusal nothing stored changed)."""
 import base64, hashlib, json, secrets, time, urllib.parse
+import pytest
 
 import requests
 from authlib.jose import JsonWebKey, jwt
@@ -215,17 +216,25 @@ def test_phrh_asks_for_the_device_bound_passkey(server, metadata):
 
 # Bad input: each refused, nothing stored changed
 
+def test_the_unchanged_check_sees_a_change(app, person):
+    """The check the refusals below run under fails when something is stored: here a code and its tokens."""
+    with pytest.raises(AssertionError, match="changed stored rows"):
+        with app.server.unchanged():
+            sign_in_flow(app, person)
+
+
 def test_wrong_client_secret(app, person):
     flow = app.authorization_url()
     location, query = flow.code(*person)
     form = {"grant_type": "authorization_code", "code": query["code"], "redirect_uri": app.redirect_uri, "code_verifier": flow.verifier}
-    basic = requests.post(app.metadata["token_endpoint"], data=form, auth=(app.client_id, "wrong"))
-    assert basic.status_code == 401 and basic.json()["error"] == "invalid_client" and basic.headers["WWW-Authenticate"].startswith("Basic")
-    assert basic.headers["Cache-Control"] == "no-store"
-    posted = requests.post(app.metadata["token_endpoint"], data=dict(form, client_id=app.client_id, client_secret="wrong"))
-    assert posted.status_code == 401 and posted.json()["error"] == "invalid_client"
-    both = requests.post(app.metadata["token_endpoint"], data=dict(form, client_secret=app.client_secret), auth=(app.client_id, app.client_secret))
-    assert both.status_code == 400 and both.json()["error"] == "invalid_request"
+    with app.server.unchanged():
+        basic = requests.post(app.metadata["token_endpoint"], data=form, auth=(app.client_id, "wrong"))
+        assert basic.status_code == 401 and basic.json()["error"] == "invalid_client" and basic.headers["WWW-Authenticate"].startswith("Basic")
+        assert basic.headers["Cache-Control"] == "no-store"
+        posted = requests.post(app.metadata["token_endpoint"], data=dict(form, client_id=app.client_id, client_secret="wrong"))
+        assert posted.status_code == 401 and posted.json()["error"] == "invalid_client"
+        both = requests.post(app.metadata["token_endpoint"], data=dict(form, client_secret=app.client_secret), auth=(app.client_id, app.client_secret))
+        assert both.status_code == 400 and both.json()["error"] == "invalid_request"
     ok = flow.tokens(location)  # the code survived every refusal
     assert ok["access_token"]
 
@@ -235,13 +244,15 @@ def test_a_code_for_another_client_and_an_expired_code(server, metadata, person)
     other = App(server, metadata, {})
     flow = app.authorization_url()
     _, query = flow.code(*person)
-    stolen = requests.post(metadata["token_endpoint"], auth=(other.client_id, other.client_secret), data={
-        "grant_type": "authorization_code", "code": query["code"], "redirect_uri": app.redirect_uri, "code_verifier": flow.verifier})
-    assert stolen.status_code == 400 and stolen.json()["error"] == "invalid_grant"
+    with server.unchanged():
+        stolen = requests.post(metadata["token_endpoint"], auth=(other.client_id, other.client_secret), data={
+            "grant_type": "authorization_code", "code": query["code"], "redirect_uri": app.redirect_uri, "code_verifier": flow.verifier})
+        assert stolen.status_code == 400 and stolen.json()["error"] == "invalid_grant"
     time.sleep(3.5)
-    late = requests.post(metadata["token_endpoint"], auth=(app.client_id, app.client_secret), data={
-        "grant_type": "authorization_code", "code": query["code"], "redirect_uri": app.redirect_uri, "code_verifier": flow.verifier})
-    assert late.status_code == 400 and late.json()["error"] == "invalid_grant"
+    with server.unchanged():
+        late = requests.post(metadata["token_endpoint"], auth=(app.client_id, app.client_secret), data={
+            "grant_type": "authorization_code", "code": query["code"], "redirect_uri": app.redirect_uri, "code_verifier": flow.verifier})
+        assert late.status_code == 400 and late.json()["error"] == "invalid_grant"
 
 
 def test_tampered_tokens_at_userinfo_and_introspection(app, person):
@@ -250,11 +261,12 @@ def test_tampered_tokens_at_userinfo_and_introspection(app, person):
     parts = at.split(".")
     body = dict(payload(at), scope="openid profile admin")
     parts[1] = base64.urlsafe_b64encode(json.dumps(body).encode()).rstrip(b"=").decode()
-    for bad in (".".join(parts), at[:-4] + "AAAA", "not-a-token", "a.b.c"):
-        info = requests.get(app.metadata["userinfo_endpoint"], headers={"Authorization": "Bearer " + bad})
-        assert info.status_code == 401 and 'error="invalid_token"' in info.headers["WWW-Authenticate"]
-        introspected = requests.post(app.metadata["introspection_endpoint"], data={"token": bad}, auth=(app.client_id, app.client_secret))
-        assert introspected.json() == {"active": False}
+    with app.server.unchanged():
+        for bad in (".".join(parts), at[:-4] + "AAAA", "not-a-token", "a.b.c"):
+            info = requests.get(app.metadata["userinfo_endpoint"], headers={"Authorization": "Bearer " + bad})
+            assert info.status_code == 401 and 'error="invalid_token"' in info.headers["WWW-Authenticate"]
+            introspected = requests.post(app.metadata["introspection_endpoint"], data={"token": bad}, auth=(app.client_id, app.client_secret))
+            assert introspected.json() == {"active": False}
     live = requests.post(app.metadata["introspection_endpoint"], data={"token": at}, auth=(app.client_id, app.client_secret)).json()
     assert live["active"] is True and live["client_id"] == app.client_id and live["acr"] == "phr"
     refresh = requests.post(app.metadata["introspection_endpoint"], data={"token": token["refresh_token"]}, auth=(app.client_id, app.client_secret)).json()
@@ -264,8 +276,9 @@ def test_tampered_tokens_at_userinfo_and_introspection(app, person):
 def test_introspection_is_for_confidential_clients_only(server, metadata, person):
     public = App(server, metadata, {"public": True})
     _, token, _ = sign_in_flow(public, person)
-    refused = requests.post(metadata["introspection_endpoint"], data={"token": token["access_token"], "client_id": public.client_id})
-    assert refused.status_code == 401 and refused.json()["error"] == "invalid_client"
+    with server.unchanged():
+        refused = requests.post(metadata["introspection_endpoint"], data={"token": token["access_token"], "client_id": public.client_id})
+        assert refused.status_code == 401 and refused.json()["error"] == "invalid_client"
 
 
 def test_revocation(app, person):
@@ -279,6 +292,11 @@ def test_revocation(app, person):
 
 def test_malformed_and_oversized_bodies(app):
     endpoint = app.metadata["token_endpoint"]
+    with app.server.unchanged():
+        refuse_malformed_bodies(app, endpoint)
+
+
+def refuse_malformed_bodies(app, endpoint):
     for body, kind in ((b"grant_type=%zz", "application/x-www-form-urlencoded"), (b"{}", "application/json"),
                        (b"grant_type=authorization_code&grant_type=refresh_token", "application/x-www-form-urlencoded"),
                        (b"a=" + b"x" * 70000, "application/x-www-form-urlencoded")):

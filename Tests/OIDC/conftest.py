@@ -32,7 +32,9 @@ class Server:
         self.env = dict(os.environ, HTTP_PORT=str(self.port), RP_ORIGINS=self.origin, DATABASE_URL=database_url,
                         OIDC_CODE_LIFETIME=str(CODE_LIFETIME), OIDC_KEY_RELOAD_INTERVAL="1", OIDC_KEY_SECRET="test key-encryption secret",
                         # Every test person signs in from 127.0.0.1: the per-address ceremony limit would stop the suite.
-                        RATELIMIT_IP_PER_MINUTE="100000", **(extra_env or {}))
+                        RATELIMIT_IP_PER_MINUTE="100000",
+                        # The recovery code alone releases a case after 3 seconds (72 hours by default), so a test can finish one.
+                        RECOVERY_RULES="contacts:24h, code:3s, contact+code:1h, admins:0", **(extra_env or {}))
         self.log = open(os.path.join(self.directory, "server.log"), "w")
         self.process = subprocess.Popen([BINARY, "serve"], env=self.env, cwd=self.directory, stdout=self.log, stderr=self.log)
         for _ in range(300):
@@ -214,3 +216,19 @@ def new_user(server, device_bound=False):
 @pytest.fixture
 def person(server):
     return new_user(server)
+
+
+def recover(server, owner):
+    """The owner's recovery code is made on their device; on a new device (returned) someone who holds
+    it starts a case, proves it, waits for the release and finishes with a new passkey."""
+    username = owner.http.get(server.origin + "/api/v1/me").json()["user"]["username"]
+    code = owner.api("/api/v1/me/recovery/code", {})["code"]
+    device = Browser(server.origin)
+    case = device.api("/api/v1/recovery", {"username": username})
+    device.api(f"/api/v1/recovery/{case['id']}/code", {"code": code})
+    deadline = time.time() + 15
+    while not device.http.get(server.origin + f"/api/v1/recovery/{case['id']}").json()["released"]:
+        assert time.time() < deadline, "the case was not released"
+        time.sleep(0.5)
+    device.finish_recovery(case["id"])
+    return device

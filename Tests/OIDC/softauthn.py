@@ -54,21 +54,26 @@ class Browser:
     def client_data(self, kind, challenge):
         return json.dumps({"type": kind, "challenge": challenge, "origin": self.origin, "crossOrigin": False}).encode()
 
-    def sign_up(self, username, device_bound=False):
+    def register(self, options_path, verify_path, body, device_bound=False, transports=("internal",)):
+        """A registration ceremony through the API: options, a new passkey's attestation ("none"), verify."""
         passkey = Passkey(device_bound)
-        options = self.api("/api/v1/signup/options", {"username": username, "displayName": username.title()})["publicKey"]
+        options = self.api(options_path, body)["publicKey"]
         passkey.user_handle = unb64u(options["user"]["id"])
         auth_data = (hashlib.sha256(self.rp_id.encode()).digest() + bytes([passkey.flags() | AT]) + struct.pack(">I", 0)
                      + bytes(16) + struct.pack(">H", len(passkey.credential_id)) + passkey.credential_id + passkey.cose())
-        attestation = cbor2.dumps({"fmt": "none", "attStmt": {}, "authData": auth_data})
         credential = {
             "id": b64u(passkey.credential_id), "rawId": b64u(passkey.credential_id), "type": "public-key",
             "response": {"clientDataJSON": b64u(self.client_data("webauthn.create", options["challenge"])),
-                         "attestationObject": b64u(attestation), "transports": ["internal"]},
-            "clientExtensionResults": {}, "authenticatorAttachment": "platform",
+                         "attestationObject": b64u(cbor2.dumps({"fmt": "none", "attStmt": {}, "authData": auth_data})),
+                         "transports": list(transports)},
+            "clientExtensionResults": {},
         }
-        self.api("/api/v1/signup/verify", {"credential": credential})
+        self.api(verify_path, {"credential": credential})
         return passkey
+
+    def sign_up(self, username, device_bound=False):
+        return self.register("/api/v1/signup/options", "/api/v1/signup/verify", {"username": username, "displayName": username.title()},
+                             device_bound)
 
     def assertion(self, passkey, options):
         passkey.sign_count += 1
@@ -88,20 +93,8 @@ class Browser:
 
     def add_passkey(self, device_bound):
         """Adds a second passkey to the signed-in account (the account page's "add a passkey")."""
-        passkey = Passkey(device_bound)
-        response = self.http.post(self.origin + "/api/v1/me/passkeys/options", json={})
-        assert response.status_code == 200, response.text
-        options = response.json()["publicKey"]
-        passkey.user_handle = unb64u(options["user"]["id"])
-        auth_data = (hashlib.sha256(self.rp_id.encode()).digest() + bytes([passkey.flags() | AT]) + struct.pack(">I", 0)
-                     + bytes(16) + struct.pack(">H", len(passkey.credential_id)) + passkey.credential_id + passkey.cose())
-        credential = {
-            "id": b64u(passkey.credential_id), "rawId": b64u(passkey.credential_id), "type": "public-key",
-            "response": {"clientDataJSON": b64u(self.client_data("webauthn.create", options["challenge"])),
-                         "attestationObject": b64u(cbor2.dumps({"fmt": "none", "attStmt": {}, "authData": auth_data})),
-                         "transports": ["usb"]},
-            "clientExtensionResults": {},
-        }
-        response = self.http.post(self.origin + "/api/v1/me/passkeys/verify", json={"credential": credential})
-        assert response.status_code in (200, 201), response.text
-        return passkey
+        return self.register("/api/v1/me/passkeys/options", "/api/v1/me/passkeys/verify", {}, device_bound, transports=("usb",))
+
+    def finish_recovery(self, case_id):
+        """Completes a released recovery case with a new passkey (the recovery page's last step)."""
+        return self.register(f"/api/v1/recovery/{case_id}/passkey/options", f"/api/v1/recovery/{case_id}/passkey/verify", {})

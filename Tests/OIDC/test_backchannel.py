@@ -1,14 +1,14 @@
 """OpenID Connect Back-Channel Logout 1.0: a small receiving app validates each logout token
 (signature against the published keys, iss, aud, iat, the events member, no nonce, typ) the way an
 RP must (§2.6), and the tests end sessions the ways a person or an operator does."""
-import json, threading, time, urllib.parse
+import base64, json, threading, time, urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
 from authlib.jose import JsonWebKey, JsonWebToken
 
-from conftest import App, new_user
+from conftest import App, new_user, recover
 from test_basic_op import header, sign_in_flow
 
 EVENT = "http://schemas.openid.net/event/backchannel-logout"
@@ -100,3 +100,30 @@ def test_revoking_a_session_from_another_sends_a_logout_token(receiving_app, ser
     other.sign_in(passkey)
     assert other.http.delete(server.origin + f"/api/v1/me/sessions/{claims['sid']}").status_code == 204
     receiver.wait(lambda t: t.get("sid") == claims["sid"])
+
+
+def test_removing_a_passkey_ends_its_sessions_and_tells_the_app(receiving_app, server):
+    app, receiver = receiving_app
+    browser, first = new_user(server)
+    second = browser.add_passkey(device_bound=True)
+    _, _, claims = sign_in_flow(app, (browser, first))
+    # On another device the person signs in with the second passkey, confirms with it, and removes the first.
+    other = type(browser)(server.origin)
+    other.sign_in(second)
+    options = other.api("/api/v1/me/reauth/options", {})["publicKey"]
+    other.api("/api/v1/me/reauth/verify", {"credential": other.assertion(second, options)})
+    first_id = base64.urlsafe_b64encode(first.credential_id).rstrip(b"=").decode()
+    removed = other.http.delete(server.origin + f"/api/v1/me/passkeys/{first_id}")
+    assert removed.status_code == 200 and removed.json()["sessionsEnded"] >= 1, removed.text
+    logout = receiver.wait(lambda t: t["sub"] == claims["sub"])
+    assert "sid" not in logout  # sessions born from the removed passkey end at every app, by subject
+    assert browser.http.get(server.origin + "/api/v1/me").status_code == 401
+
+
+def test_a_completed_recovery_tells_the_app(receiving_app, server):
+    app, receiver = receiving_app
+    owner = new_user(server)
+    _, _, claims = sign_in_flow(app, owner)
+    recover(server, owner[0])
+    logout = receiver.wait(lambda t: t["sub"] == claims["sub"])
+    assert "sid" not in logout

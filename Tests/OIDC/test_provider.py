@@ -6,7 +6,7 @@ import pytest
 import requests
 from authlib.jose import JsonWebKey, jwt
 
-from conftest import App, new_user, sign_in_on_page
+from conftest import App, new_user, recover, sign_in_on_page
 from test_basic_op import error_of, header, payload, sign_in_flow
 
 
@@ -361,3 +361,22 @@ def test_a_device_approval_session_is_never_phr(server, metadata):
     strict = app.authorization_url(acr_values="phr")
     page = strict.open(device)
     assert page.status_code == 200 and 'id="authorize"' in page.text  # the sign-in page, never a code
+
+
+def test_a_recovered_session_is_never_phr(server, metadata):
+    """A person who lost their device recovers with their recovery code on a new one (the code alone
+    releases a case after 3 s on this test server) and ends with a new passkey and a recovered
+    session. An app is told so, never phr; acr_values=phr sends them to sign in with a passkey."""
+    app = App(server, metadata, {})
+    owner, _ = new_user(server)
+    device = recover(server, owner)
+    assert device.http.get(server.origin + "/api/v1/me").json()["session"]["birth"]["kind"] == "recovered"
+    flow = app.authorization_url()
+    location, _ = flow.callback(flow.open(device))
+    claims = app.validate_id_token(flow.tokens(location)["id_token"], nonce=flow.nonce)
+    assert claims["acr"] == "urn:portcullis:acr:recovered"
+    strict = app.authorization_url(acr_values="phr")
+    page = strict.open(device)
+    assert page.status_code == 200 and 'id="authorize"' in page.text  # the sign-in page, never a code
+    silent = app.authorization_url(acr_values="phr", prompt="none")
+    assert error_of(silent, silent.open(device))[0] == "interaction_required"

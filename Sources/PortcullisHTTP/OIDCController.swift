@@ -23,20 +23,35 @@ struct OIDCController {
         OIDCPaths.deviceAuthorization,
     ]
 
+    /// What an app running in a browser (a public client in a single-page app) calls from its own
+    /// origin: the metadata, the keys, the token endpoint, UserInfo and revocation. None of them reads
+    /// a cookie (a client authenticates with its ID, a secret or a code verifier; a resource request
+    /// with its bearer or DPoP token), so any origin may read their answers, without credentials
+    /// (the Fetch standard's CORS protocol). A preflight is answered for the headers such a client
+    /// sends (`Authorization`, `DPoP`); ``ExposedHeaders`` lets it read the ones it needs back.
+    static let crossOrigin = CORSMiddleware<AppRequestContext>(
+        allowOrigin: .all, allowHeaders: [.authorization, .contentType, .accept, .dpop], allowMethods: [.get, .post, .options],
+        allowCredentials: false, maxAge: .seconds(600))
+
     var routes: RouteCollection<AppRequestContext> {
         let routes = RouteCollection(context: AppRequestContext.self)
+        let open = routes.group().add(middleware: Self.crossOrigin).add(middleware: ExposedHeaders())
         for path in [".well-known/openid-configuration", ".well-known/oauth-authorization-server"] {
-            routes.get(RouterPath(path)) { _, _ in
+            open.get(RouterPath(path)) { _, _ in
                 Self.json(provider.metadata, cache: "public, max-age=300")
             }
         }
-        routes.get(RouterPath(String(OIDCPaths.jwks.dropFirst()))) { _, _ in
+        open.get(RouterPath(String(OIDCPaths.jwks.dropFirst()))) { _, _ in
             Self.json(try await provider.keys.jwks(), cache: "public, max-age=300")
         }
-        routes.post(RouterPath(String(OIDCPaths.token.dropFirst())), use: token)
-        routes.get(RouterPath(String(OIDCPaths.userinfo.dropFirst())), use: userinfo)
-        routes.post(RouterPath(String(OIDCPaths.userinfo.dropFirst())), use: userinfo)
-        routes.post(RouterPath(String(OIDCPaths.revoke.dropFirst())), use: revoke)
+        open.post(RouterPath(String(OIDCPaths.token.dropFirst())), use: token)
+        open.get(RouterPath(String(OIDCPaths.userinfo.dropFirst())), use: userinfo)
+        open.post(RouterPath(String(OIDCPaths.userinfo.dropFirst())), use: userinfo)
+        open.post(RouterPath(String(OIDCPaths.revoke.dropFirst())), use: revoke)
+        // The preflights (the middleware answers them before this handler runs).
+        for path in [OIDCPaths.token, OIDCPaths.userinfo, OIDCPaths.revoke] {
+            open.on(RouterPath(String(path.dropFirst())), method: HTTPRequest.Method.options) { _, _ in Response(status: .noContent) }
+        }
         routes.post(RouterPath(String(OIDCPaths.introspect.dropFirst())), use: introspect)
         routes.post(RouterPath(String(OIDCPaths.par.dropFirst())), use: par)
         routes.post(RouterPath(String(OIDCPaths.deviceAuthorization.dropFirst())), use: deviceAuthorization)
@@ -310,6 +325,19 @@ struct OIDCController {
     static func json(_ value: JSONValue, status: HTTPResponse.Status = .ok, cache: String) -> Response {
         Response(status: status, headers: [.contentType: "application/json", .cacheControl: cache, .pragma: "no-cache"],
                  body: .init(byteBuffer: ByteBuffer(bytes: StrictJSON.serializedBytes(value))))
+    }
+}
+
+/// Lets a browser app read why a request was refused (`WWW-Authenticate`) and which nonce to use
+/// (`DPoP-Nonce`, RFC 9449 §8): the Fetch standard reads `Access-Control-Expose-Headers` from the
+/// actual response, and Hummingbird's CORS middleware sends it on preflights only.
+struct ExposedHeaders: RouterMiddleware {
+    func handle(_ request: Request, context: AppRequestContext, next: (Request, AppRequestContext) async throws -> Response) async throws -> Response {
+        var response = try await next(request, context)
+        if request.method != .options, request.headers[.origin] != nil {
+            response.headers[.accessControlExposeHeaders] = "WWW-Authenticate, DPoP-Nonce"
+        }
+        return response
     }
 }
 

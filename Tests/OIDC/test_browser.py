@@ -113,3 +113,32 @@ def test_a_bad_redirect_uri_ends_on_an_error_page_in_the_browser(chromium, serve
     wait(chromium, lambda: chromium.find_elements(By.ID, "error-message"))
     assert "redirect_uri" in chromium.find_element(By.ID, "error-message").text
     assert chromium.current_url.startswith(server.origin) and not callback.queries
+
+
+def test_a_single_page_app_exchanges_its_code_and_reads_userinfo_from_its_own_origin(chromium, server, metadata):
+    """A public client running in the browser: after the redirect, the app's page (another origin than
+    the provider's) posts the code and its verifier to the token endpoint and calls UserInfo with the
+    access token in an Authorization header, which makes Chromium send a preflight first."""
+    app, callback = app_with_callback(server, metadata, {"name": "Single Page App", "public": True})
+    sign_up(chromium, server.origin, "spaperson")  # signed in: the request goes straight back to the app
+    flow = app.authorization_url()
+    chromium.get(flow.url)
+    wait(chromium, lambda: callback.queries)
+    wait(chromium, lambda: chromium.find_elements(By.ID, "app"))
+    query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(callback.queries[-1]).query))
+    body = urllib.parse.urlencode({"grant_type": "authorization_code", "code": query["code"], "redirect_uri": app.redirect_uri,
+                                   "client_id": app.client_id, "code_verifier": flow.verifier})
+    result = chromium.execute_async_script("""
+        const [tokenEndpoint, body, userinfoEndpoint] = arguments;
+        const done = arguments[arguments.length - 1];
+        (async () => {
+            const token = await (await fetch(tokenEndpoint, {method: 'POST', body,
+                headers: {'Content-Type': 'application/x-www-form-urlencoded'}})).json();
+            const user = await fetch(userinfoEndpoint, {headers: {Authorization: 'Bearer ' + token.access_token}});
+            return {token, user: await user.json(), status: user.status};
+        })().then(done, (error) => done({error: String(error)}));
+    """, metadata["token_endpoint"], body, metadata["userinfo_endpoint"])
+    assert "error" not in result, result
+    assert chromium.current_url.startswith(app.redirect_uri) and not app.redirect_uri.startswith(server.origin)
+    claims = app.validate_id_token(result["token"]["id_token"], nonce=flow.nonce, access_token=result["token"]["access_token"])
+    assert result["status"] == 200 and result["user"]["sub"] == claims["sub"]

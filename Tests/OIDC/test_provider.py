@@ -380,3 +380,19 @@ def test_a_recovered_session_is_never_phr(server, metadata):
     assert page.status_code == 200 and 'id="authorize"' in page.text  # the sign-in page, never a code
     silent = app.authorization_url(acr_values="phr", prompt="none")
     assert error_of(silent, silent.open(device))[0] == "interaction_required"
+
+
+def test_browser_apps_may_read_the_public_endpoints_but_not_introspection(app):
+    origin = "https://spa.example"
+    for endpoint in (app.metadata["token_endpoint"], app.metadata["userinfo_endpoint"], app.metadata["revocation_endpoint"]):
+        preflight = requests.options(endpoint, headers={"Origin": origin, "Access-Control-Request-Method": "POST",
+                                                        "Access-Control-Request-Headers": "authorization, dpop"})
+        assert preflight.status_code == 204, (endpoint, preflight.status_code)
+        assert preflight.headers["Access-Control-Allow-Origin"] == "*" and "Access-Control-Allow-Credentials" not in preflight.headers
+        assert "dpop" in preflight.headers["Access-Control-Allow-Headers"].lower()
+    refused = requests.post(app.metadata["token_endpoint"], data={"grant_type": "authorization_code", "code": "x"}, headers={"Origin": origin})
+    assert refused.headers["Access-Control-Allow-Origin"] == "*" and "WWW-Authenticate" in refused.headers["Access-Control-Expose-Headers"]
+    assert requests.get(app.metadata["jwks_uri"], headers={"Origin": origin}).headers["Access-Control-Allow-Origin"] == "*"
+    introspect = requests.post(app.metadata["introspection_endpoint"], data={"token": "x"}, auth=(app.client_id, app.client_secret),
+                               headers={"Origin": origin})
+    assert "Access-Control-Allow-Origin" not in introspect.headers  # for confidential clients' servers only

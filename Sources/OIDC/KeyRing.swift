@@ -28,9 +28,16 @@ public actor KeyRing {
         self.clock = clock
     }
 
-    /// Makes a key for every algorithm that has no active one (the first start of a deployment).
+    /// Makes a key for every algorithm that has no active one (the first start of a deployment), and
+    /// seals the keys stored before a key-encryption secret was configured.
     public func ensureKeys() async throws {
-        let stored = try await store.signingKeys()
+        var stored = try await store.signingKeys()
+        if let encryption, stored.contains(where: { !$0.encrypted }) {
+            for key in stored where !key.encrypted {
+                try await store.sealSigningKey(kid: key.kid, sealed: try encryption.seal(key.privateKey, kid: key.kid))
+            }
+            stored = try await store.signingKeys()
+        }
         let missing = SigningAlgorithm.allCases.filter { algorithm in !stored.contains { $0.algorithm == algorithm && $0.retiredAt == nil } }
         if !missing.isEmpty {
             let now = clock()

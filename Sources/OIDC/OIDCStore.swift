@@ -92,6 +92,9 @@ public protocol OIDCStore: Sendable {
     func signingKeys() async throws -> [StoredSigningKey]
     /// Adds `keys` and marks every earlier key of their algorithms retired at `now`.
     func addSigningKeys(_ keys: [StoredSigningKey], now: Date) async throws
+    /// Replaces an unsealed key's private half with its sealed form; does nothing when another node
+    /// sealed it first.
+    func sealSigningKey(kid: String, sealed: [UInt8]) async throws
 
     /// Stores artifacts (one transaction).
     func saveArtifacts(_ artifacts: [OIDCArtifact]) async throws
@@ -153,6 +156,13 @@ public actor MemoryOIDCStore: OIDCStore {
         let algorithms = Set(new.map(\.algorithm))
         for index in keys.indices where algorithms.contains(keys[index].algorithm) && keys[index].retiredAt == nil { keys[index].retiredAt = now }
         keys += new
+    }
+
+    public func sealSigningKey(kid: String, sealed: [UInt8]) async throws {
+        for index in keys.indices where keys[index].kid == kid && !keys[index].encrypted {
+            keys[index].privateKey = sealed
+            keys[index].encrypted = true
+        }
     }
 
     public func saveArtifacts(_ artifacts: [OIDCArtifact]) async throws {

@@ -317,7 +317,7 @@ struct RecoveryController: Sendable {
     @Sendable func waysIn(_ request: Request, context: AppRequestContext) async throws -> Response {
         let auth = try context.requireIdentity()
         try kit.service.requireFullRights(auth)
-        // The running server's keys as stored: keys made before a secret was configured stay unsealed until rotated.
+        // The running server's keys as stored (a server started with a secret seals any it finds unsealed).
         let sealed = try await kit.oidc.keys.allEncrypted()
         return try kit.json(WaysInReport(kit.settings.waysIn, signingKeysSealed: sealed))
     }

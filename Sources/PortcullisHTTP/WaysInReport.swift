@@ -49,7 +49,7 @@ public struct WaysInReport: Encodable, Sendable {
     }
 
     static let unsealedNote = "The OpenID Connect signing keys are stored unsealed: anyone who reads the database or a backup can sign "
-        + "ID tokens every app trusts, a way in beside the passkeys. Set oidc.key_secret (or oidc.key_secret_file) and run `portcullis keys rotate`."
+        + "ID tokens every app trusts, a way in beside the passkeys. Set oidc.key_secret (or oidc.key_secret_file): the server seals them when it next starts."
 
     /// The report as JSON.
     public var json: JSONValue { (try? JSONValueEncoder().encode(self)) ?? .null }

@@ -112,6 +112,14 @@ extension SQLAccountStore: OIDCStore {
         }
     }
 
+    public func sealSigningKey(kid: String, sealed: [UInt8]) async throws {
+        try await backend.transaction { db in
+            try await db.raw("""
+                UPDATE oidc_keys SET private_key = \(bind: Self.data(sealed)), encrypted = 1 WHERE kid = \(bind: kid) AND encrypted = 0
+                """).run()
+        }
+    }
+
     // MARK: Artifacts
 
     static func artifact(_ row: any SQLRow) throws -> OIDCArtifact {

@@ -2,7 +2,7 @@ import Accounts
 import Crypto
 import Foundation
 import JWTKit
-import OIDC
+@testable import OIDC
 import PortcullisTesting
 import Testing
 import WebAuthn
@@ -316,6 +316,32 @@ struct ProviderFixture {
         #expect(f.provider.subject(userID: user, client: a) == f.provider.subject(userID: user, client: a))
         #expect(f.provider.subject(userID: user, client: a) != f.provider.subject(userID: user, client: b))
         #expect(f.provider.subject(userID: user, client: plain) == user.uuidString.lowercased())
+    }
+
+    @Test func keysStoredBeforeASecretWasSetAreSealedAtTheNextStart() async throws {
+        let store = MemoryOIDCStore()
+        let clock = MutableClock()
+        let unsealed = KeyRing(store: store, encryption: nil, retention: 3600, clock: { clock.now })
+        try await unsealed.ensureKeys()
+        #expect(try await store.signingKeys().allSatisfy { !$0.encrypted })
+        let kids = Set(try await store.signingKeys().map(\.kid))
+        let claims = IDTokenClaims(iss: "https://id.example.org", sub: "s", aud: "a", exp: Int(clock.now.timeIntervalSince1970) + 600,
+                                   iat: Int(clock.now.timeIntervalSince1970), auth_time: Int(clock.now.timeIntervalSince1970), nonce: nil, sid: "sid",
+                                   at_hash: nil, acr: Assurance.phr, amr: ["swk"], azp: "a")
+        let token = try await unsealed.sign(claims, algorithm: .es256, type: "JWT")
+
+        let secret = KeyEncryption(secret: "sealing secret")
+        let sealed = KeyRing(store: store, encryption: secret, retention: 3600, clock: { clock.now })
+        try await sealed.ensureKeys()
+        let stored = try await store.signingKeys()
+        #expect(stored.allSatisfy(\.encrypted) && Set(stored.map(\.kid)) == kids)  // the same keys, sealed
+        #expect(try await sealed.allEncrypted())
+        _ = try await sealed.verify(token, as: IDTokenClaims.self)  // what they signed still verifies
+        _ = try await sealed.sign(claims, algorithm: .rs256, type: "JWT")  // and they still sign
+        // Without the secret they can no longer be opened.
+        await #expect(throws: (any Error).self) {
+            try await KeyRing(store: store, encryption: KeyEncryption(secret: "another secret"), retention: 3600, clock: { clock.now }).ensureKeys()
+        }
     }
 
     @Test func keysAreSealedRotatedAndOldOnesStillVerify() async throws {

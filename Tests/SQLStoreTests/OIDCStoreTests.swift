@@ -81,6 +81,13 @@ import Testing
             #expect(keys.count == before + 2)
             #expect(keys.first { $0.kid == first.kid }?.retiredAt != nil)
             #expect(keys.first { $0.kid == second.kid }?.retiredAt == nil && keys.first { $0.kid == second.kid }?.encrypted == (kind == .sqlite))
+            if kind == .sqlite {
+                // Sealing replaces an unsealed key's private half once; a second node's try changes nothing.
+                try await store.sealSigningKey(kid: first.kid, sealed: [1, 2, 3])
+                try await store.sealSigningKey(kid: first.kid, sealed: [4, 5, 6])
+                let sealedFirst = try await store.signingKeys().first { $0.kid == first.kid }
+                #expect(sealedFirst?.encrypted == true && sealedFirst?.privateKey == [1, 2, 3])
+            }
             // Leave the test's keys retired long ago (the test clock is in the past) behind a new active one.
             let third = try SigningKeys.generate(.es256, encryption: nil, now: FixedClock.now.addingTimeInterval(2))
             try await store.addSigningKeys([third], now: FixedClock.now.addingTimeInterval(2))

@@ -397,7 +397,7 @@ extension RecoveryPolicy {
 /// - `oidc.issuer`: the issuer identifier. Default: the public origin (the first web origin of `rp.origins`).
 /// - `oidc.key_secret`: the secret that seals the signing keys' private halves in the database
 ///   (AES-256-GCM under an HKDF-derived key). Default none: the keys are stored unsealed, and the
-///   ways-in report says so.
+///   ways-in report says so. Keys stored unsealed are sealed when a server starts with a secret.
 /// - `oidc.key_secret_file`: a file holding that secret (its first line), instead of the value.
 /// - `oidc.code_lifetime`: seconds an authorization code can be exchanged, 1 to 60. Default `60`.
 /// - `oidc.access_token_lifetime`: seconds, 30 to 3600. Default `300`.

@@ -108,8 +108,11 @@ public struct OIDCProvider: Sendable {
         return try await decide(interaction, client: client, id: id, auth: auth, now: now)
     }
 
-    /// The person's answer on the consent page.
-    public func consent(interactionID id: String, auth: Authenticated, approve: Bool, formToken: String) async throws -> AuthorizationOutcome {
+    /// The person's answer on the consent page: allow (remembered for the next requests, or this once)
+    /// or decline. Either way an allowed app is listed among the person's connected apps, so that
+    /// what it holds (an offline refresh token, say) can be revoked.
+    public func consent(interactionID id: String, auth: Authenticated, approve: Bool, remember: Bool = true,
+                        formToken: String) async throws -> AuthorizationOutcome {
         let now = clock()
         var (interaction, client) = try await interaction(id, now: now)
         guard ConstantTime.equal(formToken, self.formToken("consent", id, auth.session.id)) else {
@@ -120,7 +123,7 @@ public struct OIDCProvider: Sendable {
             return .redirect(errorRedirect(AuthorizationRedirectError(
                 redirectURI: interaction.request.redirectURI, error: .accessDenied("The person declined."), state: interaction.request.state)))
         }
-        let grant = ConsentGrant(scopes: interaction.request.scopes, at: now)
+        let grant = ConsentGrant(scopes: interaction.request.scopes, at: now, remember: remember)
         try await store.saveArtifacts([OIDCArtifact(
             kind: .consent, key: consentKey(userID: auth.user.id, clientID: client.id), clientID: client.id, userID: auth.user.id,
             payload: try encode(grant), createdAt: now, expiresAt: now.addingTimeInterval(settings.consentLifetime))])
@@ -188,7 +191,7 @@ public struct OIDCProvider: Sendable {
             var remembered = false
             if !request.prompts("consent"), let stored = try await store.artifact(kind: .consent, key: consentKey(userID: auth.user.id, clientID: client.id)),
                !stored.revoked, stored.expiresAt > now, let grant = try? decode(ConsentGrant.self, stored.payload) {
-                remembered = Set(request.scopes).isSubset(of: grant.scopes)
+                remembered = grant.remembered && Set(request.scopes).isSubset(of: grant.scopes)
             }
             if !remembered {
                 if silent { return try await fail(.consentRequired("The person has not consented to these scopes.")) }

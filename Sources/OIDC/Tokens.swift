@@ -141,4 +141,8 @@ struct AccessGrant: Codable, Sendable {
 struct ConsentGrant: Codable, Sendable {
     var scopes: [String]
     var at: Date
+    /// False when the person allowed the app this once: it is listed (and can be disconnected) but asks
+    /// again next time. Absent in consents stored before the choice existed, which were remembered.
+    var remember: Bool?
+    var remembered: Bool { remember ?? true }
 }

@@ -60,7 +60,10 @@ package struct OIDCPages: Sendable {
         else { return errorPage("The consent form is not complete. Go back to the app and start again.") }
         guard let auth = context.identity else { return errorPage("You are no longer signed in. Go back to the app and start again.") }
         do {
-            return try outcome(try await provider.consent(interactionID: id, auth: auth, approve: decision == "allow", formToken: token), context: context)
+            // An unticked box sends no field: allowed this once.
+            let remember = values["remember"] == "yes"
+            return try outcome(try await provider.consent(interactionID: id, auth: auth, approve: decision == "allow", remember: remember,
+                                                          formToken: token), context: context)
         } catch let error as AuthorizationPageError {
             return errorPage(error.message)
         }

@@ -50,7 +50,7 @@ def test_any_node_serves_any_step(two_nodes):
     assert page.status_code == 200 and 'id="consent-allow"' in page.text, page.text[:300]
     fields = {name: page.text.split(f'name="{name}" value="')[1].split('"')[0] for name in ("interaction", "token")}
     # The consent form is answered on node A.
-    answer = browser.http.post(f"http://localhost:{a.port}/oauth2/consent", data=dict(fields, decision="allow"), allow_redirects=False)
+    answer = browser.http.post(f"http://localhost:{a.port}/oauth2/consent", data=dict(fields, decision="allow", remember="yes"), allow_redirects=False)
     location, _ = flow.callback(answer)
     # The code is exchanged on node B, the token used on node A, the refresh on node B.
     token = flow.session.fetch_token(at(b, metadata["token_endpoint"]), authorization_response=location, code_verifier=flow.verifier)

@@ -136,7 +136,7 @@ def test_consent_remembered_listed_and_revoked(server, metadata):
     # A forged form token changes nothing.
     forged = browser.http.post(server.origin + "/oauth2/consent", data=dict(fields, token="x", decision="allow"), allow_redirects=False)
     assert forged.status_code == 400 and "Location" not in forged.headers
-    allowed = browser.http.post(server.origin + "/oauth2/consent", data=dict(fields, decision="allow"), allow_redirects=False)
+    allowed = browser.http.post(server.origin + "/oauth2/consent", data=dict(fields, decision="allow", remember="yes"), allow_redirects=False)
     location, _ = flow.callback(allowed)
     token = flow.tokens(location)
     # Remembered: the next request goes straight through.
@@ -154,6 +154,25 @@ def test_consent_remembered_listed_and_revoked(server, metadata):
     fields = {name: page.text.split(f'name="{name}" value="')[1].split('"')[0] for name in ("interaction", "token")}
     declined = browser.http.post(server.origin + "/oauth2/consent", data=dict(fields, decision="deny"), allow_redirects=False)
     assert error_of(flow3, declined)[0] == "access_denied"
+
+
+def test_consent_given_once_is_listed_but_asked_again(server, metadata):
+    app = App(server, metadata, {"third-party": True, "name": "Once App"})
+    browser, _ = new_user(server)
+    for _ in range(2):
+        flow = app.authorization_url(scope="openid offline_access")
+        page = flow.open(browser)
+        assert page.status_code == 200 and 'id="consent-remember"' in page.text  # asked each time
+        fields = {name: page.text.split(f'name="{name}" value="')[1].split('"')[0] for name in ("interaction", "token")}
+        allowed = browser.http.post(server.origin + "/oauth2/consent", data=dict(fields, decision="allow"), allow_redirects=False)
+        token = flow.tokens(flow.callback(allowed)[0])
+    # Listed, so that its offline token can be taken back.
+    apps = browser.http.get(server.origin + "/api/v1/me/apps").json()["apps"]
+    assert [a["clientID"] for a in apps] == [app.client_id]
+    assert browser.http.delete(server.origin + f"/api/v1/me/apps/{app.client_id}").status_code == 204
+    refreshed = requests.post(metadata["token_endpoint"], auth=(app.client_id, app.client_secret),
+                              data={"grant_type": "refresh_token", "refresh_token": token["refresh_token"]})
+    assert refreshed.json()["error"] == "invalid_grant"
 
 
 # Keys

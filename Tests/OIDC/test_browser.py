@@ -11,7 +11,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.virtual_authenticator import VirtualAuthenticatorOptions
 from selenium.webdriver.support.ui import WebDriverWait
 
-from conftest import App
+from conftest import App, new_user
 
 
 class Callback:
@@ -149,3 +149,28 @@ def test_a_single_page_app_exchanges_its_code_and_reads_userinfo_from_its_own_or
     assert chromium.current_url.startswith(app.redirect_uri) and not app.redirect_uri.startswith(server.origin)
     claims = app.validate_id_token(result["token"]["id_token"], nonce=flow.nonce, access_token=result["token"]["access_token"])
     assert result["status"] == 200 and result["user"]["sub"] == claims["sub"]
+
+
+def test_a_device_without_passkeys_signs_in_to_an_app_by_approval(chromium, server, metadata):
+    """On the app's sign-in page, "Sign in with another device" shows a code; the person approves it
+    on a device where they are signed in (here the software authenticator's browser), and this
+    browser lands in the app, whose ID token says the sign-in was a device approval."""
+    app, callback = app_with_callback(server, metadata, {"name": "Kiosk App"})
+    chromium.get(server.origin + "/")
+    chromium.delete_all_cookies()
+    flow = app.authorization_url()
+    chromium.get(flow.url)
+    wait(chromium, lambda: chromium.find_element(By.ID, "authorize-other-device").is_displayed())
+    chromium.find_element(By.ID, "authorize-other-device").click()
+    wait(chromium, lambda: chromium.find_element(By.ID, "authorize-user-code").text)
+    user_code = chromium.find_element(By.ID, "authorize-user-code").text
+    assert chromium.find_element(By.ID, "authorize-verify-at").text == server.origin + "/device"
+    approver, _ = new_user(server)
+    found = approver.http.get(server.origin + "/api/v1/device/lookup", params={"user_code": user_code})
+    assert found.status_code == 200, found.text
+    assert approver.http.post(server.origin + "/api/v1/device/approve", json={"user_code": user_code}).status_code == 204
+    wait(chromium, lambda: callback.queries, timeout=30)  # the page polls every few seconds
+    location = app.redirect_uri.rsplit("/", 1)[0] + callback.queries[-1]
+    claims = app.validate_id_token(flow.tokens(location)["id_token"], nonce=flow.nonce)
+    assert claims["acr"] == "urn:portcullis:acr:device-approval"
+    assert not [entry for entry in chromium.get_log("browser") if "Content Security Policy" in entry["message"]]

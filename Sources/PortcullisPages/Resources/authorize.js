@@ -26,6 +26,39 @@
     return error.message;
   }
 
+  function resume() {
+    location.assign("/oauth2/resume?interaction=" + encodeURIComponent(interaction));
+  }
+
+  // A device without a passkey: another device where the person is signed in approves this one
+  // (device approval); the request then continues with that session, which the app is told about.
+  document.getElementById("authorize-other-device").addEventListener("click", async () => {
+    const pending = document.getElementById("authorize-device");
+    try {
+      const started = await api("/api/v1/device/start", {});
+      document.getElementById("authorize-verify-at").textContent = started.verification_uri;
+      document.getElementById("authorize-user-code").textContent = started.user_code;
+      pending.classList.remove("hidden");
+      status.textContent = "Waiting for the other device to approve…";
+      let interval = started.interval * 1000;
+      for (;;) {
+        await new Promise((done) => setTimeout(done, interval));
+        try {
+          await api("/api/v1/device/poll", { device_code: started.device_code });
+          break;
+        } catch (error) {
+          if (error.code === "slow_down") interval += 5000;
+          else if (error.code !== "authorization_pending") throw error;
+        }
+      }
+      status.textContent = "Approved. Returning to the app…";
+      resume();
+    } catch (error) {
+      pending.classList.add("hidden");
+      status.textContent = explain(error);
+    }
+  });
+
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     status.textContent = "Waiting for your passkey…";
@@ -35,7 +68,7 @@
       const credential = await navigator.credentials.get({ publicKey: PublicKeyCredential.parseRequestOptionsFromJSON(options.publicKey) });
       await api("/api/v1/login/verify", { credential: credential.toJSON() });
       status.textContent = "Signed in. Returning to the app…";
-      location.assign("/oauth2/resume?interaction=" + encodeURIComponent(interaction));
+      resume();
     } catch (error) {
       status.textContent = explain(error);
     }

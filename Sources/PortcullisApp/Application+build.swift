@@ -104,7 +104,9 @@ public func buildRouter(
     service: PasskeyService, oidc: OIDCProvider, configuration: ServerConfiguration, metrics: ServerMetrics = ServerMetrics()
 ) throws -> Router<AppRequestContext> {
     let library = try PageLibrary()
-    return buildAPIRouter(service: service, oidc: oidc, settings: configuration.httpSettings, metrics: metrics) { router, kit in
+    let errors = ErrorPages(library: library, siteName: service.policy.relyingPartyName)
+    return buildAPIRouter(service: service, oidc: oidc, settings: configuration.httpSettings, metrics: metrics,
+                          errorPage: { errors.page($0, $1) }) { router, kit in
         Pages.register(on: router, kit: kit, library: library)
     }
 }

@@ -6,14 +6,16 @@ import WebAuthn
 
 /// The JSON API of a configured service, with its middleware (security headers, problems, the Origin
 /// check), health and metrics, and the well-known files. `extend` adds routes that share the same
-/// middleware and controller (the pages): this target never depends on them.
+/// middleware and controller (the pages), and `errorPage` shows a browser its errors as pages: this
+/// target never depends on them.
 package func buildAPIRouter(
     service: PasskeyService, oidc: OIDCProvider, settings: HTTPSettings, metrics: ServerMetrics = ServerMetrics(),
+    errorPage: (@Sendable (Request, Problem) -> Response?)? = nil,
     extend: (Router<AppRequestContext>, APIToolkit) -> Void = { _, _ in }
 ) -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
     router.add(middleware: SecurityHeadersMiddleware())
-    router.add(middleware: ProblemMiddleware())
+    router.add(middleware: ProblemMiddleware(page: errorPage))
     router.add(middleware: OriginCheckMiddleware(allowed: service.policy.relyingParty.origins.filter { !$0.hasPrefix("android:") }))
 
     router.get("healthz") { _, _ in

@@ -35,7 +35,9 @@ struct OIDCController {
 
     var routes: RouteCollection<AppRequestContext> {
         let routes = RouteCollection(context: AppRequestContext.self)
+        // Errors become problems inside the CORS middleware, so that a refusal carries its headers too.
         let open = routes.group().add(middleware: Self.crossOrigin).add(middleware: ExposedHeaders())
+            .add(middleware: ProblemMiddleware<AppRequestContext>())
         for path in [".well-known/openid-configuration", ".well-known/oauth-authorization-server"] {
             open.get(RouterPath(path)) { _, _ in
                 Self.json(provider.metadata, cache: "public, max-age=300")

@@ -72,26 +72,42 @@ public struct Problem: HTTPResponseError, Encodable {
 
 /// Turns every error into a problem response, and logs what the client is not told.
 struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
+    /// Renders a problem as an HTML page when the request is a browser's asking for one (the pages
+    /// target supplies it); nil keeps the problem document.
+    var page: (@Sendable (Request, Problem) -> Response?)? = nil
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
-        } catch let problem as Problem {
-            throw problem
-        } catch let error as AccountsError {
-            if error.underlying != nil { context.logger.info("refused: \(error.debugDescription)") }
-            throw Problem.from(error)
-        } catch let error as HTTPError {
-            switch error.status {
-            case .unauthorized: throw Problem.from(AccountsError.unauthenticated())  // requireIdentity() without a session
-            case .notFound: throw Problem.notFound
-            case .contentTooLarge: throw Problem.tooLarge
-            case .methodNotAllowed: throw Problem(.methodNotAllowed, code: "method_not_allowed", title: "Method not allowed.")
-            default:
-                throw Problem(error.status, code: "http_error", title: error.status.reasonPhrase)
-            }
+        } catch let error as any HTTPResponseError where !(error is Problem) && !(error is HTTPError) {
+            // Already answered by an inner middleware (CORS adds its headers to an inner ProblemMiddleware's problem).
+            throw error
         } catch {
-            context.logger.error("internal error: \(String(reflecting: error))")
-            throw Problem.internalError
+            let problem = Self.problem(error, logger: context.logger)
+            if let page, let response = page(request, problem) { return response }
+            throw problem
+        }
+    }
+
+    /// The problem an error is for the client: never its internal detail.
+    static func problem(_ error: any Error, logger: Logger) -> Problem {
+        switch error {
+        case let problem as Problem:
+            return problem
+        case let error as AccountsError:
+            if error.underlying != nil { logger.info("refused: \(error.debugDescription)") }
+            return Problem.from(error)
+        case let error as HTTPError:
+            switch error.status {
+            case .unauthorized: return Problem.from(AccountsError.unauthenticated())  // requireIdentity() without a session
+            case .notFound: return Problem.notFound
+            case .contentTooLarge: return Problem.tooLarge
+            case .methodNotAllowed: return Problem(.methodNotAllowed, code: "method_not_allowed", title: "Method not allowed.")
+            default: return Problem(error.status, code: "http_error", title: error.status.reasonPhrase)
+            }
+        default:
+            logger.error("internal error: \(String(reflecting: error))")
+            return Problem.internalError
         }
     }
 }

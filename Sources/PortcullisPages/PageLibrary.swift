@@ -23,6 +23,7 @@ package struct PageLibrary: Sendable {
             ("recovery-cancelled", PackageResources.recovery_cancelled_mustache),
             ("authorize", PackageResources.authorize_mustache), ("consent", PackageResources.consent_mustache),
             ("oidc-error", PackageResources.oidc_error_mustache), ("logout", PackageResources.logout_mustache),
+            ("error", PackageResources.error_mustache),
         ] {
             try templates.register(String(decoding: bytes, as: UTF8.self), named: name)
         }

@@ -211,6 +211,18 @@ def test_the_pages_script_and_style_load_under_that_policy(browser, server, path
     assert violations == []
 
 
+def test_an_unknown_address_is_a_page_in_the_products_look(browser, server):
+    browser.get_log("browser")
+    browser.get(server + "/no-such-page")
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Page not found"
+    assert browser.find_element(By.ID, "error-page").get_attribute("data-status") == "404"
+    # The product's stylesheet applies here too, under the same policy, and the way home works.
+    assert browser.execute_script("return getComputedStyle(document.body).maxWidth") == "576px"  # app.css: 36rem
+    browser.find_element(By.LINK_TEXT, "Go to Portcullis").click()
+    wait_for(browser, lambda: browser.find_element(By.ID, "signed-out").is_displayed() or browser.find_element(By.ID, "signed-in").is_displayed())
+    assert not [entry for entry in browser.get_log("browser") if "Content Security Policy" in entry["message"]]
+
+
 def post_json(url, body, cookie=None):
     request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
                                      headers={"Content-Type": "application/json", **({"Cookie": cookie} if cookie else {})})

@@ -17,6 +17,38 @@ import Testing
         }
     }
 
+    /// A browser asking for a page gets its errors as pages; the same request from an API client
+    /// (no HTML in `Accept`), and any request under `/api/`, keeps the problem document.
+    @Test(arguments: [
+        ("GET", "/no-such-page", 404, "Page not found"),
+        ("GET", "/static/missing.js", 404, "Page not found"),
+        ("POST", "/recovery/cancel", 403, "Not allowed"),  // a form posted from another origin
+        ("GET", "/api/v1/me", 401, nil),
+        ("GET", "/api/v1/no-such-thing", 404, nil),
+        ("POST", "/oauth2/token", 400, nil),
+    ] as [(String, String, Int, String?)])
+    func browsersSeeErrorsAsPagesAndAPIClientsAsProblems(method: String, path: String, status: Int, heading: String?) async throws {
+        try await H().run { client in
+            let html = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+            let (pageStatus, pageHeaders, page) = try await client.execute(
+                uri: path, method: HTTPRequest.Method(method)!, headers: [.accept: html, .origin: "https://elsewhere.example"]
+            ) { response in (response.status, response.headers, String(buffer: response.body)) }
+            #expect(Int(pageStatus.code) == status)
+            if let heading {
+                #expect(pageHeaders[.contentType] == "text/html; charset=utf-8")
+                #expect(page.contains("<h1>\(heading)</h1>") && page.contains("Go to Portcullis Test"))
+                #expect(pageHeaders[.contentSecurityPolicy]?.contains("default-src 'none'") == true)
+            } else {
+                #expect(pageHeaders[.contentType]?.hasPrefix("application/") == true && !page.contains("<html"))
+            }
+            // Without HTML in Accept (what fetch() sends), the problem document.
+            let (apiStatus, apiHeaders) = try await client.execute(
+                uri: path, method: HTTPRequest.Method(method)!, headers: [.accept: "*/*", .origin: "https://elsewhere.example"]
+            ) { response in (response.status, response.headers) }
+            #expect(Int(apiStatus.code) == status && apiHeaders[.contentType]?.hasPrefix("application/") == true)
+        }
+    }
+
     @Test(arguments: ["/", "/device", "/enrol", "/recover"])
     func everyPageIsTemplatedWithNoInlineScriptOrStyle(path: String) async throws {
         try await H().run { client in

@@ -171,7 +171,7 @@ let package = Package(
                 .embedInCode("Resources/app.js"), .embedInCode("Resources/app.css"),
                 .embedInCode("Resources/authorize.mustache"), .embedInCode("Resources/consent.mustache"),
                 .embedInCode("Resources/oidc-error.mustache"), .embedInCode("Resources/logout.mustache"),
-                .embedInCode("Resources/authorize.js"), .embedInCode("Resources/error.mustache"),
+                .embedInCode("Resources/authorize.js"), .embedInCode("Resources/error.mustache"), .embedInCode("Resources/common.js"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -32,6 +32,7 @@ package struct PageLibrary: Sendable {
             StaticAsset(name: "app.js", contentType: "text/javascript; charset=utf-8", bytes: PackageResources.app_js),
             StaticAsset(name: "app.css", contentType: "text/css; charset=utf-8", bytes: PackageResources.app_css),
             StaticAsset(name: "authorize.js", contentType: "text/javascript; charset=utf-8", bytes: PackageResources.authorize_js),
+            StaticAsset(name: "common.js", contentType: "text/javascript; charset=utf-8", bytes: PackageResources.common_js),
         ]
     }
 

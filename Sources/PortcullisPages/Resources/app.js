@@ -26,6 +26,17 @@ async function api(path, body, method) {
   return json;
 }
 
+// What a passkey is, in words: its provider's name when the server knows it (from its AAGUID).
+function kindOf(p) {
+  if (p.provider) return p.provider;
+  if (p.transports.includes("internal") || p.transports.includes("hybrid")) return "Passkey on a phone or computer";
+  if (p.deviceBound) return "Security key";
+  return "Passkey";
+}
+
+// How this session began, in words.
+const births = { "device-approval": "approved from another device", recovered: "signed in by account recovery" };
+
 const create = async (options) => (await navigator.credentials.create({ publicKey: PublicKeyCredential.parseCreationOptionsFromJSON(options.publicKey) })).toJSON();
 const get = async (options) => (await navigator.credentials.get({ publicKey: PublicKeyCredential.parseRequestOptionsFromJSON(options.publicKey) })).toJSON();
 const reauth = async () => api("/api/v1/me/reauth/verify", { credential: await get(await api("/api/v1/me/reauth/options", {})) });
@@ -38,18 +49,22 @@ async function showAccount() {
   try { me = await api("/api/v1/me"); } catch { return false; }
   $("who").textContent = me.user.username;
   const birth = me.session.birth;
-  $("birth").textContent = birth.kind === "passkey" ? "" : "(" + birth.kind + (birth.coolingUntil ? ", limited until " + birth.coolingUntil : "") + ")";
+  $("birth").textContent = birth.kind === "passkey" ? "" : "(" + (births[birth.kind] || birth.kind)
+    + (birth.coolingUntil ? "; account changes are locked until " + when(birth.coolingUntil) : "") + ")";
   if (PublicKeyCredential.signalAllAcceptedCredentials) {
     PublicKeyCredential.signalAllAcceptedCredentials({ rpId: me.rpId, userId: me.userHandle, allAcceptedCredentialIds: me.acceptedCredentialIds }).catch(() => {});
   }
   $("alerts").replaceChildren(...me.openRecoveryCases.map((c) => {
     const div = document.createElement("div");
     div.className = "notice";
-    div.append("Someone asked to recover this account on " + c.createdAt + " from " + c.ip + ". If this wasn't you: ",
-      button("Cancel it", async () => { try { await api(c.cancel, {}); say("The recovery request is cancelled."); await showAccount(); } catch (e) { say("Cancel failed: " + e.message); } }));
+    div.append("Someone asked to recover this account " + when(c.createdAt) + " from " + c.ip + ". If this wasn't you: ",
+      button("Cancel it", async () => { try { await api(c.cancel, {}); say("The recovery request is cancelled."); await showAccount(); } catch (e) { say("Cancel failed: " + explain(e)); } }));
     return div;
   }));
-  $("passkeys").replaceChildren(...me.passkeys.map((p) => item(p.name + (p.provider ? " (" + p.provider + ")" : "") + " ",
+  $("passkeys").replaceChildren(...me.passkeys.map((p) => item(
+    kindOf(p) + (p.name && p.name !== "Passkey" && p.name !== p.provider ? " “" + p.name + "”" : "")
+      + (p.deviceBound ? ", on one device only" : p.backedUp ? ", synced between your devices" : "")
+      + ". Added " + when(p.createdAt) + (p.lastUsedAt ? ", last used " + when(p.lastUsedAt) : ", not used yet") + ". ",
     ...(me.passkeys.length > 1 ? [button("Remove", () => removePasskey(p))] : []))));
   await showRecovery();
   show("signed-out", false);
@@ -88,7 +103,7 @@ async function showRecovery() {
       return item(user.username + " asked to recover their account " + from + ". Only approve if they told you so in person or on a call. ", input,
         button("Approve", () => sensitive(() => api("/api/v1/me/recovery-requests/approve", { owner: user.id, comparisonCode: input.value }), "Approved.")));
     }));
-  } catch (error) { say(error.message); }
+  } catch (error) { say(explain(error)); }
 }
 
 /// Runs a sensitive action, confirming with a passkey first when the server asks for it.
@@ -103,7 +118,7 @@ async function sensitive(action, done) {
     if (done) say(done);
     await showAccount();
     return result;
-  } catch (error) { say("Refused: " + error.message); }
+  } catch (error) { say("Refused: " + explain(error)); }
 }
 
 /// Removes a passkey (lost or stolen): every session it signed in ends with it, this one too
@@ -130,7 +145,7 @@ async function signUp() {
     const result = await api("/api/v1/signup/verify", { credential });
     say("Welcome, " + result.user.username + ".");
     await showAccount();
-  } catch (error) { say("Sign-up failed: " + error.message); }
+  } catch (error) { say("Sign-up failed: " + explain(error)); }
 }
 
 async function signIn(conditional) {
@@ -152,7 +167,7 @@ async function signIn(conditional) {
     await showAccount();
   } catch (error) {
     // A conditional request that finds no passkey ends quietly; the buttons remain.
-    if (!conditional && error.name !== "AbortError") say("Sign-in failed: " + error.message);
+    if (!conditional && error.name !== "AbortError") say("Sign-in failed: " + explain(error));
   }
 }
 
@@ -174,10 +189,10 @@ async function signInWithAnotherDevice() {
         return;
       } catch (error) {
         if (error.code === "slow_down") interval += 5000;
-        else if (error.code !== "authorization_pending") { say("Not signed in: " + error.message); show("device-pending", false); return; }
+        else if (error.code !== "authorization_pending") { say("Not signed in: " + explain(error)); show("device-pending", false); return; }
       }
     }
-  } catch (error) { say(error.message); }
+  } catch (error) { say(explain(error)); }
 }
 
 async function signOut() {
@@ -192,9 +207,9 @@ async function lookupDevice() {
     await reauth();
     const found = await api("/api/v1/device/lookup?user_code=" + encodeURIComponent(code));
     $("device-info").textContent = (found.client ? "The app " + found.client + " on a device at " : "A device at ") + found.ip + " (" + found.userAgent
-      + ") asked at " + found.requestedAt + " to sign in as you. Approve only if it is yours.";
+      + ") asked " + when(found.requestedAt) + " to sign in as you. Approve only if it is yours.";
     show("device-details");
-  } catch (error) { say("No such request: " + error.message); }
+  } catch (error) { say("No such request: " + explain(error)); }
 }
 
 async function decideDevice(approve) {
@@ -202,7 +217,7 @@ async function decideDevice(approve) {
     await api("/api/v1/device/" + (approve ? "approve" : "deny"), { user_code: $("device-code").value.trim() });
     say(approve ? "Approved: the other device is signed in." : "Denied.");
     show("device-details", false);
-  } catch (error) { say("Refused: " + error.message); }
+  } catch (error) { say("Refused: " + explain(error)); }
 }
 
 // /enrol#TOKEN: this new device registers its own passkey once the signed-in one confirms.
@@ -221,7 +236,7 @@ async function enrolThisDevice() {
       say("This device has its own passkey now. Signed in as " + result.user.username + ".");
       return;
     }
-  } catch (error) { say("Enrolment failed: " + error.message); }
+  } catch (error) { say("Enrolment failed: " + explain(error)); }
 }
 
 async function startEnrolment() {
@@ -242,9 +257,9 @@ async function recoverProgress() {
     show("recover-start", false);
     show("recover-case");
     if (c.status !== "open") { $("progress").textContent = "This request is " + c.status + "."; show("new-passkey", false); return; }
-    $("progress").textContent = c.released ? "Approved: create your new passkey." : c.releaseAt ? "Approved; for your safety it opens at " + c.releaseAt + "." : "Waiting for approval (" + c.proofs.length + " so far).";
+    $("progress").textContent = c.released ? "Approved: create your new passkey." : c.releaseAt ? "Approved; for your safety it opens " + when(c.releaseAt) + "." : "Waiting for approval (" + c.proofs.length + " so far).";
     show("new-passkey", c.released);
-  } catch (error) { say(error.message); }
+  } catch (error) { say(explain(error)); }
 }
 
 async function recoverBegin() {
@@ -254,7 +269,7 @@ async function recoverBegin() {
     sessionStorage.setItem("recovery-comparison", started.comparisonCode);
     say("Your account's owner is told at once on every device and address.");
     await recoverProgress();
-  } catch (error) { say(error.message); }
+  } catch (error) { say(explain(error)); }
 }
 
 async function recoverCode() {
@@ -262,7 +277,7 @@ async function recoverCode() {
     await api("/api/v1/recovery/" + sessionStorage.getItem("recovery-case") + "/code", { code: $("recovery-code-input").value });
     say("Recovery code accepted.");
     await recoverProgress();
-  } catch (error) { say(error.message); }
+  } catch (error) { say(explain(error)); }
 }
 
 async function recoverPasskey() {
@@ -274,7 +289,7 @@ async function recoverPasskey() {
     say("Recovered. Welcome back, " + result.user.username + ". For a day this session cannot change your account.");
     show("recover", false);
     await showAccount();
-  } catch (error) { say("Recovery failed: " + error.message); }
+  } catch (error) { say("Recovery failed: " + explain(error)); }
 }
 
 $("signup").addEventListener("click", signUp);

@@ -20,12 +20,6 @@
     return json;
   }
 
-  function explain(error) {
-    if (error.name === "NotAllowedError") return "The passkey prompt was closed or timed out. Try again when you are ready.";
-    if (error.name === "SecurityError") return "This page's address does not match the passkey's site.";
-    return error.message;
-  }
-
   function resume() {
     location.assign("/oauth2/resume?interaction=" + encodeURIComponent(interaction));
   }

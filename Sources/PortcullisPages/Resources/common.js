@@ -1,0 +1,33 @@
+"use strict";
+// Shared by every page's script (loaded before it): failures and times in words.
+
+// What a person reads when something fails: what happened and what to do next, in words. The
+// browser's own WebAuthn messages (which can carry a specification's address) are never shown; the
+// server's refusals come with a human title already.
+function explain(error) {
+  // The server's refusals carry its code (a string); a DOMException's numeric code is not one.
+  if (error && typeof error.code === "string" && !(error instanceof DOMException)) return error.message;
+  switch (error && error.name) {
+    case "NotAllowedError": return "The passkey prompt was closed or timed out. Try again when you are ready, or use another device.";
+    case "InvalidStateError": return "This device already holds a passkey for this account. Sign in with it, or add one from another device or security key.";
+    case "AbortError": return "The passkey prompt was cancelled.";
+    case "SecurityError": return "This page's address does not match the site's passkeys. Open the site at its usual address and try again.";
+    case "NotSupportedError": return "This browser cannot use passkeys here. Sign in with another device instead.";
+    case "ConstraintError": return "This device cannot check that it is you (no screen lock or fingerprint set up). Set one up, or use another device.";
+    case "TypeError": return "The server could not be reached. Check your connection and try again.";
+    default: return "Your device could not complete the passkey step. Try again, or use another device.";
+  }
+}
+
+// A time as a person reads it: how long ago or from now, and the date and time in their own zone.
+function when(iso) {
+  if (!iso) return "";
+  const at = new Date(iso);
+  const seconds = Math.round((at - Date.now()) / 1000);
+  const units = [["year", 31536000], ["month", 2592000], ["day", 86400], ["hour", 3600], ["minute", 60]];
+  const [unit, size] = units.find(([, size]) => Math.abs(seconds) >= size) || ["second", 1];
+  const relative = Math.abs(seconds) < 45 ? "just now"
+    : new Intl.RelativeTimeFormat(undefined, { numeric: "auto" }).format(Math.round(seconds / size), unit);
+  const absolute = at.toLocaleString(undefined, { weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" });
+  return relative + " (" + absolute + ")";
+}

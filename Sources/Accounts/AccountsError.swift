@@ -68,7 +68,7 @@ public struct AccountsError: Error, Sendable, Equatable, CustomStringConvertible
         AccountsError(.usernameTaken, "That username is taken.", file: file, line: line)
     }
     static func signupClosed(file: String = #fileID, line: Int = #line) -> AccountsError {
-        AccountsError(.inviteRequired, "Sign-up needs a valid invite.", file: file, line: line)
+        AccountsError(.inviteRequired, "Sign-up needs a valid invite: ask the site's administrator for an invite link.", file: file, line: line)
     }
     static func challengeGone(file: String = #fileID, line: Int = #line) -> AccountsError {
         AccountsError(.challengeInvalid, "The ceremony expired or was already completed; start again.", file: file, line: line)

@@ -13,10 +13,15 @@ struct StoreOptions: ParsableArguments {
 
     /// Runs `body` on the configured, migrated store.
     func withStore<R: Sendable>(_ body: @escaping @Sendable (any AccountStore) async throws -> R) async throws -> R {
+        try await withStore { store, _ in try await body(store) }
+    }
+
+    /// Runs `body` on the configured, migrated store, with the configuration it was opened from.
+    func withStore<R: Sendable>(_ body: @escaping @Sendable (any AccountStore, ServerConfiguration) async throws -> R) async throws -> R {
         let configuration = try await ConfigurationLoader.load(file: configFile)
         return try await withOpenedStore(url: configuration.database.url, logger: Logger(label: "portcullis")) { opened in
             try await opened.migrate()
-            return try await body(opened.store)
+            return try await body(opened.store, configuration)
         }
     }
 }
@@ -135,16 +140,25 @@ struct InviteCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "invite", abstract: "Invites for invite-only sign-up.", subcommands: [Create.self])
 
     struct Create: AsyncParsableCommand, IOCommand {
-        static let configuration = CommandConfiguration(abstract: "Create a single-use invite and print its code (shown once).")
+        static let configuration = CommandConfiguration(
+            abstract: "Create a single-use invite and print its sign-up link and when it expires (shown once).",
+            discussion: "Prints the link (the public origin with the invite in it) on the first line and its expiry on the second.")
         @OptionGroup var store: StoreOptions
         @Option(name: .customLong("expires-in"), help: "Seconds until it expires.") var expiresIn = 7 * 86400
 
         func run(io: CommandIO) async throws -> Int32 {
             guard (60...(366 * 86400)).contains(expiresIn) else { throw UsageError("--expires-in must be 60 to 31622400 seconds") }
             let lifetime = TimeInterval(expiresIn)
-            let code = try await store.withStore { try await OperatorActions(store: $0).createInvite(lifetime: lifetime) }
-            io.out(code + "\n")
+            let (code, origin) = try await store.withStore { store, configuration in
+                (try await OperatorActions(store: store).createInvite(lifetime: lifetime), configuration.publicOrigin)
+            }
+            let expiry = ISO8601DateFormatter().string(from: Date().addingTimeInterval(lifetime))
+            io.out(Self.link(origin: origin, code: code) + "\n" + "expires \(expiry) (single use; only its hash is stored)\n")
             return 0
         }
+
+        /// The sign-up page with the invite in its query (the page takes it from there). The code is
+        /// base64url, which a query carries as it is.
+        static func link(origin: String, code: String) -> String { origin + "/?invite=" + code }
     }
 }

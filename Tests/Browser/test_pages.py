@@ -75,26 +75,29 @@ def webhooks():
     hooks.httpd.shutdown()
 
 
-@pytest.fixture(scope="session")
-def server(webhooks):
+def start_server(**extra_env):
+    """`portcullis serve` on a fresh SQLite file; returns its origin, its process and its environment."""
     port = free_port()
     directory = tempfile.mkdtemp(prefix="portcullis-browser-")
     origin = f"http://localhost:{port}"
-    # The recovery code alone opens a case after 3 seconds here (72 hours by default), so a browser can finish one.
-    # Every security event is posted to a webhook endpoint of the test's own: the notifications a person would get.
-    env = dict(os.environ, HTTP_PORT=str(port), RP_ORIGINS=origin, DATABASE_URL=f"sqlite:{directory}/portcullis.sqlite",
-               RECOVERY_RULES="contacts:24h, code:3s, contact+code:1h, admins:0",
-               WEBHOOKS_URLS=webhooks.url, WEBHOOKS_SECRET=WEBHOOK_SECRET)
+    env = dict(os.environ, HTTP_PORT=str(port), RP_ORIGINS=origin, DATABASE_URL=f"sqlite:{directory}/portcullis.sqlite", **extra_env)
     process = subprocess.Popen([BINARY, "serve"], env=env, cwd=directory, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(300):
         try:
             if urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1).status == 200:
-                break
+                return origin, process, env
         except OSError:
             time.sleep(0.1)
-    else:
-        process.kill()
-        raise RuntimeError("portcullis serve did not become ready")
+    process.kill()
+    raise RuntimeError("portcullis serve did not become ready")
+
+
+@pytest.fixture(scope="session")
+def server(webhooks):
+    # The recovery code alone opens a case after 3 seconds here (72 hours by default), so a browser can finish one.
+    # Every security event is posted to a webhook endpoint of the test's own: the notifications a person would get.
+    origin, process, _ = start_server(RECOVERY_RULES="contacts:24h, code:3s, contact+code:1h, admins:0",
+                                      WEBHOOKS_URLS=webhooks.url, WEBHOOKS_SECRET=WEBHOOK_SECRET)
     yield origin
     process.terminate()
     assert process.wait(timeout=30) == 0, "SIGTERM should stop the server cleanly"
@@ -480,5 +483,64 @@ def test_removing_a_lost_passkey_signs_out_what_it_signed_in(browser, server, we
         code, me = api_in_page(d, "/api/v1/me")
         assert code == 200 and [p["id"] for p in me["passkeys"]] == [second.rstrip("=")]
     finally:
+        d.remove_virtual_authenticator()
+        d.delete_all_cookies()
+
+
+def test_an_invite_link_signs_a_person_up_on_an_invite_only_server(browser):
+    origin, process, env = start_server(SIGNUP_MODE="invite-only")
+    d = browser
+    d.add_virtual_authenticator(platform_authenticator())
+    try:
+        # Without an invite the page says why sign-up fails.
+        d.get(origin + "/")
+        wait_for(d, lambda: d.find_element(By.ID, "signup").is_displayed())
+        assert not d.find_element(By.ID, "invited").is_displayed()
+        d.find_element(By.ID, "username").send_keys("ivy")
+        d.find_element(By.ID, "signup").click()
+        wait_for(d, lambda: status(d).startswith(("Welcome", "Sign-up failed")))
+        assert status(d) == "Sign-up failed: Sign-up needs a valid invite: ask the site's administrator for an invite link."
+        # The operator's command prints a link and its expiry; the page takes the invite from the link.
+        printed = subprocess.run([BINARY, "invite", "create", "--expires-in", "3600"], env=env, capture_output=True, text=True, timeout=60)
+        link, expiry = printed.stdout.splitlines()
+        assert link.startswith(origin + "/?invite=") and expiry.startswith("expires 20")
+        d.get(link)
+        wait_for(d, lambda: d.find_element(By.ID, "invited").is_displayed())
+        assert d.current_url == origin + "/"  # the code left the address bar
+        d.find_element(By.ID, "username").send_keys("ivy")
+        d.find_element(By.ID, "signup").click()
+        wait_for(d, lambda: status(d).startswith(("Welcome", "Sign-up failed")))
+        assert status(d) == "Welcome, ivy."
+        # Then a nudge to add a second passkey elsewhere.
+        wait_for(d, lambda: d.find_element(By.ID, "second-passkey").is_displayed())
+        # The link is single use (tried from another device, whose autofill holds no passkey).
+        d.delete_all_cookies()
+        d.remove_virtual_authenticator()
+        d.add_virtual_authenticator(platform_authenticator())
+        d.get(link)
+        wait_for(d, lambda: d.find_element(By.ID, "signup").is_displayed())
+        d.find_element(By.ID, "username").send_keys("ivy2")
+        d.find_element(By.ID, "signup").click()
+        wait_for(d, lambda: status(d).startswith(("Welcome", "Sign-up failed")))
+        assert status(d).startswith("Sign-up failed")
+    finally:
+        d.remove_virtual_authenticator()
+        d.delete_all_cookies()
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def test_the_account_page_fits_a_phone(browser, server):
+    d = browser
+    d.add_virtual_authenticator(platform_authenticator())
+    d.set_window_size(390, 844)
+    try:
+        sign_up(d, server, "phone")
+        d.find_element(By.ID, "enrol-device").click()  # shows a long link
+        wait_for(d, lambda: d.find_element(By.ID, "enrolment").is_displayed())
+        assert d.find_element(By.ID, "enrol-link").text.startswith("http")
+        assert d.execute_script("return document.documentElement.scrollWidth <= window.innerWidth"), "the page scrolls sideways"
+    finally:
+        d.set_window_size(1000, 800)
         d.remove_virtual_authenticator()
         d.delete_all_cookies()

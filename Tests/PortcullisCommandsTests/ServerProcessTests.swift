@@ -213,7 +213,9 @@ import FoundationNetworking
         #expect(badConfig.stderr.contains("database.url"))
         let invite = CommandIO(stdin: { [] })
         #expect(await OperatorCLI.run(["invite", "create"], environment: environment, io: invite) == 0)
-        #expect(invite.stdout.trimmingCharacters(in: .whitespacesAndNewlines).count == 24)
+        let lines = invite.stdout.split(separator: "\n")
+        #expect(lines.count == 2 && lines[0].hasPrefix("http") && lines[0].contains("/?invite=") && lines[1].hasPrefix("expires 20"))
+        #expect(lines.first.map { $0.split(separator: "=").last?.count } == 24)
     }
 }
 

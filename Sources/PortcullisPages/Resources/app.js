@@ -66,6 +66,7 @@ async function showAccount() {
       + (p.deviceBound ? ", on one device only" : p.backedUp ? ", synced between your devices" : "")
       + ". Added " + when(p.createdAt) + (p.lastUsedAt ? ", last used " + when(p.lastUsedAt) : ", not used yet") + ". ",
     ...(me.passkeys.length > 1 ? [button("Remove", () => removePasskey(p))] : []))));
+  if (me.passkeys.length > 1) show("second-passkey", false);
   await showRecovery();
   show("signed-out", false);
   show("signed-in");
@@ -137,14 +138,25 @@ async function removePasskey(p) {
   }
 }
 
+// An invite link (`portcullis invite create`) carries its code in the query: the page keeps it for
+// the sign-up and takes it out of the address bar, so it is not bookmarked or shared by mistake.
+const invite = new URLSearchParams(location.search).get("invite");
+if (invite) {
+  history.replaceState(null, "", location.pathname);
+  $("invited").classList.remove("hidden");
+}
+
 async function signUp() {
   abortPending();
   try {
     const username = $("username").value.trim();
-    const credential = await create(await api("/api/v1/signup/options", { username }));
+    const credential = await create(await api("/api/v1/signup/options", invite ? { username, invite } : { username }));
     const result = await api("/api/v1/signup/verify", { credential });
     say("Welcome, " + result.user.username + ".");
+    show("invited", false);
     await showAccount();
+    // One passkey is one device (or one provider's sync): a second, elsewhere, keeps the account open.
+    show("second-passkey");
   } catch (error) { say("Sign-up failed: " + explain(error)); }
 }
 

@@ -103,7 +103,7 @@ struct PostgresClientService: Service {
 public func buildRouter(
     service: PasskeyService, oidc: OIDCProvider, configuration: ServerConfiguration, metrics: ServerMetrics = ServerMetrics()
 ) throws -> Router<AppRequestContext> {
-    let library = try PageLibrary()
+    let library = try PageLibrary(accentColor: configuration.pages.accentColor, logo: try configuration.pages.logo())
     let errors = ErrorPages(library: library, siteName: service.policy.relyingPartyName)
     return buildAPIRouter(service: service, oidc: oidc, settings: configuration.httpSettings, metrics: metrics,
                           errorPage: { errors.page($0, $1) }) { router, kit in

@@ -14,8 +14,9 @@ package struct PageLibrary: Sendable {
     /// The static files, served at `/static/NAME`.
     package let assets: [StaticAsset]
 
-    /// Parses the embedded templates.
-    package init() throws {
+    /// Parses the embedded templates. `accentColor` (`#rrggbb`, checked by the configuration) and the
+    /// optional `logo` brand every page through `/static/brand.css`, so that no page needs inline style.
+    package init(accentColor: String = "#1d4ed8", logo: (bytes: [UInt8], contentType: String)? = nil) throws {
         var templates = MustacheLibrary()
         for (name, bytes) in [
             ("layout", PackageResources.layout_mustache), ("home", PackageResources.home_mustache),
@@ -33,7 +34,14 @@ package struct PageLibrary: Sendable {
             StaticAsset(name: "app.css", contentType: "text/css; charset=utf-8", bytes: PackageResources.app_css),
             StaticAsset(name: "authorize.js", contentType: "text/javascript; charset=utf-8", bytes: PackageResources.authorize_js),
             StaticAsset(name: "common.js", contentType: "text/javascript; charset=utf-8", bytes: PackageResources.common_js),
-        ]
+            StaticAsset(name: "brand.css", contentType: "text/css; charset=utf-8", bytes: Array(Self.brand(accentColor: accentColor, logo: logo != nil).utf8)),
+        ] + (logo.map { [StaticAsset(name: "logo", contentType: $0.contentType, bytes: $0.bytes)] } ?? [])
+    }
+
+    /// The stylesheet that carries the configured accent colour and, when there is one, the logo.
+    static func brand(accentColor: String, logo: Bool) -> String {
+        ":root { --accent: \(accentColor); }\n"
+            + (logo ? ".brand { display: block; height: 3rem; background: url(\"/static/logo\") left center / contain no-repeat; }\n" : "")
     }
 
     /// The HTML of `template` rendered with `view`: Mustache escapes every `{{value}}` for HTML.

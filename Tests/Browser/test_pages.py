@@ -232,6 +232,8 @@ def test_the_pages_script_and_style_load_under_that_policy(browser, server, path
     wait_for(browser, lambda: browser.execute_script("return document.readyState") == "complete")
     # The stylesheet applied (the status box is grey) and the script ran (it showed the path's section).
     assert browser.execute_script("return getComputedStyle(document.getElementById('status')).backgroundColor") == "rgb(243, 243, 243)"
+    # The accent colour comes from brand.css (pages.accent_color, here its default #1d4ed8).
+    assert browser.execute_script("return getComputedStyle(document.querySelector('button')).backgroundColor") == "rgb(29, 78, 216)"
     section = {"/": "signed-out", "/recover": "recover", "/device": "device"}[path]
     wait_for(browser, lambda: browser.find_element(By.ID, section).is_displayed())
     violations = [entry["message"] for entry in browser.get_log("browser") if "Content Security Policy" in entry["message"]]

@@ -85,6 +85,26 @@ import Accounts
         }
     }
 
+    /// The pages' branding: a colour written exactly `#rrggbb` (it goes into a stylesheet) and a logo
+    /// file of a known image type, readable and small.
+    @Test(arguments: [
+        ("pages.accent_color", "red"), ("pages.accent_color", "#12345g"), ("pages.accent_color", "#123456;}body{display:none"),
+        ("pages.accent_color", "#1234567"), ("pages.logo_file", "/etc/hostname"), ("pages.logo_file", "/nonexistent/logo.png"),
+    ])
+    func badBrandingIsRefusedWithItsKey(key: String, value: String) {
+        #expect { _ = try Self.read([key: value]) } throws: { error in (error as? ServerConfiguration.Invalid)?.key == key }
+    }
+
+    @Test func brandingIsRead() throws {
+        let logo = NSTemporaryDirectory() + "portcullis-logo-\(UUID().uuidString).svg"
+        try Data("<svg xmlns='http://www.w3.org/2000/svg'/>".utf8).write(to: URL(fileURLWithPath: logo))
+        defer { try? FileManager.default.removeItem(atPath: logo) }
+        let configuration = try Self.read(["pages.accent_color": "#AA3300", "pages.logo_file": logo])
+        #expect(configuration.pages.accentColor == "#aa3300")
+        #expect(try configuration.pages.logo()?.contentType == "image/svg+xml")
+        #expect(try Self.read([:]).pages.logo() == nil)
+    }
+
     /// Environment variables: nested keys are joined with `_` and upper-cased, lists are
     /// comma-separated, booleans may be yes/no or 1/0.
     @Test func environmentVariablesAreRead() throws {

@@ -49,6 +49,29 @@ import Testing
         }
     }
 
+    /// The configured accent colour and logo reach every page through `/static/brand.css`.
+    @Test func brandingComesFromConfiguration() async throws {
+        let logo = NSTemporaryDirectory() + "portcullis-logo-\(UUID().uuidString).png"
+        let png: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 1, 2, 3]
+        try Data(png).write(to: URL(fileURLWithPath: logo))
+        defer { try? FileManager.default.removeItem(atPath: logo) }
+        try await H { $0.pages.accentColor = "#aa3300"; $0.pages.logoFile = logo }.run { client in
+            let (_, _, home) = try await Self.get(client, "/")
+            #expect(home.contains("<link rel=\"stylesheet\" href=\"/static/brand.css\">") && home.contains("<div class=\"brand\""))
+            let (status, headers, css) = try await Self.get(client, "/static/brand.css")
+            #expect(status == .ok && headers[.contentType] == "text/css; charset=utf-8")
+            #expect(css.contains("--accent: #aa3300;") && css.contains("url(\"/static/logo\")"))
+            let served = try await client.execute(uri: "/static/logo", method: .get) { ($0.headers[.contentType], Array(buffer: $0.body)) }
+            #expect(served.0 == "image/png" && served.1 == png)
+        }
+        try await H().run { client in
+            let (_, _, css) = try await Self.get(client, "/static/brand.css")
+            #expect(css.contains("--accent: #1d4ed8;") && !css.contains("logo"))
+            let (status, _, _) = try await Self.get(client, "/static/logo")
+            #expect(status == .notFound)
+        }
+    }
+
     @Test(arguments: ["/", "/device", "/enrol", "/recover"])
     func everyPageIsTemplatedWithNoInlineScriptOrStyle(path: String) async throws {
         try await H().run { client in
@@ -116,7 +139,7 @@ import Testing
             "siteName": hostile, "open": true, "createdAt": hostile, "ip": hostile, "caseID": hostile, "signature": hostile,
         ] as [String: Any]))
         #expect(!html.contains("<script>"))
-        #expect(!html.contains("\"><"))
+        #expect(!html.contains("\"><script"))
         #expect(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;&amp;"))
         #expect(html.contains("value=\"&quot;&gt;&lt;script&gt;"))
         #expect(html.contains("<form method=\"post\" action=\"/recovery/cancel\">"))

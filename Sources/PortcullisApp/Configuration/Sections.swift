@@ -442,3 +442,49 @@ public struct OIDCConfiguration: Sendable {
         if let v = try r.seconds("key_reload_interval", 1...3600) { keyReloadInterval = v }
     }
 }
+
+/// `pages.*`: how the pages look (their title is `rp.name`).
+/// - `pages.accent_color`: the colour of buttons and links, `#rrggbb`. Default `#1d4ed8`.
+/// - `pages.logo_file`: a PNG, JPEG, WebP or SVG file (at most 256 KiB) shown at the top of every
+///   page, read once at start. Default none.
+public struct PagesConfiguration: Sendable {
+    public static let key = "pages"
+    public var accentColor = "#1d4ed8"
+    public var logoFile: String?
+
+    /// Defaults only.
+    public init() {}
+
+    /// Reads the section from a reader scoped to `pages`.
+    public init(reader: ConfigReader) throws {
+        let r = SectionReader(reader, section: Self.key)
+        if let v = r.string("accent_color") {
+            // Written into a stylesheet: exactly a hex colour, nothing that could end the declaration.
+            guard v.utf8.count == 7, v.hasPrefix("#"), v.utf8.dropFirst().allSatisfy({ $0.isHexDigit }) else {
+                throw r.invalid("accent_color", "\"\(v)\" is not a colour written #rrggbb")
+            }
+            accentColor = v.lowercased()
+        }
+        if let v = r.string("logo_file") { logoFile = v }
+    }
+
+    /// The logo's bytes and content type, read and checked (nil without one).
+    public func logo() throws -> (bytes: [UInt8], contentType: String)? {
+        guard let logoFile else { return nil }
+        let types = ["png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg", "webp": "image/webp", "svg": "image/svg+xml"]
+        guard let type = types[(logoFile as NSString).pathExtension.lowercased()] else {
+            throw ServerConfiguration.Invalid(key: "pages.logo_file", reason: "\(logoFile) is not a .png, .jpg, .webp or .svg file")
+        }
+        guard let data = FileManager.default.contents(atPath: logoFile) else {
+            throw ServerConfiguration.Invalid(key: "pages.logo_file", reason: "cannot read \(logoFile)")
+        }
+        guard !data.isEmpty, data.count <= 256 * 1024 else {
+            throw ServerConfiguration.Invalid(key: "pages.logo_file", reason: "\(logoFile) must hold 1 byte to 256 KiB")
+        }
+        return (Array(data), type)
+    }
+}
+
+private extension UInt8 {
+    var isHexDigit: Bool { (48...57).contains(self) || (65...70).contains(self) || (97...102).contains(self) }
+}

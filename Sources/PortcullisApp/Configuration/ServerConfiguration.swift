@@ -46,6 +46,8 @@ public struct ServerConfiguration: Sendable {
     public var deviceApproval = DeviceApprovalPolicy()
     /// The OpenID Connect provider.
     public var oidc = OIDCConfiguration()
+    /// `pages.*`
+    public var pages = PagesConfiguration()
     /// Start even when a way in is weaker than the floor.
     public var allowWeakWaysIn = false
 
@@ -70,6 +72,7 @@ public struct ServerConfiguration: Sendable {
         recovery = try RecoveryPolicy(reader: reader.scoped(to: ConfigKey(RecoveryPolicy.key)))
         deviceApproval = try DeviceApprovalPolicy(reader: reader.scoped(to: ConfigKey(DeviceApprovalPolicy.key)))
         oidc = try OIDCConfiguration(reader: reader.scoped(to: ConfigKey(OIDCConfiguration.key)))
+        pages = try PagesConfiguration(reader: reader.scoped(to: ConfigKey(PagesConfiguration.key)))
         if let v = try SectionReader(reader, section: "").bool("allow_weak_ways_in") { allowWeakWaysIn = v }
         try validate()
     }
@@ -115,6 +118,7 @@ public struct ServerConfiguration: Sendable {
         }
         try checkRelatedOrigins(relyingParty)
         try database.validate()
+        _ = try pages.logo()
     }
 
     /// Related origins (WebAuthn §5.11) are configured twice and must agree: a browser uses the RP ID

@@ -546,3 +546,34 @@ def test_the_account_page_fits_a_phone(browser, server):
         d.set_window_size(1000, 800)
         d.remove_virtual_authenticator()
         d.delete_all_cookies()
+
+
+def test_the_account_page_lists_sessions_apps_and_activity_and_signs_out_elsewhere(passkey_browser, server):
+    d = passkey_browser
+    sign_up(d, server, "sam")
+    # A second session: the person signs in again in this browser (the first stays live on the server,
+    # like a session on another device).
+    d.execute_async_script("""
+        const done = arguments[arguments.length - 1];
+        const post = (path, body) => fetch(path, {method: 'POST', headers: {'Content-Type': 'application/json'}, body: JSON.stringify(body)});
+        post('/api/v1/login/options', {}).then((r) => r.json())
+          .then((o) => navigator.credentials.get({publicKey: PublicKeyCredential.parseRequestOptionsFromJSON(o.publicKey)}))
+          .then((c) => post('/api/v1/login/verify', {credential: c.toJSON()})).then(() => done(), (e) => done(String(e)));
+    """)
+    d.get(server + "/")
+    wait_for(d, lambda: len(d.find_elements(By.CSS_SELECTOR, "#sessions li")) == 2)
+    sessions = d.find_element(By.ID, "sessions").text
+    assert sessions.count("Chrome on Linux at 127.0.0.1") == 2 and sessions.count("(this device)") == 1
+    assert "Signed in with a passkey just now" in sessions
+    assert d.find_element(By.ID, "apps").text == "None yet."
+    timeline = d.find_element(By.ID, "timeline").text
+    first = timeline.splitlines()[0]
+    assert first.startswith("Signed in with a passkey just now (") and first.endswith(") from 127.0.0.1 (Chrome on Linux)."), first
+    assert "Account created just now (" in timeline
+    # Sign the other one out.
+    other = [li for li in d.find_elements(By.CSS_SELECTOR, "#sessions li") if "(this device)" not in li.text][0]
+    other.find_element(By.TAG_NAME, "button").click()
+    wait_for(d, lambda: status(d).startswith(("Signed out there", "Refused")))
+    assert status(d) == "Signed out there."
+    wait_for(d, lambda: len(d.find_elements(By.CSS_SELECTOR, "#sessions li")) == 1)
+    assert "Signed out a session" in d.find_element(By.ID, "timeline").text

@@ -5,6 +5,7 @@ import threading, urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+import requests
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
@@ -105,6 +106,17 @@ def test_a_third_party_app_asks_for_consent_in_the_browser(chromium, server, met
     location = app.redirect_uri.rsplit("/", 1)[0] + callback.queries[-1]
     token = flow.tokens(location)
     app.validate_id_token(token["id_token"], nonce=flow.nonce)
+    # The person's account page lists the app, and disconnecting it there takes its tokens back.
+    chromium.get(server.origin + "/")
+    wait(chromium, lambda: "Other Company" in chromium.find_element(By.ID, "apps").text)
+    assert chromium.find_element(By.ID, "apps").text.startswith("Other Company: who you are, your name and username. Allowed just now (")
+    chromium.find_element(By.CSS_SELECTOR, "#apps button").click()
+    wait(chromium, lambda: chromium.find_element(By.ID, "status").text.startswith(("Other Company is disconnected", "Refused")))
+    assert chromium.find_element(By.ID, "status").text.startswith("Other Company is disconnected")
+    wait(chromium, lambda: chromium.find_element(By.ID, "apps").text == "None yet.")
+    refreshed = requests.post(metadata["token_endpoint"], auth=(app.client_id, app.client_secret),
+                              data={"grant_type": "refresh_token", "refresh_token": token["refresh_token"]})
+    assert refreshed.json()["error"] == "invalid_grant"
 
 
 def test_a_bad_redirect_uri_ends_on_an_error_page_in_the_browser(chromium, server, metadata):

@@ -67,11 +67,56 @@ async function showAccount() {
       + ". Added " + when(p.createdAt) + (p.lastUsedAt ? ", last used " + when(p.lastUsedAt) : ", not used yet") + ". ",
     ...(me.passkeys.length > 1 ? [button("Remove", () => removePasskey(p))] : []))));
   if (me.passkeys.length > 1) show("second-passkey", false);
+  await showSessionsAppsAndTimeline();
   await showRecovery();
   show("signed-out", false);
   show("signed-in");
   return true;
 }
+
+// A browser's User-Agent in a few words ("Chrome on Linux").
+function device(userAgent) {
+  const browser = [["Edg/", "Edge"], ["Firefox/", "Firefox"], ["Chrome/", "Chrome"], ["Safari/", "Safari"]].find(([mark]) => userAgent.includes(mark));
+  const system = [["Android", "Android"], ["iPhone", "iPhone"], ["iPad", "iPad"], ["Mac OS X", "macOS"], ["Windows", "Windows"], ["Linux", "Linux"]]
+    .find(([mark]) => userAgent.includes(mark));
+  if (!browser && !system) return userAgent ? "“" + userAgent.slice(0, 60) + "”" : "an unknown device";
+  return (browser ? browser[1] : "A browser") + (system ? " on " + system[1] : "");
+}
+
+// The security timeline's events, in words.
+const happenings = {
+  signup: "Account created", signin: "Signed in with a passkey", signin_device_approval: "Signed in by approval from another device",
+  reauthenticated: "Confirmed with a passkey", logout: "Signed out", session_revoked: "Signed out a session", passkey_added: "Passkey added",
+  passkey_renamed: "Passkey renamed", passkey_removed: "Passkey removed", device_approved: "Approved a sign-in on another device",
+  device_denied: "Denied a sign-in on another device", enrolment_created: "Started enrolling a new device", enrolment_opened: "A new device opened its enrolment link",
+  enrolment_confirmed: "Confirmed a new device", enrolment_cancelled: "Enrolment cancelled", recovery_settings_changed: "Recovery settings changed",
+  recovery_code_created: "New recovery code created", recovery_contact_invited: "Recovery contact invited", recovery_contact_accepted: "Recovery contact accepted",
+  recovery_contact_removed: "Recovery contact removed", recovery_started: "Someone asked to recover this account", recovery_approved: "A recovery request was approved",
+  recovery_code_failed: "A wrong recovery code was tried", recovery_cancelled: "A recovery request was cancelled", recovery_completed: "Account recovered",
+  admin_granted: "Made an administrator", admin_revoked: "No longer an administrator", admin_disabled: "Disabled by an administrator", admin_enabled: "Enabled by an administrator",
+};
+
+async function showSessionsAppsAndTimeline() {
+  const sessions = (await api("/api/v1/me/sessions")).sessions;
+  $("sessions").replaceChildren(...sessions.map((session) => item(
+    device(session.userAgent) + " at " + session.ip + (session.current ? " (this device)" : "") + ". "
+      + (session.birth.kind === "passkey" ? "Signed in with a passkey" : births[session.birth.kind] || session.birth.kind) + " " + when(session.createdAt)
+      + ", last seen " + when(session.lastSeenAt) + ". ",
+    button(session.current ? "Sign out" : "Sign out there", () => sensitive(async () => {
+      await api("/api/v1/me/sessions/" + session.id, undefined, "DELETE");
+      if (session.current) location.reload();
+    }, "Signed out there.")))));
+  const apps = (await api("/api/v1/me/apps")).apps;
+  $("apps").replaceChildren(...(apps.length ? apps.map((app) => item(
+    app.name + ": " + app.scopes.map((scope) => scopeWords[scope] || scope).join(", ") + ". Allowed " + when(app.consentedAt) + ". ",
+    button("Disconnect", () => sensitive(() => api("/api/v1/me/apps/" + encodeURIComponent(app.clientID), undefined, "DELETE"),
+      app.name + " is disconnected: it was signed out and can no longer act for you.")))) : [item("None yet.")]));
+  const events = (await api("/api/v1/me/events")).events.slice(0, 20);
+  $("timeline").replaceChildren(...events.map((event) => item((happenings[event.kind] || event.kind) + " " + when(event.at)
+    + (event.ip ? " from " + event.ip : "") + (event.userAgent ? " (" + device(event.userAgent) + ")" : "") + ".")));
+}
+
+const scopeWords = { openid: "who you are", profile: "your name and username", offline_access: "access while you are away" };
 
 async function showAlerts() {
   try {

@@ -316,6 +316,11 @@ public actor MemoryAccountStore: AccountStore {
         let claimable = cases[caseID].map { $0.status == .open && $0.expiresAt > now && $0.userID == passkey.userID } ?? false
         try registerCompleting(challenge: challenge, kind: .recover, claimable: claimable, passkey: passkey, session: session, event: event, now: now) {
             cases[caseID]?.status = .completed
+            // A recovery code is used up by the recovery it proved.
+            if cases[caseID]?.proofs.contains(where: { $0.kind == .code }) == true {
+                recoverySettingsByUser[passkey.userID]?.codeHash = nil
+                recoverySettingsByUser[passkey.userID]?.codeCreatedAt = nil
+            }
         }
     }
 

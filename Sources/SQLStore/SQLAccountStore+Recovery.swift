@@ -232,11 +232,20 @@ extension SQLAccountStore {
 
     public func completeRecovery(caseID: UUID, passkey: Passkey, session: Session, event: SecurityEvent, challenge: String, now: Date) async throws {
         try await registerCompleting(challenge: challenge, kind: .recover, passkey: passkey, session: session, event: event, now: now) { db in
-            try await db.raw("""
+            let claimed = try await db.raw("""
                 UPDATE recovery_cases SET status = 'completed'
                 WHERE id = \(bind: Self.id(caseID)) AND user_id = \(bind: Self.id(passkey.userID)) AND status = 'open'
                   AND expires_at > \(bind: Self.ms(now)) RETURNING id
                 """).all()
+            // A recovery code is used up by the recovery it proved: whoever saw it typed cannot use it again.
+            if !claimed.isEmpty {
+                try await db.raw("""
+                    UPDATE recovery_settings SET code_hash = NULL, code_created_at = NULL
+                    WHERE user_id = \(bind: Self.id(passkey.userID))
+                      AND EXISTS (SELECT 1 FROM recovery_proofs WHERE case_id = \(bind: Self.id(caseID)) AND kind = 'code')
+                    """).run()
+            }
+            return claimed
         }
     }
 }

@@ -561,7 +561,8 @@ def test_the_account_page_lists_sessions_apps_and_activity_and_signs_out_elsewhe
           .then((c) => post('/api/v1/login/verify', {credential: c.toJSON()})).then(() => done(), (e) => done(String(e)));
     """)
     d.get(server + "/")
-    wait_for(d, lambda: len(d.find_elements(By.CSS_SELECTOR, "#sessions li")) == 2)
+    # The account section is shown once every list in it is filled.
+    wait_for(d, lambda: d.find_element(By.ID, "signed-in").is_displayed() and len(d.find_elements(By.CSS_SELECTOR, "#sessions li")) == 2)
     sessions = d.find_element(By.ID, "sessions").text
     assert sessions.count("Chrome on Linux at 127.0.0.1") == 2 and sessions.count("(this device)") == 1
     assert "Signed in with a passkey just now" in sessions
@@ -577,3 +578,44 @@ def test_the_account_page_lists_sessions_apps_and_activity_and_signs_out_elsewhe
     assert status(d) == "Signed out there."
     wait_for(d, lambda: len(d.find_elements(By.CSS_SELECTOR, "#sessions li")) == 1)
     assert "Signed out a session" in d.find_element(By.ID, "timeline").text
+
+
+def test_recovery_is_set_up_on_the_account_page(passkey_browser, server):
+    d = passkey_browser
+    sign_up(d, server, "rhea-friend")
+    d.find_element(By.ID, "signout").click()
+    wait_for(d, lambda: status(d).startswith("Signed in"))  # autofill signs the friend back in; sign up someone else
+    d.delete_all_cookies()
+    d.remove_virtual_authenticator()
+    d.add_virtual_authenticator(platform_authenticator())
+    sign_up(d, server, "rhea")
+    wait_for(d, lambda: d.find_element(By.ID, "rules").text)
+    assert "Your recovery code: after 3 seconds." in d.find_element(By.ID, "rules").text
+    assert d.find_element(By.ID, "code-state").text == "You have no recovery code yet."
+    # A code, shown once, with copy and download; replacing it asks first.
+    d.find_element(By.ID, "new-code").click()
+    wait_for(d, lambda: d.find_element(By.ID, "recovery-code-box").is_displayed())
+    first = d.find_element(By.ID, "recovery-code").text
+    assert d.find_element(By.ID, "download-code").get_attribute("href").startswith("blob:")
+    wait_for(d, lambda: d.find_element(By.ID, "new-code").text == "Replace the recovery code")
+    d.find_element(By.ID, "new-code").click()
+    alert = WebDriverWait(d, 5).until(expected_conditions.alert_is_present())
+    assert "stops working" in alert.text
+    alert.accept()
+    wait_for(d, lambda: d.find_element(By.ID, "recovery-code").text != first)
+    # A contact, invited then removed (after a confirmation); the threshold; an address added and removed.
+    d.find_element(By.ID, "contact").send_keys("rhea-friend\n")  # Enter submits the form
+    wait_for(d, lambda: "rhea-friend (invited, not accepted yet)" in d.find_element(By.ID, "contacts").text)
+    d.find_element(By.CSS_SELECTOR, "#contacts button").click()
+    WebDriverWait(d, 5).until(expected_conditions.alert_is_present()).accept()
+    wait_for(d, lambda: d.find_element(By.ID, "contacts").text == "None yet.")
+    threshold = d.find_element(By.ID, "threshold")
+    threshold.clear()
+    threshold.send_keys("2\n")
+    wait_for(d, lambda: status(d) == "Saved.")
+    d.find_element(By.ID, "address").send_keys("rhea@example.org\n")  # one alone is refused, with the rule
+    wait_for(d, lambda: status(d).startswith("Refused"))
+    assert status(d) == "Refused: Give 2 to 10 distinct notification addresses (or none)."
+    d.find_element(By.ID, "address").send_keys(", rhea@example.net\n")
+    wait_for(d, lambda: d.find_element(By.ID, "addresses").text.count("@") == 2)
+    assert d.find_element(By.ID, "address").get_attribute("value") == ""

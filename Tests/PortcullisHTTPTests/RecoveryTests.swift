@@ -607,6 +607,25 @@ import WebAuthn
         }
     }
 
+    /// The recovery code that proved a completed recovery is used up with it: someone who saw it typed
+    /// cannot start another recovery with it.
+    @Test func aRecoveryCodeIsUsedUpByTheRecoveryItCompletes() async throws {
+        let harness = try await H { $0.recovery.rules = [RecoveryRule(code: true, wait: 60)] }
+        try await harness.run { client in
+            let alice = try await H.signUp(client, "alice")
+            let code = try await Self.newCode(client, for: alice)
+            let held = try await Self.start(client, "alice")
+            #expect(try await Self.enterCode(client, held, code).status == .ok)
+            harness.clock.advance(by: 61)
+            let (completed, _) = try await Self.complete(client, held)
+            #expect(completed.status == .created)
+            let user = try #require(try await harness.store.user(username: "alice"))
+            #expect(try await harness.store.recoverySettings(userID: user.id)?.codeHash == nil)
+            let again = try await Self.start(client, "alice")
+            #expect(try await Self.enterCode(client, again, code).object["code"] == .string("recovery_code_invalid"))
+        }
+    }
+
     /// Malformed JSON, an oversized body, a wrong Origin, a missing field, a replayed or foreign
     /// registration: each gets its stable error and nothing about the account changes.
     @Test func badInputToRecoveryIsRefusedAndChangesNothing() async throws {

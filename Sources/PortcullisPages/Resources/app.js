@@ -34,6 +34,14 @@ function kindOf(p) {
   return "Passkey";
 }
 
+// A recovery rule's proofs ("contact+code") in words.
+function ruleWords(proofs) {
+  const words = { contacts: "your recovery contacts approve", contact: "one recovery contact approves", code: "your recovery code",
+    admins: "two administrators approve" };
+  const text = proofs.split("+").map((p) => words[p] || p).join(" and ");
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
 // How this session began, in words.
 const births = { "device-approval": "approved from another device", recovered: "signed in by account recovery" };
 
@@ -132,6 +140,20 @@ async function showRecovery() {
     $("readiness").textContent = (ready.canRecoverWithoutAdmins ? "You can recover this account if you lose a device." : "You could not recover this account on your own today.")
       + " Passkeys: " + ready.passkeys + ", contacts: " + ready.acceptedContacts + " of " + ready.threshold + ", recovery code: " + (ready.recoveryCode ? "yes" : "no") + ".";
     $("next").replaceChildren(...ready.next.map((text) => item(text)));
+    $("rules").replaceChildren(...r.rules.map((rule) => item(ruleWords(rule.proofs) + ": "
+      + (rule.waitSeconds > 0 ? "after " + duration(rule.waitSeconds) : "no wait") + ".")));
+    $("code-state").textContent = !r.recoveryCode.enabled ? "Recovery codes are turned off on this site."
+      : r.recoveryCode.set ? "You have a recovery code, made " + when(r.recoveryCode.createdAt) + "." : "You have no recovery code yet.";
+    $("new-code").textContent = r.recoveryCode.set ? "Replace the recovery code" : "Create a recovery code";
+    $("new-code").dataset.replaces = r.recoveryCode.set ? "yes" : "";
+    show("new-code", r.recoveryCode.enabled);
+    $("contacts").replaceChildren(...(r.contacts.length ? r.contacts.map((c) => item(
+      c.user.username + (c.accepted ? " (accepted " + when(c.createdAt) + ")" : " (invited, not accepted yet)") + " ",
+      button("Remove", () => { if (confirm("Remove " + c.user.username + " as a recovery contact?")) sensitive(() => api("/api/v1/me/recovery/contacts/" + c.id, undefined, "DELETE"), c.user.username + " is no longer a recovery contact."); })))
+      : [item("None yet.")]));
+    if (document.activeElement !== $("threshold")) $("threshold").value = r.threshold;
+    $("addresses").replaceChildren(...(r.addresses.length ? r.addresses.map((address) => item(address + " ",
+      button("Remove", () => sensitive(() => api("/api/v1/me/recovery", { addresses: r.addresses.filter((a) => a !== address) }, "PATCH"), "Removed.")))) : [item("None.")]));
     const invitations = (await api("/api/v1/me/recovery/invitations")).invitations.filter((i) => !i.accepted);
     $("invitations").replaceChildren(...invitations.map((i) => item(i.from.username + " asks you to be a recovery contact. ",
       button("Accept", () => sensitive(() => api("/api/v1/me/recovery/invitations/" + i.id + "/accept", {}), "You are now a recovery contact.")))));
@@ -357,10 +379,24 @@ $("add-passkey").addEventListener("click", () => sensitive(async () => api("/api
 $("enrol-device").addEventListener("click", startEnrolment);
 $("enrol-confirm").addEventListener("click", () => sensitive(() => api("/api/v1/me/enrolments/" + $("enrol-confirm").dataset.id + "/confirm", { confirmationCode: $("enrol-code").value.trim() }), "Confirmed: the new device can create its passkey."));
 $("new-code").addEventListener("click", async () => {
+  if ($("new-code").dataset.replaces && !confirm("Replace your recovery code? The one you have now stops working at once.")) return;
   const result = await sensitive(() => api("/api/v1/me/recovery/code", {}), "Write this code down and keep it safe. It is shown once.");
-  if (result) { $("recovery-code").textContent = result.code; show("recovery-code"); }
+  if (result) {
+    $("recovery-code").textContent = result.code;
+    $("download-code").href = URL.createObjectURL(new Blob([location.host + " recovery code: " + result.code + "\n"], { type: "text/plain" }));
+    show("recovery-code-box");
+  }
 });
-$("invite").addEventListener("click", () => sensitive(() => api("/api/v1/me/recovery/contacts", { username: $("contact").value.trim() }), "Invited."));
+$("copy-code").addEventListener("click", () => navigator.clipboard.writeText($("recovery-code").textContent)
+  .then(() => say("Copied. Paste it somewhere only you can reach."), () => say("Copying was not allowed: select the code and copy it yourself.")));
+$("contact-form").addEventListener("submit", (event) => { event.preventDefault(); sensitive(() => api("/api/v1/me/recovery/contacts", { username: $("contact").value.trim() }), "Invited."); });
+$("threshold-form").addEventListener("submit", (event) => { event.preventDefault(); sensitive(() => api("/api/v1/me/recovery", { threshold: Number($("threshold").value) }, "PATCH"), "Saved."); });
+$("address-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const current = (await api("/api/v1/me/recovery")).addresses;
+  const added = $("address").value.split(",").map((a) => a.trim()).filter((a) => a);
+  if (await sensitive(() => api("/api/v1/me/recovery", { addresses: [...current, ...added] }, "PATCH"), "Added.")) $("address").value = "";
+});
 $("lookup").addEventListener("click", lookupDevice);
 $("approve").addEventListener("click", () => decideDevice(true));
 $("deny").addEventListener("click", () => decideDevice(false));

@@ -31,3 +31,12 @@ function when(iso) {
   const absolute = at.toLocaleString(undefined, { weekday: "short", day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" });
   return relative + " (" + absolute + ")";
 }
+
+// A length of time in words ("3 days", "1 hour", "no wait").
+function duration(seconds) {
+  if (seconds <= 0) return "no wait";
+  const units = [["day", 86400], ["hour", 3600], ["minute", 60], ["second", 1]];
+  const [unit, size] = units.find(([, size]) => seconds >= size && seconds % size === 0) || units.find(([, size]) => seconds >= size);
+  const count = Math.round(seconds / size);
+  return count + " " + unit + (count === 1 ? "" : "s");
+}

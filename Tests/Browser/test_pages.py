@@ -619,3 +619,26 @@ def test_recovery_is_set_up_on_the_account_page(passkey_browser, server):
     d.find_element(By.ID, "address").send_keys(", rhea@example.net\n")
     wait_for(d, lambda: d.find_element(By.ID, "addresses").text.count("@") == 2)
     assert d.find_element(By.ID, "address").get_attribute("value") == ""
+
+
+def test_a_passkey_is_renamed_and_a_device_code_counts_down_and_can_be_cancelled(passkey_browser, server):
+    d = passkey_browser
+    sign_up(d, server, "nina")
+    wait_for(d, lambda: d.find_elements(By.CSS_SELECTOR, "#passkeys form input"))
+    name = d.find_element(By.CSS_SELECTOR, "#passkeys form input")
+    name.clear()
+    name.send_keys("Work laptop\n")
+    wait_for(d, lambda: status(d) in ("Renamed.",) or status(d).startswith("Refused"))
+    assert status(d) == "Renamed."
+    wait_for(d, lambda: "“Work laptop”" in d.find_element(By.ID, "passkeys").text)
+    # Signed out, on a device without the passkey: the code counts down, and Cancel stops the wait.
+    d.delete_all_cookies()
+    d.remove_virtual_authenticator()
+    d.add_virtual_authenticator(platform_authenticator())
+    d.get(server + "/")
+    wait_for(d, lambda: d.find_element(By.ID, "other-device").is_displayed())
+    d.find_element(By.ID, "other-device").click()
+    wait_for(d, lambda: d.find_element(By.ID, "device-countdown").text.startswith("Expires in 9:"))
+    d.find_element(By.ID, "device-cancel").click()
+    wait_for(d, lambda: status(d) == "Cancelled. Nothing was signed in.", timeout=5)
+    assert not d.find_element(By.ID, "device-pending").is_displayed()

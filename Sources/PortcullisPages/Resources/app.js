@@ -73,6 +73,7 @@ async function showAccount() {
     kindOf(p) + (p.name && p.name !== "Passkey" && p.name !== p.provider ? " “" + p.name + "”" : "")
       + (p.deviceBound ? ", on one device only" : p.backedUp ? ", synced between your devices" : "")
       + ". Added " + when(p.createdAt) + (p.lastUsedAt ? ", last used " + when(p.lastUsedAt) : ", not used yet") + ". ",
+    renameForm(p),
     ...(me.passkeys.length > 1 ? [button("Remove", () => removePasskey(p))] : []))));
   if (me.passkeys.length > 1) show("second-passkey", false);
   await showSessionsAppsAndTimeline();
@@ -189,6 +190,25 @@ async function sensitive(action, done) {
   } catch (error) { say("Refused: " + explain(error)); }
 }
 
+/// A small form that renames a passkey (Enter submits it).
+function renameForm(p) {
+  const form = document.createElement("form");
+  form.className = "inline";
+  const input = document.createElement("input");
+  input.value = p.name;
+  input.maxLength = 64;
+  input.setAttribute("aria-label", "Name of this passkey");
+  const submit = document.createElement("button");
+  submit.type = "submit";
+  submit.textContent = "Rename";
+  form.append(input, submit);
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    sensitive(() => api("/api/v1/me/passkeys/" + p.id, { name: input.value.trim() }, "PATCH"), "Renamed.");
+  });
+  return form;
+}
+
 /// Removes a passkey (lost or stolen): every session it signed in ends with it, this one too
 /// when this passkey made it.
 async function removePasskey(p) {
@@ -257,9 +277,12 @@ async function signInWithAnotherDevice() {
     $("verify-at").textContent = started.verification_uri;
     $("user-code").textContent = started.user_code;
     show("device-pending");
+    const waiting = countdown(started.expires_in, $("device-countdown"), $("device-cancel"));
     let interval = started.interval * 1000;
     for (;;) {
-      await sleep(interval);
+      await pause(interval, waiting);
+      if (waiting.cancelled) { show("device-pending", false); say("Cancelled. Nothing was signed in."); return; }
+      if (waiting.expired) { show("device-pending", false); say("The code expired. Start again to get a new one."); return; }
       try {
         const result = await api("/api/v1/device/poll", { device_code: started.device_code });
         say("Signed in as " + result.user.username + ", approved from another device.");

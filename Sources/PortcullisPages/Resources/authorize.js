@@ -34,9 +34,15 @@
       document.getElementById("authorize-user-code").textContent = started.user_code;
       pending.classList.remove("hidden");
       status.textContent = "Waiting for the other device to approve…";
+      const waiting = countdown(started.expires_in, document.getElementById("authorize-countdown"), document.getElementById("authorize-device-cancel"));
       let interval = started.interval * 1000;
       for (;;) {
-        await new Promise((done) => setTimeout(done, interval));
+        await pause(interval, waiting);
+        if (waiting.cancelled || waiting.expired) {
+          pending.classList.add("hidden");
+          status.textContent = waiting.cancelled ? "Cancelled. Nothing was signed in." : "The code expired. Start again to get a new one.";
+          return;
+        }
         try {
           await api("/api/v1/device/poll", { device_code: started.device_code });
           break;

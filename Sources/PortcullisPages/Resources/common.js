@@ -40,3 +40,25 @@ function duration(seconds) {
   const count = Math.round(seconds / size);
   return count + " " + unit + (count === 1 ? "" : "s");
 }
+
+// A waiting device-approval code: counts down in `label` ("Expires in 9:41"), and `cancel` stops the
+// wait. The caller's polling loop reads `cancelled` and `expired`.
+function countdown(seconds, label, cancel) {
+  const state = { cancelled: false, expired: false };
+  const end = Date.now() + seconds * 1000;
+  const tick = () => {
+    const left = Math.max(0, Math.round((end - Date.now()) / 1000));
+    label.textContent = left > 0 ? "Expires in " + Math.floor(left / 60) + ":" + String(left % 60).padStart(2, "0") + "." : "Expired.";
+    if (left === 0) { state.expired = true; clearInterval(timer); }
+  };
+  const timer = setInterval(tick, 1000);
+  tick();
+  cancel.onclick = () => { state.cancelled = true; clearInterval(timer); label.textContent = "Cancelled."; };
+  return state;
+}
+
+// Waits `ms`, or less when `state` (a countdown) is cancelled or expires meanwhile.
+async function pause(ms, state) {
+  const end = Date.now() + ms;
+  while (Date.now() < end && !state.cancelled && !state.expired) await new Promise((done) => setTimeout(done, 200));
+}

@@ -466,7 +466,7 @@ def test_removing_a_lost_passkey_signs_out_what_it_signed_in(browser, server, we
 
         # The phone is lost: its passkey (the first) is removed, and this session, which it signed in, ends too.
         phone = d.find_elements(By.CSS_SELECTOR, "#passkeys li")[0]
-        phone.find_element(By.TAG_NAME, "button").click()
+        phone.find_element(By.XPATH, ".//button[text()='Remove']").click()
         WebDriverWait(d, 5).until(expected_conditions.alert_is_present())
         d.switch_to.alert.accept()
         wait_for(d, lambda: status(d).startswith(("Passkey removed", "Refused")))

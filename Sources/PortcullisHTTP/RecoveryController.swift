@@ -40,6 +40,12 @@ struct RecoveryController: Sendable {
         me.post("recovery-requests/:id/cancel", use: cancel)
 
         let recovery = routes.group("api/v1/recovery")
+        // The ways this site recovers an account, and how long each waits: the same for everyone, so
+        // the recovery page can say what will happen before anyone names an account.
+        recovery.get("rules") { _, _ in
+            try kit.json(Rules(rules: kit.service.policy.recovery.effectiveRules.map(RuleView.init),
+                               codeEnabled: kit.service.policy.recovery.codeEnabled))
+        }
         recovery.post("", use: start)
         recovery.get(":id", use: progress)
         recovery.post(":id/code", use: code)
@@ -169,6 +175,7 @@ struct RecoveryController: Sendable {
     struct Approval: Decodable { let comparisonCode: String }
     struct ApprovalByOwner: Decodable { let owner: UUID; let comparisonCode: String }
     struct Start: Decodable { let username: String }
+    struct Rules: Encodable { let rules: [RuleView]; let codeEnabled: Bool }
     struct Started: Encodable { let id: UUID; let comparisonCode: String; let expiresAt: Date }
     struct CodeEntry: Decodable { let code: String }
     struct AdminCases: Encodable { let cases: [OwnerCase] }

@@ -310,6 +310,8 @@ def test_a_lost_device_is_recovered_with_the_code_and_a_new_passkey(browser, ser
     d.add_virtual_authenticator(platform_authenticator())
     try:
         d.get(server + "/recover")
+        # Before naming an account, the page says what will happen and how long each way waits.
+        wait_for(d, lambda: "Your recovery code: after 3 seconds." in d.find_element(By.ID, "recover-rules").text)
         d.find_element(By.ID, "recover-username").send_keys("rita")
         d.find_element(By.ID, "recover-begin").click()
         wait_for(d, lambda: d.find_element(By.ID, "recover-case").is_displayed())
@@ -326,6 +328,7 @@ def test_a_lost_device_is_recovered_with_the_code_and_a_new_passkey(browser, ser
         assert status(d).startswith("Recovered. Welcome back, rita.")
         wait_for(d, lambda: d.find_element(By.ID, "signed-in").is_displayed())
         assert "signed in by account recovery; account changes are locked until " in d.find_element(By.ID, "birth").text
+        assert "remove any that was on a lost or stolen device" in d.find_element(By.ID, "recovered-notice").text
         assert len(d.get_credentials()) == 1
         # The recovered session cannot change the account during its cooling period.
         d.find_element(By.ID, "new-code").click()

@@ -607,6 +607,17 @@ import WebAuthn
         }
     }
 
+    /// Anyone may read how this site recovers accounts (the same for everyone; it names no account).
+    @Test func theRulesArePublic() async throws {
+        let harness = try await H { $0.recovery.rules = [RecoveryRule(code: true, wait: 60), RecoveryRule(contacts: .threshold, wait: 86400)] }
+        try await harness.run { client in
+            let reply = try await H.send(client, .get, "/api/v1/recovery/rules")
+            #expect(reply.status == .ok && reply.object["codeEnabled"] == .bool(true))
+            let rules = reply.object["rules"]?.array?.compactMap { $0.object?["waitSeconds"]?.int64 }
+            #expect(rules?.sorted() == [60, 86400])
+        }
+    }
+
     /// The recovery code that proved a completed recovery is used up with it: someone who saw it typed
     /// cannot start another recovery with it.
     @Test func aRecoveryCodeIsUsedUpByTheRecoveryItCompletes() async throws {

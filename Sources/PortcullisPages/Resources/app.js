@@ -42,6 +42,9 @@ function ruleWords(proofs) {
   return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
+// A recovery rule as a list item: its proofs and its wait, in words.
+const ruleItem = (rule) => item(ruleWords(rule.proofs) + ": " + (rule.waitSeconds > 0 ? "after " + duration(rule.waitSeconds) : "no wait") + ".");
+
 // How this session began, in words.
 const births = { "device-approval": "approved from another device", recovered: "signed in by account recovery" };
 
@@ -62,7 +65,17 @@ async function showAccount() {
   if (PublicKeyCredential.signalAllAcceptedCredentials) {
     PublicKeyCredential.signalAllAcceptedCredentials({ rpId: me.rpId, userId: me.userHandle, allAcceptedCredentialIds: me.acceptedCredentialIds }).catch(() => {});
   }
-  $("alerts").replaceChildren(...me.openRecoveryCases.map((c) => {
+  const notices = [];
+  if (birth.kind === "recovered" && birth.coolingUntil) {
+    const div = document.createElement("div");
+    div.className = "notice";
+    div.id = "recovered-notice";
+    div.textContent = "Welcome back. Your old passkeys are listed below: remove any that was on a lost or stolen device "
+      + when(birth.coolingUntil) + " or later. Until then this session cannot change your account, so that whoever "
+      + "recovered it cannot lock you out if it was not you.";
+    notices.push(div);
+  }
+  $("alerts").replaceChildren(...notices, ...me.openRecoveryCases.map((c) => {
     const div = document.createElement("div");
     div.className = "notice";
     div.append("Someone asked to recover this account " + when(c.createdAt) + " from " + c.ip + ". If this wasn't you: ",
@@ -130,7 +143,7 @@ const scopeWords = { openid: "who you are", profile: "your name and username", o
 async function showAlerts() {
   try {
     const me = await api("/api/v1/me");
-    if (me.openRecoveryCases.length !== $("alerts").childElementCount) await showAccount();
+    if (me.openRecoveryCases.length !== $("alerts").querySelectorAll(".notice:not(#recovered-notice)").length) await showAccount();
   } catch {}
 }
 
@@ -141,8 +154,7 @@ async function showRecovery() {
     $("readiness").textContent = (ready.canRecoverWithoutAdmins ? "You can recover this account if you lose a device." : "You could not recover this account on your own today.")
       + " Passkeys: " + ready.passkeys + ", contacts: " + ready.acceptedContacts + " of " + ready.threshold + ", recovery code: " + (ready.recoveryCode ? "yes" : "no") + ".";
     $("next").replaceChildren(...ready.next.map((text) => item(text)));
-    $("rules").replaceChildren(...r.rules.map((rule) => item(ruleWords(rule.proofs) + ": "
-      + (rule.waitSeconds > 0 ? "after " + duration(rule.waitSeconds) : "no wait") + ".")));
+    $("rules").replaceChildren(...r.rules.map(ruleItem));
     $("code-state").textContent = !r.recoveryCode.enabled ? "Recovery codes are turned off on this site."
       : r.recoveryCode.set ? "You have a recovery code, made " + when(r.recoveryCode.createdAt) + "." : "You have no recovery code yet.";
     $("new-code").textContent = r.recoveryCode.set ? "Replace the recovery code" : "Create a recovery code";
@@ -436,6 +448,7 @@ if (path === "/device") {
   enrolThisDevice();
 } else if (path === "/recover") {
   show("recover");
+  api("/api/v1/recovery/rules").then((r) => $("recover-rules").replaceChildren(...r.rules.map(ruleItem))).catch(() => {});
   recoverProgress();
   setInterval(recoverProgress, 3000);
 } else {

@@ -1,5 +1,6 @@
 import HTTPTypes
 import Hummingbird
+import OIDC
 import PortcullisHTTP
 
 /// Errors as pages for people: a browser that asks for a page (its `Accept` names HTML) and gets a
@@ -35,8 +36,8 @@ package struct ErrorPages: Sendable {
     }
 
     /// The OAuth endpoints that answer clients in JSON (the authorization and logout endpoints are pages).
-    static let apiPaths: Set<String> = ["/oauth2/token", "/oauth2/userinfo", "/oauth2/jwks", "/oauth2/revoke", "/oauth2/introspect",
-                                        "/oauth2/par", "/oauth2/device_authorization"]
+    static let apiPaths: Set<String> = [OIDCPaths.token, OIDCPaths.userinfo, OIDCPaths.jwks, OIDCPaths.revoke, OIDCPaths.introspect,
+                                        OIDCPaths.par, OIDCPaths.deviceAuthorization]
 
     /// A heading and a next step for each kind of failure; the problem's own title says what happened.
     static func words(_ problem: Problem) -> (heading: String, next: String) {

@@ -362,6 +362,18 @@ def test_device_grant_denied_and_unregistered(server, metadata):
     assert requests.post(metadata["token_endpoint"], data=poll).json()["error"] == "access_denied"
 
 
+def told_as(app, browser, acr):
+    """The app signs in the browser's session and is told `acr`; asked for phr, the same session is sent
+    to the sign-in page, never given a code."""
+    flow = app.authorization_url()
+    location, _ = flow.callback(flow.open(browser))
+    claims = app.validate_id_token(flow.tokens(location)["id_token"], nonce=flow.nonce)
+    assert claims["acr"] == acr
+    strict = app.authorization_url(acr_values="phr")
+    page = strict.open(browser)
+    assert page.status_code == 200 and 'id="authorize"' in page.text
+
+
 def test_a_device_approval_session_is_never_phr(server, metadata):
     """A device without passkeys signs in by approval from another device (the existing device
     approval); an app it then signs in to is told so, and acr_values=phr sends it to sign in with a
@@ -373,13 +385,7 @@ def test_a_device_approval_session_is_never_phr(server, metadata):
     assert approver.http.post(server.origin + "/api/v1/device/approve", json={"user_code": started["user_code"]}).status_code == 204
     polled = device.http.post(server.origin + "/api/v1/device/poll", json={"device_code": started["device_code"]})
     assert polled.status_code == 200, polled.text
-    flow = app.authorization_url()
-    location, _ = flow.callback(flow.open(device))
-    claims = app.validate_id_token(flow.tokens(location)["id_token"], nonce=flow.nonce)
-    assert claims["acr"] == "urn:portcullis:acr:device-approval"
-    strict = app.authorization_url(acr_values="phr")
-    page = strict.open(device)
-    assert page.status_code == 200 and 'id="authorize"' in page.text  # the sign-in page, never a code
+    told_as(app, device, "urn:portcullis:acr:device-approval")
 
 
 def test_a_recovered_session_is_never_phr(server, metadata):
@@ -390,13 +396,7 @@ def test_a_recovered_session_is_never_phr(server, metadata):
     owner, _ = new_user(server)
     device = recover(server, owner)
     assert device.http.get(server.origin + "/api/v1/me").json()["session"]["birth"]["kind"] == "recovered"
-    flow = app.authorization_url()
-    location, _ = flow.callback(flow.open(device))
-    claims = app.validate_id_token(flow.tokens(location)["id_token"], nonce=flow.nonce)
-    assert claims["acr"] == "urn:portcullis:acr:recovered"
-    strict = app.authorization_url(acr_values="phr")
-    page = strict.open(device)
-    assert page.status_code == 200 and 'id="authorize"' in page.text  # the sign-in page, never a code
+    told_as(app, device, "urn:portcullis:acr:recovered")
     silent = app.authorization_url(acr_values="phr", prompt="none")
     assert error_of(silent, silent.open(device))[0] == "interaction_required"
 

@@ -460,7 +460,7 @@ public struct PagesConfiguration: Sendable {
         let r = SectionReader(reader, section: Self.key)
         if let v = r.string("accent_color") {
             // Written into a stylesheet: exactly a hex colour, nothing that could end the declaration.
-            guard v.utf8.count == 7, v.hasPrefix("#"), v.utf8.dropFirst().allSatisfy({ $0.isHexDigit }) else {
+            guard v.utf8.count == 7, v.hasPrefix("#"), [UInt8](hex: v.dropFirst()) != nil else {
                 throw r.invalid("accent_color", "\"\(v)\" is not a colour written #rrggbb")
             }
             accentColor = v.lowercased()
@@ -483,8 +483,4 @@ public struct PagesConfiguration: Sendable {
         }
         return (Array(data), type)
     }
-}
-
-private extension UInt8 {
-    var isHexDigit: Bool { (48...57).contains(self) || (65...70).contains(self) || (97...102).contains(self) }
 }

@@ -6,26 +6,6 @@ const item = (text, ...children) => { const li = document.createElement("li"); l
 const button = (text, onClick) => { const b = document.createElement("button"); b.type = "button"; b.textContent = text; b.addEventListener("click", onClick); return b; };
 let pending = null;
 
-async function api(path, body, method) {
-  const response = await fetch(path, {
-    method: method || (body === undefined ? "GET" : "POST"),
-    headers: { "Content-Type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    credentials: "same-origin",
-  });
-  const text = await response.text();
-  const json = text ? JSON.parse(text) : {};
-  if (!response.ok) {
-    if (json.code === "unknown_credential" && PublicKeyCredential.signalUnknownCredential) {
-      PublicKeyCredential.signalUnknownCredential({ rpId: location.hostname, credentialId: json.credentialId }).catch(() => {});
-    }
-    const error = new Error(json.title || ("error " + response.status));
-    error.code = json.code;
-    throw error;
-  }
-  return json;
-}
-
 // What a passkey is, in words: its provider's name when the server knows it (from its AAGUID).
 function kindOf(p) {
   if (p.provider) return p.provider;
@@ -290,22 +270,16 @@ async function signInWithAnotherDevice() {
     $("user-code").textContent = started.user_code;
     show("device-pending");
     const waiting = countdown(started.expires_in, $("device-countdown"), $("device-cancel"));
-    let interval = started.interval * 1000;
-    for (;;) {
-      await pause(interval, waiting);
-      if (waiting.cancelled) { show("device-pending", false); say("Cancelled. Nothing was signed in."); return; }
-      if (waiting.expired) { show("device-pending", false); say("The code expired. Start again to get a new one."); return; }
-      try {
-        const result = await api("/api/v1/device/poll", { device_code: started.device_code });
-        say("Signed in as " + result.user.username + ", approved from another device.");
-        show("device-pending", false);
-        await showAccount();
-        return;
-      } catch (error) {
-        if (error.code === "slow_down") interval += 5000;
-        else if (error.code !== "authorization_pending") { say("Not signed in: " + explain(error)); show("device-pending", false); return; }
-      }
+    let result;
+    try { result = await approval(started, waiting); } catch (error) {
+      say("Not signed in: " + explain(error));
+      show("device-pending", false);
+      return;
     }
+    show("device-pending", false);
+    if (!result) { say(waiting.cancelled ? "Cancelled. Nothing was signed in." : "The code expired. Start again to get a new one."); return; }
+    say("Signed in as " + result.user.username + ", approved from another device.");
+    await showAccount();
   } catch (error) { say(explain(error)); }
 }
 

@@ -1,24 +1,11 @@
 "use strict";
 // The sign-in page of an app's authorization request: a passkey sign-in through the API (which sets
-// the session cookie), then the same request continues at /oauth2/resume.
+// the session cookie), then the same request continues at /oauth2/resume. common.js gives api().
 (() => {
   const main = document.getElementById("authorize");
   const status = document.getElementById("status");
   const form = document.getElementById("authorize-form");
   const interaction = main.dataset.interaction;
-
-  async function api(path, body) {
-    const response = await fetch(path, {
-      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body), credentials: "same-origin",
-    });
-    const json = await response.json().catch(() => ({}));
-    if (!response.ok) {
-      const error = new Error(json.title || "The sign-in did not work.");
-      error.code = json.code;
-      throw error;
-    }
-    return json;
-  }
 
   function resume() {
     location.assign("/oauth2/resume?interaction=" + encodeURIComponent(interaction));
@@ -35,21 +22,10 @@
       pending.classList.remove("hidden");
       status.textContent = "Waiting for the other device to approve…";
       const waiting = countdown(started.expires_in, document.getElementById("authorize-countdown"), document.getElementById("authorize-device-cancel"));
-      let interval = started.interval * 1000;
-      for (;;) {
-        await pause(interval, waiting);
-        if (waiting.cancelled || waiting.expired) {
-          pending.classList.add("hidden");
-          status.textContent = waiting.cancelled ? "Cancelled. Nothing was signed in." : "The code expired. Start again to get a new one.";
-          return;
-        }
-        try {
-          await api("/api/v1/device/poll", { device_code: started.device_code });
-          break;
-        } catch (error) {
-          if (error.code === "slow_down") interval += 5000;
-          else if (error.code !== "authorization_pending") throw error;
-        }
+      if (!await approval(started, waiting)) {
+        pending.classList.add("hidden");
+        status.textContent = waiting.cancelled ? "Cancelled. Nothing was signed in." : "The code expired. Start again to get a new one.";
+        return;
       }
       status.textContent = "Approved. Returning to the app…";
       resume();

@@ -1,5 +1,27 @@
 "use strict";
-// Shared by every page's script (loaded before it): failures and times in words.
+// Shared by every page's script (loaded before it): the API, device approval's wait, failures and
+// times in words.
+
+// A call to the JSON API; a refusal throws an Error carrying the server's code and human title.
+async function api(path, body, method) {
+  const response = await fetch(path, {
+    method: method || (body === undefined ? "GET" : "POST"),
+    headers: { "Content-Type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    credentials: "same-origin",
+  });
+  const text = await response.text();
+  const json = text ? JSON.parse(text) : {};
+  if (!response.ok) {
+    if (json.code === "unknown_credential" && PublicKeyCredential.signalUnknownCredential) {
+      PublicKeyCredential.signalUnknownCredential({ rpId: location.hostname, credentialId: json.credentialId }).catch(() => {});
+    }
+    const error = new Error(json.title || ("error " + response.status));
+    error.code = json.code;
+    throw error;
+  }
+  return json;
+}
 
 // What a person reads when something fails: what happened and what to do next, in words. The
 // browser's own WebAuthn messages (which can carry a specification's address) are never shown; the
@@ -61,4 +83,20 @@ function countdown(seconds, label, cancel) {
 async function pause(ms, state) {
   const end = Date.now() + ms;
   while (Date.now() < end && !state.cancelled && !state.expired) await new Promise((done) => setTimeout(done, 200));
+}
+
+// Polls a device-approval request (RFC 8628 §3.4, §3.5) until it is approved (its answer), or the
+// `waiting` countdown is cancelled or expires (null). Any other refusal throws.
+async function approval(started, waiting) {
+  let interval = started.interval * 1000;
+  for (;;) {
+    await pause(interval, waiting);
+    if (waiting.cancelled || waiting.expired) return null;
+    try {
+      return await api("/api/v1/device/poll", { device_code: started.device_code });
+    } catch (error) {
+      if (error.code === "slow_down") interval += 5000;
+      else if (error.code !== "authorization_pending") throw error;
+    }
+  }
 }

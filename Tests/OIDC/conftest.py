@@ -219,8 +219,8 @@ def person(server):
 
 
 def recover(server, owner):
-    """The owner's recovery code is made on their device; on a new device (returned) someone who holds
-    it starts a case, proves it, waits for the release and finishes with a new passkey."""
+    """The owner's recovery code is made on their device; on a new device (returned, with the code)
+    someone who holds it starts a case, proves it, waits for the release and finishes with a new passkey."""
     username = owner.http.get(server.origin + "/api/v1/me").json()["user"]["username"]
     code = owner.api("/api/v1/me/recovery/code", {})["code"]
     device = Browser(server.origin)
@@ -231,4 +231,4 @@ def recover(server, owner):
         assert time.time() < deadline, "the case was not released"
         time.sleep(0.5)
     device.finish_recovery(case["id"])
-    return device
+    return device, code

@@ -394,11 +394,17 @@ def test_a_recovered_session_is_never_phr(server, metadata):
     session. An app is told so, never phr; acr_values=phr sends them to sign in with a passkey."""
     app = App(server, metadata, {})
     owner, _ = new_user(server)
-    device = recover(server, owner)
+    device, code = recover(server, owner)
     assert device.http.get(server.origin + "/api/v1/me").json()["session"]["birth"]["kind"] == "recovered"
     told_as(app, device, "urn:portcullis:acr:recovered")
     silent = app.authorization_url(acr_values="phr", prompt="none")
     assert error_of(silent, silent.open(device))[0] == "interaction_required"
+    # The code that proved this recovery is used up: someone who saw it typed cannot start another.
+    username = device.http.get(server.origin + "/api/v1/me").json()["user"]["username"]
+    stranger = type(device)(server.origin)
+    case = stranger.api("/api/v1/recovery", {"username": username})
+    reused = stranger.http.post(server.origin + f"/api/v1/recovery/{case['id']}/code", json={"code": code})
+    assert reused.status_code == 400 and reused.json()["code"] == "recovery_code_invalid", reused.text
 
 
 def test_browser_apps_may_read_the_public_endpoints_but_not_introspection(app):

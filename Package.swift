@@ -6,8 +6,10 @@
 //   CBOR -> WebAuthn -> Accounts -> OIDC -> SQLStore ----------------------.
 //                              \        \-> Notifications -----------------+-> PortcullisApp -> PortcullisCommands -> portcullis
 //                               \        \-> PortcullisHTTP -> PortcullisPages'
+//                                                    QRCode ----------'
 //
-// * CBOR has no dependencies at all, so it can be audited and fuzzed alone.
+// * CBOR has no dependencies at all, so it can be audited and fuzzed alone. Neither has QRCode, the
+//   encoder behind the pages' QR codes.
 // * WebAuthn is pure: no I/O, no clock and no randomness reads. Time and trust anchors are passed in.
 // * Accounts is the domain (users, passkeys, ceremonies, sessions, events) with the store protocol
 //   and an in-memory store. SQLStore implements the store on SQLite and PostgreSQL.
@@ -63,6 +65,9 @@ let package = Package(
     targets: [
         // Strict, bounded CBOR (RFC 8949, CTAP2 canonical subset). Zero dependencies.
         .target(name: "CBOR", swiftSettings: swiftSettings),
+
+        // A QR code encoder (ISO/IEC 18004) for the pages' links. Zero dependencies.
+        .target(name: "QRCode", swiftSettings: swiftSettings),
 
         // The WebAuthn Level 3 relying-party verifier. Pure.
         .target(
@@ -159,7 +164,7 @@ let package = Package(
         .target(
             name: "PortcullisPages",
             dependencies: [
-                "Accounts", "OIDC", "PortcullisHTTP", "WebAuthn",
+                "Accounts", "OIDC", "PortcullisHTTP", "QRCode", "WebAuthn",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "Crypto", package: "swift-crypto"),
@@ -278,6 +283,7 @@ let package = Package(
         ),
 
         .testTarget(name: "CBORTests", dependencies: ["CBOR"], swiftSettings: swiftSettings),
+        .testTarget(name: "QRCodeTests", dependencies: ["QRCode", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: swiftSettings),
         .testTarget(
             name: "WebAuthnTests",
             dependencies: [

@@ -20,6 +20,9 @@ package struct APIToolkit: Sendable {
     let accountLimiter: RateLimiter
     let metrics: ServerMetrics
 
+    /// The server's public origin (`https://id.example.com`), the start of every link it hands out.
+    package var publicOrigin: String { settings.publicOrigin }
+
     /// The session cookie's name: `__Host-` prefixed when the origin is https.
     var cookieName: String { settings.secureCookies ? "__Host-portcullis" : "portcullis_session" }
 
@@ -62,7 +65,7 @@ package struct APIToolkit: Sendable {
     /// The request body as `T`: parsed by the strict JSON parser (duplicate keys, bad UTF-8 and
     /// excessive depth refused), then decoded strictly (``JSONValueDecoder``). A missing or
     /// mistyped member is a 400 that names it.
-    func decode<T: Decodable>(_ type: T.Type, _ request: Request) async throws -> T {
+    package func decode<T: Decodable>(_ type: T.Type, _ request: Request) async throws -> T {
         let object = try await body(request)
         do { return try JSONValueDecoder().decode(type, from: .object(object)) } catch let error as DecodingError {
             throw Problem.invalid(Self.describe(error))
@@ -92,13 +95,13 @@ package struct APIToolkit: Sendable {
         return RequestInfo(ip: ip, userAgent: request.headers[.userAgent] ?? "")
     }
 
-    func limit(ip: String, account: String? = nil) throws {
+    package func limit(ip: String, account: String? = nil) throws {
         if let wait = ipLimiter.hit("ip:" + ip) { throw Problem.rateLimited(retryAfter: wait) }
         if let account, let wait = accountLimiter.hit("account:" + account) { throw Problem.rateLimited(retryAfter: wait) }
     }
 
     /// A view as a JSON response that no cache keeps.
-    func json(_ view: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
+    package func json(_ view: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
         json(try JSONValueEncoder().encode(view), status: status)
     }
 

@@ -45,7 +45,7 @@ public struct Problem: HTTPResponseError, Encodable {
     /// does not compile until it has one.
     package static func from(_ error: AccountsError) -> Problem {
         let status: HTTPResponse.Status = switch error.code.base {
-        case .invalidRequest, .challengeInvalid, .verificationFailed, .recoveryCodeInvalid, .comparisonCodeMismatch: .badRequest
+        case .invalidRequest, .challengeInvalid, .verificationFailed, .recoveryCodeInvalid, .comparisonCodeMismatch, .numberMismatch: .badRequest
         case .unknownCredential, .unauthenticated: .unauthorized
         case .inviteRequired, .authenticatorNotAllowed, .reauthenticationRequired, .sessionNotAllowed, .userDisabled, .recoveryCodeDisabled,
              .tooManyAttempts, .recoveryNotReleased, .adminRequired, .ownCase, .linkInvalid:
@@ -62,7 +62,7 @@ public struct Problem: HTTPResponseError, Encodable {
     static let originRefused = Problem(.forbidden, code: "origin_not_allowed", title: "This request must come from an allowed origin.")
     static let internalError = Problem(.internalServerError, code: "internal_error", title: "Something went wrong on our side.")
     static let unavailable = Problem(.serviceUnavailable, code: "unavailable", title: "The database is not reachable.")
-    static func invalid(_ title: String) -> Problem { Problem(.badRequest, code: "invalid_request", title: title) }
+    package static func invalid(_ title: String) -> Problem { Problem(.badRequest, code: "invalid_request", title: title) }
     static func rateLimited(retryAfter: Int) -> Problem {
         var problem = Problem(.tooManyRequests, code: "rate_limited", title: "Too many requests; try again later.")
         problem.headers[.retryAfter] = String(retryAfter)

@@ -18,6 +18,7 @@ package enum Pages {
             pages.get(RouterPath(path)) { _, _ in library.page("home", site) }
         }
         RecoveryCancelPage(kit: kit, library: library, site: site).register(on: pages)
+        QRCodeRoute(kit: kit).register(on: router.group())
         // The OpenID Connect pages set the same policy themselves, widening form-action to the app a
         // form's answer is redirected to (Chromium applies form-action to the redirects after a post).
         OIDCPages(kit: kit, library: library, site: site).register(on: router.group())

@@ -6,6 +6,7 @@ import NIOCore
 import PortcullisApp
 import PortcullisPages
 import Testing
+import WebAuthn
 
 /// The page machinery: templates, static files and the Content-Security-Policy, seen over HTTP.
 @Suite struct PageTests {
@@ -117,6 +118,29 @@ import Testing
             let (changed, _, changedBody) = try await Self.get(client, path, headers: [.ifNoneMatch: "\"other\""])
             #expect(changed == .ok)
             #expect(changedBody == body)
+        }
+    }
+
+    /// `POST /qr` draws this server's own links only; the drawn path covers exactly a QR symbol's size.
+    @Test(arguments: [
+        ("http://localhost:8080/device?user_code=BCDFG-HJKLM", 200, nil),
+        ("http://localhost:8080/enrol#" + String(repeating: "A", count: 43), 200, nil),
+        ("https://evil.example/device", 400, "invalid_request"),
+        ("http://localhost:8080.evil.example/", 400, "invalid_request"),
+        ("http://localhost:8080/" + String(repeating: "a", count: 600), 400, "invalid_request"),
+    ] as [(String, Int, String?)])
+    func qrCodesOfOwnLinksOnly(link: String, status: Int, code: String?) async throws {
+        let harness = try await H()
+        try await harness.run { client in
+            let reply = try await H.send(client, .post, "/qr", json: .object(["link": .string(link)]))
+            #expect(reply.status.code == status)
+            if let code {
+                #expect(reply.object["code"] == .string(code))
+            } else {
+                let size = try #require(reply.object["size"]?.int64)
+                #expect(size >= 21 && (size - 17) % 4 == 0)
+                #expect(reply.object["path"]?.string?.hasPrefix("M0 0h7") == true)  // the top-left finder's first row
+            }
         }
     }
 

@@ -182,6 +182,8 @@ public protocol DeviceRequestStore: Sendable {
     func createDeviceRequest(_ request: DeviceRequest) async throws
     func deviceRequest(userCode: String) async throws -> DeviceRequest?
     func deviceRequest(deviceCodeHash: [UInt8]) async throws -> DeviceRequest?
+    /// The pending, unexpired requests that name `targetUserID`, newest first (at most 20).
+    func pendingDeviceRequests(targetUserID: UUID, now: Date) async throws -> [DeviceRequest]
     /// Moves a request from `from` to `to` (compare-and-set: ``StoreError/conflict`` when it is not in
     /// `from` or has expired at `now`), recording the decision, and creating `session` and `event` when given.
     func transitionDeviceRequest(deviceCodeHash: [UInt8], from: DeviceRequest.Status, to: DeviceRequest.Status, decidedBy: UUID?,

@@ -20,7 +20,7 @@ public struct AccountsError: Error, Sendable, Equatable, CustomStringConvertible
             case recoveryCodeDisabled = "recovery_code_disabled", recoveryCodeInvalid = "recovery_code_invalid"
             case tooManyAttempts = "too_many_attempts", comparisonCodeMismatch = "comparison_code_mismatch"
             case recoveryNotReleased = "recovery_not_released", adminRequired = "admin_required", ownCase = "own_case"
-            case linkInvalid = "link_invalid", conflict
+            case linkInvalid = "link_invalid", numberMismatch = "number_mismatch", conflict
         }
         /// The code, for exhaustive switches inside this package (the HTTP mapping).
         package let base: Base
@@ -127,6 +127,10 @@ public struct AccountsError: Error, Sendable, Equatable, CustomStringConvertible
     }
     public static func linkInvalid(file: String = #fileID, line: Int = #line) -> AccountsError {
         AccountsError(.linkInvalid, "This link is not valid.", file: file, line: line)
+    }
+    static func numberMismatch(file: String = #fileID, line: Int = #line) -> AccountsError {
+        AccountsError(.numberMismatch, "That is not the number the other device shows, so its request is denied. If it is your device, start again there.",
+                      file: file, line: line)
     }
     static func conflict(file: String = #fileID, line: Int = #line) -> AccountsError {
         AccountsError(.conflict, "Another request changed this first; try again.", file: file, line: line)

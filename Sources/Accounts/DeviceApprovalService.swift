@@ -45,19 +45,40 @@ public struct DeviceApprovalService: Sendable {
     /// How recent the approver's passkey assertion must be.
     public static let deviceApprovalWindow: TimeInterval = 60
 
+    /// A started request: what the device keeps and shows.
+    public struct Started: Sendable {
+        /// Secret, for the device only.
+        public let deviceCode: String
+        /// For a person to type on the approving device.
+        public let userCode: String
+        /// The number the device shows, which the approver picks when the request was pushed.
+        public let matchNumber: Int
+        public let expiresIn: Int
+        public let interval: Int
+    }
+
     /// Starts a request from a device without passkeys.
-    /// - Returns: the device code (secret, for the device only) and the user code (for a person).
-    public func start(info: RequestInfo) async throws -> (deviceCode: String, userCode: String, expiresIn: Int, interval: Int) {
+    /// - Parameter username: the account the person says it is for, if they typed it: the request is
+    ///   then shown to that account's signed-in sessions, and only that account may approve it. An
+    ///   unknown or disabled username starts a request that nobody is shown, answered the same way,
+    ///   so that the answer does not tell who has an account.
+    public func start(info: RequestInfo, username: String? = nil) async throws -> Started {
         let now = clock()
+        var target: UUID?
+        if let username, let user = try await store.user(username: try PasskeyService.normalize(username: username)), !user.disabled {
+            target = user.id
+        }
         for _ in 0..<5 {
             let deviceCode = Base64URL.encode(random.bytes(32))
             let userCode = UserCode.generate(using: random)
             let request = DeviceRequest(
                 deviceCodeHash: sha256(deviceCode), userCode: userCode, status: .pending, createdAt: now,
-                expiresAt: now.addingTimeInterval(policy.requestLifetime), interval: Self.devicePollInterval, ip: info.ip, userAgent: info.userAgent)
+                expiresAt: now.addingTimeInterval(policy.requestLifetime), interval: Self.devicePollInterval, ip: info.ip, userAgent: info.userAgent,
+                targetUserID: target, matchNumber: DeviceRequest.drawMatchNumber(using: random))
             do {
                 try await store.createDeviceRequest(request)
-                return (deviceCode, userCode, Int(policy.requestLifetime), Self.devicePollInterval)
+                return Started(deviceCode: deviceCode, userCode: userCode, matchNumber: request.matchNumber,
+                               expiresIn: Int(policy.requestLifetime), interval: Self.devicePollInterval)
             } catch let error as StoreError where error == .conflict {
                 continue  // a user code collision: draw again
             }
@@ -65,30 +86,44 @@ public struct DeviceApprovalService: Sendable {
         throw AccountsError.conflict()
     }
 
-    /// Finds a pending request by its user code, for the approver to check the device's details.
+    /// The pending requests that name the signed-in account, newest first: what its sessions show at
+    /// once. Each carries ``DeviceRequest/choices`` for number matching.
+    public func pending(_ auth: Authenticated) async throws -> [DeviceRequest] {
+        try await store.pendingDeviceRequests(targetUserID: auth.user.id, now: clock())
+    }
+
+    /// Finds a pending request by its user code, for the approver to check the device's details. A
+    /// request that names an account is found by that account only.
     public func lookup(_ auth: Authenticated, userCode text: String) async throws -> DeviceRequest {
         // The approver holds a full-rights session with a passkey assertion at most a minute old.
         try sessions.requireFresh(auth, within: Self.deviceApprovalWindow)
         guard let code = UserCode.normalize(text), let request = try await store.deviceRequest(userCode: code),
-              request.status == .pending, request.expiresAt > clock()
+              request.status == .pending, request.expiresAt > clock(), request.targetUserID.map({ $0 == auth.user.id }) ?? true
         else { throw AccountsError.notFound() }
         return request
     }
 
-    /// Approves or denies a pending request.
-    public func decide(_ auth: Authenticated, userCode text: String, approve: Bool, info: RequestInfo) async throws {
+    /// Approves or denies a pending request. A request that names an account is approved only with
+    /// `number`, the one its device shows; a wrong number denies it (the device is told), because the
+    /// person picking was not looking at that device.
+    public func decide(_ auth: Authenticated, userCode text: String, approve: Bool, number: Int? = nil, info: RequestInfo) async throws {
         let request = try await lookup(auth, userCode: text)
         let now = clock()
+        let mismatch = approve && request.targetUserID != nil && number != request.matchNumber
+        let approved = approve && !mismatch
+        var detail = ["device_ip": request.ip, "device_user_agent": String(request.userAgent.prefix(200))]
+        if mismatch { detail["reason"] = "wrong_number" }
         let event = SecurityEvent(
-            id: random.timeOrderedUUID(at: now), userID: auth.user.id, kind: approve ? .deviceApproved : .deviceDenied, at: now, ip: info.ip, userAgent: info.userAgent,
-            detail: ["device_ip": request.ip, "device_user_agent": String(request.userAgent.prefix(200))])
+            id: random.timeOrderedUUID(at: now), userID: auth.user.id, kind: approved ? .deviceApproved : .deviceDenied, at: now, ip: info.ip,
+            userAgent: info.userAgent, detail: detail)
         do {
             try await store.transitionDeviceRequest(
-                deviceCodeHash: request.deviceCodeHash, from: .pending, to: approve ? .approved : .denied, decidedBy: auth.user.id,
+                deviceCodeHash: request.deviceCodeHash, from: .pending, to: approved ? .approved : .denied, decidedBy: auth.user.id,
                 approvingCredentialID: auth.session.birth.credentialID, session: nil, event: event, now: now)
         } catch let error as StoreError where error == .conflict {
             throw AccountsError.notFound()
         }
+        if mismatch { throw AccountsError.numberMismatch() }
     }
 
     /// Answers a device's poll; an approved request yields its session exactly once.

@@ -1,8 +1,14 @@
+import Crypto
 import Foundation
 
 /// A sign-in request from a device that cannot do passkeys, approved from one that can (RFC 8628
 /// style). The device holds the device code (only its hash is stored); a person types the user code on
 /// a device where they are signed in with a passkey and approves or denies.
+///
+/// A request may name the account it is for (the person typed their username first). It is then
+/// also shown at once to that account's signed-in sessions, and only that account may approve it, by
+/// picking the number the requesting device shows among three (number matching): approving a request
+/// pushed to you is not enough, you must be looking at the device that asks.
 ///
 /// The flow is kept apart from the HTTP layer so that the OpenID Connect device grant can reuse it.
 public struct DeviceRequest: Sendable, Hashable {
@@ -39,9 +45,32 @@ public struct DeviceRequest: Sendable, Hashable {
     public var decidedBy: UUID?
     /// The approving session's passkey, recorded in the new session's birth.
     public var approvingCredentialID: [UInt8]?
+    /// The account the request names, when it named one that exists; only it may approve.
+    public var targetUserID: UUID?
+    /// The number the requesting device shows (10 to 99), which the approver must pick.
+    public var matchNumber: Int
+
+    /// The three numbers the approver picks among: ``matchNumber`` and two others, in an order and
+    /// with decoys derived from the request (the same on every look, so looking twice tells nothing).
+    public var choices: [Int] {
+        let seed = Array(SHA256.hash(data: deviceCodeHash + Array("portcullis number matching".utf8)))
+        var numbers = [matchNumber]
+        for byte in seed.dropLast() where numbers.count < 3 {
+            let candidate = 10 + Int(byte) % 90
+            if !numbers.contains(candidate) { numbers.append(candidate) }
+        }
+        var next = matchNumber
+        while numbers.count < 3 {  // 31 bytes without two new numbers: never in practice, but never short
+            next = next == 99 ? 10 : next + 1
+            if !numbers.contains(next) { numbers.append(next) }
+        }
+        numbers.swapAt(0, Int(seed[seed.count - 1]) % 3)
+        return numbers
+    }
 
     public init(deviceCodeHash: [UInt8], userCode: String, status: Status, createdAt: Date, expiresAt: Date, interval: Int,
-                lastPolledAt: Date? = nil, ip: String, userAgent: String, decidedBy: UUID? = nil, approvingCredentialID: [UInt8]? = nil) {
+                lastPolledAt: Date? = nil, ip: String, userAgent: String, decidedBy: UUID? = nil, approvingCredentialID: [UInt8]? = nil,
+                targetUserID: UUID? = nil, matchNumber: Int = 0) {
         self.deviceCodeHash = deviceCodeHash
         self.userCode = userCode
         self.status = status
@@ -53,6 +82,15 @@ public struct DeviceRequest: Sendable, Hashable {
         self.userAgent = userAgent
         self.decidedBy = decidedBy
         self.approvingCredentialID = approvingCredentialID
+        self.targetUserID = targetUserID
+        self.matchNumber = matchNumber
+    }
+
+    /// A two-digit number (10 to 99) from `random`, by rejection sampling.
+    public static func drawMatchNumber(using random: any RandomSource) -> Int {
+        while true {
+            for byte in random.bytes(8) where byte < 180 { return 10 + Int(byte) % 90 }
+        }
     }
 }
 

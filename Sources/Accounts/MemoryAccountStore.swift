@@ -163,6 +163,10 @@ public actor MemoryAccountStore: AccountStore {
     }
     public func deviceRequest(userCode: String) async throws -> DeviceRequest? { deviceRequests.values.first { $0.userCode == userCode } }
     public func deviceRequest(deviceCodeHash: [UInt8]) async throws -> DeviceRequest? { deviceRequests[deviceCodeHash] }
+    public func pendingDeviceRequests(targetUserID: UUID, now: Date) async throws -> [DeviceRequest] {
+        Array(deviceRequests.values.filter { $0.targetUserID == targetUserID && $0.status == .pending && $0.expiresAt > now }
+            .sorted { ($0.createdAt, $0.userCode) > ($1.createdAt, $1.userCode) }.prefix(20))
+    }
     public func transitionDeviceRequest(deviceCodeHash: [UInt8], from: DeviceRequest.Status, to: DeviceRequest.Status, decidedBy: UUID?,
                                         approvingCredentialID: [UInt8]?, session: Session?, event: SecurityEvent?, now: Date) async throws {
         guard var request = deviceRequests[deviceCodeHash], request.status == from, request.expiresAt > now else { throw StoreError.conflict }

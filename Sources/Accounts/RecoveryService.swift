@@ -381,6 +381,33 @@ public struct RecoveryService: CeremonyBacked {
         try await approveRecovery(auth, caseID: target.id, comparisonCode: comparisonCode, info: info)
     }
 
+    /// A contact declines: they were not asked by the account's owner, so the request is likely not
+    /// theirs. Every open case of `ownerID` is cancelled (a flood of cases cannot hide one from a
+    /// decline), and the owner's timeline and notifications say which contact declined. No block
+    /// follows: if it was the owner after all, they speak with that contact and start again.
+    /// - Returns: how many cases were cancelled.
+    @discardableResult
+    public func declineRecovery(_ auth: Authenticated, ownerID: UUID, info: RequestInfo) async throws -> Int {
+        try sessions.requireFresh(auth)
+        guard try await store.recoveryContacts(contactID: auth.user.id).contains(where: { $0.ownerID == ownerID && $0.accepted }) else {
+            throw AccountsError.notFound()
+        }
+        let now = clock()
+        var cancelled = 0
+        for open in try await store.openRecoveryCases(userID: ownerID, now: now) {
+            do {
+                try await store.cancelRecoveryCase(id: open.id, blockUntil: nil, event: SecurityEvent(
+                    id: newEventID(), userID: ownerID, kind: .recoveryCancelled, at: now, ip: info.ip, userAgent: info.userAgent,
+                    detail: ["case": open.id.uuidString.lowercased(), "by": "contact", "contact": auth.user.username]), now: now)
+                cancelled += 1
+            } catch let error as StoreError where error == .conflict {
+                continue  // completed or cancelled meanwhile
+            }
+        }
+        guard cancelled > 0 else { throw AccountsError.notFound() }
+        return cancelled
+    }
+
     /// The one open case of `ownerID` with the comparison code `entered`, among all its open cases.
     func openCase(ownerID: UUID, comparisonCode entered: String) async throws -> RecoveryCase {
         let digits = entered.filter(\.isNumber)

@@ -26,6 +26,7 @@ struct DeviceController: Sendable {
         device.post("poll", use: poll)
         let approver = signedIn.group("api/v1/device")
         approver.get("lookup", use: lookup)
+        approver.get("pending", use: pending)
         approver.post("approve", use: { request, context in try await decide(request, context, approve: true) })
         approver.post("deny", use: { request, context in try await decide(request, context, approve: false) })
         return routes
@@ -39,15 +40,22 @@ struct DeviceController: Sendable {
         let verification_uri_complete: String
         let expires_in: Int
         let interval: Int
+        /// The number to pick on the signed-in device when the request named an account.
+        let match_number: Int
     }
+    /// What a device may say when it starts: the account it is for, to reach that account's sessions.
+    struct Start: Decodable { let username: String? }
     struct Poll: Decodable { let device_code: String }
     struct Approved: Encodable { let user: UserView }
     struct Found: Encodable {
         let userCode: String; let ip: String; let userAgent: String; let requestedAt: Date; let expiresAt: Date
         /// The app that asked, for a device grant (RFC 8628); null for a device signing in to Portcullis itself.
         let client: String?
+        /// For a request that named this account: the three numbers to pick the device's among.
+        let choices: [Int]?
     }
-    struct Decision: Decodable { let user_code: String }
+    struct Pending: Encodable { let requests: [Found] }
+    struct Decision: Decodable { let user_code: String; let number: Int? }
 
     var verificationURI: String {
         kit.settings.publicOrigin + "/device"
@@ -60,12 +68,25 @@ struct DeviceController: Sendable {
 
     @Sendable func start(_ request: Request, context: AppRequestContext) async throws -> Response {
         let who = kit.info(request, context)
-        try kit.limit(ip: who.ip)
-        let started = try await kit.service.deviceApproval.start(info: who)
+        // A device may post nothing at all (RFC 8628 devices send a form, command-line ones often nothing).
+        let buffer: ByteBuffer
+        do { buffer = try await request.body.collect(upTo: 4096) } catch is NIOTooManyBytesError { throw Problem.tooLarge }
+        var username: String?
+        if buffer.readableBytes > 0 {
+            guard let object = (try? StrictJSON.parse(buffer.readableBytesView))?.object else { throw Problem.malformedJSON }
+            do { username = try JSONValueDecoder().decode(Start.self, from: .object(object)).username } catch let error as DecodingError {
+                throw Problem.invalid(APIToolkit.describe(error))
+            }
+            if username?.trimmingCharacters(in: .whitespaces).isEmpty == true { username = nil }
+        }
+        // A named account also limits how often its sessions can be asked (no flood of prompts).
+        try kit.limit(ip: who.ip, account: username.map { "device:" + $0.lowercased() })
+        let started = try await kit.service.deviceApproval.start(info: who, username: username)
         let display = UserCode.display(started.userCode)
         return try kit.json(Started(
             device_code: started.deviceCode, user_code: display, verification_uri: verificationURI,
-            verification_uri_complete: verificationURI + "?user_code=" + display, expires_in: started.expiresIn, interval: started.interval))
+            verification_uri_complete: verificationURI + "?user_code=" + display, expires_in: started.expiresIn, interval: started.interval,
+            match_number: started.matchNumber))
     }
 
     @Sendable func poll(_ request: Request, context: AppRequestContext) async throws -> Response {
@@ -91,20 +112,32 @@ struct DeviceController: Sendable {
         let auth = try context.requireIdentity()
         try throttleGuess(ip: kit.info(request, context).ip)
         let code = request.uri.queryParameters.get("user_code") ?? ""
-        let found = try await kit.service.deviceApproval.lookup(auth, userCode: code)
-        // A request opened by an app's device grant names the app, so the approver knows what they let in.
-        let client = try await kit.oidc.deviceClient(deviceCodeHash: found.deviceCodeHash)
-        return try kit.json(Found(
-            userCode: UserCode.display(found.userCode), ip: found.ip, userAgent: found.userAgent, requestedAt: found.createdAt,
-            expiresAt: found.expiresAt, client: client?.name))
+        return try kit.json(try await found(try await kit.service.deviceApproval.lookup(auth, userCode: code)))
+    }
+
+    /// The requests that named the signed-in account, for its pages to show at once.
+    @Sendable func pending(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let auth = try context.requireIdentity()
+        var views: [Found] = []
+        for pending in try await kit.service.deviceApproval.pending(auth) { views.append(try await found(pending)) }
+        return try kit.json(Pending(requests: views))
+    }
+
+    /// A request as the approver sees it: where it comes from, and the app that asked for a device
+    /// grant, so the approver knows what they let in.
+    func found(_ request: DeviceRequest) async throws -> Found {
+        let client = try await kit.oidc.deviceClient(deviceCodeHash: request.deviceCodeHash)
+        return Found(
+            userCode: UserCode.display(request.userCode), ip: request.ip, userAgent: request.userAgent, requestedAt: request.createdAt,
+            expiresAt: request.expiresAt, client: client?.name, choices: request.targetUserID == nil ? nil : request.choices)
     }
 
     func decide(_ request: Request, _ context: AppRequestContext, approve: Bool) async throws -> Response {
         let auth = try context.requireIdentity()
         let who = kit.info(request, context)
         try throttleGuess(ip: who.ip)
-        let code = try await kit.decode(Decision.self, request).user_code
-        try await kit.service.deviceApproval.decide(auth, userCode: code, approve: approve, info: who)
+        let decision = try await kit.decode(Decision.self, request)
+        try await kit.service.deviceApproval.decide(auth, userCode: decision.user_code, approve: approve, number: decision.number, info: who)
         return Response(status: .noContent)
     }
 }

@@ -37,6 +37,7 @@ struct RecoveryController: Sendable {
         me.get("recovery-requests", use: requests)
         me.post("recovery-requests/:id/approve", use: approve)
         me.post("recovery-requests/approve", use: approveByCode)
+        me.post("recovery-requests/decline", use: decline)
         me.post("recovery-requests/:id/cancel", use: cancel)
 
         let recovery = routes.group("api/v1/recovery")
@@ -264,6 +265,17 @@ struct RecoveryController: Sendable {
         try kit.limit(ip: kit.info(request, context).ip, account: auth.user.username)
         try await kit.service.recovery.approveRecovery(auth, ownerID: input.owner, comparisonCode: input.comparisonCode, info: kit.info(request, context))
         return Response(status: .noContent)
+    }
+
+    struct Declined: Encodable { let cancelled: Int }
+    struct Decline: Decodable { let owner: UUID }
+
+    /// A contact was not asked by the owner: every open case of that owner ends, and the owner is told.
+    @Sendable func decline(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let auth = try context.requireIdentity()
+        let input = try await kit.decode(Decline.self, request)
+        let cancelled = try await kit.service.recovery.declineRecovery(auth, ownerID: input.owner, info: kit.info(request, context))
+        return try kit.json(Declined(cancelled: cancelled))
     }
 
     @Sendable func cancel(_ request: Request, context: AppRequestContext) async throws -> Response {

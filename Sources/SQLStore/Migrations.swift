@@ -154,6 +154,12 @@ enum Migrations {
                 "CREATE INDEX oidc_artifacts_session ON oidc_artifacts (session_id) WHERE session_id IS NOT NULL",
                 "CREATE INDEX oidc_artifacts_user ON oidc_artifacts (user_id, kind) WHERE user_id IS NOT NULL",
             ]),
+            (11, [
+                // A device request may name its account (pushed to its sessions, number matching).
+                "ALTER TABLE device_requests ADD COLUMN target_user_id TEXT REFERENCES users(id) ON DELETE CASCADE",
+                "ALTER TABLE device_requests ADD COLUMN match_number BIGINT NOT NULL DEFAULT 0",
+                "CREATE INDEX device_requests_target ON device_requests (target_user_id, created_at) WHERE target_user_id IS NOT NULL",
+            ]),
         ]
     }
 

@@ -19,7 +19,9 @@ extension SQLAccountStore {
             ip: try row.decode(column: "ip", as: String.self),
             userAgent: try row.decode(column: "user_agent", as: String.self),
             decidedBy: try Self.optionalUUID(row, "decided_by"),
-            approvingCredentialID: try row.decode(column: "approving_credential_id", as: Data?.self).map(Array.init))
+            approvingCredentialID: try row.decode(column: "approving_credential_id", as: Data?.self).map(Array.init),
+            targetUserID: try Self.optionalUUID(row, "target_user_id"),
+            matchNumber: Int(try row.decode(column: "match_number", as: Int64.self)))
     }
 
     public func createDeviceRequest(_ r: DeviceRequest) async throws {
@@ -27,10 +29,11 @@ extension SQLAccountStore {
             try await backend.write { db in
                 try await db.raw("""
                     INSERT INTO device_requests (device_code_hash, user_code, status, created_at, expires_at, interval_seconds, last_polled_at,
-                      ip, user_agent, decided_by, approving_credential_id) VALUES
+                      ip, user_agent, decided_by, approving_credential_id, target_user_id, match_number) VALUES
                     (\(bind: Self.data(r.deviceCodeHash)), \(bind: r.userCode), \(bind: r.status.rawValue), \(bind: Self.ms(r.createdAt)),
                      \(bind: Self.ms(r.expiresAt)), \(bind: Int64(r.interval)), \(bind: r.lastPolledAt.map(Self.ms)), \(bind: r.ip),
-                     \(bind: r.userAgent), \(bind: r.decidedBy.map(Self.id)), \(bind: r.approvingCredentialID.map(Self.data)))
+                     \(bind: r.userAgent), \(bind: r.decidedBy.map(Self.id)), \(bind: r.approvingCredentialID.map(Self.data)),
+                     \(bind: r.targetUserID.map(Self.id)), \(bind: Int64(r.matchNumber)))
                     """).run()
             }
         } catch let error where Self.isUniqueViolation(error) {
@@ -47,6 +50,15 @@ extension SQLAccountStore {
     public func deviceRequest(deviceCodeHash: [UInt8]) async throws -> DeviceRequest? {
         try await backend.read { db in
             try await db.raw("SELECT * FROM device_requests WHERE device_code_hash = \(bind: Self.data(deviceCodeHash))").first().map(Self.deviceRequest)
+        }
+    }
+
+    public func pendingDeviceRequests(targetUserID: UUID, now: Date) async throws -> [DeviceRequest] {
+        try await backend.read { db in
+            try await db.raw("""
+                SELECT * FROM device_requests WHERE target_user_id = \(bind: Self.id(targetUserID)) AND status = 'pending'
+                  AND expires_at > \(bind: Self.ms(now)) ORDER BY created_at DESC, user_code DESC LIMIT 20
+                """).all().map(Self.deviceRequest)
         }
     }
 

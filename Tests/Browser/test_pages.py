@@ -1,9 +1,11 @@
 """The page for people, in a real headless Chromium with its virtual authenticator, against a real
 `portcullis serve` (the debug build) on an embedded SQLite file."""
-import base64, hashlib, hmac, json, os, socket, subprocess, tempfile, threading, time, urllib.parse, urllib.request
+import base64, hashlib, hmac, io, json, os, socket, subprocess, tempfile, threading, time, urllib.parse, urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+import zxingcpp
+from PIL import Image
 from selenium import webdriver
 from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException, WebDriverException
 from selenium.webdriver.chrome.service import Service
@@ -103,16 +105,37 @@ def server(webhooks):
     assert process.wait(timeout=30) == 0, "SIGTERM should stop the server cleanly"
 
 
-@pytest.fixture(scope="session")
-def browser():
+def new_chromium():
     options = webdriver.ChromeOptions()
     options.binary_location = "/usr/bin/chromium"
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # to see Content-Security-Policy violations
     for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1000,800"):
         options.add_argument(argument)
-    driver = webdriver.Chrome(service=Service(executable_path="/usr/bin/chromedriver"), options=options)
+    return webdriver.Chrome(service=Service(executable_path="/usr/bin/chromedriver"), options=options)
+
+
+@pytest.fixture(scope="session")
+def browser():
+    driver = new_chromium()
     yield driver
     driver.quit()
+
+
+@pytest.fixture(scope="session")
+def other_browser():
+    """A second device: its own Chromium, with no passkey and no cookie of the first."""
+    driver = new_chromium()
+    yield driver
+    driver.quit()
+
+
+def qr_text(element):
+    """What a QR code drawn on the page says, read from a screenshot by zxing-cpp (a decoder nobody here wrote)."""
+    element.parent.execute_script("arguments[0].scrollIntoView({block: 'center'})", element)
+    found = zxingcpp.read_barcodes(Image.open(io.BytesIO(element.screenshot_as_png)))
+    assert len(found) == 1, "no readable QR code on the page"
+    assert found[0].format == zxingcpp.BarcodeFormat.QRCode
+    return found[0].text
 
 
 def platform_authenticator():
@@ -252,9 +275,10 @@ def test_an_unknown_address_is_a_page_in_the_products_look(browser, server):
     assert not [entry for entry in browser.get_log("browser") if "Content Security Policy" in entry["message"]]
 
 
-def post_json(url, body, cookie=None):
+def post_json(url, body, cookie=None, origin=None):
     request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                                     headers={"Content-Type": "application/json", **({"Cookie": cookie} if cookie else {})})
+                                     headers={"Content-Type": "application/json", **({"Cookie": cookie} if cookie else {}),
+                                              **({"Origin": origin} if origin else {})})
     try:
         with urllib.request.urlopen(request) as response:
             return response.status, json.loads(response.read() or b"{}"), response.headers
@@ -541,9 +565,12 @@ def test_the_account_page_fits_a_phone(browser, server):
     d.set_window_size(390, 844)
     try:
         sign_up(d, server, "phone")
-        d.find_element(By.ID, "enrol-device").click()  # shows a long link
+        d.find_element(By.ID, "enrol-device").click()  # shows a long link, and its QR code
         wait_for(d, lambda: d.find_element(By.ID, "enrolment").is_displayed())
-        assert d.find_element(By.ID, "enrol-link").text.startswith("http")
+        link = d.find_element(By.ID, "enrol-link").text
+        assert link.startswith(server + "/enrol#")
+        wait_for(d, lambda: d.find_elements(By.CSS_SELECTOR, "#enrol-qr svg"))
+        assert qr_text(d.find_element(By.ID, "enrol-qr")) == link
         assert d.execute_script("return document.documentElement.scrollWidth <= window.innerWidth"), "the page scrolls sideways"
     finally:
         d.set_window_size(1000, 800)
@@ -645,3 +672,146 @@ def test_a_passkey_is_renamed_and_a_device_code_counts_down_and_can_be_cancelled
     d.find_element(By.ID, "device-cancel").click()
     wait_for(d, lambda: status(d) == "Cancelled. Nothing was signed in.", timeout=5)
     assert not d.find_element(By.ID, "device-pending").is_displayed()
+
+
+def ask_from_other_device(o, server, username):
+    """On a device without passkeys: type the username, ask to sign in with another device; returns the number it shows."""
+    o.delete_all_cookies()
+    o.get(server + "/")
+    wait_for(o, lambda: o.find_element(By.ID, "other-device").is_displayed())
+    o.find_element(By.ID, "username").send_keys(username)
+    o.find_element(By.ID, "other-device").click()
+    wait_for(o, lambda: o.find_element(By.ID, "device-number-box").is_displayed())
+    return o.find_element(By.ID, "device-number").text
+
+
+def test_a_request_naming_the_account_is_pushed_and_approved_by_picking_its_number(passkey_browser, other_browser, server):
+    d, o = passkey_browser, other_browser
+    sign_up(d, server, "pia")
+    number = ask_from_other_device(o, server, "pia")
+    # The asking device also shows a QR code of the approval link, which a phone's camera reads.
+    wait_for(o, lambda: o.find_elements(By.CSS_SELECTOR, "#device-qr svg"))
+    user_code = o.find_element(By.ID, "user-code").text
+    assert qr_text(o.find_element(By.ID, "device-qr")) == server + "/device?user_code=" + user_code
+    # The signed-in page shows the request within seconds, with three numbers to pick from.
+    wait_for(d, lambda: d.find_elements(By.CSS_SELECTOR, "#device-requests .device-request"), timeout=10)
+    request = d.find_element(By.CSS_SELECTOR, "#device-requests .device-request")
+    assert "asks to sign in as you" in request.text
+    choices = [b for b in request.find_elements(By.TAG_NAME, "button") if b.text.isdigit()]
+    assert len(choices) == 3 and number in [b.text for b in choices]
+    next(b for b in choices if b.text == number).click()  # confirmed with the passkey, then approved
+    wait_for(d, lambda: status(d).startswith(("Approved", "Refused")))
+    assert status(d) == "Approved: the other device is signed in."
+    wait_for(o, lambda: status(o).startswith(("Signed in", "Not signed in")), timeout=20)
+    assert status(o) == "Signed in as pia, approved from another device."
+    wait_for(d, lambda: not d.find_elements(By.CSS_SELECTOR, "#device-requests .device-request"))
+
+
+def test_picking_the_wrong_number_denies_the_request(passkey_browser, other_browser, server):
+    d, o = passkey_browser, other_browser
+    sign_up(d, server, "quin")
+    number = ask_from_other_device(o, server, "quin")
+    wait_for(d, lambda: d.find_elements(By.CSS_SELECTOR, "#device-requests .device-request"), timeout=10)
+    request = d.find_element(By.CSS_SELECTOR, "#device-requests .device-request")
+    next(b for b in request.find_elements(By.TAG_NAME, "button") if b.text.isdigit() and b.text != number).click()
+    wait_for(d, lambda: status(d).startswith(("Approved", "Refused")))
+    assert status(d).startswith("Refused: That is not the number the other device shows")
+    wait_for(o, lambda: status(o).startswith(("Signed in", "Not signed in")), timeout=20)
+    assert status(o) == "Not signed in: The request was denied."
+    assert api_in_page(o, "/api/v1/me")[0] == 401
+
+
+def test_a_request_for_an_unknown_username_is_shown_to_no_one_and_looks_the_same(passkey_browser, other_browser, server):
+    d, o = passkey_browser, other_browser
+    sign_up(d, server, "ruth")
+    number = ask_from_other_device(o, server, "nobody-by-this-name")
+    assert number.isdigit() and 10 <= int(number) <= 99
+    o.find_element(By.ID, "device-cancel").click()
+    time.sleep(4)  # longer than the signed-in page's look for requests
+    assert not d.find_elements(By.CSS_SELECTOR, "#device-requests .device-request")
+
+
+def test_a_browser_without_the_webauthn_json_methods_signs_up_and_in(passkey_browser, server):
+    """Browsers that predate WebAuthn Level 3's JSON methods: the page converts options and credentials itself."""
+    d = passkey_browser
+    removal = d.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": (
+        "delete PublicKeyCredential.parseCreationOptionsFromJSON; delete PublicKeyCredential.parseRequestOptionsFromJSON;"
+        "delete PublicKeyCredential.prototype.toJSON;")})
+    try:
+        d.get(server + "/")
+        assert d.execute_script("return typeof PublicKeyCredential.parseCreationOptionsFromJSON + typeof PublicKeyCredential.prototype.toJSON") \
+            == "undefinedundefined"
+        sign_up(d, server, "olga")
+        # Adding a passkey on the same authenticator: the converted excludeCredentials names the one it
+        # holds, so the browser refuses (InvalidStateError) and the page says so in words.
+        d.find_element(By.ID, "add-passkey").click()
+        wait_for(d, lambda: status(d).startswith(("Passkey added", "Refused")))
+        assert status(d) == "Refused: This device already holds a passkey for this account. Sign in with it, or add one from another device or security key."
+        d.find_element(By.ID, "signout").click()
+        wait_for(d, lambda: d.find_element(By.ID, "signin").is_displayed() or status(d).startswith("Signed in"))
+        if not status(d).startswith("Signed in"):
+            d.find_element(By.ID, "username").send_keys("olga")
+            d.find_element(By.ID, "signin").click()
+        wait_for(d, lambda: status(d).startswith(("Signed in", "Sign-in failed")))
+        assert status(d) == "Signed in as olga."
+    finally:
+        d.execute_cdp_cmd("Page.removeScriptToEvaluateOnNewDocument", {"identifier": removal["identifier"]})
+
+
+SIGNAL_RECORDER = (
+    "window.__signals = [];"
+    "for (const name of ['signalUnknownCredential', 'signalAllAcceptedCredentials', 'signalCurrentUserDetails']) {"
+    "  PublicKeyCredential[name] = (options) => { window.__signals.push([name, options]); return Promise.resolve(); };"
+    "}")
+
+
+def test_the_account_page_tells_the_passkey_provider_what_is_current(passkey_browser, server):
+    """The signal methods, recorded where the page calls them: the passkeys that still work and today's names."""
+    d = passkey_browser
+    removal = d.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": SIGNAL_RECORDER})
+    try:
+        sign_up(d, server, "sigrid")
+        wait_for(d, lambda: {"signalAllAcceptedCredentials", "signalCurrentUserDetails"} <= {n for n, _ in d.execute_script("return window.__signals")})
+        signals = {name: options for name, options in d.execute_script("return window.__signals")}
+        accepted, current = signals["signalAllAcceptedCredentials"], signals["signalCurrentUserDetails"]
+        assert accepted["allAcceptedCredentialIds"] == [d.get_credentials()[0].id.rstrip("=")]
+        assert current == {"rpId": "localhost", "userId": accepted["userId"], "name": "sigrid", "displayName": "sigrid"}
+        assert current["userId"] == d.get_credentials()[0].user_handle.rstrip("=")  # the handle the passkey was made for
+    finally:
+        d.execute_cdp_cmd("Page.removeScriptToEvaluateOnNewDocument", {"identifier": removal["identifier"]})
+
+
+def test_a_contact_who_was_not_asked_declines_and_the_request_ends(passkey_browser, other_browser, server, webhooks):
+    d, o = passkey_browser, other_browser
+    sign_up(d, server, "tess-friend")
+    o.add_virtual_authenticator(platform_authenticator())
+    try:
+        # Tess chooses her friend as a recovery contact; the friend accepts on the account page.
+        o.delete_all_cookies()
+        sign_up(o, server, "tess")
+        o.find_element(By.ID, "contact").send_keys("tess-friend\n")
+        wait_for(o, lambda: "tess-friend (invited, not accepted yet)" in o.find_element(By.ID, "contacts").text)
+        d.get(server + "/")
+        wait_for(d, lambda: d.find_elements(By.CSS_SELECTOR, "#invitations button"))
+        d.find_element(By.CSS_SELECTOR, "#invitations button").click()
+        wait_for(d, lambda: status(d) in ("You are now a recovery contact.",) or status(d).startswith("Refused"))
+        assert status(d) == "You are now a recovery contact."
+        # Someone else asks to recover Tess's account; the friend was never asked by Tess, and declines.
+        code, _, _ = post_json(server + "/api/v1/recovery", {"username": "tess"}, origin=server)
+        assert code == 201
+        d.get(server + "/")
+        wait_for(d, lambda: "tess asked to recover their account" in d.find_element(By.ID, "requests").text)
+        decline = next(b for b in d.find_elements(By.CSS_SELECTOR, "#requests button") if b.text.startswith("Decline"))
+        decline.click()
+        WebDriverWait(d, 5).until(expected_conditions.alert_is_present()).accept()
+        wait_for(d, lambda: status(d).startswith(("Declined", "Refused")))
+        assert status(d) == "Declined. The requests are cancelled and tess is told."
+        cancelled = webhooks.wait_for(lambda e: e["type"] == "portcullis.recovery_cancelled" and e["data"].get("by") == "contact")
+        assert cancelled["data"]["contact"] == "tess-friend"
+        wait_for(d, lambda: "tess asked" not in d.find_element(By.ID, "requests").text)
+        # Tess's own page: no open case, and the timeline says a request was cancelled.
+        status_code, me = api_in_page(o, "/api/v1/me")
+        assert status_code == 200 and me["openRecoveryCases"] == []
+    finally:
+        o.remove_virtual_authenticator()
+        o.delete_all_cookies()

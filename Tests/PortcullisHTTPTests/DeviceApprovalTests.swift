@@ -170,6 +170,68 @@ import WebAuthn
         }
     }
 
+    /// A device that names the account: its request reaches that account's sessions at once, with three
+    /// numbers; the right one approves, and a device posting nothing still starts a plain request.
+    @Test func aNamedRequestIsPushedAndApprovedByNumber() async throws {
+        let harness = try await H()
+        try await harness.run { client in
+            let alice = try await H.signUp(client, "alice")
+            let bob = try await H.signUp(client, "bob")
+            let started = try await H.send(client, .post, "/api/v1/device/start", json: .object(["username": .string(" Alice ")]), origin: nil)
+            #expect(started.status == .ok)
+            let number = try #require(started.object["match_number"]?.int64)
+            let userCode = try #require(started.object["user_code"]?.string)
+            let deviceCode = try #require(started.object["device_code"]?.string)
+
+            let pushed = try await H.send(client, .get, "/api/v1/device/pending", token: alice.token)
+            let request = try #require(pushed.object["requests"]?.array?.first?.object)
+            #expect(request["userCode"] == .string(userCode))
+            let choiceValues = try #require(request["choices"]?.array)
+            let choices = choiceValues.compactMap { $0.int64 }
+            #expect(choices.count == 3 && choices.contains(number))
+            #expect(try await H.send(client, .get, "/api/v1/device/pending", token: bob.token).object["requests"] == .array([]))
+            // Bob has the code but the request is Alice's: not found for him.
+            #expect(try await H.send(client, .get, "/api/v1/device/lookup?user_code=\(userCode)", token: bob.token).status == .notFound)
+            let lookup = try await H.send(client, .get, "/api/v1/device/lookup?user_code=\(userCode)", token: alice.token)
+            #expect((lookup.object["choices"]?.array ?? []).compactMap { $0.int64 } == choices)
+
+            let approve = try await H.send(client, .post, "/api/v1/device/approve",
+                                           json: .object(["user_code": .string(userCode), "number": .int(number)]), token: alice.token)
+            #expect(approve.status == .noContent)
+            harness.clock.advance(by: 6)
+            #expect(try await Self.poll(client, deviceCode).status == .ok)
+
+            // A wrong number: 400 number_mismatch, and the device hears access_denied.
+            let second = try await H.send(client, .post, "/api/v1/device/start", json: .object(["username": .string("alice")]), origin: nil)
+            let secondCode = try #require(second.object["user_code"]?.string)
+            let wrong = (try #require(second.object["match_number"]?.int64) - 9) % 90 + 10
+            let refused = try await H.send(client, .post, "/api/v1/device/approve",
+                                           json: .object(["user_code": .string(secondCode), "number": .int(wrong)]), token: alice.token)
+            #expect(refused.status == .badRequest)
+            #expect(refused.object["code"] == .string("number_mismatch"))
+            harness.clock.advance(by: 6)
+            #expect(try await Self.poll(client, try #require(second.object["device_code"]?.string)).object["error"] == .string("access_denied"))
+
+            // No body at all, or an empty object: a plain request, as before.
+            let bare = try await H.send(client, .post, "/api/v1/device/start", rawBody: [], origin: nil)
+            #expect(bare.status == .ok && bare.object["user_code"] != nil)
+        }
+    }
+
+    @Test(arguments: [
+        (#"{"username": 5}"#, "invalid_request"), (#"{"username": "no spaces allowed"}"#, "invalid_request"), ("not json", "malformed_json"),
+    ])
+    func aBadStartBodyIsRefusedAndStoresNothing(body: String, code: String) async throws {
+        let harness = try await H()
+        try await harness.run { client in
+            let alice = try await H.signUp(client, "alice")
+            let refused = try await H.send(client, .post, "/api/v1/device/start", rawBody: Array(body.utf8), origin: nil)
+            #expect(refused.status == .badRequest)
+            #expect(refused.object["code"] == .string(code))
+            #expect(try await H.send(client, .get, "/api/v1/device/pending", token: alice.token).object["requests"] == .array([]))
+        }
+    }
+
     @Test(arguments: ["bcdfg-hjklm", "BCDFGHJKLM", " BCDFG HJKLM "])
     func userCodesNormalize(text: String) {
         #expect(UserCode.normalize(text) == "BCDFGHJKLM")

@@ -297,6 +297,42 @@ import WebAuthn
         }
     }
 
+    /// A contact who was not asked declines: every open case of that owner ends, each with an event
+    /// naming the contact; someone who is not an accepted contact can decline nothing.
+    @Test func aContactWhoWasNotAskedDeclines() async throws {
+        let harness = try await H {
+            $0.recovery.startsPerUsernameAndIP = 100
+            $0.recovery.startsPerIP = 100
+        }
+        try await harness.run { client in
+            let alice = try await H.signUp(client, "alice")
+            let bob = try await H.signUp(client, "bob")
+            let mallory = try await H.signUp(client, "mallory")
+            try await Self.invite(client, owner: alice, contact: bob)
+            let first = try await Self.start(client, "alice")
+            let second = try await Self.start(client, "alice")
+            let aliceID = try #require(try await harness.store.user(username: "alice")).id.uuidString.lowercased()
+            func decline(_ who: H.Account, owner: String) async throws -> H.Reply {
+                try await H.send(client, .post, "/api/v1/me/recovery-requests/decline", json: .object(["owner": .string(owner)]), token: who.token)
+            }
+            let before = try await Self.snapshot(harness, "alice")
+            #expect(try await decline(mallory, owner: aliceID).status == .notFound)
+            #expect(try await decline(bob, owner: UUID().uuidString).status == .notFound)
+            #expect(try await decline(bob, owner: "not-an-id").status == .badRequest)
+            #expect(try await Self.snapshot(harness, "alice") == before)
+            let declined = try await decline(bob, owner: aliceID)
+            #expect(declined.status == .ok)
+            #expect(declined.object["cancelled"] == .int(2))
+            for started in [first, second] {
+                #expect(try await Self.progress(client, started).object["status"] == .string("cancelled"))
+            }
+            let events = try await H.send(client, .get, "/api/v1/me/events", token: alice.token).object["events"]?.array ?? []
+            #expect(events.filter { $0.object?["kind"] == .string("recovery_cancelled") }.count == 2)
+            // Nothing is left to decline.
+            #expect(try await decline(bob, owner: aliceID).status == .notFound)
+        }
+    }
+
     @Test func theCoolingPeriodEnds() async throws {
         let harness = try await H()
         try await harness.run { client in

@@ -28,8 +28,8 @@ const ruleItem = (rule) => item(ruleWords(rule.proofs) + ": " + (rule.waitSecond
 // How this session began, in words.
 const births = { "device-approval": "approved from another device", recovered: "signed in by account recovery" };
 
-const create = async (options) => (await navigator.credentials.create({ publicKey: PublicKeyCredential.parseCreationOptionsFromJSON(options.publicKey) })).toJSON();
-const get = async (options) => (await navigator.credentials.get({ publicKey: PublicKeyCredential.parseRequestOptionsFromJSON(options.publicKey) })).toJSON();
+const create = async (options) => credentialJSON(await navigator.credentials.create({ publicKey: creationOptions(options.publicKey) }));
+const get = async (options) => credentialJSON(await navigator.credentials.get({ publicKey: requestOptions(options.publicKey) }));
 const reauth = async () => api("/api/v1/me/reauth/verify", { credential: await get(await api("/api/v1/me/reauth/options", {})) });
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 function abortPending() { if (pending) { pending.abort(); pending = null; } }
@@ -42,8 +42,13 @@ async function showAccount() {
   const birth = me.session.birth;
   $("birth").textContent = birth.kind === "passkey" ? "" : "(" + (births[birth.kind] || birth.kind)
     + (birth.coolingUntil ? "; account changes are locked until " + when(birth.coolingUntil) : "") + ")";
+  // Tell the passkey provider which of its passkeys still work here and the account's current names
+  // (WebAuthn Level 3 §5.1.11, §5.1.12), so it can hide removed ones and show today's name.
   if (PublicKeyCredential.signalAllAcceptedCredentials) {
     PublicKeyCredential.signalAllAcceptedCredentials({ rpId: me.rpId, userId: me.userHandle, allAcceptedCredentialIds: me.acceptedCredentialIds }).catch(() => {});
+  }
+  if (PublicKeyCredential.signalCurrentUserDetails) {
+    PublicKeyCredential.signalCurrentUserDetails({ rpId: me.rpId, userId: me.userHandle, name: me.user.username, displayName: me.user.displayName }).catch(() => {});
   }
   const notices = [];
   if (birth.kind === "recovered" && birth.coolingUntil) {
@@ -69,11 +74,24 @@ async function showAccount() {
     renameForm(p),
     ...(me.passkeys.length > 1 ? [button("Remove", () => removePasskey(p))] : []))));
   if (me.passkeys.length > 1) show("second-passkey", false);
+  await showDeviceRequests();
   await showSessionsAppsAndTimeline();
   await showRecovery();
   show("signed-out", false);
   show("signed-in");
+  watch();
   return true;
+}
+
+// A signed-in page keeps looking, from the moment it shows the account (after loading, signing up or
+// signing in): for recovery requests every 15 seconds, so one shows up in every live session, and for
+// sign-in requests that name this account every 3 seconds, so they show at once.
+let watching = false;
+function watch() {
+  if (watching) return;
+  watching = true;
+  setInterval(() => { if (!document.hidden) showAlerts(); }, 15000);
+  setInterval(() => { if (!document.hidden) showDeviceRequests(); }, 3000);
 }
 
 // A browser's User-Agent in a few words ("Chrome on Linux").
@@ -116,6 +134,37 @@ async function showSessionsAppsAndTimeline() {
   const events = (await api("/api/v1/me/events")).events.slice(0, 20);
   $("timeline").replaceChildren(...events.map((event) => item((happenings[event.kind] || event.kind) + " " + when(event.at)
     + (event.ip ? " from " + event.ip : "") + (event.userAgent ? " (" + device(event.userAgent) + ")" : "") + ".")));
+}
+
+// Sign-in requests that named this account, shown on every signed-in page at once: the person picks
+// the number the asking device shows (number matching), so approving takes looking at that device.
+async function showDeviceRequests() {
+  let requests;
+  try { requests = (await api("/api/v1/device/pending")).requests; } catch { return; }
+  const box = $("device-requests");
+  const key = requests.map((r) => r.userCode).join();
+  if (box.dataset.key === key) return;  // unchanged: leave what the person is looking at
+  box.dataset.key = key;
+  box.replaceChildren(...requests.map((r) => {
+    const div = document.createElement("div");
+    div.className = "notice device-request";
+    const intro = document.createElement("p");
+    intro.textContent = (r.client ? "The app " + r.client + " on " : "") + device(r.userAgent) + " at " + r.ip + " asks to sign in as you ("
+      + when(r.requestedAt) + "). If it is your device, pick the number it shows. If not, deny it.";
+    const picks = document.createElement("p");
+    picks.append(...r.choices.map((number) => button(String(number), () => decidePushed(r, number))), " ",
+      button("Deny: it is not mine", () => decidePushed(r, null)));
+    div.append(intro, picks);
+    return div;
+  }));
+}
+
+async function decidePushed(r, number) {
+  const approve = number !== null;
+  await sensitive(() => api("/api/v1/device/" + (approve ? "approve" : "deny"), approve ? { user_code: r.userCode, number } : { user_code: r.userCode }),
+    approve ? "Approved: the other device is signed in." : "Denied. Nothing was signed in.");
+  $("device-requests").dataset.key = "";
+  await showDeviceRequests();
 }
 
 const scopeWords = { openid: "who you are", profile: "your name and username", offline_access: "access while you are away" };
@@ -162,7 +211,12 @@ async function showRecovery() {
       input.placeholder = "The code " + user.username + " reads to you";
       const from = cases.length === 1 ? "from " + cases[0].ip : "(" + cases.length + " requests, from " + [...new Set(cases.map((c) => c.ip))].join(", ") + ")";
       return item(user.username + " asked to recover their account " + from + ". Only approve if they told you so in person or on a call. ", input,
-        button("Approve", () => sensitive(() => api("/api/v1/me/recovery-requests/approve", { owner: user.id, comparisonCode: input.value }), "Approved.")));
+        button("Approve", () => sensitive(() => api("/api/v1/me/recovery-requests/approve", { owner: user.id, comparisonCode: input.value }), "Approved.")),
+        " ", button("Decline: they did not ask me", () => {
+          if (confirm("Decline? " + user.username + "'s open recovery requests are cancelled, and " + user.username + " is told that you declined.")) {
+            sensitive(() => api("/api/v1/me/recovery-requests/decline", { owner: user.id }), "Declined. The requests are cancelled and " + user.username + " is told.");
+          }
+        }));
     }));
   } catch (error) { say(explain(error)); }
 }
@@ -245,7 +299,7 @@ async function signIn(conditional) {
     // A typed username asks for that account's passkeys only (an unknown one looks the same).
     const username = conditional ? "" : $("username").value.trim();
     const options = await api("/api/v1/login/options", username ? { username } : {});
-    const request = { publicKey: PublicKeyCredential.parseRequestOptionsFromJSON(options.publicKey) };
+    const request = { publicKey: requestOptions(options.publicKey) };
     if (conditional) {
       pending = new AbortController();
       request.mediation = "conditional";
@@ -253,7 +307,7 @@ async function signIn(conditional) {
     }
     const credential = await navigator.credentials.get(request);
     pending = null;
-    const result = await api("/api/v1/login/verify", { credential: credential.toJSON() });
+    const result = await api("/api/v1/login/verify", { credential: credentialJSON(credential) });
     say("Signed in as " + result.user.username + ".");
     await showAccount();
   } catch (error) {
@@ -265,9 +319,14 @@ async function signIn(conditional) {
 async function signInWithAnotherDevice() {
   abortPending();
   try {
-    const started = await api("/api/v1/device/start", {});
+    const username = $("username").value.trim();
+    const started = await startDeviceRequest(username);
+    $("device-for").textContent = username;
+    $("device-number").textContent = started.match_number;
+    show("device-number-box", !!username);
     $("verify-at").textContent = started.verification_uri;
     $("user-code").textContent = started.user_code;
+    drawQR($("device-qr"), started.verification_uri_complete).catch(() => $("device-qr").replaceChildren());
     show("device-pending");
     const waiting = countdown(started.expires_in, $("device-countdown"), $("device-cancel"));
     let result;
@@ -295,14 +354,19 @@ async function lookupDevice() {
     await reauth();
     const found = await api("/api/v1/device/lookup?user_code=" + encodeURIComponent(code));
     $("device-info").textContent = (found.client ? "The app " + found.client + " on a device at " : "A device at ") + found.ip + " (" + found.userAgent
-      + ") asked " + when(found.requestedAt) + " to sign in as you. Approve only if it is yours.";
+      + ") asked " + when(found.requestedAt) + " to sign in as you. " + (found.choices ? "If it is yours, pick the number it shows." : "Approve only if it is yours.");
+    // A request that named this account is approved by picking the number its device shows.
+    $("device-choices").replaceChildren(...(found.choices || []).map((number) => button(String(number), () => decideDevice(true, number))));
+    show("approve", !found.choices);
     show("device-details");
   } catch (error) { say("No such request: " + explain(error)); }
 }
 
-async function decideDevice(approve) {
+async function decideDevice(approve, number) {
   try {
-    await api("/api/v1/device/" + (approve ? "approve" : "deny"), { user_code: $("device-code").value.trim() });
+    const decision = { user_code: $("device-code").value.trim() };
+    if (number !== undefined) decision.number = number;
+    await api("/api/v1/device/" + (approve ? "approve" : "deny"), decision);
     say(approve ? "Approved: the other device is signed in." : "Denied.");
     show("device-details", false);
   } catch (error) { say("Refused: " + explain(error)); }
@@ -331,6 +395,7 @@ async function startEnrolment() {
   const created = await sensitive(() => api("/api/v1/me/enrolments", {}));
   if (!created) return;
   $("enrol-link").textContent = created.link;
+  drawQR($("enrol-qr"), created.link).catch(() => $("enrol-qr").replaceChildren());
   $("enrol-confirm").dataset.id = created.id;
   show("enrolment");
 }
@@ -427,8 +492,7 @@ if (path === "/device") {
   setInterval(recoverProgress, 3000);
 } else {
   showAccount().then((signedIn) => {
-    // A signed-in page looks again every 15 seconds, so a recovery request shows up in every live session.
-    if (signedIn) { setInterval(() => { if (!document.hidden) showAlerts(); }, 15000); return; }
+    if (signedIn) return;
     show("signed-out");
     if (window.PublicKeyCredential && PublicKeyCredential.isConditionalMediationAvailable) {
       PublicKeyCredential.isConditionalMediationAvailable().then((ok) => { if (ok) signIn(true); });

@@ -16,9 +16,14 @@
   document.getElementById("authorize-other-device").addEventListener("click", async () => {
     const pending = document.getElementById("authorize-device");
     try {
-      const started = await api("/api/v1/device/start", {});
+      const username = document.getElementById("username").value.trim();
+      const started = await startDeviceRequest(username);
+      document.getElementById("authorize-number").textContent = started.match_number;
+      document.getElementById("authorize-number-box").classList.toggle("hidden", !username);
       document.getElementById("authorize-verify-at").textContent = started.verification_uri;
       document.getElementById("authorize-user-code").textContent = started.user_code;
+      const qr = document.getElementById("authorize-device-qr");
+      drawQR(qr, started.verification_uri_complete).catch(() => qr.replaceChildren());
       pending.classList.remove("hidden");
       status.textContent = "Waiting for the other device to approve…";
       const waiting = countdown(started.expires_in, document.getElementById("authorize-countdown"), document.getElementById("authorize-device-cancel"));
@@ -41,8 +46,8 @@
     try {
       const username = document.getElementById("username").value.trim();
       const options = await api("/api/v1/login/options", username ? { username } : {});
-      const credential = await navigator.credentials.get({ publicKey: PublicKeyCredential.parseRequestOptionsFromJSON(options.publicKey) });
-      await api("/api/v1/login/verify", { credential: credential.toJSON() });
+      const credential = await navigator.credentials.get({ publicKey: requestOptions(options.publicKey) });
+      await api("/api/v1/login/verify", { credential: credentialJSON(credential) });
       status.textContent = "Signed in. Returning to the app…";
       resume();
     } catch (error) {

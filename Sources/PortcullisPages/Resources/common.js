@@ -23,6 +23,46 @@ async function api(path, body, method) {
   return json;
 }
 
+// The browser's WebAuthn JSON methods (WebAuthn Level 3 §5.1.8, §5.1.9, §5.1.10), or the same
+// conversions by hand where a browser does not have them yet: options from the server's JSON, and the
+// credential back to JSON, with every binary member as base64url.
+const fromBase64URL = (text) => {
+  const base64 = text.replace(/-/g, "+").replace(/_/g, "/");
+  return Uint8Array.from(atob(base64.padEnd(Math.ceil(base64.length / 4) * 4, "=")), (c) => c.charCodeAt(0));
+};
+const toBase64URL = (buffer) => btoa(String.fromCharCode(...new Uint8Array(buffer))).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+const withIDs = (list) => (list || []).map((descriptor) => ({ ...descriptor, id: fromBase64URL(descriptor.id) }));
+
+function creationOptions(json) {
+  if (PublicKeyCredential.parseCreationOptionsFromJSON) return PublicKeyCredential.parseCreationOptionsFromJSON(json);
+  return { ...json, challenge: fromBase64URL(json.challenge), user: { ...json.user, id: fromBase64URL(json.user.id) }, excludeCredentials: withIDs(json.excludeCredentials) };
+}
+
+function requestOptions(json) {
+  if (PublicKeyCredential.parseRequestOptionsFromJSON) return PublicKeyCredential.parseRequestOptionsFromJSON(json);
+  return { ...json, challenge: fromBase64URL(json.challenge), allowCredentials: withIDs(json.allowCredentials) };
+}
+
+function credentialJSON(credential) {
+  if (typeof credential.toJSON === "function") return credential.toJSON();
+  const r = credential.response;
+  const response = { clientDataJSON: toBase64URL(r.clientDataJSON) };
+  if (r.attestationObject) {
+    response.attestationObject = toBase64URL(r.attestationObject);
+    response.transports = r.getTransports ? r.getTransports() : [];
+    if (r.getAuthenticatorData) response.authenticatorData = toBase64URL(r.getAuthenticatorData());
+    if (r.getPublicKeyAlgorithm) response.publicKeyAlgorithm = r.getPublicKeyAlgorithm();
+    const key = r.getPublicKey ? r.getPublicKey() : null;
+    if (key) response.publicKey = toBase64URL(key);
+  } else {
+    response.authenticatorData = toBase64URL(r.authenticatorData);
+    response.signature = toBase64URL(r.signature);
+    if (r.userHandle) response.userHandle = toBase64URL(r.userHandle);
+  }
+  return { id: credential.id, rawId: toBase64URL(credential.rawId), type: credential.type, response,
+    authenticatorAttachment: credential.authenticatorAttachment || null, clientExtensionResults: credential.getClientExtensionResults() };
+}
+
 // What a person reads when something fails: what happened and what to do next, in words. The
 // browser's own WebAuthn messages (which can carry a specification's address) are never shown; the
 // server's refusals come with a human title already.
@@ -85,6 +125,10 @@ async function pause(ms, state) {
   while (Date.now() < end && !state.cancelled && !state.expired) await new Promise((done) => setTimeout(done, 200));
 }
 
+// Starts a device-approval request; with `username`, the account's signed-in devices are asked at
+// once and must pick the number this device shows (the answer's `match_number`).
+const startDeviceRequest = (username) => api("/api/v1/device/start", username ? { username } : {});
+
 // Polls a device-approval request (RFC 8628 §3.4, §3.5) until it is approved (its answer), or the
 // `waiting` countdown is cancelled or expires (null). Any other refusal throws.
 async function approval(started, waiting) {
@@ -99,4 +143,21 @@ async function approval(started, waiting) {
       else if (error.code !== "authorization_pending") throw error;
     }
   }
+}
+
+// Draws the QR code of one of this server's links (`link`) into `container`, so a phone's camera can
+// open it; the link stays written beside it for anyone who types it. Built as SVG elements: no markup
+// from the network is ever parsed.
+async function drawQR(container, link) {
+  const drawn = await api("/qr", { link });
+  const ns = "http://www.w3.org/2000/svg";
+  const make = (name, attributes) => {
+    const element = document.createElementNS(ns, name);
+    for (const [key, value] of Object.entries(attributes)) element.setAttribute(key, value);
+    return element;
+  };
+  const side = drawn.size + 8;
+  const svg = make("svg", { viewBox: "-4 -4 " + side + " " + side, role: "img", "aria-label": "QR code of this link", "shape-rendering": "crispEdges" });
+  svg.append(make("rect", { x: -4, y: -4, width: side, height: side, fill: "#fff" }), make("path", { d: drawn.path, fill: "#000" }));
+  container.replaceChildren(svg);
 }

@@ -293,6 +293,7 @@ def sign_up(d, server, username):
     d.find_element(By.ID, "signup").click()
     wait_for(d, lambda: status(d).startswith(("Welcome", "Sign-up failed")))
     assert status(d) == f"Welcome, {username}."
+    wait_for(d, lambda: d.find_element(By.ID, "signout").is_displayed())  # the account page has loaded
 
 
 def test_a_device_without_passkeys_is_approved_from_the_device_page(passkey_browser, server):

@@ -304,7 +304,7 @@ def test_a_device_without_passkeys_is_approved_from_the_device_page(passkey_brow
     assert code == 200
     d.get(started["verification_uri_complete"])
     assert d.find_element(By.ID, "device-code").get_attribute("value") == started["user_code"]
-    d.find_element(By.ID, "lookup").click()  # confirms with the passkey first, then shows the device
+    d.find_element(By.ID, "device-code").send_keys("\n")  # Enter: confirms with the passkey first, then shows the device
     wait_for(d, lambda: d.find_element(By.ID, "device-details").is_displayed() or status(d))
     assert "asked just now (" in d.find_element(By.ID, "device-info").text
     d.find_element(By.ID, "approve").click()
@@ -337,13 +337,11 @@ def test_a_lost_device_is_recovered_with_the_code_and_a_new_passkey(browser, ser
         d.get(server + "/recover")
         # Before naming an account, the page says what will happen and how long each way waits.
         wait_for(d, lambda: "Your recovery code: after 3 seconds." in d.find_element(By.ID, "recover-rules").text)
-        d.find_element(By.ID, "recover-username").send_keys("rita")
-        d.find_element(By.ID, "recover-begin").click()
+        d.find_element(By.ID, "recover-username").send_keys("rita\n")  # Enter submits
         wait_for(d, lambda: d.find_element(By.ID, "recover-case").is_displayed())
         assert len(d.find_element(By.ID, "comparison-code").text) == 6
         assert d.find_element(By.ID, "new-passkey").is_displayed() is False
-        d.find_element(By.ID, "recovery-code-input").send_keys(recovery_code.lower())
-        d.find_element(By.ID, "enter-code").click()
+        d.find_element(By.ID, "recovery-code-input").send_keys(recovery_code.lower() + "\n")
         wait_for(d, lambda: status(d).startswith(("Recovery code accepted", "That recovery code")))
         assert status(d) == "Recovery code accepted."
         # Released only after the waiting period; then the only thing to do is create a new passkey.
@@ -463,10 +461,9 @@ def test_a_typed_username_signs_in_that_account_or_no_one(passkey_browser, serve
         d.execute_script("document.getElementById('status').textContent = ''")
     assert messages[0].startswith("Sign-in failed") and messages[0] == messages[1]
 
-    # The account's own username signs in that account, and the page says who.
+    # The account's own username signs in that account (Enter submits the form), and the page says who.
     d.find_element(By.ID, "username").clear()
-    d.find_element(By.ID, "username").send_keys("frank")
-    d.find_element(By.ID, "signin").click()
+    d.find_element(By.ID, "username").send_keys("frank\n")
     wait_for(d, lambda: status(d).startswith(("Signed in", "Sign-in failed")))
     assert status(d) == "Signed in as frank."
     wait_for(d, lambda: d.find_element(By.ID, "who").text)

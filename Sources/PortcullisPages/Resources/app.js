@@ -5,6 +5,8 @@ const show = (id, visible = true) => $(id).classList.toggle("hidden", !visible);
 const item = (text, ...children) => { const li = document.createElement("li"); li.append(text, ...children); return li; };
 const button = (text, onClick) => { const b = document.createElement("button"); b.type = "button"; b.textContent = text; b.addEventListener("click", onClick); return b; };
 let pending = null;
+// A form whose submission (its button, or Enter in a field) runs `action` instead of loading a page.
+const onSubmit = (id, action) => $(id).addEventListener("submit", (event) => { event.preventDefault(); action(); });
 
 // What a passkey is, in words: its provider's name when the server knows it (from its AAGUID).
 function kindOf(p) {
@@ -446,12 +448,12 @@ async function recoverPasskey() {
 }
 
 $("signup").addEventListener("click", signUp);
-$("signin").addEventListener("click", () => signIn(false));
+onSubmit("signin-form", () => signIn(false));
 $("other-device").addEventListener("click", signInWithAnotherDevice);
 $("signout").addEventListener("click", signOut);
 $("add-passkey").addEventListener("click", () => sensitive(async () => api("/api/v1/me/passkeys/verify", { credential: await create(await api("/api/v1/me/passkeys/options", {})) }), "Passkey added."));
 $("enrol-device").addEventListener("click", startEnrolment);
-$("enrol-confirm").addEventListener("click", () => sensitive(() => api("/api/v1/me/enrolments/" + $("enrol-confirm").dataset.id + "/confirm", { confirmationCode: $("enrol-code").value.trim() }), "Confirmed: the new device can create its passkey."));
+onSubmit("enrol-form", () => sensitive(() => api("/api/v1/me/enrolments/" + $("enrol-confirm").dataset.id + "/confirm", { confirmationCode: $("enrol-code").value.trim() }), "Confirmed: the new device can create its passkey."));
 $("new-code").addEventListener("click", async () => {
   if ($("new-code").dataset.replaces && !confirm("Replace your recovery code? The one you have now stops working at once.")) return;
   const result = await sensitive(() => api("/api/v1/me/recovery/code", {}), "Write this code down and keep it safe. It is shown once.");
@@ -471,11 +473,11 @@ $("address-form").addEventListener("submit", async (event) => {
   const added = $("address").value.split(",").map((a) => a.trim()).filter((a) => a);
   if (await sensitive(() => api("/api/v1/me/recovery", { addresses: [...current, ...added] }, "PATCH"), "Added.")) $("address").value = "";
 });
-$("lookup").addEventListener("click", lookupDevice);
+onSubmit("lookup-form", lookupDevice);
 $("approve").addEventListener("click", () => decideDevice(true));
 $("deny").addEventListener("click", () => decideDevice(false));
-$("recover-begin").addEventListener("click", recoverBegin);
-$("enter-code").addEventListener("click", recoverCode);
+onSubmit("recover-form", recoverBegin);
+onSubmit("code-form", recoverCode);
 $("new-passkey").addEventListener("click", recoverPasskey);
 
 const path = location.pathname;

@@ -86,6 +86,8 @@ public protocol UserStore: Sendable {
     func user(username: String) async throws -> User?
     func user(handle: [UInt8]) async throws -> User?
     func listUsers(limit: Int) async throws -> [User]
+    /// Users whose username starts with `prefix`, in username order (at most `limit`).
+    func users(usernamePrefix prefix: String, limit: Int) async throws -> [User]
     /// Uses up the sign-up `challenge`, creates a user with their first passkey and first session,
     /// records the event and consumes the invite when given. Throws ``StoreError/challengeGone``,
     /// ``StoreError/usernameTaken``, ``StoreError/credentialExists`` or ``StoreError/inviteInvalid``.
@@ -159,6 +161,9 @@ public protocol SessionStore: Sendable {
 public protocol EventStore: Sendable {
     func appendEvent(_ event: SecurityEvent) async throws
     func events(userID: UUID, limit: Int) async throws -> [SecurityEvent]
+    /// The newest events of the admin-action kinds (``SecurityEvent/Kind/adminActions``), across all
+    /// users: the audit log.
+    func adminEvents(limit: Int) async throws -> [SecurityEvent]
 }
 
 /// The notification outbox: the events table, claimed and delivered at least once.

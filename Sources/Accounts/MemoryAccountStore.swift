@@ -32,6 +32,9 @@ public actor MemoryAccountStore: AccountStore {
     public func user(username: String) async throws -> User? { users.values.first { $0.username == username.lowercased() } }
     public func user(handle: [UInt8]) async throws -> User? { users.values.first { $0.handle == handle } }
     public func listUsers(limit: Int) async throws -> [User] { Array(users.values.sorted { $0.createdAt < $1.createdAt }.prefix(limit)) }
+    public func users(usernamePrefix prefix: String, limit: Int) async throws -> [User] {
+        Array(users.values.filter { $0.username.hasPrefix(prefix) }.sorted { $0.username < $1.username }.prefix(limit))
+    }
 
     public func createUser(_ user: User, passkey: Passkey, session: Session, event: SecurityEvent, inviteHash: [UInt8]?, challenge: String, now: Date) async throws {
         try checkChallenge(challenge, kind: .signup, now: now)
@@ -152,6 +155,9 @@ public actor MemoryAccountStore: AccountStore {
     public func appendEvent(_ event: SecurityEvent) async throws { eventLog.append(event) }
     public func events(userID: UUID, limit: Int) async throws -> [SecurityEvent] {
         Array(eventLog.filter { $0.userID == userID }.sorted { $0.at > $1.at }.prefix(limit))
+    }
+    public func adminEvents(limit: Int) async throws -> [SecurityEvent] {
+        Array(eventLog.filter { SecurityEvent.Kind.adminActions.contains($0.kind) }.sorted { $0.at > $1.at }.prefix(limit))
     }
     public func createInvite(_ invite: Invite) async throws { invites[invite.codeHash] = invite }
 

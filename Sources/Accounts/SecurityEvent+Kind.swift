@@ -21,6 +21,8 @@ extension SecurityEvent {
             case recoveryCancelled = "recovery_cancelled", recoveryCompleted = "recovery_completed"
             case adminGranted = "admin_granted", adminRevoked = "admin_revoked"
             case userDisabled = "admin_disabled", userEnabled = "admin_enabled"
+            /// On the acting admin's own timeline: the deleted account's own events go with it.
+            case userDeleted = "admin_deleted_user"
         }
         /// The kind, for exhaustive switches inside this package.
         package let base: Base
@@ -81,6 +83,10 @@ extension SecurityEvent {
         /// An operator disabled or enabled the account.
         public static let userDisabled = Kind(.userDisabled)
         public static let userEnabled = Kind(.userEnabled)
+        /// An admin deleted an account (recorded on the admin's timeline).
+        public static let userDeleted = Kind(.userDeleted)
+        /// The kinds that record an admin's or operator's action: the audit log.
+        public static let adminActions: [Kind] = [.adminGranted, .adminRevoked, .userDisabled, .userEnabled, .userDeleted]
 
         /// Whether the event concerns a recovery case that may still be open, so that its notice
         /// carries the "this wasn't me" link.

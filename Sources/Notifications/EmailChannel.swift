@@ -38,7 +38,7 @@ public struct EmailChannel: NotificationChannel {
         case .adminGranted, .adminRevoked: "Your admin role changed"
         case .reauthenticated, .logout, .sessionRevoked, .passkeyRenamed, .deviceDenied, .enrolmentCreated, .enrolmentOpened,
              .enrolmentCancelled, .recoverySettingsChanged, .recoveryCodeCreated, .recoveryContactInvited, .recoveryContactAccepted,
-             .recoveryContactRemoved, .recoveryCodeFailed, .userDisabled, .userEnabled:
+             .recoveryContactRemoved, .recoveryCodeFailed, .userDisabled, .userEnabled, .userDeleted:
             "Security activity on your account"
         }
     }
@@ -81,7 +81,7 @@ public struct EmailChannel: NotificationChannel {
         case .signup, .signinDeviceApproval, .sessionRevoked, .passkeyAdded, .passkeyRemoved, .deviceApproved, .deviceDenied,
              .enrolmentCreated, .enrolmentConfirmed, .enrolmentCancelled, .recoverySettingsChanged, .recoveryCodeCreated,
              .recoveryContactInvited, .recoveryContactAccepted, .recoveryContactRemoved, .recoveryStarted, .recoveryApproved,
-             .recoveryCodeFailed, .recoveryCancelled, .recoveryCompleted, .adminGranted, .adminRevoked, .userDisabled, .userEnabled:
+             .recoveryCodeFailed, .recoveryCancelled, .recoveryCompleted, .adminGranted, .adminRevoked, .userDisabled, .userEnabled, .userDeleted:
             true
         }
     }

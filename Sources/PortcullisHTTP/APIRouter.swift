@@ -46,6 +46,7 @@ package func buildAPIRouter(
     router.addRoutes(DeviceController(kit: kit, codeGuessesPerIP: RateLimiter(limit: device.guessesPerIPPerMinute),
                                       codeGuessesGlobal: RateLimiter(limit: device.guessesPerMinute)).routes)
     router.addRoutes(EnrolmentController(kit: kit).routes)
+    router.addRoutes(AdminController(kit: kit).routes)
     let recovery = service.policy.recovery
     router.addRoutes(RecoveryController(
         kit: kit,

@@ -24,7 +24,7 @@ package struct PageLibrary: Sendable {
             ("recovery-cancelled", PackageResources.recovery_cancelled_mustache),
             ("authorize", PackageResources.authorize_mustache), ("consent", PackageResources.consent_mustache),
             ("oidc-error", PackageResources.oidc_error_mustache), ("logout", PackageResources.logout_mustache),
-            ("error", PackageResources.error_mustache),
+            ("error", PackageResources.error_mustache), ("admin", PackageResources.admin_mustache),
         ] {
             try templates.register(String(decoding: bytes, as: UTF8.self), named: name)
         }
@@ -34,6 +34,7 @@ package struct PageLibrary: Sendable {
             StaticAsset(name: "app.css", contentType: "text/css; charset=utf-8", bytes: PackageResources.app_css),
             StaticAsset(name: "authorize.js", contentType: "text/javascript; charset=utf-8", bytes: PackageResources.authorize_js),
             StaticAsset(name: "common.js", contentType: "text/javascript; charset=utf-8", bytes: PackageResources.common_js),
+            StaticAsset(name: "admin.js", contentType: "text/javascript; charset=utf-8", bytes: PackageResources.admin_js),
             StaticAsset(name: "brand.css", contentType: "text/css; charset=utf-8", bytes: Array(Self.brand(accentColor: accentColor, logo: logo != nil).utf8)),
         ] + (logo.map { [StaticAsset(name: "logo", contentType: $0.contentType, bytes: $0.bytes)] } ?? [])
     }

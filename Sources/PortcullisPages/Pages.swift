@@ -17,6 +17,8 @@ package enum Pages {
         for path in ["/", "device", "enrol", "recover"] {
             pages.get(RouterPath(path)) { _, _ in library.page("home", site) }
         }
+        // The admin page is the same for everyone: its data come from the admin API, which only admins may read.
+        pages.get("admin") { _, _ in library.page("admin", site) }
         RecoveryCancelPage(kit: kit, library: library, site: site).register(on: pages)
         QRCodeRoute(kit: kit).register(on: router.group())
         // The OpenID Connect pages set the same policy themselves, widening form-action to the app a

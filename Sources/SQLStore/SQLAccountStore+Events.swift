@@ -16,6 +16,16 @@ extension SQLAccountStore {
         }
     }
 
+    public func adminEvents(limit: Int) async throws -> [SecurityEvent] {
+        let kinds = SecurityEvent.Kind.adminActions.map(\.rawValue)
+        return try await backend.read { db in
+            try await db.raw("""
+                SELECT * FROM events WHERE kind IN (\(binds: kinds))
+                ORDER BY at DESC, id DESC LIMIT \(bind: Int64(limit))
+                """).all().map(Self.event)
+        }
+    }
+
     // MARK: Notification outbox
 
     public func claimUndeliveredEvents(now: Date, lease: TimeInterval, limit: Int, kinds: Set<SecurityEvent.Kind>?) async throws

@@ -25,6 +25,21 @@ extension SQLAccountStore {
         }
     }
 
+    public func users(usernamePrefix prefix: String, limit: Int) async throws -> [User] {
+        // LIKE with the prefix's own %, _ and \ escaped: a search for "a_b" finds only "a_b...".
+        var pattern = ""
+        for character in prefix {
+            if character == "%" || character == "_" || character == "\\" { pattern.append("\\") }
+            pattern.append(character)
+        }
+        let like = pattern + "%"
+        return try await backend.read { db in
+            try await db.raw("""
+                SELECT * FROM users WHERE username LIKE \(bind: like) ESCAPE '\\' ORDER BY username LIMIT \(bind: Int64(limit))
+                """).all().map(Self.user)
+        }
+    }
+
     public func createUser(_ user: User, passkey: Passkey, session: Session, event: SecurityEvent, inviteHash: [UInt8]?, challenge: String, now: Date) async throws {
         do {
             try await backend.transaction { db in

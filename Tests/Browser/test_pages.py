@@ -94,12 +94,17 @@ def start_server(**extra_env):
     raise RuntimeError("portcullis serve did not become ready")
 
 
+# The shared server's environment, for the operator's commands (`portcullis admin grant`) a test runs against it.
+SERVER_ENV = {}
+
+
 @pytest.fixture(scope="session")
 def server(webhooks):
     # The recovery code alone opens a case after 3 seconds here (72 hours by default), so a browser can finish one.
     # Every security event is posted to a webhook endpoint of the test's own: the notifications a person would get.
-    origin, process, _ = start_server(RECOVERY_RULES="contacts:24h, code:3s, contact+code:1h, admins:0",
-                                      WEBHOOKS_URLS=webhooks.url, WEBHOOKS_SECRET=WEBHOOK_SECRET)
+    origin, process, env = start_server(RECOVERY_RULES="contacts:24h, code:3s, contact+code:1h, admins:0",
+                                        WEBHOOKS_URLS=webhooks.url, WEBHOOKS_SECRET=WEBHOOK_SECRET)
+    SERVER_ENV.update(env)
     yield origin
     process.terminate()
     assert process.wait(timeout=30) == 0, "SIGTERM should stop the server cleanly"
@@ -810,6 +815,52 @@ def test_a_contact_who_was_not_asked_declines_and_the_request_ends(passkey_brows
         # Tess's own page: no open case, and the timeline says a request was cancelled.
         status_code, me = api_in_page(o, "/api/v1/me")
         assert status_code == 200 and me["openRecoveryCases"] == []
+    finally:
+        o.remove_virtual_authenticator()
+        o.delete_all_cookies()
+
+
+def test_an_admin_finds_disables_and_registers_from_the_admin_page(passkey_browser, other_browser, server):
+    d, o = passkey_browser, other_browser
+    o.add_virtual_authenticator(platform_authenticator())
+    try:
+        o.delete_all_cookies()
+        sign_up(o, server, "vic")
+        # Someone who is not an admin sees what the page is for, and nothing else.
+        o.get(server + "/admin")
+        wait_for(o, lambda: o.find_element(By.ID, "not-admin").is_displayed())
+        assert not o.find_element(By.ID, "admin").is_displayed()
+
+        sign_up(d, server, "root")
+        subprocess.run([BINARY, "admin", "grant", "root"], env=SERVER_ENV, check=True, capture_output=True)
+        d.find_element(By.ID, "signout").click()  # a new session reads the new role; autofill signs root back in
+        wait_for(d, lambda: status(d).startswith(("Signed in", "Sign-in failed")))
+        d.get(server + "/admin")
+        wait_for(d, lambda: d.find_element(By.ID, "admin").is_displayed())
+
+        # Find vic (Enter searches), look, and disable: the page asks for the passkey, and vic is signed out.
+        d.find_element(By.ID, "user-query").send_keys("vi\n")
+        wait_for(d, lambda: d.find_element(By.ID, "users").text.startswith("vic"))
+        assert "root" not in d.find_element(By.ID, "users").text
+        d.find_element(By.CSS_SELECTOR, "#users button").click()
+        wait_for(d, lambda: d.find_element(By.ID, "user-details").is_displayed())
+        assert d.find_element(By.ID, "user-name").text == "vic"
+        assert "Active." in d.find_element(By.ID, "user-state").text
+        d.find_element(By.ID, "user-toggle").click()
+        wait_for(d, lambda: status(d).startswith(("vic is", "Refused")))
+        assert status(d) == "vic is disabled and signed out everywhere."
+        assert api_in_page(o, "/api/v1/me")[0] == 401
+        wait_for(d, lambda: "vic disabled by root" in d.find_element(By.ID, "audit").text)
+
+        # Register an app: its secret is shown once, and it is listed.
+        d.find_element(By.ID, "client-name").send_keys("Wiki")
+        d.find_element(By.ID, "client-redirects").send_keys("https://wiki.example/callback")
+        d.find_element(By.CSS_SELECTOR, "#client-form button[type=submit]").click()
+        wait_for(d, lambda: d.find_element(By.ID, "client-secret-box").is_displayed() or status(d).startswith("Refused"))
+        assert d.find_element(By.ID, "client-secret-for").text == "Wiki"
+        assert len(d.find_element(By.ID, "client-secret").text) >= 32
+        wait_for(d, lambda: "Wiki (" in d.find_element(By.ID, "clients").text)
+        assert "https://wiki.example/callback" in d.find_element(By.ID, "clients").text
     finally:
         o.remove_virtual_authenticator()
         o.delete_all_cookies()

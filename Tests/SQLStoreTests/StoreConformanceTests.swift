@@ -50,6 +50,27 @@ import Testing
         try await StoreFixtures.signUp(store, name, now: now)
     }
 
+    /// The admin page's search: a username prefix, with LIKE's wildcards taken literally; and the
+    /// audit log: the newest admin-action events across users, nothing else.
+    @Test(arguments: kinds)
+    func usernamePrefixesAndTheAuditLog(kind: Kind) async throws {
+        try await Self.withStore(kind) { store in
+            let tag = "p" + UUID().uuidString.prefix(6).lowercased()
+            let (user, _, _) = try await Self.signUp(store, tag + "_b")
+            _ = try await Self.signUp(store, tag + "xb")
+            #expect(try await store.users(usernamePrefix: tag + "_", limit: 10).map(\.username) == [tag + "_b"])
+            #expect(try await store.users(usernamePrefix: tag, limit: 10).map(\.username) == [tag + "_b", tag + "xb"])
+            #expect(try await store.users(usernamePrefix: tag, limit: 1).count == 1)
+            #expect(try await store.users(usernamePrefix: tag + "%", limit: 10).isEmpty)
+            // Later than any earlier run's events on a shared PostgreSQL database.
+            let later = Date(timeIntervalSince1970: 4_000_000_000 + Date().timeIntervalSince1970.rounded())
+            let disabled = StoreFixtures.event(.userDisabled, for: user, at: later)
+            try await store.appendEvent(disabled)
+            try await store.appendEvent(StoreFixtures.event(.signin, for: user, at: later.addingTimeInterval(1)))
+            #expect(try await store.adminEvents(limit: 1).map(\.id) == [disabled.id])
+        }
+    }
+
     @Test(arguments: kinds)
     func signUpCreatesEverythingOrNothing(kind: Kind) async throws {
         try await Self.withStore(kind) { store in

@@ -31,8 +31,6 @@ const ruleItem = (rule) => item(ruleWords(rule.proofs) + ": " + (rule.waitSecond
 const births = { "device-approval": "approved from another device", recovered: "signed in by account recovery" };
 
 const create = async (options) => credentialJSON(await navigator.credentials.create({ publicKey: creationOptions(options.publicKey) }));
-const get = async (options) => credentialJSON(await navigator.credentials.get({ publicKey: requestOptions(options.publicKey) }));
-const reauth = async () => api("/api/v1/me/reauth/verify", { credential: await get(await api("/api/v1/me/reauth/options", {})) });
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 function abortPending() { if (pending) { pending.abort(); pending = null; } }
 
@@ -226,12 +224,7 @@ async function showRecovery() {
 /// Runs a sensitive action, confirming with a passkey first when the server asks for it.
 async function sensitive(action, done) {
   try {
-    let result;
-    try { result = await action(); } catch (error) {
-      if (error.code !== "reauthentication_required") throw error;
-      await reauth();
-      result = await action();
-    }
+    const result = await freshly(action);
     if (done) say(done);
     await showAccount();
     return result;

@@ -63,6 +63,22 @@ function credentialJSON(credential) {
     authenticatorAttachment: credential.authenticatorAttachment || null, clientExtensionResults: credential.getClientExtensionResults() };
 }
 
+// Confirms this session with a passkey now: the fresh assertion that sensitive actions need.
+async function reauth() {
+  const options = await api("/api/v1/me/reauth/options", {});
+  const credential = await navigator.credentials.get({ publicKey: requestOptions(options.publicKey) });
+  return api("/api/v1/me/reauth/verify", { credential: credentialJSON(credential) });
+}
+
+// Runs `action`; when the server first wants a fresh passkey assertion, confirms and runs it again.
+async function freshly(action) {
+  try { return await action(); } catch (error) {
+    if (error.code !== "reauthentication_required") throw error;
+    await reauth();
+    return action();
+  }
+}
+
 // What a person reads when something fails: what happened and what to do next, in words. The
 // browser's own WebAuthn messages (which can carry a specification's address) are never shown; the
 // server's refusals come with a human title already.

@@ -36,8 +36,10 @@ public enum WaysIn {
                   notified: notified, phishingResistant: true, belowFloor: false, yields: "passkey session"),
             // The approver's assertion is phishing-resistant, but the user code can be relayed from a
             // phisher's device (the known weakness of RFC 8628); the approver sees the device's IP and user
-            // agent, the session is short and cannot change the account.
-            WayIn(name: "device-approval", proofs: ["passkey assertion at most 1 minute old on a signed-in device", "user code typed by that person"],
+            // agent, the session is short and cannot change the account. A request that names the account
+            // reaches its sessions without a code, so approving it takes picking the number the device shows.
+            WayIn(name: "device-approval", proofs: ["passkey assertion at most 1 minute old on a signed-in device",
+                                                    "user code typed by that person, or, for a request naming the account, the number the device shows picked among three"],
                   proofCount: 2, wait: 0, notified: notified, phishingResistant: false, belowFloor: false,
                   yields: "device-approval session (12 h, cannot change the account)", limits: deviceApproval.limits),
             WayIn(name: "enrolment", proofs: ["fresh passkey session creates a single-use link", "confirmation code shown on the new device, typed on the signed-in one"],

@@ -177,7 +177,7 @@ let package = Package(
                 .embedInCode("Resources/authorize.mustache"), .embedInCode("Resources/consent.mustache"),
                 .embedInCode("Resources/oidc-error.mustache"), .embedInCode("Resources/logout.mustache"),
                 .embedInCode("Resources/authorize.js"), .embedInCode("Resources/error.mustache"), .embedInCode("Resources/common.js"),
-                .embedInCode("Resources/admin.mustache"), .embedInCode("Resources/admin.js"),
+                .embedInCode("Resources/admin.mustache"), .embedInCode("Resources/admin.js"), .embedInCode("Resources/address-verify.mustache"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -13,6 +13,9 @@ public struct RecoverySettings: Sendable, Hashable {
     public var codeCreatedAt: Date?
     /// Addresses that hear about security events (at least two are recommended).
     public var addresses: [String]
+    /// The addresses whose owner opened the verification link sent to them: only these hear about
+    /// security events, so a mistyped address tells a stranger nothing (and gives them no cancel link).
+    public var verifiedAddresses: [String]
     /// No new case may start before this time.
     public var blockedUntil: Date?
 
@@ -21,12 +24,13 @@ public struct RecoverySettings: Sendable, Hashable {
 
     /// Settings with the defaults: a threshold of ``defaultThreshold``, no code, no addresses, not blocked.
     public init(userID: UUID, threshold: Int = RecoverySettings.defaultThreshold, codeHash: [UInt8]? = nil, codeCreatedAt: Date? = nil, addresses: [String] = [],
-                blockedUntil: Date? = nil) {
+                verifiedAddresses: [String] = [], blockedUntil: Date? = nil) {
         self.userID = userID
         self.threshold = threshold
         self.codeHash = codeHash
         self.codeCreatedAt = codeCreatedAt
         self.addresses = addresses
+        self.verifiedAddresses = verifiedAddresses
         self.blockedUntil = blockedUntil
     }
 }

@@ -17,7 +17,7 @@ public struct RecoveryReadiness: Sendable {
     public var threshold: Int
     /// Whether a recovery code is set (and codes are allowed).
     public var hasCode: Bool
-    /// How many notification addresses are set.
+    /// How many notification addresses are set and confirmed by their link.
     public var addresses: Int
     /// The recovery rules this user's own set-up can satisfy (admin rules excluded).
     public var selfServiceRules: [RecoveryRule]
@@ -99,11 +99,14 @@ public struct RecoveryService: CeremonyBacked {
         if accepted < max(1, settings.threshold) { next.append("Invite recovery contacts until \(max(1, settings.threshold)) have accepted.") }
         if policy.recovery.codeEnabled && !hasCode { next.append("Create a recovery code and keep it somewhere safe.") }
         if settings.addresses.count < 2 { next.append("Add at least two notification addresses.") }
+        if settings.verifiedAddresses.count < settings.addresses.count {
+            next.append("Confirm your notification addresses: open the link sent to each. Until then they are told nothing.")
+        }
         if !passkeys.contains(where: \.isDeviceBound) { next.append("Consider a device-bound passkey (a security key) as a backup.") }
         return RecoveryReadiness(
             passkeys: passkeys.count, providers: providers, hasDeviceBoundPasskey: passkeys.contains(where: \.isDeviceBound),
             acceptedContacts: accepted, invitedContacts: contacts.count - accepted, threshold: settings.threshold, hasCode: hasCode,
-            addresses: settings.addresses.count, selfServiceRules: selfService, next: next)
+            addresses: settings.verifiedAddresses.count, selfServiceRules: selfService, next: next)
     }
 
     /// Changes the threshold and/or the notification addresses (full rights and a fresh assertion needed).
@@ -121,11 +124,51 @@ public struct RecoveryService: CeremonyBacked {
                 throw AccountsError.invalid("Give 2 to 10 distinct notification addresses (or none).")
             }
             settings.addresses = cleaned
+            // A removed address is no longer verified; one added again must be verified again.
+            settings.verifiedAddresses = settings.verifiedAddresses.filter(cleaned.contains)
         }
+        let previous = try await store.recoverySettings(userID: auth.user.id)?.addresses ?? []
         try await store.saveRecoverySettings(settings, event: SecurityEvent(
             id: newEventID(), userID: auth.user.id, kind: .recoverySettingsChanged, at: clock(), ip: info.ip, userAgent: info.userAgent,
             detail: ["threshold": String(settings.threshold), "addresses": String(settings.addresses.count)]))
+        // Each new address gets its verification link (the event's notice goes to that address alone).
+        for address in settings.addresses where !previous.contains(address) && !settings.verifiedAddresses.contains(address) {
+            try await store.appendEvent(SecurityEvent(
+                id: newEventID(), userID: auth.user.id, kind: .addressVerificationSent, at: clock(), ip: info.ip, userAgent: info.userAgent,
+                detail: ["address": address]))
+        }
         return settings
+    }
+
+    /// How long an address's verification link works.
+    public static let addressLinkLifetime: TimeInterval = 7 * 86400
+
+    /// The signature of an address's verification link: only this server can make one.
+    public func addressSignature(userID: UUID, address: String, expires: Int) -> String {
+        let key = SymmetricKey(data: ceremonies.enumerationSecret.value)
+        let message = "portcullis-address-verify:\(userID.uuidString.lowercased()):\(address):\(expires)"
+        return Base64URL.encode(Array(HMAC<SHA256>.authenticationCode(for: Array(message.utf8), using: key)))
+    }
+
+    /// The verification link's query for `address`, valid from `now` for ``addressLinkLifetime``.
+    public func addressLinkQuery(userID: UUID, address: String, now: Date) -> (expires: Int, signature: String) {
+        let expires = Int(now.addingTimeInterval(Self.addressLinkLifetime).timeIntervalSince1970)
+        return (expires, addressSignature(userID: userID, address: address, expires: expires))
+    }
+
+    /// Marks `address` verified: the link's signature and expiry hold, and the address is still one of
+    /// the account's. Opening the link changes nothing (mail scanners fetch links); the page posts this.
+    /// - Returns: the account's username, for the page.
+    public func verifyAddress(userID: UUID, address: String, expires: Int, signature: String, info: RequestInfo) async throws -> String {
+        guard signature.utf8.count <= 64, ConstantTime.equal(signature, addressSignature(userID: userID, address: address, expires: expires)),
+              Double(expires) > clock().timeIntervalSince1970, let user = try await store.user(id: userID),
+              var settings = try await store.recoverySettings(userID: userID), settings.addresses.contains(address)
+        else { throw AccountsError.linkInvalid() }
+        guard !settings.verifiedAddresses.contains(address) else { return user.username }
+        settings.verifiedAddresses.append(address)
+        try await store.saveRecoverySettings(settings, event: SecurityEvent(
+            id: newEventID(), userID: userID, kind: .addressVerified, at: clock(), ip: info.ip, userAgent: info.userAgent, detail: ["address": address]))
+        return user.username
     }
 
     /// Makes a new recovery code (128 bits or more), replacing the old one. Shown once; only its hash is kept.

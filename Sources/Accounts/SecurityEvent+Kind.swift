@@ -23,6 +23,9 @@ extension SecurityEvent {
             case userDisabled = "admin_disabled", userEnabled = "admin_enabled"
             /// On the acting admin's own timeline: the deleted account's own events go with it.
             case userDeleted = "admin_deleted_user"
+            /// A notification address was added: a verification link goes to it (and only to it).
+            case addressVerificationSent = "address_verification_sent"
+            case addressVerified = "address_verified"
         }
         /// The kind, for exhaustive switches inside this package.
         package let base: Base
@@ -85,6 +88,10 @@ extension SecurityEvent {
         public static let userEnabled = Kind(.userEnabled)
         /// An admin deleted an account (recorded on the admin's timeline).
         public static let userDeleted = Kind(.userDeleted)
+        /// A verification link went to a new notification address (`address` in the detail).
+        public static let addressVerificationSent = Kind(.addressVerificationSent)
+        /// A notification address was verified by its link.
+        public static let addressVerified = Kind(.addressVerified)
         /// The kinds that record an admin's or operator's action: the audit log.
         public static let adminActions: [Kind] = [.adminGranted, .adminRevoked, .userDisabled, .userEnabled, .userDeleted]
 

@@ -36,6 +36,8 @@ public struct EmailChannel: NotificationChannel {
         case .recoveryCancelled: "A recovery request for your account was cancelled"
         case .recoveryCompleted: "Your account was recovered with a new passkey"
         case .adminGranted, .adminRevoked: "Your admin role changed"
+        case .addressVerificationSent: "Confirm this address for notices about your account"
+        case .addressVerified: "A notification address was confirmed"
         case .reauthenticated, .logout, .sessionRevoked, .passkeyRenamed, .deviceDenied, .enrolmentCreated, .enrolmentOpened,
              .enrolmentCancelled, .recoverySettingsChanged, .recoveryCodeCreated, .recoveryContactInvited, .recoveryContactAccepted,
              .recoveryContactRemoved, .recoveryCodeFailed, .userDisabled, .userEnabled, .userDeleted:
@@ -52,6 +54,10 @@ public struct EmailChannel: NotificationChannel {
         for (key, value) in event.detail.sorted(by: { $0.key < $1.key }) { text += "\(key): \(value)\n" }
         if event.kind == .passkeyRemoved, let ended = event.detail[SecurityEvent.sessionsEndedDetail] {
             text += "\nEvery session that passkey had signed in was signed out (\(ended)).\n"
+        }
+        if let verify = links["verifyUrl"] {
+            text += "\nThis address was added to be told about security events on this account. If you did that, open this link "
+                + "and press the button to confirm it (it works for 7 days). If not, ignore this message: nothing more will be sent here.\n\(verify)\n"
         }
         if let cancel = links["cancelUrl"] {
             text += "\nIf this wasn't you, open this link and press the button to cancel the request "
@@ -81,14 +87,24 @@ public struct EmailChannel: NotificationChannel {
         case .signup, .signinDeviceApproval, .sessionRevoked, .passkeyAdded, .passkeyRemoved, .deviceApproved, .deviceDenied,
              .enrolmentCreated, .enrolmentConfirmed, .enrolmentCancelled, .recoverySettingsChanged, .recoveryCodeCreated,
              .recoveryContactInvited, .recoveryContactAccepted, .recoveryContactRemoved, .recoveryStarted, .recoveryApproved,
-             .recoveryCodeFailed, .recoveryCancelled, .recoveryCompleted, .adminGranted, .adminRevoked, .userDisabled, .userEnabled, .userDeleted:
+             .recoveryCodeFailed, .recoveryCancelled, .recoveryCompleted, .adminGranted, .adminRevoked, .userDisabled, .userEnabled, .userDeleted,
+             .addressVerificationSent, .addressVerified:
             true
         }
     }
 
     public func deliver(_ event: SecurityEvent, user: User?, links: [String: String], attemptID: String, now: Date) async -> Bool {
         guard Self.mails(event) else { return true }
-        guard let addresses = try? await store.recoverySettings(userID: event.userID)?.addresses else { return true }
+        guard let settings = try? await store.recoverySettings(userID: event.userID) else { return true }
+        // Notices go to verified addresses only; a verification link goes to its own address alone,
+        // while that address is still set and not yet verified.
+        let addresses: [String]
+        if event.kind == .addressVerificationSent {
+            guard let address = event.detail["address"], settings.addresses.contains(address), !settings.verifiedAddresses.contains(address) else { return true }
+            addresses = [address]
+        } else {
+            addresses = settings.verifiedAddresses
+        }
         guard !addresses.isEmpty else { return true }
         do {
             try await transport.send(from: from, to: addresses, message: message(event, user: user, links: links, to: addresses, messageID: attemptID))

@@ -200,8 +200,13 @@ public func buildApplication(
 }
 
 /// The "this wasn't me" link carried by every notification about an open recovery case (started or
-/// approved), as `["cancelUrl": URL]`; nothing for other events.
+/// approved), as `["cancelUrl": URL]`; a new notification address's verification link, as
+/// `["verifyUrl": URL]`; nothing for other events.
 public func recoveryLinks(_ event: SecurityEvent, service: PasskeyService, origin: String) -> [String: String] {
+    if event.kind == .addressVerificationSent, let address = event.detail["address"] {
+        let query = service.recovery.addressLinkQuery(userID: event.userID, address: address, now: event.at)
+        return ["verifyUrl": AddressVerifyPage.link(origin: origin, userID: event.userID, address: address, expires: query.expires, signature: query.signature)]
+    }
     guard event.kind.concernsAnOpenRecoveryCase,
           let text = event.detail["case"], let caseID = UUID(uuidString: text)
     else { return [:] }

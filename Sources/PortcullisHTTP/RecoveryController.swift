@@ -161,6 +161,8 @@ struct RecoveryController: Sendable {
         let threshold: Int
         let recoveryCode: Code
         let addresses: [String]
+        /// The addresses confirmed by their link: only these are told anything.
+        let verifiedAddresses: [String]
         let contacts: [ContactView]
         let rules: [RuleView]
         let readiness: ReadinessView
@@ -194,6 +196,7 @@ struct RecoveryController: Sendable {
             threshold: settings.threshold,
             recoveryCode: .init(enabled: kit.service.policy.recovery.codeEnabled, set: settings.codeHash != nil, createdAt: settings.codeCreatedAt),
             addresses: settings.addresses,
+            verifiedAddresses: settings.verifiedAddresses,
             contacts: contacts.map { ContactView(id: $0.contact.id, user: UserView($0.user), accepted: $0.contact.accepted, createdAt: $0.contact.createdAt) },
             rules: kit.service.policy.recovery.effectiveRules.map(RuleView.init), readiness: ReadinessView(readiness),
             openCases: try await kit.service.recovery.openCases(userID: auth.user.id).map { OwnerCase($0) }))

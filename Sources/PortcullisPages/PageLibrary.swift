@@ -25,6 +25,7 @@ package struct PageLibrary: Sendable {
             ("authorize", PackageResources.authorize_mustache), ("consent", PackageResources.consent_mustache),
             ("oidc-error", PackageResources.oidc_error_mustache), ("logout", PackageResources.logout_mustache),
             ("error", PackageResources.error_mustache), ("admin", PackageResources.admin_mustache),
+            ("address-verify", PackageResources.address_verify_mustache),
         ] {
             try templates.register(String(decoding: bytes, as: UTF8.self), named: name)
         }

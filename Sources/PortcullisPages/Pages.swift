@@ -20,6 +20,7 @@ package enum Pages {
         // The admin page is the same for everyone: its data come from the admin API, which only admins may read.
         pages.get("admin") { _, _ in library.page("admin", site) }
         RecoveryCancelPage(kit: kit, library: library, site: site).register(on: pages)
+        AddressVerifyPage(kit: kit, library: library, site: site).register(on: pages)
         QRCodeRoute(kit: kit).register(on: router.group())
         // The OpenID Connect pages set the same policy themselves, widening form-action to the app a
         // form's answer is redirected to (Chromium applies form-action to the redirects after a post).

@@ -160,6 +160,12 @@ enum Migrations {
                 "ALTER TABLE device_requests ADD COLUMN match_number BIGINT NOT NULL DEFAULT 0",
                 "CREATE INDEX device_requests_target ON device_requests (target_user_id, created_at) WHERE target_user_id IS NOT NULL",
             ]),
+            (12, [
+                // Notification addresses are verified by a link sent to them; those set before
+                // verification existed were accepted by their owner then and stay verified.
+                "ALTER TABLE recovery_settings ADD COLUMN verified_addresses TEXT NOT NULL DEFAULT '[]'",
+                "UPDATE recovery_settings SET verified_addresses = addresses",
+            ]),
         ]
     }
 

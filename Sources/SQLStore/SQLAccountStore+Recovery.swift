@@ -15,6 +15,7 @@ extension SQLAccountStore {
             codeHash: try row.decode(column: "code_hash", as: Data?.self).map(Array.init),
             codeCreatedAt: try row.decode(column: "code_created_at", as: Int64?.self).map(date),
             addresses: try Self.stringList(addresses, column: "addresses"),
+            verifiedAddresses: try Self.stringList(try row.decode(column: "verified_addresses", as: String.self), column: "verified_addresses"),
             blockedUntil: try row.decode(column: "blocked_until", as: Int64?.self).map(date))
     }
 
@@ -61,14 +62,16 @@ extension SQLAccountStore {
 
     public func saveRecoverySettings(_ settings: RecoverySettings, event: SecurityEvent) async throws {
         let addresses = StrictJSON.serialize(.array(settings.addresses.map(JSONValue.string)))
+        let verified = StrictJSON.serialize(.array(settings.verifiedAddresses.map(JSONValue.string)))
         try await backend.transaction { db in
             guard try await db.raw("SELECT id FROM users WHERE id = \(bind: Self.id(settings.userID))").first() != nil else { throw StoreError.notFound }
             try await db.raw("""
-                INSERT INTO recovery_settings (user_id, threshold, code_hash, code_created_at, addresses, blocked_until) VALUES
+                INSERT INTO recovery_settings (user_id, threshold, code_hash, code_created_at, addresses, verified_addresses, blocked_until) VALUES
                 (\(bind: Self.id(settings.userID)), \(bind: Int64(settings.threshold)), \(bind: settings.codeHash.map(Self.data)),
-                 \(bind: settings.codeCreatedAt.map(Self.ms)), \(bind: addresses), \(bind: settings.blockedUntil.map(Self.ms)))
+                 \(bind: settings.codeCreatedAt.map(Self.ms)), \(bind: addresses), \(bind: verified), \(bind: settings.blockedUntil.map(Self.ms)))
                 ON CONFLICT (user_id) DO UPDATE SET threshold = excluded.threshold, code_hash = excluded.code_hash,
-                  code_created_at = excluded.code_created_at, addresses = excluded.addresses, blocked_until = excluded.blocked_until
+                  code_created_at = excluded.code_created_at, addresses = excluded.addresses, verified_addresses = excluded.verified_addresses,
+                  blocked_until = excluded.blocked_until
                 """).run()
             try await Self.insert(event, db)
         }

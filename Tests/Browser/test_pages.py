@@ -613,7 +613,7 @@ def test_the_account_page_lists_sessions_apps_and_activity_and_signs_out_elsewhe
     assert "Signed out a session" in d.find_element(By.ID, "timeline").text
 
 
-def test_recovery_is_set_up_on_the_account_page(passkey_browser, server):
+def test_recovery_is_set_up_on_the_account_page(passkey_browser, server, webhooks):
     d = passkey_browser
     sign_up(d, server, "rhea-friend")
     d.find_element(By.ID, "signout").click()
@@ -652,6 +652,16 @@ def test_recovery_is_set_up_on_the_account_page(passkey_browser, server):
     d.find_element(By.ID, "address").send_keys(", rhea@example.net\n")
     wait_for(d, lambda: d.find_element(By.ID, "addresses").text.count("@") == 2)
     assert d.find_element(By.ID, "address").get_attribute("value") == ""
+    assert d.find_element(By.ID, "addresses").text.count("(not confirmed yet") == 2
+    # Each address gets its own confirmation link; the one opened and confirmed is marked so.
+    sent = webhooks.wait_for(lambda e: e["type"] == "portcullis.address_verification_sent" and e["data"].get("address") == "rhea@example.net")
+    d.get(sent["data"]["verifyUrl"])
+    assert d.find_element(By.TAG_NAME, "h1").text == "Confirm your address"
+    d.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    wait_for(d, lambda: "rhea@example.net is confirmed" in d.find_element(By.TAG_NAME, "body").text)
+    d.get(server + "/")
+    wait_for(d, lambda: "rhea@example.net (confirmed)" in d.find_element(By.ID, "addresses").text)
+    assert "rhea@example.org (not confirmed yet" in d.find_element(By.ID, "addresses").text
 
 
 def test_a_passkey_is_renamed_and_a_device_code_counts_down_and_can_be_cancelled(passkey_browser, server):

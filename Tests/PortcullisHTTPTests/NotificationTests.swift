@@ -131,13 +131,42 @@ final class RecordingTransport: WebhookTransport {
             links: { event in event.kind == .recoveryStarted ? ["cancelUrl": "http://localhost:8080/recovery/cancel?case=x&sig=y"] : [:] })
     }
 
+    /// Notices go to confirmed addresses only; a new address gets its confirmation link, alone, and
+    /// nothing more until it is confirmed (a mistyped address tells a stranger nothing).
+    @Test func onlyConfirmedAddressesHearAndANewOneGetsItsLinkAlone() async throws {
+        let sink = try await SMTPSink()
+        let store = MemoryAccountStore()
+        let user = try await Self.signUp(store)
+        try await store.saveRecoverySettings(RecoverySettings(userID: user.id, addresses: ["nora@example.com", "typo@example.net"],
+                                                              verifiedAddresses: ["nora@example.com"]),
+                                             event: Self.caseEvent(for: user))
+        try await store.appendEvent(SecurityEvent(id: UUID(), userID: user.id, kind: .addressVerificationSent, at: FixedClock.now, ip: "198.51.100.7",
+                                                  userAgent: "Phone/1", detail: ["address": "typo@example.net"]))
+        let clock = MutableClock(FixedClock.now.addingTimeInterval(1))
+        let dispatcher = NotificationDispatcher(
+            store: store,
+            channels: [EmailChannel(store: store, transport: SMTPMailer(host: "127.0.0.1", port: sink.port, security: .none), from: "portcullis@example.org",
+                                    serviceName: "Portcullis", logger: Logger(label: "test"))],
+            logger: Logger(label: "test"), clock: { clock.now },
+            links: { event in event.kind == .addressVerificationSent ? ["verifyUrl": "http://localhost:8080/addresses/verify?user=u&sig=s"] : [:] })
+        #expect(try await dispatcher.deliverDue() == 3)  // sign-up, recovery notice, confirmation link
+        let received = sink.messages
+        #expect(received.filter { $0.recipients == ["nora@example.com"] }.count == 2)
+        let confirmation = try #require(received.first { $0.recipients == ["typo@example.net"] })
+        #expect(received.count == 3)
+        #expect(confirmation.data.contains("Subject: Portcullis: Confirm this address for notices about your account"))
+        #expect(confirmation.text.contains("http://localhost:8080/addresses/verify?user=u&sig=s"))
+        try await sink.close()
+    }
+
     @Test func emailGoesToTheNotificationAddressesThroughSMTP() async throws {
         let sink = try await SMTPSink()
         try await Self.withStores { name, store in
             let before = sink.messages.count
             let user = try await Self.signUp(store)
             let quiet = try await Self.signUp(store)  // no addresses: delivered by sending nothing
-            try await store.saveRecoverySettings(RecoverySettings(userID: user.id, addresses: ["nora@example.com", "nora@example.net"]),
+            try await store.saveRecoverySettings(RecoverySettings(userID: user.id, addresses: ["nora@example.com", "nora@example.net"],
+                                                                  verifiedAddresses: ["nora@example.com", "nora@example.net"]),
                                                  event: Self.caseEvent(for: user))
             let clock = MutableClock(FixedClock.now.addingTimeInterval(1))
             let dispatcher = Self.emailDispatcher(store, mailer: SMTPMailer(host: "127.0.0.1", port: sink.port, security: .none), clock: clock)
@@ -161,7 +190,8 @@ final class RecordingTransport: WebhookTransport {
         let sink = try await SMTPSink()
         let store = MemoryAccountStore()
         let user = try await Self.signUp(store)
-        try await store.saveRecoverySettings(RecoverySettings(userID: user.id, addresses: ["nora@example.com", "nora@example.net"]),
+        try await store.saveRecoverySettings(RecoverySettings(userID: user.id, addresses: ["nora@example.com", "nora@example.net"],
+                                                                  verifiedAddresses: ["nora@example.com", "nora@example.net"]),
                                              event: Self.caseEvent(for: user))
         let clock = MutableClock(FixedClock.now.addingTimeInterval(1))
         let dispatcher = Self.emailDispatcher(store, mailer: SMTPMailer(host: "127.0.0.1", port: sink.port, security: .none), clock: clock)
@@ -203,7 +233,7 @@ final class RecordingTransport: WebhookTransport {
         let plainSink = try await SMTPSink()
         let store = MemoryAccountStore()
         let user = try await Self.signUp(store)
-        try await store.saveRecoverySettings(RecoverySettings(userID: user.id, addresses: ["nora@example.com"]), event: Self.caseEvent(for: user))
+        try await store.saveRecoverySettings(RecoverySettings(userID: user.id, addresses: ["nora@example.com"], verifiedAddresses: ["nora@example.com"]), event: Self.caseEvent(for: user))
         let clock = MutableClock(FixedClock.now.addingTimeInterval(1))
         let roots = try NIOSSLCertificate.fromPEMBytes(Array(TestPKI.pem(pki.root).utf8))
 

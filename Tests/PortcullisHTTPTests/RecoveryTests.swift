@@ -333,6 +333,57 @@ import WebAuthn
         }
     }
 
+    /// A new notification address is confirmed by the link sent to it: the link's page changes nothing,
+    /// its form confirms; a forged, expired or stale link does not; removing an address unconfirms it.
+    @Test func notificationAddressesAreConfirmedByTheirLink() async throws {
+        let harness = try await H()
+        try await harness.run { client in
+            let alice = try await H.signUp(client, "alice")
+            let patch = try await H.send(client, .patch, "/api/v1/me/recovery",
+                                         json: .object(["addresses": .array([.string("a@example.com"), .string("b@example.com")])]), token: alice.token)
+            #expect(patch.status == .ok)
+            let user = try #require(try await harness.store.user(username: "alice"))
+            let sent = try await harness.store.events(userID: user.id, limit: 20).filter { $0.kind == .addressVerificationSent }
+            #expect(Set(sent.compactMap { $0.detail["address"] }) == ["a@example.com", "b@example.com"])
+            let forA = try #require(sent.first { $0.detail["address"] == "a@example.com" })
+            let link = try #require(recoveryLinks(forA, service: harness.service, origin: H.origin)["verifyUrl"])
+            #expect(link.hasPrefix(H.origin + "/addresses/verify?user=\(user.id.uuidString.lowercased())&address=a%40example.com&expires="))
+            let query = String(try #require(link.split(separator: "?", maxSplits: 1).last))
+            func overview() async throws -> JSONObject { try await H.send(client, .get, "/api/v1/me/recovery", token: alice.token).object }
+            func post(_ form: String) async throws -> H.Reply {
+                try await H.send(client, .post, "/addresses/verify", rawBody: Array(form.utf8))
+            }
+
+            // Opening the link shows a form and changes nothing.
+            #expect(try await H.send(client, .get, "/addresses/verify?" + query).status == .ok)
+            #expect(try await overview()["verifiedAddresses"] == .array([]))
+            // A forged signature, or the link for another address, confirms nothing.
+            let forged = query.replacingOccurrences(of: "&sig=", with: "&sig=A")
+            #expect(try await post(forged).status == .forbidden)
+            #expect(try await post(query.replacingOccurrences(of: "a%40example.com", with: "b%40example.com")).status == .forbidden)
+            #expect(try await overview()["verifiedAddresses"] == .array([]))
+            // The form confirms it.
+            #expect(try await post(query).status == .ok)
+            #expect(try await overview()["verifiedAddresses"] == .array([.string("a@example.com")]))
+            #expect(try await overview()["readiness"]?.object?["notificationAddresses"] == .int(1))
+
+            // Replacing b by c keeps a confirmed, and c gets its own link; b's link no longer works.
+            let forB = try #require(sent.first { $0.detail["address"] == "b@example.com" })
+            let linkB = try #require(recoveryLinks(forB, service: harness.service, origin: H.origin)["verifyUrl"])
+            _ = try await H.send(client, .patch, "/api/v1/me/recovery",
+                                 json: .object(["addresses": .array([.string("a@example.com"), .string("c@example.com")])]), token: alice.token)
+            #expect(try await overview()["verifiedAddresses"] == .array([.string("a@example.com")]))
+            #expect(try await post(String(try #require(linkB.split(separator: "?", maxSplits: 1).last))).status == .forbidden)
+            let forC = try #require(try await harness.store.events(userID: user.id, limit: 30).first {
+                $0.kind == .addressVerificationSent && $0.detail["address"] == "c@example.com"
+            })
+            // A link older than its 7 days does not work.
+            harness.clock.advance(by: 7 * 86400 + 1)
+            let linkC = try #require(recoveryLinks(forC, service: harness.service, origin: H.origin)["verifyUrl"])
+            #expect(try await post(String(try #require(linkC.split(separator: "?", maxSplits: 1).last))).status == .forbidden)
+        }
+    }
+
     @Test func theCoolingPeriodEnds() async throws {
         let harness = try await H()
         try await harness.run { client in

@@ -194,7 +194,8 @@ async function showRecovery() {
       button("Remove", () => { if (confirm("Remove " + c.user.username + " as a recovery contact?")) sensitive(() => api("/api/v1/me/recovery/contacts/" + c.id, undefined, "DELETE"), c.user.username + " is no longer a recovery contact."); })))
       : [item("None yet.")]));
     if (document.activeElement !== $("threshold")) $("threshold").value = r.threshold;
-    $("addresses").replaceChildren(...(r.addresses.length ? r.addresses.map((address) => item(address + " ",
+    $("addresses").replaceChildren(...(r.addresses.length ? r.addresses.map((address) => item(address
+      + (r.verifiedAddresses.includes(address) ? " (confirmed) " : " (not confirmed yet: open the link we sent to it) "),
       button("Remove", () => sensitive(() => api("/api/v1/me/recovery", { addresses: r.addresses.filter((a) => a !== address) }, "PATCH"), "Removed.")))) : [item("None.")]));
     const invitations = (await api("/api/v1/me/recovery/invitations")).invitations.filter((i) => !i.accepted);
     $("invitations").replaceChildren(...invitations.map((i) => item(i.from.username + " asks you to be a recovery contact. ",

@@ -1,3 +1,4 @@
+import Foundation
 import WebAuthn
 
 /// A refusal from the account domain, with a stable code that is safe to show a client.
@@ -92,8 +93,22 @@ public struct AccountsError: Error, Sendable, Equatable, CustomStringConvertible
     static func reauthenticationRequired(file: String = #fileID, line: Int = #line) -> AccountsError {
         AccountsError(.reauthenticationRequired, "Confirm with your passkey first.", file: file, line: line)
     }
-    static func sessionNotAllowed(file: String = #fileID, line: Int = #line) -> AccountsError {
-        AccountsError(.sessionNotAllowed, "This session may not do that.", file: file, line: line)
+    /// A session whose birth does not allow account changes, saying why, what to do, and (for a
+    /// recovered session in its cooling period) until when, as `until` for the page to show in local time.
+    static func sessionNotAllowed(_ birth: SessionBirth? = nil, file: String = #fileID, line: Int = #line) -> AccountsError {
+        switch birth?.kind {
+        case .deviceApproval?:
+            return AccountsError(.sessionNotAllowed, "This device was signed in by approval from another device, so it cannot change the account. "
+                + "Make the change on a device where you sign in with a passkey, or enrol this device from there to give it a passkey of its own.",
+                file: file, line: line)
+        case .recovered?:
+            guard let until = birth?.coolingUntil else { break }
+            return AccountsError(.sessionNotAllowed, "This session comes from an account recovery, so for your safety it cannot change the account yet. "
+                + "Wait until the time shown, or sign in with one of your passkeys.", extra: ["until": until.formatted(.iso8601)], file: file, line: line)
+        default:
+            break
+        }
+        return AccountsError(.sessionNotAllowed, "This session may not do that.", file: file, line: line)
     }
     static func notFound(file: String = #fileID, line: Int = #line) -> AccountsError {
         AccountsError(.notFound, "Not found.", file: file, line: line)

@@ -59,7 +59,7 @@ public struct SessionAuthority: Sendable {
     /// Refuses account changes to `device-approval` sessions and to `recovered` sessions in their
     /// cooling period. The single check every account-changing action goes through.
     public func requireFullRights(_ auth: Authenticated) throws {
-        guard auth.session.birth.hasFullRights(at: clock()) else { throw AccountsError.sessionNotAllowed() }
+        guard auth.session.birth.hasFullRights(at: clock()) else { throw AccountsError.sessionNotAllowed(auth.session.birth) }
     }
 
     /// A session born from `passkey`. A passkey registered by a recovery gives `recovered` sessions

@@ -69,6 +69,7 @@ import WebAuthn
                 let refused = try await H.send(client, method, path, token: deviceToken)
                 #expect(refused.status == .forbidden, "\(path)")
                 #expect(refused.object["code"] == .string("session_not_allowed"))
+                #expect(refused.object["title"]?.string?.hasPrefix("This device was signed in by approval from another device") == true)
             }
             #expect(try await H.send(client, .patch, "/api/v1/me/passkeys/\(Base64URL.encode(alice.credential.credentialID))",
                                      json: .object(["name": .string("x")]), token: deviceToken).status == .forbidden)

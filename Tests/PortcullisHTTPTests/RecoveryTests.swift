@@ -199,6 +199,10 @@ import WebAuthn
             let refused = try await H.send(client, .post, "/api/v1/me/recovery-requests/\(owners.id)/cancel", token: attacker)
             #expect(refused.status == .forbidden)
             #expect(refused.object["code"] == .string("session_not_allowed"))
+            // It says why and until when: the end of the cooling period, for the page to show in local time.
+            #expect(refused.object["title"]?.string?.hasPrefix("This session comes from an account recovery") == true)
+            let until = try #require(refused.object["until"]?.string.flatMap { try? Date($0, strategy: .iso8601) })
+            #expect(abs(until.timeIntervalSince(harness.clock.now.addingTimeInterval(86400))) < 2)
             #expect(try await Self.progress(client, owners).object["status"] == .string("open"))
             // The attacker still sees it (every session shows open cases), but only to watch.
             let seen = try await H.send(client, .get, "/api/v1/me", token: attacker)

@@ -18,6 +18,7 @@ async function api(path, body, method) {
     }
     const error = new Error(json.title || ("error " + response.status));
     error.code = json.code;
+    error.until = json.until;
     throw error;
   }
   return json;
@@ -84,7 +85,9 @@ async function freshly(action) {
 // server's refusals come with a human title already.
 function explain(error) {
   // The server's refusals carry its code (a string); a DOMException's numeric code is not one.
-  if (error && typeof error.code === "string" && !(error instanceof DOMException)) return error.message;
+  if (error && typeof error.code === "string" && !(error instanceof DOMException)) {
+    return error.until ? error.message + " Changes are possible again " + when(error.until) + "." : error.message;
+  }
   switch (error && error.name) {
     case "NotAllowedError": return "The passkey prompt was closed or timed out. Try again when you are ready, or use another device.";
     case "InvalidStateError": return "This device already holds a passkey for this account. Sign in with it, or add one from another device or security key.";

@@ -119,4 +119,5 @@ extension HTTPField.Name {
     static let referrerPolicy = HTTPField.Name("Referrer-Policy")!
     static let xFrameOptions = HTTPField.Name("X-Frame-Options")!
     static let xForwardedFor = HTTPField.Name("X-Forwarded-For")!
+    static let xRequestID = HTTPField.Name("X-Request-ID")!
 }

@@ -23,7 +23,9 @@ struct AdminCommand: ParsableCommand {
         }
     }
 
-    static func refusal(_ error: AccountsError) -> UsageError { UsageError(error.title) }
+    static func refusal(_ error: AccountsError) -> CommandFailure {
+        CommandFailure(error.code == .notFound ? .notFound : .refused, error.title)
+    }
 
     /// Grants or revokes the role; the user's timeline (and notifications) say so.
     static func setRole(_ admin: Bool, username: String, store: StoreOptions, io: CommandIO) async throws -> Int32 {

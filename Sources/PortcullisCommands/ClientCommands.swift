@@ -107,7 +107,7 @@ struct ClientCommand: ParsableCommand {
 
         func run(io: CommandIO) async throws -> Int32 {
             let id = self.id
-            guard let client = try await store.withProvider({ try await $0.client(id: id) }) else { throw UsageError("no client \(id)") }
+            guard let client = try await store.withProvider({ try await $0.client(id: id) }) else { throw CommandFailure(.notFound, "no client \(id)") }
             io.out(StrictJSON.serialize(ClientCommand.view(client)) + "\n")
             return 0
         }

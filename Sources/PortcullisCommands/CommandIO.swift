@@ -29,3 +29,36 @@ package struct UsageError: Error, CustomStringConvertible {
     package let description: String
     package init(_ description: String) { self.description = description }
 }
+
+/// A command that was understood but could not be done, with its own exit status and words (not
+/// "usage error", which is for arguments the command does not understand). The statuses are
+/// documented in the README ("Exit codes").
+package struct CommandFailure: Error, CustomStringConvertible {
+    /// What kind of failure: its exit status and how the message starts.
+    package enum Kind: Int32, Sendable {
+        /// The configuration (file, environment) is invalid or below the floor: 3.
+        case configuration = 3
+        /// The user, client or case named does not exist: 4.
+        case notFound = 4
+        /// The domain refused the action (not an admin, a wrong code, a replay): 5.
+        case refused = 5
+        /// The server cannot listen on its address: 6.
+        case cannotListen = 6
+
+        var prefix: String {
+            switch self {
+            case .configuration: "configuration error"
+            case .notFound: "not found"
+            case .refused: "refused"
+            case .cannotListen: "cannot listen"
+            }
+        }
+    }
+    package let kind: Kind
+    package let message: String
+    package init(_ kind: Kind, _ message: String) {
+        self.kind = kind
+        self.message = message
+    }
+    package var description: String { "\(kind.prefix): \(message)" }
+}

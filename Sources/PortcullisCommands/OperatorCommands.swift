@@ -50,12 +50,12 @@ enum OperatorOutput {
     /// Runs `action`, telling the operator plainly when `username` names no one.
     static func naming<R>(_ username: String, _ action: () async throws -> R) async throws -> R {
         do { return try await action() } catch let error as AccountsError where error.code == .notFound {
-            throw UsageError("no user named \(username)")
+            throw CommandFailure(.notFound, "no user named \(username)")
         }
     }
 
     static func find(_ username: String, in store: any AccountStore) async throws -> User {
-        guard let user = try await store.user(username: username.lowercased()) else { throw UsageError("no user named \(username)") }
+        guard let user = try await store.user(username: username.lowercased()) else { throw CommandFailure(.notFound, "no user named \(username)") }
         return user
     }
 }

@@ -64,6 +64,9 @@ public enum PortcullisCLI {
             return try await runnable.run(io: io)
         } catch let error as UsageError {
             return usage(error.description, arguments: arguments, io: io)
+        } catch let failure as CommandFailure {
+            io.err("\(failure)\n")
+            return failure.kind.rawValue
         } catch {
             io.err("error: \(error)\n")
             return 1

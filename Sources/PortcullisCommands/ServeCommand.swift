@@ -3,6 +3,7 @@ import Configuration
 import Foundation
 import Logging
 import Hummingbird
+import NIOCore
 import PortcullisApp
 import SystemPackage
 import WebAuthn
@@ -14,9 +15,9 @@ enum ConfigurationLoader {
     /// and `2` as a boolean, so a port of `true` would start a server on port 1. Here a value of the
     /// wrong type is refused by the section that reads it, naming the key.
     static func fileProvider(path: String) throws -> InMemoryProvider {
-        guard let data = FileManager.default.contents(atPath: path) else { throw UsageError("cannot read the configuration file \(path)") }
+        guard let data = FileManager.default.contents(atPath: path) else { throw CommandFailure(.configuration, "cannot read the configuration file \(path)") }
         guard case .object(let root)? = try? StrictJSON.parse(Array(data)) else {
-            throw UsageError("the configuration file \(path) is not one JSON object (with no key given twice)")
+            throw CommandFailure(.configuration, "the configuration file \(path) is not one JSON object (with no key given twice)")
         }
         var values: [AbsoluteConfigKey: ConfigValue] = [:]
         func walk(_ object: JSONObject, _ prefix: [String]) throws {
@@ -32,12 +33,12 @@ enum ConfigurationLoader {
                 case .bool(let flag): content = .bool(flag)
                 case .number(let text):
                     if let integer = Int(text) { content = .int(integer) } else if let number = Double(text) { content = .double(number) } else {
-                        throw UsageError("invalid configuration: \(key.joined(separator: ".")): \(text) is not a number this server reads")
+                        throw CommandFailure(.configuration, "\(key.joined(separator: ".")): \(text) is not a number this server reads")
                     }
                 case .array(let items):
                     let strings = items.compactMap(\.string)
                     guard strings.count == items.count else {
-                        throw UsageError("invalid configuration: \(key.joined(separator: ".")): a list holds strings only")
+                        throw CommandFailure(.configuration, "\(key.joined(separator: ".")): a list holds strings only")
                     }
                     content = .stringArray(strings)
                 }
@@ -54,7 +55,7 @@ enum ConfigurationLoader {
         do {
             return try ServerConfiguration(reader: ConfigReader(providers: providers))
         } catch let error as ServerConfiguration.Invalid {
-            throw UsageError(error.description)
+            throw CommandFailure(.configuration, "\(error.key): \(error.reason)")
         }
     }
 }
@@ -72,7 +73,7 @@ struct ServeCommand: AsyncParsableCommand, IOCommand {
     func run(io: CommandIO) async throws -> Int32 {
         let configuration = try await ConfigurationLoader.load(file: configFile)
         // A way in below the floor stops the start (see `portcullis check-config`).
-        do { try configuration.checkWaysInFloor() } catch let error as ServerConfiguration.Invalid { throw UsageError(error.description) }
+        do { try configuration.checkWaysInFloor() } catch let error as ServerConfiguration.Invalid { throw CommandFailure(.configuration, "\(error.key): \(error.reason)") }
         var logger = Logger(label: "portcullis")
         logger.logLevel = .info
         let origins = configuration.effectiveOrigins.joined(separator: ", ")
@@ -80,7 +81,17 @@ struct ServeCommand: AsyncParsableCommand, IOCommand {
             FileHandle.standardOutput.write(Data("Portcullis listening on \(address) (RP ID \(configuration.rp.id), origins \(origins))\n".utf8))
         }
         // SIGTERM and SIGINT drain in-flight requests, then stop.
-        try await app.runService()
+        do {
+            try await app.runService()
+        } catch let error as IOError where [EADDRINUSE, EADDRNOTAVAIL, EACCES].contains(error.errnoCode) {
+            let reason = switch error.errnoCode {
+            case EADDRINUSE: "the port is in use (is another server running there?)"
+            case EACCES: "not allowed (ports below 1024 need privileges)"
+            default: "this machine has no such address"
+            }
+            throw CommandFailure(.cannotListen, "\(configuration.http.host):\(configuration.http.port): \(reason). "
+                + "Set http.port (HTTP_PORT) or http.host (HTTP_HOST) to another value.")
+        }
         return 0
     }
 }

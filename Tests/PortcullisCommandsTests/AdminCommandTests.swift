@@ -42,17 +42,19 @@ import WebAuthn
 
         // Not an admin yet: refused, nothing added.
         let early = await Self.run(["admin", "enrol", "alice", "--admin", "dave", "--comparison-code", "424 242"], environment)
-        #expect(early.status == 2)
+        #expect(early.status == 5)  // refused
+        #expect(early.io.stderr.hasPrefix("refused: "))
         #expect(early.io.stderr.contains("admin"))
         #expect(await Self.run(["admin", "grant", "dave"], environment).status == 0)
-        #expect(await Self.run(["admin", "grant", "nobody"], environment).status == 2)
+        let nobody = await Self.run(["admin", "grant", "nobody"], environment)
+        #expect(nobody.status == 4 && nobody.io.stderr.hasPrefix("not found: "))
         // A wrong comparison code finds no case.
-        #expect(await Self.run(["admin", "enrol", "alice", "--admin", "dave", "--comparison-code", "000000"], environment).status == 2)
+        #expect(await Self.run(["admin", "enrol", "alice", "--admin", "dave", "--comparison-code", "000000"], environment).status == 5)
         let enrolled = await Self.run(["admin", "enrol", "alice", "--admin", "dave", "--comparison-code", "424 242"], environment)
         #expect(enrolled.status == 0, "\(enrolled.io.stderr)")
         #expect(enrolled.io.stdout.contains(caseID.uuidString.lowercased()))
         // The same admin twice is a replay.
-        #expect(await Self.run(["admin", "enrol", "alice", "--admin", "dave", "--comparison-code", "424242"], environment).status == 2)
+        #expect(await Self.run(["admin", "enrol", "alice", "--admin", "dave", "--comparison-code", "424242"], environment).status == 5)
         #expect(await Self.run(["admin", "revoke", "dave"], environment).status == 0)
 
         let reopened = try await SQLiteBackend.open(path: path, logger: Logger(label: "test"))
@@ -70,16 +72,16 @@ import WebAuthn
     }
 
     /// A JSON configuration file, read by the command as an operator runs it: typed values are
-    /// read, and a value of the wrong type stops the command with the key's name.
+    /// read, and a value of the wrong type stops the command with the key's name (a configuration error, status 3).
     @Test(arguments: [
         (#"{"http": {"port": 9443, "trust_forwarded_for": true}, "recovery": {"starts_per_ip": 7}}"#, 0, nil),
-        (#"{"http": {"port": "eighty"}}"#, 2, "http.port"),
-        (#"{"http": {"port": true}}"#, 2, "http.port"),
-        (#"{"recovery": {"code_enabled": "sometimes"}}"#, 2, "recovery.code_enabled"),
-        (#"{"signup": {"mode": 1}}"#, 2, "signup.mode"),
-        (#"{"http": {"trust_forwarded_for": 2}}"#, 2, "http.trust_forwarded_for"),
-        (#"{"rp": {"origins": ["http://localhost:8080", 3]}}"#, 2, "rp.origins"),
-        (#"{"http": {"port": 9443}, "http": {"port": 9444}}"#, 2, "configuration file"),
+        (#"{"http": {"port": "eighty"}}"#, 3, "http.port"),
+        (#"{"http": {"port": true}}"#, 3, "http.port"),
+        (#"{"recovery": {"code_enabled": "sometimes"}}"#, 3, "recovery.code_enabled"),
+        (#"{"signup": {"mode": 1}}"#, 3, "signup.mode"),
+        (#"{"http": {"trust_forwarded_for": 2}}"#, 3, "http.trust_forwarded_for"),
+        (#"{"rp": {"origins": ["http://localhost:8080", 3]}}"#, 3, "rp.origins"),
+        (#"{"http": {"port": 9443}, "http": {"port": 9444}}"#, 3, "configuration file"),
     ] as [(String, Int32, String?)])
     func aConfigurationFileIsReadStrictly(json: String, status: Int32, key: String?) async throws {
         let path = NSTemporaryDirectory() + "portcullis-config-\(UUID().uuidString).json"
@@ -87,6 +89,7 @@ import WebAuthn
         defer { try? FileManager.default.removeItem(atPath: path) }
         let result = await Self.run(["check-config", "--config", path], [:])
         #expect(result.status == status, "\(result.io.stderr)")
+        if status != 0 { #expect(result.io.stderr.hasPrefix("configuration error: ")) }
         if let key { #expect(result.io.stderr.contains(key), "\(result.io.stderr)") }
         if status == 0 { #expect(result.io.stdout.contains("7 per IP address")) }
     }
@@ -107,7 +110,8 @@ import WebAuthn
         #expect(weak.io.stdout.contains("\"belowFloor\":true"))
         #expect(weak.io.stderr.contains("recovery.rules"))
         #expect(await Self.run(["check-config"], ["RECOVERY_RULES": "code:0", "ALLOW_WEAK_WAYS_IN": "true"]).status == 0)
-        #expect(await Self.run(["check-config"], ["RECOVERY_RULES": "nonsense"]).status == 2)
+        let nonsense = await Self.run(["check-config"], ["RECOVERY_RULES": "nonsense"])
+        #expect(nonsense.status == 3 && nonsense.io.stderr.hasPrefix("configuration error: recovery.rules: "))
 
         // The limits each way runs under are in the report, as configured; out-of-bounds values are refused.
         let tuned = await Self.run(["check-config"], ["DEVICE_CODE_LIFETIME": "300", "RECOVERY_STARTS_PER_USERNAME_IP": "2"])
@@ -117,12 +121,34 @@ import WebAuthn
         let recovery = try #require(tunedReport.first { $0.object?["name"]?.string?.hasPrefix("recovery:") == true }?.object)
         #expect(recovery["limits"]?.array?.first?.string?.hasPrefix("2 case starts per username and IP address per hour") == true)
         let outOfBounds = await Self.run(["check-config"], ["DEVICE_CODE_LIFETIME": "5"])
-        #expect(outOfBounds.status == 2)
+        #expect(outOfBounds.status == 3)
         #expect(outOfBounds.io.stderr.contains("device.code_lifetime"))
 
         // serve refuses to start on the same configuration, naming the key, before it opens anything.
         let serve = await Self.run(["serve"], ["RECOVERY_RULES": "code:0", "DATABASE_URL": "memory:"])
-        #expect(serve.status == 2)
+        #expect(serve.status == 3)
         #expect(serve.io.stderr.contains("recovery.rules") && serve.io.stderr.contains("allow_weak_ways_in"))
+    }
+}
+
+/// `serve` on an address it cannot listen on says which address, why, and which key to change.
+@Suite struct BindFailureTests {
+    @Test func aPortInUseIsNamedWithTheKeyToChange() async throws {
+        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(listener) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, length) == 0 && listen(listener, 1) == 0 && getsockname(listener, $0, &length) == 0 }
+        }
+        try #require(bound)
+        let port = Int(UInt16(bigEndian: address.sin_port))
+        let outcome = await AdminCommandTests.run(["serve"], ["HTTP_PORT": String(port), "DATABASE_URL": "memory:"])
+        #expect(outcome.status == 6)
+        #expect(outcome.io.stderr.hasPrefix("cannot listen: 127.0.0.1:\(port): the port is in use"))
+        #expect(outcome.io.stderr.contains("http.port (HTTP_PORT)"))
     }
 }

@@ -16,6 +16,19 @@ struct StoreOptions: ParsableArguments {
         try await withStore { store, _ in try await body(store) }
     }
 
+    /// For commands that only read: runs `body` on the configured store when there is one, and
+    /// answers `nil` without creating anything when the configured SQLite file does not exist yet.
+    /// - Returns: `body`'s result, or `nil` and the missing file's path.
+    func withExistingStore<R: Sendable>(_ body: @escaping @Sendable (any AccountStore) async throws -> R) async throws -> (R?, missing: String?) {
+        let configuration = try await ConfigurationLoader.load(file: configFile)
+        let url = configuration.database.url
+        if url.hasPrefix("sqlite:") {
+            let path = String(url.dropFirst("sqlite:".count))
+            if !FileManager.default.fileExists(atPath: path) { return (nil, path) }
+        }
+        return (try await withStore(body), nil)
+    }
+
     /// Runs `body` on the configured, migrated store, with the configuration it was opened from.
     func withStore<R: Sendable>(_ body: @escaping @Sendable (any AccountStore, ServerConfiguration) async throws -> R) async throws -> R {
         let configuration = try await ConfigurationLoader.load(file: configFile)
@@ -72,8 +85,12 @@ struct UserCommand: ParsableCommand {
         @Option(help: "At most this many.") var limit = 1000
 
         func run(io: CommandIO) async throws -> Int32 {
-            let users = try await store.withStore { try await $0.listUsers(limit: limit) }
+            let limit = self.limit
+            let (found, missing) = try await store.withExistingStore { try await $0.listUsers(limit: limit) }
+            let users = found ?? []
             for user in users { io.out(StrictJSON.serialize(OperatorOutput.user(user)) + "\n") }
+            // Said on stderr, so that stdout stays one JSON object a line.
+            if let missing { io.err("no users: there is no database at \(missing) yet (nothing was created)\n") } else if users.isEmpty { io.err("no users yet\n") }
             return 0
         }
     }
@@ -85,9 +102,12 @@ struct UserCommand: ParsableCommand {
 
         func run(io: CommandIO) async throws -> Int32 {
             let username = self.username
-            let json = try await store.withStore { store in
+            let (found, missing) = try await store.withExistingStore { store in
                 let user = try await OperatorOutput.find(username, in: store)
                 return OperatorOutput.user(user, passkeys: try await store.passkeys(userID: user.id), sessions: try await store.sessions(userID: user.id).count)
+            }
+            guard let json = found else {
+                throw CommandFailure(.notFound, "no user named \(username): there is no database at \(missing ?? "the configured path") yet (nothing was created)")
             }
             io.out(StrictJSON.serialize(json) + "\n")
             return 0

@@ -152,3 +152,22 @@ import WebAuthn
         #expect(outcome.io.stderr.contains("http.port (HTTP_PORT)"))
     }
 }
+
+/// Commands that only read never create a database, and an empty answer says so.
+@Suite struct ReadOnlyCommandTests {
+    @Test func listingAndShowingCreateNoDatabase() async throws {
+        let path = NSTemporaryDirectory() + "portcullis-absent-\(UUID().uuidString).sqlite"
+        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
+        let environment = ["DATABASE_URL": "sqlite:" + path]
+        let listed = await AdminCommandTests.run(["user", "list"], environment)
+        #expect(listed.status == 0 && listed.io.stdout.isEmpty)
+        #expect(listed.io.stderr == "no users: there is no database at \(path) yet (nothing was created)\n")
+        let shown = await AdminCommandTests.run(["user", "show", "alice"], environment)
+        #expect(shown.status == 4 && shown.io.stderr.hasPrefix("not found: no user named alice"))
+        #expect(!FileManager.default.fileExists(atPath: path))
+        // Once it exists (migrate creates it), an empty list says so too.
+        #expect(await AdminCommandTests.run(["migrate"], environment).status == 0)
+        let empty = await AdminCommandTests.run(["user", "list"], environment)
+        #expect(empty.status == 0 && empty.io.stdout.isEmpty && empty.io.stderr == "no users yet\n")
+    }
+}

@@ -19,6 +19,20 @@ import Testing
         for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
     }
 
+    /// A new database, and the write-ahead log SQLite makes beside it, are readable by their owner only.
+    @Test func aNewDatabaseIsTheOwnersOnly() async throws {
+        let path = NSTemporaryDirectory() + "portcullis-mode-\(UUID().uuidString).sqlite"
+        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
+        let backend = try await SQLiteBackend.open(path: path, logger: Logger(label: "test"))
+        let store = SQLAccountStore(backend: backend)
+        try await store.migrate()
+        for suffix in ["", "-wal"] {
+            let mode = try #require(try FileManager.default.attributesOfItem(atPath: path + suffix)[.posixPermissions] as? Int)
+            #expect(mode & 0o777 == 0o600, "\(suffix): \(String(mode, radix: 8))")
+        }
+        try await backend.close()
+    }
+
     @Test func concurrentWritersAndReadersSeeWholeTransactions() async throws {
         try await Self.withBackend { backend in
             try await backend.transaction { db in try await db.raw("CREATE TABLE pairs (n BIGINT PRIMARY KEY, twice BIGINT NOT NULL)").run() }

@@ -9,6 +9,17 @@ import SQLKit
 import SQLiteKit
 import SQLiteNIO
 import Synchronization
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Creates an empty file at `path` that only its owner may read or write (mode 0600), unless one exists.
+private func createOwnerOnlyFile(_ path: String) {
+    let descriptor = open(path, O_CREAT | O_EXCL | O_RDWR, 0o600)
+    if descriptor >= 0 { close(descriptor) }
+}
 
 /// Embedded SQLite: one writing connection (SQLite serializes writers anyway) that callers take in
 /// turn and whose transaction they share (group commit, see ``transaction(_:)``); reading connections
@@ -31,6 +42,9 @@ public final class SQLiteBackend: SQLBackend {
 
     /// Opens (creating if needed) the database file at `path`.
     public static func open(path: String, logger: Logger) async throws -> SQLiteBackend {
+        // A new database file is made readable by its owner only: it holds passkeys, sessions and the
+        // OpenID Connect signing keys. SQLite gives its -wal and -shm files the same mode.
+        if path != ":memory:", !FileManager.default.fileExists(atPath: path) { createOwnerOnlyFile(path) }
         let writer = try DirectSQLiteConnection(path: path, readOnly: false)
         var readers: [DirectSQLiteConnection] = []
         let checkpointer: Checkpointer

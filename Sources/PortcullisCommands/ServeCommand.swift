@@ -5,16 +5,22 @@ import Logging
 import Hummingbird
 import NIOCore
 import PortcullisApp
+import Synchronization
 import SystemPackage
 import WebAuthn
 
 /// Reads the configuration: environment variables over an optional JSON file over defaults.
-enum ConfigurationLoader {
+package enum ConfigurationLoader {
     /// The configuration file's values, parsed by the strict JSON parser (duplicate keys refused)
     /// with their JSON types kept: swift-configuration's JSON snapshot reads `true` as the integer 1
     /// and `2` as a boolean, so a port of `true` would start a server on port 1. Here a value of the
     /// wrong type is refused by the section that reads it, naming the key.
     static func fileProvider(path: String) throws -> InMemoryProvider {
+        try fileContents(path: path).provider
+    }
+
+    /// The file's provider, and every key it sets (`http.port`, ...), to check against the keys read.
+    static func fileContents(path: String) throws -> (provider: InMemoryProvider, keys: [String]) {
         guard let data = FileManager.default.contents(atPath: path) else { throw CommandFailure(.configuration, "cannot read the configuration file \(path)") }
         guard case .object(let root)? = try? StrictJSON.parse(Array(data)) else {
             throw CommandFailure(.configuration, "the configuration file \(path) is not one JSON object (with no key given twice)")
@@ -46,14 +52,59 @@ enum ConfigurationLoader {
             }
         }
         try walk(root, [])
-        return InMemoryProvider(values: values)
+        return (InMemoryProvider(values: values), values.keys.map { $0.components.joined(separator: ".") }.sorted())
+    }
+
+    /// Records the key of every value the configuration reads: the keys this server knows.
+    final class KeyRecorder: AccessReporter, Sendable {
+        private let keys = Mutex<Set<String>>([])
+        func report(_ event: AccessEvent) {
+            let key = event.metadata.key.components.joined(separator: ".")
+            keys.withLock { _ = $0.insert(key) }
+        }
+        var recorded: Set<String> { keys.withLock { $0 } }
+    }
+
+    /// Every key the configuration reads, whether set or not.
+    package static func knownKeys() throws -> Set<String> {
+        let recorder = KeyRecorder()
+        _ = try ServerConfiguration(reader: ConfigReader(providers: [InMemoryProvider(values: [:])], accessReporter: recorder))
+        return recorder.recorded
+    }
+
+    /// The known key nearest to `key` by edit distance (the typo's likely intent).
+    static func nearest(to key: String, in known: Set<String>) -> String? {
+        func distance(_ a: [Character], _ b: [Character]) -> Int {
+            var previous = Array(0...b.count)
+            for (i, x) in a.enumerated() {
+                var current = [i + 1]
+                for (j, y) in b.enumerated() { current.append(min(previous[j + 1] + 1, current[j] + 1, previous[j] + (x == y ? 0 : 1))) }
+                previous = current
+            }
+            return previous[b.count]
+        }
+        let typed = Array(key)
+        return known.min { (distance(typed, Array($0)), $0) < (distance(typed, Array($1)), $1) }
     }
 
     static func load(file: String?) async throws -> ServerConfiguration {
         var providers: [any ConfigProvider] = [EnvironmentVariablesProvider()]
-        if let file { providers.append(try fileProvider(path: file)) }
+        var fileKeys: [String] = []
+        if let file {
+            let contents = try fileContents(path: file)
+            providers.append(contents.provider)
+            fileKeys = contents.keys
+        }
+        let recorder = KeyRecorder()
         do {
-            return try ServerConfiguration(reader: ConfigReader(providers: providers))
+            let configuration = try ServerConfiguration(reader: ConfigReader(providers: providers, accessReporter: recorder))
+            // A key the server never reads is a typo or a key of another version: refused, with the nearest known one.
+            let known = recorder.recorded
+            if let unknown = fileKeys.first(where: { !known.contains($0) }) {
+                let hint = nearest(to: unknown, in: known).map { "; did you mean \($0)?" } ?? ""
+                throw CommandFailure(.configuration, "\(unknown): no such key\(hint)")
+            }
+            return configuration
         } catch let error as ServerConfiguration.Invalid {
             throw CommandFailure(.configuration, "\(error.key): \(error.reason)")
         }

@@ -171,3 +171,39 @@ import WebAuthn
         #expect(empty.status == 0 && empty.io.stdout.isEmpty && empty.io.stderr == "no users yet\n")
     }
 }
+
+/// Keys the server does not read are refused, with the nearest one it does; and the README's
+/// configuration table and the keys read are the same list.
+@Suite struct UnknownKeyTests {
+    @Test(arguments: [
+        (#"{"http": {"prot": 9443}}"#, "configuration error: http.prot: no such key; did you mean http.port?\n"),
+        (#"{"recovery": {"rule": "code:1h"}}"#, "configuration error: recovery.rule: no such key; did you mean recovery.rules?\n"),
+        (#"{"smpt": {"host": "mail.example.org"}}"#, "configuration error: smpt.host: no such key; did you mean smtp.host?\n"),
+    ])
+    func anUnknownKeyIsRefusedWithTheNearestKnownOne(json: String, message: String) async throws {
+        let path = NSTemporaryDirectory() + "portcullis-config-\(UUID().uuidString).json"
+        try Data(json.utf8).write(to: URL(fileURLWithPath: path))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let result = await AdminCommandTests.run(["check-config", "--config", path], [:])
+        #expect(result.status == 3)
+        #expect(result.io.stderr == message)
+    }
+
+    @Test func theReadmeDocumentsExactlyTheKeysRead() throws {
+        let readme = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("README.md")
+        let text = try String(contentsOf: readme, encoding: .utf8)
+        // The first cells of the tables in the "Configuration" section.
+        let start = try #require(text.range(of: "\n## Configuration\n"))
+        let section = text[start.upperBound...].prefix { _ in true }
+        let end = section.range(of: "\n## ")?.lowerBound ?? section.endIndex
+        var documented = Set<String>()
+        for line in section[..<end].split(separator: "\n") where line.hasPrefix("| `") {
+            let firstCell = line.dropFirst(2).prefix { $0 != "|" }
+            for match in firstCell.matches(of: /`([a-z0-9_]+(?:\.[a-z0-9_]+)*)`/) { documented.insert(String(match.output.1)) }
+        }
+        let known = try ConfigurationLoader.knownKeys()
+        #expect(documented.subtracting(known).sorted() == [], "documented but not read")
+        #expect(known.subtracting(documented).sorted() == [], "read but not documented")
+    }
+}

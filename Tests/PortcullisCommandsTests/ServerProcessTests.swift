@@ -45,7 +45,11 @@ import FoundationNetworking
             process.executableURL = URL(fileURLWithPath: ServerProcessTests.binary)
             process.arguments = ["serve"]
             process.currentDirectoryURL = URL(fileURLWithPath: directory)
-            var environment = ProcessInfo.processInfo.environment
+            // Only the basics of this process's environment: tests running commands in process set
+            // configuration variables in it for a moment, which must not reach this server.
+            var environment = ProcessInfo.processInfo.environment.filter { key, _ in
+                ["PATH", "HOME", "TMPDIR", "LANG", "LC_ALL"].contains(key) || key.hasPrefix("PORTCULLIS_TEST_")
+            }
             environment["DATABASE_URL"] = database
             environment["HTTP_PORT"] = String(port)
             environment["RP_ORIGINS"] = ServerProcessTests.frontOrigin
@@ -219,12 +223,37 @@ import FoundationNetworking
     }
 }
 
-/// Runs operator commands in process against a database named through the environment.
+/// Runs operator commands in process against a database named through the environment. The
+/// environment is the process's own, so one command runs at a time: tests in parallel would
+/// otherwise read each other's DATABASE_URL.
 enum OperatorCLI {
+    static let lock = OneAtATime()
+
     static func run(_ arguments: [String], environment: [String: String], io: CommandIO) async -> Int32 {
+        await lock.acquire()
         for (key, value) in environment { setenv(key, value, 1) }
-        defer { for key in environment.keys { unsetenv(key) } }
-        return await PortcullisCLI.run(arguments: arguments, io: io)
+        let status = await PortcullisCLI.run(arguments: arguments, io: io)
+        for key in environment.keys { unsetenv(key) }
+        await lock.release()
+        return status
+    }
+}
+
+/// An asynchronous lock: waiters are resumed one at a time, in order.
+actor OneAtATime {
+    private var busy = false
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+
+    func acquire() async {
+        guard busy else {
+            busy = true
+            return
+        }
+        await withCheckedContinuation { waiters.append($0) }
+    }
+
+    func release() {
+        if waiters.isEmpty { busy = false } else { waiters.removeFirst().resume() }
     }
 }
 

@@ -360,7 +360,8 @@ public struct RecoveryPolicy: Sendable, Hashable {
         init(_ description: String) { self.description = description }
     }
 
-    static func parseDuration(_ text: String) -> TimeInterval? {
+    /// A wait as written in the rules and on the command line: `0`, or a number with `s`, `m`, `h` or `d`.
+    public static func parseDuration(_ text: String) -> TimeInterval? {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
         if trimmed == "0" { return 0 }
         guard let unit = trimmed.last, let value = Int(trimmed.dropLast()), value >= 0, value <= 100_000 else { return nil }

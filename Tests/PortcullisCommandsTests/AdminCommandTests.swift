@@ -207,3 +207,42 @@ import WebAuthn
         #expect(known.subtracting(documented).sorted() == [], "read but not documented")
     }
 }
+
+/// `portcullis events`: a user's timeline, or the audit log, newest first, filtered by `--since`.
+@Suite struct EventsCommandTests {
+    @Test func timelinesAndTheAuditLog() async throws {
+        let path = NSTemporaryDirectory() + "portcullis-events-\(UUID().uuidString).sqlite"
+        defer { for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) } }
+        let environment = ["DATABASE_URL": "sqlite:" + path]
+        // No database yet: nothing is created, and a named user is not found.
+        let none = await AdminCommandTests.run(["events"], environment)
+        #expect(none.status == 0 && none.io.stderr.hasPrefix("no events: there is no database at"))
+        #expect(await AdminCommandTests.run(["events", "--user", "dave"], environment).status == 4)
+        #expect(!FileManager.default.fileExists(atPath: path))
+
+        // dave signed up (at the fixtures' fixed time), then an operator made him an admin (now).
+        let backend = try await SQLiteBackend.open(path: path, logger: Logger(label: "test"))
+        let store = SQLAccountStore(backend: backend)
+        try await store.migrate()
+        _ = try await StoreFixtures.signUp(store, "dave", now: FixedClock.now)
+        try await backend.close()
+        #expect(await AdminCommandTests.run(["admin", "grant", "dave"], environment).status == 0)
+
+        func lines(_ arguments: [String]) async throws -> [JSONObject] {
+            let result = await AdminCommandTests.run(arguments, environment)
+            #expect(result.status == 0, "\(arguments): \(result.io.stderr)")
+            return try result.io.stdout.split(separator: "\n").map { try #require(try StrictJSON.parse(Array($0.utf8)).object) }
+        }
+        let timeline = try await lines(["events", "--user", "DAVE"])
+        #expect(timeline.compactMap { $0["kind"]?.string } == ["admin_granted", "signup"])
+        #expect(timeline.allSatisfy { $0["user"] == .string("dave") })
+        let audit = try await lines(["events"])
+        #expect(audit.compactMap { $0["kind"]?.string } == ["admin_granted"])
+        #expect(audit.first?["ip"] == .string("command line"))
+        #expect(try await lines(["events", "--user", "dave", "--since", "1h"]).compactMap { $0["kind"]?.string } == ["admin_granted"])
+        #expect(try await lines(["events", "--user", "dave", "--since", "2000-01-01T00:00:00Z"]).count == 2)
+        let late = await AdminCommandTests.run(["events", "--since", "2999-01-01T00:00:00Z"], environment)
+        #expect(late.status == 0 && late.io.stdout.isEmpty && late.io.stderr == "no events since 2999-01-01T00:00:00Z\n")
+        #expect(await AdminCommandTests.run(["events", "--since", "yesterday"], environment).status == 2)
+    }
+}

@@ -82,15 +82,38 @@ struct AdminCommand: ParsableCommand {
 /// `portcullis check-config`: every way into an account under this configuration, and whether the
 /// server would start.
 struct CheckConfigCommand: AsyncParsableCommand, IOCommand {
+    /// The report for people: one row per way in (name, wait, phishing resistance, below the floor,
+    /// proofs), then what each yields and its limits, then the signing keys.
+    static func table(_ report: WaysInReport) -> String {
+        let header = ["WAY IN", "WAIT", "RESISTS PHISHING", "BELOW FLOOR", "PROOFS"]
+        let rows = report.waysIn.map { way in
+            [way.name, way.wait, way.phishingResistant ? "yes" : "no", way.belowFloor ? "YES" : "no", way.proofs.joined(separator: " + ")]
+        }
+        let widths = (0..<header.count - 1).map { column in ([header] + rows).map { $0[column].count }.max() ?? 0 }
+        func line(_ cells: [String]) -> String {
+            cells.enumerated().map { index, cell in index < widths.count ? cell.padding(toLength: widths[index] + 2, withPad: " ", startingAt: 0) : cell }
+                .joined() + "\n"
+        }
+        var text = line(header) + rows.map(line).joined() + "\n"
+        for way in report.waysIn {
+            text += "\(way.name): yields \(way.yields); notifies \(way.notified.isEmpty ? "no one" : way.notified.joined(separator: ", "))"
+                + (way.limits.isEmpty ? "" : "; limits: " + way.limits.joined(separator: "; ")) + "\n"
+        }
+        if report.allowWeakWaysIn == true { text += "\nallow_weak_ways_in is set: serve starts even with a way in below the floor.\n" }
+        text += "\nSigning keys: " + (report.signingKeysSealed ? "sealed with the key-encryption secret.\n" : (report.signingKeysNote ?? "not sealed.") + "\n")
+        return text
+    }
+
     static let configuration = CommandConfiguration(
         commandName: "check-config", abstract: "List every way into an account, with its proofs, wait and notifications; exit 1 if one is below the floor.")
     @Option(name: .customLong("config"), help: "A JSON configuration file (environment variables override it).")
     var configFile: String?
+    @Flag(help: "Print the report as one JSON object (for machines) instead of a table.") var json = false
 
     func run(io: CommandIO) async throws -> Int32 {
         let configuration = try await ConfigurationLoader.load(file: configFile)
-        io.out(StrictJSON.serialize(WaysInReport(configuration.waysIn, allowWeakWaysIn: configuration.allowWeakWaysIn,
-                                                            signingKeysSealed: configuration.oidc.keySecret != nil).json) + "\n")
+        let report = WaysInReport(configuration.waysIn, allowWeakWaysIn: configuration.allowWeakWaysIn, signingKeysSealed: configuration.oidc.keySecret != nil)
+        io.out(json ? StrictJSON.serialize(report.json) + "\n" : Self.table(report))
         do { try configuration.checkWaysInFloor() } catch {
             io.err("error: \(error)\n")
             return 1

@@ -87,25 +87,40 @@ import WebAuthn
         let path = NSTemporaryDirectory() + "portcullis-config-\(UUID().uuidString).json"
         try Data(json.utf8).write(to: URL(fileURLWithPath: path))
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let result = await Self.run(["check-config", "--config", path], [:])
+        let result = await Self.run(["check-config", "--json", "--config", path], [:])
         #expect(result.status == status, "\(result.io.stderr)")
         if status != 0 { #expect(result.io.stderr.hasPrefix("configuration error: ")) }
         if let key { #expect(result.io.stderr.contains(key), "\(result.io.stderr)") }
         if status == 0 { #expect(result.io.stdout.contains("7 per IP address")) }
     }
 
+    /// Without --json, a table a person reads: a row per way in, with the one below the floor marked.
+    @Test func checkConfigPrintsATableForPeople() async throws {
+        let weak = await Self.run(["check-config"], ["RECOVERY_RULES": "code:0, contacts:24h"])
+        #expect(weak.status == 1)
+        let lines = weak.io.stdout.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        #expect(lines.first?.hasPrefix("WAY IN") == true && lines.first?.contains("BELOW FLOOR") == true)
+        let code = try #require(lines.first { $0.hasPrefix("recovery:code ") })
+        #expect(code.contains(" YES ") && code.contains("the recovery code"))
+        let contacts = try #require(lines.first { $0.hasPrefix("recovery:contacts ") })
+        #expect(contacts.contains(" 24h ") && contacts.contains(" no "))
+        #expect(lines.contains { $0.hasPrefix("device-approval: yields device-approval session") && $0.contains("limits: ") })
+        #expect(weak.io.stdout.contains("Signing keys: The OpenID Connect signing keys are stored unsealed"))
+        #expect((try? StrictJSON.parse(Array(weak.io.stdout.utf8))) == nil)  // not JSON
+    }
+
     @Test func checkConfigReportsEveryWayInAndTheFloor() async throws {
-        let fine = await Self.run(["check-config"], [:])
+        let fine = await Self.run(["check-config", "--json"], [:])
         #expect(fine.status == 0)
         let report = try #require(try StrictJSON.parse(Array(fine.io.stdout.utf8)).object?["waysIn"]?.array)
         #expect(report.count == 7)
         #expect(report.allSatisfy { $0.object?["belowFloor"] == .bool(false) })
         #expect(report.first?.object?["phishingResistant"] == .bool(true))
         #expect(try StrictJSON.parse(Array(fine.io.stdout.utf8)).object?["signingKeysSealed"] == .bool(false))
-        let sealed = await Self.run(["check-config"], ["OIDC_KEY_SECRET": "a long key-encryption secret"])
+        let sealed = await Self.run(["check-config", "--json"], ["OIDC_KEY_SECRET": "a long key-encryption secret"])
         #expect(try StrictJSON.parse(Array(sealed.io.stdout.utf8)).object?["signingKeysSealed"] == .bool(true))
 
-        let weak = await Self.run(["check-config"], ["RECOVERY_RULES": "code:0"])
+        let weak = await Self.run(["check-config", "--json"], ["RECOVERY_RULES": "code:0"])
         #expect(weak.status == 1)
         #expect(weak.io.stdout.contains("\"belowFloor\":true"))
         #expect(weak.io.stderr.contains("recovery.rules"))
@@ -114,7 +129,7 @@ import WebAuthn
         #expect(nonsense.status == 3 && nonsense.io.stderr.hasPrefix("configuration error: recovery.rules: "))
 
         // The limits each way runs under are in the report, as configured; out-of-bounds values are refused.
-        let tuned = await Self.run(["check-config"], ["DEVICE_CODE_LIFETIME": "300", "RECOVERY_STARTS_PER_USERNAME_IP": "2"])
+        let tuned = await Self.run(["check-config", "--json"], ["DEVICE_CODE_LIFETIME": "300", "RECOVERY_STARTS_PER_USERNAME_IP": "2"])
         let tunedReport = try #require(try StrictJSON.parse(Array(tuned.io.stdout.utf8)).object?["waysIn"]?.array)
         let device = try #require(tunedReport.first { $0.object?["name"] == .string("device-approval") }?.object)
         #expect(device["limits"]?.array?.contains(.string("a request and its user code expire after 5m")) == true)

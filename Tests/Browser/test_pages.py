@@ -361,8 +361,10 @@ def test_a_lost_device_is_recovered_with_the_code_and_a_new_passkey(browser, ser
         # The recovered session cannot change the account during its cooling period.
         d.find_element(By.ID, "new-code").click()
         wait_for(d, lambda: status(d).startswith(("Refused", "Write")))
+        # "in 24 hours" or "tomorrow", as the browser words a day from now, then the local date and time.
         assert status(d).startswith("Refused: This session comes from an account recovery, so for your safety it cannot change the account yet. "
-                                    "Wait until the time shown, or sign in with one of your passkeys. Changes are possible again in ")
+                                    "Wait until the time shown, or sign in with one of your passkeys. Changes are possible again ")
+        assert status(d).endswith(").") and ("in 24 hours (" in status(d) or "tomorrow (" in status(d))
     finally:
         d.remove_virtual_authenticator()
         d.delete_all_cookies()

@@ -1,12 +1,7 @@
 "use strict";
 // The admin page, over the admin API. Reads need an admin's full-rights session; every change asks
-// for a fresh passkey assertion first (freshly() in common.js). common.js gives api(), when(), explain().
+// for a fresh passkey assertion first (freshly() in common.js). common.js gives api(), when(), explain() and the element helpers.
 (() => {
-  const $ = (id) => document.getElementById(id);
-  const say = (text) => { $("status").textContent = text; };
-  const item = (text, ...children) => { const li = document.createElement("li"); li.append(text, ...children); return li; };
-  const button = (text, onClick) => { const b = document.createElement("button"); b.type = "button"; b.textContent = text; b.addEventListener("click", onClick); return b; };
-  const onSubmit = (id, action) => $(id).addEventListener("submit", (event) => { event.preventDefault(); action(); });
 
   // A change: confirmed with a passkey when the server asks, then the page is brought up to date.
   async function change(action, done, refresh) {

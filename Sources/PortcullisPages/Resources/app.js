@@ -1,12 +1,5 @@
 "use strict";
-const $ = (id) => document.getElementById(id);
-const say = (text) => { $("status").textContent = text; };
-const show = (id, visible = true) => $(id).classList.toggle("hidden", !visible);
-const item = (text, ...children) => { const li = document.createElement("li"); li.append(text, ...children); return li; };
-const button = (text, onClick) => { const b = document.createElement("button"); b.type = "button"; b.textContent = text; b.addEventListener("click", onClick); return b; };
 let pending = null;
-// A form whose submission (its button, or Enter in a field) runs `action` instead of loading a page.
-const onSubmit = (id, action) => $(id).addEventListener("submit", (event) => { event.preventDefault(); action(); });
 
 // What a passkey is, in words: its provider's name when the server knows it (from its AAGUID).
 function kindOf(p) {

@@ -1,6 +1,15 @@
 "use strict";
 // Shared by every page's script (loaded before it): the API, device approval's wait, failures and
-// times in words.
+// times in words, and the small element helpers the account and admin pages build with.
+
+// Elements by ID; the status line; showing and hiding; a list item; an action button.
+const $ = (id) => document.getElementById(id);
+const say = (text) => { $("status").textContent = text; };
+const show = (id, visible = true) => $(id).classList.toggle("hidden", !visible);
+const item = (text, ...children) => { const li = document.createElement("li"); li.append(text, ...children); return li; };
+const button = (text, onClick) => { const b = document.createElement("button"); b.type = "button"; b.textContent = text; b.addEventListener("click", onClick); return b; };
+// A form whose submission (its button, or Enter in a field) runs `action` instead of loading a page.
+const onSubmit = (id, action) => $(id).addEventListener("submit", (event) => { event.preventDefault(); action(); });
 
 // A call to the JSON API; a refusal throws an Error carrying the server's code and human title.
 async function api(path, body, method) {

@@ -7,9 +7,10 @@
 //                              \        \-> Notifications -----------------+-> PortcullisApp -> PortcullisCommands -> portcullis
 //                               \        \-> PortcullisHTTP -> PortcullisPages'
 //                                                    QRCode ----------'
+//   IPPlaces -> PortcullisApp
 //
 // * CBOR has no dependencies at all, so it can be audited and fuzzed alone. Neither has QRCode, the
-//   encoder behind the pages' QR codes.
+//   encoder behind the pages' QR codes, nor IPPlaces, which reads the operator's IP-range file.
 // * WebAuthn is pure: no I/O, no clock and no randomness reads. Time and trust anchors are passed in.
 // * Accounts is the domain (users, passkeys, ceremonies, sessions, events) with the store protocol
 //   and an in-memory store. SQLStore implements the store on SQLite and PostgreSQL.
@@ -68,6 +69,10 @@ let package = Package(
 
         // A QR code encoder (ISO/IEC 18004) for the pages' links. Zero dependencies.
         .target(name: "QRCode", swiftSettings: swiftSettings),
+
+        // Places of IP addresses from an operator's IP-range file (DB-IP Lite CSV), for the pages'
+        // sessions and device requests. Zero dependencies.
+        .target(name: "IPPlaces", swiftSettings: swiftSettings),
 
         // The WebAuthn Level 3 relying-party verifier. Pure.
         .target(
@@ -186,7 +191,7 @@ let package = Package(
         .target(
             name: "PortcullisApp",
             dependencies: [
-                "Accounts", "OIDC", "SQLStore", "WebAuthn", "Notifications", "PortcullisHTTP", "PortcullisPages",
+                "Accounts", "IPPlaces", "OIDC", "SQLStore", "WebAuthn", "Notifications", "PortcullisHTTP", "PortcullisPages",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "Logging", package: "swift-log"),
@@ -284,6 +289,7 @@ let package = Package(
         ),
 
         .testTarget(name: "CBORTests", dependencies: ["CBOR"], swiftSettings: swiftSettings),
+        .testTarget(name: "IPPlacesTests", dependencies: ["IPPlaces"], swiftSettings: swiftSettings),
         .testTarget(name: "QRCodeTests", dependencies: ["QRCode", .product(name: "Crypto", package: "swift-crypto")], swiftSettings: swiftSettings),
         .testTarget(
             name: "WebAuthnTests",

@@ -70,10 +70,12 @@ public struct SessionView: Encodable, Sendable, Equatable {
     public let authenticatedAt: Date
     public let expiresAt: Date
     public let ip: String
+    /// Where the IP address is, in words, when the operator's IP-range file says.
+    public let place: String?
     public let userAgent: String
     public let birth: Birth
 
-    public init(_ session: Session, current: UUID) {
+    public init(_ session: Session, current: UUID, place: String? = nil) {
         id = session.id
         self.current = session.id == current
         createdAt = session.createdAt
@@ -81,6 +83,7 @@ public struct SessionView: Encodable, Sendable, Equatable {
         authenticatedAt = session.authenticatedAt
         expiresAt = session.expiresAt
         ip = session.ip
+        self.place = place
         userAgent = session.userAgent
         birth = Birth(
             kind: session.birth.kind.rawValue, credentialId: Base64URL.encode(session.birth.credentialID),

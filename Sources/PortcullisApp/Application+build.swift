@@ -1,6 +1,7 @@
 import Accounts
 import Foundation
 import HTTPTypes
+import IPPlaces
 import Hummingbird
 import Logging
 import NIOCore
@@ -105,7 +106,9 @@ public func buildRouter(
 ) throws -> Router<AppRequestContext> {
     let library = try PageLibrary(accentColor: configuration.pages.accentColor, logo: try configuration.pages.logo())
     let errors = ErrorPages(library: library, siteName: service.policy.relyingPartyName)
-    return buildAPIRouter(service: service, oidc: oidc, settings: configuration.httpSettings, metrics: metrics,
+    var settings = configuration.httpSettings
+    if let places = try configuration.session.places() { settings.place = { places.place(of: $0) } }
+    return buildAPIRouter(service: service, oidc: oidc, settings: settings, metrics: metrics,
                           errorPage: { errors.page($0, $1) }) { router, kit in
         Pages.register(on: router, kit: kit, library: library)
     }

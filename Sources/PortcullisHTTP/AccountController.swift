@@ -125,7 +125,7 @@ struct AccountController: Sendable {
             user: UserView(auth.user), passkeys: passkeys.map(kit.passkeyView),
             acceptedCredentialIds: passkeys.map { Base64URL.encode($0.credentialID) },
             userHandle: Base64URL.encode(auth.user.handle), rpId: kit.service.policy.relyingParty.id,
-            session: SessionView(auth.session, current: auth.session.id), isAdmin: auth.user.isAdmin,
+            session: SessionView(auth.session, current: auth.session.id, place: kit.settings.place(auth.session.ip)), isAdmin: auth.user.isAdmin,
             // Every live session shows the owner's open recovery cases, with the way to cancel them.
             openRecoveryCases: try await kit.service.recovery.openCases(userID: auth.user.id).map(OpenRecoveryCaseView.init)))
     }
@@ -183,7 +183,9 @@ struct AccountController: Sendable {
 
     @Sendable func sessions(_ request: Request, context: AppRequestContext) async throws -> Response {
         let auth = try context.requireIdentity()
-        return try kit.json(Sessions(sessions: try await kit.service.account.sessions(auth).map { SessionView($0, current: auth.session.id) }))
+        return try kit.json(Sessions(sessions: try await kit.service.account.sessions(auth).map {
+            SessionView($0, current: auth.session.id, place: kit.settings.place($0.ip))
+        }))
     }
 
     @Sendable func revokeSession(_ request: Request, context: AppRequestContext) async throws -> Response {

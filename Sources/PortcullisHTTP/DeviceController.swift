@@ -48,7 +48,7 @@ struct DeviceController: Sendable {
     struct Poll: Decodable { let device_code: String }
     struct Approved: Encodable { let user: UserView }
     struct Found: Encodable {
-        let userCode: String; let ip: String; let userAgent: String; let requestedAt: Date; let expiresAt: Date
+        let userCode: String; let ip: String; let place: String?; let userAgent: String; let requestedAt: Date; let expiresAt: Date
         /// The app that asked, for a device grant (RFC 8628); null for a device signing in to Portcullis itself.
         let client: String?
         /// For a request that named this account: the three numbers to pick the device's among.
@@ -128,7 +128,8 @@ struct DeviceController: Sendable {
     func found(_ request: DeviceRequest) async throws -> Found {
         let client = try await kit.oidc.deviceClient(deviceCodeHash: request.deviceCodeHash)
         return Found(
-            userCode: UserCode.display(request.userCode), ip: request.ip, userAgent: request.userAgent, requestedAt: request.createdAt,
+            userCode: UserCode.display(request.userCode), ip: request.ip, place: kit.settings.place(request.ip), userAgent: request.userAgent,
+            requestedAt: request.createdAt,
             expiresAt: request.expiresAt, client: client?.name, choices: request.targetUserID == nil ? nil : request.choices)
     }
 

@@ -20,6 +20,8 @@ public struct HTTPSettings: Sendable {
     public var androidApps: [String]
     /// Every way into an account, for the admins' report.
     public var waysIn: [WayIn]
+    /// Where an IP address is, in words (from the operator's IP-range file), or nil.
+    public var place: @Sendable (String) -> String? = { _ in nil }
 
     /// Settings; the defaults are those of a server on http://localhost:8080.
     public init(publicOrigin: String = "http://localhost:8080", secureCookies: Bool = false, trustForwardedFor: Bool = false,

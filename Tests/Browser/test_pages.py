@@ -10,6 +10,7 @@ from selenium import webdriver
 from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.common.virtual_authenticator import VirtualAuthenticatorOptions
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
@@ -98,12 +99,22 @@ def start_server(**extra_env):
 SERVER_ENV = {}
 
 
+# An IP-range file in the shape of DB-IP's IP to City Lite, placing loopback (where the browsers are) in Amsterdam.
+PLACES = ('1.0.0.0,1.0.0.255,OC,AU,Queensland,"South Brisbane",-27.4767,153.017\n'
+          '127.0.0.0,127.255.255.255,EU,NL,"North Holland",Amsterdam,52.3676,4.90414\n'
+          '::1,::1,EU,NL,"North Holland",Amsterdam,52.3676,4.90414\n')
+HERE = "in Amsterdam, North Holland, Netherlands (127.0.0.1)"
+
+
 @pytest.fixture(scope="session")
 def server(webhooks):
     # The recovery code alone opens a case after 3 seconds here (72 hours by default), so a browser can finish one.
     # Every security event is posted to a webhook endpoint of the test's own: the notifications a person would get.
+    places = os.path.join(tempfile.mkdtemp(prefix="portcullis-places-"), "dbip-city-lite.csv")
+    with open(places, "w") as file:
+        file.write(PLACES)
     origin, process, env = start_server(RECOVERY_RULES="contacts:24h, code:3s, contact+code:1h, admins:0",
-                                        WEBHOOKS_URLS=webhooks.url, WEBHOOKS_SECRET=WEBHOOK_SECRET)
+                                        WEBHOOKS_URLS=webhooks.url, WEBHOOKS_SECRET=WEBHOOK_SECRET, SESSION_PLACES_FILE=places)
     SERVER_ENV.update(env)
     yield origin
     process.terminate()
@@ -311,7 +322,7 @@ def test_a_device_without_passkeys_is_approved_from_the_device_page(passkey_brow
     assert d.find_element(By.ID, "device-code").get_attribute("value") == started["user_code"]
     d.find_element(By.ID, "device-code").send_keys("\n")  # Enter: confirms with the passkey first, then shows the device
     wait_for(d, lambda: d.find_element(By.ID, "device-details").is_displayed() or status(d))
-    assert "asked just now (" in d.find_element(By.ID, "device-info").text
+    assert "asked just now (" in d.find_element(By.ID, "device-info").text and HERE in d.find_element(By.ID, "device-info").text
     d.find_element(By.ID, "approve").click()
     wait_for(d, lambda: status(d).startswith(("Approved", "Refused")))
     assert status(d) == "Approved: the other device is signed in."
@@ -600,16 +611,18 @@ def test_the_account_page_lists_sessions_apps_and_activity_and_signs_out_elsewhe
     # The account section is shown once every list in it is filled.
     wait_for(d, lambda: d.find_element(By.ID, "signed-in").is_displayed() and len(d.find_elements(By.CSS_SELECTOR, "#sessions li")) == 2)
     sessions = d.find_element(By.ID, "sessions").text
-    assert sessions.count("Chrome on Linux at 127.0.0.1") == 2 and sessions.count("(this device)") == 1
+    assert sessions.count("Chrome on Linux " + HERE) == 2 and sessions.count("(this device)") == 1
     assert "Signed in with a passkey just now" in sessions
     assert d.find_element(By.ID, "apps").text == "None yet."
     timeline = d.find_element(By.ID, "timeline").text
     first = timeline.splitlines()[0]
     assert first.startswith("Signed in with a passkey just now (") and first.endswith(") from 127.0.0.1 (Chrome on Linux)."), first
     assert "Account created just now (" in timeline
-    # Sign the other one out.
+    # Every action on the page is a form: none is a bare button that only a click reaches.
+    assert not d.execute_script("return [...document.querySelectorAll('button')].filter((b) => !b.form).map((b) => b.textContent)")
+    # Sign the other one out, from the keyboard: the button takes the focus and Enter sends its form.
     other = [li for li in d.find_elements(By.CSS_SELECTOR, "#sessions li") if "(this device)" not in li.text][0]
-    other.find_element(By.TAG_NAME, "button").click()
+    other.find_element(By.TAG_NAME, "button").send_keys(Keys.ENTER)
     wait_for(d, lambda: status(d).startswith(("Signed out there", "Refused")))
     assert status(d) == "Signed out there."
     wait_for(d, lambda: len(d.find_elements(By.CSS_SELECTOR, "#sessions li")) == 1)
@@ -712,7 +725,7 @@ def test_a_request_naming_the_account_is_pushed_and_approved_by_picking_its_numb
     # The signed-in page shows the request within seconds, with three numbers to pick from.
     wait_for(d, lambda: d.find_elements(By.CSS_SELECTOR, "#device-requests .device-request"), timeout=10)
     request = d.find_element(By.CSS_SELECTOR, "#device-requests .device-request")
-    assert "asks to sign in as you" in request.text
+    assert "asks to sign in as you" in request.text and HERE in request.text
     choices = [b for b in request.find_elements(By.TAG_NAME, "button") if b.text.isdigit()]
     assert len(choices) == 3 and number in [b.text for b in choices]
     next(b for b in choices if b.text == number).click()  # confirmed with the passkey, then approved
@@ -874,6 +887,8 @@ def test_an_admin_finds_disables_and_registers_from_the_admin_page(passkey_brows
         assert len(d.find_element(By.ID, "client-secret").text) >= 32
         wait_for(d, lambda: "Wiki (" in d.find_element(By.ID, "clients").text)
         assert "https://wiki.example/callback" in d.find_element(By.ID, "clients").text
+        # Every action on the admin page is a form, reached from the keyboard like the rest.
+        assert not d.execute_script("return [...document.querySelectorAll('button')].filter((b) => !b.form).map((b) => b.textContent)")
     finally:
         o.remove_virtual_authenticator()
         o.delete_all_cookies()

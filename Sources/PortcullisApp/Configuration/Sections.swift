@@ -1,6 +1,7 @@
 import Accounts
 import Configuration
 import Foundation
+import IPPlaces
 import NIOSSL
 import Notifications
 import SQLStore
@@ -9,8 +10,8 @@ import WebAuthn
 /// `http.*`: where the server listens, and whom it believes about a client's address.
 /// - `http.host`: the address to listen on. Default `127.0.0.1`.
 /// - `http.port`: 0 to 65535. Default `8080`.
-/// - `http.trust_forwarded_for`: take the client's address from `X-Forwarded-For` (only behind a
-///   proxy that sets it). Default `false`.
+/// - `http.trust_forwarded_for`: take the client's address from `X-Forwarded-For`, its last entry
+///   (the one the proxy appended; only behind a proxy that appends it). Default `false`.
 public struct HTTPConfiguration: Sendable {
     public static let key = "http"
     public var host = "127.0.0.1"
@@ -190,13 +191,17 @@ public struct SignupConfiguration: Sendable {
     }
 }
 
-/// `session.*`: how long a session lives.
+/// `session.*`: how long a session lives, and where its address is.
 /// - `session.idle_timeout`: seconds without use before a session ends, 60 to 366 days. Default 7 days.
 /// - `session.lifetime`: seconds after its birth a session ends however used, 60 to 366 days. Default 30 days.
+/// - `session.places_file`: an IP-range CSV file in the shape of DB-IP's IP to City Lite or IP to
+///   Country Lite, read once at start, so sessions and device requests show a place beside the
+///   address. Default none (the address alone).
 public struct SessionConfiguration: Sendable {
     public static let key = "session"
     public var idleTimeout: TimeInterval = 7 * 86400
     public var lifetime: TimeInterval = 30 * 86400
+    public var placesFile: String?
 
     /// Defaults only.
     public init() {}
@@ -206,6 +211,18 @@ public struct SessionConfiguration: Sendable {
         let r = SectionReader(reader, section: Self.key)
         if let v = try r.seconds("idle_timeout", 60...(366 * 86400)) { idleTimeout = v }
         if let v = try r.seconds("lifetime", 60...(366 * 86400)) { lifetime = v }
+        if let v = r.string("places_file") { placesFile = v }
+    }
+
+    /// The places file, read and checked (nil without one). Countries are named in English.
+    public func places() throws -> PlaceTable? {
+        guard let placesFile else { return nil }
+        let english = Locale(identifier: "en")
+        do {
+            return try PlaceTable(contentsOfFile: placesFile) { english.localizedString(forRegionCode: $0) }
+        } catch {
+            throw ServerConfiguration.Invalid(key: "session.places_file", reason: "\(placesFile): \(error)")
+        }
     }
 }
 

@@ -119,6 +119,7 @@ public struct ServerConfiguration: Sendable {
         try checkRelatedOrigins(relyingParty)
         try database.validate()
         _ = try pages.logo()
+        _ = try session.places()
     }
 
     /// Related origins (WebAuthn §5.11) are configured twice and must agree: a browser uses the RP ID

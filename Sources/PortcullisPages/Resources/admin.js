@@ -34,13 +34,13 @@
         + ", added " + when(p.createdAt) + (p.lastUsedAt ? ", last used " + when(p.lastUsedAt) : ", never used") + ".")));
       $("user-events").replaceChildren(...account.events.map((e) => item(e.kind.replace(/_/g, " ") + " " + when(e.at) + (e.ip ? " from " + e.ip : "") + ".")));
       $("user-toggle").textContent = u.disabled ? "Enable this account" : "Disable this account (signs it out everywhere)";
-      $("user-toggle").onclick = () => change(() => api("/api/v1/admin/users/" + u.id + (u.disabled ? "/enable" : "/disable"), {}),
-        u.username + (u.disabled ? " is enabled." : " is disabled and signed out everywhere."), async () => { await showUser(u.id); await searchUsers(); });
-      $("user-delete").onclick = () => {
+      act("user-toggle", () => change(() => api("/api/v1/admin/users/" + u.id + (u.disabled ? "/enable" : "/disable"), {}),
+        u.username + (u.disabled ? " is enabled." : " is disabled and signed out everywhere."), async () => { await showUser(u.id); await searchUsers(); }));
+      act("user-delete", () => {
         if (!confirm("Delete " + u.username + " and everything of theirs? This cannot be undone.")) return;
         change(() => api("/api/v1/admin/users/" + u.id, undefined, "DELETE"), u.username + " is deleted.",
           async () => { $("user-details").classList.add("hidden"); await searchUsers(); });
-      };
+      });
       $("user-details").classList.remove("hidden");
     } catch (error) { say(explain(error)); }
   }
@@ -90,8 +90,8 @@
         input.placeholder = "The code " + username + " reads to you";
         input.setAttribute("aria-label", "Comparison code");
         return item("Asked " + when(c.createdAt) + " from " + c.ip + "; " + c.proofs.length + " approval(s) so far. Approve only after checking who is asking, in person or on a call. ",
-          input, button("Approve", () => change(() => api("/api/v1/admin/recovery-cases/" + c.id + "/approve", { comparisonCode: input.value.trim() }),
-            "Approved.", showCases)));
+          button("Approve", () => change(() => api("/api/v1/admin/recovery-cases/" + c.id + "/approve", { comparisonCode: input.value.trim() }),
+            "Approved.", showCases), input));
       }) : [item("No open request for that account.")]));
     } catch (error) { say(explain(error)); }
   }

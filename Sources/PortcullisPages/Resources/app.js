@@ -112,7 +112,7 @@ const happenings = {
 async function showSessionsAppsAndTimeline() {
   const sessions = (await api("/api/v1/me/sessions")).sessions;
   $("sessions").replaceChildren(...sessions.map((session) => item(
-    device(session.userAgent) + " at " + session.ip + (session.current ? " (this device)" : "") + ". "
+    device(session.userAgent) + " " + where(session) + (session.current ? " (this device)" : "") + ". "
       + (session.birth.kind === "passkey" ? "Signed in with a passkey" : births[session.birth.kind] || session.birth.kind) + " " + when(session.createdAt)
       + ", last seen " + when(session.lastSeenAt) + ". ",
     button(session.current ? "Sign out" : "Sign out there", () => sensitive(async () => {
@@ -142,7 +142,7 @@ async function showDeviceRequests() {
     const div = document.createElement("div");
     div.className = "notice device-request";
     const intro = document.createElement("p");
-    intro.textContent = (r.client ? "The app " + r.client + " on " : "") + device(r.userAgent) + " at " + r.ip + " asks to sign in as you ("
+    intro.textContent = (r.client ? "The app " + r.client + " on " : "") + device(r.userAgent) + " " + where(r) + " asks to sign in as you ("
       + when(r.requestedAt) + "). If it is your device, pick the number it shows. If not, deny it.";
     const picks = document.createElement("p");
     picks.append(...r.choices.map((number) => button(String(number), () => decidePushed(r, number))), " ",
@@ -204,8 +204,8 @@ async function showRecovery() {
       const input = document.createElement("input");
       input.placeholder = "The code " + user.username + " reads to you";
       const from = cases.length === 1 ? "from " + cases[0].ip : "(" + cases.length + " requests, from " + [...new Set(cases.map((c) => c.ip))].join(", ") + ")";
-      return item(user.username + " asked to recover their account " + from + ". Only approve if they told you so in person or on a call. ", input,
-        button("Approve", () => sensitive(() => api("/api/v1/me/recovery-requests/approve", { owner: user.id, comparisonCode: input.value }), "Approved.")),
+      return item(user.username + " asked to recover their account " + from + ". Only approve if they told you so in person or on a call. ",
+        button("Approve", () => sensitive(() => api("/api/v1/me/recovery-requests/approve", { owner: user.id, comparisonCode: input.value }), "Approved."), input),
         " ", button("Decline: they did not ask me", () => {
           if (confirm("Decline? " + user.username + "'s open recovery requests are cancelled, and " + user.username + " is told that you declined.")) {
             sensitive(() => api("/api/v1/me/recovery-requests/decline", { owner: user.id }), "Declined. The requests are cancelled and " + user.username + " is told.");
@@ -342,7 +342,7 @@ async function lookupDevice() {
     const code = $("device-code").value.trim();
     await reauth();
     const found = await api("/api/v1/device/lookup?user_code=" + encodeURIComponent(code));
-    $("device-info").textContent = (found.client ? "The app " + found.client + " on a device at " : "A device at ") + found.ip + " (" + found.userAgent
+    $("device-info").textContent = (found.client ? "The app " + found.client + " on a device " : "A device ") + where(found) + " (" + found.userAgent
       + ") asked " + when(found.requestedAt) + " to sign in as you. " + (found.choices ? "If it is yours, pick the number it shows." : "Approve only if it is yours.");
     // A request that named this account is approved by picking the number its device shows.
     $("device-choices").replaceChildren(...(found.choices || []).map((number) => button(String(number), () => decideDevice(true, number))));
@@ -434,14 +434,13 @@ async function recoverPasskey() {
   } catch (error) { say("Recovery failed: " + explain(error)); }
 }
 
-$("signup").addEventListener("click", signUp);
-onSubmit("signin-form", () => signIn(false));
-$("other-device").addEventListener("click", signInWithAnotherDevice);
-$("signout").addEventListener("click", signOut);
-$("add-passkey").addEventListener("click", () => sensitive(async () => api("/api/v1/me/passkeys/verify", { credential: await create(await api("/api/v1/me/passkeys/options", {})) }), "Passkey added."));
-$("enrol-device").addEventListener("click", startEnrolment);
+onSubmit("signin-form", (event) => event.submitter && event.submitter.id === "signup" ? signUp() : signIn(false));
+act("other-device", signInWithAnotherDevice);
+act("signout", signOut);
+act("add-passkey", () => sensitive(async () => api("/api/v1/me/passkeys/verify", { credential: await create(await api("/api/v1/me/passkeys/options", {})) }), "Passkey added."));
+act("enrol-device", startEnrolment);
 onSubmit("enrol-form", () => sensitive(() => api("/api/v1/me/enrolments/" + $("enrol-confirm").dataset.id + "/confirm", { confirmationCode: $("enrol-code").value.trim() }), "Confirmed: the new device can create its passkey."));
-$("new-code").addEventListener("click", async () => {
+act("new-code", async () => {
   if ($("new-code").dataset.replaces && !confirm("Replace your recovery code? The one you have now stops working at once.")) return;
   const result = await sensitive(() => api("/api/v1/me/recovery/code", {}), "Write this code down and keep it safe. It is shown once.");
   if (result) {
@@ -450,7 +449,7 @@ $("new-code").addEventListener("click", async () => {
     show("recovery-code-box");
   }
 });
-$("copy-code").addEventListener("click", () => navigator.clipboard.writeText($("recovery-code").textContent)
+act("copy-code", () => navigator.clipboard.writeText($("recovery-code").textContent)
   .then(() => say("Copied. Paste it somewhere only you can reach."), () => say("Copying was not allowed: select the code and copy it yourself.")));
 $("contact-form").addEventListener("submit", (event) => { event.preventDefault(); sensitive(() => api("/api/v1/me/recovery/contacts", { username: $("contact").value.trim() }), "Invited."); });
 $("threshold-form").addEventListener("submit", (event) => { event.preventDefault(); sensitive(() => api("/api/v1/me/recovery", { threshold: Number($("threshold").value) }, "PATCH"), "Saved."); });
@@ -461,11 +460,11 @@ $("address-form").addEventListener("submit", async (event) => {
   if (await sensitive(() => api("/api/v1/me/recovery", { addresses: [...current, ...added] }, "PATCH"), "Added.")) $("address").value = "";
 });
 onSubmit("lookup-form", lookupDevice);
-$("approve").addEventListener("click", () => decideDevice(true));
-$("deny").addEventListener("click", () => decideDevice(false));
+act("approve", () => decideDevice(true));
+act("deny", () => decideDevice(false));
 onSubmit("recover-form", recoverBegin);
 onSubmit("code-form", recoverCode);
-$("new-passkey").addEventListener("click", recoverPasskey);
+act("new-passkey", recoverPasskey);
 
 const path = location.pathname;
 if (path === "/device") {

@@ -13,7 +13,7 @@
 
   // A device without a passkey: another device where the person is signed in approves this one
   // (device approval); the request then continues with that session, which the app is told about.
-  document.getElementById("authorize-other-device").addEventListener("click", async () => {
+  act("authorize-other-device", async () => {
     const pending = document.getElementById("authorize-device");
     try {
       const username = document.getElementById("username").value.trim();

@@ -2,14 +2,29 @@
 // Shared by every page's script (loaded before it): the API, device approval's wait, failures and
 // times in words, and the small element helpers the account and admin pages build with.
 
-// Elements by ID; the status line; showing and hiding; a list item; an action button.
+// Elements by ID; the status line; showing and hiding; a list item.
 const $ = (id) => document.getElementById(id);
 const say = (text) => { $("status").textContent = text; };
 const show = (id, visible = true) => $(id).classList.toggle("hidden", !visible);
+// Where a session or a device request is: "in PLACE (ADDRESS)" when the server knows the place, else "at ADDRESS".
+const where = (x) => (x.place ? "in " + x.place + " (" + x.ip + ")" : "at " + x.ip);
 const item = (text, ...children) => { const li = document.createElement("li"); li.append(text, ...children); return li; };
-const button = (text, onClick) => { const b = document.createElement("button"); b.type = "button"; b.textContent = text; b.addEventListener("click", onClick); return b; };
-// A form whose submission (its button, or Enter in a field) runs `action` instead of loading a page.
-const onSubmit = (id, action) => $(id).addEventListener("submit", (event) => { event.preventDefault(); action(); });
+// Every action is a form, so it is reached and sent from the keyboard like any other: submitting it
+// (its button, or Enter in one of its fields) runs `action` instead of loading a page.
+// `button` makes a one-button form (with `fields` before the button); `onSubmit` wires a page's form
+// by ID, and `act` the form around a page's button by the button's ID (set again to replace it).
+function button(text, action, ...fields) {
+  const form = document.createElement("form");
+  form.className = "inline";
+  const submit = document.createElement("button");
+  submit.type = "submit";
+  submit.textContent = text;
+  form.append(...fields, submit);
+  form.addEventListener("submit", (event) => { event.preventDefault(); action(); });
+  return form;
+}
+const onSubmit = (id, action) => $(id).addEventListener("submit", (event) => { event.preventDefault(); action(event); });
+const act = (id, action) => { $(id).form.onsubmit = (event) => { event.preventDefault(); action(); }; };
 
 // A call to the JSON API; a refusal throws an Error carrying the server's code and human title.
 async function api(path, body, method) {
@@ -143,7 +158,7 @@ function countdown(seconds, label, cancel) {
   };
   const timer = setInterval(tick, 1000);
   tick();
-  cancel.onclick = () => { state.cancelled = true; clearInterval(timer); label.textContent = "Cancelled."; };
+  cancel.form.onsubmit = (event) => { event.preventDefault(); state.cancelled = true; clearInterval(timer); label.textContent = "Cancelled."; };
   return state;
 }
 

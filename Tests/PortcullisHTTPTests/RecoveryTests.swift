@@ -252,6 +252,25 @@ import WebAuthn
         }
     }
 
+    /// Behind a proxy, the address is the entry the proxy appended to X-Forwarded-For (the last), so
+    /// entries the client wrote before it choose nothing: not the limit it is counted under.
+    @Test func anAddressTheClientWritesIntoXForwardedForIsNotBelieved() async throws {
+        let harness = try await H {
+            $0.http.trustForwardedFor = true
+            $0.recovery.startsPerIP = 3
+            $0.recovery.startsPerUsernameAndIP = 100
+        }
+        try await harness.run { client in
+            func start(_ username: String, forwardedFor: String) async throws -> HTTPResponse.Status {
+                try await H.send(client, .post, "/api/v1/recovery", json: .object(["username": .string(username)]), ip: forwardedFor).status
+            }
+            var statuses: [HTTPResponse.Status] = []
+            for n in 0..<5 { statuses.append(try await start("u\(n)", forwardedFor: "203.0.113.\(n), 198.51.100.1")) }
+            #expect(statuses == [.created, .created, .created, .tooManyRequests, .tooManyRequests])
+            #expect(try await start("u9", forwardedFor: "198.51.100.2") == .created)
+        }
+    }
+
     @Test func aFloodOfCasesHidesNoCaseFromTheOwnerOrItsContacts() async throws {
         let harness = try await H {
             $0.recovery.startsPerUsernameAndIP = 100

@@ -87,7 +87,7 @@ struct Portcullis: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "portcullis",
         abstract: "A passkey-only identity server.",
-        subcommands: [ServeCommand.self, MigrateCommand.self, UserCommand.self, EventsCommand.self, InviteCommand.self, AdminCommand.self, ClientCommand.self, KeysCommand.self, CheckConfigCommand.self, WebAuthnCommand.self]
+        subcommands: [ServeCommand.self, MigrateCommand.self, BackupCommand.self, RestoreCommand.self, UserCommand.self, EventsCommand.self, InviteCommand.self, AdminCommand.self, ClientCommand.self, KeysCommand.self, CheckConfigCommand.self, WebAuthnCommand.self]
     )
 }
 

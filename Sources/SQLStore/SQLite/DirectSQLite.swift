@@ -50,6 +50,11 @@ final class DirectSQLiteConnection: @unchecked Sendable {
         sqlite_nio_sqlite3_busy_timeout(db, 5000)
     }
 
+    /// How long a statement waits for a lock another connection holds (0: it fails at once).
+    func busyTimeout(milliseconds: Int32) {
+        lock.withLock { _ = sqlite_nio_sqlite3_busy_timeout(handle, milliseconds) }
+    }
+
     /// Asks `checkpointer` for a checkpoint whenever a commit leaves the WAL at
     /// ``Checkpointer/threshold`` frames or more. This replaces SQLite's automatic checkpoint, which
     /// runs inside the commit that crosses the threshold, and so inside the writer's turn.

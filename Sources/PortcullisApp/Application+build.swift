@@ -145,7 +145,8 @@ public func buildServer(
     let service = PasskeyService(store: opened.store, policy: policy, random: random, enumerationSecret: [], clock: clock).withSecret(secretBox)
     let oidcSecret = SecretBox()
     let oidc = makeProvider(opened: opened, configuration: configuration, random: random, secret: oidcSecret, clock: clock)
-    let router = try buildRouter(service: service, oidc: oidc, configuration: configuration)
+    let metrics = ServerMetrics()
+    let router = try buildRouter(service: service, oidc: oidc, configuration: configuration, metrics: metrics)
     let routes = router.routes.map { (method: $0.method, path: $0.path.description) }
     var app = Application(
         router: router,
@@ -159,6 +160,16 @@ public func buildServer(
             await onServerRunning("http://\(address?.ipAddress ?? configuration.http.host):\(address?.port ?? configuration.http.port)")
         },
         logger: logger)
+    // Metrics on a listener of their own (metrics.port), for a monitoring network: nothing else is
+    // served there, and the main listener no longer serves them.
+    if let port = configuration.metrics.port {
+        let endpoint = MetricsEndpoint(service: service, metrics: metrics, token: configuration.metrics.token)
+        let metricsRouter = Router()
+        metricsRouter.get("metrics") { request, _ in await endpoint.respond(authorization: request.headers[.authorization]) }
+        app.addServices(Application(
+            router: metricsRouter, configuration: .init(address: .hostname(configuration.metrics.host, port: port), serverName: "Portcullis"),
+            logger: logger))
+    }
     var channels: [any NotificationChannel] = []
     if let webhooks = configuration.webhooks.channel { channels.append(webhooks) }
     if let mailer = try configuration.smtp.mailer(), let from = configuration.smtp.from {

@@ -29,10 +29,9 @@ package func buildAPIRouter(
             throw Problem.unavailable
         }
     }
-    router.get("metrics") { _, _ in
-        let sessions = try? await service.countSessions()
-        return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
-                        body: .init(byteBuffer: ByteBuffer(string: metrics.exposition(sessions: sessions))))
+    if settings.metricsOnMainListener {
+        let endpoint = MetricsEndpoint(service: service, metrics: metrics, token: settings.metricsToken)
+        router.get("metrics") { request, _ in await endpoint.respond(authorization: request.headers[.authorization]) }
     }
     WellKnown(settings: settings).register(on: router)
     let kit = APIToolkit(

@@ -20,13 +20,18 @@ public struct HTTPSettings: Sendable {
     public var androidApps: [String]
     /// Every way into an account, for the admins' report.
     public var waysIn: [WayIn]
+    /// Whether `/metrics` is served by the API's router (not when it has a listener of its own).
+    public var metricsOnMainListener: Bool
+    /// The bearer token `/metrics` requires, if any.
+    public var metricsToken: String?
     /// Where an IP address is, in words (from the operator's IP-range file), or nil.
     public var place: @Sendable (String) -> String? = { _ in nil }
 
     /// Settings; the defaults are those of a server on http://localhost:8080.
     public init(publicOrigin: String = "http://localhost:8080", secureCookies: Bool = false, trustForwardedFor: Bool = false,
                 ipRequestsPerMinute: Int = 120, accountRequestsPerMinute: Int = 30, relatedOrigins: [String] = [],
-                appleAppIDs: [String] = [], androidApps: [String] = [], waysIn: [WayIn] = []) {
+                appleAppIDs: [String] = [], androidApps: [String] = [], waysIn: [WayIn] = [],
+                metricsOnMainListener: Bool = true, metricsToken: String? = nil) {
         self.publicOrigin = publicOrigin
         self.secureCookies = secureCookies
         self.trustForwardedFor = trustForwardedFor
@@ -36,5 +41,7 @@ public struct HTTPSettings: Sendable {
         self.appleAppIDs = appleAppIDs
         self.androidApps = androidApps
         self.waysIn = waysIn
+        self.metricsOnMainListener = metricsOnMainListener
+        self.metricsToken = metricsToken
     }
 }

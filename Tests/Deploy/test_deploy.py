@@ -237,3 +237,24 @@ def test_sign_up_and_sign_in_through_nginx_with_tls(behind_nginx):
     assert stranger.status_code == 403
     # /metrics is not served to the internet.
     assert requests.get(origin + "/metrics", verify=ca, timeout=5).status_code == 404
+
+
+def test_metrics_on_a_listener_of_their_own_behind_a_token():
+    directory = tempfile.mkdtemp(prefix="portcullis-metrics-")
+    port, metrics = free_port(), free_port()
+    token = "a-metrics-token-of-some-length"
+    env = {"PATH": os.environ["PATH"], "HOME": directory, "HTTP_PORT": str(port), "METRICS_PORT": str(metrics),
+           "METRICS_TOKEN": token, "DATABASE_URL": f"sqlite:{directory}/portcullis.sqlite"}
+    server = subprocess.Popen([DEBUG_BINARY, "serve"], env=env, cwd=directory, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_ready(f"http://127.0.0.1:{port}/readyz", server)
+        assert requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).status_code == 404
+        refused = requests.get(f"http://127.0.0.1:{metrics}/metrics", timeout=5)
+        assert refused.status_code == 401 and refused.headers["WWW-Authenticate"].startswith("Bearer")
+        answered = requests.get(f"http://127.0.0.1:{metrics}/metrics", headers={"Authorization": "Bearer " + token}, timeout=5)
+        assert answered.status_code == 200 and "portcullis_sessions 0" in answered.text
+        # Nothing but the metrics is served there.
+        assert requests.get(f"http://127.0.0.1:{metrics}/api/v1/me", timeout=5).status_code == 404
+    finally:
+        server.terminate()
+        assert server.wait(timeout=30) == 0

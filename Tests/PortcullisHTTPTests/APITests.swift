@@ -380,6 +380,36 @@ import WebAuthn
             #expect(reply.contains("portcullis_sessions 2"))
         }
     }
+
+    /// With `metrics.token`, `/metrics` answers only `Authorization: Bearer TOKEN` (RFC 6750 §2.1);
+    /// anything else gets 401 and a `WWW-Authenticate: Bearer` challenge (§3), and no figure.
+    @Test(arguments: [
+        (nil, HTTPResponse.Status.unauthorized), ("Bearer wrong-token-of-length-26", .unauthorized),
+        ("Bearer metrics-token-0123456789", .ok), ("bearer metrics-token-0123456789", .unauthorized),
+        ("Bearer metrics-token-012345678", .unauthorized), ("Bearer metrics-token-01234567890", .unauthorized),
+        ("Basic bWV0cmljcy10b2tlbi0wMTIzNDU2Nzg5", .unauthorized),
+    ] as [(String?, HTTPResponse.Status)])
+    func metricsAskForTheirBearerToken(authorization: String?, status: HTTPResponse.Status) async throws {
+        let harness = try await H { $0.metrics.token = "metrics-token-0123456789" }
+        try await harness.run { client in
+            var headers: HTTPFields = [:]
+            if let authorization { headers[.authorization] = authorization }
+            let (got, challenge, body) = try await client.execute(uri: "/metrics", method: .get, headers: headers) { response in
+                (response.status, response.headers[.wwwAuthenticate], String(buffer: response.body))
+            }
+            #expect(got == status)
+            #expect(body.contains("portcullis_sessions") == (status == .ok))
+            #expect((challenge == #"Bearer realm="metrics""#) == (status == .unauthorized))
+        }
+    }
+
+    @Test func metricsOnAListenerOfTheirOwnLeaveTheMainOne() async throws {
+        let harness = try await H { $0.metrics.port = 9464 }
+        try await harness.run { client in
+            let reply = try await H.send(client, .get, "/metrics")
+            #expect(reply.status == .notFound)
+        }
+    }
 }
 
 /// Request bodies are typed: a missing or mistyped member is a 400 that names it, a repeated key is

@@ -30,6 +30,40 @@ public struct HTTPConfiguration: Sendable {
     }
 }
 
+/// `metrics.*`: who may read the Prometheus metrics.
+/// - `metrics.port`: serve `/metrics` on a listener of its own at this port (and no longer on the
+///   main one), for a monitoring network. Default none: `/metrics` is on the main listener.
+/// - `metrics.host`: that listener's address. Default `127.0.0.1`.
+/// - `metrics.token`, `metrics.token_file`: a bearer token `/metrics` requires (`Authorization:
+///   Bearer TOKEN`), wherever it is served; at least 16 characters. Default none.
+public struct MetricsConfiguration: Sendable {
+    public static let key = "metrics"
+    public var port: Int?
+    public var host = "127.0.0.1"
+    public var token: String?
+
+    /// Defaults only.
+    public init() {}
+
+    /// Reads the section from a reader scoped to `metrics`.
+    public init(reader: ConfigReader) throws {
+        let r = SectionReader(reader, section: Self.key)
+        if let v = try r.int("port", 1...65535) { port = v }
+        if let v = r.string("host") { host = v }
+        token = r.secret("token")
+        if let file = r.string("token_file") {
+            guard token == nil else { throw r.invalid("token_file", "give token or token_file, not both") }
+            guard let data = FileManager.default.contents(atPath: file),
+                  let line = String(decoding: data, as: UTF8.self).split(whereSeparator: \.isNewline).first, !line.isEmpty
+            else { throw r.invalid("token_file", "cannot read a token from \(file)") }
+            token = String(line)
+        }
+        if let token, token.count < 16 || token.contains(where: { $0.isWhitespace }) {
+            throw r.invalid(r.secret("token") == nil ? "token_file" : "token", "a metrics token needs 16 characters or more, and no spaces")
+        }
+    }
+}
+
 /// `rp.*`: the relying party (WebAuthn §5.1.2, §5.4.2).
 /// - `rp.id`: the RP ID, a registrable domain or `localhost`. Default `localhost`.
 /// - `rp.name`: the name authenticators show, and the pages' title. Default `Portcullis`.

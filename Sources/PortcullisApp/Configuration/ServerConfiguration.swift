@@ -48,6 +48,8 @@ public struct ServerConfiguration: Sendable {
     public var oidc = OIDCConfiguration()
     /// `pages.*`
     public var pages = PagesConfiguration()
+    /// `metrics.*`
+    public var metrics = MetricsConfiguration()
     /// Start even when a way in is weaker than the floor.
     public var allowWeakWaysIn = false
 
@@ -73,6 +75,7 @@ public struct ServerConfiguration: Sendable {
         deviceApproval = try DeviceApprovalPolicy(reader: reader.scoped(to: ConfigKey(DeviceApprovalPolicy.key)))
         oidc = try OIDCConfiguration(reader: reader.scoped(to: ConfigKey(OIDCConfiguration.key)))
         pages = try PagesConfiguration(reader: reader.scoped(to: ConfigKey(PagesConfiguration.key)))
+        metrics = try MetricsConfiguration(reader: reader.scoped(to: ConfigKey(MetricsConfiguration.key)))
         if let v = try SectionReader(reader, section: "").bool("allow_weak_ways_in") { allowWeakWaysIn = v }
         try validate()
     }
@@ -106,7 +109,8 @@ public struct ServerConfiguration: Sendable {
         HTTPSettings(
             publicOrigin: publicOrigin, secureCookies: secureCookies, trustForwardedFor: http.trustForwardedFor,
             ipRequestsPerMinute: rateLimit.ipPerMinute, accountRequestsPerMinute: rateLimit.accountPerMinute,
-            relatedOrigins: wellKnown.relatedOrigins, appleAppIDs: wellKnown.appleAppIDs, androidApps: wellKnown.androidApps, waysIn: waysIn)
+            relatedOrigins: wellKnown.relatedOrigins, appleAppIDs: wellKnown.appleAppIDs, androidApps: wellKnown.androidApps, waysIn: waysIn,
+            metricsOnMainListener: metrics.port == nil, metricsToken: metrics.token)
     }
 
     /// Checks what no single section can: the relying party against its origins and the

@@ -62,7 +62,13 @@ public struct NotificationDispatcher: Service {
             } else {
                 let failures = attempts + 1
                 let next: Date? = failures >= Self.maximumAttempts ? nil : now.addingTimeInterval(min(3600, pow(2, Double(failures))))
-                if next == nil { logger.warning("giving up delivering event \(id) after \(failures) attempts") }
+                if let next {
+                    logger.warning("delivery failed", metadata: [
+                        "event": .string(id), "kind": .string(event.kind.rawValue), "attempt": .stringConvertible(failures),
+                        "next_attempt": .string(next.ISO8601Format())])
+                } else {
+                    logger.warning("giving up delivering event \(id) after \(failures) attempts")
+                }
                 try await store.recordEventDeliveryFailure(id: event.id, attempts: failures, nextAttempt: next)
             }
         }

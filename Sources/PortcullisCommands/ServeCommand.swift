@@ -125,8 +125,7 @@ struct ServeCommand: AsyncParsableCommand, IOCommand {
         let configuration = try await ConfigurationLoader.load(file: configFile)
         // A way in below the floor stops the start (see `portcullis check-config`).
         do { try configuration.checkWaysInFloor() } catch let error as ServerConfiguration.Invalid { throw CommandFailure(.configuration, "\(error.key): \(error.reason)") }
-        var logger = Logger(label: "portcullis")
-        logger.logLevel = .info
+        let logger = configuration.log.logger(label: "portcullis")
         let origins = configuration.effectiveOrigins.joined(separator: ", ")
         let app = try await buildApplication(configuration: configuration, logger: logger) { address in
             FileHandle.standardOutput.write(Data("Portcullis listening on \(address) (RP ID \(configuration.rp.id), origins \(origins))\n".utf8))

@@ -14,6 +14,7 @@ package func buildAPIRouter(
     extend: (Router<AppRequestContext>, APIToolkit) -> Void = { _, _ in }
 ) -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
+    router.add(middleware: RequestLogMiddleware(trustForwardedFor: settings.trustForwardedFor))
     router.add(middleware: SecurityHeadersMiddleware(strictTransportSecurity: settings.publicOrigin.hasPrefix("https://")))
     router.add(middleware: ProblemMiddleware(page: errorPage))
     router.add(middleware: OriginCheckMiddleware(allowed: service.policy.relyingParty.origins.filter { !$0.hasPrefix("android:") }))

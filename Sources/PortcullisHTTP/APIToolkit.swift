@@ -87,16 +87,9 @@ package struct APIToolkit: Sendable {
         }
     }
 
-    /// The client's address and user agent. Behind a proxy (`trustForwardedFor`), the address is the
-    /// last entry of `X-Forwarded-For` (of its last field): the one the proxy itself appended. The
-    /// entries before it are whatever the client sent, so trusting the first would let anyone pick
-    /// the address its rate limits and sessions are filed under.
+    /// The client's address (``ClientAddress``) and user agent.
     package func info(_ request: Request, _ context: AppRequestContext) -> RequestInfo {
-        var ip = context.remoteAddress
-        if settings.trustForwardedFor, let field = request.headers[values: .xForwardedFor].last,
-           let forwarded = field.split(separator: ",").last?.trimmingCharacters(in: .whitespaces), !forwarded.isEmpty {
-            ip = String(forwarded.prefix(64))
-        }
+        let ip = ClientAddress.read(request, remote: context.remoteAddress, trustForwardedFor: settings.trustForwardedFor)
         return RequestInfo(ip: ip, userAgent: request.headers[.userAgent] ?? "")
     }
 

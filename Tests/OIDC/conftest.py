@@ -9,11 +9,15 @@ from authlib.integrations.requests_client import OAuth2Session
 from authlib.jose import JsonWebKey, JsonWebToken
 from authlib.oidc.core import CodeIDToken
 
-from softauthn import Browser
+from softauthn import SEEN_COOKIES, Browser
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BINARY = os.path.join(ROOT, ".build", "debug", "portcullis")
 CODE_LIFETIME = 3
+# Every server of the run (its log is checked at the end), and every secret the tests were given:
+# client secrets, codes, PKCE verifiers, access, refresh and ID tokens, session cookies.
+SERVERS = []
+SECRETS = set()
 
 
 def free_port():
@@ -34,8 +38,12 @@ class Server:
                         # Every test person signs in from 127.0.0.1: the per-address ceremony limit would stop the suite.
                         RATELIMIT_IP_PER_MINUTE="100000",
                         # The recovery code alone releases a case after 3 seconds (72 hours by default), so a test can finish one.
-                        RECOVERY_RULES="contacts:24h, code:3s, contact+code:1h, admins:0", **(extra_env or {}))
-        self.log = open(os.path.join(self.directory, "server.log"), "w")
+                        RECOVERY_RULES="contacts:24h, code:3s, contact+code:1h, admins:0",
+                        # Log lines as JSON, read back at the end of the run.
+                        LOG_FORMAT="json", **(extra_env or {}))
+        self.log_path = os.path.join(self.directory, "server.log")
+        self.log = open(self.log_path, "w")
+        SERVERS.append(self)
         self.process = subprocess.Popen([BINARY, "serve"], env=self.env, cwd=self.directory, stdout=self.log, stderr=self.log)
         for _ in range(300):
             try:
@@ -88,6 +96,26 @@ class Server:
         self.log.close()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def logs_hold_no_secret():
+    """After every test: each server logged one JSON line per request, and no line holds a secret
+    the tests were given (a token, a code, a client secret, a session cookie)."""
+    yield
+    secrets_seen = {s for s in SECRETS | SEEN_COOKIES if s and len(s) >= 12}
+    assert len(secrets_seen) > 50, "the run saw too few secrets for the check to mean anything"
+    requests_logged = 0
+    for node in SERVERS:
+        with open(node.log_path) as file:
+            for number, line in enumerate(file, 1):
+                if not line.startswith("{"):
+                    continue  # the start-up lines on stdout
+                record = json.loads(line)
+                requests_logged += record["message"] == "request"
+                leaked = [s[:8] + "..." for s in secrets_seen if s in line]
+                assert not leaked, f"{node.log_path}:{number} holds a secret ({leaked}): {line[:200]}"
+    assert requests_logged > 100, f"only {requests_logged} request lines were logged"
+
+
 @pytest.fixture(scope="session")
 def server():
     directory = tempfile.mkdtemp(prefix="portcullis-oidc-db-")
@@ -123,6 +151,8 @@ class App:
         created = json.loads(server.cli(*arguments).stdout)
         self.client_id = created["client_id"]
         self.client_secret = created.get("client_secret")
+        if self.client_secret:
+            SECRETS.add(self.client_secret)
         self.secret_method = "none" if self.client_secret is None else secret_method
 
     def session(self, scope="openid profile", **kwargs):
@@ -182,7 +212,11 @@ class Flow:
 
     def tokens(self, location):
         """Authlib exchanges the code (checking state) and returns the token response."""
-        return self.session.fetch_token(self.app.metadata["token_endpoint"], authorization_response=location, code_verifier=self.verifier)
+        SECRETS.add(self.verifier)
+        SECRETS.update(value for key, value in urllib.parse.parse_qsl(urllib.parse.urlsplit(location).query) if key == "code")
+        token = self.session.fetch_token(self.app.metadata["token_endpoint"], authorization_response=location, code_verifier=self.verifier)
+        SECRETS.update(token.get(key) for key in ("access_token", "refresh_token", "id_token") if token.get(key))
+        return token
 
 
 def interaction(page):

@@ -37,6 +37,10 @@ class Passkey:
         return cbor2.dumps({1: 2, 3: -7, -1: 1, -2: numbers.x.to_bytes(32, "big"), -3: numbers.y.to_bytes(32, "big")})
 
 
+# Every session cookie a Browser was given: secrets no server log line may hold (conftest checks).
+SEEN_COOKIES = set()
+
+
 class Browser:
     """A requests.Session that speaks to Portcullis the way its pages do (Origin header, cookie jar)."""
 
@@ -48,6 +52,7 @@ class Browser:
 
     def api(self, path, body):
         response = self.http.post(self.origin + path, json=body)
+        SEEN_COOKIES.update(cookie.value for cookie in self.http.cookies)
         assert response.status_code in (200, 201), (path, response.status_code, response.text)
         return response.json()
 

@@ -50,6 +50,8 @@ public struct ServerConfiguration: Sendable {
     public var pages = PagesConfiguration()
     /// `metrics.*`
     public var metrics = MetricsConfiguration()
+    /// `log.*`
+    public var log = LogConfiguration()
     /// Start even when a way in is weaker than the floor.
     public var allowWeakWaysIn = false
 
@@ -76,6 +78,7 @@ public struct ServerConfiguration: Sendable {
         oidc = try OIDCConfiguration(reader: reader.scoped(to: ConfigKey(OIDCConfiguration.key)))
         pages = try PagesConfiguration(reader: reader.scoped(to: ConfigKey(PagesConfiguration.key)))
         metrics = try MetricsConfiguration(reader: reader.scoped(to: ConfigKey(MetricsConfiguration.key)))
+        log = try LogConfiguration(reader: reader.scoped(to: ConfigKey(LogConfiguration.key)))
         if let v = try SectionReader(reader, section: "").bool("allow_weak_ways_in") { allowWeakWaysIn = v }
         try validate()
     }

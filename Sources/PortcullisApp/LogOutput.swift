@@ -1,0 +1,110 @@
+import Configuration
+import Foundation
+import Logging
+
+/// `log.*`: how the server's log lines look.
+/// - `log.format`: `text` (one readable line per record) or `json` (one JSON object per line, for a
+///   log collector). Default `text`.
+/// - `log.level`: the least severe level written: `trace`, `debug`, `info`, `notice`, `warning`,
+///   `error` or `critical`. Default `info`.
+public struct LogConfiguration: Sendable {
+    public static let key = "log"
+    /// The two line formats.
+    public enum Format: String, Sendable, CaseIterable { case text, json }
+    public var format = Format.text
+    public var level = Logger.Level.info
+
+    /// Defaults only.
+    public init() {}
+
+    /// Reads the section from a reader scoped to `log`.
+    public init(reader: ConfigReader) throws {
+        let r = SectionReader(reader, section: Self.key)
+        if let v = try r.oneOf("format", Format.allCases.map(\.rawValue), Format.init(rawValue:)) { format = v }
+        if let v = try r.oneOf("level", Logger.Level.allCases.map(\.rawValue), Logger.Level.init(rawValue:)) { level = v }
+    }
+
+    /// A logger that writes this configuration's lines to standard error.
+    public func logger(label: String) -> Logger {
+        let format = format
+        var logger = Logger(label: label) { _ in LineLogHandler(format: format, output: .standardError) }
+        logger.logLevel = level
+        return logger
+    }
+}
+
+/// A `LogHandler` that writes each record as one line, whole (a lock keeps lines from interleaving):
+/// `2026-12-06T01:02:03.456Z info request method=GET route=/healthz ...` as text, or
+/// `{"time":"...","level":"info","message":"request","method":"GET",...}` as JSON. Metadata values
+/// are written as strings, keys sorted, so lines are stable to read and to search.
+public struct LineLogHandler: LogHandler {
+    /// Where the lines go.
+    public struct Output: Sendable {
+        let write: @Sendable (String) -> Void
+        /// The process's standard error.
+        public static let standardError = Output { line in
+            lock.withLock { FileHandle.standardError.write(Data(line.utf8)) }
+        }
+        /// Lines handed to `write` (tests).
+        public init(write: @escaping @Sendable (String) -> Void) { self.write = write }
+        private static let lock = NSLock()
+    }
+
+    public var metadata: Logger.Metadata = [:]
+    public var logLevel: Logger.Level = .info
+    let format: LogConfiguration.Format
+    let output: Output
+
+    public init(format: LogConfiguration.Format, output: Output) {
+        self.format = format
+        self.output = output
+    }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    public func log(event: LogEvent) {
+        var fields = metadata
+        if let extra = event.metadata { fields.merge(extra) { _, new in new } }
+        let time = Date().formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+        let keys = fields.keys.sorted()
+        switch format {
+        case .text:
+            var line = "\(time) \(event.level.rawValue) \(event.message)"
+            for key in keys { line += " \(key)=\(Self.text(fields[key]?.description ?? ""))" }
+            output.write(line + "\n")
+        case .json:
+            var line = "{\"time\":\(Self.json(time)),\"level\":\(Self.json(event.level.rawValue)),\"message\":\(Self.json(event.message.description))"
+            for key in keys where !["time", "level", "message"].contains(key) {
+                line += ",\(Self.json(key)):\(Self.json(fields[key]?.description ?? ""))"
+            }
+            output.write(line + "}\n")
+        }
+    }
+
+    /// A text value, quoted when it holds a space, a quote or `=`, with line breaks escaped.
+    static func text(_ value: String) -> String {
+        guard value.isEmpty || value.contains(where: { $0 == " " || $0 == "\"" || $0 == "=" || $0.isNewline }) else { return value }
+        return json(value)
+    }
+
+    /// A JSON string (RFC 8259 §7): quotes, backslashes and control characters escaped.
+    static func json(_ value: String) -> String {
+        var out = "\""
+        for scalar in value.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where scalar.value < 0x20 || scalar.value == 0x7F || scalar.value == 0x2028 || scalar.value == 0x2029:
+                out += "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count) + String(scalar.value, radix: 16)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+}

@@ -892,3 +892,62 @@ def test_an_admin_finds_disables_and_registers_from_the_admin_page(passkey_brows
     finally:
         o.remove_virtual_authenticator()
         o.delete_all_cookies()
+
+
+# Where the pages' screenshots are saved, one per page and width (an artefact of the run).
+SCREENSHOTS = os.path.join(ROOT, "test-artifacts", "pages")
+# axe-core 4.12 as PyPI's axe-playwright-python ships it (installed without Playwright: only its script is used).
+AXE = os.path.join(os.path.dirname(__import__("importlib.util").util.find_spec("axe_playwright_python").origin), "axe.min.js")
+
+
+def check_page(d, name, ready):
+    """At 1280 and 390 px wide: the page is ready, axe-core (from PyPI, nobody here wrote it) finds no
+    serious or critical violation, nothing is wider than the window, and a screenshot is saved."""
+    os.makedirs(SCREENSHOTS, exist_ok=True)
+    with open(AXE, encoding="utf-8") as file:
+        axe = file.read()
+    problems = []
+    for width in (1280, 390):
+        d.set_window_size(width, 900)
+        wait_for(d, ready)
+        d.execute_script(axe)
+        results = d.execute_async_script("const done = arguments[arguments.length - 1]; axe.run(document).then(done, (e) => done({error: String(e)}));")
+        assert "error" not in results, results
+        for violation in results["violations"]:
+            if violation["impact"] in ("serious", "critical"):
+                problems.append(f"{name} at {width}px: {violation['id']} ({violation['impact']}): {violation['help']}: "
+                                + "; ".join(node["html"][:120] for node in violation["nodes"][:3]))
+        overflow = d.execute_script("return document.documentElement.scrollWidth - window.innerWidth")
+        if overflow > 0:
+            problems.append(f"{name} at {width}px is {overflow}px wider than the window")
+        d.save_screenshot(os.path.join(SCREENSHOTS, f"{name}-{width}.png"))
+    return problems
+
+
+def test_every_page_is_accessible_and_fits_at_1280_and_390_pixels(passkey_browser, server):
+    d = passkey_browser
+    problems = []
+    try:
+        d.get(server + "/")
+        problems += check_page(d, "sign-in", lambda: d.find_element(By.ID, "signup").is_displayed())
+        sign_up(d, server, "axel")
+        subprocess.run([BINARY, "admin", "grant", "axel"], env=SERVER_ENV, check=True, capture_output=True)
+        d.get(server + "/")
+        problems += check_page(d, "account", lambda: d.find_element(By.ID, "signout").is_displayed()
+                               and d.find_elements(By.CSS_SELECTOR, "#sessions li"))
+        d.get(server + "/device")
+        problems += check_page(d, "device", lambda: d.find_element(By.ID, "device-code").is_displayed())
+        d.get(server + "/admin")
+        problems += check_page(d, "admin", lambda: d.find_element(By.ID, "admin").is_displayed() or status(d).startswith("Sign"))
+        d.delete_all_cookies()
+        d.get(server + "/recover")
+        problems += check_page(d, "recover", lambda: d.find_element(By.ID, "recover-username").is_displayed())
+        d.get(server + "/no/such/page")
+        problems += check_page(d, "not-found", lambda: "404" in d.title or d.find_element(By.TAG_NAME, "h1").is_displayed())
+        d.get(server + "/recovery/cancel?case=00000000-0000-0000-0000-000000000000&sig=AAAA")
+        problems += check_page(d, "cancel-link-bad", lambda: d.find_element(By.TAG_NAME, "h1").is_displayed())
+        d.get(server + "/oauth2/authorize?client_id=nobody&response_type=code")
+        problems += check_page(d, "app-error", lambda: d.find_element(By.TAG_NAME, "h1").is_displayed())
+    finally:
+        d.set_window_size(1000, 800)
+    assert not problems, "\n".join(problems)

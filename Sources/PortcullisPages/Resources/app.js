@@ -33,7 +33,7 @@ async function showAccount() {
   try { me = await api("/api/v1/me"); } catch { return false; }
   $("who").textContent = me.user.username;
   const birth = me.session.birth;
-  $("birth").textContent = birth.kind === "passkey" ? "" : "(" + (births[birth.kind] || birth.kind)
+  $("birth").textContent = birth.kind === "passkey" ? "" : " (" + (births[birth.kind] || birth.kind)
     + (birth.coolingUntil ? "; account changes are locked until " + when(birth.coolingUntil) : "") + ")";
   // Tell the passkey provider which of its passkeys still work here and the account's current names
   // (WebAuthn Level 3 §5.1.11, §5.1.12), so it can hide removed ones and show today's name.

@@ -952,3 +952,118 @@ def test_every_page_is_accessible_and_fits_at_1280_and_390_pixels(passkey_browse
     finally:
         d.set_window_size(1000, 800)
     assert not problems, "\n".join(problems)
+
+
+def accept_invitation(d, server, owner):
+    d.get(server + "/")
+    wait_for(d, lambda: owner in d.find_element(By.ID, "invitations").text)
+    d.find_element(By.CSS_SELECTOR, "#invitations button").click()
+    wait_for(d, lambda: status(d) == "You are now a recovery contact." or status(d).startswith("Refused"))
+    assert status(d) == "You are now a recovery contact."
+
+
+def approve_as_contact(d, server, owner, comparison_code):
+    """A contact's account page shows the request; they type the code the owner reads them and press Enter."""
+    d.get(server + "/")
+    wait_for(d, lambda: f"{owner} asked to recover their account" in d.find_element(By.ID, "requests").text)
+    d.find_element(By.CSS_SELECTOR, "#requests input").send_keys(comparison_code + "\n")
+    wait_for(d, lambda: status(d) == "Approved." or status(d).startswith("Refused"))
+    assert status(d) == "Approved."
+
+
+def start_recovery(d, server, username):
+    d.get(server + "/recover")
+    d.execute_script("sessionStorage.clear()")
+    d.get(server + "/recover")
+    wait_for(d, lambda: d.find_element(By.ID, "recover-username").is_displayed())
+    d.find_element(By.ID, "recover-username").send_keys(username + "\n")
+    wait_for(d, lambda: d.find_element(By.ID, "recover-case").is_displayed())
+    return d.find_element(By.ID, "comparison-code").text
+
+
+def finish_recovery(d, username):
+    wait_for(d, lambda: d.find_element(By.ID, "new-passkey").is_displayed(), timeout=20)
+    d.find_element(By.ID, "new-passkey").click()
+    wait_for(d, lambda: status(d).startswith(("Recovered", "Recovery failed")))
+    assert status(d).startswith(f"Recovered. Welcome back, {username}.")
+    wait_for(d, lambda: d.find_element(By.ID, "signed-in").is_displayed())
+    assert d.find_element(By.ID, "who").text == username
+
+
+def test_two_contacts_and_then_two_admins_recover_accounts_in_three_browsers(browser, other_browser):
+    """Three browser profiles, as three people: an owner whose device is lost, and two recovery contacts
+    who approve on their own account pages with their passkeys; then the same two, made admins,
+    release another account (one on the admin page, one with `portcullis admin enrol`)."""
+    origin, process, env = start_server(RECOVERY_RULES="contacts:3s, code:72h, admins:0")
+    d, o = browser, other_browser
+    t = new_chromium()
+    people = [d, o, t]
+    try:
+        for person in people:
+            person.delete_all_cookies()
+            person.add_virtual_authenticator(platform_authenticator())
+        sign_up(o, origin, "pat")
+        sign_up(t, origin, "quinn")
+        sign_up(d, origin, "olga")
+        for contact in ("pat", "quinn"):
+            d.find_element(By.ID, "contact").send_keys(contact + "\n")
+            wait_for(d, lambda: f"{contact} (invited" in d.find_element(By.ID, "contacts").text or status(d).startswith("Refused"))
+            assert f"{contact} (invited" in d.find_element(By.ID, "contacts").text, status(d)
+        accept_invitation(o, origin, "olga")
+        accept_invitation(t, origin, "olga")
+        d.get(origin + "/")
+        wait_for(d, lambda: d.find_element(By.ID, "contacts").text.count("accepted") == 2)
+        threshold = d.find_element(By.ID, "threshold")
+        threshold.clear()
+        threshold.send_keys("2\n")
+        wait_for(d, lambda: status(d) == "Saved.")
+
+        # Olga's phone is lost; on a new one she asks to recover, and reads the code to each contact.
+        d.remove_virtual_authenticator()
+        d.delete_all_cookies()
+        d.add_virtual_authenticator(platform_authenticator())
+        code = start_recovery(d, origin, "olga")
+        approve_as_contact(o, origin, "olga", code)
+        assert not d.find_element(By.ID, "new-passkey").is_displayed(), "one contact of two released the case"
+        approve_as_contact(t, origin, "olga", code)
+        finish_recovery(d, "olga")
+
+        # Pat and Quinn become admins; Rolf's device is lost and he has set up nothing.
+        for admin in ("pat", "quinn"):
+            subprocess.run([BINARY, "admin", "grant", admin], env=env, check=True, capture_output=True)
+        for person in (o, t):
+            person.delete_all_cookies()  # a new session reads the new role
+        d.remove_virtual_authenticator()
+        d.delete_all_cookies()
+        d.add_virtual_authenticator(platform_authenticator())
+        sign_up(d, origin, "rolf")
+        d.remove_virtual_authenticator()
+        d.delete_all_cookies()
+        d.add_virtual_authenticator(platform_authenticator())
+        code = start_recovery(d, origin, "rolf")
+        # Pat approves on the admin page (after signing in with his passkey through autofill).
+        o.get(origin + "/")
+        wait_for(o, lambda: o.find_element(By.ID, "signout").is_displayed())
+        o.get(origin + "/admin")
+        wait_for(o, lambda: o.find_element(By.ID, "admin").is_displayed())
+        o.find_element(By.ID, "case-username").send_keys("rolf\n")
+        wait_for(o, lambda: o.find_elements(By.CSS_SELECTOR, "#cases input"))
+        o.find_element(By.CSS_SELECTOR, "#cases input").send_keys(code + "\n")
+        wait_for(o, lambda: status(o) == "Approved." or status(o).startswith("Refused"))
+        assert status(o) == "Approved."
+        assert not d.find_element(By.ID, "new-passkey").is_displayed(), "one admin of two released the case"
+        # Quinn gives the second proof from the operator's command line.
+        enrol = subprocess.run([BINARY, "admin", "enrol", "rolf", "--admin", "quinn", "--comparison-code", code],
+                               env=env, capture_output=True, text=True)
+        assert enrol.returncode == 0, enrol.stderr
+        finish_recovery(d, "rolf")
+    finally:
+        for person in people:
+            try:
+                person.remove_virtual_authenticator()
+            except WebDriverException:
+                pass
+            person.delete_all_cookies()
+        t.quit()
+        process.terminate()
+        assert process.wait(timeout=30) == 0

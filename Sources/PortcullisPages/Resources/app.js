@@ -451,7 +451,10 @@ act("new-code", async () => {
 });
 act("copy-code", () => navigator.clipboard.writeText($("recovery-code").textContent)
   .then(() => say("Copied. Paste it somewhere only you can reach."), () => say("Copying was not allowed: select the code and copy it yourself.")));
-$("contact-form").addEventListener("submit", (event) => { event.preventDefault(); sensitive(() => api("/api/v1/me/recovery/contacts", { username: $("contact").value.trim() }), "Invited."); });
+$("contact-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  if (await sensitive(() => api("/api/v1/me/recovery/contacts", { username: $("contact").value.trim() }), "Invited.")) $("contact").value = "";
+});
 $("threshold-form").addEventListener("submit", (event) => { event.preventDefault(); sensitive(() => api("/api/v1/me/recovery", { threshold: Number($("threshold").value) }, "PATCH"), "Saved."); });
 $("address-form").addEventListener("submit", async (event) => {
   event.preventDefault();

@@ -141,7 +141,7 @@ public struct AccountsError: Error, Sendable, Equatable, CustomStringConvertible
         AccountsError(.ownCase, "You cannot approve your own recovery.", file: file, line: line)
     }
     public static func linkInvalid(file: String = #fileID, line: Int = #line) -> AccountsError {
-        AccountsError(.linkInvalid, "This link is not valid.", file: file, line: line)
+        AccountsError(.linkInvalid, "This link does not work: it has expired, it was already used, or it is not complete.", file: file, line: line)
     }
     static func numberMismatch(file: String = #fileID, line: Int = #line) -> AccountsError {
         AccountsError(.numberMismatch, "That is not the number the other device shows, so its request is denied. If it is your device, start again there.",

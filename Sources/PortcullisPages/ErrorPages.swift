@@ -41,7 +41,10 @@ package struct ErrorPages: Sendable {
 
     /// A heading and a next step for each kind of failure; the problem's own title says what happened.
     static func words(_ problem: Problem) -> (heading: String, next: String) {
-        switch problem.status.code {
+        if problem.code == "link_invalid" {
+            return ("This link does not work", "Links in our messages work for a limited time. Open your account on this site to ask for a new one.")
+        }
+        return switch problem.status.code {
         case 404: ("Page not found", "Check the address, or start again from the home page.")
         case 401: ("Sign in first", "Sign in with your passkey, then try again.")
         case 403: ("Not allowed", "If a link brought you here, it may have expired or come from another site: start again from this site's own pages.")

@@ -1067,3 +1067,44 @@ def test_two_contacts_and_then_two_admins_recover_accounts_in_three_browsers(bro
         t.quit()
         process.terminate()
         assert process.wait(timeout=30) == 0
+
+
+def test_an_expired_link_says_so_in_the_products_look(browser, server):
+    d = browser
+    # A confirmation link whose time is up (its signature no longer matters): the page opens, and
+    # confirming says what happened and what to do, as a page, not JSON.
+    d.get(server + "/addresses/verify?user=00000000-0000-0000-0000-000000000000&address=a%40example.org&expires=1000&sig=AAAA")
+    wait_for(d, lambda: d.find_element(By.TAG_NAME, "h1").text == "Confirm your address")
+    d.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    wait_for(d, lambda: d.find_element(By.TAG_NAME, "h1").text == "This link does not work")
+    body = d.find_element(By.TAG_NAME, "body").text
+    assert "it has expired, it was already used, or it is not complete" in body and "ask for a new one" in body
+    assert "{" not in body and "http" not in body
+
+
+def test_a_failed_user_verification_is_told_in_words(browser, server):
+    """An authenticator that cannot verify the person (no PIN or biometric matched): the sign-in fails
+    with words and a next step, and no session is made."""
+    d = browser
+    d.add_virtual_authenticator(platform_authenticator())
+    try:
+        sign_up(d, server, "uma")
+        credentials = d.get_credentials()
+    finally:
+        d.remove_virtual_authenticator()
+        d.delete_all_cookies()
+    failing = VirtualAuthenticatorOptions(protocol="ctap2", transport="internal", has_resident_key=True,
+                                          has_user_verification=True, is_user_consenting=True, is_user_verified=False)
+    d.add_virtual_authenticator(failing)
+    try:
+        for credential in credentials:
+            d.add_credential(credential)
+        d.get(server + "/")
+        wait_for(d, lambda: d.find_element(By.ID, "signin").is_displayed())
+        d.find_element(By.ID, "signin").click()
+        wait_for(d, lambda: status(d).startswith(("Signed in", "Sign-in failed")), timeout=90)
+        assert status(d).startswith("Sign-in failed: ") and "http" not in status(d) and "Error" not in status(d)
+        assert api_in_page(d, "/api/v1/me")[0] == 401
+    finally:
+        d.remove_virtual_authenticator()
+        d.delete_all_cookies()

@@ -1108,3 +1108,20 @@ def test_a_failed_user_verification_is_told_in_words(browser, server):
     finally:
         d.remove_virtual_authenticator()
         d.delete_all_cookies()
+
+
+def test_the_owner_cancels_a_recovery_request_from_the_account_page(passkey_browser, server, webhooks):
+    d = passkey_browser
+    sign_up(d, server, "vera")
+    # Someone, somewhere else, asks to recover Vera's account.
+    code, case, _ = post_json(server + "/api/v1/recovery", {"username": "vera"}, origin=server)
+    assert code == 201
+    d.get(server + "/")
+    wait_for(d, lambda: "Someone asked to recover this account just now" in d.find_element(By.ID, "alerts").text)
+    # Keyboard only: the button takes the focus and Enter sends its form.
+    d.find_element(By.CSS_SELECTOR, "#alerts button").send_keys(Keys.ENTER)
+    wait_for(d, lambda: status(d).startswith(("The recovery request is cancelled", "Cancel failed")))
+    assert status(d) == "The recovery request is cancelled."
+    wait_for(d, lambda: "Someone asked" not in d.find_element(By.ID, "alerts").text)
+    cancelled = webhooks.wait_for(lambda e: e["type"] == "portcullis.recovery_cancelled" and e["data"].get("case") == case["id"])
+    assert cancelled["data"]["by"] == "passkey", cancelled  # cancelled by a session of the owner's passkey

@@ -939,7 +939,22 @@ def test_every_page_is_accessible_and_fits_at_1280_and_390_pixels(passkey_browse
         problems += check_page(d, "device", lambda: d.find_element(By.ID, "device-code").is_displayed())
         d.get(server + "/admin")
         problems += check_page(d, "admin", lambda: d.find_element(By.ID, "admin").is_displayed() or status(d).startswith("Sign"))
+        # The OpenID Connect pages, for a third-party app: consent (signed in), then sign-in and sign-out.
+        created = subprocess.run([BINARY, "client", "create", "--name", "Photo Album", "--redirect-uri", "https://album.example/cb",
+                                  "--third-party"], env=SERVER_ENV, check=True, capture_output=True, text=True)
+        client_id = json.loads(created.stdout)["client_id"]
+        authorize = server + "/oauth2/authorize?" + urllib.parse.urlencode({
+            "response_type": "code", "client_id": client_id, "redirect_uri": "https://album.example/cb", "scope": "openid profile",
+            "state": "s1", "nonce": "n1", "code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", "code_challenge_method": "S256"})
+        d.get(authorize)
+        problems += check_page(d, "app-consent", lambda: d.find_element(By.ID, "consent-allow").is_displayed())
+        d.get(server + "/oauth2/logout")
+        problems += check_page(d, "app-sign-out", lambda: d.find_element(By.TAG_NAME, "h1").text.startswith("Sign out of"))
+        d.get(server + "/addresses/verify?user=00000000-0000-0000-0000-000000000000&address=a%40example.org&expires=1000&sig=AAAA")
+        problems += check_page(d, "address-confirm", lambda: d.find_element(By.TAG_NAME, "h1").text == "Confirm your address")
         d.delete_all_cookies()
+        d.get(authorize)
+        problems += check_page(d, "app-sign-in", lambda: d.find_element(By.TAG_NAME, "h1").text == "Sign in to Photo Album")
         d.execute_script("sessionStorage.clear()")  # an earlier test's recovery case would be shown instead of the start
         d.get(server + "/recover")
         problems += check_page(d, "recover", lambda: d.find_element(By.ID, "recover-username").is_displayed())

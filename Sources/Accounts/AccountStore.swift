@@ -33,6 +33,15 @@ public struct StoreError: Error, Hashable, Sendable, CustomStringConvertible {
     public var description: String { "StoreError.\(code)" }
 }
 
+/// The store could not be reached (the database is down, restarting, or refusing connections):
+/// nothing was read or changed, and the same request may succeed later. Clients are told the
+/// service is unavailable; `underlying` is for the operator's log only.
+public struct StoreUnavailable: Error, Sendable, CustomStringConvertible {
+    public let underlying: String
+    public init(underlying: String) { self.underlying = underlying }
+    public var description: String { "the database is not reachable: \(underlying)" }
+}
+
 /// A passkey, its owner, and what a sign-in must show the owner.
 public struct CredentialOwner: Sendable {
     /// The passkey as stored.

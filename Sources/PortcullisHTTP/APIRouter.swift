@@ -1,6 +1,7 @@
 import Accounts
 import Hummingbird
 import OIDC
+import Synchronization
 import NIOCore
 import WebAuthn
 
@@ -23,12 +24,10 @@ package func buildAPIRouter(
         Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"status":"ok"}"#)))
     }
     router.get("readyz") { _, _ in
-        do {
-            try await service.ping()
-            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"status":"ready"}"#)))
-        } catch {
-            throw Problem.unavailable
-        }
+        // A database that does not answer within 2 s is not ready: a load balancer's probe must not
+        // hang while the pool waits to connect.
+        guard await succeedsWithin(.seconds(2), { try await service.ping() }) else { throw Problem.unavailable }
+        return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: #"{"status":"ready"}"#)))
     }
     if settings.metricsOnMainListener {
         let endpoint = MetricsEndpoint(service: service, metrics: metrics, token: settings.metricsToken)
@@ -56,4 +55,29 @@ package func buildAPIRouter(
         codeAttemptsPerIP: RateLimiter(limit: recovery.codeAttemptsPerIP, window: 600)).routes)
     extend(router, kit)
     return router
+}
+
+/// Whether `work` finishes without throwing within `limit`. The answer comes at the limit at the
+/// latest; work still running then is cancelled and left to end on its own.
+func succeedsWithin(_ limit: Duration, _ work: @escaping @Sendable () async throws -> Void) async -> Bool {
+    let answered = AnsweredOnce()
+    return await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+        let answer: @Sendable (Bool) -> Void = { value in
+            if answered.first() { continuation.resume(returning: value) }
+        }
+        let task = Task {
+            do { try await work(); answer(true) } catch { answer(false) }
+        }
+        Task {
+            try? await Task.sleep(for: limit)
+            answer(false)
+            task.cancel()
+        }
+    }
+}
+
+/// True for the first caller only.
+private final class AnsweredOnce: Sendable {
+    private let answered = Atomic<Bool>(false)
+    func first() -> Bool { !answered.exchange(true, ordering: .acquiringAndReleasing) }
 }

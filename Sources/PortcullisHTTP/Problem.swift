@@ -97,6 +97,9 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
         case let error as AccountsError:
             if error.underlying != nil { logger.info("refused: \(error.debugDescription)") }
             return Problem.from(error)
+        case let error as StoreUnavailable:
+            logger.warning("refused: \(error)")
+            return Problem.unavailable
         case let error as HTTPError:
             switch error.status {
             case .unauthorized: return Problem.from(AccountsError.unauthenticated())  // requireIdentity() without a session

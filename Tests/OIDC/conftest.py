@@ -97,12 +97,15 @@ class Server:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def logs_hold_no_secret():
+def logs_hold_no_secret(request):
     """After every test: each server logged one JSON line per request, and no line holds a secret
     the tests were given (a token, a code, a client secret, a session cookie)."""
     yield
     secrets_seen = {s for s in SECRETS | SEEN_COOKIES if s and len(s) >= 12}
-    assert len(secrets_seen) > 50, "the run saw too few secrets for the check to mean anything"
+    # The whole suite (not a subset run while working) must give the check enough to mean something.
+    whole = any(item.fspath.basename == "test_basic_op.py" for item in request.session.items)
+    if whole:
+        assert len(secrets_seen) > 50, "the run saw too few secrets for the check to mean anything"
     requests_logged = 0
     for node in SERVERS:
         with open(node.log_path) as file:
@@ -113,7 +116,7 @@ def logs_hold_no_secret():
                 requests_logged += record["message"] == "request"
                 leaked = [s[:8] + "..." for s in secrets_seen if s in line]
                 assert not leaked, f"{node.log_path}:{number} holds a secret ({leaked}): {line[:200]}"
-    assert requests_logged > 100, f"only {requests_logged} request lines were logged"
+    assert requests_logged > (100 if whole else 0), f"only {requests_logged} request lines were logged"
 
 
 @pytest.fixture(scope="session")

@@ -54,13 +54,60 @@ public struct PostgresBackend: SQLBackend {
     }
 
     public func transaction<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
-        try await client.withConnection { connection in
+        try await Self.connected(client) { connection in
             try await runTransaction(on: connection.sql(queryLogLevel: .trace), begin: "BEGIN", body)
         }
     }
 
     public func read<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
-        try await client.withConnection { connection in try await body(connection.sql(queryLogLevel: .trace)) }
+        try await Self.connected(client) { connection in try await body(connection.sql(queryLogLevel: .trace)) }
+    }
+
+    /// Runs `body` on a pooled connection. When no connection can be had within `leaseLimit` (the
+    /// pool cannot connect, or its circuit breaker is open after repeated failures) or the connection
+    /// is lost under the body, the error is ``StoreUnavailable``: the database is away, not the
+    /// request wrong, and the request is answered at once instead of waiting out the pool's backoff.
+    /// The pool keeps trying to connect in the background, so service resumes on its own.
+    static func connected<R: Sendable>(
+        _ client: PostgresClient, leaseLimit: Duration = .seconds(5), _ body: @Sendable (PostgresConnection) async throws -> R
+    ) async throws -> R {
+        let leased = LeaseFlag()
+        do {
+            return try await withoutActuallyEscaping(body) { body in
+                try await withThrowingTaskGroup(of: LeaseOutcome<R>.self) { group in
+                    group.addTask {
+                        .done(try await client.withConnection { connection in
+                            leased.set()
+                            return try await body(connection)
+                        })
+                    }
+                    group.addTask {
+                        try await Task.sleep(for: leaseLimit)
+                        return .limitReached
+                    }
+                    while let next = try await group.next() {
+                        switch next {
+                        case .done(let result):
+                            group.cancelAll()
+                            return result
+                        case .limitReached where !leased.isSet:
+                            group.cancelAll()
+                            throw StoreUnavailable(underlying: "no database connection within \(leaseLimit)")
+                        case .limitReached:
+                            continue  // the body runs: it takes the time it needs
+                        }
+                    }
+                    throw CancellationError()
+                }
+            }
+        } catch let error as PSQLError where [.connectionError, .serverClosedConnection, .clientClosedConnection].contains(error.code) {
+            throw StoreUnavailable(underlying: String(describing: error.code))
+        } catch let error as StoreUnavailable {
+            throw error
+        } catch {
+            if !leased.isSet, !(error is CancellationError) { throw StoreUnavailable(underlying: String(reflecting: error)) }
+            throw error
+        }
     }
 
     public func write<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
@@ -89,4 +136,17 @@ public struct PostgresBackend: SQLBackend {
             return result
         }
     }
+}
+
+/// Whether a pool lease reached its body (set once, read after the lease ends, in the same task).
+private final class LeaseFlag: Sendable {
+    private let value = Atomic<Bool>(false)
+    func set() { value.store(true, ordering: .relaxed) }
+    var isSet: Bool { value.load(ordering: .relaxed) }
+}
+
+/// How a lease race ended: the body's result, or the lease limit passing first.
+private enum LeaseOutcome<R: Sendable>: Sendable {
+    case done(R)
+    case limitReached
 }

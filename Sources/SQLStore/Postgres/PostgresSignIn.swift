@@ -314,7 +314,7 @@ extension PostgresBackend {
     /// Runs `statement` on a pooled connection of `client` and returns its rows.
     static func rows<Statement: PostgresPreparedStatement>(_ statement: Statement, on client: PostgresClient) async throws -> [Statement.Row]
     where Statement.Row: Sendable {
-        try await client.withConnection { connection in
+        try await connected(client) { connection in
             do {
                 var rows: [Statement.Row] = []
                 for try await row in try await connection.execute(statement, logger: connection.logger) { rows.append(row) }

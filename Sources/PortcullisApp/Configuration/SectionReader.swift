@@ -39,6 +39,17 @@ struct SectionReader {
         reader.string(forKey: ConfigKey(key), isSecret: true).flatMap { $0.isEmpty ? nil : $0 }
     }
 
+    /// A secret given either inline (`key`) or as the first line of a file (`fileKey`), never both.
+    func secret(_ key: String, orFile fileKey: String, what: String) throws -> String? {
+        let inline = secret(key)
+        guard let file = string(fileKey) else { return inline }
+        guard inline == nil else { throw invalid(fileKey, "give \(key) or \(fileKey), not both") }
+        guard let data = FileManager.default.contents(atPath: file),
+              let line = String(decoding: data, as: UTF8.self).split(whereSeparator: \.isNewline).first, !line.isEmpty
+        else { throw invalid(fileKey, "cannot read \(what) from \(file)") }
+        return String(line)
+    }
+
     /// A list: a JSON array, or a comma-separated string (environment variables).
     func list(_ key: String) -> [String]? {
         if let text = string(key) {

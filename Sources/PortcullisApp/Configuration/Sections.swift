@@ -50,14 +50,7 @@ public struct MetricsConfiguration: Sendable {
         let r = SectionReader(reader, section: Self.key)
         if let v = try r.int("port", 1...65535) { port = v }
         if let v = r.string("host") { host = v }
-        token = r.secret("token")
-        if let file = r.string("token_file") {
-            guard token == nil else { throw r.invalid("token_file", "give token or token_file, not both") }
-            guard let data = FileManager.default.contents(atPath: file),
-                  let line = String(decoding: data, as: UTF8.self).split(whereSeparator: \.isNewline).first, !line.isEmpty
-            else { throw r.invalid("token_file", "cannot read a token from \(file)") }
-            token = String(line)
-        }
+        token = try r.secret("token", orFile: "token_file", what: "a token")
         if let token, token.count < 16 || token.contains(where: { $0.isWhitespace }) {
             throw r.invalid(r.secret("token") == nil ? "token_file" : "token", "a metrics token needs 16 characters or more, and no spaces")
         }
@@ -478,14 +471,7 @@ public struct OIDCConfiguration: Sendable {
             else { throw r.invalid("issuer", "must be an https URL with no query, fragment or trailing slash") }
             issuer = v
         }
-        keySecret = r.secret("key_secret")
-        if let file = r.string("key_secret_file") {
-            guard keySecret == nil else { throw r.invalid("key_secret_file", "give key_secret or key_secret_file, not both") }
-            guard let data = FileManager.default.contents(atPath: file),
-                  let line = String(decoding: data, as: UTF8.self).split(whereSeparator: \.isNewline).first, !line.isEmpty
-            else { throw r.invalid("key_secret_file", "cannot read a secret from \(file)") }
-            keySecret = String(line)
-        }
+        keySecret = try r.secret("key_secret", orFile: "key_secret_file", what: "a secret")
         if let v = try r.seconds("code_lifetime", 1...60) { codeLifetime = v }
         if let v = try r.seconds("access_token_lifetime", 30...3600) { accessTokenLifetime = v }
         if let v = try r.seconds("id_token_lifetime", 30...86400) { idTokenLifetime = v }

@@ -924,7 +924,7 @@ def check_page(d, name, ready):
     return problems
 
 
-def test_every_page_is_accessible_and_fits_at_1280_and_390_pixels(passkey_browser, server):
+def test_every_page_is_accessible_and_fits_at_1280_and_390_pixels(passkey_browser, server, webhooks):
     d = passkey_browser
     problems = []
     try:
@@ -937,6 +937,14 @@ def test_every_page_is_accessible_and_fits_at_1280_and_390_pixels(passkey_browse
                                and d.find_elements(By.CSS_SELECTOR, "#sessions li"))
         d.get(server + "/device")
         problems += check_page(d, "device", lambda: d.find_element(By.ID, "device-code").is_displayed())
+        # New-device enrolment: the account page's panel with its QR code, and the page the link opens.
+        d.get(server + "/")
+        wait_for(d, lambda: d.find_element(By.ID, "enrol-device").is_displayed())
+        d.find_element(By.ID, "enrol-device").click()
+        wait_for(d, lambda: d.find_elements(By.CSS_SELECTOR, "#enrol-qr svg"))
+        problems += check_page(d, "account-enrolment", lambda: d.find_element(By.ID, "enrolment").is_displayed())
+        d.get(d.find_element(By.ID, "enrol-link").text)
+        problems += check_page(d, "enrol", lambda: d.find_element(By.ID, "confirm-code").text)
         d.get(server + "/admin")
         problems += check_page(d, "admin", lambda: d.find_element(By.ID, "admin").is_displayed() or status(d).startswith("Sign"))
         # The OpenID Connect pages, for a third-party app: consent (signed in), then sign-in and sign-out.
@@ -952,12 +960,25 @@ def test_every_page_is_accessible_and_fits_at_1280_and_390_pixels(passkey_browse
         problems += check_page(d, "app-sign-out", lambda: d.find_element(By.TAG_NAME, "h1").text.startswith("Sign out of"))
         d.get(server + "/addresses/verify?user=00000000-0000-0000-0000-000000000000&address=a%40example.org&expires=1000&sig=AAAA")
         problems += check_page(d, "address-confirm", lambda: d.find_element(By.TAG_NAME, "h1").text == "Confirm your address")
+        d.get(server + "/oauth2/logout")
+        wait_for(d, lambda: d.find_element(By.ID, "logout-confirm").is_displayed())
+        d.find_element(By.ID, "logout-confirm").click()
+        problems += check_page(d, "app-signed-out", lambda: d.find_element(By.ID, "signed-out").is_displayed())
         d.delete_all_cookies()
         d.get(authorize)
         problems += check_page(d, "app-sign-in", lambda: d.find_element(By.TAG_NAME, "h1").text == "Sign in to Photo Album")
         d.execute_script("sessionStorage.clear()")  # an earlier test's recovery case would be shown instead of the start
         d.get(server + "/recover")
         problems += check_page(d, "recover", lambda: d.find_element(By.ID, "recover-username").is_displayed())
+        # A case under way, and the "this wasn't me" page its notification links to.
+        d.find_element(By.ID, "recover-username").send_keys("axel\n")
+        wait_for(d, lambda: d.find_element(By.ID, "recover-case").is_displayed())
+        problems += check_page(d, "recovery-case", lambda: d.find_element(By.ID, "comparison-code").text)
+        case_id = d.execute_script("return sessionStorage.getItem('recovery-case')")
+        notice = webhooks.wait_for(lambda e: e["type"] == "portcullis.recovery_started" and e["data"].get("case") == case_id)
+        d.get(notice["data"]["cancelUrl"])
+        problems += check_page(d, "this-wasnt-me", lambda: d.find_element(By.CSS_SELECTOR, "form button[type=submit]").is_displayed())
+        d.execute_script("sessionStorage.clear()")
         d.get(server + "/no/such/page")
         problems += check_page(d, "not-found", lambda: "404" in d.title or d.find_element(By.TAG_NAME, "h1").is_displayed())
         d.get(server + "/recovery/cancel?case=00000000-0000-0000-0000-000000000000&sig=AAAA")

@@ -251,8 +251,8 @@ def test_passkey_failures_are_told_in_words_with_what_to_do_next(passkey_browser
     wait_for(d, lambda: d.find_element(By.ID, "signin").is_displayed())
     d.find_element(By.ID, "signin").click()
     wait_for(d, lambda: status(d).startswith(("Signed in", "Sign-in failed")), timeout=90)
-    assert status(d) == ("Sign-in failed: The passkey prompt was closed or timed out. Try again when you are ready, "
-                         "or use another device.")
+    assert status(d) == ("Sign-in failed: The passkey prompt was closed, timed out, or found no passkey for this site on this device. "
+                         "Try again, sign in with another device, or, if you have lost your passkeys, recover your account.")
     assert "http" not in status(d)
 
 

@@ -113,7 +113,10 @@ function explain(error) {
     return error.until ? error.message + " Changes are possible again " + when(error.until) + "." : error.message;
   }
   switch (error && error.name) {
-    case "NotAllowedError": return "The passkey prompt was closed or timed out. Try again when you are ready, or use another device.";
+    // Browsers give this one name to a prompt closed, timed out, refused, or with no passkey for
+    // this site on the device (so that a site cannot learn which): every next step is offered.
+    case "NotAllowedError": return "The passkey prompt was closed, timed out, or found no passkey for this site on this device. "
+      + "Try again, sign in with another device, or, if you have lost your passkeys, recover your account.";
     case "InvalidStateError": return "This device already holds a passkey for this account. Sign in with it, or add one from another device or security key.";
     case "AbortError": return "The passkey prompt was cancelled.";
     case "SecurityError": return "This page's address does not match the site's passkeys. Open the site at its usual address and try again.";

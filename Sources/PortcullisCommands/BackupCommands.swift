@@ -3,14 +3,20 @@ import Foundation
 import PortcullisApp
 import SQLStore
 
-/// The configured SQLite file's path, or a configuration error for PostgreSQL (whose own tools back
-/// it up; the README gives the recipe).
-private func sqlitePath(_ configuration: ServerConfiguration, command: String) throws -> String {
-    let url = configuration.database.url
+/// Runs `action` on the configured SQLite file's path and prints what it returns. A PostgreSQL URL is
+/// a configuration error (its own tools back it up; the README gives the recipe), and a refusal of
+/// the file operation is a refusal (exit 5).
+private func onSQLiteFile(configFile: String?, command: String, io: CommandIO, _ action: (String) throws -> String) async throws -> Int32 {
+    let url = try await ConfigurationLoader.load(file: configFile).database.url
     guard url.hasPrefix("sqlite:") else {
         throw CommandFailure(.configuration, "database.url is PostgreSQL: \(command) is for the embedded SQLite file; use pg_dump and pg_restore (see the README)")
     }
-    return String(url.dropFirst("sqlite:".count))
+    do {
+        io.out(try action(String(url.dropFirst("sqlite:".count))) + "\n")
+        return 0
+    } catch let refusal as SQLiteFiles.Refusal {
+        throw CommandFailure(.refused, refusal.description)
+    }
 }
 
 /// `portcullis backup --to FILE`
@@ -27,14 +33,9 @@ struct BackupCommand: AsyncParsableCommand, IOCommand {
     var target: String
 
     func run(io: CommandIO) async throws -> Int32 {
-        let configuration = try await ConfigurationLoader.load(file: configFile)
-        let path = try sqlitePath(configuration, command: "backup")
-        do {
+        try await onSQLiteFile(configFile: configFile, command: "backup", io: io) { path in
             let version = try SQLiteFiles.backup(databasePath: path, to: target)
-            io.out("backed up \(path) to \(target) (schema version \(version))\n")
-            return 0
-        } catch let refusal as SQLiteFiles.Refusal {
-            throw CommandFailure(.refused, refusal.description)
+            return "backed up \(path) to \(target) (schema version \(version))"
         }
     }
 }
@@ -56,14 +57,9 @@ struct RestoreCommand: AsyncParsableCommand, IOCommand {
     var force = false
 
     func run(io: CommandIO) async throws -> Int32 {
-        let configuration = try await ConfigurationLoader.load(file: configFile)
-        let path = try sqlitePath(configuration, command: "restore")
-        do {
+        try await onSQLiteFile(configFile: configFile, command: "restore", io: io) { path in
             let version = try SQLiteFiles.restore(from: source, to: path, force: force)
-            io.out("restored \(source) into \(path) (schema version \(version)); start the server to use it\n")
-            return 0
-        } catch let refusal as SQLiteFiles.Refusal {
-            throw CommandFailure(.refused, refusal.description)
+            return "restored \(source) into \(path) (schema version \(version)); start the server to use it"
         }
     }
 }

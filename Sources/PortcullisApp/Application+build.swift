@@ -18,6 +18,8 @@ public struct OpenedStore: Sendable {
     public let store: any AccountStore
     /// The OpenID Connect provider's store (the same database).
     public let oidcStore: any OIDCStore
+    /// Where rate limits count: the database on PostgreSQL, which every node shares; this process otherwise.
+    public let rateCounter: any RateCounter
     /// Services to run in the application's service group (the PostgreSQL pool).
     public let services: [any Service]
     /// Applies migrations.
@@ -33,14 +35,15 @@ public struct OpenedStore: Sendable {
 public func openStore(url: String, postgresConnections: Int = PostgresBackend.defaultMaximumConnections, logger: Logger) async throws -> OpenedStore {
     if url == "memory:" {
         // Nothing persists: for demonstrations and for measuring the server without a database.
-        return OpenedStore(store: MemoryAccountStore(), oidcStore: MemoryOIDCStore(), services: [], migrate: {}, location: "memory (nothing is kept)", close: {})
+        return OpenedStore(store: MemoryAccountStore(), oidcStore: MemoryOIDCStore(), rateCounter: MemoryRateCounter(), services: [], migrate: {}, location: "memory (nothing is kept)", close: {})
     }
     if url.hasPrefix("sqlite:") {
         let path = String(url.dropFirst("sqlite:".count))
         let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
         let backend = try await SQLiteBackend.open(path: absolute, logger: logger)
         let store = SQLAccountStore(backend: backend)
-        return OpenedStore(store: store, oidcStore: store, services: [], migrate: { try await store.migrate() }, location: absolute, close: { try await backend.close() })
+        // One server owns an SQLite file, so its rate limits count in memory, off the write lock.
+        return OpenedStore(store: store, oidcStore: store, rateCounter: MemoryRateCounter(), services: [], migrate: { try await store.migrate() }, location: absolute, close: { try await backend.close() })
     }
     let backend = try PostgresBackend(url: url, maximumConnections: postgresConnections, logger: logger)
     let store = SQLAccountStore(backend: backend)
@@ -48,7 +51,7 @@ public func openStore(url: String, postgresConnections: Int = PostgresBackend.de
     if let components = URLComponents(string: url), let password = components.password {
         redacted = url.replacingOccurrences(of: ":" + password + "@", with: ":***@")
     }
-    return OpenedStore(store: store, oidcStore: store, services: [PostgresClientService(backend: backend)], migrate: { try await store.migrate() }, location: redacted, close: {})
+    return OpenedStore(store: store, oidcStore: store, rateCounter: store, services: [PostgresClientService(backend: backend)], migrate: { try await store.migrate() }, location: redacted, close: {})
 }
 
 /// Opens the store and runs `body` with it, running what the store needs (the PostgreSQL pool)
@@ -102,19 +105,20 @@ struct PostgresClientService: Service {
 /// The whole router for a configured service: the JSON API and the pages. Throws when a page
 /// template does not parse.
 public func buildRouter(
-    service: PasskeyService, oidc: OIDCProvider, configuration: ServerConfiguration, metrics: ServerMetrics = ServerMetrics()
+    service: PasskeyService, oidc: OIDCProvider, configuration: ServerConfiguration, metrics: ServerMetrics = ServerMetrics(),
+    rateCounter: any RateCounter = MemoryRateCounter()
 ) throws -> Router<AppRequestContext> {
     let library = try PageLibrary(accentColor: configuration.pages.accentColor, logo: try configuration.pages.logo())
     let errors = ErrorPages(library: library, siteName: service.policy.relyingPartyName)
     var settings = configuration.httpSettings
     if let places = try configuration.session.places() { settings.place = { places.place(of: $0) } }
-    return buildAPIRouter(service: service, oidc: oidc, settings: settings, metrics: metrics,
+    return buildAPIRouter(service: service, oidc: oidc, settings: settings, metrics: metrics, rateCounter: rateCounter,
                           errorPage: { errors.page($0, $1) }) { router, kit in
         Pages.register(on: router, kit: kit, library: library)
     }
 }
 
-/// The application Portcullis runs: Hummingbird on the router of ``buildRouter(service:oidc:configuration:metrics:)``.
+/// The application Portcullis runs: Hummingbird on the router of ``buildRouter(service:oidc:configuration:metrics:rateCounter:)``.
 public typealias PortcullisApplication = Application<RouterResponder<AppRequestContext>>
 
 /// A built server: the application, and the domain inside it, which tests and the benchmarks reach.
@@ -146,7 +150,7 @@ public func buildServer(
     let oidcSecret = SecretBox()
     let oidc = makeProvider(opened: opened, configuration: configuration, random: random, secret: oidcSecret, clock: clock)
     let metrics = ServerMetrics()
-    let router = try buildRouter(service: service, oidc: oidc, configuration: configuration, metrics: metrics)
+    let router = try buildRouter(service: service, oidc: oidc, configuration: configuration, metrics: metrics, rateCounter: opened.rateCounter)
     let routes = router.routes.map { (method: $0.method, path: $0.path.description) }
     var app = Application(
         router: router,
@@ -154,7 +158,7 @@ public func buildServer(
         // Services shut down in reverse order: the HTTP server first, the store's connection last.
         services: [StoreCloser(close: opened.close)] + opened.services
             + [SweepService(store: opened.store, idleTimeout: configuration.session.idleTimeout, clock: clock, logger: logger,
-                            also: { try await oidc.sweep() })],
+                            also: { try await oidc.sweep() + opened.rateCounter.sweepRateCounts(now: Date()) })],
         onServerRunning: { channel in
             let address = channel.localAddress
             await onServerRunning("http://\(address?.ipAddress ?? configuration.http.host):\(address?.port ?? configuration.http.port)")

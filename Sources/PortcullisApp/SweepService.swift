@@ -9,7 +9,7 @@ struct SweepService: Service {
     let idleTimeout: TimeInterval
     let clock: @Sendable () -> Date
     let logger: Logger
-    /// What else expires: the OpenID Connect provider's codes, tokens and requests.
+    /// What else expires: the OpenID Connect provider's codes, tokens and requests, and rate counts.
     let also: @Sendable () async throws -> Int
 
     func run() async throws {
@@ -23,7 +23,7 @@ struct SweepService: Service {
                 let sessions = try await store.sweepExpiredSessions(now: now, idleTimeout: idleTimeout)
                 let artifacts = try await also()
                 if challenges + sessions + artifacts > 0 {
-                    logger.debug("swept \(challenges) challenges, \(sessions) sessions and \(artifacts) OpenID Connect artifacts")
+                    logger.debug("swept \(challenges) challenges, \(sessions) sessions, and \(artifacts) OpenID Connect artifacts and rate counts")
                 }
             } catch {
                 logger.warning("sweep failed: \(String(reflecting: error))")

@@ -11,6 +11,7 @@ import WebAuthn
 /// target never depends on them.
 package func buildAPIRouter(
     service: PasskeyService, oidc: OIDCProvider, settings: HTTPSettings, metrics: ServerMetrics = ServerMetrics(),
+    rateCounter: any RateCounter = MemoryRateCounter(),
     errorPage: (@Sendable (Request, Problem) -> Response?)? = nil,
     extend: (Router<AppRequestContext>, APIToolkit) -> Void = { _, _ in }
 ) -> Router<AppRequestContext> {
@@ -36,23 +37,24 @@ package func buildAPIRouter(
     WellKnown(settings: settings).register(on: router)
     let kit = APIToolkit(
         service: service, oidc: oidc, settings: settings,
-        ipLimiter: RateLimiter(limit: settings.ipRequestsPerMinute),
-        accountLimiter: RateLimiter(limit: settings.accountRequestsPerMinute),
+        ipLimiter: RateLimiter("ip", limit: settings.ipRequestsPerMinute, counter: rateCounter),
+        accountLimiter: RateLimiter("account", limit: settings.accountRequestsPerMinute, counter: rateCounter),
         metrics: metrics)
     router.addRoutes(AccountController(kit: kit).routes)
     router.addRoutes(OIDCController(kit: kit).routes)
     let device = service.policy.deviceApproval
-    router.addRoutes(DeviceController(kit: kit, codeGuessesPerIP: RateLimiter(limit: device.guessesPerIPPerMinute),
-                                      codeGuessesGlobal: RateLimiter(limit: device.guessesPerMinute)).routes)
+    router.addRoutes(DeviceController(
+        kit: kit, codeGuessesPerIP: RateLimiter("device-code-ip", limit: device.guessesPerIPPerMinute, counter: rateCounter),
+        codeGuessesGlobal: RateLimiter("device-code", limit: device.guessesPerMinute, counter: rateCounter)).routes)
     router.addRoutes(EnrolmentController(kit: kit).routes)
     router.addRoutes(AdminController(kit: kit).routes)
     let recovery = service.policy.recovery
     router.addRoutes(RecoveryController(
         kit: kit,
-        startsPerUsernameAndIP: RateLimiter(limit: recovery.startsPerUsernameAndIP, window: 3600),
-        startsPerIP: RateLimiter(limit: recovery.startsPerIP, window: 3600),
-        startsPerUsername: RateLimiter(limit: recovery.startsPerUsername, window: 3600),
-        codeAttemptsPerIP: RateLimiter(limit: recovery.codeAttemptsPerIP, window: 600)).routes)
+        startsPerUsernameAndIP: RateLimiter("recovery-start-ip-user", limit: recovery.startsPerUsernameAndIP, window: 3600, counter: rateCounter),
+        startsPerIP: RateLimiter("recovery-start-ip", limit: recovery.startsPerIP, window: 3600, counter: rateCounter),
+        startsPerUsername: RateLimiter("recovery-start-user", limit: recovery.startsPerUsername, window: 3600, counter: rateCounter),
+        codeAttemptsPerIP: RateLimiter("recovery-code-ip", limit: recovery.codeAttemptsPerIP, window: 600, counter: rateCounter)).routes)
     extend(router, kit)
     return router
 }

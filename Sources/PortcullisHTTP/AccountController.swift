@@ -75,14 +75,14 @@ struct AccountController: Sendable {
 
     @Sendable func signupOptions(_ request: Request, context: AppRequestContext) async throws -> Response {
         let input = try await kit.decode(SignupOptionsRequest.self, request)
-        try kit.limit(ip: kit.info(request, context).ip, account: input.username.lowercased())
+        try await kit.limit(ip: kit.info(request, context).ip, account: input.username.lowercased())
         return kit.json(try await kit.service.signupOptions(username: input.username, displayName: input.displayName, invite: input.invite))
     }
 
     @Sendable func signupVerify(_ request: Request, context: AppRequestContext) async throws -> Response {
         let input = try await kit.decode(CeremonyVerification.self, request)
         let who = kit.info(request, context)
-        try kit.limit(ip: who.ip)
+        try await kit.limit(ip: who.ip)
         let (user, passkey, issued) = try await kit.service.signupVerify(credential: input.credential, name: input.name, info: who)
         var response = try kit.created(user, passkey)
         response.setCookie(kit.sessionCookie(issued.token))
@@ -91,7 +91,7 @@ struct AccountController: Sendable {
 
     @Sendable func loginOptions(_ request: Request, context: AppRequestContext) async throws -> Response {
         let input = try await kit.decode(LoginOptionsRequest.self, request)
-        try kit.limit(ip: kit.info(request, context).ip, account: input.username?.lowercased())
+        try await kit.limit(ip: kit.info(request, context).ip, account: input.username?.lowercased())
         return kit.json(try await kit.service.loginOptions(username: input.username))
     }
 
@@ -99,7 +99,7 @@ struct AccountController: Sendable {
         let credential = try await kit.decode(CeremonyVerification.self, request).credential
         let who = kit.info(request, context)
         // The account is not known until the assertion verifies; the credential it names stands in for it.
-        try kit.limit(ip: who.ip, account: credential.object?["rawId"]?.string.map { "credential:" + $0.prefix(256) })
+        try await kit.limit(ip: who.ip, account: credential.object?["rawId"]?.string.map { "credential:" + $0.prefix(256) })
         let (user, issued, openCount) = try await kit.service.loginVerify(credential: credential, info: who)
         // A sign-in shows the owner any recovery case open on their account (read only when there is one).
         let open = openCount == 0 ? [] : try await kit.service.recovery.openCases(userID: user.id)
@@ -132,7 +132,7 @@ struct AccountController: Sendable {
 
     @Sendable func addOptions(_ request: Request, context: AppRequestContext) async throws -> Response {
         let auth = try context.requireIdentity()
-        try kit.limit(ip: kit.info(request, context).ip, account: auth.user.username)
+        try await kit.limit(ip: kit.info(request, context).ip, account: auth.user.username)
         return kit.json(try await kit.service.account.addOptions(auth))
     }
 
@@ -168,7 +168,7 @@ struct AccountController: Sendable {
 
     @Sendable func reauthOptions(_ request: Request, context: AppRequestContext) async throws -> Response {
         let auth = try context.requireIdentity()
-        try kit.limit(ip: kit.info(request, context).ip, account: auth.user.username)
+        try await kit.limit(ip: kit.info(request, context).ip, account: auth.user.username)
         return kit.json(try await kit.service.account.reauthOptions(auth))
     }
 

@@ -61,9 +61,9 @@ struct DeviceController: Sendable {
         kit.settings.publicOrigin + "/device"
     }
 
-    func throttleGuess(ip: String) throws {
-        if let wait = codeGuessesPerIP.hit("code:" + ip) { throw Problem.rateLimited(retryAfter: wait) }
-        if let wait = codeGuessesGlobal.hit("code:all") { throw Problem.rateLimited(retryAfter: wait) }
+    func throttleGuess(ip: String) async throws {
+        if let wait = try await codeGuessesPerIP.hit("code:" + ip) { throw Problem.rateLimited(retryAfter: wait) }
+        if let wait = try await codeGuessesGlobal.hit("code:all") { throw Problem.rateLimited(retryAfter: wait) }
     }
 
     @Sendable func start(_ request: Request, context: AppRequestContext) async throws -> Response {
@@ -80,7 +80,7 @@ struct DeviceController: Sendable {
             if username?.trimmingCharacters(in: .whitespaces).isEmpty == true { username = nil }
         }
         // A named account also limits how often its sessions can be asked (no flood of prompts).
-        try kit.limit(ip: who.ip, account: username.map { "device:" + $0.lowercased() })
+        try await kit.limit(ip: who.ip, account: username.map { "device:" + $0.lowercased() })
         let started = try await kit.service.deviceApproval.start(info: who, username: username)
         let display = UserCode.display(started.userCode)
         return try kit.json(Started(
@@ -110,7 +110,7 @@ struct DeviceController: Sendable {
 
     @Sendable func lookup(_ request: Request, context: AppRequestContext) async throws -> Response {
         let auth = try context.requireIdentity()
-        try throttleGuess(ip: kit.info(request, context).ip)
+        try await throttleGuess(ip: kit.info(request, context).ip)
         let code = request.uri.queryParameters.get("user_code") ?? ""
         return try kit.json(try await found(try await kit.service.deviceApproval.lookup(auth, userCode: code)))
     }
@@ -136,7 +136,7 @@ struct DeviceController: Sendable {
     func decide(_ request: Request, _ context: AppRequestContext, approve: Bool) async throws -> Response {
         let auth = try context.requireIdentity()
         let who = kit.info(request, context)
-        try throttleGuess(ip: who.ip)
+        try await throttleGuess(ip: who.ip)
         let decision = try await kit.decode(Decision.self, request)
         try await kit.service.deviceApproval.decide(auth, userCode: decision.user_code, approve: approve, number: decision.number, info: who)
         return Response(status: .noContent)

@@ -65,7 +65,7 @@ struct EnrolmentController: Sendable {
     @Sendable func open(_ request: Request, context: AppRequestContext) async throws -> Response {
         let token = try await kit.decode(Open.self, request).token
         let who = kit.info(request, context)
-        try kit.limit(ip: who.ip)
+        try await kit.limit(ip: who.ip)
         let (enrolment, code, secret) = try await kit.service.enrolments.open(token: token, info: who)
         var response = try kit.json(Opened(id: enrolment.id, confirmationCode: code))
         response.setCookie(kit.browserCookie(Self.browserCookie, value: secret, maxAge: Int(EnrolmentService.lifetime), path: "/api/v1/enrol"))
@@ -74,14 +74,14 @@ struct EnrolmentController: Sendable {
 
     @Sendable func options(_ request: Request, context: AppRequestContext) async throws -> Response {
         let id = try await kit.decode(OptionsRequest.self, request).id
-        try kit.limit(ip: kit.info(request, context).ip)
+        try await kit.limit(ip: kit.info(request, context).ip)
         return kit.json(try await kit.service.enrolments.passkeyOptions(id: id, browserSecret: try browserSecret(request)))
     }
 
     @Sendable func verify(_ request: Request, context: AppRequestContext) async throws -> Response {
         let input = try await kit.decode(VerifyRequest.self, request)
         let who = kit.info(request, context)
-        try kit.limit(ip: who.ip)
+        try await kit.limit(ip: who.ip)
         let (user, passkey, issued) = try await kit.service.enrolments.passkeyVerify(
             id: input.id, browserSecret: try browserSecret(request), credential: input.credential, name: input.name, info: who)
         var response = try kit.created(user, passkey)

@@ -194,7 +194,7 @@ struct OIDCController {
         let who = kit.info(request, context)
         return await answering(request) { form, credentials in
             let client = try await provider.authenticateClient(credentials)
-            try kit.limit(ip: who.ip)
+            try await kit.limit(ip: who.ip)
             let authorization = try await provider.authorizeDevice(form, client: client, start: {
                 let started = try await kit.service.deviceApproval.start(info: who)
                 return (started.deviceCode, UserCode.display(started.userCode), started.expiresIn, started.interval)

@@ -1,31 +1,30 @@
+import Accounts
 import Foundation
-import Synchronization
 
-/// A fixed-window request counter per key (an IP address, an account), in this process.
-///
-/// Each node limits on its own: N nodes behind a load balancer allow up to N times the configured
-/// rate for one key. Keys are forgotten when their window passes.
-final class RateLimiter: Sendable {
-    struct Window { var start: Date; var count: Int }
-    private let state = Mutex<[String: Window]>([:])
+/// A fixed-window limit on requests per key (an address, an account) under one name, counted by a
+/// ``RateCounter``: in this process on SQLite, in the shared database on PostgreSQL, so that N nodes
+/// allow the configured rate and not N times it.
+struct RateLimiter: Sendable {
+    /// Keeps this limiter's keys apart from the other limiters' in the counter.
+    let name: String
     let limit: Int
-    let window: TimeInterval
+    /// The window's length in seconds.
+    let window: Int
+    let counter: any RateCounter
 
-    init(limit: Int, window: TimeInterval = 60) {
+    init(_ name: String, limit: Int, window: Int = 60, counter: any RateCounter) {
+        self.name = name
         self.limit = limit
         self.window = window
+        self.counter = counter
     }
 
-    /// Counts one request for `key`; returns the seconds to wait when it is over the limit.
-    func hit(_ key: String, now: Date = Date()) -> Int? {
-        state.withLock { windows in
-            if windows.count > 100_000 { windows = windows.filter { now.timeIntervalSince($0.value.start) < window } }
-            var entry = windows[key] ?? Window(start: now, count: 0)
-            if now.timeIntervalSince(entry.start) >= window { entry = Window(start: now, count: 0) }
-            entry.count += 1
-            windows[key] = entry
-            guard entry.count > limit else { return nil }
-            return max(1, Int((window - now.timeIntervalSince(entry.start)).rounded(.up)))
-        }
+    /// Counts one request for `key`; returns the seconds to wait when it is over the limit. Throws
+    /// what the counter throws (``StoreUnavailable`` when the database is away): a limit that cannot
+    /// be counted refuses the request.
+    func hit(_ key: String, now: Date = Date()) async throws -> Int? {
+        let count = try await counter.count(name + ":" + key, window: window, now: now)
+        guard count > limit else { return nil }
+        return RateWindow(seconds: window, holding: now).secondsLeft(after: now)
     }
 }

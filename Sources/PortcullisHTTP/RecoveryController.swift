@@ -219,7 +219,7 @@ struct RecoveryController: Sendable {
     @Sendable func invite(_ request: Request, context: AppRequestContext) async throws -> Response {
         let auth = try context.requireIdentity()
         let username = try await kit.decode(Invite.self, request).username
-        try kit.limit(ip: kit.info(request, context).ip, account: auth.user.username)
+        try await kit.limit(ip: kit.info(request, context).ip, account: auth.user.username)
         let contact = try await kit.service.recovery.inviteRecoveryContact(auth, username: username, info: kit.info(request, context))
         return try kit.json(Invited(id: contact.id, accepted: false), status: .created)
     }
@@ -255,7 +255,7 @@ struct RecoveryController: Sendable {
     @Sendable func approve(_ request: Request, context: AppRequestContext) async throws -> Response {
         let auth = try context.requireIdentity()
         let code = try await kit.decode(Approval.self, request).comparisonCode
-        try kit.limit(ip: kit.info(request, context).ip, account: auth.user.username)
+        try await kit.limit(ip: kit.info(request, context).ip, account: auth.user.username)
         try await kit.service.recovery.approveRecovery(auth, caseID: try kit.idParameter(context), comparisonCode: code, info: kit.info(request, context))
         return Response(status: .noContent)
     }
@@ -265,7 +265,7 @@ struct RecoveryController: Sendable {
     @Sendable func approveByCode(_ request: Request, context: AppRequestContext) async throws -> Response {
         let auth = try context.requireIdentity()
         let input = try await kit.decode(ApprovalByOwner.self, request)
-        try kit.limit(ip: kit.info(request, context).ip, account: auth.user.username)
+        try await kit.limit(ip: kit.info(request, context).ip, account: auth.user.username)
         try await kit.service.recovery.approveRecovery(auth, ownerID: input.owner, comparisonCode: input.comparisonCode, info: kit.info(request, context))
         return Response(status: .noContent)
     }
@@ -292,10 +292,11 @@ struct RecoveryController: Sendable {
     @Sendable func start(_ request: Request, context: AppRequestContext) async throws -> Response {
         let username = try await kit.decode(Start.self, request).username
         let who = kit.info(request, context)
-        try kit.limit(ip: who.ip)
+        try await kit.limit(ip: who.ip)
         let normalized = try PasskeyService.normalize(username: username)
-        if let wait = startsPerUsernameAndIP.hit(who.ip + " " + normalized) ?? startsPerIP.hit(who.ip) ?? startsPerUsername.hit(normalized) {
-            throw Problem.rateLimited(retryAfter: wait)
+        // In turn: a request refused by one limit is not counted against the next.
+        for (limiter, key) in [(startsPerUsernameAndIP, who.ip + " " + normalized), (startsPerIP, who.ip), (startsPerUsername, normalized)] {
+            if let wait = try await limiter.hit(key) { throw Problem.rateLimited(retryAfter: wait) }
         }
         let (recoveryCase, secret) = try await kit.service.recovery.startRecovery(username: normalized, info: who)
         var response = try kit.json(Started(id: recoveryCase.id, comparisonCode: recoveryCase.comparisonCode, expiresAt: recoveryCase.expiresAt), status: .created)
@@ -311,21 +312,21 @@ struct RecoveryController: Sendable {
     @Sendable func code(_ request: Request, context: AppRequestContext) async throws -> Response {
         let who = kit.info(request, context)
         let caseID = try kit.idParameter(context)
-        if let wait = codeAttemptsPerIP.hit("code:" + who.ip) { throw Problem.rateLimited(retryAfter: wait) }
+        if let wait = try await codeAttemptsPerIP.hit("code:" + who.ip) { throw Problem.rateLimited(retryAfter: wait) }
         let code = try await kit.decode(CodeEntry.self, request).code
         let view = try await kit.service.recovery.enterRecoveryCode(id: caseID, secret: try caseSecret(request), code: code, info: who)
         return try kit.json(CaseProgress(view))
     }
 
     @Sendable func passkeyOptions(_ request: Request, context: AppRequestContext) async throws -> Response {
-        try kit.limit(ip: kit.info(request, context).ip)
+        try await kit.limit(ip: kit.info(request, context).ip)
         return kit.json(try await kit.service.recovery.recoveryPasskeyOptions(id: try kit.idParameter(context), secret: try caseSecret(request)))
     }
 
     @Sendable func passkeyVerify(_ request: Request, context: AppRequestContext) async throws -> Response {
         let input = try await kit.decode(CeremonyVerification.self, request)
         let who = kit.info(request, context)
-        try kit.limit(ip: who.ip)
+        try await kit.limit(ip: who.ip)
         let (user, passkey, issued) = try await kit.service.recovery.recoveryPasskeyVerify(
             id: try kit.idParameter(context), secret: try caseSecret(request), credential: input.credential, name: input.name, info: who)
         var response = try kit.created(user, passkey)
@@ -354,7 +355,7 @@ struct RecoveryController: Sendable {
     @Sendable func adminApprove(_ request: Request, context: AppRequestContext) async throws -> Response {
         let auth = try context.requireIdentity()
         let code = try await kit.decode(Approval.self, request).comparisonCode
-        try kit.limit(ip: kit.info(request, context).ip, account: auth.user.username)
+        try await kit.limit(ip: kit.info(request, context).ip, account: auth.user.username)
         try await kit.service.recovery.adminApproveRecovery(auth, caseID: try kit.idParameter(context), comparisonCode: code, info: kit.info(request, context))
         return Response(status: .noContent)
     }

@@ -23,7 +23,7 @@ struct QRCodeRoute: Sendable {
     }
 
     @Sendable func draw(_ request: Request, context: AppRequestContext) async throws -> Response {
-        try kit.limit(ip: kit.info(request, context).ip)
+        try await kit.limit(ip: kit.info(request, context).ip)
         let link = try await kit.decode(Ask.self, request).link
         guard link.utf8.count <= Self.maximumLength, link.hasPrefix(kit.publicOrigin + "/") else {
             throw Problem.invalid("link must be one of this server's own links, at most \(Self.maximumLength) bytes.")

@@ -166,6 +166,12 @@ enum Migrations {
                 "ALTER TABLE recovery_settings ADD COLUMN verified_addresses TEXT NOT NULL DEFAULT '[]'",
                 "UPDATE recovery_settings SET verified_addresses = addresses",
             ]),
+            (13, [
+                // Rate-limit counts that every node of a PostgreSQL deployment shares. The key is a
+                // hash of the limiter's name and its key (an address, an account), never the key itself.
+                "CREATE TABLE rate_counts (key_hash \(binary) PRIMARY KEY, window_start BIGINT NOT NULL, window_end BIGINT NOT NULL, hits BIGINT NOT NULL)",
+                "CREATE INDEX rate_counts_end ON rate_counts (window_end)",
+            ]),
         ]
     }
 

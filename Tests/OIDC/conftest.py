@@ -20,6 +20,15 @@ SERVERS = []
 SECRETS = set()
 
 
+def new_postgres_database(prefix):
+    """A new, empty database on the throwaway PostgreSQL cluster the test command starts; its URL."""
+    base = os.environ.get("PORTCULLIS_TEST_POSTGRES_URL")
+    assert base, "the test command starts a throwaway PostgreSQL cluster and exports PORTCULLIS_TEST_POSTGRES_URL"
+    name = prefix + "_" + secrets.token_hex(4)
+    subprocess.run(["psql", base, "-q", "-c", f"CREATE DATABASE {name}"], check=True)
+    return base.rsplit("/", 1)[0] + "/" + name
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -40,7 +49,8 @@ class Server:
                         # The recovery code alone releases a case after 3 seconds (72 hours by default), so a test can finish one.
                         RECOVERY_RULES="contacts:24h, code:3s, contact+code:1h, admins:0",
                         # Log lines as JSON, read back at the end of the run.
-                        LOG_FORMAT="json", **(extra_env or {}))
+                        LOG_FORMAT="json")
+        self.env.update(extra_env or {})
         self.log_path = os.path.join(self.directory, "server.log")
         self.log = open(self.log_path, "w")
         SERVERS.append(self)

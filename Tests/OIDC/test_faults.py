@@ -2,12 +2,12 @@
 SIGKILL while people sign up and in (the other node goes on, clients retry there, and no
 acknowledged sign-up is lost), and the database stopped and started again under a node that is not
 restarted (it reports not-ready with a clear error meanwhile, then serves again)."""
-import os, secrets, signal, subprocess, threading, time
+import os, signal, subprocess, threading, time
 
 import pytest
 import requests
 
-from conftest import Server, free_port
+from conftest import Server, free_port, new_postgres_database
 from softauthn import Browser
 
 
@@ -24,21 +24,13 @@ class Balanced(Browser):
         return response.json()
 
 
-def new_database():
-    base = os.environ.get("PORTCULLIS_TEST_POSTGRES_URL")
-    assert base, "the test command starts a throwaway PostgreSQL cluster and exports PORTCULLIS_TEST_POSTGRES_URL"
-    name = "faults_" + secrets.token_hex(4)
-    subprocess.run(["psql", base, "-q", "-c", f"CREATE DATABASE {name}"], check=True)
-    return base.rsplit("/", 1)[0] + "/" + name
-
-
 def users_in(url):
     return set(subprocess.run(["psql", url, "-At", "-c", "SELECT username FROM users"], check=True, capture_output=True,
                               text=True).stdout.split())
 
 
 def test_a_node_killed_under_load_loses_no_acknowledged_sign_up():
-    url = new_database()
+    url = new_postgres_database("faults")
     port = free_port()
     origin = f"http://localhost:{port}"
     a = Server(url, port=port, origin=origin)
@@ -129,7 +121,7 @@ def status_of(url):
 
 def test_the_database_restarted_under_a_node_that_keeps_running():
     assert os.environ.get("PG_THROWAWAY_DIR"), "the test command exports the throwaway cluster's directory"
-    url = new_database()
+    url = new_postgres_database("faults")
     node = Server(url)
     base = f"http://localhost:{node.port}"
     try:

@@ -1,22 +1,18 @@
 """Two stateless nodes on one PostgreSQL database (the throwaway cluster the test command starts):
 every step of a flow may land on either node, because codes, tokens, consents, waiting requests and
 keys live in the database."""
-import os, secrets, subprocess, tempfile, urllib.parse
+import secrets, tempfile, urllib.parse
 
 import pytest
 import requests
 
-from conftest import App, Server, free_port, sign_in_on_page
+from conftest import App, Server, free_port, new_postgres_database, sign_in_on_page
 from softauthn import Browser
 
 
 @pytest.fixture(scope="module")
 def two_nodes():
-    base = os.environ.get("PORTCULLIS_TEST_POSTGRES_URL")
-    assert base, "the test command starts a throwaway PostgreSQL cluster and exports PORTCULLIS_TEST_POSTGRES_URL"
-    name = "oidc_nodes_" + secrets.token_hex(4)
-    subprocess.run(["psql", base, "-q", "-c", f"CREATE DATABASE {name}"], check=True)
-    url = base.rsplit("/", 1)[0] + "/" + name
+    url = new_postgres_database("oidc_nodes")
     # Both nodes serve one public origin (as behind a load balancer): the same issuer and RP origin.
     port = free_port()
     origin = f"http://localhost:{port}"

@@ -1,0 +1,88 @@
+import Accounts
+import Foundation
+import PortcullisTesting
+import SQLStore
+import Testing
+
+/// Rate counts in memory, on SQLite and on PostgreSQL: the same windows and the same answers, so a
+/// limit means the same whichever counter the server uses.
+@Suite(.serialized) struct RateCounterTests {
+    /// The counter of `kind`: the memory counter, or the SQL store (which is one on either database).
+    static func withCounter(_ kind: StoreConformanceTests.Kind, _ body: @escaping @Sendable (any RateCounter) async throws -> Void) async throws {
+        if kind == .memory { return try await body(MemoryRateCounter()) }
+        try await StoreConformanceTests.withStore(kind) { store in
+            guard let counter = store as? any RateCounter else { Issue.record("the SQL store counts rates"); return }
+            try await body(counter)
+        }
+    }
+
+    /// A moment `offset` seconds into a minute-aligned window.
+    static func at(_ offset: Double, minute: Double = 29_000_000) -> Date { Date(timeIntervalSince1970: minute * 60 + offset) }
+
+    @Test(arguments: [
+        // (window length, moment, start, end, seconds left)
+        (60, 1_740_000_030.0, Int64(1_740_000_000), Int64(1_740_000_060), 30),
+        (60, 1_740_000_059.2, Int64(1_740_000_000), Int64(1_740_000_060), 1),
+        (60, 1_740_000_000.0, Int64(1_740_000_000), Int64(1_740_000_060), 60),
+        (3600, 1_740_000_030.0, Int64(1_739_998_800), Int64(1_740_002_400), 2370),
+        (600, 1_740_000_030.5, Int64(1_740_000_000), Int64(1_740_000_600), 570),
+    ])
+    func windowsAreAlignedSoEveryNodeAgrees(seconds: Int, moment: Double, start: Int64, end: Int64, left: Int) {
+        let now = Date(timeIntervalSince1970: moment)
+        let window = RateWindow(seconds: seconds, holding: now)
+        #expect(window.start == start && window.end == end)
+        #expect(window.secondsLeft(after: now) == left)
+    }
+
+    @Test(arguments: StoreConformanceTests.kinds)
+    func countsPerKeyWithinAWindowAndStartAgainInTheNext(kind: StoreConformanceTests.Kind) async throws {
+        try await Self.withCounter(kind) { counter in
+            let key = "ip:192.0.2.\(Int.random(in: 1...250)) \(UUID())"
+            var counts: [Int] = []
+            for second in [0.0, 10, 59.9] { counts.append(try await counter.count(key, window: 60, now: Self.at(second))) }
+            #expect(counts == [1, 2, 3])
+            // Another key, and the same key under another window length, count on their own.
+            #expect(try await counter.count(key + "x", window: 60, now: Self.at(1)) == 1)
+            // The next window starts from one.
+            #expect(try await counter.count(key, window: 60, now: Self.at(60)) == 1)
+            #expect(try await counter.count(key, window: 60, now: Self.at(61)) == 2)
+        }
+    }
+
+    @Test(arguments: StoreConformanceTests.kinds)
+    func aNodeWhoseClockLagsAddsToTheNewerWindowAndNeverResetsIt(kind: StoreConformanceTests.Kind) async throws {
+        try await Self.withCounter(kind) { counter in
+            let key = "account:\(UUID())"
+            var counts: [Int] = []
+            // The third request comes from a node two seconds behind, still in the older window.
+            for second in [61.0, 62, 59, 63] { counts.append(try await counter.count(key, window: 60, now: Self.at(second))) }
+            #expect(counts == [1, 2, 3, 4])
+        }
+    }
+
+    @Test(arguments: StoreConformanceTests.kinds)
+    func theSweepForgetsOnlyWindowsThatEnded(kind: StoreConformanceTests.Kind) async throws {
+        try await Self.withCounter(kind) { counter in
+            let ended = "ip:\(UUID())", running = "ip:\(UUID())"
+            _ = try await counter.count(ended, window: 60, now: Self.at(5))
+            _ = try await counter.count(running, window: 3600, now: Self.at(5))
+            _ = try await counter.count(running, window: 3600, now: Self.at(6))
+            // On a shared database other tests' counts may be swept too: at least the one that ended.
+            #expect(try await counter.sweepRateCounts(now: Self.at(60)) >= 1)
+            #expect(try await counter.count(ended, window: 60, now: Self.at(5)) == 1)
+            #expect(try await counter.count(running, window: 3600, now: Self.at(7)) == 3)
+        }
+    }
+
+    @Test(arguments: StoreConformanceTests.kinds)
+    func concurrentRequestsAreEachCountedOnce(kind: StoreConformanceTests.Kind) async throws {
+        try await Self.withCounter(kind) { counter in
+            let key = "ip:\(UUID())"
+            let counts = try await withThrowingTaskGroup(of: Int.self) { group in
+                for _ in 0..<40 { group.addTask { try await counter.count(key, window: 60, now: Self.at(30)) } }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(counts.sorted() == Array(1...40))
+        }
+    }
+}

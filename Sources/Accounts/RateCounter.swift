@@ -8,11 +8,30 @@ import Synchronization
 /// Counts are kept in fixed windows aligned to whole multiples of the window's length since
 /// 1970-01-01 (``RateWindow``): every node agrees where a window starts without talking to the others.
 public protocol RateCounter: Sendable {
-    /// Counts one request under `key` in the window of `seconds` that holds `now`; answers how many
-    /// requests that window holds for `key`, this one included.
-    func count(_ key: String, window seconds: Int, now: Date) async throws -> Int
+    /// Counts one request under each key in its window that holds `now`, all at once (one round trip
+    /// to a database); answers, in order, how many requests each key's window holds, this one included.
+    func count(_ keys: [RateKey], now: Date) async throws -> [Int]
     /// Forgets the counts of windows that ended at or before `now`; answers how many were forgotten.
     func sweepRateCounts(now: Date) async throws -> Int
+}
+
+extension RateCounter {
+    /// Counts one request under `key` in the window of `seconds` that holds `now`; answers how many
+    /// requests that window holds for `key`, this one included.
+    public func count(_ key: String, window seconds: Int, now: Date) async throws -> Int {
+        try await count([RateKey(key, window: seconds)], now: now).first ?? 0
+    }
+}
+
+/// What one rate limit counts under: a key (an address, an account, prefixed with the limit's name)
+/// and the length of its windows in seconds.
+public struct RateKey: Sendable, Hashable {
+    public let key: String
+    public let window: Int
+    public init(_ key: String, window: Int) {
+        self.key = key
+        self.window = window
+    }
 }
 
 /// The fixed window of `seconds` that holds a moment.
@@ -41,16 +60,22 @@ public final class MemoryRateCounter: RateCounter {
 
     public init() {}
 
-    public func count(_ key: String, window seconds: Int, now: Date) -> Int {
-        let window = RateWindow(seconds: seconds, holding: now)
-        return counts.withLock { counts in
+    public func count(_ keys: [RateKey], now: Date) -> [Int] {
+        counts.withLock { counts in
             // A flood of distinct keys (addresses) cannot grow the table without bound.
-            if counts.count > 100_000 { counts = counts.filter { $0.value.window.end > window.start } }
-            var entry = counts[key] ?? Count(window: window, hits: 0)
-            if entry.window.start < window.start { entry = Count(window: window, hits: 0) }
-            entry.hits += 1
-            counts[key] = entry
-            return entry.hits
+            if counts.count > 100_000 {
+                let moment = Int64(now.timeIntervalSince1970.rounded(.down))
+                counts = counts.filter { $0.value.window.end > moment }
+            }
+            return keys.map { key in
+                let window = RateWindow(seconds: key.window, holding: now)
+                let name = String(key.window) + " " + key.key
+                var entry = counts[name] ?? Count(window: window, hits: 0)
+                if entry.window.start < window.start { entry = Count(window: window, hits: 0) }
+                entry.hits += 1
+                counts[name] = entry
+                return entry.hits
+            }
         }
     }
 

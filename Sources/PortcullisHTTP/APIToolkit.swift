@@ -93,11 +93,11 @@ package struct APIToolkit: Sendable {
         return RequestInfo(ip: ip, userAgent: request.headers[.userAgent] ?? "")
     }
 
-    /// Counts a request against the limits of its address and, when given, of the account it names;
-    /// throws ``Problem/rateLimited(retryAfter:)`` when either is spent.
+    /// Counts a request against the limits of its address and, when given, of the account it names,
+    /// both at once; throws ``Problem/rateLimited(retryAfter:)`` when either is spent.
     package func limit(ip: String, account: String? = nil) async throws {
-        if let wait = try await ipLimiter.hit(ip) { throw Problem.rateLimited(retryAfter: wait) }
-        if let account, let wait = try await accountLimiter.hit(account) { throw Problem.rateLimited(retryAfter: wait) }
+        let limits = [(ipLimiter, ip)] + (account.map { [(accountLimiter, $0)] } ?? [])
+        if let wait = try await RateLimiter.hit(limits) { throw Problem.rateLimited(retryAfter: wait) }
     }
 
     /// A view as a JSON response that no cache keeps.

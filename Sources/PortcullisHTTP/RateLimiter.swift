@@ -23,8 +23,16 @@ struct RateLimiter: Sendable {
     /// what the counter throws (``StoreUnavailable`` when the database is away): a limit that cannot
     /// be counted refuses the request.
     func hit(_ key: String, now: Date = Date()) async throws -> Int? {
-        let count = try await counter.count(name + ":" + key, window: window, now: now)
-        guard count > limit else { return nil }
-        return RateWindow(seconds: window, holding: now).secondsLeft(after: now)
+        try await Self.hit([(self, key)], now: now)
+    }
+
+    /// Counts one request against each limit at once (one round trip to a shared counter), all of
+    /// which use the same counter; returns the longest wait among the limits it is over.
+    static func hit(_ limits: [(limiter: RateLimiter, key: String)], now: Date = Date()) async throws -> Int? {
+        guard let counter = limits.first?.limiter.counter else { return nil }
+        let counts = try await counter.count(limits.map { RateKey($0.limiter.name + ":" + $0.key, window: $0.limiter.window) }, now: now)
+        return zip(limits, counts).compactMap { limit, count in
+            count > limit.limiter.limit ? RateWindow(seconds: limit.limiter.window, holding: now).secondsLeft(after: now) : nil
+        }.max()
     }
 }

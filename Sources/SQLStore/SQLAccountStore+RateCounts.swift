@@ -5,25 +5,49 @@ import SQLKit
 /// Rate-limit counts in the database, shared by every node that uses it (``RateCounter``). The
 /// composition root uses this on PostgreSQL; one server on an SQLite file counts in memory.
 extension SQLAccountStore: RateCounter {
-    /// One statement per request: the count is created, moved on to a newer window, or incremented.
-    /// A node whose clock lags cannot move a key back to an older window, only add to the newer one.
-    static let countHitSQL = SQLTemplate("""
-        INSERT INTO rate_counts (key_hash, window_start, window_end, hits) VALUES ($1, $2, $3, 1)
-        ON CONFLICT (key_hash) DO UPDATE SET
-          hits = CASE WHEN excluded.window_start > rate_counts.window_start THEN 1 ELSE rate_counts.hits + 1 END,
-          window_end = CASE WHEN excluded.window_start > rate_counts.window_start THEN excluded.window_end ELSE rate_counts.window_end END,
-          window_start = CASE WHEN excluded.window_start > rate_counts.window_start THEN excluded.window_start ELSE rate_counts.window_start END
-        RETURNING hits
-        """)
+    /// One statement per request, whatever the number of keys: each count is created, moved on to a
+    /// newer window, or incremented. A node whose clock lags cannot move a key back to an older
+    /// window, only add to the newer one. Rows come back in no promised order, so each names its key.
+    static func countHitsSQL(keys: Int) -> SQLTemplate {
+        let rows = (0..<keys).map { "($\(3 * $0 + 1), $\(3 * $0 + 2), $\(3 * $0 + 3), 1)" }.joined(separator: ", ")
+        return SQLTemplate("""
+            INSERT INTO rate_counts (key_hash, window_start, window_end, hits) VALUES \(rows)
+            ON CONFLICT (key_hash) DO UPDATE SET
+              hits = CASE WHEN excluded.window_start > rate_counts.window_start THEN 1 ELSE rate_counts.hits + 1 END,
+              window_end = CASE WHEN excluded.window_start > rate_counts.window_start THEN excluded.window_end ELSE rate_counts.window_end END,
+              window_start = CASE WHEN excluded.window_start > rate_counts.window_start THEN excluded.window_start ELSE rate_counts.window_start END
+            RETURNING key_hash, hits
+            """)
+    }
+    static let countOneSQL = countHitsSQL(keys: 1), countTwoSQL = countHitsSQL(keys: 2)
 
-    public func count(_ key: String, window seconds: Int, now: Date) async throws -> Int {
-        let window = RateWindow(seconds: seconds, holding: now)
-        let values: [SQLValue] = [.blob(sha256(key)), .integer(window.start), .integer(window.end)]
-        let hits = try await backend.write { db in
-            try await db.raw("\(Self.countHitSQL.query(values))").first().map { try SQLKitColumns.of($0).integer("hits") }
+    public func count(_ keys: [RateKey], now: Date) async throws -> [Int] {
+        guard !keys.isEmpty else { return [] }
+        let hashes = keys.map { sha256(String($0.window) + " " + $0.key) }
+        guard Set(hashes).count == hashes.count else {
+            // One upsert cannot touch a row twice: the same key twice is counted twice, in turn.
+            var counts: [Int] = []
+            for key in keys { counts += try await count([key], now: now) }
+            return counts
         }
-        guard let hits else { throw SQLAccountStore.corrupt("hits") }
-        return Int(hits)
+        // Rows are written in one order (by hash) whoever writes them, so two requests that share
+        // keys never wait on each other's locks in opposite orders.
+        let values: [SQLValue] = zip(keys, hashes).sorted { $0.1.lexicographicallyPrecedes($1.1) }.flatMap { key, hash -> [SQLValue] in
+            let window = RateWindow(seconds: key.window, holding: now)
+            return [.blob(hash), .integer(window.start), .integer(window.end)]
+        }
+        let template = keys.count == 1 ? Self.countOneSQL : keys.count == 2 ? Self.countTwoSQL : Self.countHitsSQL(keys: keys.count)
+        let counted = try await backend.write { db in
+            try await db.raw("\(template.query(values))").all().map { row in
+                let columns = SQLKitColumns.of(row)
+                return (try columns.bytes("key_hash"), Int(try columns.integer("hits")))
+            }
+        }
+        let byHash = Dictionary(counted, uniquingKeysWith: { first, _ in first })
+        return try hashes.map { hash in
+            guard let hits = byHash[hash] else { throw SQLAccountStore.corrupt("rate_counts.hits") }
+            return hits
+        }
     }
 
     public func sweepRateCounts(now: Date) async throws -> Int {

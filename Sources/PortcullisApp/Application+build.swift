@@ -146,7 +146,9 @@ public func buildServer(
     // Migrations must run before the secret is read; for PostgreSQL the pool must be running, so both
     // happen in beforeServerStarts, and the service reads the secret lazily through the store.
     let secretBox = SecretBox()
-    let service = PasskeyService(store: opened.store, policy: policy, random: random, enumerationSecret: [], clock: clock).withSecret(secretBox)
+    // The domain writes through a store that logs each security event it commits.
+    let loggedStore = LoggedAccountStore(base: opened.store, log: SecurityEventLog(logger: logger))
+    let service = PasskeyService(store: loggedStore, policy: policy, random: random, enumerationSecret: [], clock: clock).withSecret(secretBox)
     let oidcSecret = SecretBox()
     let oidc = makeProvider(opened: opened, configuration: configuration, random: random, secret: oidcSecret, clock: clock)
     let metrics = ServerMetrics()

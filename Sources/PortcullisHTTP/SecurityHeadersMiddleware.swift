@@ -27,7 +27,7 @@ struct SecurityHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
         context.logger[metadataKey: "request_id"] = .string(requestID)
         var response: Response
         do {
-            response = try await next(request, context)
+            response = try await RequestScope.$requestID.withValue(requestID) { try await next(request, context) }
         } catch let error as any HTTPResponseError {
             // Problems are thrown past this middleware to be written at the end: they get these headers too.
             response = try error.response(from: request, context: context)
@@ -53,4 +53,11 @@ struct SecurityHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
         var generator = SystemRandomNumberGenerator()
         return Base64URL.encode((0..<12).map { _ in UInt8.random(in: 0...255, using: &generator) })
     }
+}
+
+/// What the request being served sets for the code it calls, without passing it down: its ID, so
+/// that a security event recorded deep in the domain is logged with the request it came from.
+package enum RequestScope {
+    /// The ID of the request this task serves (the `X-Request-ID` it is answered with), if any.
+    @TaskLocal package static var requestID: String?
 }

@@ -11,7 +11,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "portcullis-bench",
         abstract: "Measure Portcullis (build with -c release).",
-        subcommands: [BenchVerifyCommand.self, BenchLoginCommand.self, BenchStoreCommand.self, BenchOIDCCommand.self]
+        subcommands: [BenchVerifyCommand.self, BenchLoginCommand.self, BenchStoreCommand.self, BenchOIDCCommand.self, BenchSoakCommand.self]
     )
 }
 

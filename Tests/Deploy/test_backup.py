@@ -18,10 +18,9 @@ def environment(directory, port=None):
     return env
 
 
-def serve(directory):
+def serve(directory, log=subprocess.DEVNULL):
     port = free_port()
-    process = subprocess.Popen([DEBUG_BINARY, "serve"], env=environment(directory, port), cwd=directory,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen([DEBUG_BINARY, "serve"], env=environment(directory, port), cwd=directory, stdout=log, stderr=log)
     wait_ready(f"http://127.0.0.1:{port}/readyz", process)
     return process, f"http://localhost:{port}"
 

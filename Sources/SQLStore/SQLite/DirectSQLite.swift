@@ -18,6 +18,10 @@ public struct SQLiteFailure: Error, CustomStringConvertible {
     /// A UNIQUE or PRIMARY KEY constraint refused a duplicate (connections report extended result codes).
     public var isUniqueViolation: Bool { code == Self.constraintUnique || code == Self.constraintPrimaryKey }
 
+    /// The disk is full: SQLITE_FULL, which SQLite's Unix file layer reports for a write that found
+    /// no space (ENOSPC).
+    public var isDiskFull: Bool { code & 0xFF == SQLITE_FULL }
+
     /// SQLITE_CONSTRAINT_UNIQUE and SQLITE_CONSTRAINT_PRIMARYKEY, which C defines as macros Swift cannot import.
     static let constraintUnique = SQLITE_CONSTRAINT | (8 << 8)
     static let constraintPrimaryKey = SQLITE_CONSTRAINT | (6 << 8)

@@ -193,7 +193,19 @@ public final class SQLiteBackend: SQLBackend {
         }
     }
 
+    /// ``joinGroup(savepoint:_:)``, with a full disk reported as ``StoreUnavailable``: nothing of the
+    /// write was kept (SQLite rolls the statement or the transaction back), the request may succeed
+    /// once there is space again, and the client is told the service is unavailable, not that it
+    /// asked for something wrong.
     private func member<R: Sendable>(savepoint: Bool, _ body: @Sendable (DirectSQLiteConnection) async throws -> R) async throws -> R {
+        do {
+            return try await joinGroup(savepoint: savepoint, body)
+        } catch let failure as SQLiteFailure where failure.isDiskFull {
+            throw StoreUnavailable(underlying: "the disk holding the database is full (\(failure))")
+        }
+    }
+
+    private func joinGroup<R: Sendable>(savepoint: Bool, _ body: @Sendable (DirectSQLiteConnection) async throws -> R) async throws -> R {
         await acquire()
         let group: OpenTransaction
         if let current = open.withLock({ $0 }) {

@@ -41,6 +41,17 @@ import Testing
         #expect(line.hasSuffix(" warning delivery failed " + written + " request_id=r1\n"), "\(line)")
     }
 
+    @Test(arguments: [
+        (0, 0, "1970-01-01T00:00:00.000Z"), (951_782_400, 7, "2000-02-29T00:00:00.007Z"), (1_796_526_123, 456, "2026-12-06T03:02:03.456Z"),
+        (4_102_444_799, 999, "2099-12-31T23:59:59.999Z"),
+    ])
+    func timestampsAreUTCToTheMillisecond(seconds: Int, milliseconds: Int, written: String) {
+        #expect(LineLogHandler.timestamp(seconds: seconds, milliseconds: milliseconds) == written)
+        let foundation = Date(timeIntervalSince1970: Double(seconds) + Double(milliseconds) / 1000 + 0.0001)
+            .formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+        #expect(foundation == written)
+    }
+
     @Test func recordsBelowTheLevelAreNotWritten() {
         var (logger, lines) = logger(.text)
         logger.logLevel = .warning

@@ -19,6 +19,7 @@ public struct PostgresBackend: SQLBackend {
     let challengeInserts: Batcher<CeremonyChallenge, Void>
     let assertionContexts: Batcher<AssertionContextRequest, AssertionContext>
     let signIns: Batcher<RecordSignInStatement, SignInOutcome>
+    let rateCounts: Batcher<RateHits, [Int]>
     public let binaryType = "BYTEA"
     public let isPostgres = true
 
@@ -51,6 +52,7 @@ public struct PostgresBackend: SQLBackend {
         challengeInserts = Self.challengeBatcher(client)
         assertionContexts = Self.assertionContextBatcher(client)
         signIns = Self.signInBatcher(client)
+        rateCounts = Self.rateBatcher(client)
     }
 
     public func transaction<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R {

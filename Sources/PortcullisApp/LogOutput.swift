@@ -68,9 +68,9 @@ public struct LineLogHandler: LogHandler {
     public func log(event: LogEvent) {
         var fields = metadata
         if let extra = event.metadata { fields.merge(extra) { _, new in new } }
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        let time = Self.timestamp(seconds: Int(now.tv_sec), milliseconds: Int(now.tv_nsec / 1_000_000))
+        let now = Date().timeIntervalSince1970
+        let seconds = now.rounded(.down)
+        let time = Self.timestamp(seconds: Int(seconds), milliseconds: min(999, Int((now - seconds) * 1000)))
         let keys = fields.keys.sorted()
         switch format {
         case .text:
@@ -86,18 +86,27 @@ public struct LineLogHandler: LogHandler {
         }
     }
 
-    /// `2026-12-06T01:02:03.456Z`: the UTC time, to the millisecond, written from the C library's
-    /// calendar (Foundation's ISO 8601 formatter took longer than the rest of a log line).
+    /// `2026-12-06T01:02:03.456Z`: the UTC time of `seconds` since 1970 (not before it), to the
+    /// millisecond. The calendar date comes from the day count by the proleptic Gregorian rules
+    /// (Howard Hinnant's `civil_from_days`): Foundation's ISO 8601 formatter took longer than the
+    /// rest of a log line.
     package static func timestamp(seconds: Int, milliseconds: Int) -> String {
-        var time = time_t(seconds)
-        var parts = tm()
-        gmtime_r(&time, &parts)
-        func digits(_ value: Int32, _ width: Int) -> String {
+        let days = seconds / 86_400, second = seconds % 86_400
+        let shifted = days + 719_468
+        let era = shifted / 146_097
+        let dayOfEra = shifted - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let monthIndex = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
+        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
+        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+        func digits(_ value: Int, _ width: Int) -> String {
             let text = String(value)
             return text.count >= width ? text : String(repeating: "0", count: width - text.count) + text
         }
-        return digits(parts.tm_year + 1900, 4) + "-" + digits(parts.tm_mon + 1, 2) + "-" + digits(parts.tm_mday, 2) + "T"
-            + digits(parts.tm_hour, 2) + ":" + digits(parts.tm_min, 2) + ":" + digits(parts.tm_sec, 2) + "." + digits(Int32(milliseconds), 3) + "Z"
+        return digits(year, 4) + "-" + digits(month, 2) + "-" + digits(day, 2) + "T" + digits(second / 3600, 2) + ":"
+            + digits(second % 3600 / 60, 2) + ":" + digits(second % 60, 2) + "." + digits(milliseconds, 3) + "Z"
     }
 
     /// A text value, quoted when it holds a space, a quote or `=`, with line breaks escaped.

@@ -43,7 +43,7 @@ import Testing
 
     @Test(arguments: [
         (0, 0, "1970-01-01T00:00:00.000Z"), (951_782_400, 7, "2000-02-29T00:00:00.007Z"), (1_796_526_123, 456, "2026-12-06T03:02:03.456Z"),
-        (4_102_444_799, 999, "2099-12-31T23:59:59.999Z"),
+        (4_102_444_799, 999, "2099-12-31T23:59:59.999Z"), (4_107_542_400, 1, "2100-03-01T00:00:00.001Z"), (1_709_164_800, 0, "2024-02-29T00:00:00.000Z"),
     ])
     func timestampsAreUTCToTheMillisecond(seconds: Int, milliseconds: Int, written: String) {
         #expect(LineLogHandler.timestamp(seconds: seconds, milliseconds: milliseconds) == written)

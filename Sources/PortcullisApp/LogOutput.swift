@@ -1,6 +1,11 @@
 import Configuration
 import Foundation
 import Logging
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// `log.*`: how the server's log lines look.
 /// - `log.format`: `text` (one readable line per record) or `json` (one JSON object per line, for a
@@ -33,6 +38,12 @@ public struct LogConfiguration: Sendable {
     }
 }
 
+#if canImport(Glibc)
+private let systemWrite = Glibc.write
+#else
+private let systemWrite = Darwin.write
+#endif
+
 /// A `LogHandler` that writes each record as one line, whole (a lock keeps lines from interleaving):
 /// `2026-12-06T01:02:03.456Z info request method=GET route=/healthz ...` as text, or
 /// `{"time":"...","level":"info","message":"request","method":"GET",...}` as JSON. Metadata values
@@ -43,7 +54,17 @@ public struct LineLogHandler: LogHandler {
         let write: @Sendable (String) -> Void
         /// The process's standard error.
         public static let standardError = Output { line in
-            lock.withLock { FileHandle.standardError.write(Data(line.utf8)) }
+            var line = line
+            line.withUTF8 { bytes in
+                lock.withLock {
+                    // One write(2) per line, straight from the string's bytes (no Data, no FileHandle).
+                    var offset = 0
+                    while offset < bytes.count {
+                        let written = systemWrite(2, bytes.baseAddress.map { $0 + offset }, bytes.count - offset)
+                        if written > 0 { offset += written } else if written < 0 && errno == EINTR { continue } else { return }
+                    }
+                }
+            }
         }
         /// Lines handed to `write` (tests).
         public init(write: @escaping @Sendable (String) -> Void) { self.write = write }
@@ -111,12 +132,17 @@ public struct LineLogHandler: LogHandler {
 
     /// A text value, quoted when it holds a space, a quote or `=`, with line breaks escaped.
     static func text(_ value: String) -> String {
-        guard value.isEmpty || value.contains(where: { $0 == " " || $0 == "\"" || $0 == "=" || $0.isNewline }) else { return value }
+        // Bytes, not Characters: the check runs for every value of every line. Any byte below 0x20
+        // (line breaks among them), and the multi-byte line separators, send the value to json().
+        guard value.isEmpty || value.utf8.contains(where: { $0 <= 0x20 || $0 == 0x22 || $0 == 0x3D || $0 == 0x7F || $0 == 0xE2 || $0 == 0xC2 })
+        else { return value }
         return json(value)
     }
 
     /// A JSON string (RFC 8259 §7): quotes, backslashes and control characters escaped.
     static func json(_ value: String) -> String {
+        // Most values need no escape at all: printable ASCII without a quote or a backslash.
+        if !value.utf8.contains(where: { $0 < 0x20 || $0 >= 0x7F || $0 == 0x22 || $0 == 0x5C }) { return "\"" + value + "\"" }
         var out = "\""
         for scalar in value.unicodeScalars {
             switch scalar {

@@ -32,7 +32,8 @@ import Testing
     }
 
     @Test(arguments: [
-        ("plain", "k=plain"), ("two words", #"k="two words""#), ("a=b", #"k="a=b""#), ("line\nbreak", #"k="line\nbreak""#), ("", #"k="""#),
+        ("plain", "k=plain"), ("two words", #"k="two words""#), ("a=b", #"k="a=b""#), ("line\nbreak", #"k="line\nbreak""#), ("", #"k="""#), ("Zoë", "k=Zoë"),
+        ("a\u{2028}b", #"k="a\u2028b""#), ("tab\there", #"k="tab\there""#),
     ])
     func textValuesThatCouldForgeAFieldAreQuoted(value: String, written: String) throws {
         let (logger, lines) = logger(.text)

@@ -30,12 +30,15 @@ struct LoggedAccountStore: AccountStore {
 
     func listUsers(limit: Int) async throws -> [User] { try await base.listUsers(limit: limit) }
 
-    func users(usernamePrefix prefix: String, limit: Int) async throws -> [User] { try await base.users(usernamePrefix: prefix, limit: limit) }
+    func users(usernamePrefix prefix: String, limit: Int) async throws -> [User] {
+        try await base.users(usernamePrefix: prefix, limit: limit)
+    }
 
     func createUser(
         _ user: User, passkey: Passkey, session: Session, event: SecurityEvent, inviteHash: [UInt8]?, challenge: String, now: Date
     ) async throws {
-        try await base.createUser(user, passkey: passkey, session: session, event: event, inviteHash: inviteHash, challenge: challenge, now: now)
+        try await base.createUser(user, passkey: passkey, session: session, event: event, inviteHash: inviteHash, challenge: challenge,
+            now: now)
         log.recorded(event)
     }
 
@@ -69,7 +72,9 @@ struct LoggedAccountStore: AccountStore {
 
     func assertionContext(
         challenge: String, credentialID: [UInt8], now: Date
-    ) async throws -> (challenge: CeremonyChallenge?, credential: CredentialOwner?) { try await base.assertionContext(challenge: challenge, credentialID: credentialID, now: now) }
+    ) async throws -> (challenge: CeremonyChallenge?, credential: CredentialOwner?) {
+        try await base.assertionContext(challenge: challenge, credentialID: credentialID, now: now)
+    }
 
     func addPasskey(_ passkey: Passkey, event: SecurityEvent, challenge: String, now: Date) async throws {
         try await base.addPasskey(passkey, event: event, challenge: challenge, now: now)
@@ -89,9 +94,13 @@ struct LoggedAccountStore: AccountStore {
     }
 
     func recordAssertion(
-         credentialID: [UInt8], expectedSignCount: UInt32, newSignCount: UInt32, backedUp: Bool, uvInitialized: Bool, newSession: Session?, reauthenticatedSession: (id: UUID, newTokenHash: [UInt8])?, event: SecurityEvent, challenge: String, kind: CeremonyKind, now: Date 
+        credentialID: [UInt8], expectedSignCount: UInt32, newSignCount: UInt32, backedUp: Bool, uvInitialized: Bool,
+        newSession: Session?, reauthenticatedSession: (id: UUID, newTokenHash: [UInt8])?, event: SecurityEvent, challenge: String,
+        kind: CeremonyKind, now: Date
     ) async throws {
-        try await base.recordAssertion(credentialID: credentialID, expectedSignCount: expectedSignCount, newSignCount: newSignCount, backedUp: backedUp, uvInitialized: uvInitialized, newSession: newSession, reauthenticatedSession: reauthenticatedSession, event: event, challenge: challenge, kind: kind, now: now)
+        try await base.recordAssertion(credentialID: credentialID, expectedSignCount: expectedSignCount, newSignCount: newSignCount,
+            backedUp: backedUp, uvInitialized: uvInitialized, newSession: newSession, reauthenticatedSession: reauthenticatedSession,
+            event: event, challenge: challenge, kind: kind, now: now)
         log.recorded(event)
     }
 
@@ -110,7 +119,9 @@ struct LoggedAccountStore: AccountStore {
         log.recorded(event)
     }
 
-    func sweepExpiredSessions(now: Date, idleTimeout: TimeInterval) async throws -> Int { try await base.sweepExpiredSessions(now: now, idleTimeout: idleTimeout) }
+    func sweepExpiredSessions(now: Date, idleTimeout: TimeInterval) async throws -> Int {
+        try await base.sweepExpiredSessions(now: now, idleTimeout: idleTimeout)
+    }
 
     func countSessions() async throws -> Int { try await base.countSessions() }
 
@@ -125,28 +136,37 @@ struct LoggedAccountStore: AccountStore {
 
     func claimUndeliveredEvents(
         now: Date, lease: TimeInterval, limit: Int, kinds: Set<SecurityEvent.Kind>?
-    ) async throws -> [(event: SecurityEvent, attempts: Int)] { try await base.claimUndeliveredEvents(now: now, lease: lease, limit: limit, kinds: kinds) }
+    ) async throws -> [(event: SecurityEvent,
+    attempts: Int)] { try await base.claimUndeliveredEvents(now: now, lease: lease, limit: limit, kinds: kinds) }
 
     func markEventDelivered(id: UUID, at: Date) async throws { try await base.markEventDelivered(id: id, at: at) }
 
-    func recordEventDeliveryFailure(id: UUID, attempts: Int, nextAttempt: Date?) async throws { try await base.recordEventDeliveryFailure(id: id, attempts: attempts, nextAttempt: nextAttempt) }
+    func recordEventDeliveryFailure(id: UUID, attempts: Int,
+        nextAttempt: Date?) async throws { try await base.recordEventDeliveryFailure(id: id, attempts: attempts,
+        nextAttempt: nextAttempt) }
 
     func createDeviceRequest(_ request: DeviceRequest) async throws { try await base.createDeviceRequest(request) }
 
     func deviceRequest(userCode: String) async throws -> DeviceRequest? { try await base.deviceRequest(userCode: userCode) }
 
-    func deviceRequest(deviceCodeHash: [UInt8]) async throws -> DeviceRequest? { try await base.deviceRequest(deviceCodeHash: deviceCodeHash) }
+    func deviceRequest(deviceCodeHash: [UInt8]) async throws -> DeviceRequest? {
+        try await base.deviceRequest(deviceCodeHash: deviceCodeHash)
+    }
 
-    func pendingDeviceRequests(targetUserID: UUID, now: Date) async throws -> [DeviceRequest] { try await base.pendingDeviceRequests(targetUserID: targetUserID, now: now) }
+    func pendingDeviceRequests(targetUserID: UUID,
+        now: Date) async throws -> [DeviceRequest] { try await base.pendingDeviceRequests(targetUserID: targetUserID, now: now) }
 
     func transitionDeviceRequest(
-        deviceCodeHash: [UInt8], from: DeviceRequest.Status, to: DeviceRequest.Status, decidedBy: UUID?, approvingCredentialID: [UInt8]?, session: Session?, event: SecurityEvent?, now: Date
+        deviceCodeHash: [UInt8], from: DeviceRequest.Status, to: DeviceRequest.Status, decidedBy: UUID?,
+        approvingCredentialID: [UInt8]?, session: Session?, event: SecurityEvent?, now: Date
     ) async throws {
-        try await base.transitionDeviceRequest(deviceCodeHash: deviceCodeHash, from: from, to: to, decidedBy: decidedBy, approvingCredentialID: approvingCredentialID, session: session, event: event, now: now)
+        try await base.transitionDeviceRequest(deviceCodeHash: deviceCodeHash, from: from, to: to, decidedBy: decidedBy,
+            approvingCredentialID: approvingCredentialID, session: session, event: event, now: now)
         log.recorded(event)
     }
 
-    func touchDeviceRequest(deviceCodeHash: [UInt8], polledAt: Date) async throws { try await base.touchDeviceRequest(deviceCodeHash: deviceCodeHash, polledAt: polledAt) }
+    func touchDeviceRequest(deviceCodeHash: [UInt8],
+        polledAt: Date) async throws { try await base.touchDeviceRequest(deviceCodeHash: deviceCodeHash, polledAt: polledAt) }
 
     func createEnrolment(_ enrolment: Enrolment, event: SecurityEvent) async throws {
         try await base.createEnrolment(enrolment, event: event)
@@ -204,9 +224,13 @@ struct LoggedAccountStore: AccountStore {
 
     func recoveryCases(userID: UUID) async throws -> [RecoveryCase] { try await base.recoveryCases(userID: userID) }
 
-    func openRecoveryCases(userID: UUID, now: Date) async throws -> [RecoveryCase] { try await base.openRecoveryCases(userID: userID, now: now) }
+    func openRecoveryCases(userID: UUID, now: Date) async throws -> [RecoveryCase] {
+        try await base.openRecoveryCases(userID: userID, now: now)
+    }
 
-    func openRecoveryCases(userID: UUID, comparisonCode: String, now: Date) async throws -> [RecoveryCase] { try await base.openRecoveryCases(userID: userID, comparisonCode: comparisonCode, now: now) }
+    func openRecoveryCases(userID: UUID, comparisonCode: String,
+        now: Date) async throws -> [RecoveryCase] { try await base.openRecoveryCases(userID: userID, comparisonCode: comparisonCode,
+        now: now) }
 
     func addRecoveryProof(caseID: UUID, proof: RecoveryProof, event: SecurityEvent, now: Date) async throws {
         try await base.addRecoveryProof(caseID: caseID, proof: proof, event: event, now: now)

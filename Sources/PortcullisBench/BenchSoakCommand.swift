@@ -38,6 +38,9 @@ struct BenchSoakCommand: AsyncParsableCommand, IOCommand {
         }
     }
 
+    /// Writes at once, not when the command ends: a half-hour run shows each sample as it is taken.
+    static func emit(_ text: String) { FileHandle.standardOutput.write(Data(text.utf8)) }
+
     func run(io: CommandIO) async throws -> Int32 {
         guard users > 0, concurrency > 0, duration > 0, sample > 0, rate >= 0 else {
             throw UsageError("--users, --concurrency, --duration and --sample must be positive, --rate not negative")
@@ -52,8 +55,8 @@ struct BenchSoakCommand: AsyncParsableCommand, IOCommand {
         let end = start + .milliseconds(Int64(duration * 1000))
         let pid = serverPID
         let (rate, sample, concurrency, url, origin) = (self.rate, self.sample, self.concurrency, self.url, self.origin)
-        io.out("portcullis-bench soak: \(url), rate \(rate == 0 ? "unpaced" : String(format: "%.0f /s", rate)), concurrency \(concurrency), \(Int(duration)) s, \(accounts.count) accounts to start\n")
-        io.out("  min      ops    ops/s  errors  sign-in p50  sign-in p99  all p99 ms  lag ms   RSS MB  open files\n")
+        Self.emit("portcullis-bench soak: \(url), rate \(rate == 0 ? "unpaced" : String(format: "%.0f /s", rate)), concurrency \(concurrency), \(Int(duration)) s, \(accounts.count) accounts to start\n")
+        Self.emit("  min      ops    ops/s  errors  sign-in p50  sign-in p99  all p99 ms  lag ms   RSS MB  open files\n")
         let samples = try await withThrowingTaskGroup(of: [SoakSample].self) { group in
             for worker in 0..<concurrency {
                 let mine = stride(from: worker, to: accounts.count, by: concurrency).map { accounts[$0] }
@@ -89,7 +92,7 @@ struct BenchSoakCommand: AsyncParsableCommand, IOCommand {
                     let next = min(end, start + .milliseconds(Int64(Double(samples.count + 1) * sample * 1000)))
                     try await Task.sleep(until: next)
                     let taken = window.take(pid: pid, index: samples.count + 1)
-                    io.out(taken.line + "\n")
+                    Self.emit(taken.line + "\n")
                     samples.append(taken)
                 }
                 return samples
@@ -97,7 +100,7 @@ struct BenchSoakCommand: AsyncParsableCommand, IOCommand {
             return try await group.reduce(into: []) { $0 += $1 }
         }
         let summary = SoakSample.summary(samples)
-        io.out(summary.text)
+        Self.emit(summary.text)
         return summary.clean ? 0 : 1
     }
 }

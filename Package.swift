@@ -19,6 +19,8 @@
 //   configuration files). PortcullisPages serves pages on the API's middleware; the API never
 //   depends on it. PortcullisApp is the composition root: configuration, the store factory and the
 //   application. The OpenID Connect provider slots in as its own target on Accounts.
+// * Traces: PortcullisHTTP opens a span per request through swift-distributed-tracing's API; only
+//   the composition root knows the exporter behind it (swift-otel, OTLP over HTTP).
 // * PortcullisTesting holds the shared fixtures (virtual authenticator, test PKI, fixed clock). Tests
 //   use it, and so does `portcullis-bench` (PortcullisBench), whose load generator needs a software
 //   authenticator; the production `portcullis` links neither.
@@ -62,6 +64,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.81.0"),
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.30.0"),
         .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.7.1"),
+        .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.1.0"),
+        // OTLP over HTTP only: the gRPC exporter's packages would double the build for nothing here.
+        .package(url: "https://github.com/swift-otel/swift-otel.git", from: "1.6.0", traits: ["OTLPHTTP"]),
     ],
     targets: [
         // Strict, bounded CBOR (RFC 8949, CTAP2 canonical subset). Zero dependencies.
@@ -159,6 +164,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -198,6 +204,8 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "OTel", package: "swift-otel"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -126,10 +126,13 @@ struct ServeCommand: AsyncParsableCommand, IOCommand {
         // A way in below the floor stops the start (see `portcullis check-config`).
         do { try configuration.checkWaysInFloor() } catch let error as ServerConfiguration.Invalid { throw CommandFailure(.configuration, "\(error.key): \(error.reason)") }
         let logger = configuration.log.logger(label: "portcullis")
+        // Traces, when a collector is configured: the exporter runs beside the server and stops after it.
+        let tracing = try startTracing(configuration.tracing, logger: logger)
         let origins = configuration.effectiveOrigins.joined(separator: ", ")
-        let app = try await buildApplication(configuration: configuration, logger: logger) { address in
+        var app = try await buildApplication(configuration: configuration, logger: logger) { address in
             FileHandle.standardOutput.write(Data("Portcullis listening on \(address) (RP ID \(configuration.rp.id), origins \(origins))\n".utf8))
         }
+        if let tracing { app.addServices(tracing) }
         // SIGTERM and SIGINT drain in-flight requests, then stop.
         do {
             try await app.runService()

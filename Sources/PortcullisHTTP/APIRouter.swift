@@ -16,6 +16,7 @@ package func buildAPIRouter(
     extend: (Router<AppRequestContext>, APIToolkit) -> Void = { _, _ in }
 ) -> Router<AppRequestContext> {
     let router = Router(context: AppRequestContext.self)
+    if settings.traced { router.add(middleware: RequestTraceMiddleware(trustForwardedFor: settings.trustForwardedFor)) }
     router.add(middleware: RequestLogMiddleware(trustForwardedFor: settings.trustForwardedFor))
     router.add(middleware: SecurityHeadersMiddleware(strictTransportSecurity: settings.publicOrigin.hasPrefix("https://")))
     router.add(middleware: ProblemMiddleware(page: errorPage))

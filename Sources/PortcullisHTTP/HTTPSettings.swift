@@ -24,6 +24,8 @@ public struct HTTPSettings: Sendable {
     public var metricsOnMainListener: Bool
     /// The bearer token `/metrics` requires, if any.
     public var metricsToken: String?
+    /// Whether each request opens a span (traces are exported: `tracing.otlp_endpoint` is set).
+    public var traced = false
     /// Where an IP address is, in words (from the operator's IP-range file), or nil.
     public var place: @Sendable (String) -> String? = { _ in nil }
 

@@ -2,6 +2,7 @@ import Configuration
 import Foundation
 import Notifications
 import PortcullisApp
+import PortcullisHTTP
 import Testing
 import WebAuthn
 import HTTPTypes
@@ -192,6 +193,11 @@ import Accounts
         (["smtp.host": "mail.example.org", "smtp.from": "p@example.org", "smtp.security": "none", "smtp.username": "u"], "smtp.security"),
         (["smtp.security": "ssl"], "smtp.security"),
         (["smtp.port": "0"], "smtp.port"),
+        (["tracing.otlp_endpoint": "collector:4318"], "tracing.otlp_endpoint"),
+        (["tracing.otlp_endpoint": "grpc://collector:4317"], "tracing.otlp_endpoint"),
+        (["tracing.otlp_endpoint": "http://collector:4318?token=x"], "tracing.otlp_endpoint"),
+        (["tracing.protocol": "grpc"], "tracing.protocol"),
+        (["tracing.service_name": "two\nlines"], "tracing.service_name"),
     ])
     func invalidValuesNameTheirKey(values: [String: String], key: String) {
         do {
@@ -203,6 +209,17 @@ import Accounts
         } catch {
             Issue.record("unexpected \(error)")
         }
+    }
+
+    @Test(arguments: [
+        ("http://collector:4318", "http://collector:4318/v1/traces"), ("https://otel.example.org/", "https://otel.example.org/v1/traces"),
+        ("http://127.0.0.1:4318/base", "http://127.0.0.1:4318/base/v1/traces"),
+    ])
+    func tracesGoToTheCollectorsTracesPath(endpoint: String, posted: String) throws {
+        let configuration = try Self.read(["tracing.otlp_endpoint": endpoint, "tracing.protocol": "http/json", "tracing.service_name": "id-eu"])
+        #expect(configuration.tracing.tracesURL == posted && configuration.tracing.protocol == "http/json")
+        #expect(configuration.tracing.serviceName == "id-eu" && configuration.httpSettings.traced)
+        #expect(try !Self.read([:]).httpSettings.traced && Self.read([:]).tracing.tracesURL == nil)
     }
 
     @Test func emailIsAChannel() throws {

@@ -57,6 +57,43 @@ public struct MetricsConfiguration: Sendable {
     }
 }
 
+/// `tracing.*`: OpenTelemetry traces, one span per request, exported over OTLP/HTTP.
+/// - `tracing.otlp_endpoint`: the collector's base URL (`http://collector:4318`); spans go to its
+///   `/v1/traces`. Default none: no spans are made.
+/// - `tracing.protocol`: `http/protobuf` or `http/json`. Default `http/protobuf`.
+/// - `tracing.service_name`: the `service.name` of the spans. Default `portcullis`.
+/// The standard `OTEL_*` variables (`OTEL_BSP_SCHEDULE_DELAY`, `OTEL_TRACES_SAMPLER`, ...) tune the
+/// exporter further.
+public struct TracingConfiguration: Sendable {
+    public static let key = "tracing"
+    public var otlpEndpoint: String?
+    public var `protocol` = "http/protobuf"
+    public var serviceName = "portcullis"
+
+    /// Defaults only.
+    public init() {}
+
+    /// Reads the section from a reader scoped to `tracing`.
+    public init(reader: ConfigReader) throws {
+        let r = SectionReader(reader, section: Self.key)
+        if let v = r.string("otlp_endpoint") {
+            guard let url = URLComponents(string: v), url.scheme == "http" || url.scheme == "https", url.host?.isEmpty == false, url.query == nil
+            else { throw r.invalid("otlp_endpoint", "an http:// or https:// URL with a host, such as http://collector:4318") }
+            otlpEndpoint = v
+        }
+        if let v = try r.oneOf("protocol", ["http/protobuf", "http/json"], { $0 }) { `protocol` = v }
+        if let v = r.string("service_name") {
+            guard v.utf8.count <= 255, !v.contains(where: { $0.isNewline }) else { throw r.invalid("service_name", "one line of at most 255 bytes") }
+            serviceName = v
+        }
+    }
+
+    /// Where the spans are posted: the endpoint's `/v1/traces` (OTLP/HTTP's path for traces).
+    public var tracesURL: String? {
+        otlpEndpoint.map { $0.hasSuffix("/") ? $0 + "v1/traces" : $0 + "/v1/traces" }
+    }
+}
+
 /// `rp.*`: the relying party (WebAuthn §5.1.2, §5.4.2).
 /// - `rp.id`: the RP ID, a registrable domain or `localhost`. Default `localhost`.
 /// - `rp.name`: the name authenticators show, and the pages' title. Default `Portcullis`.

@@ -52,6 +52,8 @@ public struct ServerConfiguration: Sendable {
     public var metrics = MetricsConfiguration()
     /// `log.*`
     public var log = LogConfiguration()
+    /// `tracing.*`
+    public var tracing = TracingConfiguration()
     /// Start even when a way in is weaker than the floor.
     public var allowWeakWaysIn = false
 
@@ -79,6 +81,7 @@ public struct ServerConfiguration: Sendable {
         pages = try PagesConfiguration(reader: reader.scoped(to: ConfigKey(PagesConfiguration.key)))
         metrics = try MetricsConfiguration(reader: reader.scoped(to: ConfigKey(MetricsConfiguration.key)))
         log = try LogConfiguration(reader: reader.scoped(to: ConfigKey(LogConfiguration.key)))
+        tracing = try TracingConfiguration(reader: reader.scoped(to: ConfigKey(TracingConfiguration.key)))
         if let v = try SectionReader(reader, section: "").bool("allow_weak_ways_in") { allowWeakWaysIn = v }
         try validate()
     }
@@ -109,11 +112,13 @@ public struct ServerConfiguration: Sendable {
 
     /// What the HTTP layer needs of this configuration.
     public var httpSettings: HTTPSettings {
-        HTTPSettings(
+        var settings = HTTPSettings(
             publicOrigin: publicOrigin, secureCookies: secureCookies, trustForwardedFor: http.trustForwardedFor,
             ipRequestsPerMinute: rateLimit.ipPerMinute, accountRequestsPerMinute: rateLimit.accountPerMinute,
             relatedOrigins: wellKnown.relatedOrigins, appleAppIDs: wellKnown.appleAppIDs, androidApps: wellKnown.androidApps, waysIn: waysIn,
             metricsOnMainListener: metrics.port == nil, metricsToken: metrics.token)
+        settings.traced = tracing.otlpEndpoint != nil
+        return settings
     }
 
     /// Checks what no single section can: the relying party against its origins and the

@@ -2,7 +2,7 @@
 binary with the Swift toolchain hidden, the systemd unit with systemd-analyze, the example
 configuration with `portcullis check-config`, and the nginx example with TLS in front of a real
 `portcullis serve`, signed up and in through it by a software passkey over HTTPS."""
-import json, os, re, shutil, socket, subprocess, sys, tempfile, time, urllib.request
+import base64, hashlib, json, os, re, shutil, socket, subprocess, sys, tempfile, time, urllib.request
 
 import pytest
 import requests
@@ -237,6 +237,45 @@ def test_sign_up_and_sign_in_through_nginx_with_tls(behind_nginx):
     assert stranger.status_code == 403
     # /metrics is not served to the internet.
     assert requests.get(origin + "/metrics", verify=ca, timeout=5).status_code == 404
+
+
+def spki_sha256(certificate):
+    """The base64 SHA-256 of a certificate's public key, as Chromium's --ignore-certificate-errors-spki-list takes it."""
+    key = subprocess.run(["openssl", "x509", "-in", certificate, "-noout", "-pubkey"], check=True, capture_output=True).stdout
+    der = subprocess.run(["openssl", "pkey", "-pubin", "-outform", "der"], input=key, check=True, capture_output=True).stdout
+    return base64.b64encode(hashlib.sha256(der).digest()).decode()
+
+
+def test_a_person_signs_up_and_in_with_chromium_through_nginx_with_tls(behind_nginx):
+    """The same deployment, used the way a person uses it: Chromium (its virtual authenticator as the
+    passkey) opens the public https origin, signs up, signs out and signs in again. Chromium trusts
+    the test certificate's key alone, and keeps the page a secure context, so the __Host- cookie and
+    WebAuthn work only if the proxy serves what a browser requires."""
+    sys.path.insert(0, os.path.join(ROOT, "Tests", "Browser"))
+    from selenium.webdriver.common.by import By
+    from test_pages import new_chromium, platform_authenticator, sign_up, status, wait_for
+
+    origin, ca, http_port = behind_nginx
+    certificate = os.path.join(os.path.dirname(ca), "server.pem")
+    d = new_chromium(f"--ignore-certificate-errors-spki-list={spki_sha256(certificate)}",
+                     f"--user-data-dir={tempfile.mkdtemp(prefix='portcullis-chromium-')}")
+    try:
+        d.add_virtual_authenticator(platform_authenticator())
+        sign_up(d, origin, "grace")
+        assert d.execute_script("return window.isSecureContext") is True
+        cookies = {c["name"]: c for c in d.get_cookies()}
+        assert set(cookies) == {"__Host-portcullis"}, cookies
+        assert cookies["__Host-portcullis"]["secure"] and cookies["__Host-portcullis"]["httpOnly"]
+        assert cookies["__Host-portcullis"]["path"] == "/" and not cookies["__Host-portcullis"]["domain"].startswith(".")
+
+        d.find_element(By.ID, "signout").click()
+        wait_for(d, lambda: status(d).startswith(("Signed in", "Sign-in failed")) or d.find_element(By.ID, "signin").is_displayed())
+        if not status(d).startswith("Signed in"):
+            d.find_element(By.ID, "signin").click()
+            wait_for(d, lambda: status(d).startswith(("Signed in", "Sign-in failed")))
+        assert status(d) == "Signed in as grace."
+    finally:
+        d.quit()
 
 
 def test_metrics_on_a_listener_of_their_own_behind_a_token():

@@ -87,21 +87,24 @@ public struct LineLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
-        var fields = metadata
-        if let extra = event.metadata { fields.merge(extra) { _, new in new } }
+        // The record's own metadata over the handler's, without building a merged dictionary.
+        let extra = event.metadata ?? [:]
+        var keys = Array(extra.keys)
+        for key in metadata.keys where extra[key] == nil { keys.append(key) }
+        keys.sort()
+        func value(_ key: String) -> String { (extra[key] ?? metadata[key])?.description ?? "" }
         let now = Date().timeIntervalSince1970
         let seconds = now.rounded(.down)
         let time = Self.timestamp(seconds: Int(seconds), milliseconds: min(999, Int((now - seconds) * 1000)))
-        let keys = fields.keys.sorted()
         switch format {
         case .text:
             var line = "\(time) \(event.level.rawValue) \(event.message)"
-            for key in keys { line += " \(key)=\(Self.text(fields[key]?.description ?? ""))" }
+            for key in keys { line += " \(key)=\(Self.text(value(key)))" }
             output.write(line + "\n")
         case .json:
             var line = "{\"time\":\(Self.json(time)),\"level\":\(Self.json(event.level.rawValue)),\"message\":\(Self.json(event.message.description))"
             for key in keys where !["time", "level", "message"].contains(key) {
-                line += ",\(Self.json(key)):\(Self.json(fields[key]?.description ?? ""))"
+                line += ",\(Self.json(key)):\(Self.json(value(key)))"
             }
             output.write(line + "}\n")
         }

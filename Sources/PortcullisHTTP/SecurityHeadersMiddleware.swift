@@ -48,10 +48,14 @@ struct SecurityHeadersMiddleware<Context: RequestContext>: RouterMiddleware {
         return text
     }
 
-    /// 96 random bits, base64url.
+    /// 96 random bits, base64url: from two draws of the system generator (one per 64 bits, not one
+    /// system call per byte, which cost 2 % of a sign-in).
     static func newRequestID() -> String {
         var generator = SystemRandomNumberGenerator()
-        return Base64URL.encode((0..<12).map { _ in UInt8.random(in: 0...255, using: &generator) })
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(16)
+        for _ in 0..<2 { withUnsafeBytes(of: generator.next()) { bytes += $0 } }
+        return Base64URL.encode(Array(bytes.prefix(12)))
     }
 }
 

@@ -51,7 +51,7 @@ public func openStore(url: String, postgresConnections: Int = PostgresBackend.de
     if let components = URLComponents(string: url), let password = components.password {
         redacted = url.replacingOccurrences(of: ":" + password + "@", with: ":***@")
     }
-    return OpenedStore(store: store, oidcStore: store, rateCounter: store, services: [PostgresClientService(backend: backend)], migrate: { try await store.migrate() }, location: redacted, close: {})
+    return OpenedStore(store: store, oidcStore: store, rateCounter: backend, services: [PostgresClientService(backend: backend)], migrate: { try await store.migrate() }, location: redacted, close: {})
 }
 
 /// Opens the store and runs `body` with it, running what the store needs (the PostgreSQL pool)

@@ -166,12 +166,13 @@ enum Migrations {
                 "ALTER TABLE recovery_settings ADD COLUMN verified_addresses TEXT NOT NULL DEFAULT '[]'",
                 "UPDATE recovery_settings SET verified_addresses = addresses",
             ]),
-            (13, [
-                // Rate-limit counts that every node of a PostgreSQL deployment shares. The key is a
-                // hash of the limiter's name and its key (an address, an account), never the key itself.
-                // UNLOGGED on PostgreSQL: counts are not worth a WAL record and a flush per request
-                // (a commit that wrote no WAL does not wait for one); after a crash they start at zero.
-                "CREATE \(sqlite ? "" : "UNLOGGED ")TABLE rate_counts (key_hash \(binary) PRIMARY KEY, window_start BIGINT NOT NULL, window_end BIGINT NOT NULL, hits BIGINT NOT NULL)",
+            // Rate-limit counts that every node of a PostgreSQL deployment shares (one server on
+            // SQLite counts in memory). The key is a hash of the limiter's name and its key (an
+            // address, an account), never the key itself. UNLOGGED: counts are not worth a WAL record
+            // and a flush per request (a commit that wrote no WAL does not wait for one); after a
+            // crash they start at zero.
+            (13, sqlite ? [] : [
+                "CREATE UNLOGGED TABLE rate_counts (key_hash \(binary) PRIMARY KEY, window_start BIGINT NOT NULL, window_end BIGINT NOT NULL, hits BIGINT NOT NULL)",
                 "CREATE INDEX rate_counts_end ON rate_counts (window_end)",
             ]),
         ]

@@ -39,9 +39,6 @@ protocol SQLBackend: Sendable {
     /// Records a sign-in whole: the challenge used up, the counter moved by compare-and-set, the
     /// session and the event added. Default: those statements in ``runStatements(_:)``.
     func recordSignIn(_ statement: RecordSignInStatement) async throws
-    /// Counts one hit under each of a request's rate-limit keys; answers the new counts in order.
-    /// Default: one upsert through ``write(_:)`` (SQLAccountStore+RateCounts.swift).
-    func countRateHits(_ hits: RateHits) async throws -> [Int]
 }
 
 extension SQLBackend {

@@ -1,18 +1,28 @@
 import Accounts
 import Foundation
+import Logging
 import PortcullisTesting
 import SQLStore
 import Testing
 
-/// Rate counts in memory, on SQLite and on PostgreSQL: the same windows and the same answers, so a
-/// limit means the same whichever counter the server uses.
+/// Rate counts in memory (one server on SQLite) and in PostgreSQL (shared by every node): the same
+/// windows and the same answers, so a limit means the same whichever counter the server uses.
 @Suite(.serialized) struct RateCounterTests {
-    /// The counter of `kind`: the memory counter, or the SQL store (which is one on either database).
+    /// The counters: in memory, and PostgreSQL when `PORTCULLIS_TEST_POSTGRES_URL` names a database.
+    static var kinds: [StoreConformanceTests.Kind] { StoreConformanceTests.kinds.filter { $0 != .sqlite } }
+
+    /// The counter of `kind`, on a migrated database for PostgreSQL.
     static func withCounter(_ kind: StoreConformanceTests.Kind, _ body: @escaping @Sendable (any RateCounter) async throws -> Void) async throws {
-        if kind == .memory { return try await body(MemoryRateCounter()) }
-        try await StoreConformanceTests.withStore(kind) { store in
-            guard let counter = store as? any RateCounter else { Issue.record("the SQL store counts rates"); return }
-            try await body(counter)
+        switch kind {
+        case .memory, .sqlite:
+            try await body(MemoryRateCounter())
+        case .postgres:
+            guard let url = ProcessInfo.processInfo.environment["PORTCULLIS_TEST_POSTGRES_URL"] else { return }
+            let backend = try PostgresBackend(url: url, logger: Logger(label: "test"))
+            try await backend.withRunningClient {
+                try await SQLAccountStore(backend: backend).migrate()
+                try await body(backend)
+            }
         }
     }
 
@@ -34,7 +44,7 @@ import Testing
         #expect(window.secondsLeft(after: now) == left)
     }
 
-    @Test(arguments: StoreConformanceTests.kinds)
+    @Test(arguments: Self.kinds)
     func countsPerKeyWithinAWindowAndStartAgainInTheNext(kind: StoreConformanceTests.Kind) async throws {
         try await Self.withCounter(kind) { counter in
             let key = "ip:192.0.2.\(Int.random(in: 1...250)) \(UUID())"
@@ -49,7 +59,7 @@ import Testing
         }
     }
 
-    @Test(arguments: StoreConformanceTests.kinds)
+    @Test(arguments: Self.kinds)
     func aNodeWhoseClockLagsAddsToTheNewerWindowAndNeverResetsIt(kind: StoreConformanceTests.Kind) async throws {
         try await Self.withCounter(kind) { counter in
             let key = "account:\(UUID())"
@@ -60,7 +70,7 @@ import Testing
         }
     }
 
-    @Test(arguments: StoreConformanceTests.kinds)
+    @Test(arguments: Self.kinds)
     func theSweepForgetsOnlyWindowsThatEnded(kind: StoreConformanceTests.Kind) async throws {
         try await Self.withCounter(kind) { counter in
             let ended = "ip:\(UUID())", running = "ip:\(UUID())"
@@ -74,7 +84,7 @@ import Testing
         }
     }
 
-    @Test(arguments: StoreConformanceTests.kinds)
+    @Test(arguments: Self.kinds)
     func severalKeysCountAtOnceEachInItsOwnWindow(kind: StoreConformanceTests.Kind) async throws {
         try await Self.withCounter(kind) { counter in
             let ip = "ip:\(UUID())", account = "account:\(UUID())"
@@ -90,7 +100,7 @@ import Testing
         }
     }
 
-    @Test(arguments: StoreConformanceTests.kinds)
+    @Test(arguments: Self.kinds)
     func concurrentRequestsSharingKeysInEitherOrderAllFinish(kind: StoreConformanceTests.Kind) async throws {
         try await Self.withCounter(kind) { counter in
             let a = RateKey("ip:\(UUID())", window: 60), b = RateKey("account:\(UUID())", window: 60)
@@ -103,7 +113,7 @@ import Testing
         }
     }
 
-    @Test(arguments: StoreConformanceTests.kinds)
+    @Test(arguments: Self.kinds)
     func concurrentRequestsAreEachCountedOnce(kind: StoreConformanceTests.Kind) async throws {
         try await Self.withCounter(kind) { counter in
             let key = "ip:\(UUID())"

@@ -1,6 +1,7 @@
 import Accounts
 import Foundation
 import PostgresNIO
+import SQLKit
 
 /// Adds hits to rate counts, one row per distinct key (sorted by key, so that concurrent batches,
 /// on this node or another, take row locks in one order), and answers each key's new total: a batch
@@ -35,7 +36,25 @@ struct CountRateHitsStatement: PostgresPreparedStatement {
     }
 }
 
-extension PostgresBackend {
+/// One request's rate-limit keys, hashed, each with its window.
+typealias RateHits = [(hash: [UInt8], window: RateWindow)]
+
+/// Rate-limit counts in the database every node shares (``RateCounter``), for deployments on
+/// PostgreSQL. One server on an SQLite file counts in memory (``MemoryRateCounter``).
+extension PostgresBackend: RateCounter {
+    public func count(_ keys: [RateKey], now: Date) async throws -> [Int] {
+        guard !keys.isEmpty else { return [] }
+        // The key is stored as a hash of the window's length, the limiter's name and its key.
+        return try await rateCounts.submit(keys.map { (sha256(String($0.window) + " " + $0.key), RateWindow(seconds: $0.window, holding: now)) })
+    }
+
+    public func sweepRateCounts(now: Date) async throws -> Int {
+        let moment = Int64(now.timeIntervalSince1970.rounded(.down))
+        return try await write { db in
+            try await db.raw("DELETE FROM rate_counts WHERE window_end <= \(bind: moment) RETURNING window_end").all().count
+        }
+    }
+
     static func rateBatcher(_ client: PostgresClient) -> Batcher<RateHits, [Int]> {
         Batcher(lanes: batchLanes, largest: largestBatch) { requests in try await countRateHits(requests, on: client) }
     }
@@ -66,10 +85,5 @@ extension PostgresBackend {
                 return total - hits + position
             }
         }
-    }
-
-    /// Counts a request's hits with the other requests in flight: one statement serves them all.
-    func countRateHits(_ hits: RateHits) async throws -> [Int] {
-        try await rateCounts.submit(hits)
     }
 }

@@ -29,6 +29,15 @@ def new_postgres_database(prefix):
     return base.rsplit("/", 1)[0] + "/" + name
 
 
+def two_nodes(database_url, extra_env=None):
+    """Two servers on one database that serve one public origin (as behind a load balancer, the
+    first node's address): the same issuer and RP origin on both."""
+    port = free_port()
+    origin = f"http://localhost:{port}"
+    return (Server(database_url, extra_env, port=port, origin=origin),
+            Server(database_url, extra_env, port=free_port(), origin=origin))
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

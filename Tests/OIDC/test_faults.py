@@ -7,7 +7,7 @@ import os, signal, subprocess, threading, time
 import pytest
 import requests
 
-from conftest import Server, free_port, new_postgres_database
+from conftest import Server, new_postgres_database, two_nodes
 from softauthn import Browser
 
 
@@ -31,10 +31,8 @@ def users_in(url):
 
 def test_a_node_killed_under_load_loses_no_acknowledged_sign_up():
     url = new_postgres_database("faults")
-    port = free_port()
-    origin = f"http://localhost:{port}"
-    a = Server(url, port=port, origin=origin)
-    b = Server(url, port=free_port(), origin=origin)
+    a, b = two_nodes(url)
+    origin = a.origin
     nodes = [f"http://localhost:{a.port}", f"http://localhost:{b.port}"]
     acknowledged, failures, retried = [], [], []
     lock = threading.Lock()

@@ -6,18 +6,14 @@ import secrets, tempfile, urllib.parse
 import pytest
 import requests
 
-from conftest import App, Server, free_port, new_postgres_database, sign_in_on_page
+from conftest import App, new_postgres_database, sign_in_on_page, two_nodes
 from softauthn import Browser
 
 
 @pytest.fixture(scope="module")
-def two_nodes():
-    url = new_postgres_database("oidc_nodes")
+def nodes():
     # Both nodes serve one public origin (as behind a load balancer): the same issuer and RP origin.
-    port = free_port()
-    origin = f"http://localhost:{port}"
-    a = Server(url, port=port, origin=origin)
-    b = Server(url, port=free_port(), origin=origin)
+    a, b = two_nodes(new_postgres_database("oidc_nodes"))
     yield a, b
     a.stop()
     b.stop()
@@ -29,8 +25,8 @@ def at(node, url):
     return urllib.parse.urlunsplit((parts.scheme, f"localhost:{node.port}", parts.path, parts.query, parts.fragment))
 
 
-def test_any_node_serves_any_step(two_nodes):
-    a, b = two_nodes
+def test_any_node_serves_any_step(nodes):
+    a, b = nodes
     metadata = requests.get(f"http://localhost:{a.port}/.well-known/openid-configuration").json()
     assert requests.get(f"http://localhost:{b.port}/.well-known/openid-configuration").json() == metadata
     assert requests.get(at(a, metadata["jwks_uri"])).json() == requests.get(at(b, metadata["jwks_uri"])).json()

@@ -5,7 +5,7 @@ import time
 
 import requests
 
-from conftest import Server, free_port, new_postgres_database
+from conftest import new_postgres_database, two_nodes
 
 IP_LIMIT, ACCOUNT_LIMIT = 10, 4
 
@@ -19,12 +19,10 @@ def fresh_window(least=20):
 
 
 def test_two_nodes_allow_the_configured_rate_not_twice_it():
-    url = new_postgres_database("limits")
-    port = free_port()
-    origin = f"http://localhost:{port}"
     limits = {"RATELIMIT_IP_PER_MINUTE": str(IP_LIMIT), "RATELIMIT_ACCOUNT_PER_MINUTE": str(ACCOUNT_LIMIT),
               "HTTP_TRUST_FORWARDED_FOR": "true"}
-    nodes = [Server(url, port=port, origin=origin, extra_env=limits), Server(url, port=free_port(), origin=origin, extra_env=limits)]
+    nodes = two_nodes(new_postgres_database("limits"), limits)
+    origin = nodes[0].origin
     http = requests.Session()
     http.headers["Origin"] = origin
 

@@ -8,6 +8,12 @@ public struct IssuedSession: Sendable {
     public let token: String
     /// The stored session.
     public let session: Session
+
+    /// The session just issued to `user`, as an authenticated request would carry it; nil for
+    /// another user's session.
+    public func authenticated(_ user: User) -> Authenticated? {
+        user.id == session.userID ? Authenticated(user: user, session: session) : nil
+    }
 }
 
 /// An authenticated request: the user and the session that carries them.

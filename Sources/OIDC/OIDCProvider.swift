@@ -108,6 +108,27 @@ public struct OIDCProvider: Sendable {
         return try await decide(interaction, client: client, id: id, auth: auth, now: now)
     }
 
+    /// Continues a request in the response to the passkey sign-in made on its sign-in page, sparing the
+    /// browser the round trip through the resume path: the redirect back to the client when the request
+    /// ends now (a code, or an error the client is told), or nil when the person must see a page first
+    /// (consent, a stronger sign-in) or the request cannot continue; the page then goes to the resume
+    /// path, which shows it. Nothing is stored for a request that needs a page.
+    public func continueAfterSignIn(interactionID id: String, auth: Authenticated) async throws -> String? {
+        let now = clock()
+        let (interaction, client) = try await interaction(id, now: now)
+        do {
+            if case .redirect(let location) = try await decide(interaction, client: client, id: id, auth: auth, now: now, pages: false) {
+                return location
+            }
+            return nil
+        } catch is PageNeeded {
+            return nil
+        }
+    }
+
+    /// A decision made without pages reached one.
+    struct PageNeeded: Error {}
+
     /// The person's answer on the consent page: allow (remembered for the next requests, or this once)
     /// or decline. Either way an allowed app is listed among the person's connected apps, so that
     /// what it holds (an offline refresh token, say) can be revoked.
@@ -139,8 +160,10 @@ public struct OIDCProvider: Sendable {
         return (interaction, client)
     }
 
-    /// The decision for a checked request: sign in, consent, or a code.
-    func decide(_ interaction: Interaction, client: OIDCClient, id: String?, auth: Authenticated?, now: Date) async throws -> AuthorizationOutcome {
+    /// The decision for a checked request: sign in, consent, or a code. With `pages` false, a decision
+    /// that needs a page throws ``PageNeeded`` before anything is stored.
+    func decide(_ interaction: Interaction, client: OIDCClient, id: String?, auth: Authenticated?, now: Date,
+                pages: Bool = true) async throws -> AuthorizationOutcome {
         let request = interaction.request
         let silent = request.prompts("none")
         func fail(_ error: OAuthError) async throws -> AuthorizationOutcome {
@@ -148,6 +171,7 @@ public struct OIDCProvider: Sendable {
             return .redirect(errorRedirect(AuthorizationRedirectError(redirectURI: request.redirectURI, error: error, state: request.state)))
         }
         func signIn(_ reason: SignInReason) async throws -> AuthorizationOutcome {
+            guard pages else { throw PageNeeded() }
             var next = interaction
             next.askedForSignIn = true
             let id = try await save(next, id: id, now: now)
@@ -195,6 +219,7 @@ public struct OIDCProvider: Sendable {
             }
             if !remembered {
                 if silent { return try await fail(.consentRequired("The person has not consented to these scopes.")) }
+                guard pages else { throw PageNeeded() }
                 let id = try await save(interaction, id: id, now: now)
                 return .consent(ConsentPrompt(interactionID: id, client: client, scopes: request.scopes, redirectURI: request.redirectURI,
                                               formToken: formToken("consent", id, auth.session.id)))

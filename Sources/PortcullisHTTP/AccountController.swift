@@ -4,6 +4,7 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdAuth
 import NIOCore
+import OIDC
 import WebAuthn
 
 /// The account API under `/api/v1`: sign-up, sign-in, the signed-in user, their passkeys and sessions,
@@ -41,7 +42,11 @@ struct AccountController: Sendable {
     struct LoginOptionsRequest: Decodable { let username: String? }
     struct RenameRequest: Decodable { let name: String }
 
-    struct SignedIn: Encodable { let user: UserView; let openRecoveryCases: [OpenRecoveryCaseView] }
+    /// A sign-in's verify request; `interaction` when it was made on an app's sign-in page.
+    struct LoginVerification: Decodable { let credential: JSONValue; let interaction: String? }
+    /// A signed-in user; `returnTo` is where the browser goes next when the sign-in ended an app's
+    /// authorization request (the app's redirect URI with a code or an error).
+    struct SignedIn: Encodable { let user: UserView; let openRecoveryCases: [OpenRecoveryCaseView]; var returnTo: String? = nil }
     struct Me: Encodable {
         let user: UserView
         let passkeys: [PasskeyView]
@@ -96,14 +101,22 @@ struct AccountController: Sendable {
     }
 
     @Sendable func loginVerify(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let credential = try await kit.decode(CeremonyVerification.self, request).credential
+        let input = try await kit.decode(LoginVerification.self, request)
+        let credential = input.credential
         let who = kit.info(request, context)
         // The account is not known until the assertion verifies; the credential it names stands in for it.
         try await kit.limit(ip: who.ip, account: credential.object?["rawId"]?.string.map { "credential:" + $0.prefix(256) })
         let (user, issued, openCount) = try await kit.service.loginVerify(credential: credential, info: who)
         // A sign-in shows the owner any recovery case open on their account (read only when there is one).
         let open = openCount == 0 ? [] : try await kit.service.recovery.openCases(userID: user.id)
-        var response = try kit.json(SignedIn(user: UserView(user), openRecoveryCases: open.map(OpenRecoveryCaseView.init)))
+        var signedIn = SignedIn(user: UserView(user), openRecoveryCases: open.map(OpenRecoveryCaseView.init))
+        // Made on an app's sign-in page: the request goes on with the new session in this response when
+        // it can end without a page. Otherwise (or when it cannot go on: used, expired, the store
+        // failing) the page continues at the resume path, which shows why.
+        if let id = input.interaction, let auth = issued.authenticated(user) {
+            signedIn.returnTo = try? await kit.oidc.continueAfterSignIn(interactionID: id, auth: auth)
+        }
+        var response = try kit.json(signedIn)
         response.setCookie(kit.sessionCookie(issued.token))
         return response
     }

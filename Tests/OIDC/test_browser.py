@@ -1,7 +1,7 @@
 """The provider's pages in a real headless Chromium with its virtual authenticator: an app sends the
 person to Portcullis, they sign in on the sign-in page with a passkey (and consent, for a
 third-party app), and the browser lands on the app's redirect URI, where Authlib exchanges the code."""
-import threading, urllib.parse
+import json, threading, urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -66,6 +66,13 @@ def sign_up(driver, origin, username):
     assert driver.find_element(By.ID, "status").text == f"Welcome, {username}."
 
 
+def routes_served(server, route):
+    """How many requests the server has logged for `route` (its request log: one JSON line each)."""
+    with open(server.log_path) as file:
+        records = [json.loads(line) for line in file if line.startswith("{")]
+    return sum(1 for record in records if record.get("route") == route)
+
+
 def app_with_callback(server, metadata, options):
     callback = Callback()
     return App(server, metadata, options, redirect_uri=callback.uri), callback
@@ -79,8 +86,11 @@ def test_an_app_signs_a_person_in_through_the_sign_in_page(chromium, server, met
     chromium.get(flow.url)
     wait(chromium, lambda: chromium.find_element(By.ID, "authorize-signin").is_displayed())
     assert "Sign in to Browser App" in chromium.find_element(By.TAG_NAME, "h1").text
+    resumed = routes_served(server, "/oauth2/resume")
     chromium.find_element(By.ID, "authorize-signin").click()
     wait(chromium, lambda: callback.queries)
+    # The sign-in's own answer carried the way back: no detour through the resume path.
+    assert routes_served(server, "/oauth2/resume") == resumed
     location = app.redirect_uri.rsplit("/", 1)[0] + callback.queries[-1]
     query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(location).query))
     assert query["state"] == flow.state and query["iss"] == metadata["issuer"]

@@ -285,6 +285,45 @@ struct ProviderFixture {
         #expect(outcomes.filter { $0 }.count == 1)
     }
 
+    /// The sign-in page's verify request continues the request in its own answer when no page is
+    /// needed, and otherwise leaves the request exactly as it was for the resume path to show its page.
+    @Test(arguments: [
+        // (third-party client, extra parameters, synced passkeys only: what the answer carries)
+        (false, [(String, String)](), "code"),
+        (false, [("acr_values", "phrh")], "unmet_authentication_requirements"),
+        (true, [(String, String)](), "page: consent"),
+        (false, [("scope", "openid offline_access")], "page: consent"),
+    ])
+    func aSignInOnTheSignInPageContinuesTheRequestWhenNoPageIsNeeded(thirdParty: Bool, extra: [(String, String)], expected: String) async throws {
+        let f = try ProviderFixture()
+        let (client, _) = try await f.client { $0.thirdParty = thirdParty }
+        guard case .signIn(let prompt) = try await f.provider.authorize(ProviderFixture.request(client, extra), auth: nil) else {
+            Issue.record("no session must ask for a sign-in"); return
+        }
+        let auth = try await f.signedIn()
+        let location = try await f.provider.continueAfterSignIn(interactionID: prompt.interactionID, auth: auth)
+        if expected.hasPrefix("page: ") {
+            #expect(location == nil)
+            // Nothing changed: the resume path shows the page, once.
+            guard case .consent = try await f.provider.resume(interactionID: prompt.interactionID, auth: auth) else {
+                Issue.record("the resume path must show the consent page"); return
+            }
+            return
+        }
+        let query = ProviderFixture.query(try #require(location))
+        #expect(location?.hasPrefix(client.redirectURIs[0] + "?") == true)
+        #expect(query["state"] == "s1" && query["iss"] == "https://id.example.org")
+        #expect(expected == "code" ? query["code"] != nil : query["error"] == expected)
+        // The waiting request is used up either way.
+        await #expect(throws: AuthorizationPageError.self) { _ = try await f.provider.resume(interactionID: prompt.interactionID, auth: auth) }
+        await #expect(throws: AuthorizationPageError.self) { _ = try await f.provider.continueAfterSignIn(interactionID: prompt.interactionID, auth: auth) }
+        if let code = query["code"] {
+            let tokens = try await f.exchange(client, code: code)
+            let claims = try await f.provider.keys.verify(try #require(tokens.id_token), as: IDTokenClaims.self)
+            #expect(claims.sid == auth.session.id.uuidString.lowercased() && claims.acr == "phr")
+        }
+    }
+
     @Test func thirdPartyConsentIsRememberedAndRevocable() async throws {
         let f = try ProviderFixture()
         let (client, _) = try await f.client { $0.thirdParty = true }

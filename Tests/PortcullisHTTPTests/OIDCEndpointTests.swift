@@ -71,4 +71,41 @@ typealias OH = ServerHarness
             #expect(reply.2.object?["error"] == .string("invalid_client"))
         }
     }
+
+    /// The sign-in page's verify request names its waiting request: the answer carries the redirect
+    /// back to the app, once. A used or unknown request still signs the person in, without one (the
+    /// page then shows why at the resume path); a malformed one is refused before anything happens.
+    @Test func aSignInNamingItsRequestAnswersWithTheWayBackToTheApp() async throws {
+        let harness = try await OH()
+        try await harness.run { client in
+            var admin = try await OH.signUp(client, "ada")
+            try await harness.service.operatorActions.setAdmin(true, username: "ada")
+            _ = try await OH.signIn(client, &admin)
+            let body: JSONValue = .object(["name": .string("App"), "redirect_uris": .array([.string("https://app.example/cb")])])
+            let created = try await OH.send(client, .post, "/api/v1/admin/clients", json: body, token: admin.token)
+            let clientID = try #require(created.object["client_id"]?.string)
+            let query = "response_type=code&client_id=\(clientID)&redirect_uri=https%3A%2F%2Fapp.example%2Fcb&scope=openid&state=s1"
+                + "&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256"
+            let page = try await client.execute(uri: "/oauth2/authorize?" + query, method: .get) { String(buffer: $0.body) }
+            let start = try #require(page.range(of: "data-interaction=\"")?.upperBound)
+            let interaction = String(page[start...].prefix { $0 != "\"" })
+
+            func verify(_ interaction: JSONValue) async throws -> OH.Reply {
+                let options = try await OH.send(client, .post, "/api/v1/login/options", json: .object([:]))
+                return try await OH.send(client, .post, "/api/v1/login/verify",
+                                         json: .object(["credential": try OH.assertion(&admin, options: options), "interaction": interaction]))
+            }
+            let first = try await verify(.string(interaction))
+            #expect(first.status == .ok && first.sessionToken != nil)
+            let location = try #require(first.object["returnTo"]?.string)
+            #expect(location.hasPrefix("https://app.example/cb?code=") && location.contains("&state=s1&iss="))
+            // Used: still a sign-in, no way back to offer.
+            let again = try await verify(.string(interaction))
+            #expect(again.status == .ok && again.sessionToken != nil && again.object["returnTo"] == .null)
+            let unknown = try await verify(.string("no-such-request"))
+            #expect(unknown.status == .ok && unknown.object["returnTo"] == .null)
+            let malformed = try await verify(.int(7))
+            #expect(malformed.status == .badRequest && malformed.sessionToken == nil)
+        }
+    }
 }

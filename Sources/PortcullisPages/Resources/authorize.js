@@ -47,9 +47,11 @@
       const username = document.getElementById("username").value.trim();
       const options = await api("/api/v1/login/options", username ? { username } : {});
       const credential = await navigator.credentials.get({ publicKey: requestOptions(options.publicKey) });
-      await api("/api/v1/login/verify", { credential: credentialJSON(credential) });
+      const signedIn = await api("/api/v1/login/verify", { credential: credentialJSON(credential), interaction });
       status.textContent = "Signed in. Returning to the app…";
-      resume();
+      // The server ended the request with this sign-in when no page was needed (returnTo is the app's
+      // redirect URI with the code); otherwise the request continues at /oauth2/resume.
+      if (signedIn.returnTo) location.assign(signedIn.returnTo); else resume();
     } catch (error) {
       status.textContent = explain(error);
     }

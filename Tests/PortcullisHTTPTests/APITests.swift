@@ -321,6 +321,11 @@ import WebAuthn
             var statuses: [HTTPResponse.Status] = []
             for _ in 0..<4 { statuses.append(try await H.signIn(client, &alice).status) }
             #expect(statuses == [.ok, .ok, .ok, .tooManyRequests])
+            // The refused assertion changed nothing: no session, no sign count, no event.
+            let user = try #require(try await harness.store.user(username: "alice"))
+            #expect(try await harness.store.sessions(userID: user.id).count == 4)  // sign-up and three sign-ins
+            #expect(try await harness.store.passkeys(userID: user.id).first?.signCount == 3)
+            #expect(try await harness.store.events(userID: user.id, limit: 50).filter { $0.kind == .signin }.count == 3)
         }
     }
 

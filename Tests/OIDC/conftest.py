@@ -73,6 +73,11 @@ class Server:
         self.process.kill()
         raise RuntimeError("portcullis serve did not become ready")
 
+    def log_records(self):
+        """The server's log so far, one record per JSON line."""
+        with open(self.log_path) as file:
+            return [json.loads(line) for line in file if line.startswith("{")]
+
     def snapshot(self):
         """Every live row of every table of the server's SQLite file, read through a read-only connection
         beside the running server. Rows already expired are left out (the sweep may delete them at any

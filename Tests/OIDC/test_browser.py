@@ -1,7 +1,7 @@
 """The provider's pages in a real headless Chromium with its virtual authenticator: an app sends the
 person to Portcullis, they sign in on the sign-in page with a passkey (and consent, for a
 third-party app), and the browser lands on the app's redirect URI, where Authlib exchanges the code."""
-import json, threading, urllib.parse
+import threading, urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -67,10 +67,8 @@ def sign_up(driver, origin, username):
 
 
 def routes_served(server, route):
-    """How many requests the server has logged for `route` (its request log: one JSON line each)."""
-    with open(server.log_path) as file:
-        records = [json.loads(line) for line in file if line.startswith("{")]
-    return sum(1 for record in records if record.get("route") == route)
+    """How many requests the server has logged for `route` (its request log: one line each)."""
+    return sum(1 for record in server.log_records() if record.get("route") == route)
 
 
 def app_with_callback(server, metadata, options):

@@ -1,14 +1,9 @@
 """The server's log, as an operator reads it: one JSON line for each security event the server
 records and for each admin action, with the request it came from, and the same events as the
 account's own timeline."""
-import json, secrets
+import secrets
 
 from softauthn import Browser
-
-
-def log_records(server):
-    with open(server.log_path) as file:
-        return [json.loads(line) for line in file if line.startswith("{")]
 
 
 def test_each_security_event_and_admin_action_is_logged_with_its_request(server):
@@ -30,7 +25,7 @@ def test_each_security_event_and_admin_action_is_logged_with_its_request(server)
     answer = person.http.delete(server.origin + f"/api/v1/admin/users/{bob_id}", headers={"X-Request-ID": "delete-" + bob})
     assert answer.status_code in (200, 204), answer.text
 
-    records = log_records(server)
+    records = server.log_records()
     events = [r for r in records if r["message"] == "security event"]
     me = person.http.get(server.origin + "/api/v1/me").json()
     my_id = me["user"]["id"]

@@ -136,14 +136,15 @@ struct LoggedAccountStore: AccountStore {
 
     func claimUndeliveredEvents(
         now: Date, lease: TimeInterval, limit: Int, kinds: Set<SecurityEvent.Kind>?
-    ) async throws -> [(event: SecurityEvent,
-    attempts: Int)] { try await base.claimUndeliveredEvents(now: now, lease: lease, limit: limit, kinds: kinds) }
+    ) async throws -> [(event: SecurityEvent, attempts: Int)] {
+        try await base.claimUndeliveredEvents(now: now, lease: lease, limit: limit, kinds: kinds)
+    }
 
     func markEventDelivered(id: UUID, at: Date) async throws { try await base.markEventDelivered(id: id, at: at) }
 
-    func recordEventDeliveryFailure(id: UUID, attempts: Int,
-        nextAttempt: Date?) async throws { try await base.recordEventDeliveryFailure(id: id, attempts: attempts,
-        nextAttempt: nextAttempt) }
+    func recordEventDeliveryFailure(id: UUID, attempts: Int, nextAttempt: Date?) async throws {
+        try await base.recordEventDeliveryFailure(id: id, attempts: attempts, nextAttempt: nextAttempt)
+    }
 
     func createDeviceRequest(_ request: DeviceRequest) async throws { try await base.createDeviceRequest(request) }
 
@@ -153,8 +154,9 @@ struct LoggedAccountStore: AccountStore {
         try await base.deviceRequest(deviceCodeHash: deviceCodeHash)
     }
 
-    func pendingDeviceRequests(targetUserID: UUID,
-        now: Date) async throws -> [DeviceRequest] { try await base.pendingDeviceRequests(targetUserID: targetUserID, now: now) }
+    func pendingDeviceRequests(targetUserID: UUID, now: Date) async throws -> [DeviceRequest] {
+        try await base.pendingDeviceRequests(targetUserID: targetUserID, now: now)
+    }
 
     func transitionDeviceRequest(
         deviceCodeHash: [UInt8], from: DeviceRequest.Status, to: DeviceRequest.Status, decidedBy: UUID?,
@@ -165,8 +167,9 @@ struct LoggedAccountStore: AccountStore {
         log.recorded(event)
     }
 
-    func touchDeviceRequest(deviceCodeHash: [UInt8],
-        polledAt: Date) async throws { try await base.touchDeviceRequest(deviceCodeHash: deviceCodeHash, polledAt: polledAt) }
+    func touchDeviceRequest(deviceCodeHash: [UInt8], polledAt: Date) async throws {
+        try await base.touchDeviceRequest(deviceCodeHash: deviceCodeHash, polledAt: polledAt)
+    }
 
     func createEnrolment(_ enrolment: Enrolment, event: SecurityEvent) async throws {
         try await base.createEnrolment(enrolment, event: event)
@@ -228,9 +231,9 @@ struct LoggedAccountStore: AccountStore {
         try await base.openRecoveryCases(userID: userID, now: now)
     }
 
-    func openRecoveryCases(userID: UUID, comparisonCode: String,
-        now: Date) async throws -> [RecoveryCase] { try await base.openRecoveryCases(userID: userID, comparisonCode: comparisonCode,
-        now: now) }
+    func openRecoveryCases(userID: UUID, comparisonCode: String, now: Date) async throws -> [RecoveryCase] {
+        try await base.openRecoveryCases(userID: userID, comparisonCode: comparisonCode, now: now)
+    }
 
     func addRecoveryProof(caseID: UUID, proof: RecoveryProof, event: SecurityEvent, now: Date) async throws {
         try await base.addRecoveryProof(caseID: caseID, proof: proof, event: event, now: now)

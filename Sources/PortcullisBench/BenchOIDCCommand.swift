@@ -82,11 +82,8 @@ struct BenchOIDCCommand: AsyncParsableCommand, IOCommand {
                                                                                                      "interaction": .string(interaction)])))
                         guard verify.status == 200, let cookie = verify.cookie else { signIns.fail("verify \(verify.status)"); continue }
                         lastCookies[slot] = cookie
-                        let returnTo = (try? StrictJSON.parse(verify.body))?.object?["returnTo"]?.string
-                        let location: String?
-                        if let returnTo {
-                            location = returnTo
-                        } else {
+                        var location = (try? StrictJSON.parse(verify.body))?.object?["returnTo"]?.string
+                        if location == nil {
                             let resumed = try await client.send("GET", "/oauth2/resume?interaction=\(interaction)", headers: [("Cookie", cookie)])
                             location = resumed.status == 303 ? resumed.location : nil
                         }

@@ -2,6 +2,7 @@ import Accounts
 import Foundation
 import OIDC
 import SQLKit
+import Synchronization
 import WebAuthn
 
 /// The OpenID Connect provider's store: clients, signing keys and artifacts.
@@ -23,18 +24,34 @@ extension SQLAccountStore: OIDCStore {
         var scopes: [String]
     }
 
-    static func client(_ row: any SQLRow) throws -> OIDCClient {
-        let text = try row.decode(column: "settings", as: String.self)
-        guard let json = try? StrictJSON.parse(Array(text.utf8)), let settings = try? JSONValueDecoder().decode(ClientSettings.self, from: json),
-              let algorithm = SigningAlgorithm(rawValue: settings.idTokenAlgorithm)
-        else { throw corrupt("oidc_clients.settings") }
+    static func client(_ row: any SQLRow) throws -> OIDCClient { try client(SQLKitColumns.of(row)) }
+
+    static func client(_ row: some ColumnReader) throws -> OIDCClient {
+        let (settings, algorithm) = try clientSettings(row.text("settings"))
         return OIDCClient(
-            id: try row.decode(column: "id", as: String.self), name: settings.name,
-            secretHash: try row.decode(column: "secret_hash", as: Data?.self).map(Array.init), redirectURIs: settings.redirectURIs,
+            id: try row.text("id"), name: settings.name, secretHash: try row.optionalBytes("secret_hash"), redirectURIs: settings.redirectURIs,
             postLogoutRedirectURIs: settings.postLogoutRedirectURIs, backchannelLogoutURI: settings.backchannelLogoutURI,
             thirdParty: settings.thirdParty, deviceGrant: settings.deviceGrant, requirePAR: settings.requirePAR, requireDPoP: settings.requireDPoP,
             requireDeviceBound: settings.requireDeviceBound, maxAuthAge: settings.maxAuthAge, idTokenAlgorithm: algorithm,
-            pairwise: settings.pairwise, scopes: settings.scopes, createdAt: date(try row.decode(column: "created_at", as: Int64.self)))
+            pairwise: settings.pairwise, scopes: settings.scopes, createdAt: try row.date("created_at"))
+    }
+
+    /// Settings already decoded, by their stored text. A client is read on every authorization request
+    /// and token exchange, and decoding its JSON cost more than reading its row; the row is still read
+    /// each time, so a changed or deleted client is seen at once. Emptied when it passes 64 entries.
+    private static let decodedSettings = Mutex<[String: (ClientSettings, SigningAlgorithm)]>([:])
+
+    /// The settings stored as `text`, strictly parsed; a corrupt row is refused.
+    static func clientSettings(_ text: String) throws -> (ClientSettings, SigningAlgorithm) {
+        if let known = decodedSettings.withLock({ $0[text] }) { return known }
+        guard let json = try? StrictJSON.parse(Array(text.utf8)), let settings = try? JSONValueDecoder().decode(ClientSettings.self, from: json),
+              let algorithm = SigningAlgorithm(rawValue: settings.idTokenAlgorithm)
+        else { throw corrupt("oidc_clients.settings") }
+        decodedSettings.withLock { cache in
+            if cache.count >= 64 { cache.removeAll() }
+            cache[text] = (settings, algorithm)
+        }
+        return (settings, algorithm)
     }
 
     public func saveClient(_ client: OIDCClient) async throws {
@@ -64,8 +81,10 @@ extension SQLAccountStore: OIDCStore {
     }
 
     public func client(id: String) async throws -> OIDCClient? {
-        try await backend.read { db in try await db.raw("SELECT * FROM oidc_clients WHERE id = \(bind: id)").first().map(Self.client) }
+        try await backend.readRows(Self.clientByIDSQL, [.text(id)]) { try Self.client($0) }.first
     }
+
+    static let clientByIDSQL = SQLTemplate("SELECT * FROM oidc_clients WHERE id = $1")
 
     public func clients() async throws -> [OIDCClient] {
         try await backend.read { db in try await db.raw("SELECT * FROM oidc_clients ORDER BY created_at, id").all().map(Self.client) }
@@ -122,62 +141,79 @@ extension SQLAccountStore: OIDCStore {
 
     // MARK: Artifacts
 
-    static func artifact(_ row: any SQLRow) throws -> OIDCArtifact {
-        guard let kind = OIDCArtifact.Kind(rawValue: try row.decode(column: "kind", as: String.self)) else { throw corrupt("oidc_artifacts.kind") }
+    static func artifact(_ row: any SQLRow) throws -> OIDCArtifact { try artifact(SQLKitColumns.of(row)) }
+
+    static func artifact(_ row: some ColumnReader) throws -> OIDCArtifact {
+        guard let kind = OIDCArtifact.Kind(rawValue: try row.text("kind")) else { throw corrupt("oidc_artifacts.kind") }
         return OIDCArtifact(
-            kind: kind, key: Array(try row.decode(column: "handle_hash", as: Data.self)), clientID: try row.decode(column: "client_id", as: String.self),
-            userID: try optionalUUID(row, "user_id"), sessionID: try optionalUUID(row, "session_id"), grantID: try optionalUUID(row, "grant_id"),
-            payload: Array(try row.decode(column: "payload", as: Data.self)), createdAt: date(try row.decode(column: "created_at", as: Int64.self)),
-            expiresAt: date(try row.decode(column: "expires_at", as: Int64.self)),
-            consumedAt: try row.decode(column: "consumed_at", as: Int64?.self).map(date),
-            revoked: try row.decode(column: "revoked", as: Int64.self) != 0)
+            kind: kind, key: try row.bytes("handle_hash"), clientID: try row.text("client_id"), userID: try row.optionalUUID("user_id"),
+            sessionID: try row.optionalUUID("session_id"), grantID: try row.optionalUUID("grant_id"), payload: try row.bytes("payload"),
+            createdAt: try row.date("created_at"), expiresAt: try row.date("expires_at"), consumedAt: try row.optionalDate("consumed_at"),
+            revoked: try row.flag("revoked"))
     }
 
-    static func insert(_ artifacts: [OIDCArtifact], _ db: any SQLDatabase) async throws {
-        for a in artifacts {
-            try await db.raw("""
-                INSERT INTO oidc_artifacts (kind, handle_hash, client_id, user_id, session_id, grant_id, payload, created_at, expires_at, consumed_at, revoked)
-                VALUES (\(bind: a.kind.rawValue), \(bind: Self.data(a.key)), \(bind: a.clientID), \(bind: a.userID.map(Self.id)),
-                        \(bind: a.sessionID.map(Self.id)), \(bind: a.grantID.map(Self.id)), \(bind: Self.data(a.payload)), \(bind: Self.ms(a.createdAt)),
-                        \(bind: Self.ms(a.expiresAt)), \(bind: a.consumedAt.map(Self.ms)), \(bind: Self.flag(a.revoked)))
-                ON CONFLICT (kind, handle_hash) DO UPDATE SET payload = excluded.payload, expires_at = excluded.expires_at, created_at = excluded.created_at,
-                  consumed_at = excluded.consumed_at, revoked = excluded.revoked, grant_id = excluded.grant_id
-                """).run()
-        }
+    /// The columns of `oidc_artifacts` and their values.
+    static let artifactTable = ColumnTable<OIDCArtifact>("oidc_artifacts", [
+        .text("kind") { $0.kind.rawValue },
+        .blob("handle_hash") { $0.key },
+        .text("client_id") { $0.clientID },
+        .text("user_id") { $0.userID.map(SQLAccountStore.id) },
+        .text("session_id") { $0.sessionID.map(SQLAccountStore.id) },
+        .text("grant_id") { $0.grantID.map(SQLAccountStore.id) },
+        .blob("payload") { $0.payload },
+        .integer("created_at") { SQLAccountStore.ms($0.createdAt) },
+        .integer("expires_at") { SQLAccountStore.ms($0.expiresAt) },
+        .integer("consumed_at") { $0.consumedAt.map(SQLAccountStore.ms) },
+        .integer("revoked") { SQLAccountStore.flag($0.revoked) },
+    ])
+
+    // An exchange reads a code and writes three artifacts; a sign-in through the provider writes four.
+    // These run as templates, which SQLite runs without sql-kit.
+
+    /// Stores an artifact, or replaces the one with its kind and key (a consent given again).
+    static let saveArtifactSQL = SQLTemplate(artifactTable.insert + """
+         ON CONFLICT (kind, handle_hash) DO UPDATE SET payload = excluded.payload, expires_at = excluded.expires_at,
+          created_at = excluded.created_at, consumed_at = excluded.consumed_at, revoked = excluded.revoked, grant_id = excluded.grant_id
+        """)
+    static let artifactSQL = SQLTemplate("SELECT * FROM oidc_artifacts WHERE kind = $1 AND handle_hash = $2")
+    /// Uses up an artifact that is unused, unrevoked and unexpired at `$1`.
+    static let consumeArtifactSQL = SQLTemplate("""
+        UPDATE oidc_artifacts SET consumed_at = $1
+        WHERE kind = $2 AND handle_hash = $3 AND consumed_at IS NULL AND revoked = 0 AND expires_at > $1
+        RETURNING kind
+        """)
+    static let updateArtifactSQL = SQLTemplate("""
+        UPDATE oidc_artifacts SET payload = $1, expires_at = $2
+        WHERE kind = $3 AND handle_hash = $4 AND consumed_at IS NULL AND revoked = 0
+        RETURNING kind
+        """)
+
+    static func save(_ artifacts: [OIDCArtifact], on runner: any TemplateRunner) async throws {
+        for artifact in artifacts { try await runner.count(saveArtifactSQL, artifactTable.values(artifact)) }
     }
 
     public func saveArtifacts(_ artifacts: [OIDCArtifact]) async throws {
-        try await backend.transaction { db in try await Self.insert(artifacts, db) }
-    }
-
-    public func artifact(kind: OIDCArtifact.Kind, key: [UInt8]) async throws -> OIDCArtifact? {
-        try await backend.read { db in
-            try await db.raw("SELECT * FROM oidc_artifacts WHERE kind = \(bind: kind.rawValue) AND handle_hash = \(bind: Self.data(key))").first().map(Self.artifact)
+        if artifacts.count == 1 {
+            _ = try await backend.runWrite(Self.saveArtifactSQL, Self.artifactTable.values(artifacts[0]))
+        } else {
+            try await backend.runStatements { runner in try await Self.save(artifacts, on: runner) }
         }
     }
 
+    public func artifact(kind: OIDCArtifact.Kind, key: [UInt8]) async throws -> OIDCArtifact? {
+        try await backend.readRows(Self.artifactSQL, [.text(kind.rawValue), .blob(key)]) { try Self.artifact($0) }.first
+    }
+
     public func consumeArtifact(kind: OIDCArtifact.Kind, key: [UInt8], now: Date, replacements: [OIDCArtifact]) async throws -> Bool {
-        try await backend.transaction { db in
-            let rows = try await db.raw("""
-                UPDATE oidc_artifacts SET consumed_at = \(bind: Self.ms(now))
-                WHERE kind = \(bind: kind.rawValue) AND handle_hash = \(bind: Self.data(key)) AND consumed_at IS NULL AND revoked = 0
-                  AND expires_at > \(bind: Self.ms(now))
-                RETURNING kind
-                """).all()
-            guard rows.count == 1 else { return false }
-            try await Self.insert(replacements, db)
+        try await backend.runStatements { runner in
+            guard try await runner.count(Self.consumeArtifactSQL, [.integer(Self.ms(now)), .text(kind.rawValue), .blob(key)]) == 1 else { return false }
+            try await Self.save(replacements, on: runner)
             return true
         }
     }
 
     public func updateArtifact(kind: OIDCArtifact.Kind, key: [UInt8], payload: [UInt8], expiresAt: Date) async throws -> Bool {
-        try await backend.transaction { db in
-            try await db.raw("""
-                UPDATE oidc_artifacts SET payload = \(bind: Self.data(payload)), expires_at = \(bind: Self.ms(expiresAt))
-                WHERE kind = \(bind: kind.rawValue) AND handle_hash = \(bind: Self.data(key)) AND consumed_at IS NULL AND revoked = 0
-                RETURNING kind
-                """).all().count == 1
-        }
+        try await backend.runWrite(Self.updateArtifactSQL, [.blob(payload), .integer(Self.ms(expiresAt)), .text(kind.rawValue), .blob(key)]) == 1
     }
 
     public func deleteArtifact(kind: OIDCArtifact.Kind, key: [UInt8]) async throws {

@@ -6,16 +6,16 @@ import WebAuthn
 /// Sessions: looked up by token hash, touched, rotated, revoked and swept.
 extension SQLAccountStore {
     public func session(tokenHash: [UInt8]) async throws -> Session? {
-        try await backend.read { db in
-            try await db.raw("SELECT * FROM sessions WHERE token_hash = \(bind: Self.data(tokenHash))").first().map(Self.session)
-        }
+        try await backend.readRows(Self.sessionByTokenSQL, [.blob(tokenHash)]) { try Self.session($0) }.first
     }
 
     public func session(id: UUID) async throws -> Session? {
-        try await backend.read { db in
-            try await db.raw("SELECT * FROM sessions WHERE id = \(bind: Self.id(id))").first().map(Self.session)
-        }
+        try await backend.readRows(Self.sessionByIDSQL, [.text(Self.id(id))]) { try Self.session($0) }.first
     }
+
+    // Read on every signed-in request and every token exchange: templates, which SQLite runs without sql-kit.
+    static let sessionByTokenSQL = SQLTemplate("SELECT * FROM sessions WHERE token_hash = $1")
+    static let sessionByIDSQL = SQLTemplate("SELECT * FROM sessions WHERE id = $1")
 
     public func sessions(userID: UUID) async throws -> [Session] {
         try await backend.read { db in

@@ -6,8 +6,11 @@ import WebAuthn
 /// Users, invites and admins.
 extension SQLAccountStore {
     public func user(id: UUID) async throws -> User? {
-        try await backend.read { db in try await db.raw("SELECT * FROM users WHERE id = \(bind: Self.id(id))").first().map(Self.user) }
+        try await backend.readRows(Self.userByIDSQL, [.text(Self.id(id))]) { try Self.user($0, prefix: "") }.first
     }
+
+    /// Read on every token exchange and UserInfo request: a template, which SQLite runs without sql-kit.
+    static let userByIDSQL = SQLTemplate("SELECT * FROM users WHERE id = $1")
 
     public func user(username: String) async throws -> User? {
         try await backend.read { db in

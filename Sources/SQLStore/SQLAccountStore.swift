@@ -134,8 +134,9 @@ public struct SQLAccountStore: AccountStore {
             recoveredAt: try row.optionalDate("recovered_at"))
     }
 
-    static func session(_ row: any SQLRow) throws -> Session {
-        let row = SQLKitColumns.of(row)
+    static func session(_ row: any SQLRow) throws -> Session { try session(SQLKitColumns.of(row)) }
+
+    static func session(_ row: some ColumnReader) throws -> Session {
         // A birth the store never writes is refused: it must not be read as a full-rights session.
         guard let kind = SessionBirth.Kind(rawValue: try row.text("birth_kind")) else { throw corrupt("birth_kind") }
         return Session(

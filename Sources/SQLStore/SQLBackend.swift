@@ -30,6 +30,8 @@ protocol SQLBackend: Sendable {
 
     /// Runs templated statements in one transaction. Default: ``transaction(_:)`` through sql-kit.
     func runStatements<R: Sendable>(_ body: @Sendable (any TemplateRunner) async throws -> R) async throws -> R
+    /// Runs one templated reading statement and maps each row it answers. Default: ``read(_:)`` through sql-kit.
+    func readRows<R: Sendable>(_ template: SQLTemplate, _ values: [SQLValue], _ map: @escaping @Sendable (any ColumnReader) throws -> R) async throws -> [R]
     /// Runs one templated writing statement; answers the rows it returned. Default: ``write(_:)`` through sql-kit.
     func runWrite(_ template: SQLTemplate, _ values: [SQLValue]) async throws -> Int
     /// Stores a new ceremony challenge. Default: one insert through ``runWrite(_:_:)``.
@@ -44,6 +46,10 @@ protocol SQLBackend: Sendable {
 extension SQLBackend {
     func runStatements<R: Sendable>(_ body: @Sendable (any TemplateRunner) async throws -> R) async throws -> R {
         try await transaction { db in try await body(SQLKitRunner(db)) }
+    }
+
+    func readRows<R: Sendable>(_ template: SQLTemplate, _ values: [SQLValue], _ map: @escaping @Sendable (any ColumnReader) throws -> R) async throws -> [R] {
+        try await read { db in try await db.raw("\(template.query(values))").all().map { try map(SQLKitColumns.of($0)) } }
     }
 
     func runWrite(_ template: SQLTemplate, _ values: [SQLValue]) async throws -> Int {

@@ -177,6 +177,15 @@ public final class SQLiteBackend: SQLBackend {
         try await transactionDirect { try await body($0) }
     }
 
+    /// Templated reads run on a reading connection, without sql-kit.
+    func readRows<R: Sendable>(_ template: SQLTemplate, _ values: [SQLValue], _ map: @escaping @Sendable (any ColumnReader) throws -> R) async throws -> [R] {
+        try readDirect { connection in
+            var rows: [R] = []
+            try connection.execute(template.sqliteText, values: values) { rows.append(try map($0)) }
+            return rows
+        }
+    }
+
     func runWrite(_ template: SQLTemplate, _ values: [SQLValue]) async throws -> Int {
         try await writeDirect { try $0.count(template, values) }
     }

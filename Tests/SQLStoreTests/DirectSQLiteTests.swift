@@ -109,6 +109,21 @@ import Testing
         }
     }
 
+    /// Past the threshold, a commit asks for a background checkpoint only once the WAL has grown by a
+    /// step since the last request, or has started over: a WAL that a steady writer keeps long does
+    /// not get a checkpoint (and a sync of the database file) per commit.
+    @Test(arguments: [
+        (Checkpointer.threshold - 1, 0, false),                                        // below the threshold
+        (Checkpointer.threshold, 0, true),                                             // the first past it
+        (Checkpointer.threshold + 1, Checkpointer.threshold, false),                   // the next commit
+        (Checkpointer.threshold + Checkpointer.step - 1, Checkpointer.threshold, false),
+        (Checkpointer.threshold + Checkpointer.step, Checkpointer.threshold, true),    // a step later
+        (Checkpointer.threshold + 10, Checkpointer.threshold + 500, true),             // started over and long again
+    ] as [(Int32, Int32, Bool)])
+    func aLongWALAsksForACheckpointOncePerStep(frames: Int32, lastRequest: Int32, asks: Bool) {
+        #expect(Checkpointer.asks(frames: frames, lastRequest: lastRequest) == asks)
+    }
+
     /// Commits never checkpoint inline: once the WAL passes the threshold, the background thread
     /// copies it back, and everything written is there after closing and reopening.
     @Test func theWALIsCheckpointedInTheBackground() async throws {

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Logging
 import NIOCore
 import NIOPosix
@@ -80,7 +81,7 @@ final class DirectSQLiteConnection: @unchecked Sendable {
                         _ = sqlite_nio_sqlite3_wal_checkpoint_v2(db, nil, SQLITE_CHECKPOINT_RESTART, nil, nil)
                     }
                 } else if frames >= Checkpointer.threshold, let context {
-                    Unmanaged<Checkpointer>.fromOpaque(context).takeUnretainedValue().request()
+                    Unmanaged<Checkpointer>.fromOpaque(context).takeUnretainedValue().request(frames: frames)
                 }
                 return SQLITE_OK
             }, Unmanaged.passUnretained(checkpointer).toOpaque())
@@ -261,6 +262,31 @@ final class Checkpointer: @unchecked Sendable {
 
     /// Runs `body` while no other checkpoint of Portcullis's runs on this database.
     func exclusively<R>(_ body: () -> R) -> R { gate.withLock(body) }
+
+    /// Frames the WAL held at the last request.
+    private let lastRequest = Atomic<Int32>(0)
+    /// New frames that make a further checkpoint worth its copy and its file sync while the WAL has
+    /// not started over (about 4 MiB). Under a steady stream of commits a PASSIVE checkpoint rarely
+    /// copies the last frames, so the WAL stays past ``threshold``; asking on every commit then ran
+    /// checkpoints back to back, each copying the few pages changed since the one before and syncing
+    /// the database file.
+    static let step: Int32 = 1000
+
+    /// Asks for a checkpoint of a WAL of `frames` frames: the first past ``threshold``, then one per
+    /// ``step`` more frames, and again once the WAL has started over.
+    func request(frames: Int32) {
+        guard Self.asks(frames: frames, lastRequest: lastRequest.load(ordering: .relaxed)) else { return }
+        lastRequest.store(frames, ordering: .relaxed)
+        request()
+    }
+
+    /// Whether a commit that left `frames` frames in the WAL asks for a checkpoint, when the last
+    /// request was made at `lastRequest` frames (0 before any).
+    static func asks(frames: Int32, lastRequest: Int32) -> Bool {
+        guard frames >= threshold else { return false }
+        // Fewer frames than at the last request: the WAL started over since.
+        return frames < lastRequest || frames >= lastRequest + step
+    }
 
     /// Asks for a checkpoint; requests made while one runs are folded into the next.
     func request() {

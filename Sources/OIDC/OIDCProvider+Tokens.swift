@@ -87,12 +87,22 @@ extension OIDCProvider {
               Base64URL.encode(Array(SHA256.hash(data: Array(verifier.utf8)))) == grant.request.codeChallenge
         else { throw OAuthError.invalidGrant("code_verifier does not match the code_challenge.") }
         if let bound = grant.request.dpopJKT, bound != dpopJKT { throw OAuthError.invalidDPoPProof("The DPoP key is not the one the request named.") }
+        // Without offline_access the tokens end with the session, and a session that has ended gets none.
+        var sessionExpiry: Date?
+        if !grant.offline {
+            if let known = grant.sessionExpiresAt {
+                sessionExpiry = known
+            } else {
+                sessionExpiry = try await liveSession(grant.sessionID, userID: grant.userID, now: now)?.expiresAt
+            }
+            guard let ends = sessionExpiry, ends > now else { throw OAuthError.invalidGrant("The sign-in this code came from has ended.") }
+        }
         guard let user = try await accounts.user(id: grant.userID), !user.disabled else { throw OAuthError.invalidGrant("The account is disabled.") }
 
         let issued = try await issue(
             user: user, client: client, scopes: grant.request.scopes, sessionID: grant.sessionID, authTime: grant.authTime,
             assurance: grant.assurance, nonce: grant.request.nonce, offline: grant.offline, userinfoClaims: grant.request.userinfoClaims,
-            dpopJKT: dpopJKT, grantID: stored.grantID ?? random.uuid(), now: now)
+            dpopJKT: dpopJKT, grantID: stored.grantID ?? random.uuid(), now: now, refreshExpiry: sessionExpiry)
         guard try await store.consumeArtifact(kind: .code, key: key, now: now, replacements: issued.artifacts) else {
             if let grantID = stored.grantID { try await store.revokeGrant(grantID) }
             throw OAuthError.invalidGrant("The code was already used; the tokens issued from it are revoked.")
@@ -168,7 +178,8 @@ extension OIDCProvider {
         let refreshToken = Base64URL.encode(random.bytes(32))
         let refreshGrant = RefreshGrant(userID: user.id, sessionID: sessionID, scopes: scopes, authTime: authTime, assurance: assurance,
                                         offline: offline, dpopJKT: dpopJKT)
-        let sessionExpiry = offline ? nil : try await liveSession(sessionID, userID: user.id, now: now)?.expiresAt
+        // A caller that knows when the session ends says so; otherwise it is read.
+        let sessionExpiry = offline || refreshExpiry != nil ? nil : try await liveSession(sessionID, userID: user.id, now: now)?.expiresAt
         artifacts.append(OIDCArtifact(
             kind: .refreshToken, key: sha256(refreshToken), clientID: client.id, userID: user.id, sessionID: offline ? nil : sessionID,
             grantID: grantID, payload: try encode(refreshGrant), createdAt: now,

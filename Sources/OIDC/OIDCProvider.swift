@@ -229,7 +229,7 @@ public struct OIDCProvider: Sendable {
         // A code (RFC 6749 §4.1.2): single use, short-lived, bound to client, redirect URI and PKCE challenge.
         let code = Base64URL.encode(random.bytes(32))
         let grant = CodeGrant(request: request, userID: auth.user.id, sessionID: auth.session.id, authTime: auth.session.authenticatedAt,
-                              assurance: assurance, offline: request.scopes.contains("offline_access"))
+                              assurance: assurance, offline: request.scopes.contains("offline_access"), sessionExpiresAt: auth.session.expiresAt)
         let artifact = OIDCArtifact(
             kind: .code, key: sha256(code), clientID: client.id, userID: auth.user.id, sessionID: auth.session.id, grantID: random.uuid(),
             payload: try encode(grant), createdAt: now, expiresAt: now.addingTimeInterval(min(settings.codeLifetime, 60)))

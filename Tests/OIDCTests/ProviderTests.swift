@@ -237,6 +237,39 @@ struct ProviderFixture {
         }
     }
 
+    /// Without offline_access, a code's tokens end with its session: the refresh token expires with it,
+    /// and a code whose session ended before the exchange gets no tokens. A code stored without the
+    /// session's expiry (by an earlier version) reads the session instead, to the same effect.
+    @Test(arguments: [false, true])
+    func aCodeGetsTokensThatEndWithItsSession(storedByAnEarlierVersion: Bool) async throws {
+        let f = try ProviderFixture()
+        let (client, _) = try await f.client()
+        let auth = try await f.signedIn()
+        func code() async throws -> String {
+            let code = try await f.code(client, auth: auth)
+            if storedByAnEarlierVersion {
+                var stored = try #require(try await f.store.artifact(kind: .code, key: sha256(code)))
+                var grant = try JSONDecoder().decode(CodeGrant.self, from: Data(stored.payload))
+                grant.sessionExpiresAt = nil
+                stored.payload = Array(try JSONEncoder().encode(grant))
+                try await f.store.saveArtifacts([stored])
+            }
+            return code
+        }
+        let tokens = try await f.exchange(client, code: try await code())
+        let refreshToken = try #require(tokens.refresh_token)
+        let refresh = try #require(try await f.store.artifact(kind: .refreshToken, key: sha256(refreshToken)))
+        #expect(refresh.expiresAt == auth.session.expiresAt)
+
+        // Ten seconds before the session ends, a code (valid for 30 s); then the session ends.
+        f.clock.advance(by: auth.session.expiresAt.timeIntervalSince(f.clock.now) - 10)
+        let late = try await code()
+        f.clock.advance(by: 11)
+        await #expect(throws: OAuthError.invalidGrant("The sign-in this code came from has ended.")) { try await f.exchange(client, code: late) }
+        #expect(try await f.store.artifact(kind: .code, key: sha256(late))?.consumedAt == nil)
+        #expect(try await f.store.artifacts(kind: .refreshToken, userID: auth.user.id).count == 1)
+    }
+
     @Test func freshnessCountsFromWhenTheRequestArrived() async throws {
         let f = try ProviderFixture()
         let (client, _) = try await f.client()

@@ -1,5 +1,6 @@
 import Foundation
 import JWTKit
+import Synchronization
 import WebAuthn
 
 /// The provider's signing keys as one node holds them: loaded from the store (so every node signs with
@@ -18,6 +19,9 @@ public actor KeyRing {
     let reloadInterval: TimeInterval
     var loaded: [String: LoadedKey] = [:]
     var loadedAt: Date?
+    /// The newest active signer of each algorithm as of the last load, and when that was: what
+    /// ``sign(_:algorithm:type:)`` reads without entering the actor.
+    private let signers = Mutex<(byAlgorithm: [SigningAlgorithm: JWSSigner], at: Date?)>(([:], nil))
 
     public init(store: any OIDCStore, encryption: KeyEncryption?, retention: TimeInterval, reloadInterval: TimeInterval = 30,
                 clock: @escaping @Sendable () -> Date) {
@@ -73,6 +77,12 @@ public actor KeyRing {
         }
         loaded = next
         loadedAt = now
+        var active: [SigningAlgorithm: LoadedKey] = [:]
+        for key in next.values where key.stored.retiredAt == nil {
+            if let other = active[key.stored.algorithm], other.stored.createdAt >= key.stored.createdAt { continue }
+            active[key.stored.algorithm] = key
+        }
+        signers.withLock { $0 = (active.mapValues(\.signer), now) }
     }
 
     private func fresh() async throws {
@@ -95,14 +105,16 @@ public actor KeyRing {
         return key
     }
 
-    /// Signs `payload` with the active key of `algorithm`, with `typ` in the header.
-    func sign(_ payload: some JWTPayload, algorithm: SigningAlgorithm, type: String) async throws -> String {
-        let key = try await signer(algorithm)
-        var header = JWTHeader()
-        header.typ = type
-        header.kid = key.stored.kid
-        header.alg = algorithm.rawValue
-        return try await key.collection.sign(payload, kid: JWKIdentifier(string: key.stored.kid), header: header)
+    /// Signs `payload` with the active key of `algorithm`, with `typ` in the header. While the keys
+    /// are fresh it signs on the caller's task, without entering the actor.
+    nonisolated func sign(_ payload: some Encodable & Sendable, algorithm: SigningAlgorithm, type: String) async throws -> String {
+        let now = clock()
+        let known = signers.withLock { state -> JWSSigner? in
+            guard let at = state.at, now.timeIntervalSince(at) < reloadInterval else { return nil }
+            return state.byAlgorithm[algorithm]
+        }
+        if let known { return try known.sign(payload, type: type) }
+        return try await signer(algorithm).signer.sign(payload, type: type)
     }
 
     /// The published keys (RFC 7517 §5).

@@ -58,11 +58,51 @@ public struct KeyEncryption: Sendable {
     }
 }
 
-/// One usable key: its signer and its public JWK.
+/// One usable key: its signer, its verifier and its public JWK.
 struct LoadedKey: Sendable {
     var stored: StoredSigningKey
+    let signer: JWSSigner
+    /// Verifies the tokens this key signed.
     let collection: JWTKeyCollection
     let jwk: JSONValue
+}
+
+/// Signs with one key into the JWS compact serialization (RFC 7515 §7.1), on the caller's task.
+/// jwt-kit signs inside its key collection, an actor: every token then waited its turn there, two
+/// executor hops each, and an exchange signs two. Verification stays with jwt-kit.
+struct JWSSigner: Sendable {
+    enum Key: Sendable {
+        case rsa(_RSA.Signing.PrivateKey)
+        case p256(P256.Signing.PrivateKey)
+    }
+
+    /// The protected header (RFC 7515 §4.1).
+    struct Header: Encodable {
+        let alg: String
+        let kid: String
+        let typ: String
+    }
+
+    let kid: String
+    let algorithm: SigningAlgorithm
+    let key: Key
+
+    /// BASE64URL(header) "." BASE64URL(payload) "." BASE64URL(signature), `typ` in the header.
+    func sign(_ payload: some Encodable, type: String) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .withoutEscapingSlashes
+        let input = Base64URL.encode(Array(try encoder.encode(Header(alg: algorithm.rawValue, kid: kid, typ: type)))) + "."
+            + Base64URL.encode(Array(try encoder.encode(payload)))
+        let digest = SHA256.hash(data: Array(input.utf8))
+        let signature: [UInt8]
+        switch key {
+        // RFC 7518 §3.3: RSASSA-PKCS1-v1_5 with SHA-256.
+        case .rsa(let key): signature = Array(try key.signature(for: digest, padding: .insecurePKCS1v1_5).rawRepresentation)
+        // RFC 7518 §3.4: ECDSA P-256 with SHA-256, the signature as R and S, 32 bytes each.
+        case .p256(let key): signature = Array(try key.signature(for: digest).rawRepresentation)
+        }
+        return input + "." + Base64URL.encode(signature)
+    }
 }
 
 /// Makes, loads and publishes signing keys.
@@ -91,15 +131,19 @@ public enum SigningKeys {
         }
         let collection = JWTKeyCollection()
         let kid = JWKIdentifier(string: stored.kid)
+        let signing: JWSSigner.Key
         switch stored.algorithm.base {
         case .rs256:
-            let key = try Insecure.RSA.PrivateKey(backing: try _RSA.Signing.PrivateKey(derRepresentation: raw))
-            await collection.add(rsa: key, digestAlgorithm: .sha256, kid: kid)
+            let key = try _RSA.Signing.PrivateKey(derRepresentation: raw)
+            await collection.add(rsa: try Insecure.RSA.PublicKey(backing: key.publicKey), digestAlgorithm: .sha256, kid: kid)
+            signing = .rsa(key)
         case .es256:
-            let key = try ES256PrivateKey(backing: try P256.Signing.PrivateKey(rawRepresentation: raw))
-            await collection.add(ecdsa: key, kid: kid)
+            let key = try P256.Signing.PrivateKey(rawRepresentation: raw)
+            await collection.add(ecdsa: try ES256PublicKey(backing: key.publicKey), kid: kid)
+            signing = .p256(key)
         }
-        return LoadedKey(stored: stored, collection: collection, jwk: try jwk(stored.algorithm, raw: raw, kid: stored.kid))
+        return LoadedKey(stored: stored, signer: JWSSigner(kid: stored.kid, algorithm: stored.algorithm, key: signing), collection: collection,
+                         jwk: try jwk(stored.algorithm, raw: raw, kid: stored.kid))
     }
 
     /// The public JWK of a private key (RFC 7517 §4, RFC 7518 §6), with `kid`, `use` and `alg` when `kid` is given.

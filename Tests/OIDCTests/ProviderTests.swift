@@ -434,6 +434,42 @@ struct ProviderFixture {
         await #expect(throws: OIDCError.keySecretMismatch) { try await unsealed.jwks() }
     }
 
+    /// Tokens are signed outside jwt-kit (``JWSSigner``): for each algorithm the compact form carries
+    /// `alg`, `kid` and `typ`, jwt-kit verifies it with the published key, the signature has the
+    /// form RFC 7518 gives (R and S for ES256, the modulus size for RS256), and a changed payload fails.
+    @Test(arguments: [SigningAlgorithm.es256, .rs256])
+    func signedTokensVerifyWithThePublishedKey(algorithm: SigningAlgorithm) async throws {
+        let f = try ProviderFixture()
+        let (client, _) = try await f.client { $0.idTokenAlgorithm = algorithm }
+        let auth = try await f.signedIn()
+        let tokens = try await f.exchange(client, code: try await f.code(client, auth: auth))
+        let idToken = try #require(tokens.id_token)
+        for (token, type) in [(idToken, "JWT"), (tokens.access_token, "at+jwt")] {
+            let parts = token.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+            #expect(parts.count == 3)
+            let headerBytes = try #require(Base64URL.decode(parts[0]))
+            let header = try #require(try StrictJSON.parse(headerBytes).object)
+            #expect(header["alg"]?.string == algorithm.rawValue && header["typ"]?.string == type)
+            let kid = try #require(header["kid"]?.string)
+            let jwks = try await f.provider.keys.jwks()
+            #expect(jwks.object?["keys"]?.array?.contains { $0.object?["kid"]?.string == kid } == true)
+            let signature = try #require(Base64URL.decode(parts[2]))
+            #expect(signature.count == (algorithm == .es256 ? 64 : 256))
+            if type == "JWT" {
+                let claims = try await f.provider.keys.verify(token, as: IDTokenClaims.self, type: "jwt")
+                #expect(claims.aud == client.id && claims.nonce == "n1")
+            } else {
+                #expect(try await f.provider.validateAccessToken(token, dpopJKT: nil).client_id == client.id)
+            }
+            // The same signature over another payload does not verify.
+            let payloadBytes = try #require(Base64URL.decode(parts[1]))
+            var claims = try #require(try StrictJSON.parse(payloadBytes).object)
+            claims["sub"] = .string("someone-else")
+            let forged = [parts[0], Base64URL.encode(StrictJSON.serializedBytes(.object(claims))), parts[2]].joined(separator: ".")
+            await #expect(throws: OAuthError.self) { try await f.provider.keys.verify(forged, as: IDTokenClaims.self) }
+        }
+    }
+
     @Test func registrationRefusesWhatCannotBeMatchedSafely() throws {
         for uri in ["http://app.example/cb", "https://app.example/cb#frag", "app.example/cb", "javascript:alert(1)", "https://user:pw@app.example/cb"] {
             #expect(ClientRegistration.problem(redirectURI: uri) != nil, "\(uri)")

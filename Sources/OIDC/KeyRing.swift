@@ -18,10 +18,11 @@ public actor KeyRing {
     /// How often a node looks for new keys.
     let reloadInterval: TimeInterval
     var loaded: [String: LoadedKey] = [:]
-    var loadedAt: Date?
     /// The newest active signer of each algorithm as of the last load, and when that was: what
     /// ``sign(_:algorithm:type:)`` reads without entering the actor.
     private let signers = Mutex<(byAlgorithm: [SigningAlgorithm: JWSSigner], at: Date?)>(([:], nil))
+    /// When the keys were last loaded.
+    var loadedAt: Date? { signers.withLock { $0.at } }
 
     public init(store: any OIDCStore, encryption: KeyEncryption?, retention: TimeInterval, reloadInterval: TimeInterval = 30,
                 clock: @escaping @Sendable () -> Date) {
@@ -76,7 +77,6 @@ public actor KeyRing {
             }
         }
         loaded = next
-        loadedAt = now
         var active: [SigningAlgorithm: LoadedKey] = [:]
         for key in next.values where key.stored.retiredAt == nil {
             if let other = active[key.stored.algorithm], other.stored.createdAt >= key.stored.createdAt { continue }
@@ -90,19 +90,13 @@ public actor KeyRing {
         try await reload()
     }
 
-    /// The key that signs for `algorithm`: the newest active one.
-    func signer(_ algorithm: SigningAlgorithm) async throws -> LoadedKey {
+    /// The signer of the newest active key of `algorithm`, the keys loaded afresh when they are stale.
+    func signer(_ algorithm: SigningAlgorithm) async throws -> JWSSigner {
         try await fresh()
-        guard let key = loaded.values.filter({ $0.stored.algorithm == algorithm && $0.stored.retiredAt == nil })
-            .max(by: { $0.stored.createdAt < $1.stored.createdAt })
-        else {
-            try await ensureKeys()
-            guard let key = loaded.values.first(where: { $0.stored.algorithm == algorithm && $0.stored.retiredAt == nil }) else {
-                throw OIDCError.keySecretMismatch
-            }
-            return key
-        }
-        return key
+        if let signer = signers.withLock({ $0.byAlgorithm[algorithm] }) { return signer }
+        try await ensureKeys()
+        guard let signer = signers.withLock({ $0.byAlgorithm[algorithm] }) else { throw OIDCError.keySecretMismatch }
+        return signer
     }
 
     /// Signs `payload` with the active key of `algorithm`, with `typ` in the header. While the keys
@@ -114,7 +108,7 @@ public actor KeyRing {
             return state.byAlgorithm[algorithm]
         }
         if let known { return try known.sign(payload, type: type) }
-        return try await signer(algorithm).signer.sign(payload, type: type)
+        return try await signer(algorithm).sign(payload, type: type)
     }
 
     /// The published keys (RFC 7517 §5).

@@ -147,8 +147,10 @@ extension OIDCProvider {
     }
 
     /// The tokens of one grant: a JWT access token (RFC 9068), an ID token (Core §2), a refresh token.
+    /// The refresh token ends at `refreshExpiry` (without offline_access, when the session ends) or,
+    /// when that is nil (an offline grant), after the offline refresh lifetime.
     func issue(user: User, client: OIDCClient, scopes: [String], sessionID: UUID, authTime: Date, assurance: Assurance, nonce: String?,
-               offline: Bool, userinfoClaims: [String], dpopJKT: String?, grantID: UUID, now: Date, refreshExpiry: Date? = nil) async throws
+               offline: Bool, userinfoClaims: [String], dpopJKT: String?, grantID: UUID, now: Date, refreshExpiry: Date?) async throws
         -> (response: TokenResponse, artifacts: [OIDCArtifact])
     {
         let sub = subject(userID: user.id, client: client)
@@ -178,12 +180,10 @@ extension OIDCProvider {
         let refreshToken = Base64URL.encode(random.bytes(32))
         let refreshGrant = RefreshGrant(userID: user.id, sessionID: sessionID, scopes: scopes, authTime: authTime, assurance: assurance,
                                         offline: offline, dpopJKT: dpopJKT)
-        // A caller that knows when the session ends says so; otherwise it is read.
-        let sessionExpiry = offline || refreshExpiry != nil ? nil : try await liveSession(sessionID, userID: user.id, now: now)?.expiresAt
         artifacts.append(OIDCArtifact(
             kind: .refreshToken, key: sha256(refreshToken), clientID: client.id, userID: user.id, sessionID: offline ? nil : sessionID,
             grantID: grantID, payload: try encode(refreshGrant), createdAt: now,
-            expiresAt: refreshExpiry ?? sessionExpiry ?? now.addingTimeInterval(settings.offlineRefreshLifetime)))
+            expiresAt: refreshExpiry ?? now.addingTimeInterval(settings.offlineRefreshLifetime)))
         let response = TokenResponse(
             access_token: accessToken, token_type: dpopJKT == nil ? "Bearer" : "DPoP", expires_in: Int(settings.accessTokenLifetime),
             id_token: idToken, refresh_token: refreshToken, scope: scopes.joined(separator: " "))

@@ -1,10 +1,10 @@
 import Foundation
-import Synchronization
 import Logging
 import NIOCore
 import NIOPosix
 import SQLKit
 import SQLiteKit
+import Synchronization
 // The SQLite that sqlite-nio vendors (and builds with its own options), called directly: a statement
 // runs to completion on the calling thread instead of hopping to a thread pool and back, which
 // measured about twice as fast for Portcullis's short indexed statements (see BENCHMARKS.md).

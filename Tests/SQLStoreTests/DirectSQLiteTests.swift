@@ -248,6 +248,24 @@ import Testing
         }
     }
 
+    /// More callers queued than one group carries: the one that commits hands the writer to the next
+    /// in line, which runs the rest in a group of its own, and every caller's work is committed once.
+    @Test func callersBeyondOneGroupAreHandedTheWriterInTurn() async throws {
+        try await Self.withBackend { backend in
+            try await backend.transaction { db in try await db.raw("CREATE TABLE t (k TEXT PRIMARY KEY)").run() }
+            let before = backend.commitCount
+            let count = 3 * SQLiteBackend.largestGroup + 5
+            let outcome = await Self.queuedBehindOne(backend, first: Self.insert("first"), others: (0..<count).map { Self.insert("k\($0)") },
+                                                     othersAsSingleWrites: true)
+            #expect(outcome.first)
+            #expect(outcome.others.allSatisfy { $0 })
+            #expect(try await Self.keys(backend) == Set(["first"] + (0..<count).map { "k\($0)" }))
+            // 64 callers a group at most: at least four COMMITs, and far fewer than one per caller.
+            let commits = backend.commitCount - before
+            #expect(commits >= 4 && commits < count / 4)
+        }
+    }
+
     struct AfterTheStatement: Error {}
 
     /// A single write whose body throws something other than SQLite's refusal may have changed the

@@ -33,9 +33,9 @@ public final class SQLiteBackend: SQLBackend {
     let checkpointer: Checkpointer
     let nextReader = Atomic<Int>(0)
     let logger: Logger
-    /// Who holds the writer, and who waits for it (a lock that suspends instead of blocking; taking a
-    /// free writer costs no executor hop, unlike an actor).
-    private let writerState = Mutex<(busy: Bool, waiters: [CheckedContinuation<Void, Never>])>((false, []))
+    /// Whether a caller is combining (holds the writer), and the work queued for it (see
+    /// ``transaction(_:)``). Taking a free writer costs no executor hop, unlike an actor.
+    private let writerState = Mutex<(busy: Bool, queue: [WriteJob])>((false, []))
 
     public let binaryType = "BLOB"
     public let isPostgres = false
@@ -89,45 +89,30 @@ public final class SQLiteBackend: SQLBackend {
         DirectSQLiteDatabase(connection: connection, logger: logger, eventLoop: MultiThreadedEventLoopGroup.singleton.any())
     }
 
-    private func acquire() async {
-        let taken = writerState.withLock { state in
-            if state.busy { return false }
-            state.busy = true
-            return true
-        }
-        if taken { return }
-        await withCheckedContinuation { continuation in
-            // Freed in between: take it now; otherwise wait for a release to hand it over.
-            let handover = writerState.withLock { state -> Bool in
-                if !state.busy {
-                    state.busy = true
-                    return true
-                }
-                state.waiters.append(continuation)
-                return false
-            }
-            if handover { continuation.resume() }
+    /// One caller's work for the shared write transaction, run by whichever caller is combining.
+    private final class WriteJob: @unchecked Sendable {
+        // Handed between tasks through `writerState`'s lock and continuation resumes, one owner at a time.
+        let savepoint: Bool
+        /// The caller's body, with its value kept by the caller; set to nil once run, so that nothing
+        /// refers to the caller's (non-escaping) body when the caller resumes.
+        var work: (@Sendable (DirectSQLiteConnection) async throws -> Void)?
+        /// What the caller throws: its own error, or the group's.
+        var failure: (any Error)?
+        /// Whether the job has run and its group has ended; false when the caller is woken to combine.
+        var finished = false
+        var waiter: Waiter?
+
+        init(savepoint: Bool, work: @escaping @Sendable (DirectSQLiteConnection) async throws -> Void) {
+            self.savepoint = savepoint
+            self.work = work
         }
     }
 
-    private func release() {
-        let next = writerState.withLock { state -> CheckedContinuation<Void, Never>? in
-            if state.waiters.isEmpty {
-                state.busy = false
-                return nil
-            }
-            return state.waiters.removeFirst()  // stays busy: handed over
-        }
-        next?.resume()
+    /// A caller's value, written by the combiner that ran its body.
+    private final class ValueBox<R>: @unchecked Sendable {
+        var value: R?
     }
 
-    /// Callers whose work is done inside the open write transaction and who wait for its COMMIT.
-    /// Touched only by the writer's holder.
-    private final class OpenTransaction: @unchecked Sendable {
-        var waiting: [CheckedContinuation<Void, any Error>] = []
-        var members = 0
-    }
-    private let open = Mutex<OpenTransaction?>(nil)
     private let commits = Atomic<Int>(0)
     /// Most callers' work one COMMIT carries.
     static let largestGroup = 64
@@ -136,7 +121,7 @@ public final class SQLiteBackend: SQLBackend {
     public var commitCount: Int { commits.load(ordering: .relaxed) }
 
     /// Callers waiting for the writer now (for tests and diagnostics).
-    public var waitingWriterCount: Int { writerState.withLock { $0.waiters.count } }
+    public var waitingWriterCount: Int { writerState.withLock { $0.queue.count } }
 
     /// Group commit. Each caller's work runs in a savepoint of one write transaction that the callers
     /// queued for the writer share: a caller that finds others waiting hands the writer on without
@@ -215,89 +200,109 @@ public final class SQLiteBackend: SQLBackend {
     }
 
     private func joinGroup<R: Sendable>(savepoint: Bool, _ body: @Sendable (DirectSQLiteConnection) async throws -> R) async throws -> R {
-        await acquire()
-        let group: OpenTransaction
-        if let current = open.withLock({ $0 }) {
-            group = current
-        } else {
-            do {
-                // IMMEDIATE takes the write lock at once, so a transaction never fails half-way on a busy database.
-                try writer.execute("BEGIN IMMEDIATE", []) { _ in }
-            } catch {
-                release()
-                throw error
+        try await withoutActuallyEscaping(body) { body in
+            let box = ValueBox<R>()
+            let job = WriteJob(savepoint: savepoint) { connection in box.value = try await body(connection) }
+            let combining = writerState.withLock { state in
+                if state.busy { return false }
+                state.busy = true
+                return true
             }
-            group = OpenTransaction()
-            open.withLock { $0 = group }
+            if !combining {
+                await withCheckedContinuation { continuation in
+                    // Freed in between: combine now; otherwise wait to be run, or to be handed the writer.
+                    let free = writerState.withLock { state -> Bool in
+                        if !state.busy {
+                            state.busy = true
+                            return true
+                        }
+                        job.waiter = Waiter(continuation)
+                        state.queue.append(job)
+                        return false
+                    }
+                    if free { continuation.resume() }
+                }
+            }
+            if !job.finished { await combine(first: job) }
+            if let failure = job.failure { throw failure }
+            guard let value = box.value else { throw SQLiteFailure.sharedTransactionLost }
+            return value
         }
+    }
 
-        let outcome: Result<R, any Error>
+    /// Runs `first`, then the work queued meanwhile (up to ``largestGroup`` callers), each in the one
+    /// write transaction, commits it, wakes the callers whose work it carried, and hands the writer to
+    /// the next caller in the queue (or frees it). The callers queued while one combines are served by
+    /// its task: the writer never waits for a woken task to be scheduled before the next caller's
+    /// statements run.
+    private func combine(first: WriteJob) async {
+        var members: [WriteJob] = []
         do {
-            if savepoint { try writer.execute("SAVEPOINT member", []) { _ in } }
+            // IMMEDIATE takes the write lock at once, so a transaction never fails half-way on a busy database.
+            try writer.execute("BEGIN IMMEDIATE", []) { _ in }
+            var next: WriteJob? = first
+            while let job = next {
+                members.append(job)
+                await run(job)
+                guard writer.inTransaction else {
+                    // SQLite ended the transaction (or it was rolled back): everyone's work in it is gone.
+                    for member in members where member.failure == nil { member.failure = SQLiteFailure.sharedTransactionLost }
+                    break
+                }
+                next = members.count < Self.largestGroup ? writerState.withLock { $0.queue.isEmpty ? nil : $0.queue.removeFirst() } : nil
+            }
+            if writer.inTransaction {
+                do {
+                    try writer.execute("COMMIT", []) { _ in }
+                    commits.add(1, ordering: .relaxed)
+                } catch {
+                    writer.rollbackIfOpen()
+                    for member in members { member.failure = error }
+                }
+            }
+        } catch {
+            // BEGIN failed: only `first` was taken.
+            first.work = nil
+            first.failure = error
+            members = [first]
+        }
+        for member in members { member.finished = true }
+        let heir = writerState.withLock { state -> WriteJob? in
+            if state.queue.isEmpty {
+                state.busy = false
+                return nil
+            }
+            return state.queue.removeFirst()  // the writer stays busy: handed over
+        }
+        // `first` is this task's own: it returns from here instead of being woken.
+        Waiter.resume(members.dropFirst().compactMap(\.waiter))
+        heir?.waiter?.resume()
+    }
+
+    /// Runs one caller's work in the open transaction: in a savepoint of its own when it asked for
+    /// one, so that its failure undoes its work alone.
+    private func run(_ job: WriteJob) async {
+        guard let work = job.work else { return }
+        job.work = nil
+        do {
+            if job.savepoint { try writer.execute("SAVEPOINT member", []) { _ in } }
             do {
-                let value = try await body(writer)
-                if savepoint { try writer.execute("RELEASE member", []) { _ in } }
-                outcome = .success(value)
+                try await work(writer)
+                if job.savepoint { try writer.execute("RELEASE member", []) { _ in } }
             } catch {
-                if savepoint {
+                if job.savepoint {
                     try writer.execute("ROLLBACK TO member", []) { _ in }
                     try writer.execute("RELEASE member", []) { _ in }
                 } else if !(error is SQLiteFailure) {
                     // Not a statement SQLite refused and undid: the statement may have run.
                     writer.rollbackIfOpen()
                 }
-                outcome = .failure(error)
+                job.failure = error
             }
         } catch {
             // The savepoint itself failed: the transaction is in no known state.
-            outcome = .failure(error)
+            if job.failure == nil { job.failure = error }
             writer.rollbackIfOpen()
-        }
-
-        if !writer.inTransaction {
-            // SQLite ended the transaction (or it was rolled back above): the others' work is gone too.
-            var error: any Error = SQLiteFailure.sharedTransactionLost
-            if case .failure(let own) = outcome { error = own }
-            finish(group, error: error)
-            throw error
-        }
-        group.members += 1
-        let alone = writerState.withLock { $0.waiters.isEmpty }
-        if alone || group.members >= Self.largestGroup {
-            var failure: (any Error)?
-            do {
-                try writer.execute("COMMIT", []) { _ in }
-                commits.add(1, ordering: .relaxed)
-            } catch {
-                failure = error
-                writer.rollbackIfOpen()
-            }
-            finish(group, error: failure)
-            if let failure, case .success = outcome { throw failure }
-            return try outcome.get()
-        }
-        switch outcome {
-        case .failure(let error):
-            // Undone already; the others go on.
-            release()
-            throw error
-        case .success(let value):
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                group.waiting.append(continuation)
-                release()
-            }
-            return value
-        }
-    }
-
-    /// Closes `group` (committed, or failed with `error`), frees the writer and wakes its waiters.
-    private func finish(_ group: OpenTransaction, error: (any Error)?) {
-        open.withLock { $0 = nil }
-        let waiting = group.waiting
-        group.waiting = []
-        release()
-        for continuation in waiting {
-            if let error { continuation.resume(throwing: error) } else { continuation.resume() }
         }
     }
 
@@ -316,5 +321,38 @@ public final class SQLiteBackend: SQLBackend {
         writer.close()
         // Last: the last connection to close checkpoints the whole WAL and removes it.
         checkpointer.stop()
+    }
+}
+
+/// A task suspended until its work is committed or the writer is handed to it, with the event loop
+/// it ran on. The process runs Swift's jobs on NIO's event loops, and a resumed task is queued on the
+/// loop of the thread that resumes it: resumed by the committer, every caller of a group would pile
+/// onto the committer's loop while the other loop had nothing to do. Resumed on its own loop, a task
+/// stays beside its connection, and both loops keep working.
+struct Waiter: Sendable {
+    let continuation: CheckedContinuation<Void, Never>
+    let home: (any EventLoop)?
+
+    /// Call from inside the continuation's closure, which runs on the suspending task's thread.
+    init(_ continuation: CheckedContinuation<Void, Never>) {
+        self.continuation = continuation
+        self.home = MultiThreadedEventLoopGroup.currentEventLoop
+    }
+
+    func resume() { Self.resume([self]) }
+
+    /// Resumes `waiters`, each on its own loop, with one hop per loop.
+    static func resume(_ waiters: [Waiter]) {
+        var byLoop: [ObjectIdentifier?: ((any EventLoop)?, [CheckedContinuation<Void, Never>])] = [:]
+        for waiter in waiters {
+            byLoop[waiter.home.map { ObjectIdentifier($0) }, default: (waiter.home, [])].1.append(waiter.continuation)
+        }
+        for (home, continuations) in byLoop.values {
+            if let home, !home.inEventLoop {
+                home.execute { for continuation in continuations { continuation.resume() } }
+            } else {
+                for continuation in continuations { continuation.resume() }
+            }
+        }
     }
 }

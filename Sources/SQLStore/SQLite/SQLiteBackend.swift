@@ -257,7 +257,8 @@ public final class SQLiteBackend: SQLBackend {
                     commits.add(1, ordering: .relaxed)
                 } catch {
                     writer.rollbackIfOpen()
-                    for member in members { member.failure = error }
+                    // A caller whose own work failed keeps its own error.
+                    for member in members where member.failure == nil { member.failure = error }
                 }
             }
         } catch {

@@ -21,10 +21,11 @@ private func createOwnerOnlyFile(_ path: String) {
     if descriptor >= 0 { close(descriptor) }
 }
 
-/// Embedded SQLite: one writing connection (SQLite serializes writers anyway) that callers take in
-/// turn and whose transaction they share (group commit, see ``transaction(_:)``); reading connections
-/// that WAL lets run beside it; a checkpoint thread; a busy timeout; foreign keys. Statements run on
-/// the calling task's thread (``DirectSQLiteDatabase``): each is a few microseconds of indexed work.
+/// Embedded SQLite: one writing connection (SQLite serializes writers anyway) whose transaction
+/// callers share (group commit, see ``transaction(_:)``); reading connections that WAL lets run
+/// beside it; a checkpoint thread; a busy timeout; foreign keys. Statements run on a task's own thread
+/// (``DirectSQLiteDatabase``): a read on the caller's, a write on the thread of the caller holding the
+/// writer. Each is a few microseconds of indexed work.
 public final class SQLiteBackend: SQLBackend {
     /// The database file.
     public let path: String
@@ -120,16 +121,17 @@ public final class SQLiteBackend: SQLBackend {
     /// COMMITs so far (for tests and diagnostics: fewer than transactions when commits were shared).
     public var commitCount: Int { commits.load(ordering: .relaxed) }
 
-    /// Callers waiting for the writer now (for tests and diagnostics).
+    /// Callers whose work is queued for the writer now (for tests and diagnostics).
     public var waitingWriterCount: Int { writerState.withLock { $0.queue.count } }
 
     /// Group commit. Each caller's work runs in a savepoint of one write transaction that the callers
-    /// queued for the writer share: a caller that finds others waiting hands the writer on without
-    /// committing and waits; the last in line (or the 64th) commits for all. Every caller still returns
-    /// only after the COMMIT that made its work durable, and a caller whose work fails is rolled back
-    /// to its savepoint alone. Under load this turns dozens of commits (each writing every page it
-    /// touched to the WAL) into one. If the COMMIT fails, or SQLite abandons the transaction, every
-    /// caller in it gets the error and nothing of theirs is kept.
+    /// queued for the writer share: a caller that finds the writer busy queues its work and waits; the
+    /// caller holding the writer runs the queued work itself (up to ``largestGroup`` callers) and
+    /// commits for all. Every caller still returns only after the COMMIT that made its work durable,
+    /// and a caller whose work fails is rolled back to its savepoint alone. Under load this turns
+    /// dozens of commits (each writing every page it touched to the WAL) into one. If the COMMIT fails,
+    /// or SQLite abandons the transaction, every caller in it gets the error and nothing of theirs is
+    /// kept.
     public func transaction<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
         try await member(savepoint: true) { connection in try await body(database(connection)) }
     }

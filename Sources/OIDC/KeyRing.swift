@@ -99,9 +99,10 @@ public actor KeyRing {
         return signer
     }
 
-    /// Signs `payload` with the active key of `algorithm`, with `typ` in the header. While the keys
+    /// Signs `claims` with the active key of `algorithm`, with `typ` in the header. While the keys
     /// are fresh it signs on the caller's task, without entering the actor.
-    nonisolated func sign(_ payload: some Encodable & Sendable, algorithm: SigningAlgorithm, type: String) async throws -> String {
+    nonisolated func sign(_ claims: some SignedClaims, algorithm: SigningAlgorithm, type: String) async throws -> String {
+        let payload = claims.claimsJSON
         let now = clock()
         let known = signers.withLock { state -> JWSSigner? in
             guard let at = state.at, now.timeIntervalSince(at) < reloadInterval else { return nil }

@@ -45,7 +45,7 @@ extension OIDCProvider {
     public func connectedApps(userID: UUID) async throws -> [ConnectedApp] {
         var apps: [ConnectedApp] = []
         for consent in try await store.artifacts(kind: .consent, userID: userID) where consent.expiresAt > clock() {
-            guard let client = try await store.client(id: consent.clientID), let grant = try? decode(ConsentGrant.self, consent.payload) else { continue }
+            guard let client = try await store.client(id: consent.clientID), let grant = decode(ConsentGrant.self, consent.payload) else { continue }
             apps.append(ConnectedApp(clientID: client.id, name: client.name, scopes: grant.scopes, consentedAt: grant.at))
         }
         return apps
@@ -87,7 +87,7 @@ extension OIDCProvider {
         }
         let reference = Base64URL.encode(random.bytes(24))
         try await store.saveArtifacts([OIDCArtifact(
-            kind: .pushedRequest, key: sha256(reference), clientID: client.id, payload: try encode(pushed), createdAt: now,
+            kind: .pushedRequest, key: sha256(reference), clientID: client.id, payload: encode(pushed), createdAt: now,
             expiresAt: now.addingTimeInterval(settings.pushedRequestLifetime))])
         return (Self.pushedURIPrefix + reference, Int(settings.pushedRequestLifetime))
     }
@@ -96,7 +96,7 @@ extension OIDCProvider {
     func takePushedRequest(uri: String, now: Date) async throws -> PushedRequest {
         let reference = String(uri.dropFirst(Self.pushedURIPrefix.count))
         guard reference.count <= 64, let stored = try await store.artifact(kind: .pushedRequest, key: sha256(reference)),
-              let pushed = try? decode(PushedRequest.self, stored.payload),
+              let pushed = decode(PushedRequest.self, stored.payload),
               try await store.consumeArtifact(kind: .pushedRequest, key: sha256(reference), now: now, replacements: [])
         else { throw AuthorizationPageError("The pushed authorization request has expired or was already used. Go back to the app and start again.") }
         return pushed
@@ -185,7 +185,7 @@ public struct DeviceAuthorization: Encodable, Sendable {
 }
 
 /// What a device grant's client asked for, kept with the device code.
-struct DeviceGrantRequest: Codable, Sendable {
+struct DeviceGrantRequest: Codable, Sendable, Equatable {
     var scopes: [String]
 }
 
@@ -207,7 +207,7 @@ extension OIDCProvider {
         let started = try await start()
         let now = clock()
         try await store.saveArtifacts([OIDCArtifact(
-            kind: .deviceCode, key: sha256(started.deviceCode), clientID: client.id, payload: try encode(DeviceGrantRequest(scopes: scopes)),
+            kind: .deviceCode, key: sha256(started.deviceCode), clientID: client.id, payload: encode(DeviceGrantRequest(scopes: scopes)),
             createdAt: now, expiresAt: now.addingTimeInterval(TimeInterval(started.expiresIn)))])
         return DeviceAuthorization(
             device_code: started.deviceCode, user_code: started.userCode, verification_uri: verificationURI,
@@ -230,7 +230,7 @@ extension OIDCProvider {
             throw OAuthError.invalidRequest("device_code is required.")
         }
         guard let stored = try await store.artifact(kind: .deviceCode, key: sha256(deviceCode)), stored.clientID == client.id,
-              let request = try? decode(DeviceGrantRequest.self, stored.payload)
+              let request = decode(DeviceGrantRequest.self, stored.payload)
         else { throw OAuthError.invalidGrant("The device code is unknown or was issued to another client.") }
         switch try await poll(deviceCode) {
         case .authorizationPending: throw OAuthError.authorizationPending()

@@ -74,7 +74,7 @@ extension OIDCProvider {
         let now = clock()
         let key = sha256(code)
         guard let stored = try await store.artifact(kind: .code, key: key), stored.clientID == client.id,
-              let grant = try? decode(CodeGrant.self, stored.payload)
+              let grant = decode(CodeGrant.self, stored.payload)
         else { throw OAuthError.invalidGrant("The code is unknown or was issued to another client.") }
         if stored.consumedAt != nil || stored.revoked {
             if let grantID = stored.grantID { try await store.revokeGrant(grantID) }
@@ -117,7 +117,7 @@ extension OIDCProvider {
         let now = clock()
         let key = sha256(token)
         guard let stored = try await store.artifact(kind: .refreshToken, key: key), stored.clientID == client.id,
-              let grant = try? decode(RefreshGrant.self, stored.payload)
+              let grant = decode(RefreshGrant.self, stored.payload)
         else { throw OAuthError.invalidGrant("The refresh token is unknown or was issued to another client.") }
         if stored.consumedAt != nil {
             if let grantID = stored.grantID { try await store.revokeGrant(grantID) }
@@ -176,13 +176,13 @@ extension OIDCProvider {
         let idToken = try await keys.sign(idClaims, algorithm: client.idTokenAlgorithm, type: "JWT")
         var artifacts = [OIDCArtifact(
             kind: .accessToken, key: sha256(jti), clientID: client.id, userID: user.id, sessionID: offline ? nil : sessionID, grantID: grantID,
-            payload: try encode(AccessGrant(scopes: scopes, userinfoClaims: userinfoClaims)), createdAt: now, expiresAt: accessExpiry)]
+            payload: encode(AccessGrant(scopes: scopes, userinfoClaims: userinfoClaims)), createdAt: now, expiresAt: accessExpiry)]
         let refreshToken = Base64URL.encode(random.bytes(32))
         let refreshGrant = RefreshGrant(userID: user.id, sessionID: sessionID, scopes: scopes, authTime: authTime, assurance: assurance,
                                         offline: offline, dpopJKT: dpopJKT)
         artifacts.append(OIDCArtifact(
             kind: .refreshToken, key: sha256(refreshToken), clientID: client.id, userID: user.id, sessionID: offline ? nil : sessionID,
-            grantID: grantID, payload: try encode(refreshGrant), createdAt: now,
+            grantID: grantID, payload: encode(refreshGrant), createdAt: now,
             expiresAt: refreshExpiry ?? now.addingTimeInterval(settings.offlineRefreshLifetime)))
         let response = TokenResponse(
             access_token: accessToken, token_type: dpopJKT == nil ? "Bearer" : "DPoP", expires_in: Int(settings.accessTokenLifetime),
@@ -228,7 +228,7 @@ extension OIDCProvider {
         let (claims, stored) = try await accessToken(token, dpopJKT: dpopJKT, checkingBinding: true)
         guard let userID = stored.userID, let user = try await accounts.user(id: userID), !user.disabled
         else { throw OAuthError.invalidToken("The account is gone or disabled.") }
-        let grant = try? decode(AccessGrant.self, stored.payload)
+        let grant = decode(AccessGrant.self, stored.payload)
         var members: [(String, JSONValue)] = [("sub", .string(claims.sub))]
         let scopes = claims.scope.split(separator: " ").map(String.init)
         // Profile claims with the profile scope, or asked for by name (Core §5.5).
@@ -257,7 +257,7 @@ extension OIDCProvider {
             return .object(JSONObject(members))
         }
         guard token.count <= 128, let stored = try await store.artifact(kind: .refreshToken, key: sha256(token)), stored.consumedAt == nil,
-              !stored.revoked, stored.expiresAt > now, let grant = try? decode(RefreshGrant.self, stored.payload),
+              !stored.revoked, stored.expiresAt > now, let grant = decode(RefreshGrant.self, stored.payload),
               let tokenClient = try await store.client(id: stored.clientID)
         else { return inactive }
         if !grant.offline, try await liveSession(grant.sessionID, userID: grant.userID, now: now) == nil { return inactive }

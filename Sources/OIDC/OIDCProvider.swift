@@ -76,7 +76,7 @@ public struct OIDCProvider: Sendable {
     }
 
     /// A request waiting for the person.
-    struct Interaction: Codable, Sendable {
+    struct Interaction: Codable, Sendable, Equatable {
         var request: AuthorizationRequest
         var consented: Bool
         /// A fresh sign-in was asked for once already: a second one that still misses the required acr ends the request.
@@ -147,14 +147,14 @@ public struct OIDCProvider: Sendable {
         let grant = ConsentGrant(scopes: interaction.request.scopes, at: now, remember: remember)
         try await store.saveArtifacts([OIDCArtifact(
             kind: .consent, key: consentKey(userID: auth.user.id, clientID: client.id), clientID: client.id, userID: auth.user.id,
-            payload: try encode(grant), createdAt: now, expiresAt: now.addingTimeInterval(settings.consentLifetime))])
+            payload: encode(grant), createdAt: now, expiresAt: now.addingTimeInterval(settings.consentLifetime))])
         interaction.consented = true
         return try await decide(interaction, client: client, id: id, auth: auth, now: now)
     }
 
     func interaction(_ id: String, now: Date) async throws -> (Interaction, OIDCClient) {
         guard id.count <= 64, let stored = try await store.artifact(kind: .interaction, key: sha256(id)), !stored.revoked, stored.consumedAt == nil,
-              stored.expiresAt > now, let interaction = try? decode(Interaction.self, stored.payload),
+              stored.expiresAt > now, let interaction = decode(Interaction.self, stored.payload),
               let client = try await store.client(id: interaction.request.clientID)
         else { throw AuthorizationPageError(Self.usedInteraction) }
         return (interaction, client)
@@ -214,7 +214,7 @@ public struct OIDCProvider: Sendable {
         if needsConsent, !interaction.consented {
             var remembered = false
             if !request.prompts("consent"), let stored = try await store.artifact(kind: .consent, key: consentKey(userID: auth.user.id, clientID: client.id)),
-               !stored.revoked, stored.expiresAt > now, let grant = try? decode(ConsentGrant.self, stored.payload) {
+               !stored.revoked, stored.expiresAt > now, let grant = decode(ConsentGrant.self, stored.payload) {
                 remembered = grant.remembered && Set(request.scopes).isSubset(of: grant.scopes)
             }
             if !remembered {
@@ -232,7 +232,7 @@ public struct OIDCProvider: Sendable {
                               assurance: assurance, offline: request.scopes.contains("offline_access"), sessionExpiresAt: auth.session.expiresAt)
         let artifact = OIDCArtifact(
             kind: .code, key: sha256(code), clientID: client.id, userID: auth.user.id, sessionID: auth.session.id, grantID: random.uuid(),
-            payload: try encode(grant), createdAt: now, expiresAt: now.addingTimeInterval(min(settings.codeLifetime, 60)))
+            payload: encode(grant), createdAt: now, expiresAt: now.addingTimeInterval(min(settings.codeLifetime, 60)))
         if let id {
             // The waiting request is used up by the transaction that stores its code: two tabs resuming
             // one request get one code between them.
@@ -249,7 +249,7 @@ public struct OIDCProvider: Sendable {
 
     /// Stores (or updates) a waiting request; returns its ID.
     func save(_ interaction: Interaction, id: String?, now: Date) async throws -> String {
-        let payload = try encode(interaction)
+        let payload = encode(interaction)
         let expiry = now.addingTimeInterval(settings.interactionLifetime)
         if let id, try await store.updateArtifact(kind: .interaction, key: sha256(id), payload: payload, expiresAt: expiry) { return id }
         let id = Base64URL.encode(random.bytes(24))
@@ -291,11 +291,12 @@ public struct OIDCProvider: Sendable {
 
     func consentKey(userID: UUID, clientID: String) -> [UInt8] { sha256("consent|\(userID.uuidString.lowercased())|\(clientID)") }
 
-    /// A stored payload: JSON this server wrote, with dates as exact numbers (a waiting request's
-    /// arrival time must not lose its fraction of a second, or a sign-in just before it would count as fresh).
-    func encode(_ value: some Encodable) throws -> [UInt8] { Array(try JSONEncoder().encode(value)) }
+    /// A stored payload's bytes (see ``StoredPayload`` for the format: dates keep their fraction of a
+    /// second, or a sign-in just before a waiting request arrived would count as fresh).
+    func encode(_ value: some StoredPayload) -> [UInt8] { value.payloadBytes }
 
-    func decode<T: Decodable>(_ type: T.Type, _ bytes: [UInt8]) throws -> T { try JSONDecoder().decode(type, from: Data(bytes)) }
+    /// A stored payload, or nil when the bytes are not one of `type`.
+    func decode<T: StoredPayload>(_ type: T.Type, _ bytes: [UInt8]) -> T? { T(payloadBytes: bytes) }
 }
 
 /// `application/x-www-form-urlencoded` encoding of one name or value: everything but the unreserved

@@ -76,23 +76,14 @@ struct JWSSigner: Sendable {
         case p256(P256.Signing.PrivateKey)
     }
 
-    /// The protected header (RFC 7515 §4.1).
-    struct Header: Encodable {
-        let alg: String
-        let kid: String
-        let typ: String
-    }
-
     let kid: String
     let algorithm: SigningAlgorithm
     let key: Key
 
     /// BASE64URL(header) "." BASE64URL(payload) "." BASE64URL(signature), `typ` in the header.
-    func sign(_ payload: some Encodable, type: String) throws -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .withoutEscapingSlashes
-        let input = Base64URL.encode(Array(try encoder.encode(Header(alg: algorithm.rawValue, kid: kid, typ: type)))) + "."
-            + Base64URL.encode(Array(try encoder.encode(payload)))
+    func sign(_ payload: JSONValue, type: String) throws -> String {
+        let header = JSONValue.object(JSONObject(distinctMembers: [("alg", .string(algorithm.rawValue)), ("kid", .string(kid)), ("typ", .string(type))]))
+        let input = Base64URL.encode(StrictJSON.serializedBytes(header)) + "." + Base64URL.encode(StrictJSON.serializedBytes(payload))
         let digest = SHA256.hash(data: Array(input.utf8))
         let signature: [UInt8]
         switch key {

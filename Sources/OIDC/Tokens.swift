@@ -1,6 +1,15 @@
 import Accounts
 import Foundation
 import JWTKit
+import WebAuthn
+
+/// Claims this provider signs into a JWS (``KeyRing/sign(_:algorithm:type:)``). Their JSON is
+/// written by hand, as the stored payloads' is (see ``StoredPayload``): the members the `Codable`
+/// conformance reads back, absent optional claims left out, `/` not escaped.
+public protocol SignedClaims: Sendable {
+    /// The JWS payload's JSON object.
+    var claimsJSON: JSONValue { get }
+}
 
 /// How strong a sign-in was, in the words tokens use: `acr` (OpenID Connect Core §2, with the values
 /// of OpenID EAP ACR Values 1.0) and `amr` (RFC 8176 §2).
@@ -47,7 +56,7 @@ public struct Assurance: Codable, Sendable, Hashable {
 }
 
 /// Claims of an ID token (Core §2) as the provider issues them.
-public struct IDTokenClaims: JWTPayload, Sendable {
+public struct IDTokenClaims: JWTPayload, SignedClaims, Equatable {
     public var iss: String
     public var sub: String
     public var aud: String
@@ -65,10 +74,29 @@ public struct IDTokenClaims: JWTPayload, Sendable {
 
     /// Signature checks happen in ``KeyRing``; the claims are checked by the caller that knows what to expect.
     public func verify(using algorithm: some JWTAlgorithm) async throws {}
+
+    public var claimsJSON: JSONValue {
+        var writer = PayloadWriter(capacity: 14)
+        writer.add("iss", iss)
+        writer.add("sub", sub)
+        writer.add("aud", aud)
+        writer.add("exp", exp)
+        writer.add("iat", iat)
+        writer.add("auth_time", auth_time)
+        writer.add("nonce", nonce)
+        writer.add("sid", sid)
+        writer.add("at_hash", at_hash)
+        writer.add("acr", acr)
+        writer.add("amr", amr)
+        writer.add("azp", azp)
+        writer.add("name", name)
+        writer.add("preferred_username", preferred_username)
+        return writer.json
+    }
 }
 
 /// Claims of a JWT access token (RFC 9068 §2.2).
-public struct AccessTokenClaims: JWTPayload, Sendable {
+public struct AccessTokenClaims: JWTPayload, SignedClaims, Equatable {
     public struct Confirmation: Codable, Sendable, Hashable {
         /// The JWK SHA-256 thumbprint of the DPoP key (RFC 9449 §6.1).
         public var jkt: String
@@ -88,10 +116,28 @@ public struct AccessTokenClaims: JWTPayload, Sendable {
     public var cnf: Confirmation?
 
     public func verify(using algorithm: some JWTAlgorithm) async throws {}
+
+    public var claimsJSON: JSONValue {
+        var writer = PayloadWriter(capacity: 13)
+        writer.add("iss", iss)
+        writer.add("sub", sub)
+        writer.add("aud", aud)
+        writer.add("exp", exp)
+        writer.add("iat", iat)
+        writer.add("jti", jti)
+        writer.add("client_id", client_id)
+        writer.add("scope", scope)
+        writer.add("auth_time", auth_time)
+        writer.add("acr", acr)
+        writer.add("amr", amr)
+        writer.add("sid", sid)
+        if let cnf { writer.add("cnf", .object(JSONObject(distinctMembers: [("jkt", .string(cnf.jkt))]))) }
+        return writer.json
+    }
 }
 
 /// Claims of a logout token (OpenID Connect Back-Channel Logout 1.0 §2.4).
-public struct LogoutTokenClaims: JWTPayload, Sendable {
+public struct LogoutTokenClaims: JWTPayload, SignedClaims, Equatable {
     public struct Events: Codable, Sendable, Hashable {
         /// §2.4: an empty JSON object under the back-channel logout event's URI.
         public var backchannelLogout: [String: String] = [:]
@@ -108,10 +154,25 @@ public struct LogoutTokenClaims: JWTPayload, Sendable {
     public var events: Events
 
     public func verify(using algorithm: some JWTAlgorithm) async throws {}
+
+    public var claimsJSON: JSONValue {
+        var writer = PayloadWriter(capacity: 8)
+        writer.add("iss", iss)
+        writer.add("sub", sub)
+        writer.add("aud", aud)
+        writer.add("iat", iat)
+        writer.add("exp", exp)
+        writer.add("jti", jti)
+        writer.add("sid", sid)
+        writer.add("events", .object(JSONObject(distinctMembers: [
+            (Events.CodingKeys.backchannelLogout.rawValue, .object(JSONObject(distinctMembers: events.backchannelLogout.map { (key: $0.key, value: .string($0.value)) }))),
+        ])))
+        return writer.json
+    }
 }
 
 /// The content of a stored authorization code: what the token endpoint needs to issue tokens.
-struct CodeGrant: Codable, Sendable {
+struct CodeGrant: Codable, Sendable, Equatable {
     var request: AuthorizationRequest
     var userID: UUID
     var sessionID: UUID
@@ -125,7 +186,7 @@ struct CodeGrant: Codable, Sendable {
 }
 
 /// The content of a stored refresh token.
-struct RefreshGrant: Codable, Sendable {
+struct RefreshGrant: Codable, Sendable, Equatable {
     var userID: UUID
     var sessionID: UUID
     var scopes: [String]
@@ -136,13 +197,13 @@ struct RefreshGrant: Codable, Sendable {
 }
 
 /// The content of a stored access token record.
-struct AccessGrant: Codable, Sendable {
+struct AccessGrant: Codable, Sendable, Equatable {
     var scopes: [String]
     var userinfoClaims: [String]
 }
 
 /// The content of a stored consent.
-struct ConsentGrant: Codable, Sendable {
+struct ConsentGrant: Codable, Sendable, Equatable {
     var scopes: [String]
     var at: Date
     /// False when the person allowed the app this once: it is listed (and can be disconnected) but asks

@@ -35,6 +35,8 @@ public struct JSONObject: Hashable, Sendable, ExpressibleByDictionaryLiteral {
         members = elements.map { (key: $0.0, value: $0.1) }
     }
     init(uniqueMembers: [(key: String, value: JSONValue)]) { members = uniqueMembers }
+    /// An object with `members` in order, whose keys the caller knows to be distinct (no search for repeats).
+    package init(distinctMembers members: [(key: String, value: JSONValue)]) { self.members = members }
     /// An object with `members` in order (a later member with an earlier one's name replaces it).
     package init(_ members: [(String, JSONValue)]) {
         self.members = []

@@ -335,7 +335,7 @@ let package = Package(
         .testTarget(
             name: "PortcullisHTTPTests",
             dependencies: [
-                "PortcullisApp", "PortcullisHTTP", "PortcullisPages", "Notifications", "Accounts", "SQLStore", "PortcullisTesting", "WebAuthn",
+                "PortcullisApp", "PortcullisHTTP", "PortcullisPages", "OIDC", "Notifications", "Accounts", "SQLStore", "PortcullisTesting", "WebAuthn",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -6,6 +6,7 @@ import Mustache
 import NIOCore
 import OIDC
 import PortcullisHTTP
+import WebAuthn
 
 /// The OpenID Connect endpoints a person's browser visits: the authorization endpoint (Core §3.1.2,
 /// GET and POST), its sign-in and consent pages, and RP-initiated logout. Requests that cannot go back
@@ -37,7 +38,7 @@ package struct OIDCPages: Sendable {
             return errorPage("The request's parameters are not valid form encoding.")
         }
         do {
-            return try outcome(try await provider.authorize(pairs, auth: context.identity), context: context)
+            return try await outcome(try await provider.authorize(pairs, auth: context.identity), request: request, context: context)
         } catch let error as AuthorizationPageError {
             return errorPage(error.message)
         }
@@ -48,7 +49,7 @@ package struct OIDCPages: Sendable {
               let id = values["interaction"]
         else { return errorPage("This link is not complete. Go back to the app and start again.") }
         do {
-            return try outcome(try await provider.resume(interactionID: id, auth: context.identity), context: context)
+            return try await outcome(try await provider.resume(interactionID: id, auth: context.identity), request: request, context: context)
         } catch let error as AuthorizationPageError {
             return errorPage(error.message)
         }
@@ -62,14 +63,14 @@ package struct OIDCPages: Sendable {
         do {
             // An unticked box sends no field: allowed this once.
             let remember = values["remember"] == "yes"
-            return try outcome(try await provider.consent(interactionID: id, auth: auth, approve: decision == "allow", remember: remember,
-                                                          formToken: token), context: context)
+            return try await outcome(try await provider.consent(interactionID: id, auth: auth, approve: decision == "allow", remember: remember,
+                                                          formToken: token), request: request, context: context)
         } catch let error as AuthorizationPageError {
             return errorPage(error.message)
         }
     }
 
-    func outcome(_ outcome: OIDCProvider.AuthorizationOutcome, context: AppRequestContext) throws -> Response {
+    func outcome(_ outcome: OIDCProvider.AuthorizationOutcome, request: Request, context: AppRequestContext) async throws -> Response {
         switch outcome {
         case .redirect(let location):
             // RFC 9700 §4.12: 303, so that a POSTed request's body is never re-sent to the client.
@@ -77,13 +78,29 @@ package struct OIDCPages: Sendable {
         case .signIn(let prompt):
             return html("authorize", SignInView(
                 siteName: site.siteName, clientName: prompt.client.name, interactionID: prompt.interactionID, loginHint: prompt.loginHint ?? "",
-                reasonFresh: prompt.reason == .fresh, reasonDeviceBound: prompt.reason == .deviceBound, reasonPasskey: prompt.reason == .passkey))
+                reasonFresh: prompt.reason == .fresh, reasonDeviceBound: prompt.reason == .deviceBound, reasonPasskey: prompt.reason == .passkey,
+                options: await signInOptions(request, context)))
         case .consent(let prompt):
             // The answer is a redirect to the app (or, declined, to its error): form-action must allow its origin.
             return html("consent", ConsentView(
                 siteName: site.siteName, clientName: prompt.client.name, username: context.identity?.user.username ?? "",
                 scopes: prompt.scopes.map(Self.describe), interactionID: prompt.interactionID, formToken: prompt.formToken),
                 formTarget: Self.origin(prompt.redirectURI))
+        }
+    }
+
+    /// The options of a passkey sign-in with any of the person's passkeys (a discoverable credential,
+    /// WebAuthn Level 3 §5.5), as `POST /api/v1/login/options` answers them without a username, for
+    /// the sign-in page to carry: the browser asks for the passkey at once, without a round trip
+    /// first. Counted against the address's limit as that request is; when the limit is spent (or
+    /// the challenge cannot be stored) the page carries none and asks the API, which answers the
+    /// refusal in words. Empty when there are none.
+    func signInOptions(_ request: Request, _ context: AppRequestContext) async -> String {
+        do {
+            try await kit.limit(ip: kit.info(request, context).ip)
+            return StrictJSON.serialize(try await kit.service.loginOptions(username: nil))
+        } catch {
+            return ""
         }
     }
 
@@ -107,6 +124,8 @@ package struct OIDCPages: Sendable {
         let reasonFresh: Bool
         let reasonDeviceBound: Bool
         let reasonPasskey: Bool
+        /// The JSON of ``signInOptions(_:_:)``, or empty.
+        let options: String
 
         func child(named name: String) -> Any? {
             switch name {
@@ -117,6 +136,7 @@ package struct OIDCPages: Sendable {
             case "reasonFresh": reasonFresh
             case "reasonDeviceBound": reasonDeviceBound
             case "reasonPasskey": reasonPasskey
+            case "options": options
             default: nil
             }
         }

@@ -85,10 +85,13 @@ def test_an_app_signs_a_person_in_through_the_sign_in_page(chromium, server, met
     wait(chromium, lambda: chromium.find_element(By.ID, "authorize-signin").is_displayed())
     assert "Sign in to Browser App" in chromium.find_element(By.TAG_NAME, "h1").text
     resumed = routes_served(server, "/oauth2/resume")
+    asked = routes_served(server, "/api/v1/login/options")
     chromium.find_element(By.ID, "authorize-signin").click()
     wait(chromium, lambda: callback.queries)
     # The sign-in's own answer carried the way back: no detour through the resume path.
     assert routes_served(server, "/oauth2/resume") == resumed
+    # The page carried the sign-in's options: the browser asked for the passkey without asking the API first.
+    assert routes_served(server, "/api/v1/login/options") == asked
     location = app.redirect_uri.rsplit("/", 1)[0] + callback.queries[-1]
     query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(location).query))
     assert query["state"] == flow.state and query["iss"] == metadata["issuer"]
@@ -97,6 +100,39 @@ def test_an_app_signs_a_person_in_through_the_sign_in_page(chromium, server, met
     assert claims["preferred_username"] == "browserperson" and claims["acr"] in ("phr", "phrh")
     # No Content-Security-Policy violation on the way.
     assert not [entry for entry in chromium.get_log("browser") if "Content Security Policy" in entry["message"]]
+
+
+@pytest.mark.parametrize("case", ["after half the challenge's lifetime", "with a typed username"])
+def test_the_sign_in_page_asks_for_new_options_when_its_own_will_not_do(chromium, server, metadata, case):
+    """The options a sign-in page carries are for any passkey and have a lifetime: a person who comes
+    back to the page much later, or who types their username, gets new ones from the API, and the
+    sign-in still ends back in the app."""
+    app, callback = app_with_callback(server, metadata, {"name": "Patient App"})
+    # The person of the first test; signed up here when this test runs alone. (Once this browser holds
+    # a passkey, the home page signs in with it by itself, so no second person can sign up there.)
+    username = "browserperson"
+    if not chromium.get_credentials():
+        sign_up(chromium, server.origin, username)
+    chromium.get(server.origin + "/oauth2/nowhere")
+    chromium.delete_all_cookies()
+    flow = app.authorization_url()
+    chromium.get(flow.url)
+    wait(chromium, lambda: chromium.find_element(By.ID, "authorize-signin").is_displayed())
+    if case.startswith("after"):
+        # 200 s later by the page's clock (the challenge lives 300 s): its own options are too old to use.
+        chromium.execute_script("const real = Date.now; Date.now = () => real() + 200000;")
+    else:
+        chromium.find_element(By.ID, "username").send_keys(username)
+    asked = routes_served(server, "/api/v1/login/options")
+    chromium.find_element(By.ID, "authorize-signin").click()
+    wait(chromium, lambda: callback.queries)
+    assert routes_served(server, "/api/v1/login/options") == asked + 1
+    location = app.redirect_uri.rsplit("/", 1)[0] + callback.queries[-1]
+    token = flow.tokens(location)
+    claims = app.validate_id_token(token["id_token"], nonce=flow.nonce, access_token=token["access_token"])
+    assert claims["acr"] in ("phr", "phrh")
+    if case.startswith("with"):
+        assert claims["preferred_username"] == username
 
 
 def test_a_third_party_app_asks_for_consent_in_the_browser(chromium, server, metadata):

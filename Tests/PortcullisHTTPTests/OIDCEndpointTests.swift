@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
+import OIDC
 import PortcullisApp
 import PortcullisTesting
 import Testing
@@ -108,4 +109,51 @@ typealias OH = ServerHarness
             #expect(malformed.status == .badRequest && malformed.sessionToken == nil)
         }
     }
+
+    /// The sign-in page carries the options of a sign-in with any passkey (no round trip before the
+    /// browser asks for one). Their challenge signs the person in once, as one from the options API
+    /// does; the page counts against the address's limit as that request does, and once the limit is
+    /// spent it carries none (the page's script then asks the API, which answers the refusal).
+    @Test func theSignInPageCarriesOptionsWhoseChallengeWorksOnce() async throws {
+        let harness = try await OH { $0.rateLimit.ipPerMinute = 8 }
+        let (app, _) = try await harness.server.oidc.createClient(ClientRegistration(name: "App", redirectURIs: ["https://app.example/cb"]))
+        let store = harness.store
+        try await harness.run { client in
+            var ada = try await OH.signUp(client, "ada")
+            let query = "response_type=code&client_id=\(app.id)&redirect_uri=https%3A%2F%2Fapp.example%2Fcb&scope=openid&state=s1"
+                + "&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256"
+            func page() async throws -> (interaction: String, options: String) {
+                let html = try await client.execute(uri: "/oauth2/authorize?" + query, method: .get) { String(buffer: $0.body) }
+                func attribute(_ name: String) throws -> String {
+                    let start = try #require(html.range(of: "\(name)=\"")?.upperBound)
+                    return String(html[start...].prefix { $0 != "\"" })
+                }
+                let options = try attribute("data-options").replacingOccurrences(of: "&quot;", with: "\"")
+                    .replacingOccurrences(of: "&#39;", with: "'").replacingOccurrences(of: "&amp;", with: "&")
+                return (try attribute("data-interaction"), options)
+            }
+            let shown = try await page()
+            let carried = try StrictJSON.parse(Array(shown.options.utf8))
+            let publicKey = try #require(carried.object?["publicKey"]?.object)
+            #expect(publicKey["allowCredentials"] == .array([]) && publicKey["timeout"] == .int(300_000))
+            let options = OH.Reply(status: .ok, json: carried, headers: [:])
+            let challenge = try #require(publicKey["challenge"]?.string)
+            #expect(try await store.challenge(challenge) != nil, "the carried challenge is stored as the API's would be")
+
+            let first = try await OH.send(client, .post, "/api/v1/login/verify",
+                                          json: .object(["credential": try OH.assertion(&ada, options: options), "interaction": .string(shown.interaction)]))
+            #expect(first.status == .ok && first.sessionToken != nil)
+            #expect(first.object["returnTo"]?.string?.hasPrefix("https://app.example/cb?code=") == true)
+            let replayed = try await OH.send(client, .post, "/api/v1/login/verify", json: .object(["credential": try OH.assertion(&ada, options: options)]))
+            #expect(replayed.status != .ok && replayed.sessionToken == nil, "a carried challenge is used up like any other")
+
+            // Pages spend the address's limit (8 a minute, with the sign-up's and sign-in's requests); a page
+            // shown after that still works, without options.
+            var spent = try await page()
+            for _ in 0..<8 where !spent.options.isEmpty { spent = try await page() }
+            #expect(!spent.interaction.isEmpty && spent.options.isEmpty)
+            #expect(try await OH.send(client, .post, "/api/v1/login/options", json: .object([:])).status == .tooManyRequests)
+        }
+    }
 }
+

@@ -6,6 +6,18 @@
   const status = document.getElementById("status");
   const form = document.getElementById("authorize-form");
   const interaction = main.dataset.interaction;
+  // The page carries the options of a sign-in with any passkey, so the browser asks for one at once.
+  // They are used once, while their challenge is young (half its lifetime, which the timeout gives,
+  // leaves the person the other half); after that, or for a typed username, the API gives new ones.
+  let carried = main.dataset.options ? JSON.parse(main.dataset.options) : null;
+  const shownAt = Date.now();
+
+  async function signInOptions(username) {
+    const options = carried;
+    carried = null;
+    if (options && !username && Date.now() - shownAt < (options.publicKey.timeout || 0) / 2) return options;
+    return api("/api/v1/login/options", username ? { username } : {});
+  }
 
   function resume() {
     location.assign("/oauth2/resume?interaction=" + encodeURIComponent(interaction));
@@ -45,7 +57,7 @@
     status.textContent = "Waiting for your passkey…";
     try {
       const username = document.getElementById("username").value.trim();
-      const options = await api("/api/v1/login/options", username ? { username } : {});
+      const options = await signInOptions(username);
       const credential = await navigator.credentials.get({ publicKey: requestOptions(options.publicKey) });
       const signedIn = await api("/api/v1/login/verify", { credential: credentialJSON(credential), interaction });
       status.textContent = "Signed in. Returning to the app…";

@@ -22,7 +22,7 @@ package struct ErrorPages: Sendable {
         let words = Self.words(problem)
         var response = library.page("error", View(siteName: site.siteName, status: Int(problem.status.code), heading: words.heading,
                                                   message: problem.title, next: words.next), status: problem.status)
-        response.headers[.contentSecurityPolicy] = Pages.contentSecurityPolicy.description
+        response.headers[.contentSecurityPolicy] = Pages.contentSecurityPolicyText
         if let retry = problem.headers[.retryAfter] { response.headers[.retryAfter] = retry }
         return response
     }

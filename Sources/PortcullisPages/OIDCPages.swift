@@ -95,13 +95,34 @@ package struct OIDCPages: Sendable {
     /// first. Counted against the address's limit as that request is; when the limit is spent (or
     /// the challenge cannot be stored) the page carries none and asks the API, which answers the
     /// refusal in words. Empty when there are none.
+    /// The JSON comes escaped for an attribute value (``attributeEscaped(_:)``): the template writes it
+    /// as it is, sparing Mustache's escaping, which looks up every character of it in a dictionary.
     func signInOptions(_ request: Request, _ context: AppRequestContext) async -> String {
         do {
             try await kit.limit(ip: kit.info(request, context).ip)
-            return StrictJSON.serialize(try await kit.service.loginOptions(username: nil))
+            return Self.attributeEscaped(StrictJSON.serializedBytes(try await kit.service.loginOptions(username: nil)))
         } catch {
             return ""
         }
+    }
+
+    /// UTF-8 text as a double-quoted HTML attribute value: `&`, `<`, `>`, `"` and `'` as character
+    /// references (HTML §13.1.2.3 needs only `&` and `"` escaped there; the others cost nothing), every
+    /// other byte as it is.
+    package static func attributeEscaped(_ bytes: [UInt8]) -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count + bytes.count / 4)
+        for byte in bytes {
+            switch byte {
+            case UInt8(ascii: "&"): out.append(contentsOf: "&amp;".utf8)
+            case UInt8(ascii: "<"): out.append(contentsOf: "&lt;".utf8)
+            case UInt8(ascii: ">"): out.append(contentsOf: "&gt;".utf8)
+            case UInt8(ascii: "\""): out.append(contentsOf: "&quot;".utf8)
+            case UInt8(ascii: "'"): out.append(contentsOf: "&#39;".utf8)
+            default: out.append(byte)
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// A scope in words.
@@ -124,7 +145,7 @@ package struct OIDCPages: Sendable {
         let reasonFresh: Bool
         let reasonDeviceBound: Bool
         let reasonPasskey: Bool
-        /// The JSON of ``signInOptions(_:_:)``, or empty.
+        /// The JSON of ``signInOptions(_:_:)``, escaped for the attribute already, or empty.
         let options: String
 
         func child(named name: String) -> Any? {
@@ -158,7 +179,7 @@ package struct OIDCPages: Sendable {
     /// A page under the pages' policy, with `formTarget` added to its form-action.
     func html(_ template: String, _ view: Any, status: HTTPResponse.Status = .ok, formTarget: String? = nil) -> Response {
         var response = library.page(template, view, status: status)
-        response.headers[.contentSecurityPolicy] = Pages.contentSecurityPolicy(formTarget: formTarget).description
+        response.headers[.contentSecurityPolicy] = formTarget.map { Pages.contentSecurityPolicy(formTarget: $0).description } ?? Pages.contentSecurityPolicyText
         return response
     }
 

@@ -33,6 +33,8 @@ package enum Pages {
     /// Script, style, images and fetches from this origin only; no inline script or style, no
     /// plug-ins, no framing, no `<base>`; forms post to this origin only.
     package static let contentSecurityPolicy = contentSecurityPolicy(formTarget: nil)
+    /// ``contentSecurityPolicy`` as its header's value, written once.
+    package static let contentSecurityPolicyText = contentSecurityPolicy.description
 
     /// The same policy with `formTarget` (an origin a form's answer redirects to) added to `form-action`.
     package static func contentSecurityPolicy(formTarget: String?) -> ContentSecurityPolicy {

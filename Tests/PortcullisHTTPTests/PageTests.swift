@@ -181,3 +181,17 @@ import WebAuthn
         #expect(library.render("no-such-page", [:] as [String: Any]) == nil)
     }
 }
+
+/// The sign-in page writes its options JSON into an attribute itself, past Mustache's escaping.
+struct AttributeEscapingTests {
+    @Test(arguments: [
+        (#"{"a":"b"}"#, "{&quot;a&quot;:&quot;b&quot;}"),
+        (#"x"><script>alert('1')</script>&"#, "x&quot;&gt;&lt;script&gt;alert(&#39;1&#39;)&lt;/script&gt;&amp;"),
+        ("&amp; stays text", "&amp;amp; stays text"),
+        ("Zoë — ✓", "Zoë — ✓"),
+        ("", ""),
+    ])
+    func escapesWhatCouldEndOrBendTheAttribute(_ text: String, _ escaped: String) {
+        #expect(OIDCPages.attributeEscaped(Array(text.utf8)) == escaped)
+    }
+}

@@ -9,7 +9,8 @@
   // The page carries the options of a sign-in with any passkey, so the browser asks for one at once.
   // They are used once, while their challenge is young (half its lifetime, which the timeout gives,
   // leaves the person the other half); after that, or for a typed username, the API gives new ones.
-  let carried = main.dataset.options ? JSON.parse(main.dataset.options) : null;
+  let carried = null;
+  try { carried = main.dataset.options ? JSON.parse(main.dataset.options) : null; } catch { carried = null; }
   const shownAt = Date.now();
 
   async function signInOptions(username) {

@@ -131,7 +131,11 @@ public struct AccessTokenClaims: JWTPayload, SignedClaims, Equatable {
         writer.add("acr", acr)
         writer.add("amr", amr)
         writer.add("sid", sid)
-        if let cnf { writer.add("cnf", .object(JSONObject(distinctMembers: [("jkt", .string(cnf.jkt))]))) }
+        if let cnf {
+            var confirmation = PayloadWriter(capacity: 1)
+            confirmation.add("jkt", cnf.jkt)
+            writer.add("cnf", confirmation.json)
+        }
         return writer.json
     }
 }
@@ -164,9 +168,9 @@ public struct LogoutTokenClaims: JWTPayload, SignedClaims, Equatable {
         writer.add("exp", exp)
         writer.add("jti", jti)
         writer.add("sid", sid)
-        writer.add("events", .object(JSONObject(distinctMembers: [
-            (Events.CodingKeys.backchannelLogout.rawValue, .object(JSONObject(distinctMembers: events.backchannelLogout.map { (key: $0.key, value: .string($0.value)) }))),
-        ])))
+        var eventsWriter = PayloadWriter(capacity: 1)
+        eventsWriter.add(Events.CodingKeys.backchannelLogout.rawValue, events.backchannelLogout)
+        writer.add("events", eventsWriter.json)
         return writer.json
     }
 }

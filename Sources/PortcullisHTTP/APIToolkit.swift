@@ -100,6 +100,14 @@ package struct APIToolkit: Sendable {
         if let wait = try await RateLimiter.hit(limits) { throw Problem.rateLimited(retryAfter: wait) }
     }
 
+    /// The options of a passkey sign-in, counted against the limits of the address and of the account
+    /// `username` names (none without one: a discoverable sign-in). `POST /api/v1/login/options` answers
+    /// them, and an app's sign-in page carries them.
+    package func loginOptions(username: String?, _ request: Request, _ context: AppRequestContext) async throws -> JSONValue {
+        try await limit(ip: info(request, context).ip, account: username?.lowercased())
+        return try await service.loginOptions(username: username)
+    }
+
     /// A view as a JSON response that no cache keeps.
     package func json(_ view: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
         json(try JSONValueEncoder().encode(view), status: status)

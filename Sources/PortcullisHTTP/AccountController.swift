@@ -96,8 +96,7 @@ struct AccountController: Sendable {
 
     @Sendable func loginOptions(_ request: Request, context: AppRequestContext) async throws -> Response {
         let input = try await kit.decode(LoginOptionsRequest.self, request)
-        try await kit.limit(ip: kit.info(request, context).ip, account: input.username?.lowercased())
-        return kit.json(try await kit.service.loginOptions(username: input.username))
+        return kit.json(try await kit.loginOptions(username: input.username, request, context))
     }
 
     @Sendable func loginVerify(_ request: Request, context: AppRequestContext) async throws -> Response {

@@ -95,12 +95,12 @@ package struct OIDCPages: Sendable {
     /// first. Counted against the address's limit as that request is; when the limit is spent (or
     /// the challenge cannot be stored) the page carries none and asks the API, which answers the
     /// refusal in words. Empty when there are none.
+    ///
     /// The JSON comes escaped for an attribute value (``attributeEscaped(_:)``): the template writes it
     /// as it is, sparing Mustache's escaping, which looks up every character of it in a dictionary.
     func signInOptions(_ request: Request, _ context: AppRequestContext) async -> String {
         do {
-            try await kit.limit(ip: kit.info(request, context).ip)
-            return Self.attributeEscaped(StrictJSON.serializedBytes(try await kit.service.loginOptions(username: nil)))
+            return Self.attributeEscaped(StrictJSON.serializedBytes(try await kit.loginOptions(username: nil, request, context)))
         } catch {
             return ""
         }

@@ -38,11 +38,24 @@ final class DirectSQLiteConnection: @unchecked Sendable {
     // The handle is set once; the lock guards every use of it and of the statement cache.
     private let handle: OpaquePointer
     private let lock = NSLock()
-    private var statements: [String: OpaquePointer] = [:]
+    private var statements: [String: Prepared] = [:]
+
+    /// A prepared statement and the names of its result columns, read from SQLite once instead of for
+    /// every execution (a String and a dictionary entry per column of every row set).
+    private final class Prepared {
+        let statement: OpaquePointer
+        var columns: [String: Int]?
+        /// SQLite's count of this statement's re-preparations (after a schema change, `SELECT *` may
+        /// name other columns) when `columns` was read.
+        var columnsPreparation: Int32 = 0
+        init(_ statement: OpaquePointer) { self.statement = statement }
+    }
 
     init(path: String, readOnly: Bool) throws {
         var db: OpaquePointer?
-        let flags = (readOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)) | SQLITE_OPEN_FULLMUTEX | SQLITE_OPEN_URI
+        // NOMUTEX: this object's lock already serializes every use of the connection, so SQLite's own
+        // per-connection mutex (taken on every API call) would only be taken uncontended again.
+        let flags = (readOnly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)) | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI
         let status = sqlite_nio_sqlite3_open_v2(path, &db, flags, nil)
         guard status == SQLITE_OK, let db else {
             let message = db.map { String(cString: sqlite_nio_sqlite3_errmsg($0)) } ?? "cannot open"
@@ -100,7 +113,7 @@ final class DirectSQLiteConnection: @unchecked Sendable {
 
     func close() {
         lock.withLock {
-            for statement in statements.values { sqlite_nio_sqlite3_finalize(statement) }
+            for prepared in statements.values { sqlite_nio_sqlite3_finalize(prepared.statement) }
             statements = [:]
             sqlite_nio_sqlite3_close_v2(handle)
         }
@@ -131,7 +144,8 @@ final class DirectSQLiteConnection: @unchecked Sendable {
 
     private func run(_ sql: String, parameters: Int, bind: (OpaquePointer, Int32) throws -> Int32, _ onRow: (DirectSQLiteRow) throws -> Void) throws {
         try lock.withLock {
-            let statement = try prepared(sql)
+            let prepared = try prepared(sql)
+            let statement = prepared.statement
             // Every parameter is bound anew on each run (`run` checks the count), so the bindings are
             // not cleared: sqlite3_clear_bindings marks a statement whose plan looked at a bound value
             // as expired, and SQLite then re-parses it on the next step (a measurable share of the
@@ -144,42 +158,51 @@ final class DirectSQLiteConnection: @unchecked Sendable {
                 let status = try bind(statement, index + 1)
                 guard status == SQLITE_OK else { throw failure(status) }
             }
-            try step(statement, onRow)
+            try step(prepared, onRow)
         }
     }
 
     /// A cached statement for `sql`, prepared on first use. The cache is emptied when it passes 128.
-    private func prepared(_ sql: String) throws -> OpaquePointer {
+    private func prepared(_ sql: String) throws -> Prepared {
         if let cached = statements[sql] { return cached }
         var statement: OpaquePointer?
         let status = sqlite_nio_sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &statement, nil)
         guard status == SQLITE_OK, let statement else { throw failure(status) }
         if statements.count >= 128 {
-            for old in statements.values { sqlite_nio_sqlite3_finalize(old) }
+            for old in statements.values { sqlite_nio_sqlite3_finalize(old.statement) }
             statements = [:]
         }
-        statements[sql] = statement
-        return statement
+        let prepared = Prepared(statement)
+        statements[sql] = prepared
+        return prepared
     }
 
-    private func step(_ statement: OpaquePointer, _ onRow: (DirectSQLiteRow) throws -> Void) throws {
-        let count = sqlite_nio_sqlite3_column_count(statement)
-        var columns: [String: Int]?
+    private func step(_ prepared: Prepared, _ onRow: (DirectSQLiteRow) throws -> Void) throws {
+        let statement = prepared.statement
         while true {
             let status = sqlite_nio_sqlite3_step(statement)
             if status == SQLITE_DONE { return }
             guard status == SQLITE_ROW else { throw failure(status) }
-            if columns == nil {
+            // After the first step: a statement SQLite re-prepared (the schema changed) may have
+            // other columns now, and its count of re-preparations says so.
+            let count = sqlite_nio_sqlite3_column_count(statement)
+            let preparation = sqlite_nio_sqlite3_stmt_status(statement, SQLITE_STMTSTATUS_REPREPARE, 0)
+            let columns: [String: Int]
+            if let known = prepared.columns, prepared.columnsPreparation == preparation, known.count == count {
+                columns = known
+            } else {
                 var names: [String: Int] = [:]
                 for index in 0..<count {
                     if let name = sqlite_nio_sqlite3_column_name(statement, index) { names[String(cString: name)] = Int(index) }
                 }
+                prepared.columns = names
+                prepared.columnsPreparation = preparation
                 columns = names
             }
             var values: [DirectSQLiteRow.Value] = []
             values.reserveCapacity(Int(count))
             for index in 0..<count { values.append(column(index, of: statement)) }
-            try onRow(DirectSQLiteRow(columns: columns ?? [:], values: values))
+            try onRow(DirectSQLiteRow(columns: columns, values: values))
         }
     }
 

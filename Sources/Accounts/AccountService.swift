@@ -67,7 +67,7 @@ public struct AccountService: CeremonyBacked {
         guard stored.userID == auth.user.id, stored.sessionID == auth.session.id else { throw AccountsError.challengeGone() }
         let (_, passkey, verified, _) = try ceremonies.verifyAssertion(response, stored: stored, found: found, requireUserHandle: false)
         let now = clock()
-        let (token, tokenHash) = sessions.newToken()
+        let (token, tokenHash) = sessions.newToken(now: now)
         let event = SecurityEvent(id: newEventID(), userID: auth.user.id, kind: .reauthenticated, at: now, ip: info.ip, userAgent: info.userAgent,
                                   detail: ["passkey": passkey.name])
         try await ceremonies.record(verified, passkey: passkey, newSession: nil, reauth: (auth.session.id, tokenHash), event: event, challenge: stored, now: now)

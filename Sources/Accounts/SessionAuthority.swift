@@ -36,9 +36,9 @@ public struct SessionAuthority: Sendable {
     /// Resolves a session token: the session must exist, be within its idle and absolute lifetimes, and
     /// belong to an enabled user. Moves the idle clock forward.
     public func authenticate(token: String) async throws -> Authenticated? {
-        guard let tokenBytes = Base64URL.decode(token), tokenBytes.count == 32 else { return nil }
+        guard TimeOrderedHandle.hasLength(token, randomCount: Self.tokenRandomBytes) else { return nil }
         let now = clock()
-        guard let session = try await store.session(tokenHash: sha256(token)),
+        guard let session = try await store.session(tokenHash: TimeOrderedHandle.key(token, randomCount: Self.tokenRandomBytes)),
               session.expiresAt > now, session.lastSeenAt.addingTimeInterval(idleTimeout) > now,
               let user = try await store.user(id: session.userID), !user.disabled
         else { return nil }
@@ -78,17 +78,21 @@ public struct SessionAuthority: Sendable {
     /// The one place a session is made: a new token (only its hash is kept), its birth, and a lifetime
     /// no longer than the policy's absolute lifetime.
     func issue(userID: UUID, birth: SessionBirth, lifetime: TimeInterval, info: RequestInfo, now: Date) -> IssuedSession {
-        let token = Base64URL.encode(random.bytes(32))
+        let (token, tokenHash) = newToken(now: now)
         let session = Session(
-            id: random.timeOrderedUUID(at: now), tokenHash: sha256(token), userID: userID, birth: birth, createdAt: now, lastSeenAt: now,
+            id: random.timeOrderedUUID(at: now), tokenHash: tokenHash, userID: userID, birth: birth, createdAt: now, lastSeenAt: now,
             expiresAt: now.addingTimeInterval(min(lifetime, absoluteLifetime)), authenticatedAt: now, ip: info.ip, userAgent: info.userAgent)
         return IssuedSession(token: token, session: session)
     }
 
-    /// A new token for a session whose rights just changed (a re-authentication), and its hash to store.
-    func newToken() -> (token: String, hash: [UInt8]) {
-        let token = Base64URL.encode(random.bytes(32))
-        return (token, sha256(token))
+    /// Random bytes in a session token (after its time, ``TimeOrderedHandle``).
+    static let tokenRandomBytes = 32
+
+    /// A new session token, for a new session or one whose rights just changed (a re-authentication),
+    /// and the key to store it under (``TimeOrderedHandle``: the sessions' token index grows at its end).
+    func newToken(now: Date) -> (token: String, hash: [UInt8]) {
+        let token = TimeOrderedHandle.make(randomCount: Self.tokenRandomBytes, now: now, random: random)
+        return (token, TimeOrderedHandle.key(token, randomCount: Self.tokenRandomBytes))
     }
 
 }

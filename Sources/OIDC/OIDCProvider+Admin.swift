@@ -243,7 +243,7 @@ extension OIDCProvider {
             let issuedTokens = try await issue(
                 user: user, client: client, scopes: request.scopes, sessionID: issued.session.id, authTime: issued.session.authenticatedAt,
                 assurance: Assurance(acr: Assurance.deviceGrant, amr: ["user"]), nonce: nil, offline: request.scopes.contains("offline_access"),
-                userinfoClaims: [], dpopJKT: dpopJKT, grantID: random.uuid(), now: now,
+                userinfoClaims: [], dpopJKT: dpopJKT, grantID: random.timeOrderedUUID(at: now), now: now,
                 refreshExpiry: request.scopes.contains("offline_access") ? nil : issued.session.expiresAt)
             try await store.saveArtifacts(issuedTokens.artifacts)
             try await store.deleteArtifact(kind: .deviceCode, key: sha256(deviceCode))

@@ -72,7 +72,7 @@ extension OIDCProvider {
         guard let code = form["code"], !code.isEmpty, code.count <= 128 else { throw OAuthError.invalidRequest("code is required.") }
         guard let verifier = form["code_verifier"] else { throw OAuthError.invalidRequest("code_verifier is required (PKCE).") }
         let now = clock()
-        let key = sha256(code)
+        let key = codeKey(code)
         guard let stored = try await store.artifact(kind: .code, key: key), stored.clientID == client.id,
               let grant = decode(CodeGrant.self, stored.payload)
         else { throw OAuthError.invalidGrant("The code is unknown or was issued to another client.") }
@@ -115,7 +115,7 @@ extension OIDCProvider {
     func refresh(_ form: [String: String], client: OIDCClient, dpopJKT: String?) async throws -> TokenResponse {
         guard let token = form["refresh_token"], !token.isEmpty, token.count <= 128 else { throw OAuthError.invalidRequest("refresh_token is required.") }
         let now = clock()
-        let key = sha256(token)
+        let key = refreshTokenKey(token)
         guard let stored = try await store.artifact(kind: .refreshToken, key: key), stored.clientID == client.id,
               let grant = decode(RefreshGrant.self, stored.payload)
         else { throw OAuthError.invalidGrant("The refresh token is unknown or was issued to another client.") }
@@ -156,7 +156,7 @@ extension OIDCProvider {
         let sub = subject(userID: user.id, client: client)
         let iat = Int(now.timeIntervalSince1970)
         let sid = sessionID.uuidString.lowercased()
-        let jti = Base64URL.encode(random.bytes(18))
+        let jti = TimeOrderedHandle.make(randomCount: Self.accessTokenIDRandomBytes, now: now, random: random)
         let accessExpiry = now.addingTimeInterval(settings.accessTokenLifetime)
         let access = AccessTokenClaims(
             iss: settings.issuer, sub: sub, aud: settings.userinfoEndpoint, exp: Int(accessExpiry.timeIntervalSince1970), iat: iat, jti: jti,
@@ -175,13 +175,13 @@ extension OIDCProvider {
         }
         let idToken = try await keys.sign(idClaims, algorithm: client.idTokenAlgorithm, type: "JWT")
         var artifacts = [OIDCArtifact(
-            kind: .accessToken, key: sha256(jti), clientID: client.id, userID: user.id, sessionID: offline ? nil : sessionID, grantID: grantID,
+            kind: .accessToken, key: accessTokenKey(jti), clientID: client.id, userID: user.id, sessionID: offline ? nil : sessionID, grantID: grantID,
             payload: encode(AccessGrant(scopes: scopes, userinfoClaims: userinfoClaims)), createdAt: now, expiresAt: accessExpiry)]
-        let refreshToken = Base64URL.encode(random.bytes(32))
+        let refreshToken = TimeOrderedHandle.make(randomCount: Self.refreshTokenRandomBytes, now: now, random: random)
         let refreshGrant = RefreshGrant(userID: user.id, sessionID: sessionID, scopes: scopes, authTime: authTime, assurance: assurance,
                                         offline: offline, dpopJKT: dpopJKT)
         artifacts.append(OIDCArtifact(
-            kind: .refreshToken, key: sha256(refreshToken), clientID: client.id, userID: user.id, sessionID: offline ? nil : sessionID,
+            kind: .refreshToken, key: refreshTokenKey(refreshToken), clientID: client.id, userID: user.id, sessionID: offline ? nil : sessionID,
             grantID: grantID, payload: encode(refreshGrant), createdAt: now,
             expiresAt: refreshExpiry ?? now.addingTimeInterval(settings.offlineRefreshLifetime)))
         let response = TokenResponse(
@@ -211,7 +211,7 @@ extension OIDCProvider {
         guard claims.iss == settings.issuer, TimeInterval(claims.exp) > now.timeIntervalSince1970 else {
             throw OAuthError.invalidToken("The access token has expired.")
         }
-        guard let stored = try await store.artifact(kind: .accessToken, key: sha256(claims.jti)), !stored.revoked, stored.expiresAt > now else {
+        guard let stored = try await store.artifact(kind: .accessToken, key: accessTokenKey(claims.jti)), !stored.revoked, stored.expiresAt > now else {
             throw OAuthError.invalidToken("The access token is revoked.")
         }
         if let sessionID = stored.sessionID, let userID = stored.userID, try await liveSession(sessionID, userID: userID, now: now) == nil {
@@ -256,7 +256,7 @@ extension OIDCProvider {
             if let jkt = claims.cnf?.jkt { members.append(("cnf", .object(JSONObject([("jkt", .string(jkt))])))) }
             return .object(JSONObject(members))
         }
-        guard token.count <= 128, let stored = try await store.artifact(kind: .refreshToken, key: sha256(token)), stored.consumedAt == nil,
+        guard token.count <= 128, let stored = try await store.artifact(kind: .refreshToken, key: refreshTokenKey(token)), stored.consumedAt == nil,
               !stored.revoked, stored.expiresAt > now, let grant = decode(RefreshGrant.self, stored.payload),
               let tokenClient = try await store.client(id: stored.clientID)
         else { return inactive }
@@ -274,12 +274,12 @@ extension OIDCProvider {
     public func revoke(token: String, client: OIDCClient) async throws {
         if token.split(separator: ".").count == 3 {
             guard let claims = try? await keys.verify(token, as: AccessTokenClaims.self, type: "at+jwt"), claims.client_id == client.id,
-                  try await store.artifact(kind: .accessToken, key: sha256(claims.jti)) != nil
+                  try await store.artifact(kind: .accessToken, key: accessTokenKey(claims.jti)) != nil
             else { return }
-            try await store.deleteArtifact(kind: .accessToken, key: sha256(claims.jti))
+            try await store.deleteArtifact(kind: .accessToken, key: accessTokenKey(claims.jti))
             return
         }
-        guard token.count <= 128, let stored = try await store.artifact(kind: .refreshToken, key: sha256(token)), stored.clientID == client.id,
+        guard token.count <= 128, let stored = try await store.artifact(kind: .refreshToken, key: refreshTokenKey(token)), stored.clientID == client.id,
               let grantID = stored.grantID
         else { return }
         try await store.revokeGrant(grantID)

@@ -140,7 +140,7 @@ public struct OIDCProvider: Sendable {
             throw AuthorizationPageError("This consent form has expired. Go back to the app and start again.")
         }
         guard approve else {
-            try await store.deleteArtifact(kind: .interaction, key: sha256(id))
+            try await store.deleteArtifact(kind: .interaction, key: interactionKey(id))
             return .redirect(errorRedirect(AuthorizationRedirectError(
                 redirectURI: interaction.request.redirectURI, error: .accessDenied("The person declined."), state: interaction.request.state)))
         }
@@ -153,7 +153,7 @@ public struct OIDCProvider: Sendable {
     }
 
     func interaction(_ id: String, now: Date) async throws -> (Interaction, OIDCClient) {
-        guard id.count <= 64, let stored = try await store.artifact(kind: .interaction, key: sha256(id)), !stored.revoked, stored.consumedAt == nil,
+        guard id.count <= 64, let stored = try await store.artifact(kind: .interaction, key: interactionKey(id)), !stored.revoked, stored.consumedAt == nil,
               stored.expiresAt > now, let interaction = decode(Interaction.self, stored.payload),
               let client = try await store.client(id: interaction.request.clientID)
         else { throw AuthorizationPageError(Self.usedInteraction) }
@@ -167,7 +167,7 @@ public struct OIDCProvider: Sendable {
         let request = interaction.request
         let silent = request.prompts("none")
         func fail(_ error: OAuthError) async throws -> AuthorizationOutcome {
-            if let id { try await store.deleteArtifact(kind: .interaction, key: sha256(id)) }
+            if let id { try await store.deleteArtifact(kind: .interaction, key: interactionKey(id)) }
             return .redirect(errorRedirect(AuthorizationRedirectError(redirectURI: request.redirectURI, error: error, state: request.state)))
         }
         func signIn(_ reason: SignInReason) async throws -> AuthorizationOutcome {
@@ -227,16 +227,16 @@ public struct OIDCProvider: Sendable {
         }
 
         // A code (RFC 6749 §4.1.2): single use, short-lived, bound to client, redirect URI and PKCE challenge.
-        let code = Base64URL.encode(random.bytes(32))
+        let code = TimeOrderedHandle.make(randomCount: Self.codeRandomBytes, now: now, random: random)
         let grant = CodeGrant(request: request, userID: auth.user.id, sessionID: auth.session.id, authTime: auth.session.authenticatedAt,
                               assurance: assurance, offline: request.scopes.contains("offline_access"), sessionExpiresAt: auth.session.expiresAt)
         let artifact = OIDCArtifact(
-            kind: .code, key: sha256(code), clientID: client.id, userID: auth.user.id, sessionID: auth.session.id, grantID: random.uuid(),
+            kind: .code, key: codeKey(code), clientID: client.id, userID: auth.user.id, sessionID: auth.session.id, grantID: random.timeOrderedUUID(at: now),
             payload: encode(grant), createdAt: now, expiresAt: now.addingTimeInterval(min(settings.codeLifetime, 60)))
         if let id {
             // The waiting request is used up by the transaction that stores its code: two tabs resuming
             // one request get one code between them.
-            guard try await store.consumeArtifact(kind: .interaction, key: sha256(id), now: now, replacements: [artifact]) else {
+            guard try await store.consumeArtifact(kind: .interaction, key: interactionKey(id), now: now, replacements: [artifact]) else {
                 throw AuthorizationPageError(Self.usedInteraction)
             }
         } else {
@@ -251,9 +251,9 @@ public struct OIDCProvider: Sendable {
     func save(_ interaction: Interaction, id: String?, now: Date) async throws -> String {
         let payload = encode(interaction)
         let expiry = now.addingTimeInterval(settings.interactionLifetime)
-        if let id, try await store.updateArtifact(kind: .interaction, key: sha256(id), payload: payload, expiresAt: expiry) { return id }
-        let id = Base64URL.encode(random.bytes(24))
-        try await store.saveArtifacts([OIDCArtifact(kind: .interaction, key: sha256(id), clientID: interaction.request.clientID,
+        if let id, try await store.updateArtifact(kind: .interaction, key: interactionKey(id), payload: payload, expiresAt: expiry) { return id }
+        let id = TimeOrderedHandle.make(randomCount: Self.interactionRandomBytes, now: now, random: random)
+        try await store.saveArtifacts([OIDCArtifact(kind: .interaction, key: interactionKey(id), clientID: interaction.request.clientID,
                                                     payload: payload, createdAt: now, expiresAt: expiry)])
         return id
     }
@@ -288,6 +288,15 @@ public struct OIDCProvider: Sendable {
         let mac = HMAC<SHA256>.authenticationCode(for: Array("\(purpose)|\(id)|\(sessionID.uuidString)".utf8), using: SymmetricKey(data: secret.value))
         return Base64URL.encode(Array(mac))
     }
+
+    /// Random bytes of the handles the provider stores (after their time, ``TimeOrderedHandle``).
+    static let codeRandomBytes = 32, refreshTokenRandomBytes = 32, interactionRandomBytes = 24, accessTokenIDRandomBytes = 18
+
+    /// The stored keys of a code, a waiting request's ID, a refresh token and an access token's `jti`.
+    func codeKey(_ code: String) -> [UInt8] { TimeOrderedHandle.key(code, randomCount: Self.codeRandomBytes) }
+    func interactionKey(_ id: String) -> [UInt8] { TimeOrderedHandle.key(id, randomCount: Self.interactionRandomBytes) }
+    func refreshTokenKey(_ token: String) -> [UInt8] { TimeOrderedHandle.key(token, randomCount: Self.refreshTokenRandomBytes) }
+    func accessTokenKey(_ jti: String) -> [UInt8] { TimeOrderedHandle.key(jti, randomCount: Self.accessTokenIDRandomBytes) }
 
     func consentKey(userID: UUID, clientID: String) -> [UInt8] { sha256("consent|\(userID.uuidString.lowercased())|\(clientID)") }
 

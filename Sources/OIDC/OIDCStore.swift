@@ -6,7 +6,9 @@ import Foundation
 /// so a copy of the database yields no usable code or token.
 ///
 /// Artifacts issued from one authorization share a `grantID`: revoking the grant (a replayed code, a
-/// reused refresh token, a revoked consent) revokes every token issued from it.
+/// reused refresh token, a revoked consent) revokes every token issued from it. Grant IDs are
+/// time-ordered (UUID version 7), so that a grant's rows join the end of the grant index instead of a
+/// random page of it; when a grant began is no secret, and grant IDs never leave the server.
 public struct OIDCArtifact: Sendable, Hashable {
     /// What an artifact is.
     public struct Kind: Hashable, Sendable, CustomStringConvertible {

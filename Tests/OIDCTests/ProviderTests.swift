@@ -248,7 +248,7 @@ struct ProviderFixture {
         func code() async throws -> String {
             let code = try await f.code(client, auth: auth)
             if storedByAnEarlierVersion {
-                var stored = try #require(try await f.store.artifact(kind: .code, key: sha256(code)))
+                var stored = try #require(try await f.store.artifact(kind: .code, key: f.provider.codeKey(code)))
                 var grant = try JSONDecoder().decode(CodeGrant.self, from: Data(stored.payload))
                 grant.sessionExpiresAt = nil
                 stored.payload = Array(try JSONEncoder().encode(grant))
@@ -258,7 +258,7 @@ struct ProviderFixture {
         }
         let tokens = try await f.exchange(client, code: try await code())
         let refreshToken = try #require(tokens.refresh_token)
-        let refresh = try #require(try await f.store.artifact(kind: .refreshToken, key: sha256(refreshToken)))
+        let refresh = try #require(try await f.store.artifact(kind: .refreshToken, key: f.provider.refreshTokenKey(refreshToken)))
         #expect(refresh.expiresAt == auth.session.expiresAt)
 
         // Ten seconds before the session ends, a code (valid for 30 s); then the session ends.
@@ -266,8 +266,38 @@ struct ProviderFixture {
         let late = try await code()
         f.clock.advance(by: 11)
         await #expect(throws: OAuthError.invalidGrant("The sign-in this code came from has ended.")) { try await f.exchange(client, code: late) }
-        #expect(try await f.store.artifact(kind: .code, key: sha256(late))?.consumedAt == nil)
+        #expect(try await f.store.artifact(kind: .code, key: f.provider.codeKey(late))?.consumedAt == nil)
         #expect(try await f.store.artifacts(kind: .refreshToken, userID: auth.user.id).count == 1)
+    }
+
+    /// Codes and refresh tokens made before handles began with their time (random bytes only, stored
+    /// under their plain SHA-256) still work after the upgrade; the tokens they give are of the new form.
+    @Test func handlesOfTheEarlierFormStillWork() async throws {
+        let f = try ProviderFixture()
+        let (client, _) = try await f.client()
+        let auth = try await f.signedIn()
+        func legacyCopy(_ kind: OIDCArtifact.Kind, of key: [UInt8]) async throws -> String {
+            var stored = try #require(try await f.store.artifact(kind: kind, key: key))
+            let legacy = Base64URL.encode((0..<32).map { _ in UInt8.random(in: 0...255) })
+            try await f.store.deleteArtifact(kind: kind, key: key)
+            stored.key = sha256(legacy)
+            try await f.store.saveArtifacts([stored])
+            return legacy
+        }
+        let code = try await f.code(client, auth: auth)
+        #expect(try #require(Base64URL.decode(code)).count == 38)
+        let legacyCode = try await legacyCopy(.code, of: f.provider.codeKey(code))
+        await #expect(throws: OAuthError.self) { try await f.exchange(client, code: code) }
+        let tokens = try await f.exchange(client, code: legacyCode)
+        let refreshToken = try #require(tokens.refresh_token)
+        #expect(try #require(Base64URL.decode(refreshToken)).count == 38)
+        let legacyRefresh = try await legacyCopy(.refreshToken, of: f.provider.refreshTokenKey(refreshToken))
+        let refreshed = try await f.provider.token(["grant_type": "refresh_token", "refresh_token": legacyRefresh], client: client, dpopJKT: nil)
+        #expect(refreshed.refresh_token != nil)
+        // Replayed, the earlier-form token is found again, and revokes its family as any reused token does.
+        await #expect(throws: OAuthError.self) {
+            try await f.provider.token(["grant_type": "refresh_token", "refresh_token": legacyRefresh], client: client, dpopJKT: nil)
+        }
     }
 
     @Test func freshnessCountsFromWhenTheRequestArrived() async throws {

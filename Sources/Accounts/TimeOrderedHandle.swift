@@ -11,8 +11,8 @@ import WebAuthn
 /// handle begins with the time it was made, in milliseconds since 1970 (6 bytes, big-endian), followed
 /// by the random bytes that make it secret; its key is those 6 time bytes followed by the SHA-256 of
 /// the whole handle's text. New rows then join the end of the index, where the pages are few and in
-/// cache. When a handle was made is no secret (codes and tokens are short-lived, and the row records
-/// it anyway); the random part keeps its full length, so guessing one is as hard as before.
+/// cache. When a handle was made is no secret: its row records it, a session's owner sees it, and ID
+/// tokens carry `iat`. The random part keeps its full length, so guessing one is as hard as before.
 ///
 /// Handles made before this form (random bytes only) keep their plain SHA-256 key, so that they go
 /// on working: ``key(_:randomCount:)`` tells the two forms apart by their length.

@@ -91,8 +91,8 @@ public struct SessionAuthority: Sendable {
     /// A new session token, for a new session or one whose rights just changed (a re-authentication),
     /// and the key to store it under (``TimeOrderedHandle``: the sessions' token index grows at its end).
     func newToken(now: Date) -> (token: String, hash: [UInt8]) {
-        let token = TimeOrderedHandle.make(randomCount: Self.tokenRandomBytes, now: now, random: random)
-        return (token, TimeOrderedHandle.key(token, randomCount: Self.tokenRandomBytes))
+        let made = TimeOrderedHandle.make(randomCount: Self.tokenRandomBytes, now: now, random: random)
+        return (made.handle, made.key)
     }
 
 }

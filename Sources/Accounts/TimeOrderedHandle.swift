@@ -20,12 +20,13 @@ public enum TimeOrderedHandle {
     /// Bytes of time at the start of a handle.
     public static let timeBytes = 6
 
-    /// A new handle made at `now`: its time, then `randomCount` bytes from `random`, base64url.
-    public static func make(randomCount: Int, now: Date, random: any RandomSource) -> String {
+    /// A new handle made at `now` (its time, then `randomCount` bytes from `random`, base64url) and
+    /// the key to store it under, the one ``key(_:randomCount:)`` gives for it.
+    public static func make(randomCount: Int, now: Date, random: any RandomSource) -> (handle: String, key: [UInt8]) {
         let milliseconds = UInt64(max(0, (now.timeIntervalSince1970 * 1000).rounded(.down)))
-        var bytes = (0..<timeBytes).map { UInt8(truncatingIfNeeded: milliseconds >> (8 * UInt64(timeBytes - 1 - $0))) }
-        bytes += random.bytes(randomCount)
-        return Base64URL.encode(bytes)
+        let time = (0..<timeBytes).map { UInt8(truncatingIfNeeded: milliseconds >> (8 * UInt64(timeBytes - 1 - $0))) }
+        let handle = Base64URL.encode(time + random.bytes(randomCount))
+        return (handle, time + SHA256.hash(data: Array(handle.utf8)))
     }
 
     /// The key `handle` is stored under, for handles of `randomCount` random bytes: its time bytes and

@@ -156,7 +156,7 @@ extension OIDCProvider {
         let sub = subject(userID: user.id, client: client)
         let iat = Int(now.timeIntervalSince1970)
         let sid = sessionID.uuidString.lowercased()
-        let jti = TimeOrderedHandle.make(randomCount: Self.accessTokenIDRandomBytes, now: now, random: random)
+        let (jti, jtiKey) = TimeOrderedHandle.make(randomCount: Self.accessTokenIDRandomBytes, now: now, random: random)
         let accessExpiry = now.addingTimeInterval(settings.accessTokenLifetime)
         let access = AccessTokenClaims(
             iss: settings.issuer, sub: sub, aud: settings.userinfoEndpoint, exp: Int(accessExpiry.timeIntervalSince1970), iat: iat, jti: jti,
@@ -175,13 +175,13 @@ extension OIDCProvider {
         }
         let idToken = try await keys.sign(idClaims, algorithm: client.idTokenAlgorithm, type: "JWT")
         var artifacts = [OIDCArtifact(
-            kind: .accessToken, key: accessTokenKey(jti), clientID: client.id, userID: user.id, sessionID: offline ? nil : sessionID, grantID: grantID,
+            kind: .accessToken, key: jtiKey, clientID: client.id, userID: user.id, sessionID: offline ? nil : sessionID, grantID: grantID,
             payload: encode(AccessGrant(scopes: scopes, userinfoClaims: userinfoClaims)), createdAt: now, expiresAt: accessExpiry)]
-        let refreshToken = TimeOrderedHandle.make(randomCount: Self.refreshTokenRandomBytes, now: now, random: random)
+        let (refreshToken, refreshKey) = TimeOrderedHandle.make(randomCount: Self.refreshTokenRandomBytes, now: now, random: random)
         let refreshGrant = RefreshGrant(userID: user.id, sessionID: sessionID, scopes: scopes, authTime: authTime, assurance: assurance,
                                         offline: offline, dpopJKT: dpopJKT)
         artifacts.append(OIDCArtifact(
-            kind: .refreshToken, key: refreshTokenKey(refreshToken), clientID: client.id, userID: user.id, sessionID: offline ? nil : sessionID,
+            kind: .refreshToken, key: refreshKey, clientID: client.id, userID: user.id, sessionID: offline ? nil : sessionID,
             grantID: grantID, payload: encode(refreshGrant), createdAt: now,
             expiresAt: refreshExpiry ?? now.addingTimeInterval(settings.offlineRefreshLifetime)))
         let response = TokenResponse(
@@ -273,10 +273,10 @@ extension OIDCProvider {
     /// record. Unknown tokens, and other clients' tokens, change nothing (§2.2 answers 200 either way).
     public func revoke(token: String, client: OIDCClient) async throws {
         if token.split(separator: ".").count == 3 {
-            guard let claims = try? await keys.verify(token, as: AccessTokenClaims.self, type: "at+jwt"), claims.client_id == client.id,
-                  try await store.artifact(kind: .accessToken, key: accessTokenKey(claims.jti)) != nil
-            else { return }
-            try await store.deleteArtifact(kind: .accessToken, key: accessTokenKey(claims.jti))
+            guard let claims = try? await keys.verify(token, as: AccessTokenClaims.self, type: "at+jwt"), claims.client_id == client.id else { return }
+            let key = accessTokenKey(claims.jti)
+            guard try await store.artifact(kind: .accessToken, key: key) != nil else { return }
+            try await store.deleteArtifact(kind: .accessToken, key: key)
             return
         }
         guard token.count <= 128, let stored = try await store.artifact(kind: .refreshToken, key: refreshTokenKey(token)), stored.clientID == client.id,

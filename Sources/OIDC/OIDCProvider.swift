@@ -227,11 +227,11 @@ public struct OIDCProvider: Sendable {
         }
 
         // A code (RFC 6749 §4.1.2): single use, short-lived, bound to client, redirect URI and PKCE challenge.
-        let code = TimeOrderedHandle.make(randomCount: Self.codeRandomBytes, now: now, random: random)
+        let (code, codeKey) = TimeOrderedHandle.make(randomCount: Self.codeRandomBytes, now: now, random: random)
         let grant = CodeGrant(request: request, userID: auth.user.id, sessionID: auth.session.id, authTime: auth.session.authenticatedAt,
                               assurance: assurance, offline: request.scopes.contains("offline_access"), sessionExpiresAt: auth.session.expiresAt)
         let artifact = OIDCArtifact(
-            kind: .code, key: codeKey(code), clientID: client.id, userID: auth.user.id, sessionID: auth.session.id, grantID: random.timeOrderedUUID(at: now),
+            kind: .code, key: codeKey, clientID: client.id, userID: auth.user.id, sessionID: auth.session.id, grantID: random.timeOrderedUUID(at: now),
             payload: encode(grant), createdAt: now, expiresAt: now.addingTimeInterval(min(settings.codeLifetime, 60)))
         if let id {
             // The waiting request is used up by the transaction that stores its code: two tabs resuming
@@ -252,8 +252,8 @@ public struct OIDCProvider: Sendable {
         let payload = encode(interaction)
         let expiry = now.addingTimeInterval(settings.interactionLifetime)
         if let id, try await store.updateArtifact(kind: .interaction, key: interactionKey(id), payload: payload, expiresAt: expiry) { return id }
-        let id = TimeOrderedHandle.make(randomCount: Self.interactionRandomBytes, now: now, random: random)
-        try await store.saveArtifacts([OIDCArtifact(kind: .interaction, key: interactionKey(id), clientID: interaction.request.clientID,
+        let (id, key) = TimeOrderedHandle.make(randomCount: Self.interactionRandomBytes, now: now, random: random)
+        try await store.saveArtifacts([OIDCArtifact(kind: .interaction, key: key, clientID: interaction.request.clientID,
                                                     payload: payload, createdAt: now, expiresAt: expiry)])
         return id
     }

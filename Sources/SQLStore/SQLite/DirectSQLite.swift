@@ -179,30 +179,33 @@ final class DirectSQLiteConnection: @unchecked Sendable {
 
     private func step(_ prepared: Prepared, _ onRow: (DirectSQLiteRow) throws -> Void) throws {
         let statement = prepared.statement
+        var columns: [String: Int]?
+        var count: Int32 = 0
         while true {
             let status = sqlite_nio_sqlite3_step(statement)
             if status == SQLITE_DONE { return }
             guard status == SQLITE_ROW else { throw failure(status) }
-            // After the first step: a statement SQLite re-prepared (the schema changed) may have
-            // other columns now, and its count of re-preparations says so.
-            let count = sqlite_nio_sqlite3_column_count(statement)
-            let preparation = sqlite_nio_sqlite3_stmt_status(statement, SQLITE_STMTSTATUS_REPREPARE, 0)
-            let columns: [String: Int]
-            if let known = prepared.columns, prepared.columnsPreparation == preparation, known.count == count {
-                columns = known
-            } else {
-                var names: [String: Int] = [:]
-                for index in 0..<count {
-                    if let name = sqlite_nio_sqlite3_column_name(statement, index) { names[String(cString: name)] = Int(index) }
+            if columns == nil {
+                // After the first step: a statement SQLite re-prepared (the schema changed) may have
+                // other columns now, and its count of re-preparations says so.
+                count = sqlite_nio_sqlite3_column_count(statement)
+                let preparation = sqlite_nio_sqlite3_stmt_status(statement, SQLITE_STMTSTATUS_REPREPARE, 0)
+                if let known = prepared.columns, prepared.columnsPreparation == preparation {
+                    columns = known
+                } else {
+                    var names: [String: Int] = [:]
+                    for index in 0..<count {
+                        if let name = sqlite_nio_sqlite3_column_name(statement, index) { names[String(cString: name)] = Int(index) }
+                    }
+                    prepared.columns = names
+                    prepared.columnsPreparation = preparation
+                    columns = names
                 }
-                prepared.columns = names
-                prepared.columnsPreparation = preparation
-                columns = names
             }
             var values: [DirectSQLiteRow.Value] = []
             values.reserveCapacity(Int(count))
             for index in 0..<count { values.append(column(index, of: statement)) }
-            try onRow(DirectSQLiteRow(columns: columns, values: values))
+            try onRow(DirectSQLiteRow(columns: columns ?? [:], values: values))
         }
     }
 

@@ -270,6 +270,13 @@ public final class SQLiteBackend: SQLBackend {
             members = [first]
         }
         for member in members { member.finished = true }
+        if checkpointer.takeRestartDue() {
+            // The WAL reached its limit: the log starts over before the next write, while this task
+            // still holds the writer. The callers whose work is committed need not wait for that.
+            Waiter.resume(members.dropFirst().compactMap(\.waiter))
+            members = [first]
+            await checkpointer.restart()
+        }
         let heir = writerState.withLock { state -> WriteJob? in
             if state.queue.isEmpty {
                 state.busy = false
@@ -317,6 +324,9 @@ public final class SQLiteBackend: SQLBackend {
 
     /// How many times the background thread has checkpointed the WAL (for tests and diagnostics).
     public var checkpointsCompleted: Int { checkpointer.completed }
+
+    /// How many times the WAL was made to start over at its limit (for tests and diagnostics).
+    public var walRestartsCompleted: Int { checkpointer.restartsCompleted }
 
     /// Closes the connections.
     public func close() async throws {

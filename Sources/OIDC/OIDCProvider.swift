@@ -311,11 +311,25 @@ public struct OIDCProvider: Sendable {
 /// `application/x-www-form-urlencoded` encoding of one name or value: everything but the unreserved
 /// characters of RFC 3986 §2.3 percent-encoded.
 package func formEncode(_ text: String) -> String {
-    var out = ""
+    // Bytes in, bytes out: String(format:) per escaped byte went through printf and dynamic casts
+    // on every redirect.
+    var out: [UInt8] = []
+    out.reserveCapacity(text.utf8.count * 3)
     for byte in text.utf8 {
-        if isUnreserved(byte) { out.unicodeScalars.append(Unicode.Scalar(byte)) } else { out += String(format: "%%%02X", byte) }
+        if isUnreserved(byte) {
+            out.append(byte)
+        } else {
+            out.append(UInt8(ascii: "%"))
+            out.append(hexDigit(byte >> 4))
+            out.append(hexDigit(byte & 0x0F))
+        }
     }
-    return out
+    return String(decoding: out, as: UTF8.self)
+}
+
+/// The upper-case hexadecimal digit of `nibble` (0 to 15).
+private func hexDigit(_ nibble: UInt8) -> UInt8 {
+    nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "A") + nibble - 10
 }
 
 /// An unreserved character of RFC 3986 §2.3 (also the alphabet of a PKCE verifier, RFC 7636 §4.1).

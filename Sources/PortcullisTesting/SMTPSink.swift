@@ -144,9 +144,7 @@ final class SinkSession: ChannelInboundHandler, @unchecked Sendable {
         } else if upper == "STARTTLS", let tls, !overTLS {
             say(context, "220 2.0.0 go ahead")
             overTLS = true
-            if let handler = try? NIOSSLServerHandler(context: tls) {
-                try? context.pipeline.syncOperations.addHandler(handler, position: .first)
-            }
+            try? context.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls), position: .first)
         } else if upper.hasPrefix("AUTH PLAIN ") {
             let parts = (Data(base64Encoded: String(line.dropFirst(11))) ?? Data()).split(separator: 0, omittingEmptySubsequences: false)
             if parts.count == 3 { credentials = (String(decoding: parts[1], as: UTF8.self), String(decoding: parts[2], as: UTF8.self)) }

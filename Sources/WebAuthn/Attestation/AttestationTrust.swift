@@ -1,7 +1,9 @@
 import CBOR
 import Foundation
 import SwiftASN1
-import X509
+// The validation time is the verifier's clock (a fixed one in tests), so expiry is checked at that
+// time: swift-certificates offers this through its FixedExpiryValidationTime interface.
+@_spi(FixedExpiryValidationTime) import X509
 
 /// The trust decision about a verified attestation, separate from verifying it (§7.1 steps 24–25).
 ///
@@ -65,7 +67,7 @@ public struct AttestationTrust: Sendable {
             return leaf.certificate.notValidBefore <= now && now <= leaf.certificate.notValidAfter
         }
         var verifier = Verifier(rootCertificates: CertificateStore(anchors.map(\.certificate))) {
-            RFC5280Policy(validationTime: now)
+            RFC5280Policy(fixedExpiryValidationTime: now)
             AttestationChainPolicy()
         }
         let result = await verifier.validate(leaf: leaf.certificate, intermediates: CertificateStore(intermediates.map(\.certificate)))

@@ -173,6 +173,10 @@ public protocol EventStore: Sendable {
     /// The newest events of the admin-action kinds (``SecurityEvent/Kind/adminActions``), across all
     /// users: the audit log.
     func adminEvents(limit: Int) async throws -> [SecurityEvent]
+    /// Deletes up to `limit` of the oldest events recorded before `cutoff` (the start of the retention
+    /// period), whatever their delivery state: an entry that old is far past its last delivery
+    /// attempt, or of a kind no channel takes. Answers how many it deleted.
+    func deleteEvents(before cutoff: Date, limit: Int) async throws -> Int
 }
 
 /// The notification outbox: the events table, claimed and delivered at least once.

@@ -159,6 +159,11 @@ public actor MemoryAccountStore: AccountStore {
     public func adminEvents(limit: Int) async throws -> [SecurityEvent] {
         Array(eventLog.filter { SecurityEvent.Kind.adminActions.contains($0.kind) }.sorted { $0.at > $1.at }.prefix(limit))
     }
+    public func deleteEvents(before cutoff: Date, limit: Int) async throws -> Int {
+        let old = Set(eventLog.filter { $0.at < cutoff }.sorted { $0.at < $1.at }.prefix(limit).map(\.id))
+        eventLog.removeAll { old.contains($0.id) }
+        return old.count
+    }
     public func createInvite(_ invite: Invite) async throws { invites[invite.codeHash] = invite }
 
     var deviceRequests: [[UInt8]: DeviceRequest] = [:]

@@ -159,7 +159,8 @@ public func buildServer(
         configuration: .init(address: .hostname(configuration.http.host, port: configuration.http.port), serverName: "Portcullis"),
         // Services shut down in reverse order: the HTTP server first, the store's connection last.
         services: [StoreCloser(close: opened.close)] + opened.services
-            + [SweepService(store: opened.store, idleTimeout: configuration.session.idleTimeout, clock: clock, logger: logger,
+            + [SweepService(store: opened.store, idleTimeout: configuration.session.idleTimeout, eventRetention: configuration.events.retention,
+                            clock: clock, logger: logger,
                             also: { try await oidc.sweep() + opened.rateCounter.sweepRateCounts(now: Date()) })],
         onServerRunning: { channel in
             let address = channel.localAddress

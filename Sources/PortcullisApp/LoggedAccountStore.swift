@@ -134,6 +134,8 @@ struct LoggedAccountStore: AccountStore {
 
     func adminEvents(limit: Int) async throws -> [SecurityEvent] { try await base.adminEvents(limit: limit) }
 
+    func deleteEvents(before cutoff: Date, limit: Int) async throws -> Int { try await base.deleteEvents(before: cutoff, limit: limit) }
+
     func claimUndeliveredEvents(
         now: Date, lease: TimeInterval, limit: Int, kinds: Set<SecurityEvent.Kind>?
     ) async throws -> [(event: SecurityEvent, attempts: Int)] {

@@ -175,6 +175,8 @@ enum Migrations {
                 "CREATE UNLOGGED TABLE rate_counts (key_hash \(binary) PRIMARY KEY, window_start BIGINT NOT NULL, window_end BIGINT NOT NULL, hits BIGINT NOT NULL)",
                 "CREATE INDEX rate_counts_end ON rate_counts (window_end)",
             ]),
+            // Events older than the retention period are deleted, oldest first (`events.retention`).
+            (14, ["CREATE INDEX events_time ON events (at)"]),
         ]
     }
 

@@ -26,6 +26,16 @@ extension SQLAccountStore {
         }
     }
 
+    public func deleteEvents(before cutoff: Date, limit: Int) async throws -> Int {
+        // Oldest first, through the time index (migration 14), a bounded batch per write transaction.
+        try await backend.write { db in
+            try await db.raw("""
+                DELETE FROM events WHERE id IN (SELECT id FROM events WHERE at < \(bind: Self.ms(cutoff)) ORDER BY at LIMIT \(bind: Int64(limit)))
+                RETURNING id
+                """).all().count
+        }
+    }
+
     // MARK: Notification outbox
 
     public func claimUndeliveredEvents(now: Date, lease: TimeInterval, limit: Int, kinds: Set<SecurityEvent.Kind>?) async throws

@@ -53,6 +53,17 @@ import Accounts
         }
     }
 
+    /// Events are kept a year unless configured; `0` keeps them for ever.
+    @Test(arguments: [
+        ([:], Optional(365 * 86400.0)),
+        (["events.retention": "0"], nil),
+        (["events.retention": "604800"], 604800),
+        (["events.retention": "3153600000"], 3153600000),
+    ] as [([String: String], TimeInterval?)])
+    func eventRetentionIsRead(values: [String: String], retention: TimeInterval?) throws {
+        #expect(try Self.read(values).events.retention == retention)
+    }
+
     /// A JSON file holds typed values: numbers, booleans and arrays are read as such.
     @Test func typedValuesAreRead() throws {
         let provider = InMemoryProvider(values: [
@@ -157,6 +168,9 @@ import Accounts
         (["database.max_connections": "many"], "database.max_connections"),
         (["signup.mode": "closed"], "signup.mode"),
         (["session.lifetime": "5"], "session.lifetime"),
+        (["events.retention": "86400"], "events.retention"),  // shorter than a week
+        (["events.retention": "-1"], "events.retention"),
+        (["events.retention": "a year"], "events.retention"),
         (["webauthn.user_verification": "always"], "webauthn.user_verification"),
         (["webauthn.hints": "usb"], "webauthn.hints"),
         (["attestation.conveyance": "enterprise"], "attestation.conveyance"),

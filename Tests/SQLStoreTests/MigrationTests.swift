@@ -23,7 +23,7 @@ import Testing
             try await store.saveChallenge(pendingLogin)
 
             try await store.migrate()
-            #expect(try await store.appliedMigrations() == Array(1...13))
+            #expect(try await store.appliedMigrations() == Array(1...14))
             // Version 10: the artifact indexes leave out rows without a user, session or grant.
             let partial = try await backend.read { db in
                 try await db.raw("SELECT sql FROM sqlite_master WHERE type = 'index' AND name IN ('oidc_artifacts_grant', 'oidc_artifacts_session', 'oidc_artifacts_user')")

@@ -347,6 +347,35 @@ import Testing
         }
     }
 
+    /// Retention: events recorded before the cutoff go, oldest first and at most `limit` at a time,
+    /// delivered or not; newer ones stay. (The dates lie far before any other test's events, which a
+    /// PostgreSQL database shared between tests may hold.)
+    @Test(arguments: kinds)
+    func eventsBeforeTheCutoffAreDeletedOldestFirst(kind: Kind) async throws {
+        try await Self.withStore(kind) { store in
+            let (user, _, _) = try await Self.signUp(store)
+            let day: TimeInterval = 86400
+            let cutoff = Self.now.addingTimeInterval(-3000 * day)
+            let oldest = StoreFixtures.event(.sessionRevoked, for: user, at: cutoff.addingTimeInterval(-2 * day))
+            let older = StoreFixtures.event(.passkeyRenamed, for: user, at: cutoff.addingTimeInterval(-1))
+            let kept = StoreFixtures.event(.passkeyRenamed, for: user, at: cutoff)
+            for event in [kept, older, oldest] { try await store.appendEvent(event) }
+            // One delivered, one still waiting in the outbox: both are past retention all the same.
+            try await store.markEventDelivered(id: oldest.id, at: oldest.at)
+            #expect(try await store.events(userID: user.id, limit: 10).count == 4, "the sign-up's event and these three")
+
+            #expect(try await store.deleteEvents(before: cutoff, limit: 1) == 1)
+            var left = Set(try await store.events(userID: user.id, limit: 10).map(\.id))
+            #expect(!left.contains(oldest.id) && left.contains(older.id) && left.contains(kept.id))
+
+            #expect(try await store.deleteEvents(before: cutoff, limit: 10) == 1)
+            left = Set(try await store.events(userID: user.id, limit: 10).map(\.id))
+            #expect(!left.contains(older.id) && left.contains(kept.id))
+            #expect(left.count == 2, "the sign-up's event and the one at the cutoff stay")
+            #expect(try await store.deleteEvents(before: cutoff, limit: 10) == 0)
+        }
+    }
+
     @Test(arguments: kinds)
     func invitesWorkOnceAndSecretsAreStable(kind: Kind) async throws {
         try await Self.withStore(kind) { store in

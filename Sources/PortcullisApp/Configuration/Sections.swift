@@ -290,6 +290,33 @@ public struct SessionConfiguration: Sendable {
     }
 }
 
+/// `events.*`: how long the security timeline keeps what it records.
+/// - `events.retention`: seconds an event is kept, 7 days to 100 years, or `0` to keep every event
+///   for ever. Default 365 days. Older events (the account's timeline, the admin audit log, and
+///   outbox entries no channel took) are deleted, oldest first, by the sweep that runs every minute.
+///   The `security event` log lines are not affected.
+public struct EventsConfiguration: Sendable {
+    public static let key = "events"
+    /// How long an event is kept; nil keeps every event for ever.
+    public var retention: TimeInterval? = 365 * 86400
+    /// The shortest retention: a week, well past the last delivery attempt of an outbox entry.
+    static let shortest = 7 * 86400
+
+    /// Defaults only.
+    public init() {}
+
+    /// Reads the section from a reader scoped to `events`.
+    public init(reader: ConfigReader) throws {
+        let r = SectionReader(reader, section: Self.key)
+        if let v = try r.int("retention", 0...(100 * 366 * 86400)) {
+            guard v == 0 || v >= Self.shortest else {
+                throw r.invalid("retention", "\"\(v)\" is neither 0 (keep every event) nor at least \(Self.shortest) (7 days)")
+            }
+            retention = v == 0 ? nil : TimeInterval(v)
+        }
+    }
+}
+
 /// `ratelimit.*`: requests on the ceremonies per minute.
 /// - `ratelimit.ip_per_minute`: per client address, 1 to 1,000,000. Default 120.
 /// - `ratelimit.account_per_minute`: per account, 1 to 1,000,000. Default 30.

@@ -12,7 +12,7 @@ import WebAuthn
 /// keys and their defaults (``HTTPConfiguration``, ``RelyingPartyConfiguration``,
 /// ``WebAuthnConfiguration``, ``AttestationConfiguration``, ``AAGUIDConfiguration``,
 /// ``DatabaseConfiguration``, ``SignupConfiguration``, ``SessionConfiguration``,
-/// ``RateLimitConfiguration``, ``WellKnownConfiguration``, ``WebhookConfiguration``,
+/// ``EventsConfiguration``, ``RateLimitConfiguration``, ``WellKnownConfiguration``, ``WebhookConfiguration``,
 /// ``SMTPConfiguration``, `recovery` (``RecoveryPolicy/init(reader:)``) and `device`
 /// (``DeviceApprovalPolicy/init(reader:)``)), and one top-level key:
 /// - `allow_weak_ways_in`: start even when a way in is weaker than the floor (a single proof with
@@ -36,6 +36,8 @@ public struct ServerConfiguration: Sendable {
     public var database = DatabaseConfiguration()
     public var signup = SignupConfiguration()
     public var session = SessionConfiguration()
+    /// `events.*`
+    public var events = EventsConfiguration()
     public var rateLimit = RateLimitConfiguration()
     public var wellKnown = WellKnownConfiguration()
     public var webhooks = WebhookConfiguration()
@@ -71,6 +73,7 @@ public struct ServerConfiguration: Sendable {
         database = try DatabaseConfiguration(reader: reader.scoped(to: ConfigKey(DatabaseConfiguration.key)))
         signup = try SignupConfiguration(reader: reader.scoped(to: ConfigKey(SignupConfiguration.key)))
         session = try SessionConfiguration(reader: reader.scoped(to: ConfigKey(SessionConfiguration.key)))
+        events = try EventsConfiguration(reader: reader.scoped(to: ConfigKey(EventsConfiguration.key)))
         rateLimit = try RateLimitConfiguration(reader: reader.scoped(to: ConfigKey(RateLimitConfiguration.key)))
         wellKnown = try WellKnownConfiguration(reader: reader.scoped(to: ConfigKey(WellKnownConfiguration.key)))
         webhooks = try WebhookConfiguration(reader: reader.scoped(to: ConfigKey(WebhookConfiguration.key)))

@@ -27,7 +27,10 @@ struct SweepService: Service {
                 let artifacts = try await also()
                 let events = try await sweepEvents(now: now)
                 if challenges + sessions + artifacts + events > 0 {
-                    logger.debug("swept \(challenges) challenges, \(sessions) sessions, \(events) events past their retention, and \(artifacts) OpenID Connect artifacts and rate counts")
+                    logger.debug("swept", metadata: [
+                        "challenges": "\(challenges)", "sessions": "\(sessions)", "events_past_retention": "\(events)",
+                        "oidc_artifacts_and_rate_counts": "\(artifacts)",
+                    ])
                 }
             } catch {
                 logger.warning("sweep failed: \(String(reflecting: error))")

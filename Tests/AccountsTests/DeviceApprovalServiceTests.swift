@@ -87,7 +87,7 @@ import WebAuthn
         #expect(try await devices.pending(stranger).isEmpty)
 
         // Someone else, even with the code, neither finds nor approves it.
-        #expect(try await Self.refusal { try await devices.lookup(stranger, userCode: started.userCode) } == "not_found")
+        #expect(try await Self.refusal { _ = try await devices.lookup(stranger, userCode: started.userCode) } == "not_found")
         #expect(try await Self.refusal {
             try await devices.decide(stranger, userCode: started.userCode, approve: true, number: started.matchNumber, info: info)
         } == "not_found")

@@ -28,7 +28,7 @@ import WebAuthn
 
     static func temporaryFile(_ bytes: [UInt8], name: String = UUID().uuidString) -> String {
         let path = NSTemporaryDirectory() + "portcullis-test-" + name
-        FileManager.default.createFile(atPath: path, contents: Data(bytes))
+        #expect(FileManager.default.createFile(atPath: path, contents: Data(bytes)))
         return path
     }
 

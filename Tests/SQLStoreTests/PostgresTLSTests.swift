@@ -90,7 +90,7 @@ import Testing
 
     @Test func verifyFullRefusesAServerItCannotVerify() async throws {
         let otherCA = NSTemporaryDirectory() + "portcullis-other-ca-\(UUID().uuidString).pem"
-        FileManager.default.createFile(atPath: otherCA, contents: Data(TestPKI.pem(TestPKI().root).utf8))
+        #expect(FileManager.default.createFile(atPath: otherCA, contents: Data(TestPKI.pem(TestPKI().root).utf8)))
         defer { try? FileManager.default.removeItem(atPath: otherCA) }
         guard let wrongRoot = Self.cluster("sslmode=verify-full&sslrootcert=\(otherCA)"),
               let systemRoots = Self.cluster("sslmode=verify-full")

@@ -28,7 +28,8 @@ public struct AttestationObject: Sendable {
         }
         guard let authDataBytes = authData.bytes else { throw WebAuthnError(.malformedCBOR, "attestationObject.authData is not bytes") }
         switch (format, attStmt) {
-        case ("compound", .array), (_, .map) where format != "compound": break
+        case ("compound", .array): break
+        case (_, .map) where format != "compound": break
         default: throw WebAuthnError(.malformedCBOR, "attestationObject.attStmt has the wrong type for \(format.prefix(32))")
         }
         self.format = format

@@ -270,13 +270,11 @@ public final class SQLiteBackend: SQLBackend {
             members = [first]
         }
         for member in members { member.finished = true }
-        if checkpointer.takeRestartDue() {
-            // The WAL reached its limit: the log starts over before the next write, while this task
-            // still holds the writer. The callers whose work is committed need not wait for that.
-            Waiter.resume(members.dropFirst().compactMap(\.waiter))
-            members = [first]
-            await checkpointer.restart()
-        }
+        // `first` is this task's own: it returns from here instead of being woken.
+        Waiter.resume(members.dropFirst().compactMap(\.waiter))
+        // The WAL reached its limit: the log starts over before the next write, while this task still
+        // holds the writer (the callers whose work is committed, woken above, need not wait for that).
+        if checkpointer.takeRestartDue() { await checkpointer.restart() }
         let heir = writerState.withLock { state -> WriteJob? in
             if state.queue.isEmpty {
                 state.busy = false
@@ -284,8 +282,6 @@ public final class SQLiteBackend: SQLBackend {
             }
             return state.queue.removeFirst()  // the writer stays busy: handed over
         }
-        // `first` is this task's own: it returns from here instead of being woken.
-        Waiter.resume(members.dropFirst().compactMap(\.waiter))
         heir?.waiter?.resume()
     }
 

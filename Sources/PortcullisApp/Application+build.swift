@@ -3,6 +3,7 @@ import Foundation
 import HTTPTypes
 import IPPlaces
 import Hummingbird
+import HummingbirdCore
 import Logging
 import NIOCore
 import Notifications
@@ -154,8 +155,13 @@ public func buildServer(
     let metrics = ServerMetrics()
     let router = try buildRouter(service: service, oidc: oidc, configuration: configuration, metrics: metrics, rateCounter: opened.rateCounter)
     let routes = router.routes.map { (method: $0.method, path: $0.path.description) }
+    // A connection that sends no byte of a request for http.idle_timeout is closed: an idle
+    // kept-alive one, and one whose request head or body stalls (which would otherwise hold a
+    // request, and a stop, for as long as its client likes).
+    let server = HTTPServerBuilder.http1(configuration: .init(idleTimeout: .seconds(Int64(configuration.http.idleTimeout))))
     var app = Application(
         router: router,
+        server: server,
         configuration: .init(address: .hostname(configuration.http.host, port: configuration.http.port), serverName: "Portcullis"),
         // Services shut down in reverse order: the HTTP server first, the store's connection last.
         services: [StoreCloser(close: opened.close)] + opened.services
@@ -174,7 +180,7 @@ public func buildServer(
         let metricsRouter = Router()
         metricsRouter.get("metrics") { request, _ in await endpoint.respond(authorization: request.headers[.authorization]) }
         app.addServices(Application(
-            router: metricsRouter, configuration: .init(address: .hostname(configuration.metrics.host, port: port), serverName: "Portcullis"),
+            router: metricsRouter, server: server, configuration: .init(address: .hostname(configuration.metrics.host, port: port), serverName: "Portcullis"),
             logger: logger))
     }
     var channels: [any NotificationChannel] = []

@@ -133,9 +133,12 @@ struct ServeCommand: AsyncParsableCommand, IOCommand {
             FileHandle.standardOutput.write(Data("Portcullis listening on \(address) (RP ID \(configuration.rp.id), origins \(origins))\n".utf8))
         }
         if let tracing { app.addServices(tracing) }
-        // SIGTERM and SIGINT drain in-flight requests, then stop.
+        // SIGTERM and SIGINT drain in-flight requests, then stop; within http.stop_timeout, or the
+        // process exits with StopDeadline.exitStatus.
         do {
-            try await app.runService()
+            try await StopDeadline.run(timeout: configuration.http.stopTimeout, logger: logger) {
+                try await app.runService()
+            }
         } catch let error as IOError where [EADDRINUSE, EADDRNOTAVAIL, EACCES].contains(error.errnoCode) {
             let reason = switch error.errnoCode {
             case EADDRINUSE: "the port is in use (is another server running there?)"

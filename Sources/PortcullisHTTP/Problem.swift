@@ -4,6 +4,7 @@ import HTTPTypes
 import Hummingbird
 import Logging
 import NIOCore
+import NIOHTTP1
 import WebAuthn
 
 /// An RFC 9457 problem: `application/problem+json` with a stable `code`. It never carries a stack
@@ -100,6 +101,11 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
         case let error as StoreUnavailable:
             logger.warning("refused: \(error)")
             return Problem.unavailable
+        case is HTTPParserError:
+            // The connection ended, or the request broke HTTP/1.1, before its body did: the
+            // client's doing (it went away, or was cut off for stalling), not the server's.
+            logger.info("refused: the request ended before its body", metadata: ["error.type": "\(error)"])
+            return Problem.invalid("The request ended before its body did.")
         case let error as HTTPError:
             switch error.status {
             case .unauthorized: return Problem.from(AccountsError.unauthenticated())  // requireIdentity() without a session

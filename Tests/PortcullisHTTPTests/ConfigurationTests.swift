@@ -64,6 +64,18 @@ import Accounts
         #expect(try Self.read(values).events.retention == retention)
     }
 
+    /// A connection may idle 75 s and a stop may take 25 s unless configured.
+    @Test(arguments: [
+        ([:], 75.0, 25.0),
+        (["http.idle_timeout": "1", "http.stop_timeout": "3600"], 1, 3600),
+        (["http.idle_timeout": "3600", "http.stop_timeout": "1"], 3600, 1),
+    ] as [([String: String], TimeInterval, TimeInterval)])
+    func connectionTimeoutsAreRead(values: [String: String], idle: TimeInterval, stop: TimeInterval) throws {
+        let http = try Self.read(values).http
+        #expect(http.idleTimeout == idle)
+        #expect(http.stopTimeout == stop)
+    }
+
     /// A JSON file holds typed values: numbers, booleans and arrays are read as such.
     @Test func typedValuesAreRead() throws {
         let provider = InMemoryProvider(values: [
@@ -171,6 +183,10 @@ import Accounts
         (["events.retention": "86400"], "events.retention"),  // shorter than a week
         (["events.retention": "-1"], "events.retention"),
         (["events.retention": "a year"], "events.retention"),
+        (["http.idle_timeout": "0"], "http.idle_timeout"),
+        (["http.idle_timeout": "3601"], "http.idle_timeout"),
+        (["http.stop_timeout": "0"], "http.stop_timeout"),
+        (["http.stop_timeout": "soon"], "http.stop_timeout"),
         (["webauthn.user_verification": "always"], "webauthn.user_verification"),
         (["webauthn.hints": "usb"], "webauthn.hints"),
         (["attestation.conveyance": "enterprise"], "attestation.conveyance"),

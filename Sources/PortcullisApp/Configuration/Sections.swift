@@ -12,11 +12,20 @@ import WebAuthn
 /// - `http.port`: 0 to 65535. Default `8080`.
 /// - `http.trust_forwarded_for`: take the client's address from `X-Forwarded-For`, its last entry
 ///   (the one the proxy appended; only behind a proxy that appends it). Default `false`.
+/// - `http.idle_timeout`: seconds a connection may go without a byte of a request before it is
+///   closed: a kept-alive connection between requests, and a request whose head or body stalls.
+///   Default 75 (longer than the 60 s a load balancer commonly keeps an idle connection to its
+///   backends, so the server never closes one the balancer is about to reuse). 1 to 3600.
+/// - `http.stop_timeout`: seconds SIGTERM or SIGINT waits for requests in flight to finish; past it
+///   the server logs that it did not stop in time and exits with status 7. Default 25 (inside the 30 s
+///   a supervisor such as Kubernetes gives before SIGKILL). 1 to 3600.
 public struct HTTPConfiguration: Sendable {
     public static let key = "http"
     public var host = "127.0.0.1"
     public var port = 8080
     public var trustForwardedFor = false
+    public var idleTimeout: TimeInterval = 75
+    public var stopTimeout: TimeInterval = 25
 
     /// Defaults only.
     public init() {}
@@ -27,6 +36,8 @@ public struct HTTPConfiguration: Sendable {
         if let v = r.string("host") { host = v }
         if let v = try r.int("port", 0...65535) { port = v }
         if let v = try r.bool("trust_forwarded_for") { trustForwardedFor = v }
+        if let v = try r.seconds("idle_timeout", 1...3600) { idleTimeout = v }
+        if let v = try r.seconds("stop_timeout", 1...3600) { stopTimeout = v }
     }
 }
 

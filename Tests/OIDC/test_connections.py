@@ -4,6 +4,8 @@ after `http.idle_timeout`; a stop (SIGTERM) lets requests in flight finish, and 
 `http.stop_timeout` with status 7 and a log line when one does not."""
 import json, signal, socket, tempfile, time
 
+import pytest
+
 from conftest import Server
 
 BODY = json.dumps({"username": None}).encode()
@@ -97,13 +99,14 @@ def test_a_stop_lets_a_request_in_flight_finish():
     server.log.close()
 
 
-def test_a_stop_that_cannot_drain_ends_at_the_stop_timeout_with_status_7():
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_stop_that_cannot_drain_ends_at_the_stop_timeout_with_status_7(stop_signal):
     server = sqlite_server(http_idle_timeout="600", http_stop_timeout="2")
     connection = connect(server)
     connection.sendall(HEAD + origin_header(server) + b"\r\n" + BODY[:5])
     time.sleep(0.5)
     started = time.monotonic()
-    server.process.send_signal(signal.SIGTERM)
+    server.process.send_signal(stop_signal)
     status = server.process.wait(timeout=20)
     waited = time.monotonic() - started
     connection.close()

@@ -101,11 +101,11 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
         case let error as StoreUnavailable:
             logger.warning("refused: \(error)")
             return Problem.unavailable
-        case is HTTPParserError:
-            // The connection ended, or the request broke HTTP/1.1, before its body did: the
-            // client's doing (it went away, or was cut off for stalling), not the server's.
-            logger.info("refused: the request ended before its body", metadata: ["error.type": "\(error)"])
-            return Problem.invalid("The request ended before its body did.")
+        case let error as HTTPParserError:
+            // The connection ended before the body did (the client went away, or was cut off for
+            // stalling), or the body broke HTTP/1.1 (a bad chunk): the client's doing, not the server's.
+            logger.info("refused: the request's body is not whole HTTP/1.1", metadata: ["error.type": "\(error)"])
+            return Problem.invalid(error == .invalidEOFState ? "The request ended before its body did." : "The request is not valid HTTP/1.1.")
         case let error as HTTPError:
             switch error.status {
             case .unauthorized: return Problem.from(AccountsError.unauthenticated())  // requireIdentity() without a session

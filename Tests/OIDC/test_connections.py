@@ -58,6 +58,23 @@ def test_a_request_body_that_stalls_is_cut_off_after_the_idle_timeout():
         server.stop()
 
 
+def test_a_body_that_breaks_http_is_refused_as_the_clients_fault():
+    server = sqlite_server()
+    try:
+        with server.unchanged():
+            connection = connect(server)
+            connection.sendall(HEAD.replace(b"Content-Length: " + str(len(BODY)).encode(), b"Transfer-Encoding: chunked")
+                               + origin_header(server) + b"\r\n" + b"5\r\n{\"a\":\r\nzz\r\n")
+            _, received = seconds_until_closed(connection)
+            connection.close()
+        assert received.startswith(b"HTTP/1.1 400 "), received[:200]
+        time.sleep(0.2)
+        assert "500" not in [r["status"] for r in request_records(server, "/api/v1/login/options")]
+        assert not [r for r in server.log_records() if r["level"] in ("error", "critical")]
+    finally:
+        server.stop()
+
+
 def test_a_request_head_that_stalls_is_cut_off_after_the_idle_timeout():
     server = sqlite_server(http_idle_timeout="1")
     try:

@@ -127,8 +127,10 @@ final class DirectSQLiteConnection: @unchecked Sendable {
 
     /// Runs `sql` with typed `values` for its parameters `?1`, `?2`, ... (no casts), handing each row
     /// to `onRow`.
-    func execute(_ sql: String, values: [SQLValue], _ onRow: (DirectSQLiteRow) throws -> Void) throws {
-        try run(sql, parameters: values.count, bind: { statement, index in
+    /// With `readOnly`, a statement that would write is refused before it runs (SQLITE_READONLY):
+    /// reads may run on the writing connection, which has no `query_only` guard of its own.
+    func execute(_ sql: String, values: [SQLValue], readOnly: Bool = false, _ onRow: (DirectSQLiteRow) throws -> Void) throws {
+        try run(sql, parameters: values.count, readOnly: readOnly, bind: { statement, index in
             switch values[Int(index) - 1] {
             case .integer(let value?): sqlite_nio_sqlite3_bind_int64(statement, index, value)
             case .text(let value?): sqlite_nio_sqlite3_bind_text(statement, index, value, -1, Self.transient)
@@ -139,10 +141,14 @@ final class DirectSQLiteConnection: @unchecked Sendable {
         }, onRow)
     }
 
-    private func run(_ sql: String, parameters: Int, bind: (OpaquePointer, Int32) throws -> Int32, _ onRow: (DirectSQLiteRow) throws -> Void) throws {
+    private func run(_ sql: String, parameters: Int, readOnly: Bool = false, bind: (OpaquePointer, Int32) throws -> Int32,
+                     _ onRow: (DirectSQLiteRow) throws -> Void) throws {
         try lock.withLock {
             let prepared = try prepared(sql)
             let statement = prepared.statement
+            if readOnly, sqlite_nio_sqlite3_stmt_readonly(statement) == 0 {
+                throw SQLiteFailure(code: SQLITE_READONLY, message: "a statement that writes was run as a read")
+            }
             // Every parameter is bound anew on each run (`run` checks the count), so the bindings are
             // not cleared: sqlite3_clear_bindings marks a statement whose plan looked at a bound value
             // as expired, and SQLite then re-parses it on the next step (a measurable share of the

@@ -154,9 +154,38 @@ public final class SQLiteBackend: SQLBackend {
         try await member(savepoint: false, body)
     }
 
-    /// ``read(_:)`` with a reading connection itself.
+    /// ``read(_:)`` without sql-kit, for `body`'s statements run with `readOnly`: on the writing
+    /// connection when no caller holds it, otherwise on a reading connection.
+    ///
+    /// In WAL mode a connection keeps its page cache only while no other connection has committed since
+    /// its last read; the writer's own commits leave its cache valid, but every reader drops its cache
+    /// when it next reads after one, and reads each page again from the file. Taken while free, the
+    /// writer is between transactions (a caller marks it busy before BEGIN and frees it after COMMIT),
+    /// so the read sees exactly the last commit, as a reader would; writers that come meanwhile queue
+    /// and are handed the writer when the read ends, as after a commit.
     func readDirect<R>(_ body: (DirectSQLiteConnection) throws -> R) throws -> R {
-        try body(readers[nextReader.wrappingAdd(1, ordering: .relaxed).oldValue % readers.count])
+        let idle = writerState.withLock { state in
+            if state.busy { return false }
+            state.busy = true
+            return true
+        }
+        guard idle else { return try body(readers[nextReader.wrappingAdd(1, ordering: .relaxed).oldValue % readers.count]) }
+        defer { releaseWriter() }
+        // Never inside a transaction, whose uncommitted work a read there would see.
+        guard !writer.inTransaction else { return try body(readers[nextReader.wrappingAdd(1, ordering: .relaxed).oldValue % readers.count]) }
+        return try body(writer)
+    }
+
+    /// Frees the writer, or hands it to the first caller queued for it (which then combines).
+    private func releaseWriter() {
+        let heir = writerState.withLock { state -> WriteJob? in
+            if state.queue.isEmpty {
+                state.busy = false
+                return nil
+            }
+            return state.queue.removeFirst()  // the writer stays busy: handed over
+        }
+        heir?.waiter?.resume()
     }
 
     /// Templated statements run on the writer's own thread, in the shared group-commit transaction.
@@ -168,7 +197,7 @@ public final class SQLiteBackend: SQLBackend {
     func readRows<R: Sendable>(_ template: SQLTemplate, _ values: [SQLValue], _ map: @escaping @Sendable (any ColumnReader) throws -> R) async throws -> [R] {
         try readDirect { connection in
             var rows: [R] = []
-            try connection.execute(template.sqliteText, values: values) { rows.append(try map($0)) }
+            try connection.execute(template.sqliteText, values: values, readOnly: true) { rows.append(try map($0)) }
             return rows
         }
     }
@@ -182,7 +211,7 @@ public final class SQLiteBackend: SQLBackend {
         try readDirect { connection in
             var context: AssertionContext = (nil, nil)
             let values = SQLAccountStore.assertionContextValues(challenge: challenge, credentialID: credentialID, now: now)
-            try connection.execute(SQLAccountStore.assertionContextSQL.sqliteText, values: values) {
+            try connection.execute(SQLAccountStore.assertionContextSQL.sqliteText, values: values, readOnly: true) {
                 context = try SQLAccountStore.assertionContext($0)
             }
             return context
@@ -275,14 +304,7 @@ public final class SQLiteBackend: SQLBackend {
         // The WAL reached its limit: the log starts over before the next write, while this task still
         // holds the writer (the callers whose work is committed, woken above, need not wait for that).
         if checkpointer.takeRestartDue() { await checkpointer.restart() }
-        let heir = writerState.withLock { state -> WriteJob? in
-            if state.queue.isEmpty {
-                state.busy = false
-                return nil
-            }
-            return state.queue.removeFirst()  // the writer stays busy: handed over
-        }
-        heir?.waiter?.resume()
+        releaseWriter()
     }
 
     /// Runs one caller's work in the open transaction: in a savepoint of its own when it asked for

@@ -359,10 +359,11 @@ let package = Package(
         .testTarget(
             name: "PortcullisCommandsTests",
             dependencies: [
-                "PortcullisCommands", "PortcullisBench", "PortcullisTesting", "WebAuthn", "CBOR", "Accounts", "SQLStore",
+                "PortcullisCommands", "PortcullisBench", "PortcullisTesting", "WebAuthn", "CBOR", "Accounts", "SQLStore", "OIDC",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "JWTKit", package: "jwt-kit"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -106,23 +106,9 @@ package struct OIDCPages: Sendable {
         }
     }
 
-    /// UTF-8 text as a double-quoted HTML attribute value: `&`, `<`, `>`, `"` and `'` as character
-    /// references (HTML §13.1.2.3 needs only `&` and `"` escaped there; the others cost nothing), every
-    /// other byte as it is.
+    /// UTF-8 text as a double-quoted HTML attribute value (``HTMLText/escaped(_:)``).
     package static func attributeEscaped(_ bytes: [UInt8]) -> String {
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.count + bytes.count / 4)
-        for byte in bytes {
-            switch byte {
-            case UInt8(ascii: "&"): out.append(contentsOf: "&amp;".utf8)
-            case UInt8(ascii: "<"): out.append(contentsOf: "&lt;".utf8)
-            case UInt8(ascii: ">"): out.append(contentsOf: "&gt;".utf8)
-            case UInt8(ascii: "\""): out.append(contentsOf: "&quot;".utf8)
-            case UInt8(ascii: "'"): out.append(contentsOf: "&#39;".utf8)
-            default: out.append(byte)
-            }
-        }
-        return String(decoding: out, as: UTF8.self)
+        HTMLText.escaped(bytes)
     }
 
     /// A scope in words.

@@ -18,6 +18,7 @@ package struct PageLibrary: Sendable {
     /// optional `logo` brand every page through `/static/brand.css`, so that no page needs inline style.
     package init(accentColor: String = "#1d4ed8", logo: (bytes: [UInt8], contentType: String)? = nil) throws {
         var templates = MustacheLibrary()
+        HTMLText.register()
         for (name, bytes) in [
             ("layout", PackageResources.layout_mustache), ("home", PackageResources.home_mustache),
             ("recovery-cancel", PackageResources.recovery_cancel_mustache),
@@ -27,7 +28,9 @@ package struct PageLibrary: Sendable {
             ("error", PackageResources.error_mustache), ("admin", PackageResources.admin_mustache),
             ("address-verify", PackageResources.address_verify_mustache),
         ] {
-            try templates.register(String(decoding: bytes, as: UTF8.self), named: name)
+            // Every template, partial and layout escapes with ``HTMLText`` (Mustache starts each one
+            // with its own HTML escaping, which misses a quote that a combining mark follows).
+            try templates.register(HTMLText.pragma + String(decoding: bytes, as: UTF8.self), named: name)
         }
         self.templates = templates
         assets = [
@@ -86,5 +89,60 @@ package struct StaticAsset: Sendable {
             return Response(status: .notModified, headers: headers)
         }
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: body))
+    }
+}
+
+/// HTML escaping for every value a template shows, as Mustache's content type `PORTCULLIS_HTML`.
+///
+/// Mustache's own HTML escaping compares whole Characters with `<`, `>`, `&`, `"` and `'`; a quote
+/// followed by a combining mark (`"` U+0301) is one Character that equals none of them, so it was
+/// written as it is, and a browser, which tokenizes code points (HTML §13.2.5.36: a `"` ends a
+/// double-quoted attribute value whatever follows it), ended the attribute there: a `login_hint`
+/// could add attributes to the sign-in page's username field. This escapes the five bytes wherever
+/// they are in the UTF-8, which is where the HTML tokenizer sees them.
+package enum HTMLText {
+    /// The name templates select it by.
+    static let contentTypeName = "PORTCULLIS_HTML"
+    /// The pragma put before every template's text.
+    static let pragma = "{{% CONTENT_TYPE: \(contentTypeName)}}"
+
+    struct ContentType: MustacheContentType {
+        func escapeText(_ text: String) -> String { HTMLText.escaped(text) }
+    }
+
+    /// Makes the content type known to Mustache's parser (idempotent).
+    static func register() {
+        MustacheContentTypes.register(ContentType(), named: contentTypeName)
+    }
+
+    /// `text` with `&`, `<`, `>`, `"` and `'` as character references; `text` itself when it has none.
+    package static func escaped(_ text: String) -> String {
+        var text = text
+        let result = text.withUTF8 { bytes -> String? in
+            guard bytes.contains(where: needsEscape) else { return nil }
+            return escaped(bytes)
+        }
+        return result ?? text
+    }
+
+    /// UTF-8 text as escaped text: every other byte as it is.
+    package static func escaped(_ bytes: some Collection<UInt8>) -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count + bytes.count / 4)
+        for byte in bytes {
+            switch byte {
+            case UInt8(ascii: "&"): out.append(contentsOf: "&amp;".utf8)
+            case UInt8(ascii: "<"): out.append(contentsOf: "&lt;".utf8)
+            case UInt8(ascii: ">"): out.append(contentsOf: "&gt;".utf8)
+            case UInt8(ascii: "\""): out.append(contentsOf: "&quot;".utf8)
+            case UInt8(ascii: "'"): out.append(contentsOf: "&#39;".utf8)
+            default: out.append(byte)
+            }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    static func needsEscape(_ byte: UInt8) -> Bool {
+        byte == UInt8(ascii: "&") || byte == UInt8(ascii: "<") || byte == UInt8(ascii: ">") || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "'")
     }
 }

@@ -163,6 +163,28 @@ def test_a_third_party_app_asks_for_consent_in_the_browser(chromium, server, met
     assert refreshed.json()["error"] == "invalid_grant"
 
 
+@pytest.mark.parametrize("mark", ["\u0301", "\u200d", "\ufe0f"])
+def test_a_quote_joined_to_a_combining_mark_stays_inside_its_attribute(chromium, server, metadata, mark):
+    """A value the page shows cannot end the attribute it is written in: a quote that a combining mark
+    (or a joiner, or a variation selector) follows is one Character to Swift but two code points to the
+    browser's tokenizer, which ends the attribute at the quote. Both the app's name and the login_hint
+    (which anyone can put in a link) are shown on the sign-in page."""
+    name = f'Evil{mark}"{mark} data-injected="name'
+    app, callback = app_with_callback(server, metadata, {"name": name})
+    hint = f'"{mark} autofocus data-injected="hint" x="'
+    chromium.get(server.origin + "/oauth2/nowhere")
+    chromium.delete_all_cookies()  # signed out: the sign-in page, with the hint in its username field
+    chromium.get(app.authorization_url(login_hint=hint).url)
+    wait(chromium, lambda: chromium.find_elements(By.ID, "authorize-signin"))
+    field = chromium.find_element(By.ID, "username")
+    assert chromium.execute_script("return arguments[0].getAttributeNames()", field) == ["id", "name", "autocomplete", "value"]
+    assert field.get_attribute("value") == hint
+    assert chromium.execute_script("return document.querySelectorAll('[data-injected], [x]').length") == 0
+    assert chromium.find_element(By.TAG_NAME, "h1").text == f"Sign in to {name}"
+    assert chromium.title.startswith(f"Sign in to {name} ")
+    assert not callback.queries
+
+
 def test_a_bad_redirect_uri_ends_on_an_error_page_in_the_browser(chromium, server, metadata):
     app, callback = app_with_callback(server, metadata, {})
     flow = app.authorization_url()

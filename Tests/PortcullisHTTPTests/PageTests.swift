@@ -169,6 +169,26 @@ import WebAuthn
         #expect(html.contains("<form method=\"post\" action=\"/recovery/cancel\">"))
     }
 
+    /// A character that must be escaped stays escaped when a combining mark, a joiner or a variation
+    /// selector follows it (one Character to Swift, two code points to the HTML tokenizer), or a
+    /// prepended mark precedes it, in a page's own template and in the layout's blocks.
+    @Test(arguments: ["\"\u{301}", "'\u{301}", "<\u{301}", ">\u{20DD}", "&\u{301}", "\"\u{200D}", "\"\u{FE0F}", "\u{600}\""])
+    func aJoinedCharacterIsStillEscaped(_ joined: String) throws {
+        let hostile = "a" + joined + " data-injected=\"1"
+        let library = try PageLibrary()
+        for (template, view) in [
+            ("authorize", ["siteName": hostile, "clientName": hostile, "interactionID": "i", "loginHint": hostile, "options": ""]),
+            ("recovery-cancel", ["siteName": hostile, "open": true, "createdAt": hostile, "ip": hostile, "caseID": hostile, "signature": hostile]),
+        ] as [(String, [String: Any])] {
+            let html = try #require(library.render(template, view))
+            // Mustache's own escaping left the first quote (joined to its mark) as it was: the attribute ended there.
+            let escaped = HTMLText.escaped(hostile)
+            let raw = "a" + joined
+            #expect(html.contains(escaped), "\(template)")
+            #expect(!html.contains(raw), "\(template)")
+        }
+    }
+
     @Test func aClosedCaseShowsItsStatusAndNoForm() throws {
         let library = try PageLibrary()
         let html = try #require(library.render("recovery-cancel", ["siteName": "X", "open": false, "status": "cancelled"] as [String: Any]))
@@ -186,6 +206,7 @@ import WebAuthn
 struct AttributeEscapingTests {
     @Test(arguments: [
         (#"{"a":"b"}"#, "{&quot;a&quot;:&quot;b&quot;}"),
+        ("\"\u{301}'\u{301}", "&quot;\u{301}&#39;\u{301}"),
         (#"x"><script>alert('1')</script>&"#, "x&quot;&gt;&lt;script&gt;alert(&#39;1&#39;)&lt;/script&gt;&amp;"),
         ("&amp; stays text", "&amp;amp; stays text"),
         ("Zoë — ✓", "Zoë — ✓"),

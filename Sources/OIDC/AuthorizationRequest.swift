@@ -81,7 +81,7 @@ public struct AuthorizationRequestParser: Sendable {
         guard let redirectURI = values["redirect_uri"], !redirectURI.isEmpty else {
             throw AuthorizationPageError("The request has no redirect_uri.")
         }
-        guard client.redirectURIs.contains(redirectURI) else {
+        guard URIMatch.isRegistered(redirectURI, in: client.redirectURIs) else {
             throw AuthorizationPageError("The redirect_uri is not one registered for \(client.name).")
         }
         if let repeated { throw AuthorizationPageError("The parameter \(repeated) was given more than once.") }

@@ -148,6 +148,11 @@ public struct ClientRegistration: Sendable {
     /// Why `uri` cannot be registered, or nil: an absolute URI without a fragment (RFC 6749 §3.1.2),
     /// https, or http to a loopback host only (RFC 8252 §7.3, RFC 9700 §2.6).
     public static func problem(redirectURI uri: String) -> String? {
+        // A URI is printable ASCII (RFC 3986 §2): other characters are percent-encoded. Matching is
+        // byte for byte (``URIMatch``), and a registered URI must be one a browser sends back unchanged.
+        guard uri.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
+            return "a URI is printable ASCII; percent-encode other characters (RFC 3986 §2.1)"
+        }
         guard uri.count <= 2000, let components = URLComponents(string: uri), let scheme = components.scheme?.lowercased(),
               let host = components.host, !host.isEmpty
         else { return "not an absolute URI" }
@@ -158,5 +163,16 @@ public struct ClientRegistration: Sendable {
         case "http": return ["localhost", "127.0.0.1", "[::1]", "::1"].contains(host.lowercased()) ? nil : "http is allowed for loopback hosts only"
         default: return "the scheme must be https (or http for a loopback host)"
         }
+    }
+}
+
+/// Exact matching of redirect URIs (RFC 6749 §3.1.2.3, RFC 9700 §4.1.3): the same bytes. Swift's
+/// `==` on strings compares canonical equivalents as equal (U+212A KELVIN SIGN equals `K`, U+037E
+/// GREEK QUESTION MARK equals `;`, `e` with a combining acute equals `é`), which is not an exact match.
+enum URIMatch {
+    static func same(_ a: String, _ b: String) -> Bool { a.utf8.elementsEqual(b.utf8) }
+
+    static func isRegistered(_ uri: String, in registered: [String]) -> Bool {
+        registered.contains { same($0, uri) }
     }
 }

@@ -167,7 +167,7 @@ extension OIDCProvider {
     func logoutRedirect(_ uri: String?, client: OIDCClient?, state: String?) throws -> String? {
         guard let uri else { return nil }
         guard let client else { throw AuthorizationPageError("post_logout_redirect_uri needs an id_token_hint or a client_id.") }
-        guard client.postLogoutRedirectURIs.contains(uri) else {
+        guard URIMatch.isRegistered(uri, in: client.postLogoutRedirectURIs) else {
             throw AuthorizationPageError("The post_logout_redirect_uri is not one registered for \(client.name).")
         }
         return redirect(uri, ["state": state])

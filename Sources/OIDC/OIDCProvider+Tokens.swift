@@ -81,7 +81,7 @@ extension OIDCProvider {
             throw OAuthError.invalidGrant("The code was already used; the tokens issued from it are revoked.")
         }
         guard stored.expiresAt > now else { throw OAuthError.invalidGrant("The code has expired.") }
-        guard form["redirect_uri"] == grant.request.redirectURI else { throw OAuthError.invalidGrant("redirect_uri does not match the authorization request.") }
+        guard let sentRedirectURI = form["redirect_uri"], URIMatch.same(sentRedirectURI, grant.request.redirectURI) else { throw OAuthError.invalidGrant("redirect_uri does not match the authorization request.") }
         // RFC 7636 §4.1: 43 to 128 unreserved characters; §4.6: BASE64URL(SHA256(verifier)) == challenge.
         guard (43...128).contains(verifier.utf8.count), verifier.utf8.allSatisfy(isUnreserved),
               Base64URL.encode(Array(SHA256.hash(data: Array(verifier.utf8)))) == grant.request.codeChallenge

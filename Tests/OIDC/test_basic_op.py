@@ -6,7 +6,7 @@ import requests
 from authlib.jose import JsonWebToken
 from authlib.jose.errors import BadSignatureError
 
-from conftest import CODE_LIFETIME, App, new_user, sign_in_on_page
+from conftest import CODE_LIFETIME, App, free_port, new_user, sign_in_on_page
 
 
 def header(token):
@@ -279,6 +279,25 @@ def test_oidcc_ensure_registered_redirect_uri(app, person):
             response = flow.open(browser)
             assert response.status_code == 400 and "Location" not in response.headers, changed
             assert "redirect_uri" in response.text
+
+
+def test_a_canonically_equivalent_redirect_uri_is_not_the_registered_one(app, person):
+    """Exact matching is byte for byte: U+212A KELVIN SIGN and U+037E GREEK QUESTION MARK are
+    canonically equivalent to K and ;, and another URI all the same. A URI that is not printable
+    ASCII is refused at registration (exit 2)."""
+    browser, _ = person
+    other = App(app.server, app.metadata, {}, redirect_uri=f"http://127.0.0.1:{free_port()}/K;callback")
+    with app.server.unchanged():
+        for changed in (other.redirect_uri.replace("K", "\u212a"), other.redirect_uri.replace(";", "\u037e")):
+            flow = other.authorization_url()
+            flow.url = flow.url.replace(urllib.parse.quote(other.redirect_uri, safe=""), urllib.parse.quote(changed, safe=""))
+            response = flow.open(browser)
+            assert response.status_code == 400 and "Location" not in response.headers, changed
+            assert "redirect_uri" in response.text
+        refused = app.server.cli("client", "create", "--name", "Unicode", "--redirect-uri", "https://app.example/caf\u00e9", expect=2)
+        assert "ASCII" in refused.stderr
+    location, _ = other.authorization_url().code(*person)
+    assert location.startswith(other.redirect_uri + "?")
 
 
 def test_oidcc_ensure_redirect_uri_missing_or_client_unknown_is_a_page(app, person):

@@ -500,11 +500,37 @@ struct ProviderFixture {
         }
     }
 
+    /// Exact means the same bytes: a canonically equivalent spelling (equal under Swift's `==`) is
+    /// another URI, at the authorization endpoint, at the token endpoint and at logout.
+    @Test(arguments: [("https://app.example/K;cb", "https://app.example/\u{212A};cb"), ("https://app.example/K;cb", "https://app.example/K\u{037E}cb")])
+    func aCanonicallyEquivalentRedirectURIIsNotTheRegisteredOne(registered: String, sent: String) async throws {
+        #expect(registered == sent)  // what Swift's String comparison says, and why it is not used here
+        let f = try ProviderFixture()
+        let (client, _) = try await f.client {
+            $0.redirectURIs = [registered]
+            $0.postLogoutRedirectURIs = [registered]
+        }
+        await #expect(throws: AuthorizationPageError.self) {
+            _ = try await f.provider.authorize(ProviderFixture.request(client, [("redirect_uri", sent)]), auth: nil)
+        }
+        let code = try await f.code(client, auth: try await f.signedIn())
+        await #expect(throws: OAuthError.invalidGrant("redirect_uri does not match the authorization request.")) {
+            try await f.provider.token(["grant_type": "authorization_code", "code": code, "redirect_uri": sent,
+                                        "code_verifier": ProviderFixture.verifier], client: client, dpopJKT: nil)
+        }
+        #expect(throws: AuthorizationPageError.self) { try f.provider.logoutRedirect(sent, client: client, state: nil) }
+        #expect(try f.provider.logoutRedirect(registered, client: client, state: nil) != nil)
+        // The refusal used nothing up.
+        _ = try await f.exchange(client, code: code)
+    }
+
     @Test func registrationRefusesWhatCannotBeMatchedSafely() throws {
-        for uri in ["http://app.example/cb", "https://app.example/cb#frag", "app.example/cb", "javascript:alert(1)", "https://user:pw@app.example/cb"] {
+        for uri in ["http://app.example/cb", "https://app.example/cb#frag", "app.example/cb", "javascript:alert(1)", "https://user:pw@app.example/cb",
+                    "https://app.example/cb?n=\u{E9}", "https://app.example/\u{212A}", "https://app.example/c b", "https://app.example/cb\t"] {
             #expect(ClientRegistration.problem(redirectURI: uri) != nil, "\(uri)")
         }
-        for uri in ["https://app.example/cb", "http://127.0.0.1:8080/cb", "http://localhost/cb", "https://app.example/cb?tenant=1"] {
+        for uri in ["https://app.example/cb", "http://127.0.0.1:8080/cb", "http://localhost/cb", "https://app.example/cb?tenant=1",
+                    "https://app.example/cb?n=%C3%A9"] {
             #expect(ClientRegistration.problem(redirectURI: uri) == nil, "\(uri)")
         }
     }

@@ -62,9 +62,13 @@ public struct PasskeyService: Sendable {
 
     // MARK: - Usernames
 
-    /// Normalizes and validates a username: 1 to 64 characters of letters, digits, `.`, `_`, `-`, `@`.
+    /// Normalizes and validates a username: 1 to 64 characters of letters, digits, `.`, `_`, `-`, `@`,
+    /// lowercased and in Unicode Normalization Form C. Without NFC, `café` typed with a precomposed
+    /// `é` and with `e` and a combining acute were two accounts that look the same everywhere their
+    /// names are shown (a device approval, a recovery contact, the admin page); accounts are stored and
+    /// looked up by these bytes.
     public static func normalize(username: String) throws -> String {
-        let lowered = username.trimmingCharacters(in: .whitespaces).lowercased()
+        let lowered = username.trimmingCharacters(in: .whitespaces).lowercased().precomposedStringWithCanonicalMapping
         guard (1...64).contains(lowered.count),
               lowered.unicodeScalars.allSatisfy({ CharacterSet.alphanumerics.contains($0) || "._-@".unicodeScalars.contains($0) })
         else {

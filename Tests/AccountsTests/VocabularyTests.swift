@@ -42,3 +42,20 @@ import WebAuthn
         Self.check(UserVerificationRequirement.allCases, \.rawValue, UserVerificationRequirement.init(rawValue:))
     }
 }
+
+/// Usernames are compared as their bytes in the store, so they are normalized to one spelling.
+@Suite struct UsernameNormalizationTests {
+    @Test(arguments: [
+        ("Alice", "alice"), (" bob ", "bob"), ("cafe\u{301}", "caf\u{E9}"), ("CAF\u{C9}", "caf\u{E9}"), ("\u{212A}elvin", "kelvin"),
+        ("A\u{30A}ngstr\u{F6}m", "\u{E5}ngstr\u{F6}m"),
+    ])
+    func oneSpelling(_ typed: String, _ stored: String) throws {
+        let normalized = try PasskeyService.normalize(username: typed)
+        #expect(Array(normalized.utf8) == Array(stored.utf8))
+    }
+
+    @Test(arguments: ["", "a b", "a/b", "<script>", String(repeating: "a", count: 65)])
+    func refused(_ typed: String) {
+        #expect(throws: AccountsError.self) { try PasskeyService.normalize(username: typed) }
+    }
+}

@@ -84,6 +84,12 @@ import WebAuthn
             #expect(taken.status == .conflict)
             #expect(taken.object["code"] == .string("username_taken"))
             #expect(taken.headers[.contentType] == "application/problem+json")
+            // A name that looks the same is the same name: NFC, whichever way it was typed.
+            _ = try await H.signUp(client, "caf\u{E9}")
+            for twin in ["cafe\u{301}", "CAFE\u{301}", "Caf\u{C9}"] {
+                let again = try await H.send(client, .post, "/api/v1/signup/options", json: .object(["username": .string(twin)]))
+                #expect(again.object["code"] == .string("username_taken"), "\(twin.unicodeScalars.map(\.value))")
+            }
 
             let malformed = try await H.send(client, .post, "/api/v1/login/options", rawBody: Array("{not json".utf8))
             #expect(malformed.status == .badRequest)

@@ -19,6 +19,9 @@ import Testing
         ("n%61me=v", [("name", "v")]),
         ("x=%C3%A9", [("x", "é")]),
         ("x=é", [("x", "é")]),
+        // A separator that a combining mark follows still separates (one Character to Swift, two code points to everyone else).
+        ("a=1&\u{301}b=2", [("a", "1"), ("\u{301}b", "2")]),
+        ("a=\u{301}&b=2", [("a", "\u{301}"), ("b", "2")]),
         ("x=%2", nil),
         ("x=%zz", nil),
         ("x=%", nil),

@@ -38,6 +38,7 @@ public struct AccountService: CeremonyBacked {
 
     /// Verifies and stores an added passkey.
     public func addVerify(_ auth: Authenticated, credential: JSONValue, name: String?, info: RequestInfo) async throws -> Passkey {
+        try PlainText.check(name, "A passkey name")
         try sessions.requireFresh(auth)
         let now = clock()
         let (passkey, _, challenge) = try await ceremonies.verifyNewPasskey(
@@ -79,6 +80,7 @@ public struct AccountService: CeremonyBacked {
         try sessions.requireFullRights(auth)
         let trimmed = name.trimmingCharacters(in: .whitespacesAndNewlines)
         guard (1...64).contains(trimmed.count) else { throw AccountsError.invalid("A passkey name is 1 to 64 characters.") }
+        try PlainText.check(trimmed, "A passkey name")
         let event = SecurityEvent(id: newEventID(), userID: auth.user.id, kind: .passkeyRenamed, at: clock(), ip: info.ip, userAgent: info.userAgent,
                                   detail: ["passkey": trimmed])
         do { try await store.renamePasskey(credentialID: credentialID, userID: auth.user.id, name: trimmed, event: event) } catch let error as StoreError {

@@ -82,6 +82,7 @@ public struct PasskeyService: Sendable {
     /// Options for creating an account: `{"publicKey": PublicKeyCredentialCreationOptionsJSON}`.
     public func signupOptions(username rawUsername: String, displayName: String?, invite: String?) async throws -> JSONValue {
         let username = try Self.normalize(username: rawUsername)
+        try PlainText.check(displayName, "A display name")
         let display = String((displayName?.trimmingCharacters(in: .whitespacesAndNewlines)).flatMap { $0.isEmpty ? nil : $0 } ?? username).prefix(64)
         var inviteHash: [UInt8]?
         if policy.signupMode == .inviteOnly {
@@ -102,6 +103,7 @@ public struct PasskeyService: Sendable {
 
     /// Verifies a sign-up response and creates the account, its passkey and its first session.
     public func signupVerify(credential: JSONValue, name: String?, info: RequestInfo) async throws -> (user: User, passkey: Passkey, issued: IssuedSession) {
+        try PlainText.check(name, "A passkey name")
         let response = try decodeRegistration(credential)
         let stored = try await challenge(for: response.clientDataJSON, kind: .signup)
         guard let pending = stored.pendingUser else { throw AccountsError.challengeGone() }

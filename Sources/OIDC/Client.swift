@@ -1,3 +1,4 @@
+import Accounts
 import Foundation
 import WebAuthn
 
@@ -123,6 +124,9 @@ public struct ClientRegistration: Sendable {
     public func validated(id: String, secretHash: [UInt8]?, now: Date) throws -> OIDCClient {
         let trimmed = name.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !trimmed.isEmpty, trimmed.count <= 100 else { throw OIDCError.invalidRegistration("The name must be 1 to 100 characters.") }
+        guard PlainText.isClean(trimmed) else {
+            throw OIDCError.invalidRegistration("The name cannot hold line breaks, control characters or text-direction overrides.")
+        }
         guard !redirectURIs.isEmpty || deviceGrant else {
             throw OIDCError.invalidRegistration("At least one redirect URI is required (or the device grant).")
         }

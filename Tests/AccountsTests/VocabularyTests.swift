@@ -59,3 +59,12 @@ import WebAuthn
         #expect(throws: AccountsError.self) { try PasskeyService.normalize(username: typed) }
     }
 }
+
+/// Names shown to other people and written into notices carry no control or direction-override characters.
+@Suite struct PlainTextTests {
+    @Test(arguments: ["Alice", "Zoë", "\u{5E2}\u{5D1}\u{5E8}\u{5D9}\u{5EA}", "Alice\u{200F}", "🔑 key", "O'Brien & \"Co\""])
+    func clean(_ text: String) { #expect(PlainText.isClean(text)) }
+
+    @Test(arguments: ["a\nb", "a\rb", "a\u{0}b", "a\tb", "\u{1B}[31m", "a\u{85}b", "a\u{202A}b", "a\u{202E}b", "a\u{2066}b", "a\u{2069}b"])
+    func refused(_ text: String) { #expect(!PlainText.isClean(text)) }
+}

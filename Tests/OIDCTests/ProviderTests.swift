@@ -524,6 +524,15 @@ struct ProviderFixture {
         _ = try await f.exchange(client, code: code)
     }
 
+    @Test(arguments: ["App\nFrom: admin", "\u{202E}ppA", "App\u{0}", "App\u{2066}"])
+    func registrationRefusesANameThatCouldPassForAnother(_ name: String) throws {
+        #expect(throws: OIDCError.self) {
+            try ClientRegistration(name: name, redirectURIs: ["https://app.example/cb"]).validated(id: "c", secretHash: nil, now: Date())
+        }
+        #expect(try ClientRegistration(name: "Zoë's app \u{5E2}\u{5D1}", redirectURIs: ["https://app.example/cb"]).validated(id: "c", secretHash: nil, now: Date())
+            .name == "Zoë's app \u{5E2}\u{5D1}")
+    }
+
     @Test func registrationRefusesWhatCannotBeMatchedSafely() throws {
         for uri in ["http://app.example/cb", "https://app.example/cb#frag", "app.example/cb", "javascript:alert(1)", "https://user:pw@app.example/cb",
                     "https://app.example/cb?n=\u{E9}", "https://app.example/\u{212A}", "https://app.example/c b", "https://app.example/cb\t"] {

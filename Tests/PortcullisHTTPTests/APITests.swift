@@ -214,6 +214,8 @@ import WebAuthn
             #expect(stale.object["code"] == .string("reauthentication_required"))
             // Renaming is not sensitive.
             #expect(try await H.send(client, .patch, "/api/v1/me/passkeys/\(secondID)", json: .object(["name": .string("My phone")]), token: alice.token).status == .noContent)
+            let spoofing = try await H.send(client, .patch, "/api/v1/me/passkeys/\(secondID)", json: .object(["name": .string("My \u{202E}enohp")]), token: alice.token)
+            #expect(spoofing.status == .badRequest && spoofing.object["code"] == .string("invalid_request"))
 
             let reauthOptions = try await H.send(client, .post, "/api/v1/me/reauth/options", token: alice.token)
             let reauth = try await H.send(client, .post, "/api/v1/me/reauth/verify", json: .object(["credential": try H.assertion(&alice, options: reauthOptions)]), token: alice.token)
@@ -433,6 +435,9 @@ import WebAuthn
         ("/api/v1/signup/options", #"{"username": 7}"#, "invalid_request", "username must be a string."),
         ("/api/v1/signup/options", #"{"username": "ana", "displayName": false}"#, "invalid_request", "displayName must be a string."),
         ("/api/v1/signup/options", #"{"username": "ana", "username": "bob"}"#, "malformed_json", nil),
+        ("/api/v1/signup/options", #"{"username": "ana", "displayName": "Ana\nFrom: admin"}"#, "invalid_request", "A display name cannot hold line breaks, control characters or text-direction overrides."),
+        ("/api/v1/signup/options", #"{"username": "ana", "displayName": "\u202enimda"}"#, "invalid_request", "A display name cannot hold line breaks, control characters or text-direction overrides."),
+        ("/api/v1/signup/verify", #"{"credential": {}, "name": "key\u0000"}"#, "invalid_request", "A passkey name cannot hold line breaks, control characters or text-direction overrides."),
         ("/api/v1/signup/options", #"["ana"]"#, "malformed_json", nil),
         ("/api/v1/login/options", #"{"username": ["ana"]}"#, "invalid_request", "username must be a string."),
         ("/api/v1/login/verify", #"{}"#, "invalid_request", "credential is required."),

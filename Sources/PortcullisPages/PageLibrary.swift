@@ -104,7 +104,7 @@ package enum HTMLText {
     /// The name templates select it by.
     static let contentTypeName = "PORTCULLIS_HTML"
     /// The pragma put before every template's text.
-    static let pragma = "{{% CONTENT_TYPE: \(contentTypeName)}}"
+    static let pragma = "{{% CONTENT_TYPE: \(contentTypeName)}}\n"
 
     struct ContentType: MustacheContentType {
         func escapeText(_ text: String) -> String { HTMLText.escaped(text) }

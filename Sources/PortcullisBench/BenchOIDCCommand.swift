@@ -251,21 +251,12 @@ struct BenchOIDCCommand: AsyncParsableCommand, IOCommand {
             var iterator = pair.dropFirst(5).makeIterator()
             while let byte = iterator.next() {
                 guard byte == UInt8(ascii: "%") else { decoded.append(byte); continue }
-                guard let high = iterator.next().flatMap(Self.hexValue), let low = iterator.next().flatMap(Self.hexValue) else { return nil }
+                guard let high = iterator.next().flatMap(hexDigitValue), let low = iterator.next().flatMap(hexDigitValue) else { return nil }
                 decoded.append(high << 4 | low)
             }
             return String(validating: decoded, as: UTF8.self)
         }
         return nil
-    }
-
-    static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-        default: nil
-        }
     }
 }
 

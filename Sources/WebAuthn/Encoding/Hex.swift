@@ -31,8 +31,8 @@ extension Array<UInt8> {
 }
 
 /// The value of one hexadecimal digit (either case); `nil` for any other byte.
-@inline(__always)
-func hexDigitValue(_ c: UInt8) -> UInt8? {
+@inlinable
+public func hexDigitValue(_ c: UInt8) -> UInt8? {
     switch c {
     case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
     case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10

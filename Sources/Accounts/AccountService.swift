@@ -38,7 +38,6 @@ public struct AccountService: CeremonyBacked {
 
     /// Verifies and stores an added passkey.
     public func addVerify(_ auth: Authenticated, credential: JSONValue, name: String?, info: RequestInfo) async throws -> Passkey {
-        try PlainText.check(name, "A passkey name")
         try sessions.requireFresh(auth)
         let now = clock()
         let (passkey, _, challenge) = try await ceremonies.verifyNewPasskey(

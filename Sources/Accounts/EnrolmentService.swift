@@ -98,7 +98,6 @@ public struct EnrolmentService: CeremonyBacked {
     public func passkeyVerify(id: UUID, browserSecret: String, credential: JSONValue, name: String?, info: RequestInfo) async throws
         -> (user: User, passkey: Passkey, issued: IssuedSession)
     {
-        try PlainText.check(name, "A passkey name")
         let enrolment = try await confirmedEnrolment(id: id, browserSecret: browserSecret)
         guard let user = try await store.user(id: enrolment.userID), !user.disabled else { throw AccountsError.notFound() }
         let now = clock()

@@ -194,6 +194,7 @@ public struct PasskeyService: Sendable {
     func verifyNewPasskey(for user: User, kind: CeremonyKind, boundTo id: UUID, credential: JSONValue, name: String?, now: Date) async throws
         -> (passkey: Passkey, verified: VerifiedRegistration, challenge: String)
     {
+        try PlainText.check(name, "A passkey name")
         let response = try decodeRegistration(credential)
         let stored = try await challenge(for: response.clientDataJSON, kind: kind)
         guard stored.userID == user.id, stored.sessionID == id else { throw AccountsError.challengeGone() }

@@ -15,9 +15,12 @@ public enum PlainText {
         }
     }
 
+    /// What a refusal says after the name of the field.
+    public static let refusal = "cannot hold line breaks, control characters or text-direction overrides."
+
     /// Throws ``AccountsError`` (`invalid_request`) naming `what` when `text`, trimmed, is not clean.
     static func check(_ text: String?, _ what: String) throws {
         guard let text, !isClean(text.trimmingCharacters(in: .whitespacesAndNewlines)) else { return }
-        throw AccountsError.invalid("\(what) cannot hold line breaks, control characters or text-direction overrides.")
+        throw AccountsError.invalid("\(what) \(refusal)")
     }
 }

@@ -355,7 +355,6 @@ public struct RecoveryService: CeremonyBacked {
     public func recoveryPasskeyVerify(id: UUID, secret: String, credential: JSONValue, name: String?, info: RequestInfo) async throws
         -> (user: User, passkey: Passkey, issued: IssuedSession)
     {
-        try PlainText.check(name, "A passkey name")
         let (held, user) = try await releasedCase(id: id, secret: secret)
         let now = clock()
         let (registered, verified, challenge) = try await ceremonies.verifyNewPasskey(

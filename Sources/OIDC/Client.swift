@@ -125,7 +125,7 @@ public struct ClientRegistration: Sendable {
         let trimmed = name.trimmingCharacters(in: .whitespacesAndNewlines)
         guard !trimmed.isEmpty, trimmed.count <= 100 else { throw OIDCError.invalidRegistration("The name must be 1 to 100 characters.") }
         guard PlainText.isClean(trimmed) else {
-            throw OIDCError.invalidRegistration("The name cannot hold line breaks, control characters or text-direction overrides.")
+            throw OIDCError.invalidRegistration("The name \(PlainText.refusal)")
         }
         guard !redirectURIs.isEmpty || deviceGrant else {
             throw OIDCError.invalidRegistration("At least one redirect URI is required (or the device grant).")

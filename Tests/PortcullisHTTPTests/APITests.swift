@@ -203,6 +203,11 @@ import WebAuthn
             let excluded = addOptions.object["publicKey"]?.object?["excludeCredentials"]?.array ?? []
             #expect(excluded.count == 1)
             let second = H.authenticator.registration(challenge: try H.challenge(addOptions), algorithm: .edDSA)
+            // A name that writes lines of its own is refused before the ceremony's challenge is used up.
+            let badName = try await H.send(client, .post, "/api/v1/me/passkeys/verify",
+                                           json: .object(["credential": second.jsonValue, "name": .string("Phone\nFrom: admin")]), token: alice.token)
+            #expect(badName.status == .badRequest && badName.object["code"] == .string("invalid_request"))
+            #expect(badName.object["title"] == .string("A passkey name \(PlainText.refusal)"))
             let added = try await H.send(client, .post, "/api/v1/me/passkeys/verify", json: .object(["credential": second.jsonValue, "name": .string("Phone")]), token: alice.token)
             #expect(added.status == .created)
 

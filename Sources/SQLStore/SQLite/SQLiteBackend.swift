@@ -32,7 +32,7 @@ public final class SQLiteBackend: SQLBackend {
     let writer: DirectSQLiteConnection
     let readers: [DirectSQLiteConnection]
     let checkpointer: Checkpointer
-    let nextReader = Atomic<Int>(0)
+    let nextReaderIndex = Atomic<Int>(0)
     let logger: Logger
     /// Whether a caller is combining (holds the writer), and the work queued for it (see
     /// ``transaction(_:)``). Taking a free writer costs no executor hop, unlike an actor.
@@ -164,16 +164,24 @@ public final class SQLiteBackend: SQLBackend {
     /// so the read sees exactly the last commit, as a reader would; writers that come meanwhile queue
     /// and are handed the writer when the read ends, as after a commit.
     func readDirect<R>(_ body: (DirectSQLiteConnection) throws -> R) throws -> R {
-        let idle = writerState.withLock { state in
+        guard takeWriterIfFree() else { return try body(nextReader()) }
+        defer { releaseWriter() }
+        // Never inside a transaction, whose uncommitted work a read there would see.
+        return try body(writer.inTransaction ? nextReader() : writer)
+    }
+
+    /// The reading connections in turn.
+    private func nextReader() -> DirectSQLiteConnection {
+        readers[nextReaderIndex.wrappingAdd(1, ordering: .relaxed).oldValue % readers.count]
+    }
+
+    /// Marks the writer busy for this caller when no one holds it.
+    private func takeWriterIfFree() -> Bool {
+        writerState.withLock { state in
             if state.busy { return false }
             state.busy = true
             return true
         }
-        guard idle else { return try body(readers[nextReader.wrappingAdd(1, ordering: .relaxed).oldValue % readers.count]) }
-        defer { releaseWriter() }
-        // Never inside a transaction, whose uncommitted work a read there would see.
-        guard !writer.inTransaction else { return try body(readers[nextReader.wrappingAdd(1, ordering: .relaxed).oldValue % readers.count]) }
-        return try body(writer)
     }
 
     /// Frees the writer, or hands it to the first caller queued for it (which then combines).
@@ -234,12 +242,7 @@ public final class SQLiteBackend: SQLBackend {
         try await withoutActuallyEscaping(body) { body in
             let box = ValueBox<R>()
             let job = WriteJob(savepoint: savepoint) { connection in box.value = try await body(connection) }
-            let combining = writerState.withLock { state in
-                if state.busy { return false }
-                state.busy = true
-                return true
-            }
-            if !combining {
+            if !takeWriterIfFree() {
                 await withCheckedContinuation { continuation in
                     // Freed in between: combine now; otherwise wait to be run, or to be handed the writer.
                     let free = writerState.withLock { state -> Bool in
@@ -336,8 +339,7 @@ public final class SQLiteBackend: SQLBackend {
 
     /// Reads go to a reading connection, outside the writer's queue: WAL shows them the last commit.
     public func read<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
-        let index = nextReader.wrappingAdd(1, ordering: .relaxed).oldValue
-        return try await body(database(readers[index % readers.count]))
+        try await body(database(nextReader()))
     }
 
     /// How many times the background thread has checkpointed the WAL (for tests and diagnostics).

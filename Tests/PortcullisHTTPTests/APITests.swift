@@ -221,6 +221,8 @@ import WebAuthn
             #expect(try await H.send(client, .patch, "/api/v1/me/passkeys/\(secondID)", json: .object(["name": .string("My phone")]), token: alice.token).status == .noContent)
             let spoofing = try await H.send(client, .patch, "/api/v1/me/passkeys/\(secondID)", json: .object(["name": .string("My \u{202E}enohp")]), token: alice.token)
             #expect(spoofing.status == .badRequest && spoofing.object["code"] == .string("invalid_request"))
+            let names = try await H.send(client, .get, "/api/v1/me", token: alice.token).object["passkeys"]?.array?.compactMap { $0.object?["name"]?.string }
+            #expect(names?.sorted() == ["My phone", "Test key"])  // the refused name was not stored
 
             let reauthOptions = try await H.send(client, .post, "/api/v1/me/reauth/options", token: alice.token)
             let reauth = try await H.send(client, .post, "/api/v1/me/reauth/verify", json: .object(["credential": try H.assertion(&alice, options: reauthOptions)]), token: alice.token)

@@ -213,6 +213,8 @@ def test_sign_up_then_autofill_and_modal_sign_in(passkey_browser, server):
 
     # Without user verification the server refuses (UV is required); then the modal path works.
     d.set_user_verified(False)
+    # The status line comes before the account view, whose Sign out button a person clicks once shown.
+    wait_for(d, lambda: d.find_element(By.ID, "signout").is_displayed())
     d.find_element(By.ID, "signout").click()
     wait_for(d, lambda: d.find_element(By.ID, "signin").is_displayed())
     d.find_element(By.ID, "signin").click()

@@ -64,4 +64,23 @@ import WebAuthn
             await expectCode(.originMismatch) { _ = try await Fixtures.verifyRegistration(fixture, expectations: try expectations(origins)) }
         }
     }
+
+    /// Swift's `Set<String>.contains` finds U+212A KELVIN SIGN equal to `K`, so an APK key hash origin
+    /// (base64, with capitals) had a look-alike twin that passed the origin check.
+    @Test func anOriginIsComparedByteForByte() async throws {
+        let configured = "android:apk-key-hash:AbcK9"
+        let twin = "android:apk-key-hash:Abc\u{212A}9"
+        #expect(Set([configured]).contains(twin))  // what the check relied on
+        let rp = try RelyingParty(id: "example.org", origins: ["https://example.org", configured])
+        #expect(rp.allows(origin: configured))
+        #expect(!rp.allows(origin: twin))
+        var authenticator = VirtualAuthenticator()
+        authenticator.origin = twin
+        let fixture = authenticator.registration(challenge: Fixtures.challenge)
+        let expectations = RegistrationExpectations(challenge: Fixtures.challenge, relyingParty: rp)
+        await expectCode(.originMismatch) { _ = try await Fixtures.verifyRegistration(fixture, expectations: expectations) }
+        authenticator.origin = configured
+        let result = try await Fixtures.verifyRegistration(authenticator.registration(challenge: Fixtures.challenge), expectations: expectations)
+        #expect(result.credentialID.count > 0)
+    }
 }

@@ -3,8 +3,8 @@ import CBOR
 enum ClientDataChecks {
     /// §7.1 steps 7–11 / §7.2 steps 10–14.
     static func verify(_ clientData: CollectedClientData, type expectedType: String, challenge: [UInt8], relyingParty: RelyingParty) throws {
-        // §7.1 step 7 / §7.2 step 10: the type must be exactly the expected one.
-        guard clientData.type == expectedType else {
+        // §7.1 step 7 / §7.2 step 10: the type must be exactly the expected one, byte for byte.
+        guard clientData.type.utf8.elementsEqual(expectedType.utf8) else {
             throw WebAuthnError(.clientDataTypeMismatch, "clientData.type is \"\(clientData.type)\", expected \"\(expectedType)\"")
         }
         // §7.1 step 8 / §7.2 step 11: the challenge must be the base64url encoding of the expected
@@ -14,8 +14,8 @@ enum ClientDataChecks {
             throw WebAuthnError(.challengeMismatch, "clientData.challenge is not the expected challenge")
         }
         // §7.1 step 9 / §7.2 step 12: the origin must be one the relying party allows, compared as an
-        // exact string with the configured serialized origins.
-        guard relyingParty.origins.contains(clientData.origin) else {
+        // exact string (byte for byte, not up to canonical equivalence) with the configured serialized origins.
+        guard relyingParty.allows(origin: clientData.origin) else {
             throw WebAuthnError(.originMismatch, "clientData.origin \"\(clientData.origin)\" is not an allowed origin")
         }
         // §7.1 step 10 / §7.2 step 13: crossOrigin true only where the RP expects to be embedded.
@@ -28,7 +28,7 @@ enum ClientDataChecks {
             guard clientData.crossOrigin == true else {
                 throw WebAuthnError(.crossOriginNotAllowed, "clientData.topOrigin is present without crossOrigin true")
             }
-            guard relyingParty.allowedTopOrigins.contains(topOrigin) else {
+            guard relyingParty.allows(topOrigin: topOrigin) else {
                 throw WebAuthnError(.crossOriginNotAllowed, "clientData.topOrigin \"\(topOrigin)\" is not allowed")
             }
         }

@@ -101,6 +101,19 @@ public struct RelyingParty: Sendable {
         }
     }
 
+    /// Whether `origin` (a client data `origin`) is, byte for byte, one of the allowed origins
+    /// (§7.1 step 9, §7.2 step 12). Swift's `String ==`, which `Set.contains` uses, treats canonically
+    /// equivalent text as equal: U+212A KELVIN SIGN would match the `K` of an APK key hash origin.
+    public func allows(origin: String) -> Bool { Self.exactMember(origin, of: origins) }
+
+    /// Whether `origin` (a client data `topOrigin`) is, byte for byte, one the relying party may be
+    /// embedded in (§7.1 step 11, §7.2 step 14).
+    public func allows(topOrigin origin: String) -> Bool { Self.exactMember(origin, of: allowedTopOrigins) }
+
+    static func exactMember(_ value: String, of set: Set<String>) -> Bool {
+        set.contains { $0.utf8.elementsEqual(value.utf8) }
+    }
+
     static func host(ofSerialized origin: String) -> String? {
         guard !origin.hasPrefix("android:") else { return nil }
         guard let range = origin.range(of: "://") else { return nil }

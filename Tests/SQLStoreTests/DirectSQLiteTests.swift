@@ -260,7 +260,7 @@ import Testing
             #expect(outcome.first)
             #expect(outcome.others.allSatisfy { $0 })
             #expect(try await Self.keys(backend) == Set(["first"] + (0..<count).map { "k\($0)" }))
-            // 64 callers a group at most: at least four COMMITs, and far fewer than one per caller.
+            // largestGroup callers a group at most: at least four COMMITs, and far fewer than one per caller.
             let commits = backend.commitCount - before
             #expect(commits >= 4 && commits < count / 4)
         }

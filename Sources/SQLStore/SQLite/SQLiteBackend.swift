@@ -115,8 +115,12 @@ public final class SQLiteBackend: SQLBackend {
     }
 
     private let commits = Atomic<Int>(0)
-    /// Most callers' work one COMMIT carries.
-    static let largestGroup = 64
+    /// Most callers' work one COMMIT carries: a bound on how long the first caller of a group waits
+    /// and on how much one transaction holds, while under load the group still takes every write
+    /// waiting. With 128 or 256 sign-ins in flight about that many writes wait at once; a bound of 64
+    /// split them into several commits, each writing the same hot index pages to the WAL again
+    /// (BENCHMARKS.md has the runs).
+    static let largestGroup = 256
 
     /// COMMITs so far (for tests and diagnostics: fewer than transactions when commits were shared).
     public var commitCount: Int { commits.load(ordering: .relaxed) }

@@ -66,7 +66,7 @@ public struct AdminService: Sendable {
         let now = clock()
         try await store.appendEvent(SecurityEvent(
             id: random.timeOrderedUUID(at: now), userID: auth.user.id, kind: .userDeleted, at: now, ip: info.ip, userAgent: info.userAgent,
-            detail: ["username": target.username, "user": target.id.uuidString.lowercased()]))
+            detail: ["username": target.username, "user": target.id.lowercaseText]))
     }
 
     /// The newest admin and operator actions across all accounts.

@@ -146,7 +146,7 @@ public struct RecoveryService: CeremonyBacked {
     /// The signature of an address's verification link: only this server can make one.
     public func addressSignature(userID: UUID, address: String, expires: Int) -> String {
         let key = SymmetricKey(data: ceremonies.enumerationSecret.value)
-        let message = "portcullis-address-verify:\(userID.uuidString.lowercased()):\(address):\(expires)"
+        let message = "portcullis-address-verify:\(userID.lowercaseText):\(address):\(expires)"
         return Base64URL.encode(Array(HMAC<SHA256>.authenticationCode(for: Array(message.utf8), using: key)))
     }
 
@@ -269,7 +269,7 @@ public struct RecoveryService: CeremonyBacked {
             status: .open, createdAt: now, expiresAt: now.addingTimeInterval(policy.recovery.caseLifetime), ip: info.ip, userAgent: info.userAgent)
         let event = owner.map {
             SecurityEvent(id: newEventID(), userID: $0.id, kind: .recoveryStarted, at: now, ip: info.ip, userAgent: info.userAgent,
-                          detail: ["case": recoveryCase.id.uuidString.lowercased()])
+                          detail: ["case": recoveryCase.id.lowercaseText])
         }
         try await store.createRecoveryCase(recoveryCase, event: event)
         return (recoveryCase, secret)
@@ -315,7 +315,7 @@ public struct RecoveryService: CeremonyBacked {
         guard let userID = held.userID, let settings, let stored = settings.codeHash, code.utf8.count <= 128, ConstantTime.equal(stored, entered) else {
             let event = held.userID.map {
                 SecurityEvent(id: newEventID(), userID: $0, kind: .recoveryCodeFailed, at: now, ip: info.ip, userAgent: info.userAgent,
-                              detail: ["case": id.uuidString.lowercased()])
+                              detail: ["case": id.lowercaseText])
             }
             do { _ = try await store.recordRecoveryCodeFailure(caseID: id, event: event) } catch let error as StoreError { throw ceremonies.map(error) }
             throw AccountsError.recoveryCodeInvalid()
@@ -324,7 +324,7 @@ public struct RecoveryService: CeremonyBacked {
         do {
             try await store.addRecoveryProof(caseID: id, proof: proof, event: SecurityEvent(
                 id: newEventID(), userID: userID, kind: .recoveryApproved, at: now, ip: info.ip, userAgent: info.userAgent,
-                detail: ["case": id.uuidString.lowercased(), "proof": "code"]), now: now)
+                detail: ["case": id.lowercaseText, "proof": "code"]), now: now)
         } catch let error as StoreError {
             throw ceremonies.map(error)
         }
@@ -363,7 +363,7 @@ public struct RecoveryService: CeremonyBacked {
         passkey.recoveredAt = now
         let issued = ceremonies.newSession(userID: user.id, passkey: passkey, userVerified: verified.userVerified, info: info, now: now)
         let event = SecurityEvent(id: newEventID(), userID: user.id, kind: .recoveryCompleted, at: now, ip: info.ip, userAgent: info.userAgent,
-                                  detail: ["case": id.uuidString.lowercased(), "passkey": passkey.name])
+                                  detail: ["case": id.lowercaseText, "passkey": passkey.name])
         do {
             try await store.completeRecovery(caseID: held.id, passkey: passkey, session: issued.session, event: event, challenge: challenge, now: now)
         } catch let error as StoreError {
@@ -407,7 +407,7 @@ public struct RecoveryService: CeremonyBacked {
         do {
             try await store.addRecoveryProof(caseID: caseID, proof: RecoveryProof(kind: .contact, actorID: auth.user.id, at: now), event: SecurityEvent(
                 id: newEventID(), userID: ownerID, kind: .recoveryApproved, at: now, ip: info.ip, userAgent: info.userAgent,
-                detail: ["case": caseID.uuidString.lowercased(), "proof": "contact", "by": auth.user.username]), now: now)
+                detail: ["case": caseID.lowercaseText, "proof": "contact", "by": auth.user.username]), now: now)
         } catch let error as StoreError {
             throw ceremonies.map(error)
         }
@@ -441,7 +441,7 @@ public struct RecoveryService: CeremonyBacked {
             do {
                 try await store.cancelRecoveryCase(id: open.id, blockUntil: nil, event: SecurityEvent(
                     id: newEventID(), userID: ownerID, kind: .recoveryCancelled, at: now, ip: info.ip, userAgent: info.userAgent,
-                    detail: ["case": open.id.uuidString.lowercased(), "by": "contact", "contact": auth.user.username]), now: now)
+                    detail: ["case": open.id.lowercaseText, "by": "contact", "contact": auth.user.username]), now: now)
                 cancelled += 1
             } catch let error as StoreError where error == .conflict {
                 continue  // completed or cancelled meanwhile
@@ -478,7 +478,7 @@ public struct RecoveryService: CeremonyBacked {
         do {
             try await store.cancelRecoveryCase(id: caseID, blockUntil: nil, event: SecurityEvent(
                 id: newEventID(), userID: auth.user.id, kind: .recoveryCancelled, at: clock(), ip: info.ip, userAgent: info.userAgent,
-                detail: ["case": caseID.uuidString.lowercased(), "by": "passkey"]), now: clock())
+                detail: ["case": caseID.lowercaseText, "by": "passkey"]), now: clock())
         } catch let error as StoreError {
             throw ceremonies.map(error)
         }
@@ -488,7 +488,7 @@ public struct RecoveryService: CeremonyBacked {
     /// can only cancel; it signs no one in.
     public func cancelSignature(caseID: UUID) -> String {
         let key = SymmetricKey(data: ceremonies.enumerationSecret.value)
-        return Base64URL.encode(Array(HMAC<SHA256>.authenticationCode(for: Array(("portcullis-recovery-cancel:" + caseID.uuidString.lowercased()).utf8), using: key)))
+        return Base64URL.encode(Array(HMAC<SHA256>.authenticationCode(for: Array(("portcullis-recovery-cancel:" + caseID.lowercaseText).utf8), using: key)))
     }
 
     /// Checks a "this wasn't me" link without acting on it (opening the link only shows a page).
@@ -507,7 +507,7 @@ public struct RecoveryService: CeremonyBacked {
         do {
             try await store.cancelRecoveryCase(id: caseID, blockUntil: now.addingTimeInterval(policy.recovery.blockAfterCancel), event: SecurityEvent(
                 id: newEventID(), userID: ownerID, kind: .recoveryCancelled, at: now, ip: info.ip, userAgent: info.userAgent,
-                detail: ["case": caseID.uuidString.lowercased(), "by": "link"]), now: now)
+                detail: ["case": caseID.lowercaseText, "by": "link"]), now: now)
         } catch let error as StoreError {
             throw ceremonies.map(error)
         }
@@ -545,7 +545,7 @@ public struct RecoveryService: CeremonyBacked {
         do {
             try await store.addRecoveryProof(caseID: caseID, proof: RecoveryProof(kind: .admin, actorID: adminID, via: via, at: now), event: SecurityEvent(
                 id: newEventID(), userID: ownerID, kind: .recoveryApproved, at: now, ip: info.ip, userAgent: info.userAgent,
-                detail: ["case": caseID.uuidString.lowercased(), "proof": "admin", "by": adminName, "via": via]), now: now)
+                detail: ["case": caseID.lowercaseText, "proof": "admin", "by": adminName, "via": via]), now: now)
         } catch let error as StoreError {
             throw ceremonies.map(error)
         }

@@ -52,7 +52,7 @@ public struct NotificationDispatcher: Service {
         let claimed = try await store.claimUndeliveredEvents(now: now, lease: 60, limit: 50, kinds: kinds)
         for (event, attempts) in claimed {
             let user = try? await store.user(id: event.userID)
-            let id = "evt_" + event.id.uuidString.lowercased()
+            let id = "evt_" + event.id.lowercaseText
             var ok = true
             for channel in channels {
                 if !(await channel.deliver(event, user: user, links: links(event), attemptID: id, now: now)) { ok = false }

@@ -19,7 +19,7 @@ extension OIDCProvider {
         var sessionID: UUID?
         switch event.kind {
         case .logout, .sessionRevoked:
-            guard let text = event.detail["session"], let id = UUID(uuidString: text) else { return [] }
+            guard let text = event.detail["session"], let id = UUID(text: text) else { return [] }
             sessionID = id
             try await store.revokeSessions([id])
         case .passkeyRemoved:
@@ -36,7 +36,7 @@ extension OIDCProvider {
             let claims = LogoutTokenClaims(
                 iss: settings.issuer, sub: subject(userID: event.userID, client: client), aud: client.id, iat: Int(now.timeIntervalSince1970),
                 exp: Int(now.addingTimeInterval(120).timeIntervalSince1970), jti: Base64URL.encode(random.bytes(16)),
-                sid: sessionID?.uuidString.lowercased(), events: LogoutTokenClaims.Events())
+                sid: sessionID?.lowercaseText, events: LogoutTokenClaims.Events())
             // §2.4: typ logout+jwt keeps a logout token from passing as an ID token.
             logouts.append(BackchannelLogout(uri: uri, token: try await keys.sign(claims, algorithm: client.idTokenAlgorithm, type: "logout+jwt")))
         }

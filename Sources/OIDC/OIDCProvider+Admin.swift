@@ -145,7 +145,7 @@ extension OIDCProvider {
         let redirect = try logoutRedirect(values["post_logout_redirect_uri"], client: client, state: values["state"])
         guard let auth else { return .signedOut(redirect: redirect) }
         if let client, let hintSubject, hintSubject == subject(userID: auth.user.id, client: client),
-           hintSession == nil || hintSession == auth.session.id.uuidString.lowercased() {
+           hintSession == nil || hintSession == auth.session.id.lowercaseText {
             return .signOut(redirect: redirect)
         }
         let token = formToken("logout", [client?.id ?? "", values["post_logout_redirect_uri"] ?? "", values["state"] ?? ""].joined(separator: "|"), auth.session.id)

@@ -155,7 +155,7 @@ extension OIDCProvider {
     {
         let sub = subject(userID: user.id, client: client)
         let iat = Int(now.timeIntervalSince1970)
-        let sid = sessionID.uuidString.lowercased()
+        let sid = sessionID.lowercaseText
         let (jti, jtiKey) = TimeOrderedHandle.make(randomCount: Self.accessTokenIDRandomBytes, now: now, random: random)
         let accessExpiry = now.addingTimeInterval(settings.accessTokenLifetime)
         let access = AccessTokenClaims(

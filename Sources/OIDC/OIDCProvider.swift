@@ -276,9 +276,9 @@ public struct OIDCProvider: Sendable {
     /// computed from the client's sector (the host of its first redirect URI) so that apps cannot
     /// correlate a person across each other.
     public func subject(userID: UUID, client: OIDCClient) -> String {
-        guard client.pairwise else { return userID.uuidString.lowercased() }
+        guard client.pairwise else { return userID.lowercaseText }
         let sector = client.redirectURIs.first.flatMap { URLComponents(string: $0)?.host } ?? client.id
-        let mac = HMAC<SHA256>.authenticationCode(for: Array("pairwise|\(sector)|\(userID.uuidString.lowercased())".utf8),
+        let mac = HMAC<SHA256>.authenticationCode(for: Array("pairwise|\(sector)|\(userID.lowercaseText)".utf8),
                                                   using: SymmetricKey(data: secret.value))
         return Base64URL.encode(Array(mac))
     }
@@ -298,7 +298,7 @@ public struct OIDCProvider: Sendable {
     func refreshTokenKey(_ token: String) -> [UInt8] { TimeOrderedHandle.key(token, randomCount: Self.refreshTokenRandomBytes) }
     func accessTokenKey(_ jti: String) -> [UInt8] { TimeOrderedHandle.key(jti, randomCount: Self.accessTokenIDRandomBytes) }
 
-    func consentKey(userID: UUID, clientID: String) -> [UInt8] { sha256("consent|\(userID.uuidString.lowercased())|\(clientID)") }
+    func consentKey(userID: UUID, clientID: String) -> [UInt8] { sha256("consent|\(userID.lowercaseText)|\(clientID)") }
 
     /// A stored payload's bytes (see ``StoredPayload`` for the format: dates keep their fraction of a
     /// second, or a sign-in just before a waiting request arrived would count as fresh).

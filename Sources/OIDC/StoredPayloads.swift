@@ -1,3 +1,4 @@
+import Accounts
 import Foundation
 import WebAuthn
 
@@ -111,7 +112,7 @@ struct PayloadReader {
     }
 
     func uuid(_ key: String) throws(Invalid) -> UUID {
-        guard let text = try optionalString(key), let id = UUID(uuidString: text) else { throw Invalid(member: key) }
+        guard let text = try optionalString(key), let id = UUID(text: text) else { throw Invalid(member: key) }
         return id
     }
 
@@ -159,7 +160,7 @@ struct PayloadWriter {
     }
 
     mutating func add(_ key: String, _ value: UUID) {
-        members.append((key, .string(value.uuidString)))
+        members.append((key, .string(value.uppercaseText)))
     }
 
     mutating func add(_ key: String, _ value: JSONValue) {

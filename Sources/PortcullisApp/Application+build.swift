@@ -235,7 +235,7 @@ public func recoveryLinks(_ event: SecurityEvent, service: PasskeyService, origi
         return ["verifyUrl": AddressVerifyPage.link(origin: origin, userID: event.userID, address: address, expires: query.expires, signature: query.signature)]
     }
     guard event.kind.concernsAnOpenRecoveryCase,
-          let text = event.detail["case"], let caseID = UUID(uuidString: text)
+          let text = event.detail["case"], let caseID = UUID(text: text)
     else { return [:] }
     return ["cancelUrl": RecoveryCancelPage.link(origin: origin, caseID: caseID, signature: service.recovery.cancelSignature(caseID: caseID))]
 }

@@ -271,8 +271,8 @@ struct SecurityEventLog: Sendable {
         guard let event else { return }
         var metadata: Logger.Metadata = [
             "event": .string(event.kind.rawValue),
-            "event_id": .string(event.id.uuidString.lowercased()),
-            "user_id": .string(event.userID.uuidString.lowercased()),
+            "event_id": .string(event.id.lowercaseText),
+            "user_id": .string(event.userID.lowercaseText),
             "client_ip": .string(event.ip),
         ]
         for (key, value) in event.detail { metadata["detail." + key] = .string(value) }
@@ -283,7 +283,7 @@ struct SecurityEventLog: Sendable {
     /// One line for an operator's action that records no event (the user's events go with the user).
     func adminAction(_ action: String, user: UUID?) {
         var metadata: Logger.Metadata = ["action": .string(action)]
-        if let user { metadata["user_id"] = .string(user.uuidString.lowercased()) }
+        if let user { metadata["user_id"] = .string(user.lowercaseText) }
         if let requestID = RequestScope.requestID { metadata["request_id"] = .string(requestID) }
         logger.info("admin action", metadata: metadata)
     }

@@ -73,7 +73,7 @@ struct AdminCommand: ParsableCommand {
             } catch let error as AccountsError {
                 throw AdminCommand.refusal(error)
             }
-            io.out(StrictJSON.serialize(.object(["case": .string(target.id.uuidString.lowercased()), "proof": .string("admin"), "by": .string(admin)])) + "\n")
+            io.out(StrictJSON.serialize(.object(["case": .string(target.id.lowercaseText), "proof": .string("admin"), "by": .string(admin)])) + "\n")
             return 0
         }
     }

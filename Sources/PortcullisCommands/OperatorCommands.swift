@@ -42,7 +42,7 @@ struct StoreOptions: ParsableArguments {
 enum OperatorOutput {
     static func user(_ user: User, passkeys: [Passkey]? = nil, sessions: Int? = nil) -> JSONValue {
         var object: JSONObject = [
-            "id": .string(user.id.uuidString.lowercased()), "username": .string(user.username), "displayName": .string(user.displayName),
+            "id": .string(user.id.lowercaseText), "username": .string(user.username), "displayName": .string(user.displayName),
             "createdAt": .string(ISO8601DateFormatter().string(from: user.createdAt)), "disabled": .bool(user.disabled),
         ]
         if let passkeys {

@@ -130,7 +130,7 @@ package struct APIToolkit: Sendable {
 
     /// The UUID in the path's `{id}`; anything else is a 404.
     func idParameter(_ context: AppRequestContext) throws -> UUID {
-        guard let text = context.parameters.get("id"), let id = UUID(uuidString: text) else { throw Problem.notFound }
+        guard let text = context.parameters.get("id"), let id = UUID(text: text) else { throw Problem.notFound }
         return id
     }
 

@@ -20,6 +20,6 @@ struct OpenRecoveryCaseView: Encodable, Sendable, Equatable {
         ip = c.ip
         userAgent = c.userAgent
         proofs = c.proofs.count
-        cancel = "/api/v1/me/recovery-requests/\(c.id.uuidString.lowercased())/cancel"
+        cancel = "/api/v1/me/recovery-requests/\(c.id.lowercaseText)/cancel"
     }
 }

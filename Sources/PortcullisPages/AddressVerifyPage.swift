@@ -21,7 +21,7 @@ package struct AddressVerifyPage: Sendable {
 
     /// The link, as `https://origin/addresses/verify?user=ID&address=A&expires=T&sig=S`.
     package static func link(origin: String, userID: UUID, address: String, expires: Int, signature: String) -> String {
-        "\(origin)/addresses/verify?user=\(userID.uuidString.lowercased())&address=\(formEncode(address))&expires=\(expires)&sig=\(signature)"
+        "\(origin)/addresses/verify?user=\(userID.lowercaseText)&address=\(formEncode(address))&expires=\(expires)&sig=\(signature)"
     }
 
     /// The link's query, and the form the page posts: the same four fields.
@@ -45,7 +45,7 @@ package struct AddressVerifyPage: Sendable {
     @Sendable func page(_ request: Request, context: AppRequestContext) async throws -> Response {
         let link = try decodeLink(request.uri.query ?? "")
         return library.page("address-verify", View(
-            siteName: site.siteName, address: link.address, user: link.user.uuidString.lowercased(), expires: link.expires, signature: link.sig,
+            siteName: site.siteName, address: link.address, user: link.user.lowercaseText, expires: link.expires, signature: link.sig,
             done: false, username: ""))
     }
 

@@ -20,7 +20,7 @@ package struct RecoveryCancelPage: Sendable {
 
     /// The link in a notification, as `https://origin/recovery/cancel?case=ID&sig=SIG`.
     package static func link(origin: String, caseID: UUID, signature: String) -> String {
-        "\(origin)/recovery/cancel?case=\(caseID.uuidString.lowercased())&sig=\(signature)"
+        "\(origin)/recovery/cancel?case=\(caseID.lowercaseText)&sig=\(signature)"
     }
 
     /// The link's query, and the form the page posts: the same two fields.
@@ -46,7 +46,7 @@ package struct RecoveryCancelPage: Sendable {
         return library.page("recovery-cancel", View(
             siteName: site.siteName, open: target.status == .open,
             createdAt: ISO8601DateFormatter().string(from: target.createdAt), ip: target.ip,
-            status: target.status.rawValue, caseID: link.case.uuidString.lowercased(), signature: link.sig))
+            status: target.status.rawValue, caseID: link.case.lowercaseText, signature: link.sig))
     }
 
     @Sendable func cancel(_ request: Request, context: AppRequestContext) async throws -> Response {

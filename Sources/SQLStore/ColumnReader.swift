@@ -1,3 +1,4 @@
+import Accounts
 import Foundation
 import PostgresNIO
 import SQLKit
@@ -46,7 +47,7 @@ extension ColumnReader {
     /// A UUID stored as text, or nil for NULL.
     func optionalUUID(_ column: String) throws -> UUID? {
         guard let text = try optionalText(column) else { return nil }
-        guard let id = UUID(uuidString: text) else { throw SQLAccountStore.corrupt(column) }
+        guard let id = UUID(text: text) else { throw SQLAccountStore.corrupt(column) }
         return id
     }
 }

@@ -115,7 +115,7 @@ extension SQLAccountStore {
             // Every session born from it: its sign-ins and the device approvals it made.
             let born = "FROM sessions WHERE user_id = \(bind: Self.id(userID)) AND birth_credential_id = \(bind: Self.data(credentialID))" as SQLQueryString
             let ended = try await db.raw("SELECT id " + born + " ORDER BY id").all().map { row in
-                guard let id = UUID(uuidString: try row.decode(column: "id", as: String.self)) else { throw Self.corrupt("sessions.id") }
+                guard let id = UUID(text: try row.decode(column: "id", as: String.self)) else { throw Self.corrupt("sessions.id") }
                 return id
             }
             try await db.raw("DELETE " + born).run()

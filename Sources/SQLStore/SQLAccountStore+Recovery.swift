@@ -48,7 +48,7 @@ extension SQLAccountStore {
             let actor = try row.decode(column: "actor_id", as: String.self)
             return RecoveryProof(
                 kind: RecoveryProof.Kind(rawValue: try row.decode(column: "kind", as: String.self)) ?? .code,
-                actorID: actor.isEmpty ? nil : UUID(uuidString: actor),
+                actorID: actor.isEmpty ? nil : UUID(text: actor),
                 via: try row.decode(column: "via", as: String.self),
                 at: date(try row.decode(column: "at", as: Int64.self)))
         }

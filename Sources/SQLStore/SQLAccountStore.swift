@@ -57,7 +57,7 @@ public struct SQLAccountStore: AccountStore {
     static func date(_ ms: Int64) -> Date { Date(timeIntervalSince1970: TimeInterval(ms) / 1000) }
     package static func data(_ bytes: [UInt8]) -> Data { Data(bytes) }
     static func flag(_ value: Bool) -> Int64 { value ? 1 : 0 }
-    package static func id(_ uuid: UUID) -> String { uuid.uuidString.lowercased() }
+    package static func id(_ uuid: UUID) -> String { uuid.lowercaseText }
 
     /// A stored value the store cannot read back: refused rather than replaced by a guess.
     static func corrupt(_ column: String) -> DecodingError {

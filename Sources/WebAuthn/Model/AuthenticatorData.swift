@@ -112,35 +112,12 @@ public struct AAGUID: Hashable, Sendable, CustomStringConvertible {
     public static let zero = AAGUID(bytes: [UInt8](repeating: 0, count: 16))
 
     /// Parses the 8-4-4-4-12 hexadecimal form, in either case. (Read on every sign-in, to name the
-    /// passkey's provider: one pass over the bytes, no intermediate strings.)
+    /// passkey's provider.)
     public init?(string: String) {
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(16)
-        var high: UInt8?
-        var position = 0
-        for c in string.utf8 {
-            defer { position += 1 }
-            if position == 8 || position == 13 || position == 18 || position == 23 {
-                guard c == UInt8(ascii: "-") else { return nil }
-                continue
-            }
-            guard position < 36, let digit = hexDigitValue(c) else { return nil }
-            if let pending = high {
-                bytes.append(pending << 4 | digit)
-                high = nil
-            } else {
-                high = digit
-            }
-        }
-        guard position == 36, bytes.count == 16 else { return nil }
+        guard let bytes = uuidFormBytes(string) else { return nil }
         self.bytes = bytes
     }
 
-    /// Lower-case 8-4-4-4-12.
-    public var description: String {
-        let hex = bytes.hexString
-        guard hex.count == 32 else { return hex }
-        let c = Array(hex)
-        return String(c[0..<8]) + "-" + String(c[8..<12]) + "-" + String(c[12..<16]) + "-" + String(c[16..<20]) + "-" + String(c[20..<32])
-    }
+    /// Lower-case 8-4-4-4-12 (plain hexadecimal for bytes that are not 16).
+    public var description: String { uuidForm(bytes) }
 }

@@ -316,6 +316,30 @@ import WebAuthn
         }
     }
 
+    /// A path's session ID is the 8-4-4-4-12 form and nothing else: anything near it is a 404 that
+    /// ends no session.
+    @Test func aSessionIDNotInItsExactFormEndsNothing() async throws {
+        let harness = try await H()
+        try await harness.run { client in
+            var alice = try await H.signUp(client, "alice")
+            let firstToken = alice.token
+            _ = try await H.signIn(client, &alice)
+            let list = try await H.send(client, .get, "/api/v1/me/sessions", token: alice.token)
+            let other = try #require(list.object["sessions"]?.array?.first { $0.object?["current"] == .bool(false) }?.object?["id"]?.string)
+            let near = [other + "0", String(other.dropLast()), other.replacingOccurrences(of: "-", with: ""),
+                        String(other.dropLast()) + "g", "x" + other.dropFirst(), "not-a-uuid"]
+            for id in near {
+                #expect(try await H.send(client, .delete, "/api/v1/me/sessions/\(id)", token: alice.token).status == .notFound, "\(id)")
+            }
+            let user = try #require(try await harness.store.user(username: "alice"))
+            #expect(try await harness.store.sessions(userID: user.id).count == 2)
+            #expect(try await H.send(client, .get, "/api/v1/me", token: firstToken).status == .ok)
+            // Either case of the digits names the same session.
+            #expect(try await H.send(client, .delete, "/api/v1/me/sessions/\(other.uppercased())", token: alice.token).status == .noContent)
+            #expect(try await H.send(client, .get, "/api/v1/me", token: firstToken).status == .unauthorized)
+        }
+    }
+
     @Test func aDisabledUserCannotSignInAndTheirSessionsEnd() async throws {
         let harness = try await H()
         try await harness.run { client in

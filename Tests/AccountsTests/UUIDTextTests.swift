@@ -14,6 +14,7 @@ import Testing
             #expect(id.uppercaseText == id.uuidString)
             #expect(UUID(text: id.lowercaseText) == id)
             #expect(UUID(text: id.uuidString) == id)
+            #expect(UUID(text: ("{" + id.lowercaseText + "}").dropFirst().dropLast()) == id)  // a Substring
         }
     }
 

@@ -119,5 +119,5 @@ public struct AAGUID: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// Lower-case 8-4-4-4-12 (plain hexadecimal for bytes that are not 16).
-    public var description: String { uuidForm(bytes) }
+    public var description: String { bytes.withUnsafeBytes { uuidForm($0) } }
 }

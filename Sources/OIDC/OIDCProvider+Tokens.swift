@@ -137,7 +137,7 @@ extension OIDCProvider {
         guard let user = try await accounts.user(id: grant.userID), !user.disabled else { throw OAuthError.invalidGrant("The account is disabled.") }
         let issued = try await issue(
             user: user, client: client, scopes: scopes, sessionID: grant.sessionID, authTime: grant.authTime, assurance: grant.assurance,
-            nonce: nil, offline: grant.offline, userinfoClaims: [], dpopJKT: grant.dpopJKT ?? dpopJKT, grantID: stored.grantID ?? random.uuid(), now: now,
+            nonce: nil, offline: grant.offline, userinfoClaims: grant.userinfoClaims ?? [], dpopJKT: grant.dpopJKT ?? dpopJKT, grantID: stored.grantID ?? random.uuid(), now: now,
             refreshExpiry: grant.offline ? nil : stored.expiresAt)
         guard try await store.consumeArtifact(kind: .refreshToken, key: key, now: now, replacements: issued.artifacts) else {
             if let grantID = stored.grantID { try await store.revokeGrant(grantID) }
@@ -149,6 +149,13 @@ extension OIDCProvider {
     /// The tokens of one grant: a JWT access token (RFC 9068), an ID token (Core §2), a refresh token.
     /// The refresh token ends at `refreshExpiry` (without offline_access, when the session ends) or,
     /// when that is nil (an offline grant), after the offline refresh lifetime.
+    ///
+    /// Only the refresh token is stored. The access token names its record (`grant_record`) and is
+    /// checked against it: every way a grant ends (a replayed code or refresh token, the session's
+    /// end, a withdrawn consent, revocation, a deleted app or account) marks or removes that record,
+    /// and the record outlives the access token (it lasts until the session or the offline lifetime
+    /// ends, and a rotated one is kept, used, until then). A record per access token would be one
+    /// more row, with five index entries, on every exchange.
     func issue(user: User, client: OIDCClient, scopes: [String], sessionID: UUID, authTime: Date, assurance: Assurance, nonce: String?,
                offline: Bool, userinfoClaims: [String], dpopJKT: String?, grantID: UUID, now: Date, refreshExpiry: Date?) async throws
         -> (response: TokenResponse, artifacts: [OIDCArtifact])
@@ -156,12 +163,13 @@ extension OIDCProvider {
         let sub = subject(userID: user.id, client: client)
         let iat = Int(now.timeIntervalSince1970)
         let sid = sessionID.lowercaseText
-        let (jti, jtiKey) = TimeOrderedHandle.make(randomCount: Self.accessTokenIDRandomBytes, now: now, random: random)
+        let (refreshToken, refreshKey) = TimeOrderedHandle.make(randomCount: Self.refreshTokenRandomBytes, now: now, random: random)
+        let (jti, _) = TimeOrderedHandle.make(randomCount: Self.accessTokenIDRandomBytes, now: now, random: random)
         let accessExpiry = now.addingTimeInterval(settings.accessTokenLifetime)
         let access = AccessTokenClaims(
             iss: settings.issuer, sub: sub, aud: settings.userinfoEndpoint, exp: Int(accessExpiry.timeIntervalSince1970), iat: iat, jti: jti,
             client_id: client.id, scope: scopes.joined(separator: " "), auth_time: Int(authTime.timeIntervalSince1970), acr: assurance.acr,
-            amr: assurance.amr, sid: sid, cnf: dpopJKT.map { AccessTokenClaims.Confirmation(jkt: $0) })
+            amr: assurance.amr, sid: sid, cnf: dpopJKT.map { AccessTokenClaims.Confirmation(jkt: $0) }, grant_record: Base64URL.encode(refreshKey))
         let accessToken = try await keys.sign(access, algorithm: client.idTokenAlgorithm, type: "at+jwt")
         // Core §3.1.3.6: at_hash is the left half of the hash of the access token, base64url.
         let digest = Array(SHA256.hash(data: Array(accessToken.utf8)))
@@ -174,16 +182,12 @@ extension OIDCProvider {
             idClaims.preferred_username = user.username
         }
         let idToken = try await keys.sign(idClaims, algorithm: client.idTokenAlgorithm, type: "JWT")
-        var artifacts = [OIDCArtifact(
-            kind: .accessToken, key: jtiKey, clientID: client.id, userID: user.id, sessionID: offline ? nil : sessionID, grantID: grantID,
-            payload: encode(AccessGrant(scopes: scopes, userinfoClaims: userinfoClaims)), createdAt: now, expiresAt: accessExpiry)]
-        let (refreshToken, refreshKey) = TimeOrderedHandle.make(randomCount: Self.refreshTokenRandomBytes, now: now, random: random)
         let refreshGrant = RefreshGrant(userID: user.id, sessionID: sessionID, scopes: scopes, authTime: authTime, assurance: assurance,
-                                        offline: offline, dpopJKT: dpopJKT)
-        artifacts.append(OIDCArtifact(
+                                        offline: offline, dpopJKT: dpopJKT, userinfoClaims: userinfoClaims)
+        let artifacts = [OIDCArtifact(
             kind: .refreshToken, key: refreshKey, clientID: client.id, userID: user.id, sessionID: offline ? nil : sessionID,
             grantID: grantID, payload: encode(refreshGrant), createdAt: now,
-            expiresAt: refreshExpiry ?? now.addingTimeInterval(settings.offlineRefreshLifetime)))
+            expiresAt: refreshExpiry ?? now.addingTimeInterval(settings.offlineRefreshLifetime))]
         let response = TokenResponse(
             access_token: accessToken, token_type: dpopJKT == nil ? "Bearer" : "DPoP", expires_in: Int(settings.accessTokenLifetime),
             id_token: idToken, refresh_token: refreshToken, scope: scopes.joined(separator: " "))
@@ -204,35 +208,53 @@ extension OIDCProvider {
         try await accessToken(token, dpopJKT: dpopJKT, checkingBinding: true).claims
     }
 
-    /// The token's claims and its stored record. Introspection (which holds no proof) does not check the binding.
-    func accessToken(_ token: String, dpopJKT: String?, checkingBinding: Bool) async throws -> (claims: AccessTokenClaims, stored: OIDCArtifact) {
+    /// A valid access token's claims, the account it speaks for, and the claims its authorization
+    /// request asked UserInfo for. Introspection (which holds no proof) does not check the binding.
+    func accessToken(_ token: String, dpopJKT: String?, checkingBinding: Bool) async throws
+        -> (claims: AccessTokenClaims, userID: UUID, userinfoClaims: [String])
+    {
         let claims = try await keys.verify(token, as: AccessTokenClaims.self, type: "at+jwt")
         let now = clock()
         guard claims.iss == settings.issuer, TimeInterval(claims.exp) > now.timeIntervalSince1970 else {
             throw OAuthError.invalidToken("The access token has expired.")
         }
-        guard let stored = try await store.artifact(kind: .accessToken, key: accessTokenKey(claims.jti)), !stored.revoked, stored.expiresAt > now else {
+        let (stored, userinfoClaims) = try await record(of: claims)
+        guard let stored, !stored.revoked, stored.expiresAt > now, stored.clientID == claims.client_id, let userID = stored.userID else {
             throw OAuthError.invalidToken("The access token is revoked.")
         }
-        if let sessionID = stored.sessionID, let userID = stored.userID, try await liveSession(sessionID, userID: userID, now: now) == nil {
+        if let sessionID = stored.sessionID, try await liveSession(sessionID, userID: userID, now: now) == nil {
             throw OAuthError.invalidToken("The sign-in this token came from has ended.")
         }
         if checkingBinding, let jkt = claims.cnf?.jkt, jkt != dpopJKT {
             throw OAuthError.invalidToken("This token is DPoP-bound; send it with a DPoP proof of its key.")
         }
-        return (claims, stored)
+        return (claims, userID, userinfoClaims)
+    }
+
+    /// The record a verified access token is checked against: the refresh token issued with it, or
+    /// (a token issued before `grant_record` existed) its own record by `jti`; nil when there is none.
+    func record(of claims: AccessTokenClaims) async throws -> (OIDCArtifact?, userinfoClaims: [String]) {
+        if let reference = claims.grant_record {
+            guard let key = Base64URL.decode(reference), key.count == TimeOrderedHandle.timeBytes + SHA256.byteCount,
+                  let stored = try await store.artifact(kind: .refreshToken, key: key), let grant = decode(RefreshGrant.self, stored.payload)
+            else { return (nil, []) }
+            return (stored, grant.userinfoClaims ?? [])
+        }
+        guard let stored = try await store.artifact(kind: .accessToken, key: accessTokenKey(claims.jti)),
+              let grant = decode(AccessGrant.self, stored.payload)
+        else { return (nil, []) }
+        return (stored, grant.userinfoClaims)
     }
 
     /// UserInfo (Core §5.3): `sub` always, the profile claims with the `profile` scope, `acr`/`amr`/`auth_time` when asked for.
     public func userinfo(token: String, dpopJKT: String?) async throws -> JSONValue {
-        let (claims, stored) = try await accessToken(token, dpopJKT: dpopJKT, checkingBinding: true)
-        guard let userID = stored.userID, let user = try await accounts.user(id: userID), !user.disabled
+        let (claims, userID, userinfoClaims) = try await accessToken(token, dpopJKT: dpopJKT, checkingBinding: true)
+        guard let user = try await accounts.user(id: userID), !user.disabled
         else { throw OAuthError.invalidToken("The account is gone or disabled.") }
-        let grant = decode(AccessGrant.self, stored.payload)
         var members: [(String, JSONValue)] = [("sub", .string(claims.sub))]
         let scopes = claims.scope.split(separator: " ").map(String.init)
         // Profile claims with the profile scope, or asked for by name (Core §5.5).
-        let asked = Set(grant?.userinfoClaims ?? [])
+        let asked = Set(userinfoClaims)
         if scopes.contains("profile") || asked.contains("name") { members.append(("name", .string(user.displayName))) }
         if scopes.contains("profile") || asked.contains("preferred_username") { members.append(("preferred_username", .string(user.username))) }
         if asked.contains("acr") { members.append(("acr", .string(claims.acr))) }
@@ -269,14 +291,21 @@ extension OIDCProvider {
         ]))
     }
 
-    /// Revocation (RFC 7009 §2.1): a refresh token revokes its whole grant; an access token its own
-    /// record. Unknown tokens, and other clients' tokens, change nothing (§2.2 answers 200 either way).
+    /// Revocation (RFC 7009 §2.1): a refresh token revokes its whole grant, and so does an access
+    /// token, which is checked against its grant's refresh token (§2.1 lets the server revoke the
+    /// respective refresh token with it). A token issued before access tokens named that record loses
+    /// its own record alone. Unknown tokens, and other clients' tokens, change nothing (§2.2 answers
+    /// 200 either way).
     public func revoke(token: String, client: OIDCClient) async throws {
         if token.split(separator: ".").count == 3 {
-            guard let claims = try? await keys.verify(token, as: AccessTokenClaims.self, type: "at+jwt"), claims.client_id == client.id else { return }
-            let key = accessTokenKey(claims.jti)
-            guard try await store.artifact(kind: .accessToken, key: key) != nil else { return }
-            try await store.deleteArtifact(kind: .accessToken, key: key)
+            guard let claims = try? await keys.verify(token, as: AccessTokenClaims.self, type: "at+jwt"), claims.client_id == client.id,
+                  let stored = try await record(of: claims).0, stored.clientID == client.id
+            else { return }
+            if stored.kind == .refreshToken {
+                if let grantID = stored.grantID { try await store.revokeGrant(grantID) }
+            } else {
+                try await store.deleteArtifact(kind: stored.kind, key: stored.key)
+            }
             return
         }
         guard token.count <= 128, let stored = try await store.artifact(kind: .refreshToken, key: refreshTokenKey(token)), stored.clientID == client.id,

@@ -1,8 +1,8 @@
 import Foundation
 
 /// Something the provider issued or holds for a while: a pending authorization request, a pushed
-/// authorization request, a code, a refresh token, an access token's record, a consent, a device
-/// authorization. Only the SHA-256 of its handle is stored (the handle itself is the code or token),
+/// authorization request, a code, a refresh token (which its access tokens are checked against), a
+/// consent, a device authorization. Only the SHA-256 of its handle is stored (the handle itself is the code or token),
 /// so a copy of the database yields no usable code or token.
 ///
 /// Artifacts issued from one authorization share a `grantID`: revoking the grant (a replayed code, a
@@ -30,7 +30,9 @@ public struct OIDCArtifact: Sendable, Hashable {
         public static let code = Kind(.code)
         /// A refresh token.
         public static let refreshToken = Kind(.refreshToken)
-        /// An access token's record (by its `jti`), so that it can be revoked before it expires.
+        /// An access token's own record (by its `jti`), as tokens were stored before they named the
+        /// refresh token they are checked against (``AccessTokenClaims/grant_record``). None is stored
+        /// now; those still held are read until they expire.
         public static let accessToken = Kind(.accessToken)
         /// A person's consent to a client's scopes.
         public static let consent = Kind(.consent)

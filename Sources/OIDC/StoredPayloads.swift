@@ -62,6 +62,11 @@ struct PayloadReader {
         return text
     }
 
+    func optionalStrings(_ key: String) throws(Invalid) -> [String]? {
+        guard value(key) != nil else { return nil }
+        return try strings(key)
+    }
+
     func strings(_ key: String) throws(Invalid) -> [String] {
         guard case .array(let elements)? = value(key) else { throw Invalid(member: key) }
         var strings: [String] = []
@@ -259,12 +264,14 @@ extension RefreshGrant: StoredPayload {
         writer.add("assurance", assurance.payloadJSON)
         writer.add("offline", offline)
         writer.add("dpopJKT", dpopJKT)
+        if let userinfoClaims { writer.add("userinfoClaims", userinfoClaims) }
         return writer.json
     }
 
     init(payload p: PayloadReader) throws(PayloadReader.Invalid) {
         self.init(userID: try p.uuid("userID"), sessionID: try p.uuid("sessionID"), scopes: try p.strings("scopes"), authTime: try p.date("authTime"),
-                  assurance: try Assurance(payload: p.nested("assurance")), offline: try p.bool("offline"), dpopJKT: try p.optionalString("dpopJKT"))
+                  assurance: try Assurance(payload: p.nested("assurance")), offline: try p.bool("offline"), dpopJKT: try p.optionalString("dpopJKT"),
+                  userinfoClaims: try p.optionalStrings("userinfoClaims"))
     }
 }
 

@@ -114,11 +114,16 @@ public struct AccessTokenClaims: JWTPayload, SignedClaims, Equatable {
     public var amr: [String]
     public var sid: String?
     public var cnf: Confirmation?
+    /// The stored key (base64url) of the refresh token issued with this token: the record the token
+    /// is checked against while it lives, so that it ends with its grant, its session or its app's
+    /// access without a record of its own. A private claim (RFC 7519 §4.3); tokens issued before it
+    /// existed are checked against their own record, found by `jti`.
+    public var grant_record: String?
 
     public func verify(using algorithm: some JWTAlgorithm) async throws {}
 
     public var claimsJSON: JSONValue {
-        var writer = PayloadWriter(capacity: 13)
+        var writer = PayloadWriter(capacity: 14)
         writer.add("iss", iss)
         writer.add("sub", sub)
         writer.add("aud", aud)
@@ -136,6 +141,7 @@ public struct AccessTokenClaims: JWTPayload, SignedClaims, Equatable {
             confirmation.add("jkt", cnf.jkt)
             writer.add("cnf", confirmation.json)
         }
+        writer.add("grant_record", grant_record)
         return writer.json
     }
 }
@@ -198,6 +204,9 @@ struct RefreshGrant: Codable, Sendable, Equatable {
     var assurance: Assurance
     var offline: Bool
     var dpopJKT: String?
+    /// The claims the authorization request asked UserInfo to return (Core §5.5); absent in refresh
+    /// tokens stored before access tokens were checked against them.
+    var userinfoClaims: [String]?
 }
 
 /// The content of a stored access token record.

@@ -167,7 +167,8 @@ extension SQLAccountStore: OIDCStore {
         .integer("revoked") { SQLAccountStore.flag($0.revoked) },
     ])
 
-    // An exchange reads a code and writes three artifacts; a sign-in through the provider writes four.
+    // An exchange reads a code, uses it up and stores a refresh token; a sign-in through the provider
+    // writes three artifacts.
     // These run as templates, which SQLite runs without sql-kit.
 
     /// Stores an artifact, or replaces the one with its kind and key (a consent given again).

@@ -224,6 +224,64 @@ struct ProviderFixture {
         await #expect(throws: OAuthError.self) { try await f.provider.userinfo(token: second.access_token, dpopJKT: nil) }
     }
 
+    /// An access token has no record of its own: it names the refresh token issued with it and is
+    /// checked against that record. Rotation leaves it working; revoking it (RFC 7009) ends its grant,
+    /// the refresh tokens and the earlier access tokens with it; asked-for UserInfo claims live on.
+    @Test func anAccessTokenIsCheckedAgainstTheRefreshTokenIssuedWithIt() async throws {
+        let f = try ProviderFixture()
+        let (client, _) = try await f.client()
+        let auth = try await f.signedIn()
+        let code = try await f.code(client, auth: auth, [("claims", #"{"userinfo":{"auth_time":null}}"#)])
+        let first = try await f.exchange(client, code: code)
+        let firstRefresh = try #require(first.refresh_token)
+        let claims = try await f.provider.keys.verify(first.access_token, as: AccessTokenClaims.self, type: "at+jwt")
+        #expect(claims.grant_record == Base64URL.encode(f.provider.refreshTokenKey(firstRefresh)))
+        #expect(try await f.store.artifacts(kind: .accessToken, userID: auth.user.id).isEmpty)
+        #expect(try await f.store.artifacts(kind: .refreshToken, userID: auth.user.id).count == 1)
+        #expect(try await f.provider.userinfo(token: first.access_token, dpopJKT: nil).object?["auth_time"] == .int(claims.auth_time))
+
+        let second = try await f.provider.token(["grant_type": "refresh_token", "refresh_token": firstRefresh], client: client, dpopJKT: nil)
+        _ = try await f.provider.userinfo(token: first.access_token, dpopJKT: nil)  // its record is used, not revoked
+        #expect(try await f.provider.userinfo(token: second.access_token, dpopJKT: nil).object?["auth_time"] != nil)
+
+        // Another client's revocation changes nothing.
+        let (other, _) = try await f.client()
+        try await f.provider.revoke(token: second.access_token, client: other)
+        _ = try await f.provider.userinfo(token: second.access_token, dpopJKT: nil)
+
+        try await f.provider.revoke(token: second.access_token, client: client)
+        for token in [first.access_token, second.access_token] {
+            await #expect(throws: OAuthError.invalidToken("The access token is revoked.")) { try await f.provider.userinfo(token: token, dpopJKT: nil) }
+            #expect(try await f.provider.introspect(token: token, client: client).object?["active"] == .bool(false))
+        }
+        await #expect(throws: OAuthError.self) {
+            try await f.provider.token(["grant_type": "refresh_token", "refresh_token": try #require(second.refresh_token)], client: client, dpopJKT: nil)
+        }
+    }
+
+    /// Access tokens issued before they named a refresh token were stored under their `jti`: they
+    /// stay valid until they expire, and revoking one removes its record alone.
+    @Test func accessTokensWithTheirOwnRecordStillWork() async throws {
+        let f = try ProviderFixture()
+        let (client, _) = try await f.client()
+        let auth = try await f.signedIn()
+        let issued = try await f.exchange(client, code: try await f.code(client, auth: auth))
+        var claims = try await f.provider.keys.verify(issued.access_token, as: AccessTokenClaims.self, type: "at+jwt")
+        claims.grant_record = nil
+        let (jti, key) = TimeOrderedHandle.make(randomCount: OIDCProvider.accessTokenIDRandomBytes, now: f.clock.now, random: SystemRandomSource())
+        claims.jti = jti
+        let earlier = try await f.provider.keys.sign(claims, algorithm: client.idTokenAlgorithm, type: "at+jwt")
+        await #expect(throws: OAuthError.invalidToken("The access token is revoked.")) { try await f.provider.userinfo(token: earlier, dpopJKT: nil) }
+        try await f.store.saveArtifacts([OIDCArtifact(
+            kind: .accessToken, key: key, clientID: client.id, userID: auth.user.id, sessionID: auth.session.id, grantID: UUID(),
+            payload: Array(try JSONEncoder().encode(AccessGrant(scopes: ["openid"], userinfoClaims: ["auth_time"]))), createdAt: f.clock.now,
+            expiresAt: f.clock.now.addingTimeInterval(300))])
+        #expect(try await f.provider.userinfo(token: earlier, dpopJKT: nil).object?["auth_time"] == .int(claims.auth_time))
+        try await f.provider.revoke(token: earlier, client: client)
+        await #expect(throws: OAuthError.invalidToken("The access token is revoked.")) { try await f.provider.userinfo(token: earlier, dpopJKT: nil) }
+        _ = try await f.provider.userinfo(token: issued.access_token, dpopJKT: nil)
+    }
+
     @Test func withoutOfflineAccessTokensEndWithTheSession() async throws {
         let f = try ProviderFixture()
         let (client, _) = try await f.client()

@@ -45,7 +45,7 @@ struct StoredPayloadTests {
         .of("code stored before session expiry was kept", CodeGrant(request: bareRequest, userID: userID, sessionID: sessionID, authTime: arrival,
                                                                     assurance: assurance, offline: false, sessionExpiresAt: nil)),
         .of("refresh token", RefreshGrant(userID: userID, sessionID: sessionID, scopes: ["openid"], authTime: arrival, assurance: assurance,
-                                          offline: false, dpopJKT: "thumb")),
+                                          offline: false, dpopJKT: "thumb", userinfoClaims: ["name", "auth_time"])),
         .of("refresh token without DPoP", RefreshGrant(userID: userID, sessionID: sessionID, scopes: [], authTime: .distantPast,
                                                        assurance: Assurance(acr: Assurance.deviceGrant, amr: []), offline: true, dpopJKT: nil)),
         .of("access token", AccessGrant(scopes: ["openid", "profile"], userinfoClaims: ["name", "preferred_username"])),
@@ -131,9 +131,10 @@ struct SignedClaimsTests {
         var claims = AccessTokenClaims(iss: "https://id.example.org", sub: "s", aud: "https://id.example.org/oidc/userinfo", exp: 2_000_000_000,
                                        iat: 1_999_999_400, jti: "j", client_id: "c", scope: "openid profile", auth_time: 1, acr: Assurance.phr,
                                        amr: ["swk"], sid: nil, cnf: nil)
-        try Self.check(claims, absent: ["sid", "cnf"])
+        try Self.check(claims, absent: ["sid", "cnf", "grant_record"])
         claims.sid = "sid"
         claims.cnf = .init(jkt: "thumbprint")
+        claims.grant_record = "AZP3ylz0key"
         try Self.check(claims, absent: [])
     }
 

@@ -62,7 +62,14 @@ public struct OIDCProvider: Sendable {
         public let client: OIDCClient
         public let loginHint: String?
         public let reason: SignInReason
+        /// What the caller's `preparing` work made for the page, when it gave one.
+        public let prepared: String?
     }
+
+    /// Work for the sign-in page (its passkey options, which store a challenge) that runs while the
+    /// waiting request is stored: the two writes then share a group commit instead of following each
+    /// other. It runs only when the answer is the sign-in page.
+    public typealias SignInPreparation = @Sendable () async -> String
 
     /// The consent page's content.
     public struct ConsentPrompt: Sendable {
@@ -87,7 +94,8 @@ public struct OIDCProvider: Sendable {
 
     /// Handles an authorization request (Core §3.1.2). Throws ``AuthorizationPageError`` for what must
     /// not be redirected; every other error is a `.redirect` to the client.
-    public func authorize(_ parameters: AuthorizationRequestParser.Parameters, auth: Authenticated?) async throws -> AuthorizationOutcome {
+    public func authorize(_ parameters: AuthorizationRequestParser.Parameters, auth: Authenticated?,
+                          preparing: SignInPreparation? = nil) async throws -> AuthorizationOutcome {
         let now = clock()
         var pushed: PushedRequest?
         if let uri = parameters.first(where: { $0.name == "request_uri" })?.value, uri.hasPrefix(Self.pushedURIPrefix) {
@@ -95,17 +103,18 @@ public struct OIDCProvider: Sendable {
         }
         do {
             let (request, client) = try await parser.parse(parameters, client: { try await store.client(id: $0) }, pushed: pushed, now: now)
-            return try await decide(Interaction(request: request, consented: false, askedForSignIn: false), client: client, id: nil, auth: auth, now: now)
+            return try await decide(Interaction(request: request, consented: false, askedForSignIn: false), client: client, id: nil, auth: auth, now: now,
+                                    preparing: preparing)
         } catch let error as AuthorizationRedirectError {
             return .redirect(errorRedirect(error))
         }
     }
 
     /// Continues a request after the person signed in (`id` is the interaction the sign-in page carried).
-    public func resume(interactionID id: String, auth: Authenticated?) async throws -> AuthorizationOutcome {
+    public func resume(interactionID id: String, auth: Authenticated?, preparing: SignInPreparation? = nil) async throws -> AuthorizationOutcome {
         let now = clock()
         let (interaction, client) = try await interaction(id, now: now)
-        return try await decide(interaction, client: client, id: id, auth: auth, now: now)
+        return try await decide(interaction, client: client, id: id, auth: auth, now: now, preparing: preparing)
     }
 
     /// Continues a request in the response to the passkey sign-in made on its sign-in page, sparing the
@@ -163,7 +172,7 @@ public struct OIDCProvider: Sendable {
     /// The decision for a checked request: sign in, consent, or a code. With `pages` false, a decision
     /// that needs a page throws ``PageNeeded`` before anything is stored.
     func decide(_ interaction: Interaction, client: OIDCClient, id: String?, auth: Authenticated?, now: Date,
-                pages: Bool = true) async throws -> AuthorizationOutcome {
+                pages: Bool = true, preparing: SignInPreparation? = nil) async throws -> AuthorizationOutcome {
         let request = interaction.request
         let silent = request.prompts("none")
         func fail(_ error: OAuthError) async throws -> AuthorizationOutcome {
@@ -174,8 +183,9 @@ public struct OIDCProvider: Sendable {
             guard pages else { throw PageNeeded() }
             var next = interaction
             next.askedForSignIn = true
+            async let prepared = preparing?()
             let id = try await save(next, id: id, now: now)
-            return .signIn(SignInPrompt(interactionID: id, client: client, loginHint: request.loginHint, reason: reason))
+            return .signIn(SignInPrompt(interactionID: id, client: client, loginHint: request.loginHint, reason: reason, prepared: await prepared))
         }
 
         // Someone signed in, and the one the app means (Core §3.1.2.1 id_token_hint)?

@@ -38,7 +38,8 @@ package struct OIDCPages: Sendable {
             return errorPage("The request's parameters are not valid form encoding.")
         }
         do {
-            return try await outcome(try await provider.authorize(pairs, auth: context.identity), request: request, context: context)
+            let outcome = try await provider.authorize(pairs, auth: context.identity, preparing: { await signInOptions(request, context) })
+            return try await self.outcome(outcome, request: request, context: context)
         } catch let error as AuthorizationPageError {
             return errorPage(error.message)
         }
@@ -49,7 +50,8 @@ package struct OIDCPages: Sendable {
               let id = values["interaction"]
         else { return errorPage("This link is not complete. Go back to the app and start again.") }
         do {
-            return try await outcome(try await provider.resume(interactionID: id, auth: context.identity), request: request, context: context)
+            let outcome = try await provider.resume(interactionID: id, auth: context.identity, preparing: { await signInOptions(request, context) })
+            return try await self.outcome(outcome, request: request, context: context)
         } catch let error as AuthorizationPageError {
             return errorPage(error.message)
         }
@@ -76,10 +78,12 @@ package struct OIDCPages: Sendable {
             // RFC 9700 §4.12: 303, so that a POSTed request's body is never re-sent to the client.
             return Response(status: .seeOther, headers: [.location: location, .cacheControl: "no-store"])
         case .signIn(let prompt):
+            var options = prompt.prepared
+            if options == nil { options = await signInOptions(request, context) }
             return html("authorize", SignInView(
                 siteName: site.siteName, clientName: prompt.client.name, interactionID: prompt.interactionID, loginHint: prompt.loginHint ?? "",
                 reasonFresh: prompt.reason == .fresh, reasonDeviceBound: prompt.reason == .deviceBound, reasonPasskey: prompt.reason == .passkey,
-                options: await signInOptions(request, context)))
+                options: options ?? ""))
         case .consent(let prompt):
             // The answer is a redirect to the app (or, declined, to its error): form-action must allow its origin.
             return html("consent", ConsentView(

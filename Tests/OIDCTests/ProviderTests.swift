@@ -164,12 +164,50 @@ struct ProviderFixture {
     func otherErrorsAreRedirected(extra: [(String, String)], without: Set<String>, error: String) async throws {
         let f = try ProviderFixture()
         let (client, _) = try await f.client()
-        guard case .redirect(let location) = try await f.provider.authorize(ProviderFixture.request(client, extra, without: without), auth: nil) else {
+        let preparations = Preparations()
+        guard case .redirect(let location) = try await f.provider.authorize(ProviderFixture.request(client, extra, without: without), auth: nil,
+                                                                           preparing: preparations.prepare) else {
             Issue.record("expected a redirect"); return
         }
         let query = ProviderFixture.query(location)
         #expect(location.hasPrefix("https://app.example/cb?"))
         #expect(query["error"] == error && query["state"] == "s1" && query["iss"] == "https://id.example.org")
+        let prepared = await preparations.count
+        #expect(prepared == 0, "a refused request prepares no sign-in page (which would store a challenge)")
+    }
+
+    /// Counts the sign-in page preparations a request ran.
+    actor Preparations {
+        private(set) var count = 0
+        @Sendable nonisolated func prepare() async -> String { await made() }
+        private func made() -> String {
+            count += 1
+            return "options \(count)"
+        }
+    }
+
+    /// The sign-in page's preparation runs once, beside storing the waiting request, and only when the
+    /// answer is that page: not for a code, nor when the page is only being decided on (`pages` false).
+    @Test func theSignInPageIsPreparedOnlyWhenItIsTheAnswer() async throws {
+        let f = try ProviderFixture()
+        let (client, _) = try await f.client()
+        let preparations = Preparations()
+        guard case .signIn(let prompt) = try await f.provider.authorize(ProviderFixture.request(client), auth: nil, preparing: preparations.prepare) else {
+            Issue.record("expected the sign-in page"); return
+        }
+        let afterPage = await preparations.count
+        #expect(prompt.prepared == "options 1" && afterPage == 1)
+        #expect(try await f.store.artifact(kind: .interaction, key: f.provider.interactionKey(prompt.interactionID)) != nil)
+        guard case .redirect(let location) = try await f.provider.authorize(ProviderFixture.request(client), auth: try await f.signedIn(),
+                                                                           preparing: preparations.prepare) else {
+            Issue.record("expected a code"); return
+        }
+        let afterCode = await preparations.count
+        #expect(ProviderFixture.query(location)["code"] != nil && afterCode == 1)
+        guard case .signIn(let again) = try await f.provider.resume(interactionID: prompt.interactionID, auth: nil) else {
+            Issue.record("expected the sign-in page again"); return
+        }
+        #expect(again.prepared == nil && again.interactionID == prompt.interactionID)
     }
 
     @Test func aCodeIsBoundToItsClientRedirectURIAndVerifierAndExpires() async throws {

@@ -300,14 +300,21 @@ import WebAuthn
         }
     }
 
+    /// Alice signed up (her first session's token) and signed in again (`alice.token`), and the ID
+    /// of the first session as her session list shows it.
+    static func twoSessions(_ client: any TestClientProtocol) async throws -> (alice: H.Account, firstToken: String, firstID: String) {
+        var alice = try await H.signUp(client, "alice")
+        let firstToken = alice.token
+        _ = try await H.signIn(client, &alice)
+        let list = try await H.send(client, .get, "/api/v1/me/sessions", token: alice.token)
+        let first = try #require(list.object["sessions"]?.array?.first { $0.object?["current"] == .bool(false) }?.object?["id"]?.string)
+        return (alice, firstToken, first)
+    }
+
     @Test func sessionsCanBeRevokedAndExpire() async throws {
         let harness = try await H { $0.session.idleTimeout = 3600 }
         try await harness.run { client in
-            var alice = try await H.signUp(client, "alice")
-            let firstToken = alice.token
-            _ = try await H.signIn(client, &alice)
-            let list = try await H.send(client, .get, "/api/v1/me/sessions", token: alice.token)
-            let other = try #require(list.object["sessions"]?.array?.first { $0.object?["current"] == .bool(false) }?.object?["id"]?.string)
+            let (alice, firstToken, other) = try await Self.twoSessions(client)
             #expect(try await H.send(client, .delete, "/api/v1/me/sessions/\(other)", token: alice.token).status == .noContent)
             #expect(try await H.send(client, .get, "/api/v1/me", token: firstToken).status == .unauthorized)
             // Idle expiry.
@@ -321,11 +328,7 @@ import WebAuthn
     @Test func aSessionIDNotInItsExactFormEndsNothing() async throws {
         let harness = try await H()
         try await harness.run { client in
-            var alice = try await H.signUp(client, "alice")
-            let firstToken = alice.token
-            _ = try await H.signIn(client, &alice)
-            let list = try await H.send(client, .get, "/api/v1/me/sessions", token: alice.token)
-            let other = try #require(list.object["sessions"]?.array?.first { $0.object?["current"] == .bool(false) }?.object?["id"]?.string)
+            let (alice, firstToken, other) = try await Self.twoSessions(client)
             let near = [other + "0", String(other.dropLast()), other.replacingOccurrences(of: "-", with: ""),
                         String(other.dropLast()) + "g", "x" + other.dropFirst(), "not-a-uuid"]
             for id in near {

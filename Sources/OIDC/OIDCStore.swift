@@ -2,8 +2,8 @@ import Foundation
 
 /// Something the provider issued or holds for a while: a pending authorization request, a pushed
 /// authorization request, a code, a refresh token (which its access tokens are checked against), a
-/// consent, a device authorization. Only the SHA-256 of its handle is stored (the handle itself is the code or token),
-/// so a copy of the database yields no usable code or token.
+/// consent, a device authorization. Only the SHA-256 of its handle is stored (the handle itself is
+/// the code or token), so a copy of the database yields no usable code or token.
 ///
 /// Artifacts issued from one authorization share a `grantID`: revoking the grant (a replayed code, a
 /// reused refresh token, a revoked consent) revokes every token issued from it. Grant IDs are

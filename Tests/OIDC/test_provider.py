@@ -4,6 +4,7 @@ import base64, hashlib, json, secrets, time, urllib.parse
 import pytest
 
 import requests
+from authlib.integrations.base_client.errors import OAuthError
 from authlib.jose import JsonWebKey, jwt
 
 from conftest import App, new_user, recover, sign_in_on_page
@@ -307,6 +308,26 @@ def test_revocation(app, person):
     assert requests.get(app.metadata["userinfo_endpoint"], headers={"Authorization": "Bearer " + token["access_token"]}).status_code == 401
     unknown = requests.post(app.metadata["revocation_endpoint"], data={"token": "unknown"}, auth=(app.client_id, app.client_secret))
     assert unknown.status_code == 200
+
+
+def test_revoking_an_access_token_ends_its_grant(server, metadata, app, person):
+    """RFC 7009 through Authlib: an access token is checked against the refresh token issued with it,
+    so revoking it revokes the grant (§2.1), refresh token included. Another client's revocation of it
+    changes nothing stored."""
+    _, token, _ = sign_in_flow(app, person)
+    userinfo = lambda: requests.get(metadata["userinfo_endpoint"], headers={"Authorization": "Bearer " + token["access_token"]})
+    other = App(server, metadata, {"name": "Other App"})
+    with server.unchanged():
+        assert other.session().revoke_token(metadata["revocation_endpoint"], token["access_token"], token_type_hint="access_token").status_code == 200
+    assert userinfo().status_code == 200
+    revoked = app.session().revoke_token(metadata["revocation_endpoint"], token["access_token"], token_type_hint="access_token")
+    assert revoked.status_code == 200
+    assert userinfo().status_code == 401
+    inactive = requests.post(metadata["introspection_endpoint"], data={"token": token["access_token"]}, auth=(app.client_id, app.client_secret))
+    assert inactive.json() == {"active": False}
+    with pytest.raises(OAuthError) as refused:
+        app.session().refresh_token(metadata["token_endpoint"], refresh_token=token["refresh_token"])
+    assert refused.value.error == "invalid_grant"
 
 
 def test_malformed_and_oversized_bodies(app):

@@ -2,7 +2,6 @@ import Accounts
 import Foundation
 import HTTPTypes
 import Hummingbird
-import Mustache
 import NIOCore
 import OIDC
 import PortcullisHTTP
@@ -80,10 +79,11 @@ package struct OIDCPages: Sendable {
         case .signIn(let prompt):
             var options = prompt.prepared
             if options == nil { options = await signInOptions(request, context) }
-            return html("authorize", SignInView(
+            let view = SignInView(
                 siteName: site.siteName, clientName: prompt.client.name, interactionID: prompt.interactionID, loginHint: prompt.loginHint ?? "",
                 reasonFresh: prompt.reason == .fresh, reasonDeviceBound: prompt.reason == .deviceBound, reasonPasskey: prompt.reason == .passkey,
-                options: options ?? ""))
+                options: options ?? "")
+            return Self.withPolicy(library.page(library.signIn.body(view.values, flags: view.flagValues)))
         case .consent(let prompt):
             // The answer is a redirect to the app (or, declined, to its error): form-action must allow its origin.
             return html("consent", ConsentView(
@@ -125,9 +125,9 @@ package struct OIDCPages: Sendable {
         }
     }
 
-    /// The sign-in page's values. It is the page every sign-in into an app shows, so Mustache reads
-    /// its fields by name here rather than through `Mirror`, which it would build for each value.
-    struct SignInView: MustacheParent {
+    /// The sign-in page's values, which ``PageLibrary/signIn`` puts into the page rendered ahead of
+    /// time: it is the page every sign-in into an app shows.
+    struct SignInView {
         let siteName: String
         let clientName: String
         let interactionID: String
@@ -138,19 +138,12 @@ package struct OIDCPages: Sendable {
         /// The JSON of ``signInOptions(_:_:)``, escaped for the attribute already, or empty.
         let options: String
 
-        func child(named name: String) -> Any? {
-            switch name {
-            case "siteName": siteName
-            case "clientName": clientName
-            case "interactionID": interactionID
-            case "loginHint": loginHint
-            case "reasonFresh": reasonFresh
-            case "reasonDeviceBound": reasonDeviceBound
-            case "reasonPasskey": reasonPasskey
-            case "options": options
-            default: nil
-            }
-        }
+        /// The names of the text values in the template, in the order of ``values``.
+        static let fields = ["siteName", "clientName", "interactionID", "loginHint", "options"]
+        /// The names of its sections that are on or off, in the order of ``flagValues``.
+        static let flags = ["reasonFresh", "reasonDeviceBound", "reasonPasskey"]
+        var values: [String] { [siteName, clientName, interactionID, loginHint, options] }
+        var flagValues: [Bool] { [reasonFresh, reasonDeviceBound, reasonPasskey] }
     }
 
     struct ConsentView {
@@ -168,7 +161,12 @@ package struct OIDCPages: Sendable {
 
     /// A page under the pages' policy, with `formTarget` added to its form-action.
     func html(_ template: String, _ view: Any, status: HTTPResponse.Status = .ok, formTarget: String? = nil) -> Response {
-        var response = library.page(template, view, status: status)
+        Self.withPolicy(library.page(template, view, status: status), formTarget: formTarget)
+    }
+
+    /// `response` under the pages' policy, with `formTarget` added to its form-action.
+    static func withPolicy(_ response: Response, formTarget: String? = nil) -> Response {
+        var response = response
         response.headers[.contentSecurityPolicy] = formTarget.map { Pages.contentSecurityPolicy(formTarget: $0).description } ?? Pages.contentSecurityPolicyText
         return response
     }

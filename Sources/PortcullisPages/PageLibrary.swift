@@ -11,6 +11,9 @@ import WebAuthn
 /// server from starting instead of failing a request later.
 package struct PageLibrary: Sendable {
     let templates: MustacheLibrary
+    /// The sign-in page of an app's authorization request (`authorize`), rendered ahead of time:
+    /// every sign-in into an app shows it (``OIDCPages/SignInView``).
+    package let signIn: PrerenderedPage
     /// The static files, served at `/static/NAME`.
     package let assets: [StaticAsset]
 
@@ -33,6 +36,9 @@ package struct PageLibrary: Sendable {
             try templates.register(HTMLText.pragma + String(decoding: bytes, as: UTF8.self), named: name)
         }
         self.templates = templates
+        signIn = try PrerenderedPage(template: "authorize", fields: OIDCPages.SignInView.fields, flags: OIDCPages.SignInView.flags) {
+            templates.render($0, withTemplate: "authorize")
+        }
         assets = [
             StaticAsset(name: "app.js", contentType: "text/javascript; charset=utf-8", bytes: PackageResources.app_js),
             StaticAsset(name: "app.css", contentType: "text/css; charset=utf-8", bytes: PackageResources.app_css),
@@ -59,11 +65,12 @@ package struct PageLibrary: Sendable {
     package func page(_ template: String, _ view: Any, status: HTTPResponse.Status = .ok) -> Response {
         // Every name passed here is one registered above; a missing one is a programming error that
         // the page tests catch, and it answers with an empty page rather than stopping the server.
-        let text = render(template, view) ?? ""
-        return Response(
-            status: status,
-            headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"],
-            body: .init(byteBuffer: ByteBuffer(string: text)))
+        page(ByteBuffer(string: render(template, view) ?? ""), status: status)
+    }
+
+    /// A page of HTML that no cache keeps.
+    package func page(_ html: ByteBuffer, status: HTTPResponse.Status = .ok) -> Response {
+        Response(status: status, headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store"], body: .init(byteBuffer: html))
     }
 }
 
@@ -129,6 +136,12 @@ package enum HTMLText {
     package static func escaped(_ bytes: some Collection<UInt8>) -> String {
         var out: [UInt8] = []
         out.reserveCapacity(bytes.count + bytes.count / 4)
+        append(escaping: bytes, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Appends UTF-8 text to `out`, escaped: every other byte as it is.
+    static func append(escaping bytes: some Collection<UInt8>, to out: inout [UInt8]) {
         for byte in bytes {
             switch byte {
             case UInt8(ascii: "&"): out.append(contentsOf: "&amp;".utf8)
@@ -139,7 +152,6 @@ package enum HTMLText {
             default: out.append(byte)
             }
         }
-        return String(decoding: out, as: UTF8.self)
     }
 
     static func needsEscape(_ byte: UInt8) -> Bool {

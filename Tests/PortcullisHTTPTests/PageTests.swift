@@ -187,6 +187,9 @@ import WebAuthn
             #expect(html.contains(escaped), "\(template)")
             #expect(!html.contains(raw), "\(template)")
         }
+        // The sign-in page as requests get it, rendered ahead of time.
+        let signIn = String(decoding: library.signIn.render([hostile, hostile, "i", hostile, ""], flags: [true, true, true]), as: UTF8.self)
+        #expect(signIn.contains(HTMLText.escaped(hostile)) && !signIn.contains("a" + joined))
     }
 
     @Test func aClosedCaseShowsItsStatusAndNoForm() throws {
@@ -214,5 +217,63 @@ struct AttributeEscapingTests {
     ])
     func escapesWhatCouldEndOrBendTheAttribute(_ text: String, _ escaped: String) {
         #expect(OIDCPages.attributeEscaped(Array(text.utf8)) == escaped)
+    }
+}
+
+/// The sign-in page is rendered ahead of time (``PrerenderedPage``): what a request gets must be the
+/// page Mustache renders for its values, byte for byte, whatever the values hold.
+@Suite struct PrerenderedPageTests {
+    static let fields = ["siteName", "clientName", "interactionID", "loginHint", "options"]
+
+    @Test(arguments: [
+        ["Portcullis", "Notes", "abc_DEF-123", "", "{&quot;publicKey&quot;:{}}"],
+        ["", "", "", "", ""],
+        ["\"><script>alert(1)</script>&'", "a\"\u{301} data-x=\"1", "<i>", "zoë@example.com", "&amp;"],
+        // Values that look like the markers the page was split at stay text.
+        ["\u{1}\u{2}0&\u{2}\u{1}", "\u{1}\u{2}4&amp;\u{2}\u{1}", "\u{1}\u{2}", "{{clientName}}", "\u{1}\u{2}1&\u{2}\u{1}"],
+        ["Ünïcödé ✓", "名前", "\u{600}\"", "\u{2028}", "<b>raw</b>"],
+    ])
+    func theSignInPageIsMustachesPage(_ values: [String]) throws {
+        let library = try PageLibrary()
+        for bits in 0..<8 {
+            let flags = (0..<3).map { bits & (1 << $0) != 0 }
+            var view: [String: Any] = ["reasonFresh": flags[0], "reasonDeviceBound": flags[1], "reasonPasskey": flags[2]]
+            for (name, value) in zip(Self.fields, values) { view[name] = value }
+            let expected = try #require(library.render("authorize", view))
+            #expect(library.signIn.render(values, flags: flags) == Array(expected.utf8), "flags \(flags)")
+        }
+    }
+
+    /// The options go in as they come (escaped for the attribute already); every other value is escaped.
+    @Test func eachFieldKeepsTheEscapingOfItsPlace() throws {
+        let library = try PageLibrary()
+        let html = String(decoding: library.signIn.render(["S", "<C>", "I", "\"h", "{&quot;a&quot;:1}"], flags: [false, false, false]), as: UTF8.self)
+        #expect(html.contains("data-options=\"{&quot;a&quot;:1}\""))
+        #expect(html.contains("Sign in to &lt;C&gt;") && html.contains("value=\"&quot;h\""))
+        #expect(!html.contains("\u{1}") && !html.contains("\u{2}"))
+    }
+
+    /// A template whose text depends on a value (a field used as a section) cannot be rendered
+    /// ahead: making its page fails, so the server does not start rather than show a wrong page.
+    @Test func aFieldThatChangesTheTemplateIsRefused() {
+        #expect(throws: PrerenderedPage.Mismatch.self) {
+            try PrerenderedPage(template: "t", fields: ["name"], flags: []) { view in
+                let name = (view as? [String: Any])?["name"] as? String ?? ""
+                return name.isEmpty ? "<p>nobody</p>" : "<p>" + HTMLText.escaped(name) + "</p>"
+            }
+        }
+        #expect(throws: PrerenderedPage.Mismatch.self) {
+            try PrerenderedPage(template: "t", fields: ["name"], flags: []) { _ in nil }
+        }
+    }
+
+    @Test func aPageWithItsFlagsAndBothKindsOfFields() throws {
+        let page = try PrerenderedPage(template: "t", fields: ["shown", "raw"], flags: ["on"]) { view in
+            let view = view as? [String: Any] ?? [:]
+            let shown = HTMLText.escaped(view["shown"] as? String ?? ""), raw = view["raw"] as? String ?? ""
+            return "<p title=\"\(shown)\">\(raw)</p>" + ((view["on"] as? Bool ?? false) ? "<em>\(shown)</em>" : "")
+        }
+        #expect(page.render(["<a>", "<b>"], flags: [false]) == Array("<p title=\"&lt;a&gt;\"><b></p>".utf8))
+        #expect(page.render(["<a>", "<b>"], flags: [true]) == Array("<p title=\"&lt;a&gt;\"><b></p><em>&lt;a&gt;</em>".utf8))
     }
 }

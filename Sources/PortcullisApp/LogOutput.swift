@@ -48,16 +48,20 @@ private let systemWrite = Darwin.write
 /// `2026-12-06T01:02:03.456Z info request method=GET route=/healthz ...` as text, or
 /// `{"time":"...","level":"info","message":"request","method":"GET",...}` as JSON. Metadata values
 /// are written as strings, keys sorted, so lines are stable to read and to search.
+///
+/// Hummingbird's own request number (`hb.request.id`) is left out: every line of a request already
+/// carries `request_id`, the ID its response names in `X-Request-ID`.
+///
+/// A line is built as bytes, with no string per field: the server writes several per sign-in.
 public struct LineLogHandler: LogHandler {
     /// Where the lines go.
     public struct Output: Sendable {
-        let write: @Sendable (String) -> Void
+        let write: @Sendable ([UInt8]) -> Void
         /// The process's standard error.
-        public static let standardError = Output { line in
-            var line = line
-            line.withUTF8 { bytes in
+        public static let standardError = Output(bytes: { line in
+            line.withUnsafeBufferPointer { bytes in
                 lock.withLock {
-                    // One write(2) per line, straight from the string's bytes (no Data, no FileHandle).
+                    // One write(2) per line, straight from the line's bytes (no Data, no FileHandle).
                     var offset = 0
                     while offset < bytes.count {
                         let written = systemWrite(2, bytes.baseAddress.map { $0 + offset }, bytes.count - offset)
@@ -65,9 +69,12 @@ public struct LineLogHandler: LogHandler {
                     }
                 }
             }
-        }
+        })
         /// Lines handed to `write` (tests).
-        public init(write: @escaping @Sendable (String) -> Void) { self.write = write }
+        public init(write: @escaping @Sendable (String) -> Void) {
+            self.write = { write(String(decoding: $0, as: UTF8.self)) }
+        }
+        init(bytes: @escaping @Sendable ([UInt8]) -> Void) { write = bytes }
         private static let lock = NSLock()
     }
 
@@ -86,35 +93,65 @@ public struct LineLogHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
+    /// Metadata keys that are never written.
+    static let omitted = "hb.request.id"
+
     public func log(event: LogEvent) {
         // The record's own metadata over the handler's, without building a merged dictionary.
         let extra = event.metadata ?? [:]
-        var keys = Array(extra.keys)
-        for key in metadata.keys where extra[key] == nil { keys.append(key) }
-        keys.sort()
-        func value(_ key: String) -> String { (extra[key] ?? metadata[key])?.description ?? "" }
+        var fields: [(key: String, value: Logger.MetadataValue)] = []
+        fields.reserveCapacity(extra.count + metadata.count)
+        for (key, value) in extra where key != Self.omitted { fields.append((key, value)) }
+        for (key, value) in metadata where key != Self.omitted && extra[key] == nil { fields.append((key, value)) }
+        fields.sort { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
         let now = Date().timeIntervalSince1970
         let seconds = now.rounded(.down)
-        let time = Self.timestamp(seconds: Int(seconds), milliseconds: min(999, Int((now - seconds) * 1000)))
+        var line: [UInt8] = []
+        line.reserveCapacity(320)
         switch format {
         case .text:
-            var line = "\(time) \(event.level.rawValue) \(event.message)"
-            for key in keys { line += " \(key)=\(Self.text(value(key)))" }
-            output.write(line + "\n")
-        case .json:
-            var line = "{\"time\":\(Self.json(time)),\"level\":\(Self.json(event.level.rawValue)),\"message\":\(Self.json(event.message.description))"
-            for key in keys where !["time", "level", "message"].contains(key) {
-                line += ",\(Self.json(key)):\(Self.json(value(key)))"
+            Self.appendTimestamp(seconds: Int(seconds), milliseconds: min(999, Int((now - seconds) * 1000)), to: &line)
+            line.append(0x20)
+            line.append(contentsOf: event.level.rawValue.utf8)
+            line.append(0x20)
+            Self.appendRaw(event.message.description, to: &line)
+            for field in fields {
+                line.append(0x20)
+                Self.appendRaw(field.key, to: &line)
+                line.append(UInt8(ascii: "="))
+                Self.appendText(field.value.description, to: &line)
             }
-            output.write(line + "}\n")
+            line.append(0x0A)
+        case .json:
+            line.append(contentsOf: #"{"time":""#.utf8)
+            Self.appendTimestamp(seconds: Int(seconds), milliseconds: min(999, Int((now - seconds) * 1000)), to: &line)
+            line.append(contentsOf: #"","level":"#.utf8)
+            Self.appendJSON(event.level.rawValue, to: &line)
+            line.append(contentsOf: #","message":"#.utf8)
+            Self.appendJSON(event.message.description, to: &line)
+            for field in fields where !["time", "level", "message"].contains(field.key) {
+                line.append(UInt8(ascii: ","))
+                Self.appendJSON(field.key, to: &line)
+                line.append(UInt8(ascii: ":"))
+                Self.appendJSON(field.value.description, to: &line)
+            }
+            line.append(contentsOf: "}\n".utf8)
         }
+        output.write(line)
     }
 
     /// `2026-12-06T01:02:03.456Z`: the UTC time of `seconds` since 1970 (not before it), to the
-    /// millisecond. The calendar date comes from the day count by the proleptic Gregorian rules
-    /// (Howard Hinnant's `civil_from_days`): Foundation's ISO 8601 formatter took longer than the
-    /// rest of a log line.
+    /// millisecond.
     package static func timestamp(seconds: Int, milliseconds: Int) -> String {
+        var bytes: [UInt8] = []
+        appendTimestamp(seconds: seconds, milliseconds: milliseconds, to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Appends ``timestamp(seconds:milliseconds:)``. The calendar date comes from the day count by the
+    /// proleptic Gregorian rules (Howard Hinnant's `civil_from_days`): Foundation's ISO 8601
+    /// formatter took longer than the rest of a log line.
+    static func appendTimestamp(seconds: Int, milliseconds: Int, to out: inout [UInt8]) {
         let days = seconds / 86_400, second = seconds % 86_400
         let shifted = days + 719_468
         let era = shifted / 146_097
@@ -125,40 +162,94 @@ public struct LineLogHandler: LogHandler {
         let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
         let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
         let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
-        func digits(_ value: Int, _ width: Int) -> String {
-            let text = String(value)
-            return text.count >= width ? text : String(repeating: "0", count: width - text.count) + text
+        /// `value` in decimal, at least `width` digits (zeros in front).
+        func digits(_ value: Int, _ width: Int) {
+            let text = String(value).utf8
+            for _ in text.count..<max(width, text.count) { out.append(UInt8(ascii: "0")) }
+            out.append(contentsOf: text)
         }
-        return digits(year, 4) + "-" + digits(month, 2) + "-" + digits(day, 2) + "T" + digits(second / 3600, 2) + ":"
-            + digits(second % 3600 / 60, 2) + ":" + digits(second % 60, 2) + "." + digits(milliseconds, 3) + "Z"
+        /// `value` (below 10 to the `width`) in exactly `width` (2 or 3) digits, without a String.
+        func small(_ value: Int, _ width: Int) {
+            if width == 3 { out.append(UInt8(ascii: "0") + UInt8(value / 100 % 10)) }
+            out.append(UInt8(ascii: "0") + UInt8(value / 10 % 10))
+            out.append(UInt8(ascii: "0") + UInt8(value % 10))
+        }
+        digits(year, 4)
+        out.append(UInt8(ascii: "-"))
+        small(month, 2)
+        out.append(UInt8(ascii: "-"))
+        small(day, 2)
+        out.append(UInt8(ascii: "T"))
+        small(second / 3600, 2)
+        out.append(UInt8(ascii: ":"))
+        small(second % 3600 / 60, 2)
+        out.append(UInt8(ascii: ":"))
+        small(second % 60, 2)
+        out.append(UInt8(ascii: "."))
+        small(milliseconds, 3)
+        out.append(UInt8(ascii: "Z"))
+    }
+
+    /// Appends text as it is.
+    static func appendRaw(_ text: String, to out: inout [UInt8]) {
+        var text = text
+        text.withUTF8 { out.append(contentsOf: $0) }
     }
 
     /// A text value, quoted when it holds a space, a quote or `=`, with line breaks escaped.
     static func text(_ value: String) -> String {
+        var out: [UInt8] = []
+        appendText(value, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Appends ``text(_:)``.
+    static func appendText(_ value: String, to out: inout [UInt8]) {
         // Bytes, not Characters: the check runs for every value of every line. Any byte below 0x20
         // (line breaks among them), and the multi-byte line separators, send the value to json().
-        guard value.isEmpty || value.utf8.contains(where: { $0 <= 0x20 || $0 == 0x22 || $0 == 0x3D || $0 == 0x7F || $0 == 0xE2 || $0 == 0xC2 })
-        else { return value }
-        return json(value)
+        var value = value
+        let plain = value.withUTF8 { bytes in
+            guard !bytes.isEmpty, !bytes.contains(where: { $0 <= 0x20 || $0 == 0x22 || $0 == 0x3D || $0 == 0x7F || $0 == 0xE2 || $0 == 0xC2 })
+            else { return false }
+            out.append(contentsOf: bytes)
+            return true
+        }
+        if !plain { appendJSON(value, to: &out) }
     }
 
     /// A JSON string (RFC 8259 §7): quotes, backslashes and control characters escaped.
     static func json(_ value: String) -> String {
+        var out: [UInt8] = []
+        appendJSON(value, to: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Appends ``json(_:)``.
+    static func appendJSON(_ value: String, to out: inout [UInt8]) {
+        var value = value
         // Most values need no escape at all: printable ASCII without a quote or a backslash.
-        if !value.utf8.contains(where: { $0 < 0x20 || $0 >= 0x7F || $0 == 0x22 || $0 == 0x5C }) { return "\"" + value + "\"" }
-        var out = "\""
+        let plain = value.withUTF8 { bytes in
+            guard !bytes.contains(where: { $0 < 0x20 || $0 >= 0x7F || $0 == 0x22 || $0 == 0x5C }) else { return false }
+            out.append(UInt8(ascii: "\""))
+            out.append(contentsOf: bytes)
+            out.append(UInt8(ascii: "\""))
+            return true
+        }
+        if plain { return }
+        var escaped = "\""
         for scalar in value.unicodeScalars {
             switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
+            case "\"": escaped += "\\\""
+            case "\\": escaped += "\\\\"
+            case "\n": escaped += "\\n"
+            case "\r": escaped += "\\r"
+            case "\t": escaped += "\\t"
             case _ where scalar.value < 0x20 || scalar.value == 0x7F || scalar.value == 0x2028 || scalar.value == 0x2029:
-                out += "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count) + String(scalar.value, radix: 16)
-            default: out.unicodeScalars.append(scalar)
+                escaped += "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count) + String(scalar.value, radix: 16)
+            default: escaped.unicodeScalars.append(scalar)
             }
         }
-        return out + "\""
+        escaped += "\""
+        appendRaw(escaped, to: &out)
     }
 }

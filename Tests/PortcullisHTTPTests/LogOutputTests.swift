@@ -53,6 +53,22 @@ import Testing
         #expect(foundation == written)
     }
 
+    /// Hummingbird's own request number is not written: `request_id` names the request.
+    @Test(arguments: [LogConfiguration.Format.text, .json])
+    func hummingbirdsRequestNumberIsLeftOut(format: LogConfiguration.Format) throws {
+        var (logger, lines) = logger(format)
+        logger[metadataKey: "hb.request.id"] = "12345"
+        logger.info("request", metadata: ["route": "/a"])
+        let line = try #require(lines.all.first)
+        #expect(!line.contains("hb.request.id") && !line.contains("12345") && line.contains("r1") && line.contains("/a"))
+    }
+
+    @Test func textFieldsAreInKeyOrder() throws {
+        let (logger, lines) = logger(.text)
+        logger.info("request", metadata: ["status": "200", "method": "GET", "b": "2", "a": "1"])
+        #expect(lines.all.first?.hasSuffix(" info request a=1 b=2 method=GET request_id=r1 status=200\n") == true)
+    }
+
     @Test func recordsBelowTheLevelAreNotWritten() {
         var (logger, lines) = logger(.text)
         logger.logLevel = .warning

@@ -106,11 +106,12 @@ public struct LineLogHandler: LogHandler {
         fields.sort { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
         let now = Date().timeIntervalSince1970
         let seconds = now.rounded(.down)
+        let milliseconds = min(999, Int((now - seconds) * 1000))
         var line: [UInt8] = []
         line.reserveCapacity(320)
         switch format {
         case .text:
-            Self.appendTimestamp(seconds: Int(seconds), milliseconds: min(999, Int((now - seconds) * 1000)), to: &line)
+            Self.appendTimestamp(seconds: Int(seconds), milliseconds: milliseconds, to: &line)
             line.append(0x20)
             line.append(contentsOf: event.level.rawValue.utf8)
             line.append(0x20)
@@ -124,7 +125,7 @@ public struct LineLogHandler: LogHandler {
             line.append(0x0A)
         case .json:
             line.append(contentsOf: #"{"time":""#.utf8)
-            Self.appendTimestamp(seconds: Int(seconds), milliseconds: min(999, Int((now - seconds) * 1000)), to: &line)
+            Self.appendTimestamp(seconds: Int(seconds), milliseconds: milliseconds, to: &line)
             line.append(contentsOf: #"","level":"#.utf8)
             Self.appendJSON(event.level.rawValue, to: &line)
             line.append(contentsOf: #","message":"#.utf8)
@@ -196,17 +197,10 @@ public struct LineLogHandler: LogHandler {
         text.withUTF8 { out.append(contentsOf: $0) }
     }
 
-    /// A text value, quoted when it holds a space, a quote or `=`, with line breaks escaped.
-    static func text(_ value: String) -> String {
-        var out: [UInt8] = []
-        appendText(value, to: &out)
-        return String(decoding: out, as: UTF8.self)
-    }
-
-    /// Appends ``text(_:)``.
+    /// Appends a text value, quoted when it holds a space, a quote or `=`, with line breaks escaped.
     static func appendText(_ value: String, to out: inout [UInt8]) {
         // Bytes, not Characters: the check runs for every value of every line. Any byte below 0x20
-        // (line breaks among them), and the multi-byte line separators, send the value to json().
+        // (line breaks among them), and the multi-byte line separators, send the value to appendJSON.
         var value = value
         let plain = value.withUTF8 { bytes in
             guard !bytes.isEmpty, !bytes.contains(where: { $0 <= 0x20 || $0 == 0x22 || $0 == 0x3D || $0 == 0x7F || $0 == 0xE2 || $0 == 0xC2 })
@@ -217,14 +211,7 @@ public struct LineLogHandler: LogHandler {
         if !plain { appendJSON(value, to: &out) }
     }
 
-    /// A JSON string (RFC 8259 §7): quotes, backslashes and control characters escaped.
-    static func json(_ value: String) -> String {
-        var out: [UInt8] = []
-        appendJSON(value, to: &out)
-        return String(decoding: out, as: UTF8.self)
-    }
-
-    /// Appends ``json(_:)``.
+    /// Appends a JSON string (RFC 8259 §7): quotes, backslashes and control characters escaped.
     static func appendJSON(_ value: String, to out: inout [UInt8]) {
         var value = value
         // Most values need no escape at all: printable ASCII without a quote or a backslash.

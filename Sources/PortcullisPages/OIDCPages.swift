@@ -138,12 +138,19 @@ package struct OIDCPages: Sendable {
         /// The JSON of ``signInOptions(_:_:)``, escaped for the attribute already, or empty.
         let options: String
 
-        /// The names of the text values in the template, in the order of ``values``.
-        static let fields = ["siteName", "clientName", "interactionID", "loginHint", "options"]
-        /// The names of its sections that are on or off, in the order of ``flagValues``.
-        static let flags = ["reasonFresh", "reasonDeviceBound", "reasonPasskey"]
-        var values: [String] { [siteName, clientName, interactionID, loginHint, options] }
-        var flagValues: [Bool] { [reasonFresh, reasonDeviceBound, reasonPasskey] }
+        /// The template's text values by name, in one order for ``fields`` and ``values``.
+        static let textFields: [(name: String, value: any KeyPath<SignInView, String> & Sendable)] = [
+            ("siteName", \.siteName), ("clientName", \.clientName), ("interactionID", \.interactionID), ("loginHint", \.loginHint),
+            ("options", \.options),
+        ]
+        /// Its sections that are on or off by name, in one order for ``flags`` and ``flagValues``.
+        static let flagFields: [(name: String, value: any KeyPath<SignInView, Bool> & Sendable)] = [
+            ("reasonFresh", \.reasonFresh), ("reasonDeviceBound", \.reasonDeviceBound), ("reasonPasskey", \.reasonPasskey),
+        ]
+        static var fields: [String] { textFields.map(\.name) }
+        static var flags: [String] { flagFields.map(\.name) }
+        var values: [String] { Self.textFields.map { self[keyPath: $0.value] } }
+        var flagValues: [Bool] { Self.flagFields.map { self[keyPath: $0.value] } }
     }
 
     struct ConsentView {

@@ -30,6 +30,8 @@ package struct PrerenderedPage: Sendable {
     let flags: [String]
     /// The pieces of each combination of flags, indexed by the flags as bits (the first flag is bit 0).
     let variants: [[Piece]]
+    /// The bytes of template text in each variant (what a page holds besides its values).
+    let textLengths: [Int]
 
     /// Renders a template ahead for every combination of `flags`, and checks it. `render` is
     /// Mustache's rendering of the template with a view (nil when it has no such template).
@@ -44,6 +46,12 @@ package struct PrerenderedPage: Sendable {
             variants.append(try Self.pieces(of: Array(text.utf8), fieldCount: fields.count))
         }
         self.variants = variants
+        textLengths = variants.map { pieces in
+            pieces.reduce(0) { total, piece in
+                if case .text(let bytes) = piece { return total + bytes.count }
+                return total
+            }
+        }
         // The same page as Mustache's, for values that need escaping and for empty ones.
         let probes: [[String]] = [
             fields.indices.map { "<\"'&> \($0) é\u{301}\"\u{301}" },
@@ -65,13 +73,9 @@ package struct PrerenderedPage: Sendable {
         precondition(values.count == fields.count && set.count == flags.count)
         var bits = 0
         for (index, on) in set.enumerated() where on { bits |= 1 << index }
-        let pieces = variants[bits]
         var out: [UInt8] = []
-        out.reserveCapacity(pieces.reduce(0) { total, piece in
-            if case .text(let bytes) = piece { return total + bytes.count }
-            return total
-        } + values.reduce(0) { $0 + $1.utf8.count + 16 })
-        for piece in pieces {
+        out.reserveCapacity(textLengths[bits] + values.reduce(0) { $0 + $1.utf8.count + 16 })
+        for piece in variants[bits] {
             switch piece {
             case .text(let bytes): out.append(contentsOf: bytes)
             case .field(let index, let escaped):

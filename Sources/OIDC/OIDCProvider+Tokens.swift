@@ -88,14 +88,14 @@ extension OIDCProvider {
         else { throw OAuthError.invalidGrant("code_verifier does not match the code_challenge.") }
         if let bound = grant.request.dpopJKT, bound != dpopJKT { throw OAuthError.invalidDPoPProof("The DPoP key is not the one the request named.") }
         // Without offline_access the tokens end with the session, and a session that has ended gets none.
+        // The session is read, not trusted to have revoked the code: a session can end (a passkey
+        // removed, a recovery completed, a sign-out) before anything revokes the codes made from it.
         var sessionExpiry: Date?
         if !grant.offline {
-            if let known = grant.sessionExpiresAt {
-                sessionExpiry = known
-            } else {
-                sessionExpiry = try await liveSession(grant.sessionID, userID: grant.userID, now: now)?.expiresAt
+            guard let session = try await liveSession(grant.sessionID, userID: grant.userID, now: now) else {
+                throw OAuthError.invalidGrant("The sign-in this code came from has ended.")
             }
-            guard let ends = sessionExpiry, ends > now else { throw OAuthError.invalidGrant("The sign-in this code came from has ended.") }
+            sessionExpiry = session.expiresAt
         }
         guard let user = try await accounts.user(id: grant.userID), !user.disabled else { throw OAuthError.invalidGrant("The account is disabled.") }
 

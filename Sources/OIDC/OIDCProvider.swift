@@ -239,7 +239,7 @@ public struct OIDCProvider: Sendable {
         // A code (RFC 6749 §4.1.2): single use, short-lived, bound to client, redirect URI and PKCE challenge.
         let (code, codeKey) = TimeOrderedHandle.make(randomCount: Self.codeRandomBytes, now: now, random: random)
         let grant = CodeGrant(request: request, userID: auth.user.id, sessionID: auth.session.id, authTime: auth.session.authenticatedAt,
-                              assurance: assurance, offline: request.scopes.contains("offline_access"), sessionExpiresAt: auth.session.expiresAt)
+                              assurance: assurance, offline: request.scopes.contains("offline_access"))
         let artifact = OIDCArtifact(
             kind: .code, key: codeKey, clientID: client.id, userID: auth.user.id, sessionID: auth.session.id, grantID: random.timeOrderedUUID(at: now),
             payload: encode(grant), createdAt: now, expiresAt: now.addingTimeInterval(min(settings.codeLifetime, 60)))

@@ -236,21 +236,19 @@ extension OIDCProvider.Interaction: StoredPayload {
 
 extension CodeGrant: StoredPayload {
     var payloadJSON: JSONValue {
-        var writer = PayloadWriter(capacity: 7)
+        var writer = PayloadWriter(capacity: 6)
         writer.add("request", request.payloadJSON)
         writer.add("userID", userID)
         writer.add("sessionID", sessionID)
         writer.add("authTime", authTime)
         writer.add("assurance", assurance.payloadJSON)
         writer.add("offline", offline)
-        writer.add("sessionExpiresAt", sessionExpiresAt)
         return writer.json
     }
 
     init(payload p: PayloadReader) throws(PayloadReader.Invalid) {
         self.init(request: try AuthorizationRequest(payload: p.nested("request")), userID: try p.uuid("userID"), sessionID: try p.uuid("sessionID"),
-                  authTime: try p.date("authTime"), assurance: try Assurance(payload: p.nested("assurance")), offline: try p.bool("offline"),
-                  sessionExpiresAt: try p.optionalDate("sessionExpiresAt"))
+                  authTime: try p.date("authTime"), assurance: try Assurance(payload: p.nested("assurance")), offline: try p.bool("offline"))
     }
 }
 

@@ -189,10 +189,6 @@ struct CodeGrant: Codable, Sendable, Equatable {
     var authTime: Date
     var assurance: Assurance
     var offline: Bool
-    /// When the session ends (sessions never outlive the expiry they were made with), so that the
-    /// exchange need not read it: a session ended earlier revoked this code with it. Absent from codes
-    /// stored by an earlier version, whose exchange reads the session.
-    var sessionExpiresAt: Date?
 }
 
 /// The content of a stored refresh token.

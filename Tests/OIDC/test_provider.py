@@ -275,6 +275,28 @@ def test_a_code_for_another_client_and_an_expired_code(server, metadata, person)
         assert late.status_code == 400 and late.json()["error"] == "invalid_grant"
 
 
+def test_a_code_whose_session_ended_gets_no_tokens(server, metadata):
+    """The person gets a code, then (from another device) removes the passkey the code's session was
+    born from, which ends that session; the app exchanges the code a moment later and gets no tokens.
+    Nothing revoked the code: the exchange reads the session."""
+    app = App(server, metadata, {})
+    browser, first = new_user(server)
+    second = browser.add_passkey(device_bound=True)
+    flow = app.authorization_url()
+    _, query = flow.code(browser, first)
+    other = type(browser)(server.origin)
+    other.sign_in(second)
+    options = other.api("/api/v1/me/reauth/options", {})["publicKey"]
+    other.api("/api/v1/me/reauth/verify", {"credential": other.assertion(second, options)})
+    first_id = base64.urlsafe_b64encode(first.credential_id).rstrip(b"=").decode()
+    removed = other.http.delete(server.origin + f"/api/v1/me/passkeys/{first_id}")
+    assert removed.status_code == 200 and removed.json()["sessionsEnded"] >= 1, removed.text
+    with server.unchanged():
+        late = requests.post(metadata["token_endpoint"], auth=(app.client_id, app.client_secret), data={
+            "grant_type": "authorization_code", "code": query["code"], "redirect_uri": app.redirect_uri, "code_verifier": flow.verifier})
+        assert late.status_code == 400 and late.json()["error"] == "invalid_grant", late.text
+
+
 def test_tampered_tokens_at_userinfo_and_introspection(app, person):
     _, token, _ = sign_in_flow(app, person)
     at = token["access_token"]

@@ -333,34 +333,39 @@ struct ProviderFixture {
         }
     }
 
+    /// How a session ends before its code is exchanged.
+    enum SessionEnd: String, CaseIterable, Sendable {
+        /// It reaches its expiry.
+        case expires
+        /// It is deleted (a sign-out, a revoked session, a removed passkey, a completed recovery)
+        /// and nothing has revoked its codes yet: the outbox tells the provider later, or never.
+        case endsEarly
+    }
+
     /// Without offline_access, a code's tokens end with its session: the refresh token expires with it,
-    /// and a code whose session ended before the exchange gets no tokens. A code stored without the
-    /// session's expiry (by an earlier version) reads the session instead, to the same effect.
-    @Test(arguments: [false, true])
-    func aCodeGetsTokensThatEndWithItsSession(storedByAnEarlierVersion: Bool) async throws {
+    /// and a code whose session ended before the exchange gets no tokens, however the session ended.
+    @Test(arguments: SessionEnd.allCases)
+    func aCodeGetsTokensThatEndWithItsSession(_ end: SessionEnd) async throws {
         let f = try ProviderFixture()
         let (client, _) = try await f.client()
         let auth = try await f.signedIn()
-        func code() async throws -> String {
-            let code = try await f.code(client, auth: auth)
-            if storedByAnEarlierVersion {
-                var stored = try #require(try await f.store.artifact(kind: .code, key: f.provider.codeKey(code)))
-                var grant = try JSONDecoder().decode(CodeGrant.self, from: Data(stored.payload))
-                grant.sessionExpiresAt = nil
-                stored.payload = Array(try JSONEncoder().encode(grant))
-                try await f.store.saveArtifacts([stored])
-            }
-            return code
-        }
-        let tokens = try await f.exchange(client, code: try await code())
+        let tokens = try await f.exchange(client, code: try await f.code(client, auth: auth))
         let refreshToken = try #require(tokens.refresh_token)
         let refresh = try #require(try await f.store.artifact(kind: .refreshToken, key: f.provider.refreshTokenKey(refreshToken)))
         #expect(refresh.expiresAt == auth.session.expiresAt)
 
-        // Ten seconds before the session ends, a code (valid for 30 s); then the session ends.
-        f.clock.advance(by: auth.session.expiresAt.timeIntervalSince(f.clock.now) - 10)
-        let late = try await code()
-        f.clock.advance(by: 11)
+        let late: String
+        switch end {
+        case .expires:
+            // Ten seconds before the session ends, a code (valid for 30 s); then the session ends.
+            f.clock.advance(by: auth.session.expiresAt.timeIntervalSince(f.clock.now) - 10)
+            late = try await f.code(client, auth: auth)
+            f.clock.advance(by: 11)
+        case .endsEarly:
+            late = try await f.code(client, auth: auth)
+            try await f.accounts.deleteSession(id: auth.session.id, userID: auth.user.id, event: nil)
+        }
+        #expect(try await f.store.artifact(kind: .code, key: f.provider.codeKey(late))?.revoked == false)
         await #expect(throws: OAuthError.invalidGrant("The sign-in this code came from has ended.")) { try await f.exchange(client, code: late) }
         #expect(try await f.store.artifact(kind: .code, key: f.provider.codeKey(late))?.consumedAt == nil)
         #expect(try await f.store.artifacts(kind: .refreshToken, userID: auth.user.id).count == 1)

@@ -40,10 +40,9 @@ struct StoredPayloadTests {
     static let cases: [PayloadCase] = [
         .of("interaction, every member", OIDCProvider.Interaction(request: fullRequest, consented: true, askedForSignIn: false)),
         .of("interaction, no optionals", OIDCProvider.Interaction(request: bareRequest, consented: false, askedForSignIn: true)),
-        .of("code", CodeGrant(request: fullRequest, userID: userID, sessionID: sessionID, authTime: arrival, assurance: assurance, offline: true,
-                              sessionExpiresAt: arrival.addingTimeInterval(86_400.25))),
-        .of("code stored before session expiry was kept", CodeGrant(request: bareRequest, userID: userID, sessionID: sessionID, authTime: arrival,
-                                                                    assurance: assurance, offline: false, sessionExpiresAt: nil)),
+        .of("code", CodeGrant(request: fullRequest, userID: userID, sessionID: sessionID, authTime: arrival, assurance: assurance, offline: true)),
+        .of("code, not offline", CodeGrant(request: bareRequest, userID: userID, sessionID: sessionID, authTime: arrival, assurance: assurance,
+                                           offline: false)),
         .of("refresh token", RefreshGrant(userID: userID, sessionID: sessionID, scopes: ["openid"], authTime: arrival, assurance: assurance,
                                           offline: false, dpopJKT: "thumb", userinfoClaims: ["name", "auth_time"])),
         .of("refresh token without DPoP", RefreshGrant(userID: userID, sessionID: sessionID, scopes: [], authTime: .distantPast,
@@ -85,8 +84,7 @@ struct StoredPayloadTests {
     }
 
     @Test func aCodeWithABadUUIDOrAssuranceReadsAsNothing() throws {
-        let good = CodeGrant(request: bareRequest, userID: userID, sessionID: sessionID, authTime: arrival, assurance: assurance, offline: false,
-                             sessionExpiresAt: nil)
+        let good = CodeGrant(request: bareRequest, userID: userID, sessionID: sessionID, authTime: arrival, assurance: assurance, offline: false)
         let text = String(decoding: good.payloadBytes, as: UTF8.self)
         #expect(CodeGrant(payloadBytes: Array(text.utf8)) == good)
         let badUUID = text.replacingOccurrences(of: userID.uuidString, with: "not-a-uuid")
@@ -96,6 +94,16 @@ struct StoredPayloadTests {
             #expect(bad != text)
             #expect(CodeGrant(payloadBytes: Array(bad.utf8)) == nil, "\(bad)")
         }
+    }
+
+    /// Codes stored by the version that kept the session's expiry in them still read; the exchange
+    /// reads the session itself now.
+    @Test func aCodeThatKeptItsSessionsExpiryStillReads() throws {
+        let good = CodeGrant(request: bareRequest, userID: userID, sessionID: sessionID, authTime: arrival, assurance: assurance, offline: false)
+        let text = String(decoding: good.payloadBytes, as: UTF8.self)
+        let earlier = text.replacingOccurrences(of: #""offline":false"#, with: #""offline":false,"sessionExpiresAt":817776000.25"#)
+        #expect(earlier != text)
+        #expect(CodeGrant(payloadBytes: Array(earlier.utf8)) == good)
     }
 
     @Test func membersTheTypeDoesNotKnowAreIgnored() {

@@ -115,12 +115,14 @@ public protocol OIDCStore: Sendable {
     /// Revokes every artifact that depends on one of `sessionIDs`; returns how many.
     @discardableResult func revokeSessions(_ sessionIDs: [UUID]) async throws -> Int
     /// Revokes every artifact a user holds for a client and deletes the consent (the user disconnects
-    /// an app); returns how many were revoked.
+    /// an app); returns how many were revoked. Codes count while their session lasts: a store may find
+    /// a user's codes through the user's sessions, and a code of an ended session is honoured by no
+    /// exchange.
     @discardableResult func revokeClientAccess(userID: UUID, clientID: String) async throws -> Int
-    /// The user's unrevoked artifacts of `kind`.
+    /// The user's unrevoked artifacts of `kind` (codes: those of the user's sessions that last).
     func artifacts(kind: OIDCArtifact.Kind, userID: UUID) async throws -> [OIDCArtifact]
     /// The clients that were issued codes or tokens for the user (from `sessionID` only, when given),
-    /// revoked ones included: whom a back-channel logout tells.
+    /// revoked ones included: whom a back-channel logout tells. Codes count while their session lasts.
     func clientIDs(userID: UUID, sessionID: UUID?) async throws -> [String]
     /// Deletes artifacts that expired before `now`; returns how many.
     func sweepExpiredArtifacts(now: Date) async throws -> Int

@@ -146,18 +146,21 @@ extension SQLAccountStore: OIDCStore {
     static func artifact(_ row: some ColumnReader) throws -> OIDCArtifact {
         guard let kind = OIDCArtifact.Kind(rawValue: try row.text("kind")) else { throw corrupt("oidc_artifacts.kind") }
         return OIDCArtifact(
-            kind: kind, key: try row.bytes("handle_hash"), clientID: try row.text("client_id"), userID: try row.optionalUUID("user_id"),
+            kind: kind, key: try row.bytes("handle_hash"), clientID: try row.text("client_id"),
+            userID: try row.optionalUUID("user_id") ?? row.optionalUUID("owner_id"),
             sessionID: try row.optionalUUID("session_id"), grantID: try row.optionalUUID("grant_id"), payload: try row.bytes("payload"),
             createdAt: try row.date("created_at"), expiresAt: try row.date("expires_at"), consumedAt: try row.optionalDate("consumed_at"),
             revoked: try row.flag("revoked"))
     }
 
-    /// The columns of `oidc_artifacts` and their values.
+    /// The columns of `oidc_artifacts` and their values. A code's account goes to `owner_id`, outside
+    /// the index by account (migration 15): codes are found through their session.
     static let artifactTable = ColumnTable<OIDCArtifact>("oidc_artifacts", [
         .text("kind") { $0.kind.rawValue },
         .blob("handle_hash") { $0.key },
         .text("client_id") { $0.clientID },
-        .text("user_id") { $0.userID.map(SQLAccountStore.id) },
+        .text("user_id") { $0.kind == .code ? nil : $0.userID.map(SQLAccountStore.id) },
+        .text("owner_id") { $0.kind == .code ? $0.userID.map(SQLAccountStore.id) : nil },
         .text("session_id") { $0.sessionID.map(SQLAccountStore.id) },
         .text("grant_id") { $0.grantID.map(SQLAccountStore.id) },
         .blob("payload") { $0.payload },
@@ -240,24 +243,52 @@ extension SQLAccountStore: OIDCStore {
         }
     }
 
+    /// The user's sessions, through which the user's codes are found: a code's account is outside the
+    /// index by account (migration 15). A code whose session has ended is no longer found, and no
+    /// longer matters: its exchange reads the session and gets nothing.
+    static func sessionIDs(of userID: UUID, _ db: any SQLDatabase) async throws -> [String] {
+        try await db.raw("SELECT id FROM sessions WHERE user_id = \(bind: id(userID))").all().map { try $0.decode(column: "id", as: String.self) }
+    }
+
+    /// The SQL condition that an artifact is one of the user's codes from `session`. An equality on
+    /// the session, so that both databases read it through the session's index.
+    static func code(of userID: UUID, session: String) -> SQLQueryString {
+        "session_id = \(bind: session) AND kind = 'code' AND owner_id = \(bind: id(userID))"
+    }
+
     public func revokeClientAccess(userID: UUID, clientID: String) async throws -> Int {
         try await backend.transaction { db in
             try await db.raw("""
                 DELETE FROM oidc_artifacts WHERE kind = 'consent' AND user_id = \(bind: Self.id(userID)) AND client_id = \(bind: clientID)
                 """).run()
-            return try await db.raw("""
+            let tokens = try await db.raw("""
                 UPDATE oidc_artifacts SET revoked = 1 WHERE user_id = \(bind: Self.id(userID)) AND client_id = \(bind: clientID) AND revoked = 0
                 RETURNING kind
                 """).all().count
+            var codes = 0
+            for session in try await Self.sessionIDs(of: userID, db) {
+                codes += try await db.raw("""
+                    UPDATE oidc_artifacts SET revoked = 1 WHERE \(Self.code(of: userID, session: session)) AND client_id = \(bind: clientID) AND revoked = 0
+                    RETURNING kind
+                    """).all().count
+            }
+            return tokens + codes
         }
     }
 
     public func artifacts(kind: OIDCArtifact.Kind, userID: UUID) async throws -> [OIDCArtifact] {
         try await backend.read { db in
-            try await db.raw("""
-                SELECT * FROM oidc_artifacts WHERE user_id = \(bind: Self.id(userID)) AND kind = \(bind: kind.rawValue) AND revoked = 0
-                ORDER BY created_at
-                """).all().map(Self.artifact)
+            guard kind == .code else {
+                return try await db.raw("""
+                    SELECT * FROM oidc_artifacts WHERE user_id = \(bind: Self.id(userID)) AND kind = \(bind: kind.rawValue) AND revoked = 0
+                    ORDER BY created_at
+                    """).all().map(Self.artifact)
+            }
+            var codes: [OIDCArtifact] = []
+            for session in try await Self.sessionIDs(of: userID, db) {
+                codes += try await db.raw("SELECT * FROM oidc_artifacts WHERE \(Self.code(of: userID, session: session)) AND revoked = 0").all().map(Self.artifact)
+            }
+            return codes.sorted { $0.createdAt < $1.createdAt }
         }
     }
 
@@ -266,16 +297,20 @@ extension SQLAccountStore: OIDCStore {
             let rows: [any SQLRow]
             if let sessionID {
                 rows = try await db.raw("""
-                    SELECT DISTINCT client_id FROM oidc_artifacts WHERE user_id = \(bind: Self.id(userID)) AND session_id = \(bind: Self.id(sessionID))
-                      AND kind IN ('code', 'access', 'refresh') ORDER BY client_id
-                    """).all()
-            } else {
-                rows = try await db.raw("""
-                    SELECT DISTINCT client_id FROM oidc_artifacts WHERE user_id = \(bind: Self.id(userID)) AND kind IN ('code', 'access', 'refresh')
+                    SELECT DISTINCT client_id FROM oidc_artifacts WHERE session_id = \(bind: Self.id(sessionID))
+                      AND (user_id = \(bind: Self.id(userID)) OR owner_id = \(bind: Self.id(userID))) AND kind IN ('code', 'access', 'refresh')
                     ORDER BY client_id
                     """).all()
+            } else {
+                var all = try await db.raw("""
+                    SELECT DISTINCT client_id FROM oidc_artifacts WHERE user_id = \(bind: Self.id(userID)) AND kind IN ('access', 'refresh')
+                    """).all()
+                for session in try await Self.sessionIDs(of: userID, db) {
+                    all += try await db.raw("SELECT DISTINCT client_id FROM oidc_artifacts WHERE \(Self.code(of: userID, session: session))").all()
+                }
+                rows = all
             }
-            return try rows.map { try $0.decode(column: "client_id", as: String.self) }
+            return Set(try rows.map { try $0.decode(column: "client_id", as: String.self) }).sorted()
         }
     }
 

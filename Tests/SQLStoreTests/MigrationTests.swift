@@ -1,6 +1,7 @@
 import Accounts
 import Foundation
 import Logging
+import OIDC
 import PortcullisTesting
 import SQLKit
 import SQLStore
@@ -23,7 +24,7 @@ import Testing
             try await store.saveChallenge(pendingLogin)
 
             try await store.migrate()
-            #expect(try await store.appliedMigrations() == Array(1...14))
+            #expect(try await store.appliedMigrations() == Array(1...15))
             // Version 10: the artifact indexes leave out rows without a user, session or grant.
             let partial = try await backend.read { db in
                 try await db.raw("SELECT sql FROM sqlite_master WHERE type = 'index' AND name IN ('oidc_artifacts_grant', 'oidc_artifacts_session', 'oidc_artifacts_user')")
@@ -36,6 +37,25 @@ import Testing
             }
             #expect(schema.count == 4)
             for (name, sql) in schema { #expect(sql.hasSuffix("WITHOUT ROWID"), "\(name) is not clustered") }
+
+            // Version 15: a code keeps its account in `owner_id`, outside the index by account; other
+            // artifacts keep theirs in `user_id`.
+            let code = OIDCArtifact(kind: .code, key: [1], clientID: "c", userID: ada.id, sessionID: session.id, grantID: nil, payload: [],
+                                    createdAt: FixedClock.now, expiresAt: FixedClock.now.addingTimeInterval(60))
+            let consent = OIDCArtifact(kind: .consent, key: [2], clientID: "c", userID: ada.id, sessionID: nil, grantID: nil, payload: [],
+                                       createdAt: FixedClock.now, expiresAt: FixedClock.now.addingTimeInterval(60))
+            try await store.saveArtifacts([code, consent])
+            let columns = try await backend.read { db in
+                try await db.raw("SELECT kind, user_id, owner_id FROM oidc_artifacts ORDER BY kind").all().map {
+                    [try $0.decode(column: "kind", as: String.self), try $0.decode(column: "user_id", as: String?.self),
+                     try $0.decode(column: "owner_id", as: String?.self)]
+                }
+            }
+            let ada36 = ada.id.uuidString.lowercased()
+            #expect(columns == [["code", nil, ada36], ["consent", ada36, nil]])
+            #expect(try await store.artifact(kind: .code, key: [1])?.userID == ada.id)
+            try await store.deleteArtifact(kind: .code, key: [1])
+            try await store.deleteArtifact(kind: .consent, key: [2])
 
             // The rows are all there.
             #expect(try await store.user(id: ada.id) == ada)

@@ -66,6 +66,53 @@ import Testing
         }
     }
 
+    /// A code's account is stored outside the index by account (migration 15); the code still reads
+    /// with its account, and is still found through the account's sessions: listed, named to a
+    /// back-channel logout, and revoked when the person disconnects the app. Another person's code
+    /// and a code of an ended session are not.
+    @Test(arguments: StoreConformanceTests.kinds)
+    func codesAreFoundThroughTheirSessions(kind: StoreConformanceTests.Kind) async throws {
+        try await Self.withStore(kind) { store in
+            let (user, _, session) = try await StoreFixtures.signUp(store, "codes-\(UUID().uuidString.prefix(6).lowercased())", now: FixedClock.now)
+            let (other, _, otherSession) = try await StoreFixtures.signUp(store, "codes-\(UUID().uuidString.prefix(6).lowercased())", now: FixedClock.now)
+            let withTokens = OIDCClient(id: "t-\(UUID().uuidString.prefix(8))", name: "Tokens", secretHash: nil, redirectURIs: ["https://t/cb"],
+                                        createdAt: FixedClock.now)
+            let withCode = OIDCClient(id: "c-\(UUID().uuidString.prefix(8))", name: "Code", secretHash: nil, redirectURIs: ["https://c/cb"],
+                                      createdAt: FixedClock.now)
+            try await store.saveClient(withTokens)
+            try await store.saveClient(withCode)
+            let refresh = Self.artifact(.refreshToken, client: withTokens.id, user: user.id, session: session.id, grant: UUID())
+            let code = Self.artifact(.code, client: withCode.id, user: user.id, session: session.id, grant: UUID())
+            let othersCode = Self.artifact(.code, client: withCode.id, user: other.id, session: otherSession.id, grant: UUID())
+            try await store.saveArtifacts([refresh, code, othersCode])
+
+            #expect(try await store.artifact(kind: .code, key: code.key) == code)
+            #expect(try await store.artifacts(kind: .code, userID: user.id) == [code])
+            #expect(try await store.clientIDs(userID: user.id, sessionID: session.id) == [withCode.id, withTokens.id].sorted())
+            #expect(try await store.clientIDs(userID: user.id, sessionID: nil) == [withCode.id, withTokens.id].sorted())
+            #expect(try await store.clientIDs(userID: other.id, sessionID: nil) == [withCode.id])
+
+            #expect(try await store.revokeClientAccess(userID: user.id, clientID: withCode.id) == 1)
+            #expect(try await store.artifact(kind: .code, key: code.key)?.revoked == true)
+            #expect(try await store.artifact(kind: .code, key: othersCode.key)?.revoked == false)
+            #expect(try await store.artifact(kind: .refreshToken, key: refresh.key)?.revoked == false)
+            #expect(try await store.artifacts(kind: .code, userID: user.id).isEmpty)
+
+            // The other person's session ends: their code is no longer theirs to list (no exchange
+            // honours it either: the exchange reads the session).
+            try await store.deleteSession(id: otherSession.id, userID: other.id, event: nil)
+            #expect(try await store.artifacts(kind: .code, userID: other.id).isEmpty)
+            #expect(try await store.clientIDs(userID: other.id, sessionID: nil).isEmpty)
+
+            // Deleting an account deletes its codes, as the cascade does its other artifacts.
+            let pending = Self.artifact(.code, client: withCode.id, user: user.id, session: session.id, grant: UUID())
+            try await store.saveArtifacts([pending])
+            try await store.deleteUser(id: user.id)
+            #expect(try await store.artifact(kind: .code, key: pending.key) == nil)
+            #expect(try await store.artifact(kind: .refreshToken, key: refresh.key) == nil)
+        }
+    }
+
     @Test(arguments: StoreConformanceTests.kinds)
     func addingKeysRetiresThePreviousOnesOfTheirAlgorithm(kind: StoreConformanceTests.Kind) async throws {
         try await Self.withStore(kind) { store in

@@ -295,6 +295,7 @@ def test_a_code_whose_session_ended_gets_no_tokens(server, metadata):
         late = requests.post(metadata["token_endpoint"], auth=(app.client_id, app.client_secret), data={
             "grant_type": "authorization_code", "code": query["code"], "redirect_uri": app.redirect_uri, "code_verifier": flow.verifier})
         assert late.status_code == 400 and late.json()["error"] == "invalid_grant", late.text
+        assert "has ended" in late.json()["error_description"], late.text  # not expired: refused for its session
 
 
 def test_tampered_tokens_at_userinfo_and_introspection(app, person):

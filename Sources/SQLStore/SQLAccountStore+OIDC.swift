@@ -243,17 +243,18 @@ extension SQLAccountStore: OIDCStore {
         }
     }
 
-    /// The user's sessions, through which the user's codes are found: a code's account is outside the
-    /// index by account (migration 15). A code whose session has ended is no longer found, and no
-    /// longer matters: its exchange reads the session and gets nothing.
-    static func sessionIDs(of userID: UUID, _ db: any SQLDatabase) async throws -> [String] {
-        try await db.raw("SELECT id FROM sessions WHERE user_id = \(bind: id(userID))").all().map { try $0.decode(column: "id", as: String.self) }
-    }
-
-    /// The SQL condition that an artifact is one of the user's codes from `session`. An equality on
-    /// the session, so that both databases read it through the session's index.
-    static func code(of userID: UUID, session: String) -> SQLQueryString {
-        "session_id = \(bind: session) AND kind = 'code' AND owner_id = \(bind: id(userID))"
+    /// Runs `statement` once for each of the user's sessions, given the SQL condition that an artifact
+    /// is one of the user's codes from that session, and returns the rows of all the runs. A code's
+    /// account is outside the index by account (migration 15): codes are found through their session,
+    /// by an equality that both databases read through the session's index. A code whose session has
+    /// ended is no longer found, and no longer matters: its exchange reads the session and gets nothing.
+    static func codeRows(of userID: UUID, _ db: any SQLDatabase, _ statement: (SQLQueryString) -> SQLQueryString) async throws -> [any SQLRow] {
+        var rows: [any SQLRow] = []
+        for session in try await db.raw("SELECT id FROM sessions WHERE user_id = \(bind: id(userID))").all() {
+            let ofSession = try session.decode(column: "id", as: String.self)
+            rows += try await db.raw(statement("session_id = \(bind: ofSession) AND kind = 'code' AND owner_id = \(bind: id(userID))")).all()
+        }
+        return rows
     }
 
     public func revokeClientAccess(userID: UUID, clientID: String) async throws -> Int {
@@ -265,14 +266,10 @@ extension SQLAccountStore: OIDCStore {
                 UPDATE oidc_artifacts SET revoked = 1 WHERE user_id = \(bind: Self.id(userID)) AND client_id = \(bind: clientID) AND revoked = 0
                 RETURNING kind
                 """).all().count
-            var codes = 0
-            for session in try await Self.sessionIDs(of: userID, db) {
-                codes += try await db.raw("""
-                    UPDATE oidc_artifacts SET revoked = 1 WHERE \(Self.code(of: userID, session: session)) AND client_id = \(bind: clientID) AND revoked = 0
-                    RETURNING kind
-                    """).all().count
+            let codes = try await Self.codeRows(of: userID, db) {
+                "UPDATE oidc_artifacts SET revoked = 1 WHERE \($0) AND client_id = \(bind: clientID) AND revoked = 0 RETURNING kind"
             }
-            return tokens + codes
+            return tokens + codes.count
         }
     }
 
@@ -284,11 +281,8 @@ extension SQLAccountStore: OIDCStore {
                     ORDER BY created_at
                     """).all().map(Self.artifact)
             }
-            var codes: [OIDCArtifact] = []
-            for session in try await Self.sessionIDs(of: userID, db) {
-                codes += try await db.raw("SELECT * FROM oidc_artifacts WHERE \(Self.code(of: userID, session: session)) AND revoked = 0").all().map(Self.artifact)
-            }
-            return codes.sorted { $0.createdAt < $1.createdAt }
+            return try await Self.codeRows(of: userID, db) { "SELECT * FROM oidc_artifacts WHERE \($0) AND revoked = 0" }
+                .map(Self.artifact).sorted { $0.createdAt < $1.createdAt }
         }
     }
 
@@ -299,16 +293,11 @@ extension SQLAccountStore: OIDCStore {
                 rows = try await db.raw("""
                     SELECT DISTINCT client_id FROM oidc_artifacts WHERE session_id = \(bind: Self.id(sessionID))
                       AND (user_id = \(bind: Self.id(userID)) OR owner_id = \(bind: Self.id(userID))) AND kind IN ('code', 'access', 'refresh')
-                    ORDER BY client_id
                     """).all()
             } else {
-                var all = try await db.raw("""
+                rows = try await db.raw("""
                     SELECT DISTINCT client_id FROM oidc_artifacts WHERE user_id = \(bind: Self.id(userID)) AND kind IN ('access', 'refresh')
-                    """).all()
-                for session in try await Self.sessionIDs(of: userID, db) {
-                    all += try await db.raw("SELECT DISTINCT client_id FROM oidc_artifacts WHERE \(Self.code(of: userID, session: session))").all()
-                }
-                rows = all
+                    """).all() + Self.codeRows(of: userID, db) { "SELECT DISTINCT client_id FROM oidc_artifacts WHERE \($0)" }
             }
             return Set(try rows.map { try $0.decode(column: "client_id", as: String.self) }).sorted()
         }

@@ -95,9 +95,7 @@ extension SQLAccountStore {
             try await db.raw("DELETE FROM challenges WHERE user_id = \(bind: key)").run()
             try await db.raw("DELETE FROM events WHERE user_id = \(bind: key)").run()
             // The account's codes keep it outside the column the cascade follows (migration 15).
-            for session in try await Self.sessionIDs(of: id, db) {
-                try await db.raw("DELETE FROM oidc_artifacts WHERE \(Self.code(of: id, session: session))").run()
-            }
+            _ = try await Self.codeRows(of: id, db) { "DELETE FROM oidc_artifacts WHERE \($0)" }
             try await db.raw("DELETE FROM sessions WHERE user_id = \(bind: key)").run()
             try await db.raw("DELETE FROM passkeys WHERE user_id = \(bind: key)").run()
             let rows = try await db.raw("DELETE FROM users WHERE id = \(bind: key) RETURNING id").all()

@@ -1,7 +1,7 @@
 """Fixtures of the OpenID Connect tests: a real `portcullis serve` (the debug build) on an embedded
 SQLite file, clients registered with the real `portcullis client create`, and the client side played
 by Authlib (from PyPI), which nobody here wrote."""
-import contextlib, json, os, secrets, socket, sqlite3, subprocess, tempfile, time, urllib.parse, urllib.request
+import base64, contextlib, json, os, secrets, socket, sqlite3, subprocess, tempfile, time, urllib.parse, urllib.request
 
 import pytest
 import requests
@@ -293,3 +293,15 @@ def recover(server, owner):
         time.sleep(0.5)
     device.finish_recovery(case["id"])
     return device, code
+
+
+def remove_passkey_elsewhere(server, removed, kept):
+    """On another device the person signs in with `kept`, confirms with it, and removes `removed` (the
+    account page's "remove"), which ends the sessions born from `removed`."""
+    other = Browser(server.origin)
+    other.sign_in(kept)
+    options = other.api("/api/v1/me/reauth/options", {})["publicKey"]
+    other.api("/api/v1/me/reauth/verify", {"credential": other.assertion(kept, options)})
+    removed_id = base64.urlsafe_b64encode(removed.credential_id).rstrip(b"=").decode()
+    answer = other.http.delete(server.origin + f"/api/v1/me/passkeys/{removed_id}")
+    assert answer.status_code == 200 and answer.json()["sessionsEnded"] >= 1, answer.text

@@ -1,14 +1,14 @@
 """OpenID Connect Back-Channel Logout 1.0: a small receiving app validates each logout token
 (signature against the published keys, iss, aud, iat, the events member, no nonce, typ) the way an
 RP must (§2.6), and the tests end sessions the ways a person or an operator does."""
-import base64, json, threading, time, urllib.parse
+import json, threading, time, urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
 from authlib.jose import JsonWebKey, JsonWebToken
 
-from conftest import App, new_user, recover
+from conftest import App, new_user, recover, remove_passkey_elsewhere
 from test_basic_op import header, sign_in_flow
 
 EVENT = "http://schemas.openid.net/event/backchannel-logout"
@@ -107,14 +107,7 @@ def test_removing_a_passkey_ends_its_sessions_and_tells_the_app(receiving_app, s
     browser, first = new_user(server)
     second = browser.add_passkey(device_bound=True)
     _, _, claims = sign_in_flow(app, (browser, first))
-    # On another device the person signs in with the second passkey, confirms with it, and removes the first.
-    other = type(browser)(server.origin)
-    other.sign_in(second)
-    options = other.api("/api/v1/me/reauth/options", {})["publicKey"]
-    other.api("/api/v1/me/reauth/verify", {"credential": other.assertion(second, options)})
-    first_id = base64.urlsafe_b64encode(first.credential_id).rstrip(b"=").decode()
-    removed = other.http.delete(server.origin + f"/api/v1/me/passkeys/{first_id}")
-    assert removed.status_code == 200 and removed.json()["sessionsEnded"] >= 1, removed.text
+    remove_passkey_elsewhere(server, first, second)
     logout = receiver.wait(lambda t: t["sub"] == claims["sub"])
     assert "sid" not in logout  # sessions born from the removed passkey end at every app, by subject
     assert browser.http.get(server.origin + "/api/v1/me").status_code == 401

@@ -146,7 +146,7 @@ public actor MemoryAccountStore: AccountStore {
         if let event { eventLog.append(event) }
     }
     public func sweepExpiredSessions(now: Date, idleTimeout: TimeInterval) async throws -> Int {
-        let expired = sessionsByID.values.filter { $0.expiresAt <= now || $0.lastSeenAt.addingTimeInterval(idleTimeout) <= now }.map(\.id)
+        let expired = sessionsByID.values.filter { !$0.isLive(at: now, idleTimeout: idleTimeout) }.map(\.id)
         for id in expired { sessionsByID[id] = nil }
         return expired.count
     }

@@ -257,6 +257,13 @@ public struct Session: Sendable, Hashable {
         self.ip = ip
         self.userAgent = userAgent
     }
+
+    /// Whether the session is still in force at `now`: before its absolute end, and used within
+    /// `idleTimeout`. The one rule every use of a session applies, whether it arrives as a cookie or
+    /// stands behind an app's code or token; the sweep deletes the sessions it no longer holds for.
+    public func isLive(at now: Date, idleTimeout: TimeInterval) -> Bool {
+        expiresAt > now && lastSeenAt.addingTimeInterval(idleTimeout) > now
+    }
 }
 
 /// One entry of an account's security timeline.

@@ -39,7 +39,7 @@ public struct SessionAuthority: Sendable {
         guard TimeOrderedHandle.hasLength(token, randomCount: Self.tokenRandomBytes) else { return nil }
         let now = clock()
         guard let session = try await store.session(tokenHash: TimeOrderedHandle.key(token, randomCount: Self.tokenRandomBytes)),
-              session.expiresAt > now, session.lastSeenAt.addingTimeInterval(idleTimeout) > now,
+              session.isLive(at: now, idleTimeout: idleTimeout),
               let user = try await store.user(id: session.userID), !user.disabled
         else { return nil }
         if now.timeIntervalSince(session.lastSeenAt) > 60 { try await store.touchSession(id: session.id, at: now) }

@@ -194,9 +194,11 @@ extension OIDCProvider {
         return (response, artifacts)
     }
 
-    /// The session, when it is still live at `now`.
+    /// The session, when it is still live at `now` by the rule the session cookie meets (its absolute
+    /// end and its idle timeout): a session the sweep has not yet deleted may already have ended.
     func liveSession(_ id: UUID, userID: UUID, now: Date) async throws -> Session? {
-        guard let session = try await accounts.session(id: id), session.userID == userID, session.expiresAt > now else { return nil }
+        guard let session = try await accounts.session(id: id), session.userID == userID,
+              session.isLive(at: now, idleTimeout: settings.sessionIdleTimeout) else { return nil }
         return session
     }
 

@@ -23,6 +23,10 @@ public struct OIDCSettings: Sendable {
     public var keyRetention: TimeInterval = 86400
     /// How often a node reads the signing keys again, to pick up a rotation done elsewhere.
     public var keyReloadInterval: TimeInterval = 30
+    /// How long a session may go unused before it ends: the accounts' own idle timeout
+    /// (`session.idle_timeout`), which the composition root passes on. Codes and tokens that end with
+    /// their session end then too.
+    public var sessionIdleTimeout: TimeInterval = 7 * 86400
     /// How far a DPoP proof's `iat` may be from the server's clock.
     public var dpopClockSkew: TimeInterval = 60
 

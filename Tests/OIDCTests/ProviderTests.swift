@@ -20,6 +20,7 @@ struct ProviderFixture {
         let clock = self.clock
         var settings = OIDCSettings(issuer: "https://id.example.org")
         settings.codeLifetime = 30
+        settings.sessionIdleTimeout = 3600
         let secret = SecretBox(Array(repeating: 7, count: 32))
         let keys = KeyRing(store: store, encryption: KeyEncryption(secret: "sealing secret"), retention: 3600, clock: { clock.now })
         provider = OIDCProvider(store: store, accounts: accounts, keys: keys, settings: settings, random: SystemRandomSource(), secret: secret,
@@ -337,6 +338,8 @@ struct ProviderFixture {
     enum SessionEnd: String, CaseIterable, Sendable {
         /// It reaches its expiry.
         case expires
+        /// It goes unused for longer than the idle timeout, and the sweep has not deleted it yet.
+        case idles
         /// It is deleted (a sign-out, a revoked session, a removed passkey, a completed recovery)
         /// and nothing has revoked its codes yet: the outbox tells the provider later, or never.
         case endsEarly
@@ -361,6 +364,11 @@ struct ProviderFixture {
             f.clock.advance(by: auth.session.expiresAt.timeIntervalSince(f.clock.now) - 10)
             late = try await f.code(client, auth: auth)
             f.clock.advance(by: 11)
+        case .idles:
+            // Ten seconds before the idle timeout, a code; then the session has been idle too long.
+            f.clock.advance(by: 3600 - 10)
+            late = try await f.code(client, auth: auth)
+            f.clock.advance(by: 11)
         case .endsEarly:
             late = try await f.code(client, auth: auth)
             try await f.accounts.deleteSession(id: auth.session.id, userID: auth.user.id, event: nil)
@@ -369,6 +377,18 @@ struct ProviderFixture {
         await #expect(throws: OAuthError.invalidGrant("The sign-in this code came from has ended.")) { try await f.exchange(client, code: late) }
         #expect(try await f.store.artifact(kind: .code, key: f.provider.codeKey(late))?.consumedAt == nil)
         #expect(try await f.store.artifacts(kind: .refreshToken, userID: auth.user.id).count == 1)
+        // The tokens of the first code end with the session too (an expired session's refresh token
+        // has expired with it).
+        let refused = await #expect(throws: OAuthError.self) {
+            try await f.provider.token(["grant_type": "refresh_token", "refresh_token": refreshToken], client: client, dpopJKT: nil)
+        }
+        #expect(refused == (end == .expires ? .invalidGrant("The refresh token is revoked or expired.")
+                                             : .invalidGrant("The sign-in this token came from has ended.")))
+        if end == .endsEarly {  // otherwise the access token (five minutes) has long expired by itself
+            await #expect(throws: OAuthError.invalidToken("The sign-in this token came from has ended.")) {
+                try await f.provider.validateAccessToken(tokens.access_token, dpopJKT: nil)
+            }
+        }
     }
 
     /// Codes and refresh tokens made before handles began with their time (random bytes only, stored

@@ -97,6 +97,7 @@ public struct ServerConfiguration: Sendable {
         settings.idTokenLifetime = oidc.idTokenLifetime
         settings.offlineRefreshLifetime = oidc.offlineRefreshLifetime
         settings.keyReloadInterval = oidc.keyReloadInterval
+        settings.sessionIdleTimeout = session.idleTimeout
         settings.keyRetention = max(settings.keyRetention, oidc.idTokenLifetime, oidc.accessTokenLifetime) + 3600
         return settings
     }

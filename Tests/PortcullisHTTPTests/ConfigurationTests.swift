@@ -1,6 +1,7 @@
 import Configuration
 import Foundation
 import Notifications
+import OIDC
 import PortcullisApp
 import PortcullisHTTP
 import Testing
@@ -91,6 +92,8 @@ import Accounts
         #expect(configuration.http.trustForwardedFor)
         #expect(configuration.rp.origins == ["http://localhost:9100", "http://localhost:9200"])
         #expect(configuration.session.idleTimeout == 3600)
+        // The provider ends an app's codes and tokens with an idle session by the same timeout.
+        #expect(configuration.oidcSettings.sessionIdleTimeout == 3600)
         #expect(!configuration.recovery.codeEnabled)
     }
 

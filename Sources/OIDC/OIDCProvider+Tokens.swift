@@ -271,7 +271,9 @@ extension OIDCProvider {
         let inactive: JSONValue = .object(JSONObject([("active", .bool(false))]))
         let now = clock()
         if token.split(separator: ".").count == 3 {
-            guard let claims = try? await accessToken(token, dpopJKT: nil, checkingBinding: false).claims else { return inactive }
+            guard let (claims, userID, _) = try? await accessToken(token, dpopJKT: nil, checkingBinding: false),
+                  try await accountIsActive(userID)
+            else { return inactive }
             var members: [(String, JSONValue)] = [
                 ("active", .bool(true)), ("iss", .string(claims.iss)), ("sub", .string(claims.sub)), ("client_id", .string(claims.client_id)),
                 ("scope", .string(claims.scope)), ("exp", .int(claims.exp)), ("iat", .int(claims.iat)), ("token_type", .string("access_token")),
@@ -285,12 +287,22 @@ extension OIDCProvider {
               let tokenClient = try await store.client(id: stored.clientID)
         else { return inactive }
         if !grant.offline, try await liveSession(grant.sessionID, userID: grant.userID, now: now) == nil { return inactive }
+        guard try await accountIsActive(grant.userID) else { return inactive }
         return .object(JSONObject([
             ("active", .bool(true)), ("iss", .string(settings.issuer)), ("sub", .string(subject(userID: grant.userID, client: tokenClient))),
             ("client_id", .string(stored.clientID)), ("scope", .string(grant.scopes.joined(separator: " "))),
             ("exp", .int(Int(stored.expiresAt.timeIntervalSince1970))), ("iat", .int(Int(stored.createdAt.timeIntervalSince1970))),
             ("token_type", .string("refresh_token")),
         ]))
+    }
+
+    /// Whether the account a token speaks for exists and is not disabled. A token of an offline grant
+    /// has no session to end with the account's disabling: the token and UserInfo endpoints refuse it
+    /// by this check, and introspection (RFC 7662 §2.2: `active` only for a token the server would
+    /// accept now) answers inactive for it.
+    func accountIsActive(_ userID: UUID) async throws -> Bool {
+        guard let user = try await accounts.user(id: userID) else { return false }
+        return !user.disabled
     }
 
     /// Revocation (RFC 7009 §2.1): a refresh token revokes its whole grant, and so does an access

@@ -309,6 +309,34 @@ def test_tampered_tokens_at_userinfo_and_introspection(app, person):
     assert refresh["active"] is True and refresh["token_type"] == "refresh_token"
 
 
+def test_a_disabled_accounts_offline_tokens_introspect_as_inactive(server, metadata):
+    """An offline grant has no session to end when an operator disables the account: introspection
+    (RFC 7662 §2.2) asks the account, as the token and UserInfo endpoints do."""
+    app = App(server, metadata, {"name": "Offline App"})
+    browser, passkey = new_user(server)
+    flow = app.authorization_url(scope="openid offline_access")
+    page = flow.open(browser)
+    assert page.status_code == 200 and 'id="consent-allow"' in page.text  # offline access is consented to
+    fields = {name: page.text.split(f'name="{name}" value="')[1].split('"')[0] for name in ("interaction", "token")}
+    allowed = browser.http.post(server.origin + "/oauth2/consent", data=dict(fields, decision="allow"), allow_redirects=False)
+    token = flow.tokens(flow.callback(allowed)[0])
+
+    def introspect(value):
+        return requests.post(metadata["introspection_endpoint"], data={"token": value}, auth=(app.client_id, app.client_secret)).json()
+
+    assert introspect(token["access_token"])["active"] is True and introspect(token["refresh_token"])["active"] is True
+    username = browser.http.get(server.origin + "/api/v1/me").json()["user"]["username"]
+    server.cli("user", "disable", username)
+    with server.unchanged():
+        assert introspect(token["access_token"]) == {"active": False}
+        assert introspect(token["refresh_token"]) == {"active": False}
+        info = requests.get(metadata["userinfo_endpoint"], headers={"Authorization": "Bearer " + token["access_token"]})
+        assert info.status_code == 401
+        refreshed = requests.post(metadata["token_endpoint"], auth=(app.client_id, app.client_secret),
+                                  data={"grant_type": "refresh_token", "refresh_token": token["refresh_token"]})
+        assert refreshed.status_code == 400 and refreshed.json()["error"] == "invalid_grant"
+
+
 def test_introspection_is_for_confidential_clients_only(server, metadata, person):
     public = App(server, metadata, {"public": True})
     _, token, _ = sign_in_flow(public, person)

@@ -530,6 +530,36 @@ struct ProviderFixture {
         #expect(ProviderFixture.query(denied)["error"] == "consent_required")
     }
 
+    /// An offline grant outlives the session, so nothing ends with the account's disabling: every
+    /// endpoint asks the account itself. Introspection says inactive for its access and refresh tokens.
+    @Test func aDisabledAccountsOfflineTokensAreRefusedEverywhere() async throws {
+        let f = try ProviderFixture()
+        let (client, _) = try await f.client()
+        let auth = try await f.signedIn()
+        guard case .consent(let prompt) = try await f.provider.authorize(ProviderFixture.request(client, [("scope", "openid offline_access")]), auth: auth)
+        else { Issue.record("consent expected for offline_access"); return }
+        guard case .redirect(let location) = try await f.provider.consent(interactionID: prompt.interactionID, auth: auth, approve: true,
+                                                                          formToken: prompt.formToken)
+        else { Issue.record("code expected"); return }
+        let tokens = try await f.exchange(client, code: try #require(ProviderFixture.query(location)["code"]))
+        let refreshToken = try #require(tokens.refresh_token)
+        #expect(try await f.store.artifact(kind: .refreshToken, key: f.provider.refreshTokenKey(refreshToken))?.sessionID == nil)
+        for token in [tokens.access_token, refreshToken] {
+            #expect(try await f.provider.introspect(token: token, client: client).object?["active"] == .bool(true))
+        }
+
+        try await f.accounts.setDisabled(userID: auth.user.id, disabled: true, event: nil)
+        for token in [tokens.access_token, refreshToken] {
+            #expect(try await f.provider.introspect(token: token, client: client) == .object(JSONObject([("active", .bool(false))])))
+        }
+        await #expect(throws: OAuthError.invalidToken("The account is gone or disabled.")) {
+            try await f.provider.userinfo(token: tokens.access_token, dpopJKT: nil)
+        }
+        await #expect(throws: OAuthError.invalidGrant("The account is disabled.")) {
+            try await f.provider.token(["grant_type": "refresh_token", "refresh_token": refreshToken], client: client, dpopJKT: nil)
+        }
+    }
+
     @Test func pairwiseSubjectsDifferPerSectorAndStayStable() async throws {
         let f = try ProviderFixture()
         let (a, _) = try await f.client { $0.pairwise = true }

@@ -102,7 +102,9 @@ public protocol UserStore: Sendable {
     /// ``StoreError/usernameTaken``, ``StoreError/credentialExists`` or ``StoreError/inviteInvalid``.
     func createUser(_ user: User, passkey: Passkey, session: Session, event: SecurityEvent, inviteHash: [UInt8]?, challenge: String, now: Date) async throws
     /// Sets a user's disabled flag and records `event`, in one transaction; disabling also deletes
-    /// their sessions. Throws ``StoreError/notFound``.
+    /// their sessions and, in a store that holds the OpenID Connect provider's grants too, revokes the
+    /// user's refresh tokens (offline ones have no session to end with): enabling the account again
+    /// brings neither back. Throws ``StoreError/notFound``.
     func setDisabled(userID: UUID, disabled: Bool, event: SecurityEvent?) async throws
     /// Deletes a user and everything of theirs.
     func deleteUser(id: UUID) async throws

@@ -79,7 +79,15 @@ extension SQLAccountStore {
         try await backend.transaction { db in
             let rows = try await db.raw("UPDATE users SET disabled = \(bind: Self.flag(disabled)) WHERE id = \(bind: Self.id(userID)) RETURNING id").all()
             guard rows.count == 1 else { throw StoreError.notFound }
-            if disabled { try await db.raw("DELETE FROM sessions WHERE user_id = \(bind: Self.id(userID))").run() }
+            if disabled {
+                try await db.raw("DELETE FROM sessions WHERE user_id = \(bind: Self.id(userID))").run()
+                // Every app's grant ends too, offline ones included, so that enabling the account
+                // later does not hand them back. (Refresh tokens keep their account in `user_id`;
+                // codes, which do not, end with the sessions just deleted.)
+                try await db.raw("""
+                    UPDATE oidc_artifacts SET revoked = 1 WHERE user_id = \(bind: Self.id(userID)) AND kind IN ('refresh', 'access') AND revoked = 0
+                    """).run()
+            }
             if let event { try await Self.insert(event, db) }
         }
     }

@@ -309,9 +309,10 @@ def test_tampered_tokens_at_userinfo_and_introspection(app, person):
     assert refresh["active"] is True and refresh["token_type"] == "refresh_token"
 
 
-def test_a_disabled_accounts_offline_tokens_introspect_as_inactive(server, metadata):
+def test_a_disabled_accounts_offline_tokens_are_refused_and_stay_revoked(server, metadata):
     """An offline grant has no session to end when an operator disables the account: introspection
-    (RFC 7662 §2.2) asks the account, as the token and UserInfo endpoints do."""
+    (RFC 7662 §2.2) asks the account, as the token and UserInfo endpoints do, and the disabling
+    revokes the grant, so that enabling the account again does not bring it back."""
     app = App(server, metadata, {"name": "Offline App"})
     browser, passkey = new_user(server)
     flow = app.authorization_url(scope="openid offline_access")
@@ -335,6 +336,19 @@ def test_a_disabled_accounts_offline_tokens_introspect_as_inactive(server, metad
         refreshed = requests.post(metadata["token_endpoint"], auth=(app.client_id, app.client_secret),
                                   data={"grant_type": "refresh_token", "refresh_token": token["refresh_token"]})
         assert refreshed.status_code == 400 and refreshed.json()["error"] == "invalid_grant"
+    # Disabling revoked the grant: enabling the account again does not give the app its tokens back.
+    server.cli("user", "enable", username)
+    assert introspect(token["refresh_token"]) == {"active": False}
+    refreshed = requests.post(metadata["token_endpoint"], auth=(app.client_id, app.client_secret),
+                              data={"grant_type": "refresh_token", "refresh_token": token["refresh_token"]})
+    assert refreshed.status_code == 400 and refreshed.json()["error"] == "invalid_grant"
+    # The person signs in again (the disabling ended their session), consents, and the app gets a new grant.
+    again = app.authorization_url(scope="openid offline_access")
+    page = sign_in_on_page(browser, again.open(browser), passkey)
+    assert page.status_code == 200 and 'id="consent-allow"' in page.text
+    fields = {name: page.text.split(f'name="{name}" value="')[1].split('"')[0] for name in ("interaction", "token")}
+    page = browser.http.post(server.origin + "/oauth2/consent", data=dict(fields, decision="allow"), allow_redirects=False)
+    assert introspect(again.tokens(again.callback(page)[0])["refresh_token"])["active"] is True
 
 
 def test_introspection_is_for_confidential_clients_only(server, metadata, person):

@@ -113,6 +113,35 @@ import Testing
         }
     }
 
+    /// Disabling an account revokes its grants with its sessions, offline ones included, so that
+    /// enabling it again gives no app its old tokens back. Consents stay, and nobody else's grant changes.
+    @Test(arguments: StoreConformanceTests.kinds)
+    func disablingAnAccountRevokesItsGrants(kind: StoreConformanceTests.Kind) async throws {
+        try await Self.withStore(kind) { store in
+            let (user, _, session) = try await StoreFixtures.signUp(store, "off-\(UUID().uuidString.prefix(6).lowercased())", now: FixedClock.now)
+            let (other, _, otherSession) = try await StoreFixtures.signUp(store, "off-\(UUID().uuidString.prefix(6).lowercased())", now: FixedClock.now)
+            let client = OIDCClient(id: "o-\(UUID().uuidString.prefix(8))", name: "App", secretHash: nil, redirectURIs: ["https://o/cb"],
+                                    createdAt: FixedClock.now)
+            try await store.saveClient(client)
+            let offline = Self.artifact(.refreshToken, client: client.id, user: user.id, grant: UUID(), expires: 86400)
+            let online = Self.artifact(.refreshToken, client: client.id, user: user.id, session: session.id, grant: UUID())
+            let consent = Self.artifact(.consent, client: client.id, user: user.id, expires: 86400)
+            let othersOffline = Self.artifact(.refreshToken, client: client.id, user: other.id, grant: UUID(), expires: 86400)
+            let othersOnline = Self.artifact(.refreshToken, client: client.id, user: other.id, session: otherSession.id, grant: UUID())
+            try await store.saveArtifacts([offline, online, consent, othersOffline, othersOnline])
+
+            try await store.setDisabled(userID: user.id, disabled: true, event: nil)
+            try await store.setDisabled(userID: user.id, disabled: false, event: nil)
+            #expect(try await store.artifact(kind: .refreshToken, key: offline.key)?.revoked == true)
+            #expect(try await store.artifact(kind: .refreshToken, key: online.key)?.revoked == true)
+            #expect(try await store.artifact(kind: .consent, key: consent.key)?.revoked == false)
+            #expect(try await store.artifact(kind: .refreshToken, key: othersOffline.key)?.revoked == false)
+            #expect(try await store.artifact(kind: .refreshToken, key: othersOnline.key)?.revoked == false)
+            // The back-channel logout that follows still finds the app.
+            #expect(try await store.clientIDs(userID: user.id, sessionID: nil) == [client.id])
+        }
+    }
+
     @Test(arguments: StoreConformanceTests.kinds)
     func addingKeysRetiresThePreviousOnesOfTheirAlgorithm(kind: StoreConformanceTests.Kind) async throws {
         try await Self.withStore(kind) { store in

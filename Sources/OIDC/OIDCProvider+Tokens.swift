@@ -297,9 +297,10 @@ extension OIDCProvider {
     }
 
     /// Whether the account a token speaks for exists and is not disabled. A token of an offline grant
-    /// has no session to end with the account's disabling: the token and UserInfo endpoints refuse it
-    /// by this check, and introspection (RFC 7662 §2.2: `active` only for a token the server would
-    /// accept now) answers inactive for it.
+    /// has no session to end with the account's disabling (the SQL store revokes such grants as it
+    /// disables the account; this check holds whatever the store does): the token and UserInfo
+    /// endpoints refuse it by this check, and introspection (RFC 7662 §2.2: `active` only for a token
+    /// the server would accept now) answers inactive for it.
     func accountIsActive(_ userID: UUID) async throws -> Bool {
         guard let user = try await accounts.user(id: userID) else { return false }
         return !user.disabled

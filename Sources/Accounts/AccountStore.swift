@@ -135,7 +135,9 @@ public protocol PasskeyStore: Sendable {
     /// Renames one of the user's passkeys. Throws ``StoreError/notFound``.
     func renamePasskey(credentialID: [UInt8], userID: UUID, name: String, event: SecurityEvent) async throws
     /// Deletes one of the user's passkeys, unless it is the last, and in the same transaction every
-    /// session born from it (its sign-ins, and the device-approval sessions it approved). Records `event`
+    /// session born from it (its sign-ins, and the device-approval sessions it approved); a device
+    /// request it approved that no device has taken up yet is denied, so that no session is born from
+    /// it afterwards. Records `event`
     /// with `sessions_ended` set to how many ended. Returns the IDs of the ended sessions. Throws
     /// ``StoreError/notFound`` or ``StoreError/lastPasskey``, and then changes nothing.
     @discardableResult

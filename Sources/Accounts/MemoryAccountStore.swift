@@ -101,6 +101,9 @@ public actor MemoryAccountStore: AccountStore {
         passkeysByID[credentialID] = nil
         let ended = sessionsByID.values.filter { $0.userID == userID && $0.birth.credentialID == credentialID }.map(\.id).sorted { $0.uuidString < $1.uuidString }
         for id in ended { sessionsByID[id] = nil }
+        for (hash, request) in deviceRequests where request.status == .approved && request.approvingCredentialID == credentialID {
+            deviceRequests[hash]?.status = .denied
+        }
         var recorded = event
         recorded.detail[SecurityEvent.sessionsEndedDetail] = String(ended.count)
         eventLog.append(recorded)

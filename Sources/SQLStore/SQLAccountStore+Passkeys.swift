@@ -119,6 +119,11 @@ extension SQLAccountStore {
                 return id
             }
             try await db.raw("DELETE " + born).run()
+            // And the approvals it gave that no device has taken up yet: the device's next poll would
+            // otherwise make a session born from a passkey that is gone.
+            try await db.raw("""
+                UPDATE device_requests SET status = 'denied' WHERE approving_credential_id = \(bind: Self.data(credentialID)) AND status = 'approved'
+                """).run()
             var recorded = event
             recorded.detail[SecurityEvent.sessionsEndedDetail] = String(ended.count)
             try await Self.insert(recorded, db)

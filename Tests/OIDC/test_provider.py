@@ -441,6 +441,20 @@ def test_device_grant_denied_and_unregistered(server, metadata):
     assert requests.post(metadata["token_endpoint"], data=poll).json()["error"] == "access_denied"
 
 
+def test_a_device_approved_by_a_passkey_removed_before_it_polls_gets_nothing(server, metadata):
+    """The person approves the TV, then (their phone lost, say) removes the passkey that approved it
+    from another device before the TV polls: the approval goes with the passkey."""
+    app = App(server, metadata, {"device-grant": True, "public": True, "name": "Hotel TV"})
+    grant = requests.post(metadata["device_authorization_endpoint"], data={"client_id": app.client_id, "scope": "openid"}).json()
+    phone, first = new_user(server)
+    second = phone.add_passkey(device_bound=True)
+    assert phone.http.post(server.origin + "/api/v1/device/approve", json={"user_code": grant["user_code"]}).status_code == 204
+    remove_passkey_elsewhere(server, first, second)
+    poll = {"grant_type": "urn:ietf:params:oauth:grant-type:device_code", "device_code": grant["device_code"], "client_id": app.client_id}
+    refused = requests.post(metadata["token_endpoint"], data=poll)
+    assert refused.status_code == 400 and refused.json()["error"] == "access_denied", refused.text
+
+
 def told_as(app, browser, acr):
     """The app signs in the browser's session and is told `acr`; asked for phr, the same session is sent
     to the sign-in page, never given a code."""

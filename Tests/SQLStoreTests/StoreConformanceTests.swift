@@ -406,6 +406,48 @@ import Testing
 }
 
 extension StoreConformanceTests {
+    /// A device approved with a passkey that is removed before the device polls gets no session: the
+    /// approval is withdrawn with the passkey. Approvals already taken up, and those of other passkeys,
+    /// stay as they are.
+    @Test(arguments: kinds)
+    func removingAPasskeyWithdrawsTheApprovalsNoDeviceTookUpYet(kind: Kind) async throws {
+        try await Self.withStore(kind) { store in
+            let (user, first, _) = try await Self.signUp(store)
+            let second = StoreFixtures.passkey(for: user)
+            let add = StoreFixtures.challenge(.add, user: user)
+            try await store.saveChallenge(add)
+            try await store.addPasskey(second, event: StoreFixtures.event(.passkeyAdded, for: user), challenge: add.challenge, now: Self.now)
+            func approved(by passkey: Passkey, takenUp: Bool = false) async throws -> [UInt8] {
+                let hash = Array(UUID().uuidString.utf8)
+                try await store.createDeviceRequest(DeviceRequest(
+                    deviceCodeHash: hash, userCode: UserCode.generate(using: SystemRandomSource()), status: .pending, createdAt: Self.now,
+                    expiresAt: Self.now.addingTimeInterval(600), interval: 5, ip: "10.0.0.1", userAgent: "TV"))
+                try await store.transitionDeviceRequest(deviceCodeHash: hash, from: .pending, to: .approved, decidedBy: user.id,
+                                                        approvingCredentialID: passkey.credentialID, session: nil, event: nil, now: Self.now)
+                if takenUp {
+                    try await store.transitionDeviceRequest(
+                        deviceCodeHash: hash, from: .approved, to: .consumed, decidedBy: nil, approvingCredentialID: nil,
+                        session: StoreFixtures.session(for: user, passkey: second), event: nil, now: Self.now)
+                }
+                return hash
+            }
+            let waiting = try await approved(by: first)
+            let taken = try await approved(by: first, takenUp: true)
+            let bySecond = try await approved(by: second)
+
+            try await store.deletePasskey(credentialID: first.credentialID, userID: user.id, event: StoreFixtures.event(.passkeyRemoved, for: user))
+            #expect(try await store.deviceRequest(deviceCodeHash: waiting)?.status == .denied)
+            #expect(try await store.deviceRequest(deviceCodeHash: taken)?.status == .consumed)
+            #expect(try await store.deviceRequest(deviceCodeHash: bySecond)?.status == .approved)
+            // The device's poll can no longer take it up.
+            await #expect(throws: StoreError.conflict) {
+                try await store.transitionDeviceRequest(
+                    deviceCodeHash: waiting, from: .approved, to: .consumed, decidedBy: nil, approvingCredentialID: nil,
+                    session: StoreFixtures.session(for: user, passkey: first), event: nil, now: Self.now)
+            }
+        }
+    }
+
     @Test(arguments: kinds)
     func deviceRequestsMoveOnlyForwardAndOnce(kind: Kind) async throws {
         try await Self.withStore(kind) { store in

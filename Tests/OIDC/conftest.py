@@ -252,6 +252,11 @@ def interaction(page):
     return page.text[start:page.text.index('"', start)]
 
 
+def consent_form(page):
+    """The consent page's hidden fields (the waiting request and the form token), to send back with a decision."""
+    return {name: page.text.split(f'name="{name}" value="')[1].split('"')[0] for name in ("interaction", "token")}
+
+
 def sign_in_on_page(browser, page, passkey):
     """What the sign-in page's script does: a passkey sign-in through the API, then the same request continues."""
     assert page.status_code == 200 and 'id="authorize"' in page.text, page.text[:500]

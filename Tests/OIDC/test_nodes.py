@@ -6,7 +6,7 @@ import secrets, tempfile, urllib.parse
 import pytest
 import requests
 
-from conftest import App, new_postgres_database, sign_in_on_page, two_nodes
+from conftest import App, consent_form, new_postgres_database, sign_in_on_page, two_nodes
 from softauthn import Browser
 
 
@@ -40,7 +40,7 @@ def test_any_node_serves_any_step(nodes):
     # The authorization request lands on node B: the consent page.
     page = browser.http.get(at(b, flow.url), allow_redirects=False)
     assert page.status_code == 200 and 'id="consent-allow"' in page.text, page.text[:300]
-    fields = {name: page.text.split(f'name="{name}" value="')[1].split('"')[0] for name in ("interaction", "token")}
+    fields = consent_form(page)
     # The consent form is answered on node A.
     answer = browser.http.post(f"http://localhost:{a.port}/oauth2/consent", data=dict(fields, decision="allow", remember="yes"), allow_redirects=False)
     location, _ = flow.callback(answer)

@@ -7,7 +7,7 @@ import requests
 from authlib.integrations.base_client.errors import OAuthError
 from authlib.jose import JsonWebKey, jwt
 
-from conftest import App, new_user, recover, remove_passkey_elsewhere, sign_in_on_page
+from conftest import App, consent_form, new_user, recover, remove_passkey_elsewhere, sign_in_on_page
 from test_basic_op import error_of, header, payload, sign_in_flow
 
 
@@ -133,7 +133,7 @@ def test_consent_remembered_listed_and_revoked(server, metadata):
     flow = app.authorization_url(scope="openid profile offline_access")
     page = flow.open(browser)
     assert page.status_code == 200 and "Third Party App" in page.text and 'id="consent-allow"' in page.text
-    fields = {name: page.text.split(f'name="{name}" value="')[1].split('"')[0] for name in ("interaction", "token")}
+    fields = consent_form(page)
     # A forged form token changes nothing.
     forged = browser.http.post(server.origin + "/oauth2/consent", data=dict(fields, token="x", decision="allow"), allow_redirects=False)
     assert forged.status_code == 400 and "Location" not in forged.headers
@@ -152,7 +152,7 @@ def test_consent_remembered_listed_and_revoked(server, metadata):
     # Asked again, and declining sends access_denied back.
     flow3 = app.authorization_url()
     page = flow3.open(browser)
-    fields = {name: page.text.split(f'name="{name}" value="')[1].split('"')[0] for name in ("interaction", "token")}
+    fields = consent_form(page)
     declined = browser.http.post(server.origin + "/oauth2/consent", data=dict(fields, decision="deny"), allow_redirects=False)
     assert error_of(flow3, declined)[0] == "access_denied"
 
@@ -164,7 +164,7 @@ def test_consent_given_once_is_listed_but_asked_again(server, metadata):
         flow = app.authorization_url(scope="openid offline_access")
         page = flow.open(browser)
         assert page.status_code == 200 and 'id="consent-remember"' in page.text  # asked each time
-        fields = {name: page.text.split(f'name="{name}" value="')[1].split('"')[0] for name in ("interaction", "token")}
+        fields = consent_form(page)
         allowed = browser.http.post(server.origin + "/oauth2/consent", data=dict(fields, decision="allow"), allow_redirects=False)
         token = flow.tokens(flow.callback(allowed)[0])
     # Listed, so that its offline token can be taken back.
@@ -318,7 +318,7 @@ def test_a_disabled_accounts_offline_tokens_are_refused_and_stay_revoked(server,
     flow = app.authorization_url(scope="openid offline_access")
     page = flow.open(browser)
     assert page.status_code == 200 and 'id="consent-allow"' in page.text  # offline access is consented to
-    fields = {name: page.text.split(f'name="{name}" value="')[1].split('"')[0] for name in ("interaction", "token")}
+    fields = consent_form(page)
     allowed = browser.http.post(server.origin + "/oauth2/consent", data=dict(fields, decision="allow"), allow_redirects=False)
     token = flow.tokens(flow.callback(allowed)[0])
 
@@ -346,7 +346,7 @@ def test_a_disabled_accounts_offline_tokens_are_refused_and_stay_revoked(server,
     again = app.authorization_url(scope="openid offline_access")
     page = sign_in_on_page(browser, again.open(browser), passkey)
     assert page.status_code == 200 and 'id="consent-allow"' in page.text
-    fields = {name: page.text.split(f'name="{name}" value="')[1].split('"')[0] for name in ("interaction", "token")}
+    fields = consent_form(page)
     page = browser.http.post(server.origin + "/oauth2/consent", data=dict(fields, decision="allow"), allow_redirects=False)
     assert introspect(again.tokens(again.callback(page)[0])["refresh_token"])["active"] is True
 

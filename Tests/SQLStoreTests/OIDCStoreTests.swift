@@ -26,6 +26,20 @@ import Testing
                      payload: Array("{}".utf8), createdAt: FixedClock.now, expiresAt: FixedClock.now.addingTimeInterval(expires))
     }
 
+    /// A new person, signed up with a passkey: their account and the session the sign-up made.
+    static func person(_ store: any AccountStore & OIDCStore) async throws -> (User, Session) {
+        let (user, _, session) = try await StoreFixtures.signUp(store, "oidc-\(UUID().uuidString.prefix(6).lowercased())", now: FixedClock.now)
+        return (user, session)
+    }
+
+    /// A public client named `name`, saved.
+    static func savedClient(_ store: any AccountStore & OIDCStore, _ name: String) async throws -> OIDCClient {
+        let client = OIDCClient(id: "c-\(UUID().uuidString.prefix(8))", name: name, secretHash: nil, redirectURIs: ["https://app.example/cb"],
+                                createdAt: FixedClock.now)
+        try await store.saveClient(client)
+        return client
+    }
+
     @Test(arguments: StoreConformanceTests.kinds)
     func anArtifactIsConsumedExactlyOnceAndGrantsRevokeTogether(kind: StoreConformanceTests.Kind) async throws {
         try await Self.withStore(kind) { store in
@@ -73,14 +87,10 @@ import Testing
     @Test(arguments: StoreConformanceTests.kinds)
     func codesAreFoundThroughTheirSessions(kind: StoreConformanceTests.Kind) async throws {
         try await Self.withStore(kind) { store in
-            let (user, _, session) = try await StoreFixtures.signUp(store, "codes-\(UUID().uuidString.prefix(6).lowercased())", now: FixedClock.now)
-            let (other, _, otherSession) = try await StoreFixtures.signUp(store, "codes-\(UUID().uuidString.prefix(6).lowercased())", now: FixedClock.now)
-            let withTokens = OIDCClient(id: "t-\(UUID().uuidString.prefix(8))", name: "Tokens", secretHash: nil, redirectURIs: ["https://t/cb"],
-                                        createdAt: FixedClock.now)
-            let withCode = OIDCClient(id: "c-\(UUID().uuidString.prefix(8))", name: "Code", secretHash: nil, redirectURIs: ["https://c/cb"],
-                                      createdAt: FixedClock.now)
-            try await store.saveClient(withTokens)
-            try await store.saveClient(withCode)
+            let (user, session) = try await Self.person(store)
+            let (other, otherSession) = try await Self.person(store)
+            let withTokens = try await Self.savedClient(store, "Tokens")
+            let withCode = try await Self.savedClient(store, "Code")
             let refresh = Self.artifact(.refreshToken, client: withTokens.id, user: user.id, session: session.id, grant: UUID())
             let code = Self.artifact(.code, client: withCode.id, user: user.id, session: session.id, grant: UUID())
             let othersCode = Self.artifact(.code, client: withCode.id, user: other.id, session: otherSession.id, grant: UUID())
@@ -118,11 +128,9 @@ import Testing
     @Test(arguments: StoreConformanceTests.kinds)
     func disablingAnAccountRevokesItsGrants(kind: StoreConformanceTests.Kind) async throws {
         try await Self.withStore(kind) { store in
-            let (user, _, session) = try await StoreFixtures.signUp(store, "off-\(UUID().uuidString.prefix(6).lowercased())", now: FixedClock.now)
-            let (other, _, otherSession) = try await StoreFixtures.signUp(store, "off-\(UUID().uuidString.prefix(6).lowercased())", now: FixedClock.now)
-            let client = OIDCClient(id: "o-\(UUID().uuidString.prefix(8))", name: "App", secretHash: nil, redirectURIs: ["https://o/cb"],
-                                    createdAt: FixedClock.now)
-            try await store.saveClient(client)
+            let (user, session) = try await Self.person(store)
+            let (other, otherSession) = try await Self.person(store)
+            let client = try await Self.savedClient(store, "App")
             let offline = Self.artifact(.refreshToken, client: client.id, user: user.id, grant: UUID(), expires: 86400)
             let online = Self.artifact(.refreshToken, client: client.id, user: user.id, session: session.id, grant: UUID())
             let consent = Self.artifact(.consent, client: client.id, user: user.id, expires: 86400)
